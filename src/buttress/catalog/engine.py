@@ -1,0 +1,135 @@
+"""Opening the catalog database: SQLite (WAL) by default, PostgreSQL by DSN."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from buttress.errors import CatalogError, ConfigError
+from buttress.secrets import redact
+
+__all__ = ["Catalog", "catalog_url"]
+
+SQLITE_FILE = "catalog.db"
+
+
+def catalog_url(url: str | None, data_dir: Path) -> str:
+    """The SQLAlchemy URL to use: ``url`` (PostgreSQL DSNs get the psycopg 3 driver), or the
+    SQLite file in ``data_dir``."""
+    if not url:
+        return f"sqlite:///{data_dir / SQLITE_FILE}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Catalog:
+    """The catalog database: an engine, a session factory and the schema's migrations.
+
+    The caller owns the transaction: ``with catalog.begin() as session: ...`` commits on a
+    clean exit and rolls back on an exception.
+    """
+
+    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigError(f"catalog.url is not a valid database URL: {redact(url)}") from exc
+        self.url = parsed
+        self.backend = parsed.get_backend_name()
+        if self.backend not in ("sqlite", "postgresql"):
+            raise ConfigError(
+                f"catalog.url: unsupported database {self.backend!r}; use sqlite or postgresql"
+            )
+        connect_args: dict[str, Any] = {}
+        if self.backend == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            connect_args = {"timeout": connect_timeout, "check_same_thread": False}
+        else:
+            connect_args = {"connect_timeout": max(1, round(connect_timeout))}
+        try:
+            self.engine: Engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise ConfigError(f"catalog.url: no driver for {parsed.drivername!r}: {exc}") from exc
+        if self.backend == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def location(self) -> str:
+        """Where the catalog is, for display: host and database, never the password."""
+        if self.backend == "sqlite":
+            return f"sqlite:{self.url.database}"
+        port = f":{self.url.port}" if self.url.port else ""
+        return f"postgresql://{self.url.host or 'localhost'}{port}/{self.url.database or ''}"
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        with self._guard(), self._sessions.begin() as session:
+            yield session
+
+    def ping(self) -> None:
+        """Check the database answers.
+
+        Raises:
+            CatalogError: it does not; the message names the host, never the password.
+        """
+        with self._guard(), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply the schema migrations up to ``revision`` (idempotent)."""
+        from buttress.catalog.migrate import upgrade
+
+        with self._guard():
+            upgrade(self, revision)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as exc:
+            if exc.connection_invalidated or _is_connect_error(exc):
+                raise CatalogError(
+                    f"catalog database at {self.location} did not answer: {_reason(exc)}"
+                ) from exc
+            raise CatalogError(f"catalog database error at {self.location}: {_reason(exc)}") from exc
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"catalog database error at {self.location}: {_reason(exc)}") from exc
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _is_connect_error(exc: DBAPIError) -> bool:
+    text_ = str(exc.orig).lower()
+    return any(
+        s in text_
+        for s in ("connection refused", "could not connect", "connection failed", "timeout", "unable to open")
+    )
+
+
+def _reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return redact(lines[0] if lines else type(orig).__name__)

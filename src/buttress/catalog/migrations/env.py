@@ -1,0 +1,21 @@
+"""Alembic environment: migrations run on the engine handed over by buttress.catalog.migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from buttress.catalog.tables import Base
+
+engine = context.config.attributes["engine"]
+assert isinstance(engine, Engine)
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite can only ALTER by copy
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

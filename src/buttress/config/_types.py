@@ -1,0 +1,83 @@
+"""Value types shared by the configuration models: durations, cron expressions, secrets."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr, WithJsonSchema
+
+from buttress.secrets import MASK, mask_url
+
+__all__ = ["Cron", "Duration", "SecretDsn", "SecretText", "parse_duration"]
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+
+
+def parse_duration(value: Any) -> Any:
+    """Turn ``"1h30m"``, ``"500ms"``, ``"60s"`` or a number of seconds into float seconds.
+
+    Values that are neither are passed through for pydantic to reject with its own message.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '30s', '5m' or a number of seconds")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        if not re.fullmatch(r"(\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+", text):
+            raise ValueError(
+                f"invalid duration {value!r}: use a number of seconds or units ms, s, m, h, d, w "
+                "(e.g. '500ms', '30s', '1h30m')"
+            )
+        return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+    return value
+
+
+def _check_cron(value: str) -> str:
+    from croniter import croniter  # deferred: only configs with schedules pay for it
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"invalid cron expression {value!r}")
+    return value
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": _DURATION_PATTERN},
+            ],
+            "description": "seconds, or a duration such as '500ms', '30s', '5m', '1h30m'",
+        }
+    ),
+]
+"""A duration in float seconds; YAML may say ``30s``, ``5m``, ``1h30m``, ``500ms`` or a number."""
+
+Cron = Annotated[
+    str,
+    AfterValidator(_check_cron),
+    WithJsonSchema({"type": "string", "description": "cron expression, e.g. '0 3 * * *' or '@daily'"}),
+]
+"""A five-field cron expression (or ``@hourly``, ``@daily``...), checked when loaded."""
+
+SecretDsn = Annotated[
+    str,
+    PlainSerializer(mask_url, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "uri", "description": "DSN; password is masked on display"}),
+]
+"""A connection URL whose password is masked whenever it is displayed."""
+
+SecretText = Annotated[
+    SecretStr,
+    PlainSerializer(lambda s: MASK if s.get_secret_value() else "", when_used="json"),
+    WithJsonSchema({"type": "string", "writeOnly": True}),
+]
+"""A secret (password, key): held as ``SecretStr``, displayed as ``***``."""

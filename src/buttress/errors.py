@@ -1,0 +1,90 @@
+"""The errors buttress raises, as one tree.
+
+::
+
+    ButtressError                 every error buttress raises on purpose
+    ├── ConfigError               buttress.yaml or CLI input is wrong (exit code 2)
+    ├── UsageError                a command was asked for something it cannot do (exit code 2)
+    ├── CatalogError              the catalog database cannot be reached or used (exit code 1)
+    ├── NotFoundError             a named thing (token, backup, incident...) does not exist
+    └── ServeError                the control plane cannot start (exit code 2 for bad input)
+
+Every error's message is one line that names what is wrong and where, and never contains a
+secret: DSNs are shown with their password replaced by ``***``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ButtressError",
+    "CatalogError",
+    "ConfigError",
+    "ConfigIssue",
+    "NotFoundError",
+    "ServeError",
+    "UsageError",
+]
+
+
+class ButtressError(Exception):
+    """Root of every error buttress raises on purpose.
+
+    ``exit_code`` is what the CLI exits with when this error reaches it: 1 when an operation
+    failed, 2 when the input (configuration, arguments) is wrong.
+    """
+
+    exit_code: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem in a configuration file, located by file, line, column and field path."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else f"{self.file}:"
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where} {self.message}"
+
+
+class ConfigError(ButtressError):
+    """The configuration is invalid; ``issues`` holds every problem found, not only the first."""
+
+    exit_code = 2
+
+    def __init__(self, issues: list[ConfigIssue] | str) -> None:
+        self.issues: list[ConfigIssue] = (
+            [ConfigIssue("<config>", 1, 1, "", issues)] if isinstance(issues, str) else issues
+        )
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class UsageError(ButtressError):
+    """A command or API call was asked for something it cannot do with the given input."""
+
+    exit_code = 2
+
+
+class CatalogError(ButtressError):
+    """The catalog database cannot be reached, migrated or used."""
+
+
+class NotFoundError(ButtressError):
+    """A named object does not exist; ``kind`` and ``key`` say which."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+
+class ServeError(ButtressError):
+    """The control plane cannot start (for example, its port is taken)."""
+
+    exit_code = 2
