@@ -1,0 +1,120 @@
+"""The ``buttress`` command line.
+
+Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error.
+Errors are printed as one line each (``error: ...``); ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from buttress._version import __version__
+from buttress.cli import config, db, token
+from buttress.cli._context import State
+from buttress.cli.serve import serve
+from buttress.errors import ButtressError, ConfigError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="buttress",
+    help=(
+        "buttress: resilience and operations toolkit for Python services.\n\n"
+        "Exit codes: 0 ok, 1 operation failed, 2 usage or configuration error."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config.app, name="config")
+app.add_typer(db.app, name="db")
+app.add_typer(token.app, name="token")
+app.command("serve")(serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"buttress {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", envvar="BUTTRESS_CONFIG",
+            help="Configuration file (default: ./buttress.yaml if present, else built-in defaults).",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", envvar="BUTTRESS_DATA_DIR",
+            help="Directory for the SQLite catalog and local files (default: data_dir, else ./.buttress).",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    _show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    ctx.obj = State(config_path=config_path, data_dir=data_dir, debug=debug)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (the ``buttress`` console script exits with it)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="buttress", standalone_mode=False)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except ConfigError as exc:
+        if debug:
+            traceback.print_exc()
+        noun = "problem" if len(exc.issues) == 1 else "problems"
+        typer.echo(f"error: invalid configuration ({len(exc.issues)} {noun}):", err=True)
+        for issue in exc.issues:
+            typer.echo(f"  {issue}", err=True)
+        code = exc.exit_code
+    except ButtressError as exc:
+        if debug:
+            traceback.print_exc()
+        typer.echo(f"error: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        from buttress.secrets import redact
+
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {redact(str(exc))} (run with --debug for the traceback)",
+            err=True,
+        )
+        code = 1
+    else:
+        code = result if isinstance(result, int) else 0
+    return code
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

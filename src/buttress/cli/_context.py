@@ -1,0 +1,63 @@
+"""What every command shares: the global options, the loaded config, the data directory."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from buttress.config import ButtressConfig, load
+
+if TYPE_CHECKING:
+    from buttress.catalog import Catalog
+
+__all__ = ["DEFAULT_DATA_DIR", "State", "state"]
+
+DEFAULT_DATA_DIR = Path(".buttress")
+
+
+@dataclass
+class State:
+    """Global options given before the command (``buttress --config f.yaml token list``)."""
+
+    config_path: Path | None = None
+    data_dir: Path | None = None
+    debug: bool = False
+    _config: ButtressConfig | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> ButtressConfig:
+        """The configuration, loaded on first use (raises ConfigError with every problem)."""
+        if self._config is None:
+            self._config = load(self.config_path)
+        return self._config
+
+    def resolved_data_dir(self) -> Path:
+        """--data-dir / $BUTTRESS_DATA_DIR, else ``data_dir`` from the config, else ./.buttress."""
+        return self.data_dir or self.config.data_dir or DEFAULT_DATA_DIR
+
+    def catalog(self) -> Catalog:
+        """The catalog, opened and checked to answer."""
+        from buttress.server.run import open_catalog
+
+        return open_catalog(self.config, self.resolved_data_dir())
+
+    @staticmethod
+    def actor() -> str:
+        """How CLI actions are named in the audit log."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        return f"cli:{user}"
+
+
+def state(ctx: typer.Context) -> State:
+    """The :class:`State` of the running command."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj

@@ -1,0 +1,68 @@
+"""``buttress config``: check, show and export the configuration schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+import yaml
+
+from buttress.cli._context import state
+from buttress.config import ButtressConfig, load
+
+app = typer.Typer(help="Check, show and export the configuration (buttress.yaml).", no_args_is_help=True)
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="File to check; default: --config, $BUTTRESS_CONFIG or ./buttress.yaml."),
+    ] = None,
+) -> None:
+    """Validate a configuration file and report every problem with file:line:column.
+
+    Exit code 0 when it is valid, 2 when it is not.
+    """
+    path = file or state(ctx).config_path
+    load(path)
+    typer.echo(f"{path or 'built-in defaults'}: ok")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    fmt: Annotated[Literal["yaml", "json"], typer.Option("--format", help="Output format.")] = "yaml",
+) -> None:
+    """Print the effective configuration (file + defaults + ${VAR} values), secrets as ***."""
+    st = state(ctx)
+    data = st.config.model_dump(mode="json")
+    data["data_dir"] = str(st.resolved_data_dir())
+    if fmt == "json":
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip())
+
+
+@app.command("schema")
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of buttress.yaml, for editors (e.g. yaml-language-server)."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema of ``buttress.yaml``."""
+    body = ButtressConfig.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "buttress.yaml", **body}

@@ -1,0 +1,1 @@
+"""The control plane: FastAPI app, token auth, audit, metrics, dashboard (``server`` extra)."""

@@ -1,0 +1,69 @@
+"""API errors as JSON: ``{"error": "<code>", "message": "<one clear sentence>"}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from buttress.config import format_path
+from buttress.errors import ButtressError, CatalogError, NotFoundError, UsageError
+
+__all__ = ["ApiError", "install_handlers"]
+
+log = logging.getLogger("buttress.server")
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 422: "invalid_request", 503: "unavailable"}
+
+
+class ApiError(HTTPException):
+    """An error answered as JSON with a stable machine-readable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        super().__init__(status_code=status, detail=message, headers=headers)
+        self.code = code
+
+
+def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+          **extra: object) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status,
+                        headers=headers)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Map HTTP, validation and buttress errors to JSON responses, once for the whole app."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "error")
+        return _json(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": format_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return _json(422, "invalid_request", summary, problems=problems)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
+        return _json(404, "not_found", str(exc))
+
+    @app.exception_handler(UsageError)
+    async def usage(_request: Request, exc: UsageError) -> JSONResponse:
+        return _json(422, "invalid_request", str(exc))
+
+    @app.exception_handler(CatalogError)
+    async def catalog(_request: Request, exc: CatalogError) -> JSONResponse:
+        log.error("catalog error: %s", exc)
+        return _json(503, "unavailable", str(exc))
+
+    @app.exception_handler(ButtressError)
+    async def other(_request: Request, exc: ButtressError) -> JSONResponse:
+        return _json(500 if exc.exit_code == 1 else 422, "error", str(exc))

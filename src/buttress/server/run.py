@@ -1,0 +1,164 @@
+"""``buttress serve``: open the catalog, migrate, bootstrap an admin token, bind, serve."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from buttress.catalog import Catalog, audit, catalog_url, migrate, tokens
+from buttress.config import ButtressConfig
+from buttress.errors import CatalogError, ServeError
+
+__all__ = ["Prepared", "bind", "bootstrap_admin", "open_catalog", "prepare", "serve"]
+
+log = logging.getLogger("buttress.server")
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def open_catalog(config: ButtressConfig, data_dir: Path) -> Catalog:
+    """Open the configured catalog and check that it answers.
+
+    Raises:
+        CatalogError: the database does not answer (the host is named, never the password).
+    """
+    catalog = Catalog(
+        catalog_url(config.catalog.url, data_dir), connect_timeout=config.catalog.connect_timeout
+    )
+    catalog.ping()
+    return catalog
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, bound before anything else starts.
+
+    Raises:
+        ServeError: the port is taken, the address is not local, or binding is not allowed.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(
+                f"cannot listen on {host}:{port}: the port is already in use "
+                "(stop the other process, or choose another with --port or server.port)"
+            ) from exc
+        reason = exc.strerror or str(exc)
+        raise ServeError(f"cannot listen on {host}:{port}: {reason}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def bootstrap_admin(catalog: Catalog) -> str | None:
+    """On an empty catalog (no token ever created), create an admin token and return its text;
+    otherwise return ``None``."""
+    with catalog.begin() as session:
+        if tokens.get_all(session=session, include_revoked=True):
+            return None
+        row, text = tokens.create(
+            session=session, name="bootstrap-admin", role="admin", created_by="serve:bootstrap"
+        )
+        audit.record(
+            session=session,
+            actor="serve:bootstrap",
+            action="token.create",
+            target=f"token_id={row.id}",
+            outcome="success",
+            detail={"reason": "first start with an empty catalog", "role": "admin"},
+        )
+    return text
+
+
+@dataclass
+class Prepared:
+    """Everything ``serve`` needs, ready before the first request."""
+
+    catalog: Catalog
+    sock: socket.socket
+    url: str
+    admin_token: str | None
+
+
+def prepare(config: ButtressConfig, data_dir: Path, *, host: str, port: int) -> Prepared:
+    """Open and migrate the catalog, bind the port and bootstrap the admin token.
+
+    The port is bound before the token is created, so a failed start leaves no token that was
+    never shown.
+    """
+    catalog = open_catalog(config, data_dir)
+    if config.catalog.auto_migrate:
+        catalog.upgrade()
+    else:
+        current, head = migrate.current(catalog), migrate.head()
+        if current != head:
+            raise CatalogError(
+                f"the catalog at {catalog.location} is at revision {current or 'none'}, this "
+                f"version needs {head}: run 'buttress db upgrade' (or set catalog.auto_migrate)"
+            )
+    sock = bind(host, port)
+    try:
+        admin = bootstrap_admin(catalog)
+    except BaseException:
+        sock.close()
+        raise
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return Prepared(catalog=catalog, sock=sock, url=f"http://{shown}:{bound_port}/", admin_token=admin)
+
+
+def serve(config: ButtressConfig, prepared: Prepared, *, announce: Callable[[Prepared], None]) -> None:
+    """Run the control plane until SIGTERM or SIGINT, then drain in-flight requests and return
+    (so the process exits 0 after a graceful stop)."""
+    import uvicorn
+
+    from buttress.server.app import create_app
+
+    class _Server(uvicorn.Server):
+        # uvicorn re-raises the caught signal after shutdown, which makes a clean, drained
+        # stop exit 143; buttress reports it as the success it is.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in _SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+            log.info("received %s: draining in-flight requests", signal.Signals(sig).name)
+            self.handle_exit(sig, frame)
+
+    app = create_app(prepared.catalog)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=int(config.server.shutdown_timeout) or 1,
+            server_header=False,
+        )
+    )
+    announce(prepared)
+    try:
+        server.run(sockets=[prepared.sock])
+    finally:
+        prepared.sock.close()
+        prepared.catalog.dispose()
+    log.info("shutdown complete")
