@@ -42,7 +42,10 @@ class Catalog:
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
-            raise ConfigError(f"catalog.url is not a valid database URL: {redact(url)}") from exc
+            raise ConfigError(
+                "catalog.url is not a valid database URL "
+                "(expected e.g. postgresql://user:password@host:5432/dbname)"
+            ) from exc
         self.url = parsed
         self.backend = parsed.get_backend_name()
         if self.backend not in ("sqlite", "postgresql"):

@@ -11,7 +11,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from buttress._version import __version__
@@ -76,15 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="buttress", standalone_mode=False)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        code = 130
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
+        # standalone mode: Typer prints usage errors itself and always ends in SystemExit
+        app(args=args, prog_name="buttress")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ConfigError as exc:
         if debug:
             traceback.print_exc()
@@ -111,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         code = 1
     else:
-        code = result if isinstance(result, int) else 0
+        code = 0
     return code
 
 

@@ -57,4 +57,5 @@ def _announce(prepared: Prepared) -> None:
             "first start: created an admin token. It is shown only this once; store it now:\n"
             f"  {prepared.admin_token}\n"
         )
+    out.write(f"dashboard: {prepared.url}  (Ctrl-C or SIGTERM stops the server)\n")
     out.flush()

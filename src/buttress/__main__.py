@@ -1,0 +1,5 @@
+"""``python -m buttress`` runs the CLI."""
+
+from buttress.cli import run
+
+run()

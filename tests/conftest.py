@@ -1,0 +1,130 @@
+"""Shared fixtures: real PostgreSQL databases, catalogs on every backend, a served control plane.
+
+Services are never mocked and never skipped: when PostgreSQL does not answer, the tests that
+need it fail with the reason (``scripts/check.sh`` starts the services first).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from buttress.catalog import Catalog, catalog_url
+
+PG_ADMIN_DSN = os.environ.get("BUTTRESS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The admin DSN of the real PostgreSQL server; fails (never skips) when it does not answer."""
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} does not answer ({exc}); run scripts/check.sh")
+    return PG_ADMIN_DSN
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    name = f"buttress_test_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield re.sub(r"/[^/]*$", f"/{name}", pg_server)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A catalog URL on each backend: a SQLite file, and a fresh real PostgreSQL database."""
+    if request.param == "sqlite":
+        return catalog_url(None, tmp_path)
+    return str(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+def catalog(catalog_dsn: str) -> Iterator[Catalog]:
+    """An open, migrated catalog on each backend."""
+    cat = Catalog(catalog_url(catalog_dsn, Path()), connect_timeout=5)
+    cat.upgrade()
+    yield cat
+    cat.dispose()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Served:
+    """A ``buttress serve`` subprocess: its URL, the admin token it printed, its output files."""
+
+    process: subprocess.Popen[str]
+    url: str
+    admin_token: str | None
+    startup_seconds: float
+    stderr_path: Path
+
+    def stop(self) -> int:
+        """SIGTERM, then wait for the graceful exit; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=20)
+
+
+def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Served:
+    """Start ``buttress serve --port 0`` and wait until it has printed its URL."""
+    stderr_path = data_dir.with_name(data_dir.name + ".stderr")
+    stderr_file = stderr_path.open("w")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "buttress", "--data-dir", str(data_dir), "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=stderr_file,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    stderr_file.close()
+    assert process.stdout is not None
+    url: str | None = None
+    token: str | None = None
+    for line in process.stdout:  # the announcement ends with the "dashboard:" line
+        if " serving on " in line:
+            url = line.rsplit(" ", 1)[1].strip()
+        elif line.strip().startswith("bt_"):
+            token = line.strip()
+        elif line.startswith("dashboard:"):
+            break
+    if url is None:
+        process.wait(timeout=10)
+        raise AssertionError(f"serve did not start: {stderr_path.read_text()}")
+    return Served(process, url, token, time.monotonic() - started, stderr_path)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """A control plane on the embedded default (SQLite in a temporary data directory)."""
+    server = start_server(tmp_path / "data")
+    try:
+        yield server
+    finally:
+        server.stop()
