@@ -88,7 +88,11 @@ class Served:
         """SIGTERM, then wait for the graceful exit; returns the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=20)
+        try:
+            return self.process.wait(timeout=20)
+        finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()
 
 
 def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Served:
@@ -116,6 +120,7 @@ def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) 
             break
     if url is None:
         process.wait(timeout=10)
+        process.stdout.close()
         raise AssertionError(f"serve did not start: {stderr_path.read_text()}")
     return Served(process, url, token, time.monotonic() - started, stderr_path)
 

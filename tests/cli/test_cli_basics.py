@@ -1,0 +1,41 @@
+"""Version, help, usage errors and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from buttress import __version__
+from tests.cli.conftest import Run
+
+
+def test_version(cli: Run) -> None:
+    """--version prints the version and exits 0."""
+    result = cli("--version", data_dir=False)
+    assert (result.code, result.out.strip()) == (0, f"buttress {__version__}")
+
+
+def test_unknown_command_is_usage_error(cli: Run) -> None:
+    """An unknown command exits 2."""
+    assert cli("nope").code == 2
+
+
+def test_bad_option_value_is_usage_error(cli: Run) -> None:
+    """A bad option value exits 2."""
+    assert cli("serve", "--port", "99999").code == 2
+
+
+def test_console_script_exit_code() -> None:
+    """The installed entry point exits with the code main() returns."""
+    result = subprocess.run([sys.executable, "-m", "buttress", "config", "check", "/nonexistent.yaml"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 2  # the summary line and the one problem
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_every_command(cli: Run) -> None:
+    """--help names every command group."""
+    result = cli("--help", data_dir=False)
+    for word in ("serve", "config", "db", "token"):
+        assert word in result.out
