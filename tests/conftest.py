@@ -23,7 +23,9 @@ import pytest
 
 from buttress.catalog import Catalog, catalog_url
 
-PG_ADMIN_DSN = os.environ.get("BUTTRESS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "BUTTRESS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +103,17 @@ def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) 
     stderr_file = stderr_path.open("w")
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "buttress", "--data-dir", str(data_dir), "serve", "--port", "0", *args],
+        [
+            sys.executable,
+            "-m",
+            "buttress",
+            "--data-dir",
+            str(data_dir),
+            "serve",
+            "--port",
+            "0",
+            *args,
+        ],
         stdout=subprocess.PIPE,
         stderr=stderr_file,
         text=True,

@@ -61,7 +61,8 @@ def _table(fields: list[tuple[str, FieldInfo]]) -> str:
     for name, field in fields:
         description = _cell(field.description or "")
         rows.append(
-            f"| `{name}` | {_type(field.annotation, field.metadata)} | {_default(field)} | {description} |\n"
+            f"| `{name}` | {_type(field.annotation, field.metadata)} | {_default(field)} "
+            f"| {description} |\n"
         )
     return "".join(rows) + "\n"
 
@@ -75,7 +76,9 @@ def _default(field: FieldInfo) -> str:
         return "**required**"
     if field.default_factory is not None:
         value: Any = field.default_factory()  # type: ignore[call-arg]  # no validated-data factories here
-        return "`[]`" if value == [] else "(section)" if isinstance(value, BaseModel) else f"`{value}`"
+        return (
+            "`[]`" if value == [] else "(section)" if isinstance(value, BaseModel) else f"`{value}`"
+        )
     if field.default is None or field.default is PydanticUndefined:
         return "(none)"
     return f"`{field.default}`"
@@ -84,7 +87,7 @@ def _default(field: FieldInfo) -> str:
 def _type(annotation: Any, metadata: list[Any] | None = None) -> str:
     found = list(metadata or [])
     tp = annotation
-    for arg in (typing.get_args(tp) if typing.get_origin(tp) in (Union, types.UnionType) else (tp,)):
+    for arg in typing.get_args(tp) if typing.get_origin(tp) in (Union, types.UnionType) else (tp,):
         if typing.get_origin(arg) is typing.Annotated:
             found.extend(typing.get_args(arg)[1:])
     names = {type(m).__name__ for m in found}
@@ -150,14 +153,19 @@ def _command(out: list[str], cmd: Any, path: str, ctx: Any) -> None:
     arguments = [p for p in cmd.params if p.param_type_name == "argument"]
     options = [p for p in cmd.params if p.param_type_name == "option" and not p.hidden]
     group = hasattr(cmd, "list_commands")
-    usage = f"{path} [OPTIONS]" + "".join(f" {p}" for a in arguments for p in a.get_usage_pieces(ctx))
+    usage = f"{path} [OPTIONS]" + "".join(
+        f" {p}" for a in arguments for p in a.get_usage_pieces(ctx)
+    )
     if group:
         usage += " COMMAND [ARGS]..."
     out.append(f"```\n{usage}\n```\n\n")
     if arguments or options:
         out.append("| argument / option | description |\n|---|---|\n")
         for arg in arguments:
-            out.append(f"| `{' '.join(arg.get_usage_pieces(ctx))}` | {_cell(getattr(arg, 'help', None) or '')} |\n")
+            out.append(
+                f"| `{' '.join(arg.get_usage_pieces(ctx))}` "
+                f"| {_cell(getattr(arg, 'help', None) or '')} |\n"
+            )
         for opt in options:
             names = ", ".join(f"`{o}`" for o in [*opt.opts, *opt.secondary_opts])
             desc = opt.help or ""
@@ -169,4 +177,6 @@ def _command(out: list[str], cmd: Any, path: str, ctx: Any) -> None:
         for name in cmd.list_commands(ctx):
             sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                _command(out, sub, f"{path} {name}", sub.context_class(sub, info_name=name, parent=ctx))
+                _command(
+                    out, sub, f"{path} {name}", sub.context_class(sub, info_name=name, parent=ctx)
+                )

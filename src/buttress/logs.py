@@ -21,7 +21,8 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("buttress_reque
 """The id of the request being served (empty outside a request)."""
 
 _STD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime", "request_id", "color_message"}
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "request_id", "color_message"}
 )
 
 
@@ -70,14 +71,20 @@ class _JsonFormatter(logging.Formatter):
         if rid:
             out["request_id"] = rid
         for key, value in _extras(record).items():
-            out[key] = value if isinstance(value, int | float | bool) or value is None else redact(str(value))
+            out[key] = (
+                value
+                if isinstance(value, int | float | bool) or value is None
+                else redact(str(value))
+            )
         if record.exc_text:
             out["exc"] = record.exc_text
         return json.dumps(out, default=str)
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STD_ATTRS and not k.startswith("_")}
+    return {
+        k: v for k, v in record.__dict__.items() if k not in _STD_ATTRS and not k.startswith("_")
+    }
 
 
 def configure(

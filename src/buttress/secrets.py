@@ -15,7 +15,9 @@ __all__ = ["MASK", "mask_url", "redact"]
 MASK = "***"
 
 # user:password@ inside any scheme://... URL
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]+)@")
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]+)@"
+)
 # buttress API tokens: bt_<id>_<secret>
 _TOKEN = re.compile(r"\bbt_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{20,}")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")

@@ -9,8 +9,13 @@ def test_records_are_listed_newest_first_and_paged(catalog: Catalog) -> None:
     """Records come back newest first; before_id pages through older ones; filters apply."""
     with catalog.begin() as session:
         for i in range(5):
-            audit.record(session=session, actor=f"a{i % 2}", action="x.do", outcome="success",
-                         detail={"i": i})
+            audit.record(
+                session=session,
+                actor=f"a{i % 2}",
+                action="x.do",
+                outcome="success",
+                detail={"i": i},
+            )
     with catalog.begin() as session:
         page = audit.get_all(session=session, limit=2)
         assert [r.detail["i"] for r in page] == [4, 3]

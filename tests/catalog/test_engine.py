@@ -25,7 +25,9 @@ def test_postgres_urls_use_psycopg3(scheme: str) -> None:
 def test_unreachable_postgres_names_host_and_masks_password() -> None:
     """A DSN that does not answer gives a CatalogError naming the host, never the password."""
     port = free_port()
-    cat = Catalog(catalog_url(f"postgresql://app:hunter2@127.0.0.1:{port}/db", Path()), connect_timeout=2)
+    cat = Catalog(
+        catalog_url(f"postgresql://app:hunter2@127.0.0.1:{port}/db", Path()), connect_timeout=2
+    )
     with pytest.raises(CatalogError) as info:
         cat.ping()
     message = str(info.value)

@@ -35,7 +35,9 @@ def test_downgrade_to_base_and_back(catalog: Catalog) -> None:
 def test_models_match_migrations(catalog: Catalog) -> None:
     """The tables the migrations build are exactly those the models declare."""
     with catalog.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
     assert diff == []
 
 

@@ -30,13 +30,21 @@ def test_authenticate_roundtrip(catalog: Catalog) -> None:
         _, text = tokens.create(session=session, name="ci", role=Role.OPERATOR, created_by="test")
     with catalog.begin() as session:
         who = tokens.authenticate(session=session, token=text)
-    assert who is not None and (who.name, who.role) == ("ci", Role.OPERATOR)
+    assert who is not None
+    assert (who.name, who.role) == ("ci", Role.OPERATOR)
     with catalog.begin() as session:
         assert session.scalars(select(ApiToken)).one().last_used_at is not None
 
 
-@pytest.mark.parametrize("mangle", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: t + "x",
-                                    lambda t: "nope", lambda t: ""])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+        lambda t: t + "x",
+        lambda t: "nope",
+        lambda t: "",
+    ],
+)
 def test_wrong_tokens_do_not_authenticate(catalog: Catalog, mangle: object) -> None:
     """Altered, malformed or empty tokens are refused."""
     assert callable(mangle)
@@ -61,12 +69,17 @@ def test_revoked_token_is_refused(catalog: Catalog) -> None:
 
 def test_revoke_unknown_token(catalog: Catalog) -> None:
     """Revoking an unknown id is a NotFoundError."""
-    with catalog.begin() as session, pytest.raises(NotFoundError, match="token 'XXXXXXXX' not found"):
+    with (
+        catalog.begin() as session,
+        pytest.raises(NotFoundError, match="token 'XXXXXXXX' not found"),
+    ):
         tokens.revoke(session=session, token_id="XXXXXXXX")
 
 
-@pytest.mark.parametrize(("name", "role", "fragment"), [("", "admin", "invalid token name"),
-                                                         ("ok", "root", "invalid role 'root'")])
+@pytest.mark.parametrize(
+    ("name", "role", "fragment"),
+    [("", "admin", "invalid token name"), ("ok", "root", "invalid role 'root'")],
+)
 def test_bad_token_input(catalog: Catalog, name: str, role: str, fragment: str) -> None:
     """Bad names and unknown roles are usage errors."""
     with catalog.begin() as session, pytest.raises(UsageError, match=fragment):
@@ -75,5 +88,6 @@ def test_bad_token_input(catalog: Catalog, name: str, role: str, fragment: str) 
 
 def test_roles_are_ordered() -> None:
     """admin may do what operator may, which may do what viewer may; not the reverse."""
-    assert Role.ADMIN.allows(Role.OPERATOR) and Role.OPERATOR.allows(Role.VIEWER)
+    assert Role.ADMIN.allows(Role.OPERATOR)
+    assert Role.OPERATOR.allows(Role.VIEWER)
     assert not Role.VIEWER.allows(Role.OPERATOR)

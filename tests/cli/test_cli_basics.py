@@ -27,8 +27,12 @@ def test_bad_option_value_is_usage_error(cli: Run) -> None:
 
 def test_console_script_exit_code() -> None:
     """The installed entry point exits with the code main() returns."""
-    result = subprocess.run([sys.executable, "-m", "buttress", "config", "check", "/nonexistent.yaml"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "buttress", "config", "check", "/nonexistent.yaml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 2  # the summary line and the one problem
     assert "Traceback" not in result.stderr

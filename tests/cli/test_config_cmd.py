@@ -34,7 +34,8 @@ def test_malformed_yaml_exits_2(cli: Run, tmp_path: Path) -> None:
     """Malformed YAML: exit 2 with line and column."""
     (tmp_path / "b.yaml").write_text("server: {port: 1\n")
     result = cli("config", "check", "b.yaml")
-    assert result.code == 2 and "b.yaml:2:1 invalid YAML" in result.err
+    assert result.code == 2
+    assert "b.yaml:2:1 invalid YAML" in result.err
 
 
 def test_unreadable_file_exits_2(cli: Run, tmp_path: Path) -> None:
@@ -51,7 +52,8 @@ def test_unreadable_file_exits_2(cli: Run, tmp_path: Path) -> None:
     finally:
         if path.is_file():
             path.chmod(0o644)
-    assert result.code == 2 and "locked.yaml: cannot read config file" in result.err
+    assert result.code == 2
+    assert "locked.yaml: cannot read config file" in result.err
 
 
 def test_missing_env_var_exits_2(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,13 +61,16 @@ def test_missing_env_var_exits_2(cli: Run, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.delenv("BUTTRESS_TEST_UNSET", raising=False)
     (tmp_path / "b.yaml").write_text("catalog:\n  url: ${BUTTRESS_TEST_UNSET}\n")
     result = cli("--config", "b.yaml", "config", "show")
-    assert result.code == 2 and "BUTTRESS_TEST_UNSET is not set" in result.err
+    assert result.code == 2
+    assert "BUTTRESS_TEST_UNSET is not set" in result.err
 
 
 def test_show_masks_secrets(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """config show prints the effective configuration with DSN passwords as ***."""
     monkeypatch.setenv("DB_PASSWORD", "hunter2")
-    (tmp_path / "b.yaml").write_text("catalog:\n  url: postgresql://app:${DB_PASSWORD}@db:5432/app\n")
+    (tmp_path / "b.yaml").write_text(
+        "catalog:\n  url: postgresql://app:${DB_PASSWORD}@db:5432/app\n"
+    )
     result = cli("--config", "b.yaml", "config", "show", "--format", "json")
     assert result.code == 0
     shown = json.loads(result.out)

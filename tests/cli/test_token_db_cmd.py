@@ -22,14 +22,15 @@ def with_catalog(cli: Run, tmp_path: Path, catalog_dsn: str) -> Run:
 def test_db_upgrade_then_current(with_catalog: Run) -> None:
     """db upgrade migrates an empty catalog, a second run says it is current."""
     first = with_catalog("db", "upgrade")
-    assert first.code == 0 and "upgraded empty -> 0001" in first.out
+    assert first.code == 0
+    assert "upgraded empty -> 0001" in first.out
     again = with_catalog("db", "upgrade")
     assert "already at revision 0001" in again.out
     assert "revision 0001 (head 0001)" in with_catalog("db", "current").out
 
 
 def test_token_lifecycle(with_catalog: Run, catalog_dsn: str) -> None:
-    """create prints the token once; list shows it without the secret; revoke revokes; all audited."""
+    """create prints the token once; list hides the secret; revoke revokes; all audited."""
     assert with_catalog("db", "upgrade").code == 0
     created = with_catalog("token", "create", "ci", "--role", "operator")
     assert created.code == 0
@@ -39,7 +40,9 @@ def test_token_lifecycle(with_catalog: Run, catalog_dsn: str) -> None:
     token_id = match[1]
     assert "shown only this once" in created.err
     listed = with_catalog("token", "list")
-    assert token_id in listed.out and "operator" in listed.out and token not in listed.out
+    assert token_id in listed.out
+    assert "operator" in listed.out
+    assert token not in listed.out
     assert with_catalog("token", "revoke", token_id).code == 0
     assert token_id not in with_catalog("token", "list").out
     assert token_id in with_catalog("token", "list", "--all").out
@@ -54,12 +57,16 @@ def test_bad_role_and_unknown_id(with_catalog: Run) -> None:
     """A bad role exits 2; revoking an unknown id exits 1; both one clear line."""
     with_catalog("db", "upgrade")
     bad = with_catalog("token", "create", "ci", "--role", "root")
-    assert bad.code == 2 and bad.err.strip() == "error: invalid role 'root': use one of viewer, operator, admin"
+    assert bad.code == 2
+    assert bad.err.strip() == "error: invalid role 'root': use one of viewer, operator, admin"
     missing = with_catalog("token", "revoke", "ZZZZZZZZ")
-    assert missing.code == 1 and missing.err.strip() == "error: token 'ZZZZZZZZ' not found"
+    assert missing.code == 1
+    assert missing.err.strip() == "error: token 'ZZZZZZZZ' not found"
 
 
-def test_unreachable_postgres_exits_1_with_host_and_masked_password(cli: Run, tmp_path: Path) -> None:
+def test_unreachable_postgres_exits_1_with_host_and_masked_password(
+    cli: Run, tmp_path: Path
+) -> None:
     """A catalog DSN that does not answer: exit 1, the host named, the password never shown."""
     port = free_port()
     (tmp_path / "buttress.yaml").write_text(
@@ -67,6 +74,8 @@ def test_unreachable_postgres_exits_1_with_host_and_masked_password(cli: Run, tm
     )
     result = cli("db", "upgrade")
     assert result.code == 1
-    assert f"127.0.0.1:{port}" in result.err and "did not answer" in result.err
+    assert f"127.0.0.1:{port}" in result.err
+    assert "did not answer" in result.err
     assert "hunter2" not in result.err + result.out
-    assert result.err.count("\n") == 1 and result.err.startswith("error: ")
+    assert result.err.count("\n") == 1
+    assert result.err.startswith("error: ")

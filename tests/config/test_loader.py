@@ -24,7 +24,11 @@ def test_empty_file_gives_defaults() -> None:
 def test_defaults_are_documented_values() -> None:
     """The server binds 127.0.0.1:8470 and logs plain text by default."""
     config = ButtressConfig()
-    assert (config.server.host, config.server.port, config.server.log_format) == ("127.0.0.1", 8470, "plain")
+    assert (config.server.host, config.server.port, config.server.log_format) == (
+        "127.0.0.1",
+        8470,
+        "plain",
+    )
     assert config.catalog.url is None
 
 
@@ -83,9 +87,13 @@ def test_missing_required_field() -> None:
 def test_invalid_cron_expression() -> None:
     """A bad cron schedule is named as in the documented example."""
     (message,) = issues(
-        "backup:\n  targets:\n    - name: db\n      source: postgresql\n      schedule: '61 * * * *'\n"
+        "backup:\n  targets:\n    - name: db\n      source: postgresql\n"
+        "      schedule: '61 * * * *'\n"
     )
-    assert message == "buttress.yaml:5:17 backup.targets[0].schedule: invalid cron expression '61 * * * *'"
+    assert (
+        message
+        == "buttress.yaml:5:17 backup.targets[0].schedule: invalid cron expression '61 * * * *'"
+    )
 
 
 def test_all_errors_are_reported_at_once() -> None:
@@ -102,7 +110,9 @@ def test_all_errors_are_reported_at_once() -> None:
 def test_unset_variable_without_default() -> None:
     """${VAR} with VAR unset is an error naming the variable and how to give a default."""
     (message,) = issues("catalog:\n  url: ${CATALOG_DSN}\n")
-    assert message.startswith("buttress.yaml:2:8 catalog.url: environment variable CATALOG_DSN is not set")
+    assert message.startswith(
+        "buttress.yaml:2:8 catalog.url: environment variable CATALOG_DSN is not set"
+    )
     assert "${CATALOG_DSN:-default}" in message
 
 
@@ -136,7 +146,8 @@ def test_top_level_must_be_a_mapping() -> None:
 def test_bad_duration() -> None:
     """A malformed duration says which units are accepted."""
     (message,) = issues("server:\n  shutdown_timeout: 10 minutes\n")
-    assert "invalid duration" in message and "ms, s, m, h, d, w" in message
+    assert "invalid duration" in message
+    assert "ms, s, m, h, d, w" in message
 
 
 def test_unreadable_file(tmp_path: Path) -> None:

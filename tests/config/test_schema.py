@@ -15,8 +15,17 @@ def test_schema_has_every_section_and_forbids_extras() -> None:
     schema = json_schema()
     props = schema["properties"]
     assert isinstance(props, dict)
-    for section in ("catalog", "server", "state", "resilience", "health", "backup", "alerting",
-                    "incidents", "drills"):
+    for section in (
+        "catalog",
+        "server",
+        "state",
+        "resilience",
+        "health",
+        "backup",
+        "alerting",
+        "incidents",
+        "drills",
+    ):
         assert section in props
     assert schema["additionalProperties"] is False
 
@@ -24,4 +33,6 @@ def test_schema_has_every_section_and_forbids_extras() -> None:
 def test_configuration_reference_is_current() -> None:
     """docs/configuration.md matches the schema (regenerate with scripts/gen_docs.py)."""
     current = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert current == config_reference(), "docs/configuration.md is stale: run python scripts/gen_docs.py"
+    assert current == config_reference(), (
+        "docs/configuration.md is stale: run python scripts/gen_docs.py"
+    )

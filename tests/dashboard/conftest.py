@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -24,10 +25,14 @@ CHROMIUM_FLAGS = [
 def browser() -> Iterator[Browser]:
     """Headless Chromium; fails (never skips) when it is not installed."""
     path = os.environ.get("BUTTRESS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        pytest.fail(f"Chromium not found at {path}: install Debian's chromium (scripts/check.sh does)")
+    if not Path(path).exists():
+        pytest.fail(
+            f"Chromium not found at {path}: install Debian's chromium (scripts/check.sh does)"
+        )
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS)
+        launched = playwright.chromium.launch(
+            executable_path=path, headless=True, args=CHROMIUM_FLAGS
+        )
         yield launched
         launched.close()
 

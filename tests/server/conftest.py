@@ -32,6 +32,8 @@ def api(catalog: Catalog) -> Iterator[Api]:
     made: dict[str, str] = {}
     with catalog.begin() as session:
         for role in ("admin", "operator", "viewer"):
-            made[role] = tokens.create(session=session, name=f"{role}-token", role=role, created_by="test")[1]
+            made[role] = tokens.create(
+                session=session, name=f"{role}-token", role=role, created_by="test"
+            )[1]
     with TestClient(create_app(catalog), client=("127.0.0.9", 50000)) as client:
         yield Api(client, catalog, made["admin"], made["operator"], made["viewer"])

@@ -33,7 +33,8 @@ def test_non_admin_cannot_manage_tokens(api: Api, role: str) -> None:
     assert response.status_code == 403
     body = response.json()
     assert body["error"] == "forbidden"
-    assert "needs the 'admin' role" in body["message"] and f"has '{role}'" in body["message"]
+    assert "needs the 'admin' role" in body["message"]
+    assert f"has '{role}'" in body["message"]
 
 
 @pytest.mark.parametrize("role", ["viewer", "operator", "admin"])

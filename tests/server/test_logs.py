@@ -31,7 +31,8 @@ def test_json_lines_carry_request_id_and_extras(stream: io.StringIO) -> None:
     assert line["msg"] == "hello world"
     assert line["request_id"] == "rid-1"
     assert line["client"] == "127.0.0.1"
-    assert line["level"] == "info" and line["logger"] == "buttress.test"
+    assert line["level"] == "info"
+    assert line["logger"] == "buttress.test"
 
 
 def test_secrets_are_redacted_from_messages_args_and_tracebacks(stream: io.StringIO) -> None:

@@ -44,9 +44,14 @@ def test_metrics_exposes_process_and_buttress_metrics(api: Api) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     body = response.text
-    for name in ("process_resident_memory_bytes", "buttress_build_info", "buttress_catalog_up 1.0",
-                 'buttress_http_requests_total{method="GET",route="/healthz",status="200"}',
-                 "buttress_http_request_duration_seconds_bucket", "buttress_api_tokens_active 3.0"):
+    for name in (
+        "process_resident_memory_bytes",
+        "buttress_build_info",
+        "buttress_catalog_up 1.0",
+        'buttress_http_requests_total{method="GET",route="/healthz",status="200"}',
+        "buttress_http_request_duration_seconds_bucket",
+        "buttress_api_tokens_active 3.0",
+    ):
         assert name in body, name
 
 
@@ -68,6 +73,12 @@ def test_openapi_document(api: Api) -> None:
 
 def test_request_id_is_echoed_or_generated(api: Api) -> None:
     """A sane X-Request-ID is kept; a missing or unsafe one is replaced."""
-    assert api.client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
-    generated = api.client.get("/healthz", headers={"X-Request-ID": "bad id; drop"}).headers["x-request-id"]
-    assert generated != "bad id" and len(generated) == 16
+    assert (
+        api.client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
+    generated = api.client.get("/healthz", headers={"X-Request-ID": "bad id; drop"}).headers[
+        "x-request-id"
+    ]
+    assert generated != "bad id"
+    assert len(generated) == 16

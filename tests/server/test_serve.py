@@ -32,10 +32,13 @@ def test_first_start_prints_url_and_admin_token(served: Served) -> None:
     wait_healthy(served.url)
     print(f"serve startup to announcement: {served.startup_seconds:.2f}s")
     assert served.admin_token is not None
-    who = httpx.get(served.url + "api/v1/whoami", headers={"Authorization": f"Bearer {served.admin_token}"})
+    who = httpx.get(
+        served.url + "api/v1/whoami", headers={"Authorization": f"Bearer {served.admin_token}"}
+    )
     assert who.json()["role"] == "admin"
     page = httpx.get(served.url)
-    assert page.status_code == 200 and "<title>buttress</title>" in page.text
+    assert page.status_code == 200
+    assert "<title>buttress</title>" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
@@ -60,7 +63,8 @@ def test_sigterm_stops_gracefully_with_exit_0(served: Served) -> None:
     wait_healthy(served.url)
     assert served.stop() == 0
     log = served.stderr_path.read_text()
-    assert "received SIGTERM" in log and "shutdown complete" in log
+    assert "received SIGTERM" in log
+    assert "shutdown complete" in log
 
 
 def test_occupied_port_exits_2_and_creates_no_token(tmp_path: Path) -> None:
@@ -70,8 +74,20 @@ def test_occupied_port_exits_2_and_creates_no_token(tmp_path: Path) -> None:
         blocker.listen(1)
         port = blocker.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "buttress", "--data-dir", str(tmp_path / "d"), "serve", "--port", str(port)],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                sys.executable,
+                "-m",
+                "buttress",
+                "--data-dir",
+                str(tmp_path / "d"),
+                "serve",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}: the port is already in use" in result.stderr
@@ -87,13 +103,19 @@ def test_unreachable_catalog_exits_1(tmp_path: Path) -> None:
     """serve with a PostgreSQL DSN that does not answer exits 1, host named, password masked."""
     port = free_port()
     config = tmp_path / "b.yaml"
-    config.write_text(f"catalog:\n  url: postgresql://u:hunter2@127.0.0.1:{port}/x\n  connect_timeout: 1\n")
+    config.write_text(
+        f"catalog:\n  url: postgresql://u:hunter2@127.0.0.1:{port}/x\n  connect_timeout: 1\n"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "buttress", "--config", str(config), "serve"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
-    assert f"127.0.0.1:{port}" in result.stderr and "hunter2" not in result.stderr + result.stdout
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
 
 
 def test_json_logs(tmp_path: Path) -> None:
@@ -104,9 +126,12 @@ def test_json_logs(tmp_path: Path) -> None:
         httpx.get(server.url + "api/v1/status")
     finally:
         server.stop()
-    lines = [json.loads(line) for line in server.stderr_path.read_text().splitlines() if line.strip()]
+    lines = [
+        json.loads(line) for line in server.stderr_path.read_text().splitlines() if line.strip()
+    ]
     access = [entry for entry in lines if entry["logger"] == "buttress.access"]
-    assert access and all(entry["request_id"] for entry in access)
+    assert access
+    assert all(entry["request_id"] for entry in access)
     assert any(entry["msg"].startswith("GET /api/v1/status 401") for entry in access)
 
 
@@ -117,8 +142,9 @@ def test_serve_on_postgres_catalog(tmp_path: Path, pg_database: str) -> None:
     server = start_server(tmp_path / "data", env={"BUTTRESS_CONFIG": str(config)})
     try:
         wait_healthy(server.url)
-        status = httpx.get(server.url + "api/v1/status",
-                           headers={"Authorization": f"Bearer {server.admin_token}"}).json()
+        status = httpx.get(
+            server.url + "api/v1/status", headers={"Authorization": f"Bearer {server.admin_token}"}
+        ).json()
         assert status["catalog_backend"] == "postgresql"
         assert httpx.get(server.url + "readyz").status_code == 200
     finally:

@@ -7,8 +7,9 @@ from tests.server.conftest import Api
 
 def test_create_use_and_revoke_a_token(api: Api) -> None:
     """An admin creates a token (shown once), it works, it is revoked, it stops working."""
-    created = api.client.post("/api/v1/tokens", json={"name": "deploy", "role": "operator"},
-                              headers=api.auth(api.admin))
+    created = api.client.post(
+        "/api/v1/tokens", json={"name": "deploy", "role": "operator"}, headers=api.auth(api.admin)
+    )
     assert created.status_code == 201
     body = created.json()
     token, token_id = body["token"], body["id"]
@@ -17,14 +18,16 @@ def test_create_use_and_revoke_a_token(api: Api) -> None:
     assert token_id in [t["id"] for t in listed]
     assert all("token" not in t and "token_hash" not in t for t in listed)
     revoked = api.client.delete(f"/api/v1/tokens/{token_id}", headers=api.auth(api.admin))
-    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
     assert api.client.get("/api/v1/whoami", headers=api.auth(token)).status_code == 401
 
 
 def test_bad_payloads_get_field_errors(api: Api) -> None:
     """Invalid payloads are 422 with the field named."""
-    response = api.client.post("/api/v1/tokens", json={"name": "", "role": "root", "x": 1},
-                               headers=api.auth(api.admin))
+    response = api.client.post(
+        "/api/v1/tokens", json={"name": "", "role": "root", "x": 1}, headers=api.auth(api.admin)
+    )
     assert response.status_code == 422
     body = response.json()
     fields = {p["field"] for p in body["problems"]}
@@ -52,9 +55,12 @@ def test_mutations_are_audited_with_who_what_where_outcome(api: Api) -> None:
     assert created["target"] == f"token_id={ok.json()['id']}"
     assert created["actor"].endswith("(admin-token)")
     assert created["client"] == "127.0.0.9"
-    assert created["status"] == 201 and created["request_id"]
-    assert anonymous["actor"] == "anonymous" and anonymous["status"] == 401
-    assert newest["action"] == "token.revoke" and newest["target"] == "token_id=ZZZZZZZZ"
+    assert created["status"] == 201
+    assert created["request_id"]
+    assert anonymous["actor"] == "anonymous"
+    assert anonymous["status"] == 401
+    assert newest["action"] == "token.revoke"
+    assert newest["target"] == "token_id=ZZZZZZZZ"
     assert ok.json()["token"] not in str(records)
 
 

@@ -60,7 +60,9 @@ class Catalog:
         else:
             connect_args = {"connect_timeout": max(1, round(connect_timeout))}
         try:
-            self.engine: Engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+            self.engine: Engine = create_engine(
+                parsed, connect_args=connect_args, pool_pre_ping=True
+            )
         except (NoSuchModuleError, ImportError) as exc:
             raise ConfigError(f"catalog.url: no driver for {parsed.drivername!r}: {exc}") from exc
         if self.backend == "sqlite":
@@ -110,9 +112,13 @@ class Catalog:
                 raise CatalogError(
                     f"catalog database at {self.location} did not answer: {_reason(exc)}"
                 ) from exc
-            raise CatalogError(f"catalog database error at {self.location}: {_reason(exc)}") from exc
+            raise CatalogError(
+                f"catalog database error at {self.location}: {_reason(exc)}"
+            ) from exc
         except SQLAlchemyError as exc:
-            raise CatalogError(f"catalog database error at {self.location}: {_reason(exc)}") from exc
+            raise CatalogError(
+                f"catalog database error at {self.location}: {_reason(exc)}"
+            ) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -128,7 +134,13 @@ def _is_connect_error(exc: DBAPIError) -> bool:
     text_ = str(exc.orig).lower()
     return any(
         s in text_
-        for s in ("connection refused", "could not connect", "connection failed", "timeout", "unable to open")
+        for s in (
+            "connection refused",
+            "could not connect",
+            "connection failed",
+            "timeout",
+            "unable to open",
+        )
     )
 
 

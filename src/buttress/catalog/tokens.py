@@ -78,7 +78,9 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(*, session: Session, name: str, role: Role | str, created_by: str) -> tuple[ApiToken, str]:
+def create(
+    *, session: Session, name: str, role: Role | str, created_by: str
+) -> tuple[ApiToken, str]:
     """Create a token; returns the row and the token text, which is never retrievable again.
 
     Raises:

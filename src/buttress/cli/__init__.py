@@ -50,21 +50,31 @@ def _root(
     config_path: Annotated[
         Path | None,
         typer.Option(
-            "--config", "-c", envvar="BUTTRESS_CONFIG",
-            help="Configuration file (default: ./buttress.yaml if present, else built-in defaults).",
+            "--config",
+            "-c",
+            envvar="BUTTRESS_CONFIG",
+            help=(
+                "Configuration file (default: ./buttress.yaml if present, else built-in defaults)."
+            ),
         ),
     ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            "--data-dir", envvar="BUTTRESS_DATA_DIR",
-            help="Directory for the SQLite catalog and local files (default: data_dir, else ./.buttress).",
+            "--data-dir",
+            envvar="BUTTRESS_DATA_DIR",
+            help=(
+                "Directory for the SQLite catalog and local files "
+                "(default: data_dir, else ./.buttress)."
+            ),
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     _show_version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     ctx.obj = State(config_path=config_path, data_dir=data_dir, debug=debug)
@@ -94,13 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.exit_code
     except KeyboardInterrupt:
         code = 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  # last resort: one line instead of a traceback
         if debug:
             traceback.print_exc()
         from buttress.secrets import redact
 
         typer.echo(
-            f"internal error: {type(exc).__name__}: {redact(str(exc))} (run with --debug for the traceback)",
+            f"internal error: {type(exc).__name__}: {redact(str(exc))} "
+            "(run with --debug for the traceback)",
             err=True,
         )
         code = 1

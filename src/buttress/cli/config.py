@@ -12,7 +12,9 @@ import yaml
 from buttress.cli._context import state
 from buttress.config import ButtressConfig, load
 
-app = typer.Typer(help="Check, show and export the configuration (buttress.yaml).", no_args_is_help=True)
+app = typer.Typer(
+    help="Check, show and export the configuration (buttress.yaml).", no_args_is_help=True
+)
 
 
 @app.command("check")
@@ -20,7 +22,9 @@ def check(
     ctx: typer.Context,
     file: Annotated[
         Path | None,
-        typer.Argument(help="File to check; default: --config, $BUTTRESS_CONFIG or ./buttress.yaml."),
+        typer.Argument(
+            help="File to check; default: --config, $BUTTRESS_CONFIG or ./buttress.yaml."
+        ),
     ] = None,
 ) -> None:
     """Validate a configuration file and report every problem with file:line:column.
@@ -35,7 +39,9 @@ def check(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    fmt: Annotated[Literal["yaml", "json"], typer.Option("--format", help="Output format.")] = "yaml",
+    fmt: Annotated[
+        Literal["yaml", "json"], typer.Option("--format", help="Output format.")
+    ] = "yaml",
 ) -> None:
     """Print the effective configuration (file + defaults + ${VAR} values), secrets as ***."""
     st = state(ctx)
@@ -65,4 +71,8 @@ def schema(
 def json_schema() -> dict[str, object]:
     """The JSON Schema of ``buttress.yaml``."""
     body = ButtressConfig.model_json_schema(mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "buttress.yaml", **body}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "buttress.yaml",
+        **body,
+    }

@@ -34,6 +34,9 @@ def current(ctx: typer.Context) -> None:
 
     catalog = state(ctx).catalog()
     try:
-        typer.echo(f"{catalog.location}: revision {migrate.current(catalog) or 'none'} (head {migrate.head()})")
+        typer.echo(
+            f"{catalog.location}: revision {migrate.current(catalog) or 'none'} "
+            f"(head {migrate.head()})"
+        )
     finally:
         catalog.dispose()

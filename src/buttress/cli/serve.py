@@ -21,7 +21,9 @@ def serve(
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(min=0, max=65535, help="TCP port (default: server.port, 8470; 0 picks a free one)."),
+        typer.Option(
+            min=0, max=65535, help="TCP port (default: server.port, 8470; 0 picks a free one)."
+        ),
     ] = None,
     log_format: Annotated[
         Literal["plain", "json"] | None, typer.Option(help="Log lines as plain text or JSON.")
@@ -38,7 +40,9 @@ def serve(
 
     st = state(ctx)
     config = st.config
-    logs.configure(log_format or config.server.log_format, "debug" if st.debug else config.server.log_level)
+    logs.configure(
+        log_format or config.server.log_format, "debug" if st.debug else config.server.log_level
+    )
     prepared = prepare(
         config,
         st.resolved_data_dir(),

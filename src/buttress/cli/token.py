@@ -30,13 +30,19 @@ def create(
         with catalog.begin() as session:
             row, text = tokens.create(session=session, name=name, role=role, created_by=st.actor())
             audit.record(
-                session=session, actor=st.actor(), action="token.create",
-                target=f"token_id={row.id}", outcome="success",
+                session=session,
+                actor=st.actor(),
+                action="token.create",
+                target=f"token_id={row.id}",
+                outcome="success",
                 detail={"name": row.name, "role": row.role},
             )
     finally:
         catalog.dispose()
-    typer.echo(f"created token {row.id} ({row.name}, role {row.role}); it is shown only this once:", err=True)
+    typer.echo(
+        f"created token {row.id} ({row.name}, role {row.role}); it is shown only this once:",
+        err=True,
+    )
     typer.echo(text)
 
 
@@ -57,7 +63,10 @@ def list_(
     table = Table("id", "name", "role", "created", "last used", "revoked")
     for r in rows:
         table.add_row(
-            r.id, r.name, r.role, f"{r.created_at:%Y-%m-%d %H:%M}",
+            r.id,
+            r.name,
+            r.role,
+            f"{r.created_at:%Y-%m-%d %H:%M}",
             f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "-",
             f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "-",
         )
@@ -67,7 +76,9 @@ def list_(
 @app.command("revoke")
 def revoke(
     ctx: typer.Context,
-    token_id: Annotated[str, typer.Argument(help="The token's id (8 characters, see 'token list').")],
+    token_id: Annotated[
+        str, typer.Argument(help="The token's id (8 characters, see 'token list').")
+    ],
 ) -> None:
     """Revoke a token: requests made with it are refused from now on."""
     from buttress.catalog import audit, tokens
@@ -78,8 +89,11 @@ def revoke(
         with catalog.begin() as session:
             row = tokens.revoke(session=session, token_id=token_id)
             audit.record(
-                session=session, actor=st.actor(), action="token.revoke",
-                target=f"token_id={row.id}", outcome="success",
+                session=session,
+                actor=st.actor(),
+                action="token.revoke",
+                target=f"token_id={row.id}",
+                outcome="success",
             )
     finally:
         catalog.dispose()

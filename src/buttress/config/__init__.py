@@ -5,7 +5,14 @@
 9000
 """
 
-from buttress.config._loader import CONFIG_ENV, DEFAULT_FILE, format_path, load, load_text, resolve_path
+from buttress.config._loader import (
+    CONFIG_ENV,
+    DEFAULT_FILE,
+    format_path,
+    load,
+    load_text,
+    resolve_path,
+)
 from buttress.config._models import (
     AlertingConfig,
     BackupConfig,

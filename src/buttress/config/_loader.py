@@ -57,14 +57,18 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         text = resolved.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError([ConfigIssue(str(resolved), 0, 0, "", f"cannot read config file: {reason}")]) from exc
+        raise ConfigError(
+            [ConfigIssue(str(resolved), 0, 0, "", f"cannot read config file: {reason}")]
+        ) from exc
     config = load_text(text, filename=str(resolved), env=env)
     if config.data_dir is not None and not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": resolved.parent / config.data_dir})
     return config
 
 
-def load_text(text: str, *, filename: str = "<string>", env: Mapping[str, str] | None = None) -> ButtressConfig:
+def load_text(
+    text: str, *, filename: str = "<string>", env: Mapping[str, str] | None = None
+) -> ButtressConfig:
     """Validate configuration given as YAML text; ``filename`` is used in error messages."""
     reader = _Reader(filename, os.environ if env is None else env)
     data = reader.read(text)
@@ -98,7 +102,9 @@ class _Reader:
         self.broken: set[Path_] = set()  # already reported; validation errors there are noise
 
     def issue(self, where: tuple[int, int], path: Path_, message: str) -> None:
-        self.issues.append(ConfigIssue(self.filename, where[0], where[1], format_path(path), message))
+        self.issues.append(
+            ConfigIssue(self.filename, where[0], where[1], format_path(path), message)
+        )
 
     def read(self, text: str) -> Any:
         loader = yaml.SafeLoader(text)
@@ -120,7 +126,9 @@ class _Reader:
         finally:
             loader.dispose()
         if not isinstance(data, dict):
-            self.issue((1, 1), (), f"the top level must be a mapping of sections, not {_kind(data)}")
+            self.issue(
+                (1, 1), (), f"the top level must be a mapping of sections, not {_kind(data)}"
+            )
             raise ConfigError(self.issues)
         return data
 
@@ -168,7 +176,9 @@ class _Reader:
             elif kind == "missing":
                 self.issue(self._nearest(path[:-1]), path, "required field is missing")
             else:
-                message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+                message = (
+                    error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+                )
                 value = error.get("input")
                 if (
                     path not in self.hidden
@@ -185,7 +195,11 @@ class _Reader:
         path: list[str | int] = []
         for part in loc:
             candidate = (*path, part)
-            if candidate in self.values or candidate in self.keys or isinstance(part, str) and "[" not in part:
+            if (
+                candidate in self.values
+                or candidate in self.keys
+                or (isinstance(part, str) and "[" not in part)
+            ):
                 path.append(part)
         return tuple(path)
 
@@ -256,4 +270,5 @@ def _echoable(value: Any) -> bool:
 def _kind(value: Any) -> str:
     if value is None:
         return "an empty document"
-    return {list: "a list", str: "a string"}.get(type(value), f"a {type(value).__name__}")
+    names: dict[type, str] = {list: "a list", str: "a string"}
+    return names.get(type(value), f"a {type(value).__name__}")

@@ -61,7 +61,9 @@ class ServerConfig(Section):
     """The control-plane service started by `buttress serve`."""
 
     host: str = Field(default=DEFAULT_HOST, description="Address to bind.")
-    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535, description="TCP port (0: any free port).")
+    port: int = Field(
+        default=DEFAULT_PORT, ge=0, le=65535, description="TCP port (0: any free port)."
+    )
     log_format: Literal["plain", "json"] = Field(default="plain", description="Log line format.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
     shutdown_timeout: Duration = Field(

@@ -64,14 +64,18 @@ Duration = Annotated[
 Cron = Annotated[
     str,
     AfterValidator(_check_cron),
-    WithJsonSchema({"type": "string", "description": "cron expression, e.g. '0 3 * * *' or '@daily'"}),
+    WithJsonSchema(
+        {"type": "string", "description": "cron expression, e.g. '0 3 * * *' or '@daily'"}
+    ),
 ]
 """A five-field cron expression (or ``@hourly``, ``@daily``...), checked when loaded."""
 
 SecretDsn = Annotated[
     str,
     PlainSerializer(mask_url, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "uri", "description": "DSN; password is masked on display"}),
+    WithJsonSchema(
+        {"type": "string", "format": "uri", "description": "DSN; password is masked on display"}
+    ),
 ]
 """A connection URL whose password is masked whenever it is displayed."""
 

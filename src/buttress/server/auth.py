@@ -24,7 +24,9 @@ def require(role: Role) -> object:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None:
-            raise ApiError(401, "unauthorized", "missing API token: send 'Authorization: Bearer <token>'")
+            raise ApiError(
+                401, "unauthorized", "missing API token: send 'Authorization: Bearer <token>'"
+            )
         catalog = request.app.state.catalog
         with catalog.begin() as session:
             principal = tokens.authenticate(session=session, token=credentials.credentials)

@@ -16,8 +16,16 @@ __all__ = ["ApiError", "install_handlers"]
 
 log = logging.getLogger("buttress.server")
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 422: "invalid_request", 503: "unavailable"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid_request",
+    503: "unavailable",
+}
 
 
 class ApiError(HTTPException):
@@ -29,10 +37,12 @@ class ApiError(HTTPException):
         self.code = code
 
 
-def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-          **extra: object) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, **extra}, status_code=status,
-                        headers=headers)
+def _json(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "message": message, **extra}, status_code=status, headers=headers
+    )
 
 
 def install_handlers(app: FastAPI) -> None:

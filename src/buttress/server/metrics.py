@@ -87,6 +87,8 @@ class ServerMetrics:
             ),
             in_flight=Gauge(names.HTTP_IN_FLIGHT, "HTTP requests being served", registry=registry),
             audit_errors=Counter(
-                names.AUDIT_WRITE_ERRORS, "Audit records that could not be written", registry=registry
+                names.AUDIT_WRITE_ERRORS,
+                "Audit records that could not be written",
+                registry=registry,
             ),
         )

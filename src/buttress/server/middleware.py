@@ -119,7 +119,7 @@ class RequestContextMiddleware:
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             if _GOOD_ID.fullmatch(text):
                 return text
     return secrets.token_hex(8)

@@ -15,7 +15,14 @@ from buttress.catalog import Catalog, migrate, tokens
 from buttress.catalog import audit as audit_log
 from buttress.errors import CatalogError
 from buttress.server.auth import Admin, Viewer
-from buttress.server.models import AuditRead, StatusRead, TokenCreate, TokenCreated, TokenRead, WhoAmI
+from buttress.server.models import (
+    AuditRead,
+    StatusRead,
+    TokenCreate,
+    TokenCreated,
+    TokenRead,
+    WhoAmI,
+)
 
 __all__ = ["api", "probes"]
 
@@ -41,7 +48,10 @@ async def readyz(request: Request) -> JSONResponse:
     started = time.perf_counter()
     try:
         await anyio.to_thread.run_sync(catalog.ping)
-        checks["catalog"] = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        checks["catalog"] = {
+            "ok": True,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
     except CatalogError as exc:
         checks["catalog"] = {"ok": False, "error": str(exc)}
     ready = all(c["ok"] for c in checks.values())
@@ -79,20 +89,22 @@ def whoami(who: Viewer) -> WhoAmI:
 
 
 @api.get("/tokens", tags=["tokens"], response_model=list[TokenRead])
-def list_tokens(
-    request: Request, _who: Admin, include_revoked: bool = False
-) -> list[TokenRead]:
+def list_tokens(request: Request, _who: Admin, include_revoked: bool = False) -> list[TokenRead]:
     """Every API token (never their secrets)."""
     with _catalog(request).begin() as session:
         rows = tokens.get_all(session=session, include_revoked=include_revoked)
         return [TokenRead.model_validate(r) for r in rows]
 
 
-@api.post("/tokens", tags=["tokens"], name="token.create", status_code=201, response_model=TokenCreated)
+@api.post(
+    "/tokens", tags=["tokens"], name="token.create", status_code=201, response_model=TokenCreated
+)
 def create_token(request: Request, body: TokenCreate, who: Admin) -> TokenCreated:
     """Create a token; the response carries the token text, shown this once."""
     with _catalog(request).begin() as session:
-        row, text = tokens.create(session=session, name=body.name, role=body.role, created_by=who.actor)
+        row, text = tokens.create(
+            session=session, name=body.name, role=body.role, created_by=who.actor
+        )
         created = TokenCreated(token=text, **TokenRead.model_validate(row).model_dump())
     request.state.audit_target = f"token_id={row.id}"
     request.state.audit_detail = {"name": row.name, "role": row.role}
@@ -111,7 +123,9 @@ def list_audit(
     request: Request,
     _who: Admin,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="page: records older than this id")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, description="page: records older than this id")
+    ] = None,
     actor: str | None = None,
     action: str | None = None,
 ) -> list[AuditRead]:

@@ -115,10 +115,14 @@ def prepare(config: ButtressConfig, data_dir: Path, *, host: str, port: int) -> 
         raise
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return Prepared(catalog=catalog, sock=sock, url=f"http://{shown}:{bound_port}/", admin_token=admin)
+    return Prepared(
+        catalog=catalog, sock=sock, url=f"http://{shown}:{bound_port}/", admin_token=admin
+    )
 
 
-def serve(config: ButtressConfig, prepared: Prepared, *, announce: Callable[[Prepared], None]) -> None:
+def serve(
+    config: ButtressConfig, prepared: Prepared, *, announce: Callable[[Prepared], None]
+) -> None:
     """Run the control plane until SIGTERM or SIGINT, then drain in-flight requests and return
     (so the process exits 0 after a graceful stop)."""
     import uvicorn
