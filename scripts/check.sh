@@ -16,8 +16,8 @@ ensure_redis
 ensure_venv "dev"
 
 say "ruff"
-.venv/bin/ruff check src tests scripts
-.venv/bin/ruff format --check src tests scripts
+.venv/bin/ruff check src tests scripts bench
+.venv/bin/ruff format --check src tests scripts bench
 say "mypy --strict"
 .venv/bin/mypy
 say "pytest"

@@ -28,8 +28,13 @@ ensure_venv() {
     "$(find_python)" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
   fi
+  # skip pip when this exact pyproject.toml was already installed with these extras
+  local stamp=".venv/.buttress-$extras" digest
+  digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then return 0; fi
   say "installing buttress[$extras] into .venv"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+  echo "$digest" > "$stamp"
 }
 
 # ensure_debian_packages PKG...: install the Debian packages whose status is not "installed".
