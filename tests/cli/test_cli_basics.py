@@ -16,13 +16,17 @@ def test_version(cli: Run) -> None:
 
 
 def test_unknown_command_is_usage_error(cli: Run) -> None:
-    """An unknown command exits 2."""
-    assert cli("nope").code == 2
+    """An unknown command exits 2 with one plain error line."""
+    result = cli("nope")
+    assert result.code == 2
+    assert "Error: No such command 'nope'." in result.err.splitlines()
 
 
 def test_bad_option_value_is_usage_error(cli: Run) -> None:
-    """A bad option value exits 2."""
-    assert cli("serve", "--port", "99999").code == 2
+    """A bad option value exits 2 naming the option."""
+    result = cli("serve", "--port", "99999")
+    assert result.code == 2
+    assert "Invalid value for '--port'" in result.err
 
 
 def test_console_script_exit_code() -> None:
