@@ -1,9 +1,57 @@
-"""Resilience policies for calls to dependencies (circuit breaker, retry, timeout, rate
-limiter, bulkhead, fallback, pipelines).
+"""Resilience policies for calls to dependencies.
 
-This package imports nothing beyond the standard library: no server, database, Redis or
-metrics stack (checked by ``tests/test_imports.py``). The policies themselves are the work of
-the resilience-policies issue; this module only reserves the import path.
+Circuit breaker, retry (backoff, jitter, Retry-After, budget), timeout, rate limiter (token
+bucket, leaky bucket, fixed and sliding windows, GCRA; per key, tiers, allow/deny lists),
+bulkhead (priorities, bounded queue), fallback chains, and pipelines composing them. Each works
+for plain and ``async`` calls, as a decorator, a ``with`` block (where a block makes sense) and
+``policy.call(fn, *args)`` / ``await policy.acall(fn, *args)``.
+
+Importing this package loads nothing beyond the standard library and buttress's own errors.
 """
 
-__all__: list[str] = []
+from buttress.resilience.backoff import ConstantBackoff, ExponentialBackoff, LinearBackoff
+from buttress.resilience.budget import RetryBudget
+from buttress.resilience.bulkhead import Bulkhead
+from buttress.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerOptions
+from buttress.resilience.errors import (
+    BulkheadFullError,
+    CircuitOpenError,
+    PolicyTimeoutError,
+    RateLimitedError,
+    RejectedError,
+    ResilienceError,
+)
+from buttress.resilience.events import subscribe, unsubscribe
+from buttress.resilience.fallback import Fallback
+from buttress.resilience.pipeline import DEFAULT_ORDER, Pipeline
+from buttress.resilience.rate_limit import Decision, RateLimiter
+from buttress.resilience.retry import Retry, RetryOptions
+from buttress.resilience.timeout import Timeout, deadline, remaining
+
+__all__ = [
+    "DEFAULT_ORDER",
+    "Bulkhead",
+    "BulkheadFullError",
+    "CircuitBreaker",
+    "CircuitBreakerOptions",
+    "CircuitOpenError",
+    "ConstantBackoff",
+    "Decision",
+    "ExponentialBackoff",
+    "Fallback",
+    "LinearBackoff",
+    "Pipeline",
+    "PolicyTimeoutError",
+    "RateLimitedError",
+    "RateLimiter",
+    "RejectedError",
+    "ResilienceError",
+    "Retry",
+    "RetryBudget",
+    "RetryOptions",
+    "Timeout",
+    "deadline",
+    "remaining",
+    "subscribe",
+    "unsubscribe",
+]

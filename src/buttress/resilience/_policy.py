@@ -1,0 +1,133 @@
+"""The base every policy shares: its name, its listeners, and the faces a policy shows.
+
+A policy implements ``call``/``acall`` (the drivers, a few lines each over a shared core) and,
+when a ``with`` block makes sense for it, ``_enter``/``_exit`` (sync) and ``_aenter``/``_aexit``.
+This base turns those into the decorator (sync or async, picked from the function) and the
+``with`` / ``async with`` faces.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import itertools
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, overload
+
+from buttress.resilience import events
+
+__all__ = ["Policy"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_names = itertools.count(1)
+
+
+class Policy:
+    """Base of every resilience policy."""
+
+    name: str
+    _listeners: tuple[events.Listener, ...]
+    _cm: contextvars.ContextVar[tuple[Any, ...]] | None
+
+    def _init_policy(self, name: str | None, kind: str, listeners: tuple[events.Listener, ...]) -> None:
+        self.name = name or f"{kind}-{next(_names)}"
+        self._listeners = tuple(listeners)
+        self._cm = None
+
+    # -- listeners ---------------------------------------------------------------------------
+
+    def add_listener(self, listener: events.Listener) -> None:
+        """Deliver this policy's events to ``listener``."""
+        if listener not in self._listeners:
+            self._listeners = (*self._listeners, listener)
+            self._listeners_changed()
+
+    def remove_listener(self, listener: events.Listener) -> None:
+        """Stop delivering this policy's events to ``listener``."""
+        self._listeners = tuple(x for x in self._listeners if x is not listener)
+        self._listeners_changed()
+
+    def _listeners_changed(self) -> None:
+        """Hook for policies whose fast path depends on whether anyone listens."""
+
+    def _emit(self, event: events.Event) -> None:
+        events.emit(self._listeners, event)
+
+    # -- the faces -----------------------------------------------------------------------------
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` under this policy."""
+        raise NotImplementedError
+
+    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Await ``fn(*args, **kwargs)`` under this policy."""
+        raise NotImplementedError
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]: ...
+    @overload
+    def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
+    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+        """Use the policy as a decorator, on a plain or an ``async def`` function."""
+        if inspect.iscoroutinefunction(fn):
+            acall = self.acall
+
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                return await acall(fn, *args, **kwargs)
+
+            return functools.update_wrapper(async_wrapper, fn)
+        call = self.call
+
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return call(fn, *args, **kwargs)
+
+        return functools.update_wrapper(wrapper, fn)
+
+    def _enter(self) -> object:
+        raise TypeError(self._no_with())
+
+    def _exit(self, token: object, exc: BaseException | None) -> None:
+        raise TypeError(self._no_with())
+
+    async def _aenter(self) -> object:
+        return self._enter()
+
+    async def _aexit(self, token: object, exc: BaseException | None) -> None:
+        self._exit(token, exc)
+
+    def _no_with(self) -> str:
+        return f"{type(self).__name__} cannot guard a with-block; use .call(), .acall() or the decorator"
+
+    def _push(self, token: object) -> None:
+        if self._cm is None:
+            self._cm = contextvars.ContextVar(f"buttress-policy-{id(self)}", default=())
+        self._cm.set((*self._cm.get(), token))
+
+    def _pop(self) -> object:
+        assert self._cm is not None
+        stack = self._cm.get()
+        self._cm.set(stack[:-1])
+        return stack[-1]
+
+    def __enter__(self) -> None:
+        self._push(self._enter())
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._exit(self._pop(), exc)
+
+    async def __aenter__(self) -> None:
+        self._push(await self._aenter())
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._aexit(self._pop(), exc)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

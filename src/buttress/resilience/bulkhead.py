@@ -1,0 +1,264 @@
+"""Bulkhead: at most ``max_concurrent`` calls at once, plus a bounded, prioritised wait queue.
+
+One core serves threads and asyncio (even mixed on one bulkhead): a lock guards the count and
+a heap of waiters; a released slot is handed straight to the best waiter (highest priority,
+then oldest), which a thread waiter receives through a lock and an asyncio waiter through its
+event loop. A waiter that times out or is cancelled leaves the queue, and a slot handed to it
+in that instant is passed on, so no slot is ever lost.
+
+When the queue is full, ``on_full`` decides: ``reject_newest`` (the arriving call fails with
+:class:`BulkheadFullError`) or ``drop_oldest`` (the longest-waiting call of the lowest
+priority fails instead, and the new one queues). ``max_wait`` bounds how long a queued call
+waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Literal, TypeVar
+
+from buttress.resilience import events
+from buttress.resilience._policy import Policy
+from buttress.resilience.errors import BulkheadFullError
+
+__all__ = ["Bulkhead"]
+
+T = TypeVar("T")
+
+_WAITING, _GRANTED, _GONE = 0, 1, 2
+
+
+class _Waiter:
+    __slots__ = ("error", "loop", "future", "lock", "priority", "seq", "state")
+
+    def __init__(self, priority: int, seq: int) -> None:
+        self.priority = priority
+        self.seq = seq
+        self.state = _WAITING
+        self.error: BulkheadFullError | None = None
+        self.lock: threading.Lock | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.future: asyncio.Future[None] | None = None
+
+    def __lt__(self, other: _Waiter) -> bool:  # heap order: higher priority first, then older
+        return (-self.priority, self.seq) < (-other.priority, other.seq)
+
+    def wake(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+        elif self.loop is not None and self.future is not None:
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Bulkhead(Policy):
+    """Limits concurrent calls, queueing the excess by priority.
+
+    >>> Bulkhead(max_concurrent=10, max_queue=100, max_wait=2.0).call(lambda: "ok")
+    'ok'
+
+    Args:
+        max_concurrent: calls allowed at once (>= 1).
+        max_queue: calls allowed to wait for a slot (>= 0; 0 = never wait).
+        max_wait: seconds a queued call waits before failing (``None``: no limit).
+        on_full: ``reject_newest`` or ``drop_oldest`` when the queue is full.
+
+    ``call``/``acall``/the decorator use priority 0; :meth:`slot` and :meth:`aslot` take one.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        max_concurrent: int = 10,
+        max_queue: int = 0,
+        max_wait: float | None = None,
+        on_full: Literal["reject_newest", "drop_oldest"] = "reject_newest",
+        listeners: tuple[events.Listener, ...] = (),
+    ) -> None:
+        self._init_policy(name, "bulkhead", listeners)
+        for field, value, low in (("max_concurrent", max_concurrent, 1), ("max_queue", max_queue, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"bulkhead {field}={value!r}: expected an integer >= {low}")
+        if max_wait is not None and not max_wait >= 0:
+            raise ValueError(f"bulkhead max_wait={max_wait!r}: expected seconds >= 0 (or None)")
+        if on_full not in ("reject_newest", "drop_oldest"):
+            raise ValueError(f"bulkhead on_full={on_full!r}: expected 'reject_newest' or 'drop_oldest'")
+        self.max_concurrent = max_concurrent
+        self.max_queue = max_queue
+        self.max_wait = max_wait
+        self.on_full = on_full
+        self._lock = threading.Lock()
+        self._active = 0
+        self._queue: list[_Waiter] = []
+        self._queued = 0  # waiters still waiting (the heap may hold gone ones, removed lazily)
+        self._seq = itertools.count()
+
+    @property
+    def active(self) -> int:
+        """Calls running now."""
+        return self._active
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a slot now."""
+        return self._queued
+
+    # -- the core (no waiting here) ----------------------------------------------------------
+
+    def _try_enter(self, priority: int) -> _Waiter | None:
+        """Take a slot (``None``) or join the queue (the waiter to wait on); raises when full."""
+        with self._lock:
+            if self._active < self.max_concurrent and not self._queued:
+                self._active += 1
+                return None
+            if self._queued >= self.max_queue:
+                victim = self._victim(priority) if self.on_full == "drop_oldest" else None
+                if victim is None:
+                    raise self._full("no free slot and the wait queue is full")
+                victim.state = _GONE
+                victim.error = BulkheadFullError(self.name, "dropped from the wait queue for a newer call")
+                self._queued -= 1
+                victim.wake()
+            waiter = _Waiter(priority, next(self._seq))
+            heapq.heappush(self._queue, waiter)
+            self._queued += 1
+            return waiter
+
+    def _victim(self, priority: int) -> _Waiter | None:
+        waiting = [w for w in self._queue if w.state == _WAITING and w.priority <= priority]
+        if not waiting:
+            return None
+        return min(waiting, key=lambda w: (w.priority, w.seq))
+
+    def _release(self) -> None:
+        with self._lock:
+            while self._queue:
+                waiter = heapq.heappop(self._queue)
+                if waiter.state == _WAITING:
+                    waiter.state = _GRANTED  # the slot passes to it; _active is unchanged
+                    self._queued -= 1
+                    waiter.wake()
+                    return
+            self._active -= 1
+
+    def _stop_waiting(self, waiter: _Waiter) -> bool:
+        """Leave the queue if still waiting (True); False when the wait already ended (a slot
+        was handed over, or the waiter was dropped) in the same instant."""
+        with self._lock:
+            if waiter.state == _WAITING:
+                waiter.state = _GONE
+                self._queued -= 1
+                return True
+            return False
+
+    def _full(self, reason: str) -> BulkheadFullError:
+        if self._listeners or events._global:
+            self._emit(events.CallRejected(self.name, "bulkhead_full", None))
+        return BulkheadFullError(self.name, reason)
+
+    # -- waiting, sync and async --------------------------------------------------------------
+
+    def _enter_sync(self, priority: int, timeout: float | None) -> None:
+        waiter = self._try_enter(priority)
+        if waiter is None:
+            return
+        lock = threading.Lock()
+        lock.acquire()
+        waiter.lock = lock
+        with self._lock:
+            ready = waiter.state != _WAITING  # handed over before the lock was in place
+        limit = self.max_wait if timeout is None else timeout
+        if not ready and not lock.acquire(timeout=-1 if limit is None else limit):
+            if self._stop_waiting(waiter):
+                raise self._full(f"waited {limit}s for a slot")
+        if waiter.error is not None:
+            raise waiter.error
+
+    async def _enter_async(self, priority: int, timeout: float | None) -> None:
+        waiter = self._try_enter(priority)
+        if waiter is None:
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        waiter.loop, waiter.future = loop, future
+        with self._lock:
+            if waiter.state != _WAITING:
+                future.set_result(None)
+        limit = self.max_wait if timeout is None else timeout
+        try:
+            async with asyncio.timeout(limit):
+                await future
+        except TimeoutError:
+            if self._stop_waiting(waiter):
+                raise self._full(f"waited {limit}s for a slot") from None
+        except BaseException:
+            # cancelled: never keep a slot handed over in the meantime, and never lose it
+            if not self._stop_waiting(waiter) and waiter.error is None:
+                self._release()
+            raise
+        if waiter.error is not None:
+            raise waiter.error
+
+    # -- faces --------------------------------------------------------------------------------
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` in a slot (waiting in the queue if allowed).
+
+        Raises:
+            BulkheadFullError: no slot, and no room or no time left to wait for one.
+        """
+        self._enter_sync(0, None)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._release()
+
+    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Await ``fn`` in a slot (waiting in the queue if allowed)."""
+        await self._enter_async(0, None)
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            self._release()
+
+    @contextlib.contextmanager
+    def slot(self, priority: int = 0, timeout: float | None = None) -> Iterator[None]:
+        """Hold a slot for a block: ``with bulkhead.slot(priority=5): ...``."""
+        self._enter_sync(priority, timeout)
+        try:
+            yield
+        finally:
+            self._release()
+
+    @contextlib.asynccontextmanager
+    async def aslot(self, priority: int = 0, timeout: float | None = None) -> AsyncIterator[None]:
+        """Hold a slot for an async block: ``async with bulkhead.aslot(priority=5): ...``."""
+        await self._enter_async(priority, timeout)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _enter(self) -> None:
+        self._enter_sync(0, None)
+
+    def _exit(self, token: object, exc: BaseException | None) -> None:
+        self._release()
+
+    async def _aenter(self) -> None:
+        await self._enter_async(0, None)
+
+    async def _aexit(self, token: object, exc: BaseException | None) -> None:
+        self._release()

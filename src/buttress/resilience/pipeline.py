@@ -1,0 +1,129 @@
+"""Pipeline: policies composed in order, outermost first.
+
+``Pipeline(fallback, retry, breaker, timeout, bulkhead, limiter)`` runs a call as
+``fallback(retry(breaker(timeout(bulkhead(limiter(fn))))))``: the retry retries what the breaker
+lets through, the breaker counts each attempt, the limiter is asked last, just before the call.
+That is the documented default order (:data:`DEFAULT_ORDER`); :meth:`Pipeline.standard` sorts
+policies into it.
+
+A call goes through the chain without building a closure: each policy's ``call`` receives the
+next policy's ``call`` as its function and passes the rest of the arguments along.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from buttress.resilience._policy import Policy
+
+__all__ = ["DEFAULT_ORDER", "Pipeline"]
+
+T = TypeVar("T")
+
+DEFAULT_ORDER = ("Fallback", "Retry", "CircuitBreaker", "Timeout", "Bulkhead", "RateLimiter")
+"""Outermost first: the order :meth:`Pipeline.standard` and the YAML configuration use."""
+
+
+class Pipeline(Policy):
+    """Policies applied in the given order, outermost first; built once, then frozen.
+
+    >>> from buttress.resilience import Retry, CircuitBreaker
+    >>> Pipeline(Retry(attempts=2), CircuitBreaker()).call(lambda: "ok")
+    'ok'
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, *policies: Policy, name: str | None = None) -> None:
+        if not policies:
+            raise ValueError("pipeline: give at least one policy")
+        seen: set[int] = set()
+        for policy in policies:
+            if not isinstance(policy, Policy):
+                raise TypeError(f"pipeline: {policy!r} is not a resilience policy")
+            if id(policy) in seen:
+                raise ValueError(f"pipeline: {policy!r} appears twice")
+            seen.add(id(policy))
+        self._init_policy(name, "pipeline", ())
+        self.policies = tuple(policies)
+        self._first = policies[0].call
+        self._rest = tuple(p.call for p in policies[1:])
+        self._afirst = policies[0].acall
+        self._arest = tuple(p.acall for p in policies[1:])
+
+    @classmethod
+    def standard(cls, *policies: Policy, name: str | None = None) -> Pipeline:
+        """A pipeline with the policies sorted into :data:`DEFAULT_ORDER`.
+
+        Raises:
+            ValueError: two policies of one kind, or a kind the default order does not know.
+        """
+        def rank(policy: Policy) -> int:
+            kind = type(policy).__name__
+            if kind not in DEFAULT_ORDER:
+                raise ValueError(f"pipeline: no default place for {kind}; build Pipeline(...) in your order")
+            return DEFAULT_ORDER.index(kind)
+
+        ranks = [rank(p) for p in policies]
+        if len(set(ranks)) != len(ranks):
+            raise ValueError("pipeline: two policies of the same kind; build Pipeline(...) in your order")
+        return cls(*sorted(policies, key=rank), name=name)
+
+    def describe(self) -> list[dict[str, str]]:
+        """The structure, outermost first: ``[{"kind": "Retry", "name": "db-retry"}, ...]``."""
+        return [{"kind": type(p).__name__, "name": p.name} for p in self.policies]
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` through every policy, outermost first."""
+        return self._first(*self._rest, fn, *args, **kwargs)
+
+    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Await ``fn`` through every policy, outermost first."""
+        return await self._afirst(*self._arest, fn, *args, **kwargs)
+
+    def _enter(self) -> list[tuple[Policy, object]]:
+        entered: list[tuple[Policy, object]] = []
+        try:
+            for policy in self.policies:
+                entered.append((policy, policy._enter()))
+        except BaseException as exc:
+            for policy, token in reversed(entered):
+                policy._exit(token, exc)
+            raise
+        return entered
+
+    def _exit(self, token: object, exc: BaseException | None) -> None:
+        # inner policies first; an error raised by one (a timeout noticing an overrun) is
+        # what the outer ones see, and what the block ends with
+        assert isinstance(token, list)
+        raised: BaseException | None = None
+        for policy, inner in reversed(token):
+            try:
+                policy._exit(inner, exc)
+            except BaseException as error:
+                exc = raised = error
+        if raised is not None:
+            raise raised
+
+    async def _aenter(self) -> list[tuple[Policy, object]]:
+        entered: list[tuple[Policy, object]] = []
+        try:
+            for policy in self.policies:
+                entered.append((policy, await policy._aenter()))
+        except BaseException as exc:
+            for policy, token in reversed(entered):
+                await policy._aexit(token, exc)
+            raise
+        return entered
+
+    async def _aexit(self, token: object, exc: BaseException | None) -> None:
+        assert isinstance(token, list)
+        raised: BaseException | None = None
+        for policy, inner in reversed(token):
+            try:
+                await policy._aexit(inner, exc)
+            except BaseException as error:
+                exc = raised = error
+        if raised is not None:
+            raise raised

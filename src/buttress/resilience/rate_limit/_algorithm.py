@@ -1,0 +1,41 @@
+"""The contract every rate-limit algorithm meets (no I/O, never sleeps, no locking).
+
+An algorithm keeps one small mutable state per key and answers, for a request of ``cost``
+permits at time ``now``: take them (return 0.0) or not (return the seconds after which they
+would be available). The limiter does the locking, the waiting and the per-key bookkeeping.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["Algorithm", "check_rate"]
+
+
+class Algorithm(Protocol):
+    #: permits per period, as advertised in RateLimit-Limit
+    limit: float
+    #: the period, seconds
+    period: float
+    #: shaping algorithms delay requests (reserve) rather than reject them
+    shaping: bool
+
+    def new(self, now: float) -> Any:
+        """A fresh state: nothing used yet."""
+
+    def take(self, state: Any, now: float, cost: float) -> float:
+        """Take ``cost`` permits: 0.0 if taken, else seconds until they would be (``inf``:
+        never, the cost exceeds the capacity). Must not change the state when refusing."""
+
+    def remaining(self, state: Any, now: float) -> float:
+        """Permits available now."""
+
+    def reset_after(self, state: Any, now: float) -> float:
+        """Seconds until the state is fresh again (all permits available)."""
+
+
+def check_rate(kind: str, **values: float) -> None:
+    """Validate an algorithm's numbers with one clear message naming the bad one."""
+    for field, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"{kind} {field}={value!r}: expected a number > 0")

@@ -1,0 +1,370 @@
+"""RateLimiter: one algorithm (or one per tier), state per key, allow- and deny-lists."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Literal, TypeVar
+
+from buttress import _clock
+from buttress._clock import AsyncSleep, Clock, Sleep
+from buttress.resilience import events
+from buttress.resilience._policy import Policy
+from buttress.resilience.errors import RateLimitedError
+from buttress.resilience.rate_limit._algorithm import Algorithm
+from buttress.resilience.rate_limit.fixed_window import FixedWindow
+from buttress.resilience.rate_limit.gcra import GCRA
+from buttress.resilience.rate_limit.leaky_bucket import LeakyBucket
+from buttress.resilience.rate_limit.sliding_window import SlidingWindowCounter, SlidingWindowLog
+from buttress.resilience.rate_limit.token_bucket import TokenBucket
+
+__all__ = ["Decision", "RateLimiter"]
+
+T = TypeVar("T")
+
+DEFAULT_MAX_KEYS = 100_000
+_SWEEP_EVERY = 4096
+_INF = float("inf")
+
+
+class Decision:
+    """The answer to one request for permits (a value: do not modify it).
+
+    ``retry_after`` is 0 when allowed, else the seconds until the permits would be available
+    (``inf`` for a denied key). ``reset_after`` is the seconds until the key's limit is whole
+    again. ``reason`` is ``ok``, ``limited``, ``denied`` (deny-list) or ``allowed`` (allow-list).
+
+    A slotted class rather than a frozen dataclass: it is built on every ``try_acquire``, and
+    a frozen dataclass costs five times as much to create.
+    """
+
+    __slots__ = ("allowed", "key", "limit", "reason", "remaining", "reset_after", "retry_after")
+
+    def __init__(
+        self, allowed: bool, key: str, limit: float, remaining: float, reset_after: float,
+        retry_after: float, reason: Literal["ok", "limited", "denied", "allowed"],
+    ) -> None:
+        self.allowed = allowed
+        self.key = key
+        self.limit = limit
+        self.remaining = remaining
+        self.reset_after = reset_after
+        self.retry_after = retry_after
+        self.reason = reason
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.allowed, self.key, self.limit, self.remaining, self.reset_after,
+                self.retry_after, self.reason)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decision) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Decision(allowed={self.allowed}, key={self.key!r}, limit={self.limit:g}, "
+                f"remaining={self.remaining:g}, reset_after={self.reset_after:.3f}, "
+                f"retry_after={self.retry_after:.3f}, reason={self.reason!r})")
+
+
+class RateLimiter(Policy):
+    """Limits how often calls run, per key (user id, client address, API key).
+
+    Build one with a named constructor::
+
+        RateLimiter.token_bucket(rate=100, per=1.0, burst=100)
+        RateLimiter.gcra(rate=10, per=1.0, burst=5)
+        RateLimiter.fixed_window(limit=1000, window=60)
+        RateLimiter.sliding_window(limit=1000, window=60)            # exact log
+        RateLimiter.sliding_window(limit=1000, window=60, exact=False)  # two counters
+        RateLimiter.leaky_bucket(rate=50, per=1.0, capacity=100)     # waits instead of rejecting
+
+    ``call``/``acall`` and the decorator use the key ``""`` (one global limit); use
+    :meth:`try_acquire` / :meth:`acquire` for per-key limits.
+
+    Args:
+        tiers: per-tier algorithms, e.g. ``{"free": GCRA(10, 60), "premium": GCRA(1000, 60)}``.
+        tier_of: maps a key to its tier name (``None`` or unknown: the default algorithm).
+        allow: keys never limited. deny: keys always refused.
+        max_keys: at most this many keys are tracked; idle keys are dropped first, then the
+            oldest (a dropped key starts again with a whole limit).
+        clock, sleep, asleep: injectable time, for tests.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        algorithm: Algorithm,
+        *,
+        name: str | None = None,
+        tiers: Mapping[str, Algorithm] | None = None,
+        tier_of: Callable[[str], str | None] | None = None,
+        allow: Iterable[str] = (),
+        deny: Iterable[str] = (),
+        max_keys: int = DEFAULT_MAX_KEYS,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        asleep: AsyncSleep | None = None,
+        listeners: tuple[events.Listener, ...] = (),
+    ) -> None:
+        self._init_policy(name, "rate_limiter", listeners)
+        if not hasattr(algorithm, "take"):
+            raise TypeError(f"rate limiter: expected a rate-limit algorithm, got {algorithm!r}")
+        if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 1:
+            raise ValueError(f"rate limiter max_keys={max_keys!r}: expected an integer >= 1")
+        self.algorithm = algorithm
+        self._tiers = dict(tiers or {})
+        if self._tiers and tier_of is None:
+            raise ValueError("rate limiter: tiers need tier_of=, a function from key to tier name")
+        self._tier_of = tier_of
+        self._allow = frozenset(allow)
+        self._deny = frozenset(deny)
+        overlap = self._allow & self._deny
+        if overlap:
+            raise ValueError(f"rate limiter: keys both allowed and denied: {sorted(overlap)}")
+        self._max_keys = max_keys
+        self._clock = clock or _clock.monotonic
+        self._sleep = sleep
+        self._asleep = asleep
+        self._states: dict[str, tuple[Algorithm, Any]] = {}
+        self._lock = threading.Lock()
+        self._ops = 0
+        self._simple = not (self._tiers or self._allow or self._deny)
+        # the global key "" has its state at hand: call()/acall() skip the dict lookup
+        self._default = algorithm.new(self._clock())
+        self._states[""] = (algorithm, self._default)
+
+    # -- named constructors -------------------------------------------------------------------
+
+    @classmethod
+    def token_bucket(cls, *, rate: float, per: float = 1.0, burst: float | None = None, **kw: Any) -> RateLimiter:
+        """``rate`` permits per ``per`` seconds, bursts of up to ``burst`` (default ``rate``)."""
+        return cls(TokenBucket(rate, per, burst), **kw)
+
+    @classmethod
+    def gcra(cls, *, rate: float, per: float = 1.0, burst: float | None = None, **kw: Any) -> RateLimiter:
+        """GCRA: exact token-bucket behaviour in one timestamp per key."""
+        return cls(GCRA(rate, per, burst), **kw)
+
+    @classmethod
+    def fixed_window(cls, *, limit: float, window: float = 1.0, **kw: Any) -> RateLimiter:
+        """At most ``limit`` permits per fixed window of ``window`` seconds."""
+        return cls(FixedWindow(limit, window), **kw)
+
+    @classmethod
+    def sliding_window(
+        cls, *, limit: float, window: float = 1.0, exact: bool = True, **kw: Any
+    ) -> RateLimiter:
+        """At most ``limit`` permits in any ``window`` seconds (exact log, or two counters)."""
+        algo: Algorithm = SlidingWindowLog(limit, window) if exact else SlidingWindowCounter(limit, window)
+        return cls(algo, **kw)
+
+    @classmethod
+    def leaky_bucket(
+        cls, *, rate: float, per: float = 1.0, capacity: float | None = None, **kw: Any
+    ) -> RateLimiter:
+        """A shaper: calls wait for their turn at ``rate`` per ``per``; up to ``capacity`` wait."""
+        return cls(LeakyBucket(rate, per, capacity), **kw)
+
+    # -- the core (under the lock; no I/O) -------------------------------------------------------
+
+    def _state(self, key: str, now: float) -> tuple[Algorithm, Any]:
+        entry = self._states.get(key)
+        if entry is None:
+            algo = self.algorithm
+            if self._tier_of is not None:
+                tier = self._tier_of(key)
+                if tier is not None:
+                    algo = self._tiers.get(tier, algo)
+            entry = (algo, algo.new(now))
+            self._states[key] = entry
+            self._ops += 1
+            if self._ops >= _SWEEP_EVERY or len(self._states) > self._max_keys:
+                self._sweep(now, keep=key)
+        return entry
+
+    def _sweep(self, now: float, keep: str) -> None:
+        """Drop keys whose state is whole again; then, if still too many, the oldest."""
+        self._ops = 0
+        idle = [
+            k for k, (a, s) in self._states.items() if k not in (keep, "") and a.reset_after(s, now) <= 0
+        ]
+        for k in idle:
+            del self._states[k]
+        excess = len(self._states) - self._max_keys
+        if excess > 0:
+            for k in [k for k in self._states if k not in (keep, "")][:excess]:
+                del self._states[k]
+
+    def _decide(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision | None]:
+        """(wait, refusal): wait 0 = go now; > 0 with no refusal = reserved, wait this long
+        first (shaping); a refusal carries its retry-after."""
+        if not cost > 0:
+            raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
+        if not self._simple:
+            if key in self._deny:
+                return _INF, Decision(False, key, 0.0, 0.0, _INF, _INF, "denied")
+            if key in self._allow:
+                return 0.0, None
+        with self._lock:
+            now = self._clock()
+            algo, state = self._state(key, now)
+            if reserve and algo.shaping:
+                wait = algo.reserve(state, now, cost)  # type: ignore[attr-defined]  # shaping algorithms have reserve
+                if wait is not None:
+                    return wait, None
+            retry = algo.take(state, now, cost)
+            if retry == 0.0:
+                return 0.0, None
+            if retry == _INF:
+                raise self._too_costly(algo, cost)
+            return retry, Decision(
+                False, key, algo.limit, algo.remaining(state, now), algo.reset_after(state, now),
+                retry, "limited",
+            )
+
+    def _too_costly(self, algo: Algorithm, cost: float) -> ValueError:
+        return ValueError(
+            f"rate limiter {self.name!r}: cost {cost:g} exceeds what the limit can ever grant "
+            f"({algo.limit:g})"
+        )
+
+    def _limited(self, retry: float) -> RateLimitedError:
+        if retry == _INF:
+            return RateLimitedError(self.name, retry)  # unreachable for cost 1 with a valid limit
+        if self._listeners or events._global:
+            self._emit(events.CallRejected(self.name, "rate_limited", retry))
+        return RateLimitedError(self.name, retry, "", self.algorithm.limit, 0.0)
+
+    def _rejected(self, decision: Decision) -> RateLimitedError:
+        if self._listeners or events._global:
+            self._emit(events.CallRejected(self.name, "rate_limited", decision.retry_after))
+        return RateLimitedError(self.name, decision.retry_after, decision.key, decision.limit, decision.remaining)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def try_acquire(self, key: str = "", cost: float = 1) -> Decision:
+        """Take ``cost`` permits for ``key`` now if available; never waits.
+
+        Raises:
+            ValueError: ``cost`` is not positive or exceeds what the limit can ever grant.
+        """
+        if not cost > 0:
+            raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
+        if not self._simple:
+            if key in self._deny:
+                return Decision(False, key, 0.0, 0.0, _INF, _INF, "denied")
+            if key in self._allow:
+                return Decision(True, key, _INF, _INF, 0.0, 0.0, "allowed")
+        with self._lock:
+            now = self._clock()
+            algo, state = self._state(key, now)
+            retry = algo.take(state, now, cost)
+            if retry == _INF:
+                raise self._too_costly(algo, cost)
+            decision = Decision(
+                retry == 0.0, key, algo.limit, algo.remaining(state, now), algo.reset_after(state, now),
+                retry, "ok" if retry == 0.0 else "limited",
+            )
+        if retry and (self._listeners or events._global):
+            self._emit(events.CallRejected(self.name, "rate_limited", retry))
+        return decision
+
+    def _granted(self, key: str) -> Decision:
+        if key in self._allow:
+            return Decision(True, key, _INF, _INF, 0.0, 0.0, "allowed")
+        with self._lock:
+            now = self._clock()
+            algo, state = self._state(key, now)
+            return Decision(
+                True, key, algo.limit, algo.remaining(state, now), algo.reset_after(state, now), 0.0, "ok"
+            )
+
+    def acquire(self, key: str = "", cost: float = 1, timeout: float | None = None) -> Decision:
+        """Take ``cost`` permits for ``key``, waiting up to ``timeout`` seconds (``None``: as long
+        as it takes) for them.
+
+        Raises:
+            RateLimitedError: they will not be available within ``timeout`` (or the key is denied).
+        """
+        sleep = self._sleep or _clock.sleep
+        waited = 0.0
+        while True:
+            wait, decision = self._decide(key, cost, reserve=True)
+            if decision is None:
+                if wait > 0:
+                    sleep(wait)
+                return self._granted(key)
+            if decision.reason == "denied" or (timeout is not None and waited + wait > timeout):
+                raise self._rejected(decision)
+            sleep(wait)
+            waited += wait
+
+    async def aacquire(self, key: str = "", cost: float = 1, timeout: float | None = None) -> Decision:
+        """:meth:`acquire` for asyncio: waits without blocking the event loop."""
+        asleep = self._asleep or _clock.asleep
+        waited = 0.0
+        while True:
+            wait, decision = self._decide(key, cost, reserve=True)
+            if decision is None:
+                if wait > 0:
+                    await asleep(wait)
+                return self._granted(key)
+            if decision.reason == "denied" or (timeout is not None and waited + wait > timeout):
+                raise self._rejected(decision)
+            await asleep(wait)
+            waited += wait
+
+    def __len__(self) -> int:
+        """How many keys are tracked now."""
+        return len(self._states)
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` if a permit (key ``""``) is available now; a leaky bucket waits its turn.
+
+        Raises:
+            RateLimitedError: no permit (``retry_after`` says when one will be).
+        """
+        algo = self.algorithm
+        if not algo.shaping:
+            with self._lock:
+                retry = algo.take(self._default, self._clock(), 1)
+            if retry:
+                raise self._limited(retry)
+            return fn(*args, **kwargs)
+        self._enter()
+        return fn(*args, **kwargs)
+
+    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Await ``fn`` if a permit (key ``""``) is available now; a leaky bucket waits its turn."""
+        algo = self.algorithm
+        if not algo.shaping:
+            with self._lock:
+                retry = algo.take(self._default, self._clock(), 1)
+            if retry:
+                raise self._limited(retry)
+            return await fn(*args, **kwargs)
+        await self._aenter()
+        return await fn(*args, **kwargs)
+
+    def _enter(self) -> None:
+        wait, decision = self._decide("", 1, reserve=True)
+        if decision is not None:
+            raise self._rejected(decision)
+        if wait > 0:
+            (self._sleep or _clock.sleep)(wait)
+
+    def _exit(self, token: object, exc: BaseException | None) -> None:
+        return None
+
+    async def _aenter(self) -> None:
+        wait, decision = self._decide("", 1, reserve=True)
+        if decision is not None:
+            raise self._rejected(decision)
+        if wait > 0:
+            await (self._asleep or _clock.asleep)(wait)
+
+    async def _aexit(self, token: object, exc: BaseException | None) -> None:
+        return None
