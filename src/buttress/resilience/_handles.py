@@ -7,7 +7,9 @@ from typing import Any
 
 __all__ = ["ExceptionRule", "ResultRule", "exception_rule"]
 
-ExceptionRule = type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+ExceptionRule = (
+    type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+)
 """Exception types (matched with ``isinstance``) or a predicate over the exception."""
 ResultRule = Callable[[Any], bool]
 """A predicate over a call's result, e.g. ``lambda r: r.status_code in (429, 503)``."""
@@ -28,7 +30,7 @@ def exception_rule(rule: ExceptionRule | None, what: str) -> Callable[[BaseExcep
             raise TypeError(f"{what}: expected exception types or a predicate, got {rule!r}")
         types = rule
     elif callable(rule):
-        return rule
+        return rule  # type: ignore[return-value]  # a predicate; exception classes were handled above
     else:
         raise TypeError(f"{what}: expected exception types or a predicate, got {rule!r}")
     if not types:

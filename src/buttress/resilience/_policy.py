@@ -33,7 +33,9 @@ class Policy:
     _listeners: tuple[events.Listener, ...]
     _cm: contextvars.ContextVar[tuple[Any, ...]] | None
 
-    def _init_policy(self, name: str | None, kind: str, listeners: tuple[events.Listener, ...]) -> None:
+    def _init_policy(
+        self, name: str | None, kind: str, listeners: tuple[events.Listener, ...]
+    ) -> None:
         self.name = name or f"{kind}-{next(_names)}"
         self._listeners = tuple(listeners)
         self._cm = None
@@ -100,7 +102,8 @@ class Policy:
         self._exit(token, exc)
 
     def _no_with(self) -> str:
-        return f"{type(self).__name__} cannot guard a with-block; use .call(), .acall() or the decorator"
+        kind = type(self).__name__
+        return f"{kind} cannot guard a with-block; use .call(), .acall() or the decorator"
 
     def _push(self, token: object) -> None:
         if self._cm is None:

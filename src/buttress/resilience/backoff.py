@@ -83,7 +83,9 @@ class ExponentialBackoff:
         return min(self.delay * self.multiplier ** (attempt - 1), self.max_delay)
 
 
-def backoff_from_name(kind: str, *, delay: float, max_delay: float, multiplier: float = 2.0) -> Backoff:
+def backoff_from_name(
+    kind: str, *, delay: float, max_delay: float, multiplier: float = 2.0
+) -> Backoff:
     """``"constant"``, ``"linear"`` or ``"exponential"`` with the given numbers.
 
     Raises:
@@ -99,7 +101,12 @@ def backoff_from_name(kind: str, *, delay: float, max_delay: float, multiplier: 
 
 
 def apply_jitter(
-    kind: JitterKind, wait: float, previous: float, base: float, cap: float, random: Callable[[], float]
+    kind: JitterKind,
+    wait: float,
+    previous: float,
+    base: float,
+    cap: float,
+    random: Callable[[], float],
 ) -> float:
     """Spread ``wait`` as AWS's "Exponential Backoff and Jitter" describes.
 

@@ -24,7 +24,9 @@ class _Options:
 
     def __post_init__(self) -> None:
         if not 0 <= self.ratio <= 1000:
-            raise ValueError(f"retry budget ratio={self.ratio!r}: expected 0..1000 (0.2 = 20% of calls)")
+            raise ValueError(
+                f"retry budget ratio={self.ratio!r}: expected 0..1000 (0.2 = 20% of calls)"
+            )
         if self.min_per_second < 0:
             raise ValueError(f"retry budget min_per_second={self.min_per_second!r}: expected >= 0")
         if not isinstance(self.ttl, int) or self.ttl < 1:
@@ -41,7 +43,12 @@ class RetryBudget:
     """
 
     def __init__(
-        self, *, ratio: float = 0.2, min_per_second: float = 10.0, ttl: int = 10, clock: Clock = monotonic
+        self,
+        *,
+        ratio: float = 0.2,
+        min_per_second: float = 10.0,
+        ttl: int = 10,
+        clock: Clock = monotonic,
     ) -> None:
         self.options = _Options(ratio, min_per_second, ttl)
         self._clock = clock
@@ -88,5 +95,8 @@ class RetryBudget:
         o = self.options
         with self._lock:
             calls, retries = sum(self._calls), sum(self._retries)
-        return {"calls": calls, "retries": retries,
-                "available": max(0.0, o.min_per_second * o.ttl + o.ratio * calls - retries)}
+        return {
+            "calls": calls,
+            "retries": retries,
+            "available": max(0.0, o.min_per_second * o.ttl + o.ratio * calls - retries),
+        }

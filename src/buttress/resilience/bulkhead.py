@@ -34,7 +34,7 @@ _WAITING, _GRANTED, _GONE = 0, 1, 2
 
 
 class _Waiter:
-    __slots__ = ("error", "loop", "future", "lock", "priority", "seq", "state")
+    __slots__ = ("error", "future", "lock", "loop", "priority", "seq", "state")
 
     def __init__(self, priority: int, seq: int) -> None:
         self.priority = priority
@@ -88,13 +88,18 @@ class Bulkhead(Policy):
         listeners: tuple[events.Listener, ...] = (),
     ) -> None:
         self._init_policy(name, "bulkhead", listeners)
-        for field, value, low in (("max_concurrent", max_concurrent, 1), ("max_queue", max_queue, 0)):
+        for field, value, low in (
+            ("max_concurrent", max_concurrent, 1),
+            ("max_queue", max_queue, 0),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"bulkhead {field}={value!r}: expected an integer >= {low}")
         if max_wait is not None and not max_wait >= 0:
             raise ValueError(f"bulkhead max_wait={max_wait!r}: expected seconds >= 0 (or None)")
         if on_full not in ("reject_newest", "drop_oldest"):
-            raise ValueError(f"bulkhead on_full={on_full!r}: expected 'reject_newest' or 'drop_oldest'")
+            raise ValueError(
+                f"bulkhead on_full={on_full!r}: expected 'reject_newest' or 'drop_oldest'"
+            )
         self.max_concurrent = max_concurrent
         self.max_queue = max_queue
         self.max_wait = max_wait
@@ -128,7 +133,9 @@ class Bulkhead(Policy):
                 if victim is None:
                     raise self._full("no free slot and the wait queue is full")
                 victim.state = _GONE
-                victim.error = BulkheadFullError(self.name, "dropped from the wait queue for a newer call")
+                victim.error = BulkheadFullError(
+                    self.name, "dropped from the wait queue for a newer call"
+                )
                 self._queued -= 1
                 victim.wake()
             waiter = _Waiter(priority, next(self._seq))
@@ -180,9 +187,9 @@ class Bulkhead(Policy):
         with self._lock:
             ready = waiter.state != _WAITING  # handed over before the lock was in place
         limit = self.max_wait if timeout is None else timeout
-        if not ready and not lock.acquire(timeout=-1 if limit is None else limit):
-            if self._stop_waiting(waiter):
-                raise self._full(f"waited {limit}s for a slot")
+        got = ready or lock.acquire(timeout=-1 if limit is None else limit)
+        if not got and self._stop_waiting(waiter):
+            raise self._full(f"waited {limit}s for a slot")
         if waiter.error is not None:
             raise waiter.error
 

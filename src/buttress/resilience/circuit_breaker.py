@@ -71,20 +71,51 @@ class CircuitBreakerOptions:
     half_open_calls: int = DEFAULT_HALF_OPEN_CALLS
 
     def __post_init__(self) -> None:
-        _check(0 < self.failure_rate <= 100, "failure_rate", self.failure_rate, "a percentage in (0, 100]")
-        _check(0 < self.slow_call_rate <= 100, "slow_call_rate", self.slow_call_rate, "a percentage in (0, 100]")
-        _check(self.slow_call_duration is None or self.slow_call_duration > 0, "slow_call_duration",
-               self.slow_call_duration, "seconds > 0 (or None)")
+        _check(
+            0 < self.failure_rate <= 100,
+            "failure_rate",
+            self.failure_rate,
+            "a percentage in (0, 100]",
+        )
+        _check(
+            0 < self.slow_call_rate <= 100,
+            "slow_call_rate",
+            self.slow_call_rate,
+            "a percentage in (0, 100]",
+        )
+        _check(
+            self.slow_call_duration is None or self.slow_call_duration > 0,
+            "slow_call_duration",
+            self.slow_call_duration,
+            "seconds > 0 (or None)",
+        )
         _check(self.window in ("count", "time"), "window", self.window, "'count' or 'time'")
-        _check(isinstance(self.window_size, int) and self.window_size >= 1, "window_size", self.window_size,
-               "an integer >= 1")
-        _check(isinstance(self.minimum_calls, int) and self.minimum_calls >= 1, "minimum_calls",
-               self.minimum_calls, "an integer >= 1")
+        _check(
+            isinstance(self.window_size, int) and self.window_size >= 1,
+            "window_size",
+            self.window_size,
+            "an integer >= 1",
+        )
+        _check(
+            isinstance(self.minimum_calls, int) and self.minimum_calls >= 1,
+            "minimum_calls",
+            self.minimum_calls,
+            "an integer >= 1",
+        )
         _check(self.wait > 0, "wait", self.wait, "seconds > 0")
         _check(self.wait_multiplier >= 1, "wait_multiplier", self.wait_multiplier, ">= 1")
-        _check(self.max_wait is None or self.max_wait >= self.wait, "max_wait", self.max_wait, ">= wait")
-        _check(isinstance(self.half_open_calls, int) and self.half_open_calls >= 1, "half_open_calls",
-               self.half_open_calls, "an integer >= 1")
+        _check(
+            self.max_wait is None or self.max_wait >= self.wait,
+            "max_wait",
+            self.max_wait,
+            ">= wait",
+        )
+        _check(
+            isinstance(self.half_open_calls, int) and self.half_open_calls >= 1,
+            "half_open_calls",
+            self.half_open_calls,
+            "an integer >= 1",
+        )
 
 
 def _check(ok: bool, field: str, value: object, expected: str) -> None:
@@ -129,7 +160,17 @@ class _CountWindow:
 class _TimeWindow:
     """The outcomes of the last ``size`` seconds in one-second buckets, with running totals."""
 
-    __slots__ = ("calls", "failures", "last", "size", "slows", "stamp", "total", "total_f", "total_s")
+    __slots__ = (
+        "calls",
+        "failures",
+        "last",
+        "size",
+        "slows",
+        "stamp",
+        "total",
+        "total_f",
+        "total_s",
+    )
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -330,7 +371,12 @@ class CircuitBreaker(Policy):
             if state == "disabled":
                 return
             now = self._clock() if self._needs_now else None
-            if outcome is not None and self._slow is not None and now is not None and now - started > self._slow:
+            if (
+                outcome is not None
+                and self._slow is not None
+                and now is not None
+                and now - started > self._slow
+            ):
                 outcome |= _SLOW
             if state == "half_open":
                 self._record_probe(outcome, now)
@@ -464,7 +510,7 @@ class CircuitBreaker(Policy):
         self._record(gen, _FAIL if check is not None and check(result) else _OK, started)
         return result
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:  # type: ignore[override]  # same overloads as Policy, faster body
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Use the breaker as a decorator; the closed fast path is inlined in the wrapper."""
         if inspect.iscoroutinefunction(fn):
             return super().__call__(fn)

@@ -78,8 +78,13 @@ class RateLimitedError(RejectedError):
     if TYPE_CHECKING:
 
         def __init__(
-            self, policy: str, retry_after: float, key: str = "", limit: float = 0,
-            remaining: float = 0, /,
+            self,
+            policy: str,
+            retry_after: float,
+            key: str = "",
+            limit: float = 0,
+            remaining: float = 0,
+            /,
         ) -> None: ...
 
     @property

@@ -58,10 +58,15 @@ class Fallback(Policy):
         listeners: tuple[events.Listener, ...] = (),
     ) -> None:
         if not handlers:
-            raise ValueError("fallback: give at least one handler (a callable or Fallback.value(x))")
+            raise ValueError(
+                "fallback: give at least one handler (a callable or Fallback.value(x))"
+            )
         for handler in handlers:
             if not callable(handler):
-                raise TypeError(f"fallback handler {handler!r} is not callable; wrap constants in Fallback.value()")
+                raise TypeError(
+                    f"fallback handler {handler!r} is not callable; "
+                    "wrap constants in Fallback.value()"
+                )
         self._init_policy(name, "fallback", listeners)
         self.handlers = tuple(handlers)
         self._on = exception_rule(on, "on")
@@ -86,14 +91,19 @@ class Fallback(Policy):
         except BaseException as exc:
             if not self._triggers(exc):
                 raise
-            return self._chain(args, kwargs, exc)
+            return self._chain(args, kwargs, exc)  # type: ignore[no-any-return]  # a handler's answer
         check = self._on_result
         if check is not None and check(result):
-            return self._chain(args, kwargs, None, result)
+            return self._chain(args, kwargs, None, result)  # type: ignore[no-any-return]  # a handler's answer
         return result
 
-    def _chain(self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException | None,
-               result: Any = None) -> Any:
+    def _chain(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: BaseException | None,
+        result: Any = None,
+    ) -> Any:
         check = self._on_result
         last = len(self.handlers) - 1
         for index, handler in enumerate(self.handlers):
@@ -118,13 +128,15 @@ class Fallback(Policy):
         except BaseException as exc:
             if not self._triggers(exc):
                 raise
-            return await self._achain(args, kwargs, exc)
+            return await self._achain(args, kwargs, exc)  # type: ignore[no-any-return]  # a handler's answer
         check = self._on_result
         if check is not None and check(result):
-            return await self._achain(args, kwargs, None)
+            return await self._achain(args, kwargs, None)  # type: ignore[no-any-return]  # a handler's answer
         return result
 
-    async def _achain(self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException | None) -> Any:
+    async def _achain(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException | None
+    ) -> Any:
         check = self._on_result
         last = len(self.handlers) - 1
         for index, handler in enumerate(self.handlers):

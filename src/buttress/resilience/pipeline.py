@@ -59,15 +59,20 @@ class Pipeline(Policy):
         Raises:
             ValueError: two policies of one kind, or a kind the default order does not know.
         """
+
         def rank(policy: Policy) -> int:
             kind = type(policy).__name__
             if kind not in DEFAULT_ORDER:
-                raise ValueError(f"pipeline: no default place for {kind}; build Pipeline(...) in your order")
+                raise ValueError(
+                    f"pipeline: no default place for {kind}; build Pipeline(...) in your order"
+                )
             return DEFAULT_ORDER.index(kind)
 
         ranks = [rank(p) for p in policies]
         if len(set(ranks)) != len(ranks):
-            raise ValueError("pipeline: two policies of the same kind; build Pipeline(...) in your order")
+            raise ValueError(
+                "pipeline: two policies of the same kind; build Pipeline(...) in your order"
+            )
         return cls(*sorted(policies, key=rank), name=name)
 
     def describe(self) -> list[dict[str, str]]:
@@ -76,7 +81,7 @@ class Pipeline(Policy):
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` through every policy, outermost first."""
-        return self._first(*self._rest, fn, *args, **kwargs)
+        return self._first(*self._rest, fn, *args, **kwargs)  # type: ignore[no-any-return]  # fn's result
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn`` through every policy, outermost first."""
@@ -101,7 +106,7 @@ class Pipeline(Policy):
         for policy, inner in reversed(token):
             try:
                 policy._exit(inner, exc)
-            except BaseException as error:
+            except BaseException as error:  # noqa: BLE001  # re-raised below, after the outer exits
                 exc = raised = error
         if raised is not None:
             raise raised
@@ -123,7 +128,7 @@ class Pipeline(Policy):
         for policy, inner in reversed(token):
             try:
                 await policy._aexit(inner, exc)
-            except BaseException as error:
+            except BaseException as error:  # noqa: BLE001  # re-raised below, after the outer exits
                 exc = raised = error
         if raised is not None:
             raise raised

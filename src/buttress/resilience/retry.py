@@ -18,7 +18,7 @@ import functools
 import inspect
 import random as _random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -28,7 +28,12 @@ from buttress._clock import AsyncSleep, Clock, Sleep
 from buttress.resilience import events
 from buttress.resilience._handles import ExceptionRule, ResultRule, exception_rule
 from buttress.resilience._policy import Policy
-from buttress.resilience.backoff import Backoff, ExponentialBackoff, JitterKind, apply_jitter, backoff_from_name
+from buttress.resilience.backoff import (
+    Backoff,
+    JitterKind,
+    apply_jitter,
+    backoff_from_name,
+)
 from buttress.resilience.budget import RetryBudget
 from buttress.resilience.errors import RejectedError
 
@@ -57,7 +62,7 @@ def retry_after_hint(outcome: object) -> float | None:
         return max(0.0, float(hint))
     for holder in (outcome, getattr(outcome, "response", None)):
         headers = getattr(holder, "headers", None)
-        if isinstance(headers, Mapping) or hasattr(headers, "get"):
+        if headers is not None and hasattr(headers, "get"):
             value = headers.get("Retry-After") or headers.get("retry-after")
             if value:
                 return _parse_retry_after(str(value))
@@ -95,7 +100,11 @@ class RetryOptions:
     max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.attempts, int) or isinstance(self.attempts, bool) or self.attempts < 1:
+        if (
+            not isinstance(self.attempts, int)
+            or isinstance(self.attempts, bool)
+            or self.attempts < 1
+        ):
             raise ValueError(f"retry attempts={self.attempts!r}: expected an integer >= 1")
         if self.deadline is not None and self.deadline <= 0:
             raise ValueError(f"retry deadline={self.deadline!r}: expected seconds > 0 (or None)")
@@ -104,7 +113,9 @@ class RetryOptions:
                 f"unknown jitter {self.jitter!r}: use 'none', 'full', 'equal' or 'decorrelated'"
             )
         if self.max_retry_after < 0:
-            raise ValueError(f"retry max_retry_after={self.max_retry_after!r}: expected seconds >= 0")
+            raise ValueError(
+                f"retry max_retry_after={self.max_retry_after!r}: expected seconds >= 0"
+            )
 
 
 class _Testing:
@@ -158,7 +169,9 @@ class Retry(Policy):
         listeners: tuple[events.Listener, ...] = (),
     ) -> None:
         self._init_policy(name, "retry", listeners)
-        self.options = RetryOptions(attempts, deadline, jitter, respect_retry_after, max_retry_after)
+        self.options = RetryOptions(
+            attempts, deadline, jitter, respect_retry_after, max_retry_after
+        )
         if isinstance(backoff, str):
             backoff = backoff_from_name(backoff, delay=delay, max_delay=max_delay)
         elif not callable(backoff):
@@ -189,7 +202,12 @@ class Retry(Policy):
         return rule is not None and rule(exc)
 
     def _next_wait(
-        self, attempt: int, previous: float, started: float, exc: BaseException | None, result: object
+        self,
+        attempt: int,
+        previous: float,
+        started: float,
+        exc: BaseException | None,
+        result: object,
     ) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or ``None`` to give up."""
         o = self.options
@@ -199,15 +217,25 @@ class Retry(Policy):
         if attempt >= limit:
             reason = "attempts"
         else:
-            wait = apply_jitter(o.jitter, self._backoff(attempt, previous), previous, self._base, self._cap,
-                                self._random)
+            wait = apply_jitter(
+                o.jitter,
+                self._backoff(attempt, previous),
+                previous,
+                self._base,
+                self._cap,
+                self._random,
+            )
             if o.respect_retry_after:
                 hint = retry_after_hint(exc if exc is not None else result)
                 if hint is not None:
                     if hint > o.max_retry_after:
                         reason = "retry_after_too_long"
                     wait = max(wait, hint)
-            if not reason and self._deadline is not None and self._clock() - started + wait > self._deadline:
+            if (
+                not reason
+                and self._deadline is not None
+                and self._clock() - started + wait > self._deadline
+            ):
                 reason = "deadline"
             if not reason and self._budget is not None and not self._budget.try_withdraw():
                 reason = "budget"
@@ -240,8 +268,13 @@ class Retry(Policy):
         return result
 
     def _again(
-        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
-        exc: BaseException | None, result: Any, started: float,
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: BaseException | None,
+        result: Any,
+        started: float,
     ) -> T:
         if self._deadline is None:
             started = self._clock()
@@ -285,8 +318,13 @@ class Retry(Policy):
         return result
 
     async def _aagain(
-        self, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any],
-        exc: BaseException | None, result: Any, started: float,
+        self,
+        fn: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: BaseException | None,
+        result: Any,
+        started: float,
     ) -> T:
         if self._deadline is None:
             started = self._clock()
@@ -312,9 +350,13 @@ class Retry(Policy):
             if check is None or not check(result):
                 return result  # type: ignore[no-any-return]  # fn's own result
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:  # type: ignore[override]  # same overloads as Policy, faster body
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Use the retry as a decorator; the success path is inlined in the wrapper."""
-        if inspect.iscoroutinefunction(fn) or self._budget is not None or self._deadline is not None:
+        if (
+            inspect.iscoroutinefunction(fn)
+            or self._budget is not None
+            or self._deadline is not None
+        ):
             return super().__call__(fn)
         retryable, again = self._retryable, self._again
 
@@ -377,7 +419,7 @@ class Retry(Policy):
 class Attempt:
     """One attempt of a retried block; it swallows a retryable error so the loop can go on."""
 
-    __slots__ = ("error", "number", "_retry")
+    __slots__ = ("_retry", "error", "number")
 
     def __init__(self, retry: Retry, number: int) -> None:
         self._retry = retry

@@ -36,7 +36,9 @@ __all__ = ["Timeout", "deadline", "remaining"]
 
 T = TypeVar("T")
 
-_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("buttress_deadline", default=float("inf"))
+_deadline: contextvars.ContextVar[float] = contextvars.ContextVar(
+    "buttress_deadline", default=float("inf")
+)
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 HARD_TIMEOUT_WORKERS = 32
@@ -170,7 +172,9 @@ class Timeout(Policy):
         _until, var_token, scope = token
         _deadline.reset(var_token)
         try:
-            await scope.__aexit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+            await scope.__aexit__(
+                type(exc) if exc else None, exc, exc.__traceback__ if exc else None
+            )
         except TimeoutError:
             if scope.expired():
                 raise self._timed_out() from None

@@ -41,8 +41,14 @@ class Decision:
     __slots__ = ("allowed", "key", "limit", "reason", "remaining", "reset_after", "retry_after")
 
     def __init__(
-        self, allowed: bool, key: str, limit: float, remaining: float, reset_after: float,
-        retry_after: float, reason: Literal["ok", "limited", "denied", "allowed"],
+        self,
+        allowed: bool,
+        key: str,
+        limit: float,
+        remaining: float,
+        reset_after: float,
+        retry_after: float,
+        reason: Literal["ok", "limited", "denied", "allowed"],
     ) -> None:
         self.allowed = allowed
         self.key = key
@@ -53,8 +59,15 @@ class Decision:
         self.reason = reason
 
     def _fields(self) -> tuple[object, ...]:
-        return (self.allowed, self.key, self.limit, self.remaining, self.reset_after,
-                self.retry_after, self.reason)
+        return (
+            self.allowed,
+            self.key,
+            self.limit,
+            self.remaining,
+            self.reset_after,
+            self.retry_after,
+            self.reason,
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Decision) and self._fields() == other._fields()
@@ -63,9 +76,11 @@ class Decision:
         return hash(self._fields())
 
     def __repr__(self) -> str:
-        return (f"Decision(allowed={self.allowed}, key={self.key!r}, limit={self.limit:g}, "
-                f"remaining={self.remaining:g}, reset_after={self.reset_after:.3f}, "
-                f"retry_after={self.retry_after:.3f}, reason={self.reason!r})")
+        return (
+            f"Decision(allowed={self.allowed}, key={self.key!r}, limit={self.limit:g}, "
+            f"remaining={self.remaining:g}, reset_after={self.reset_after:.3f}, "
+            f"retry_after={self.retry_after:.3f}, reason={self.reason!r})"
+        )
 
 
 class RateLimiter(Policy):
@@ -139,12 +154,16 @@ class RateLimiter(Policy):
     # -- named constructors -------------------------------------------------------------------
 
     @classmethod
-    def token_bucket(cls, *, rate: float, per: float = 1.0, burst: float | None = None, **kw: Any) -> RateLimiter:
+    def token_bucket(
+        cls, *, rate: float, per: float = 1.0, burst: float | None = None, **kw: Any
+    ) -> RateLimiter:
         """``rate`` permits per ``per`` seconds, bursts of up to ``burst`` (default ``rate``)."""
         return cls(TokenBucket(rate, per, burst), **kw)
 
     @classmethod
-    def gcra(cls, *, rate: float, per: float = 1.0, burst: float | None = None, **kw: Any) -> RateLimiter:
+    def gcra(
+        cls, *, rate: float, per: float = 1.0, burst: float | None = None, **kw: Any
+    ) -> RateLimiter:
         """GCRA: exact token-bucket behaviour in one timestamp per key."""
         return cls(GCRA(rate, per, burst), **kw)
 
@@ -158,7 +177,9 @@ class RateLimiter(Policy):
         cls, *, limit: float, window: float = 1.0, exact: bool = True, **kw: Any
     ) -> RateLimiter:
         """At most ``limit`` permits in any ``window`` seconds (exact log, or two counters)."""
-        algo: Algorithm = SlidingWindowLog(limit, window) if exact else SlidingWindowCounter(limit, window)
+        algo: Algorithm = (
+            SlidingWindowLog(limit, window) if exact else SlidingWindowCounter(limit, window)
+        )
         return cls(algo, **kw)
 
     @classmethod
@@ -189,7 +210,9 @@ class RateLimiter(Policy):
         """Drop keys whose state is whole again; then, if still too many, the oldest."""
         self._ops = 0
         idle = [
-            k for k, (a, s) in self._states.items() if k not in (keep, "") and a.reset_after(s, now) <= 0
+            k
+            for k, (a, s) in self._states.items()
+            if k not in (keep, "") and a.reset_after(s, now) <= 0
         ]
         for k in idle:
             del self._states[k]
@@ -221,8 +244,13 @@ class RateLimiter(Policy):
             if retry == _INF:
                 raise self._too_costly(algo, cost)
             return retry, Decision(
-                False, key, algo.limit, algo.remaining(state, now), algo.reset_after(state, now),
-                retry, "limited",
+                False,
+                key,
+                algo.limit,
+                algo.remaining(state, now),
+                algo.reset_after(state, now),
+                retry,
+                "limited",
             )
 
     def _too_costly(self, algo: Algorithm, cost: float) -> ValueError:
@@ -241,7 +269,9 @@ class RateLimiter(Policy):
     def _rejected(self, decision: Decision) -> RateLimitedError:
         if self._listeners or events._global:
             self._emit(events.CallRejected(self.name, "rate_limited", decision.retry_after))
-        return RateLimitedError(self.name, decision.retry_after, decision.key, decision.limit, decision.remaining)
+        return RateLimitedError(
+            self.name, decision.retry_after, decision.key, decision.limit, decision.remaining
+        )
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -265,8 +295,13 @@ class RateLimiter(Policy):
             if retry == _INF:
                 raise self._too_costly(algo, cost)
             decision = Decision(
-                retry == 0.0, key, algo.limit, algo.remaining(state, now), algo.reset_after(state, now),
-                retry, "ok" if retry == 0.0 else "limited",
+                retry == 0.0,
+                key,
+                algo.limit,
+                algo.remaining(state, now),
+                algo.reset_after(state, now),
+                retry,
+                "ok" if retry == 0.0 else "limited",
             )
         if retry and (self._listeners or events._global):
             self._emit(events.CallRejected(self.name, "rate_limited", retry))
@@ -279,7 +314,13 @@ class RateLimiter(Policy):
             now = self._clock()
             algo, state = self._state(key, now)
             return Decision(
-                True, key, algo.limit, algo.remaining(state, now), algo.reset_after(state, now), 0.0, "ok"
+                True,
+                key,
+                algo.limit,
+                algo.remaining(state, now),
+                algo.reset_after(state, now),
+                0.0,
+                "ok",
             )
 
     def acquire(self, key: str = "", cost: float = 1, timeout: float | None = None) -> Decision:
@@ -302,7 +343,9 @@ class RateLimiter(Policy):
             sleep(wait)
             waited += wait
 
-    async def aacquire(self, key: str = "", cost: float = 1, timeout: float | None = None) -> Decision:
+    async def aacquire(
+        self, key: str = "", cost: float = 1, timeout: float | None = None
+    ) -> Decision:
         """:meth:`acquire` for asyncio: waits without blocking the event loop."""
         asleep = self._asleep or _clock.asleep
         waited = 0.0

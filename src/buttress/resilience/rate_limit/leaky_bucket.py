@@ -17,7 +17,9 @@ class LeakyBucket:
     __slots__ = ("capacity", "interval", "limit", "period")
 
     def __init__(self, rate: float, per: float = 1.0, capacity: float | None = None) -> None:
-        check_rate("leaky bucket", rate=rate, per=per, capacity=rate if capacity is None else capacity)
+        check_rate(
+            "leaky bucket", rate=rate, per=per, capacity=rate if capacity is None else capacity
+        )
         self.limit = float(rate)
         self.period = float(per)
         self.interval = per / rate

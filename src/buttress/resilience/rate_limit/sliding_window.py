@@ -51,16 +51,16 @@ class SlidingWindowLog:
         for stamp, used in state[1]:
             freed += used
             if freed >= need:
-                return stamp + self.period - now
+                return float(stamp + self.period - now)
         return self.period  # not reached: the log holds more than ``need``
 
     def remaining(self, state: list[Any], now: float) -> float:
         self._expire(state, now)
-        return self.limit - state[0]
+        return float(self.limit - state[0])
 
     def reset_after(self, state: list[Any], now: float) -> float:
         self._expire(state, now)
-        return state[1][-1][0] + self.period - now if state[1] else 0.0
+        return float(state[1][-1][0] + self.period - now) if state[1] else 0.0
 
 
 class SlidingWindowCounter:
