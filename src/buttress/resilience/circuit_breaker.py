@@ -386,8 +386,10 @@ class CircuitBreaker(Policy):
             window = self._window
             window.record(outcome, now or 0.0)
             if state == "closed":
-                if outcome and self._tripped(now):
-                    self._open(now, "failure rate or slow-call rate over threshold")
+                if outcome:
+                    self._fast_gen = -1  # the window is no longer clean: record every call
+                    if self._tripped(now):
+                        self._open(now, "failure rate or slow-call rate over threshold")
                 elif self._simple and window.saturated_clean:
                     self._fast_gen = self._gen
 
