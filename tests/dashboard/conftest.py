@@ -21,9 +21,13 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium; fails (never skips) when it is not installed."""
+    """Headless Chromium; fails (never skips) when it is not installed.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the main thread while
+    it is open, which would stop later asyncio tests from starting theirs.
+    """
     path = os.environ.get("BUTTRESS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
         pytest.fail(

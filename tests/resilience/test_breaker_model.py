@@ -44,7 +44,11 @@ class Reference:
                     self.state, self.window = "closed", []
             return
         self.window = ([*self.window, failed])[-SIZE:]
-        if failed and len(self.window) >= MINIMUM and 100 * sum(self.window) >= RATE * len(self.window):
+        if (
+            failed
+            and len(self.window) >= MINIMUM
+            and 100 * sum(self.window) >= RATE * len(self.window)
+        ):
             self.state, self.open_until = "open", now + WAIT
 
 
@@ -53,8 +57,12 @@ class BreakerMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = FakeClock()
         self.breaker = CircuitBreaker(
-            window_size=SIZE, minimum_calls=MINIMUM, failure_rate=RATE, wait=WAIT,
-            half_open_calls=PROBES, clock=self.clock,
+            window_size=SIZE,
+            minimum_calls=MINIMUM,
+            failure_rate=RATE,
+            wait=WAIT,
+            half_open_calls=PROBES,
+            clock=self.clock,
         )
         self.model = Reference()
 

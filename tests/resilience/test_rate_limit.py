@@ -1,0 +1,243 @@
+"""Rate limiters: each algorithm, per-key state, tiers, lists, waiting, bounds, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from buttress.resilience import RateLimitedError, RateLimiter, events
+from buttress.resilience.rate_limit import GCRA
+from tests.resilience.conftest import FakeClock
+
+ALGORITHMS = {
+    "token_bucket": lambda c: RateLimiter.token_bucket(rate=5, per=1.0, clock=c),
+    "gcra": lambda c: RateLimiter.gcra(rate=5, per=1.0, clock=c),
+    "fixed_window": lambda c: RateLimiter.fixed_window(limit=5, window=1.0, clock=c),
+    "sliding_log": lambda c: RateLimiter.sliding_window(limit=5, window=1.0, clock=c),
+    "sliding_counter": lambda c: RateLimiter.sliding_window(
+        limit=5, window=1.0, exact=False, clock=c
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", ALGORITHMS)
+def test_limit_then_refuse_with_retry_after(kind: str, clock: FakeClock) -> None:
+    """Five permits pass, the sixth is refused with a positive retry-after that is enough."""
+    clock.now = 0.0
+    limiter = ALGORITHMS[kind](clock)
+    decisions = [limiter.try_acquire("u") for _ in range(6)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    refused = decisions[-1]
+    assert refused.retry_after > 0
+    assert refused.remaining < 1
+    assert refused.limit == 5
+    assert decisions[0].remaining == 4
+    clock.advance(refused.retry_after + 1e-9)
+    assert limiter.try_acquire("u").allowed
+
+
+def test_call_raises_rate_limited(clock: FakeClock) -> None:
+    """call() refuses with RateLimitedError carrying retry_after; events report it."""
+    seen: list[events.Event] = []
+    limiter = RateLimiter.token_bucket(
+        rate=1, per=2.0, clock=clock, name="api", listeners=(seen.append,)
+    )
+    assert limiter.call(lambda: "ok") == "ok"
+    with pytest.raises(RateLimitedError) as info:
+        limiter.call(lambda: "ok")
+    assert info.value.retry_after == pytest.approx(2.0)
+    assert info.value.policy == "api"
+    assert isinstance(seen[0], events.CallRejected)
+
+
+def test_keys_are_independent(clock: FakeClock) -> None:
+    """Each key has its own limit."""
+    limiter = RateLimiter.gcra(rate=1, per=60, clock=clock)
+    assert limiter.try_acquire("ann").allowed
+    assert not limiter.try_acquire("ann").allowed
+    assert limiter.try_acquire("bob").allowed
+
+
+def test_cost_greater_than_one(clock: FakeClock) -> None:
+    """A request can cost several permits; one larger than the limit is an error."""
+    limiter = RateLimiter.token_bucket(rate=10, per=1.0, clock=clock)
+    assert limiter.try_acquire("k", cost=7).remaining == pytest.approx(3)
+    assert not limiter.try_acquire("k", cost=4).allowed
+    with pytest.raises(ValueError, match="exceeds what the limit can ever grant"):
+        limiter.try_acquire("k", cost=11)
+    with pytest.raises(ValueError, match="cost=0"):
+        limiter.try_acquire("k", cost=0)
+
+
+def test_tiers_allow_and_deny(clock: FakeClock) -> None:
+    """Tiers give keys their own limits; allow-listed keys pass, deny-listed ones never do."""
+    tiers = {"free": GCRA(1, 60), "premium": GCRA(100, 60)}
+    limiter = RateLimiter.gcra(
+        rate=5,
+        per=60,
+        tiers=tiers,
+        tier_of=lambda k: k.split(":")[0],
+        allow={"ops"},
+        deny={"abuser"},
+        clock=clock,
+    )
+    assert limiter.try_acquire("free:1").allowed
+    assert not limiter.try_acquire("free:1").allowed
+    assert all(limiter.try_acquire("premium:1").allowed for _ in range(100))
+    assert all(limiter.try_acquire("other").allowed for _ in range(5))
+    assert all(limiter.try_acquire("ops").reason == "allowed" for _ in range(1000))
+    denied = limiter.try_acquire("abuser")
+    assert (denied.allowed, denied.reason, denied.retry_after) == (False, "denied", math.inf)
+    with pytest.raises(RateLimitedError):
+        limiter.acquire("abuser")
+
+
+def test_acquire_waits_up_to_timeout(clock: FakeClock) -> None:
+    """acquire() sleeps until permits are available, or refuses if that is beyond its timeout."""
+    limiter = RateLimiter.token_bucket(rate=1, per=1.0, clock=clock, sleep=clock.sleep)
+    limiter.acquire("k")
+    assert limiter.acquire("k").allowed
+    assert clock.slept == [pytest.approx(1.0)]
+    with pytest.raises(RateLimitedError):
+        limiter.acquire("k", timeout=0.5)
+
+
+@pytest.mark.anyio
+async def test_async_acquire_and_call(clock: FakeClock) -> None:
+    """aacquire and acall wait with the async sleep."""
+    limiter = RateLimiter.gcra(rate=2, per=1.0, burst=1, clock=clock, asleep=clock.asleep)
+    await limiter.aacquire()
+    await limiter.aacquire()
+    assert clock.slept == [pytest.approx(0.5)]
+
+    async def ok() -> str:
+        return "ok"
+
+    clock.advance(1)
+    assert await limiter.acall(ok) == "ok"
+    with pytest.raises(RateLimitedError):
+        await limiter.acall(ok)
+
+
+def test_leaky_bucket_shapes_instead_of_rejecting(clock: FakeClock) -> None:
+    """A leaky bucket spaces calls out at its rate and refuses only beyond its capacity."""
+    limiter = RateLimiter.leaky_bucket(rate=10, per=1.0, capacity=3, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        limiter.call(lambda: None)
+    assert clock.slept == pytest.approx([0.1, 0.1])
+    assert not limiter.try_acquire().allowed  # try_acquire never waits
+    shaper = RateLimiter.leaky_bucket(
+        rate=10, per=1.0, capacity=2, clock=clock, sleep=lambda s: None
+    )
+    shaper.call(lambda: None)
+    shaper.call(lambda: None)
+    with pytest.raises(RateLimitedError):
+        shaper.call(lambda: None)  # a third would queue beyond the capacity
+
+
+def test_memory_is_bounded_and_idle_keys_expire(clock: FakeClock) -> None:
+    """Never more than max_keys keys are kept; idle keys are dropped first."""
+    limiter = RateLimiter.gcra(rate=10, per=1.0, max_keys=100, clock=clock)
+    for i in range(1000):
+        limiter.try_acquire(f"k{i}")
+    assert len(limiter) <= 101  # max_keys plus the global key
+    clock.advance(10)
+    for i in range(5000):
+        limiter.try_acquire(f"n{i}")
+        clock.advance(0.01)
+    assert len(limiter) <= 101
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: RateLimiter.token_bucket(rate=0), "rate=0"),
+        (lambda: RateLimiter.gcra(rate=10, per=-1), "per=-1"),
+        (lambda: RateLimiter.gcra(rate=10, burst=0), "burst=0"),
+        (lambda: RateLimiter.fixed_window(limit=0), "limit=0"),
+        (lambda: RateLimiter.sliding_window(limit=5, window=0), "window=0"),
+        (lambda: RateLimiter.leaky_bucket(rate=5, capacity=-2), "capacity=-2"),
+        (lambda: RateLimiter.gcra(rate=5, max_keys=0), "max_keys=0"),
+        (lambda: RateLimiter.gcra(rate=5, allow={"a"}, deny={"a"}), "both allowed and denied"),
+        (lambda: RateLimiter.gcra(rate=5, tiers={"x": GCRA(1)}), "tier_of"),
+    ],
+)
+def test_bad_settings(make: object, fragment: str) -> None:
+    """Invalid numbers and contradictory lists fail at construction."""
+    assert callable(make)
+    with pytest.raises(ValueError, match=fragment):
+        make()
+
+
+# -- invariants, for any arrival pattern --------------------------------------------------------
+
+arrivals = st.lists(st.tuples(st.integers(0, 400), st.integers(1, 3)), min_size=1, max_size=120)
+
+
+def granted(
+    limiter: RateLimiter, clock: FakeClock, steps: list[tuple[int, int]]
+) -> list[tuple[float, int]]:
+    out = []
+    clock.now = 0.0
+    for gap_ms, cost in steps:
+        clock.advance(gap_ms / 1000)
+        if limiter.try_acquire("k", cost=cost).allowed:
+            out.append((clock.now, cost))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=arrivals)
+def test_sliding_log_never_exceeds_limit_in_any_window(steps: list[tuple[int, int]]) -> None:
+    """Exact sliding window: in every window of `window` seconds, at most `limit` permits."""
+    clock = FakeClock()
+    passed = granted(RateLimiter.sliding_window(limit=5, window=1.0, clock=clock), clock, steps)
+    for start, _ in passed:
+        assert sum(c for t, c in passed if start <= t < start + 1.0) <= 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=arrivals)
+def test_fixed_window_never_exceeds_limit_per_window(steps: list[tuple[int, int]]) -> None:
+    """Fixed window: at most `limit` permits in each aligned window."""
+    clock = FakeClock()
+    passed = granted(RateLimiter.fixed_window(limit=5, window=1.0, clock=clock), clock, steps)
+    per_window: dict[int, int] = {}
+    for t, c in passed:
+        per_window[math.floor(t)] = per_window.get(math.floor(t), 0) + c
+    assert all(v <= 5 for v in per_window.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=arrivals, kind=st.sampled_from(["token_bucket", "gcra"]))
+def test_bucket_bound_in_every_interval(steps: list[tuple[int, int]], kind: str) -> None:
+    """Token bucket and GCRA: any interval of length d passes at most burst + rate * d."""
+    clock = FakeClock()
+    limiter = getattr(RateLimiter, kind)(rate=4, per=1.0, burst=3, clock=clock)
+    passed = granted(limiter, clock, steps)
+    for i, (start, _) in enumerate(passed):
+        total = 0
+        for t, c in passed[i:]:
+            total += c
+            assert total <= 3 + 4 * (t - start) + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=arrivals)
+def test_gcra_is_exact(steps: list[tuple[int, int]]) -> None:
+    """GCRA grants exactly when a request fits the schedule: same answers as a reference."""
+    clock = FakeClock()
+    limiter = RateLimiter.gcra(rate=4, per=1.0, burst=3, clock=clock)
+    clock.now = 0.0
+    tat, interval, tolerance = 0.0, 0.25, 0.75
+    for gap_ms, cost in steps:
+        clock.advance(gap_ms / 1000)
+        now = clock.now
+        expected_tat = max(tat, now) + cost * interval
+        expected = expected_tat - tolerance <= now
+        if expected:
+            tat = expected_tat
+        assert limiter.try_acquire("k", cost=cost).allowed is expected
