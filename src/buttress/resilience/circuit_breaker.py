@@ -514,9 +514,26 @@ class CircuitBreaker(Policy):
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Use the breaker as a decorator; the closed fast path is inlined in the wrapper."""
+        record, outcome_of, call, acall = (
+            self._record,
+            self._outcome_of_error,
+            self.call,
+            self.acall,
+        )
+        clock = self._clock
         if inspect.iscoroutinefunction(fn):
-            return super().__call__(fn)
-        record, outcome_of, call = self._record, self._outcome_of_error, self.call
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                gen = self._fast_gen
+                if gen >= 0:
+                    try:
+                        return await fn(*args, **kwargs)
+                    except BaseException as exc:
+                        record(gen, outcome_of(exc), 0.0)
+                        raise
+                return await acall(fn, *args, **kwargs)
+
+            return functools.update_wrapper(async_wrapper, fn)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             gen = self._fast_gen
@@ -526,6 +543,13 @@ class CircuitBreaker(Policy):
                 except BaseException as exc:
                     record(gen, outcome_of(exc), 0.0)
                     raise
+            if self._state == "open":  # reject here: one frame less to unwind
+                now = clock()
+                until = self._open_until
+                if now < until:
+                    if self._listeners or events._global:
+                        self._emit(events.CallRejected(self.name, "circuit_open", until - now))
+                    raise CircuitOpenError(self.name, until - now)
             return call(fn, *args, **kwargs)
 
         return functools.update_wrapper(wrapper, fn)

@@ -352,13 +352,24 @@ class Retry(Policy):
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Use the retry as a decorator; the success path is inlined in the wrapper."""
-        if (
-            inspect.iscoroutinefunction(fn)
-            or self._budget is not None
-            or self._deadline is not None
-        ):
+        if self._budget is not None or self._deadline is not None:
             return super().__call__(fn)
-        retryable, again = self._retryable, self._again
+        retryable, again, aagain = self._retryable, self._again, self._aagain
+        if inspect.iscoroutinefunction(fn):
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    if not retryable(exc):
+                        raise
+                    return await aagain(fn, args, kwargs, exc, None, 0.0)
+                check = self._retry_if_result
+                if check is not None and check(result):
+                    return await aagain(fn, args, kwargs, None, result, 0.0)
+                return result
+
+            return functools.update_wrapper(async_wrapper, fn)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
