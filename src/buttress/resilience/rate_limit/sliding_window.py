@@ -34,8 +34,10 @@ class SlidingWindowLog:
 
     def _expire(self, state: list[Any], now: float) -> None:
         log: deque[tuple[float, float]] = state[1]
-        horizon = now - self.period
-        while log and log[0][0] <= horizon:
+        period = self.period
+        # `stamp + period <= now`, not `stamp <= now - period`: the two round differently, and
+        # only this form agrees exactly with "the window [stamp, stamp + period)"
+        while log and log[0][0] + period <= now:
             state[0] -= log.popleft()[1]
 
     def take(self, state: list[Any], now: float, cost: float) -> float:
