@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 import types
 import typing
 from typing import Any, Literal, Union
@@ -43,7 +44,7 @@ def config_reference() -> str:
 
 
 def _section(out: list[str], path: str, model: type[BaseModel]) -> None:
-    out.append(f"## `{path}`\n\n{(model.__doc__ or '').strip()}\n\n")
+    out.append(f"## `{path}`\n\n{inspect.cleandoc(model.__doc__ or '')}\n\n")
     fields = list(model.model_fields.items())
     if not fields:
         out.append("No keys yet: this section is reserved for its domain and rejects any key.\n\n")

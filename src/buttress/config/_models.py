@@ -8,10 +8,11 @@ their domain defines them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from buttress.config._types import Cron, Duration, SecretDsn
 
@@ -31,6 +32,7 @@ __all__ = [
 
 DEFAULT_PORT = 8470
 DEFAULT_HOST = "127.0.0.1"
+_POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class Section(BaseModel):
@@ -75,8 +77,119 @@ class StateConfig(Section):
     """Shared state store for resilience policies and flags (in memory unless configured)."""
 
 
+class RetrySpec(Section):
+    """Retry settings; unset fields inherit from ``resilience.defaults.retry``."""
+
+    enabled: bool | None = Field(default=None, description="false turns retry off for this policy.")
+    attempts: int | None = Field(
+        default=None, ge=1, description="Total attempts, first included (3)."
+    )
+    backoff: Literal["constant", "linear", "exponential"] | None = Field(
+        default=None, description="Shape of the waits (exponential)."
+    )
+    delay: Duration | None = Field(default=None, description="First wait (100ms).")
+    max_delay: Duration | None = Field(default=None, description="Longest wait (30s).")
+    jitter: Literal["none", "full", "equal", "decorrelated"] | None = Field(
+        default=None, description="How waits are spread (full)."
+    )
+    deadline: Duration | None = Field(default=None, description="No attempt starts after this.")
+    budget_ratio: float | None = Field(
+        default=None, ge=0, description="Retry budget: share of recent calls that may be retried."
+    )
+    budget_min_per_second: float | None = Field(
+        default=None, ge=0, description="Retry budget floor, retries per second (10)."
+    )
+
+
+class CircuitBreakerSpec(Section):
+    """Circuit-breaker settings; unset fields inherit from the defaults."""
+
+    enabled: bool | None = None
+    failure_rate: float | None = Field(default=None, gt=0, le=100, description="Percent (50).")
+    slow_call_rate: float | None = Field(default=None, gt=0, le=100, description="Percent (100).")
+    slow_call_duration: Duration | None = Field(default=None, description="Slow above this.")
+    window: Literal["count", "time"] | None = Field(default=None, description="count or time.")
+    window_size: int | None = Field(default=None, ge=1, description="Calls or seconds (100).")
+    minimum_calls: int | None = Field(default=None, ge=1, description="Before judging (10).")
+    wait: Duration | None = Field(default=None, description="Open for this long (60s).")
+    wait_multiplier: float | None = Field(default=None, ge=1, description="Growth per re-open (1).")
+    max_wait: Duration | None = Field(default=None, description="Cap of the growing wait.")
+    half_open_calls: int | None = Field(default=None, ge=1, description="Probe calls (10).")
+
+
+class TimeoutSpec(Section):
+    """Timeout settings."""
+
+    enabled: bool | None = None
+    seconds: Duration | None = Field(default=None, description="Time allowed per call.")
+    hard: bool | None = Field(default=None, description="Sync calls in a worker thread.")
+
+
+class BulkheadSpec(Section):
+    """Bulkhead settings."""
+
+    enabled: bool | None = None
+    max_concurrent: int | None = Field(default=None, ge=1, description="Calls at once (10).")
+    max_queue: int | None = Field(default=None, ge=0, description="Calls allowed to wait (0).")
+    max_wait: Duration | None = Field(default=None, description="Longest wait in the queue.")
+    on_full: Literal["reject_newest", "drop_oldest"] | None = None
+
+
+class RateLimitSpec(Section):
+    """Rate-limit settings (the global key of the policy)."""
+
+    enabled: bool | None = None
+    algorithm: (
+        Literal[
+            "token_bucket",
+            "gcra",
+            "fixed_window",
+            "sliding_window",
+            "sliding_window_counter",
+            "leaky_bucket",
+        ]
+        | None
+    ) = Field(default=None, description="Algorithm (token_bucket).")
+    rate: float | None = Field(default=None, gt=0, description="Permits per `per` (or per window).")
+    per: Duration | None = Field(default=None, description="Period of `rate` / the window (1s).")
+    burst: float | None = Field(default=None, gt=0, description="Bucket size / queue capacity.")
+
+
+class PolicySpec(Section):
+    """One named pipeline: which policies, with which settings."""
+
+    retry: RetrySpec | None = None
+    circuit_breaker: CircuitBreakerSpec | None = None
+    timeout: TimeoutSpec | None = None
+    bulkhead: BulkheadSpec | None = None
+    rate_limit: RateLimitSpec | None = None
+
+
 class ResilienceConfig(Section):
-    """Resilience policies: defaults and per-dependency pipelines."""
+    """Resilience policies: defaults, plus named per-dependency policies that override them.
+
+    A named policy is a pipeline of every policy kind set in ``defaults`` or in its own entry
+    (``enabled: false`` drops one), in the order fallback, retry, circuit breaker, timeout,
+    bulkhead, rate limiter. Reach it with ``buttress.resilience.policy("name")``.
+    """
+
+    defaults: PolicySpec = Field(
+        default_factory=PolicySpec, description="Settings every named policy starts from."
+    )
+    policies: dict[str, PolicySpec] = Field(
+        default_factory=dict,
+        description="Named policies, e.g. `database:`; each has the shape of `defaults`.",
+    )
+
+    @model_validator(mode="after")
+    def _build_every_policy(self) -> ResilienceConfig:
+        from buttress.resilience.registry import build_pipeline  # deferred: config stays light
+
+        for name in self.policies:
+            if not _POLICY_NAME.fullmatch(name):
+                raise ValueError(f"policy name {name!r}: use letters, digits, '_', '-' and '.'")
+            build_pipeline(self, name)  # every setting combination is checked at load time
+        return self
 
 
 class HealthConfig(Section):

@@ -28,6 +28,15 @@ from buttress.resilience.rate_limit import Decision, RateLimiter
 from buttress.resilience.retry import Retry, RetryOptions
 from buttress.resilience.timeout import Timeout, deadline, remaining
 
+
+def policy(name: str) -> Pipeline:
+    """The pipeline configured as ``resilience.policies.<name>`` in buttress.yaml, shared by
+    every caller in the process (see :mod:`buttress.resilience.registry`)."""
+    from buttress.resilience.registry import policy as _policy
+
+    return _policy(name)
+
+
 __all__ = [
     "DEFAULT_ORDER",
     "Bulkhead",
@@ -51,6 +60,7 @@ __all__ = [
     "RetryOptions",
     "Timeout",
     "deadline",
+    "policy",
     "remaining",
     "subscribe",
     "unsubscribe",

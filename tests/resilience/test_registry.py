@@ -1,0 +1,105 @@
+"""Named policies from the resilience: section of buttress.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import buttress.resilience as resilience
+from buttress.config import load_text
+from buttress.errors import ConfigError
+from buttress.resilience import CircuitBreaker, RateLimiter, Retry, Timeout, registry
+
+CONFIG = """
+resilience:
+  defaults:
+    retry: {attempts: 3, backoff: exponential}
+    circuit_breaker: {failure_rate: 50, minimum_calls: 5, wait: 60s}
+  policies:
+    database: {retry: {attempts: 2}, circuit_breaker: {wait: 5s}, timeout: {seconds: 2s}}
+    cache: {retry: {enabled: false}}
+    external_api:
+      retry: {attempts: 5, jitter: full}
+      rate_limit: {algorithm: gcra, rate: 10, per: 1s, burst: 5}
+"""
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry() -> Iterator[None]:
+    registry.configure(None)
+    yield
+    registry.configure(None)
+
+
+def test_defaults_merge_with_overrides() -> None:
+    """A named policy takes the defaults, overridden field by field, in the standard order."""
+    registry.configure(load_text(CONFIG, env={}))
+    database = resilience.policy("database")
+    assert [d["kind"] for d in database.describe()] == ["Retry", "CircuitBreaker", "Timeout"]
+    retry, breaker, timeout = database.policies
+    assert isinstance(retry, Retry)
+    assert isinstance(breaker, CircuitBreaker)
+    assert isinstance(timeout, Timeout)
+    assert retry.options.attempts == 2
+    assert (breaker.options.wait, breaker.options.minimum_calls) == (5.0, 5)
+    assert timeout.seconds == 2.0
+    assert breaker.name == "database.circuit_breaker"
+
+
+def test_disabled_kind_and_extra_kinds() -> None:
+    """enabled: false drops a default; a policy can add kinds the defaults lack."""
+    registry.configure(load_text(CONFIG, env={}))
+    assert [d["kind"] for d in resilience.policy("cache").describe()] == ["CircuitBreaker"]
+    api = resilience.policy("external_api")
+    limiter = api.policies[-1]
+    assert isinstance(limiter, RateLimiter)
+    assert limiter.algorithm.limit == 5
+
+
+def test_same_object_every_time_so_state_is_shared() -> None:
+    """policy(name) returns one shared pipeline: a breaker opened by one caller is open for all."""
+    registry.configure(load_text(CONFIG, env={}))
+    assert resilience.policy("database") is resilience.policy("database")
+
+
+def test_unknown_name_lists_the_configured_ones() -> None:
+    """An unknown name is an error listing what is configured."""
+    registry.configure(load_text(CONFIG, env={}))
+    with pytest.raises(KeyError, match="configured: cache, database, external_api"):
+        resilience.policy("databse")
+
+
+def test_loaded_from_buttress_yaml_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without configure(), the first policy() call reads buttress.yaml."""
+    (tmp_path / "buttress.yaml").write_text(CONFIG)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BUTTRESS_CONFIG", raising=False)
+    assert resilience.policy("database").call(lambda: 7) == 7
+
+
+@pytest.mark.parametrize(
+    ("policy", "fragment"),
+    [
+        (
+            "db: {circuit_breaker: {failure_rate: 150}}",
+            "failure_rate: Input should be less than or equal to 100",
+        ),
+        ("db: {retry: {atempts: 2}}", "unknown key 'atempts' (did you mean 'attempts'?)"),
+        ("db: {retry: {attempts: 0}}", "attempts: Input should be greater than or equal to 1"),
+        ("db: {circuit_breaker: {wait: 10s, max_wait: 5s}}", "policy 'db', circuit_breaker: "),
+        ("db: {rate_limit: {per: 1s}}", "rate_limit needs `rate`"),
+        ("db: {rate_limit: {algorithm: magic, rate: 5}}", "algorithm: Input should be"),
+        ("db: {timeout: {hard: true}}", "timeout needs `seconds`"),
+        ("'bad name!': {retry: {}}", "policy name 'bad name!'"),
+    ],
+)
+def test_bad_policy_config_fails_at_load(policy: str, fragment: str) -> None:
+    """Invalid policy settings fail when the file is loaded, naming the place."""
+    with pytest.raises(ConfigError) as info:
+        load_text(f"resilience:\n  policies:\n    {policy}\n", filename="b.yaml", env={})
+    assert fragment in str(info.value)
+    assert str(info.value).startswith("b.yaml:")
