@@ -12,3 +12,19 @@ HTTP_IN_FLIGHT = f"{PREFIX}_http_requests_in_flight"
 CATALOG_UP = f"{PREFIX}_catalog_up"
 API_TOKENS_ACTIVE = f"{PREFIX}_api_tokens_active"
 AUDIT_WRITE_ERRORS = f"{PREFIX}_audit_write_errors"
+
+# resilience (buttress.resilience.instrumentation.prometheus)
+RESILIENCE_CALLS = f"{PREFIX}_resilience_calls"  # counter{policy, outcome}
+RESILIENCE_CALL_DURATION = f"{PREFIX}_resilience_call_duration_seconds"  # histogram{policy}
+RESILIENCE_REJECTIONS = f"{PREFIX}_resilience_rejections"  # counter{policy, kind}
+RESILIENCE_RETRIES = f"{PREFIX}_resilience_retries"  # counter{policy}
+RESILIENCE_RETRY_GIVE_UPS = f"{PREFIX}_resilience_retry_give_ups"  # counter{policy, reason}
+RESILIENCE_TIMEOUTS = f"{PREFIX}_resilience_timeouts"  # counter{policy}
+RESILIENCE_FALLBACKS = f"{PREFIX}_resilience_fallbacks"  # counter{policy}
+BREAKER_TRANSITIONS = (
+    f"{PREFIX}_circuit_breaker_transitions"  # counter{policy, from_state, to_state}
+)
+BREAKER_STATE = f"{PREFIX}_circuit_breaker_state"  # gauge{policy, state}: 1 for the current state
+BULKHEAD_ACTIVE = f"{PREFIX}_bulkhead_active_calls"  # gauge{policy}
+BULKHEAD_QUEUED = f"{PREFIX}_bulkhead_queued_calls"  # gauge{policy}
+RATE_LIMITER_KEYS = f"{PREFIX}_rate_limiter_keys"  # gauge{policy}

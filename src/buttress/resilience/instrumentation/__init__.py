@@ -1,0 +1,1 @@
+"""Exporters for the resilience event path: Prometheus and OpenTelemetry (optional extras)."""
