@@ -151,14 +151,17 @@ class Bulkhead(Policy):
 
     def _release(self) -> None:
         with self._lock:
-            while self._queue:
-                waiter = heapq.heappop(self._queue)
-                if waiter.state == _WAITING:
-                    waiter.state = _GRANTED  # the slot passes to it; _active is unchanged
-                    self._queued -= 1
-                    waiter.wake()
-                    return
-            self._active -= 1
+            self._release_locked()
+
+    def _release_locked(self) -> None:
+        while self._queue:
+            waiter = heapq.heappop(self._queue)
+            if waiter.state == _WAITING:
+                waiter.state = _GRANTED  # the slot passes to it; _active is unchanged
+                self._queued -= 1
+                waiter.wake()
+                return
+        self._active -= 1
 
     def _stop_waiting(self, waiter: _Waiter) -> bool:
         """Leave the queue if still waiting (True); False when the wait already ended (a slot
@@ -226,19 +229,39 @@ class Bulkhead(Policy):
         Raises:
             BulkheadFullError: no slot, and no room or no time left to wait for one.
         """
-        self._enter_sync(0, None)
+        lock = self._lock
+        with lock:  # the uncontended path, inlined: one lock section in, one out
+            free = self._active < self.max_concurrent and not self._queued
+            if free:
+                self._active += 1
+        if not free:
+            self._enter_sync(0, None)
         try:
             return fn(*args, **kwargs)
         finally:
-            self._release()
+            with lock:
+                if self._queue:
+                    self._release_locked()
+                else:
+                    self._active -= 1
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn`` in a slot (waiting in the queue if allowed)."""
-        await self._enter_async(0, None)
+        lock = self._lock
+        with lock:
+            free = self._active < self.max_concurrent and not self._queued
+            if free:
+                self._active += 1
+        if not free:
+            await self._enter_async(0, None)
         try:
             return await fn(*args, **kwargs)
         finally:
-            self._release()
+            with lock:
+                if self._queue:
+                    self._release_locked()
+                else:
+                    self._active -= 1
 
     @contextlib.contextmanager
     def slot(self, priority: int = 0, timeout: float | None = None) -> Iterator[None]:
