@@ -15,6 +15,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from buttress.config import ButtressConfig
+from buttress.config._loader import unwrap_annotation
 
 __all__ = ["cli_reference", "config_reference"]
 
@@ -53,7 +54,7 @@ def _section(out: list[str], path: str, model: type[BaseModel]) -> None:
     for name, field in fields:
         inner = _model(field.annotation)
         if inner is not None:
-            suffix = "[]" if typing.get_origin(_unwrap(field.annotation)) is list else ""
+            suffix = "[]" if typing.get_origin(unwrap_annotation(field.annotation)) is list else ""
             _section(out, f"{path}.{name}{suffix}", inner)
 
 
@@ -92,7 +93,7 @@ def _type(annotation: Any, metadata: list[Any] | None = None) -> str:
         if typing.get_origin(arg) is typing.Annotated:
             found.extend(typing.get_args(arg)[1:])
     names = {type(m).__name__ for m in found}
-    base = _unwrap(annotation)
+    base = unwrap_annotation(annotation)
     if "BeforeValidator" in names and base is float:
         return "duration"
     if "AfterValidator" in names and base is str:
@@ -111,24 +112,10 @@ def _type(annotation: Any, metadata: list[Any] | None = None) -> str:
     return getattr(base, "__name__", str(base))
 
 
-def _unwrap(tp: Any) -> Any:
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
-        else:
-            return tp
-
-
 def _model(annotation: Any) -> type[BaseModel] | None:
-    base = _unwrap(annotation)
+    base = unwrap_annotation(annotation)
     if typing.get_origin(base) is list:
-        base = _unwrap(typing.get_args(base)[0])
+        base = unwrap_annotation(typing.get_args(base)[0])
     return base if isinstance(base, type) and issubclass(base, BaseModel) else None
 
 

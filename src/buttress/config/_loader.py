@@ -22,7 +22,15 @@ from buttress.config._interpolate import InterpolationError, interpolate
 from buttress.config._models import ButtressConfig
 from buttress.errors import ConfigError, ConfigIssue
 
-__all__ = ["CONFIG_ENV", "DEFAULT_FILE", "format_path", "load", "load_text", "resolve_path"]
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_FILE",
+    "format_path",
+    "load",
+    "load_text",
+    "resolve_path",
+    "unwrap_annotation",
+]
 
 CONFIG_ENV = "BUTTRESS_CONFIG"
 DEFAULT_FILE = "buttress.yaml"
@@ -228,7 +236,7 @@ def _unknown_key(path: Path_) -> str:
 def _model_at(root: type[BaseModel], path: Path_) -> type[BaseModel] | None:
     tp: Any = root
     for part in path:
-        tp = _unwrap(tp)
+        tp = unwrap_annotation(tp)
         origin = typing.get_origin(tp)
         if isinstance(part, int) and origin is list:
             tp = typing.get_args(tp)[0]
@@ -241,11 +249,12 @@ def _model_at(root: type[BaseModel], path: Path_) -> type[BaseModel] | None:
             tp = field.annotation
         else:
             return None
-    tp = _unwrap(tp)
+    tp = unwrap_annotation(tp)
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def _unwrap(tp: Any) -> Any:
+def unwrap_annotation(tp: Any) -> Any:
+    """Strip ``Annotated[...]`` and ``X | None`` down to the underlying type."""
     while True:
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
