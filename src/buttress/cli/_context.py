@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,11 +41,16 @@ class State:
         """--data-dir / $BUTTRESS_DATA_DIR, else ``data_dir`` from the config, else ./.buttress."""
         return self.data_dir or self.config.data_dir or DEFAULT_DATA_DIR
 
-    def catalog(self) -> Catalog:
-        """The catalog, opened and checked to answer."""
+    @contextlib.contextmanager
+    def catalog(self) -> Iterator[Catalog]:
+        """The catalog, opened and checked to answer; its connections are closed on exit."""
         from buttress.server.run import open_catalog
 
-        return open_catalog(self.config, self.resolved_data_dir())
+        catalog = open_catalog(self.config, self.resolved_data_dir())
+        try:
+            yield catalog
+        finally:
+            catalog.dispose()
 
     @staticmethod
     def actor() -> str:

@@ -14,13 +14,10 @@ def upgrade(ctx: typer.Context) -> None:
     """Apply every pending migration to the catalog (safe to run again)."""
     from buttress.catalog import migrate
 
-    catalog = state(ctx).catalog()
-    try:
+    with state(ctx).catalog() as catalog:
         before = migrate.current(catalog)
         catalog.upgrade()
         after = migrate.current(catalog)
-    finally:
-        catalog.dispose()
     if before == after:
         typer.echo(f"{catalog.location}: already at revision {after}")
     else:
@@ -32,11 +29,8 @@ def current(ctx: typer.Context) -> None:
     """Show the catalog's schema revision and the newest one this version knows."""
     from buttress.catalog import migrate
 
-    catalog = state(ctx).catalog()
-    try:
+    with state(ctx).catalog() as catalog:
         typer.echo(
             f"{catalog.location}: revision {migrate.current(catalog) or 'none'} "
             f"(head {migrate.head()})"
         )
-    finally:
-        catalog.dispose()

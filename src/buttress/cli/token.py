@@ -25,20 +25,16 @@ def create(
     from buttress.catalog import audit, tokens
 
     st = state(ctx)
-    catalog = st.catalog()
-    try:
-        with catalog.begin() as session:
-            row, text = tokens.create(session=session, name=name, role=role, created_by=st.actor())
-            audit.record(
-                session=session,
-                actor=st.actor(),
-                action="token.create",
-                target=f"token_id={row.id}",
-                outcome="success",
-                detail={"name": row.name, "role": row.role},
-            )
-    finally:
-        catalog.dispose()
+    with st.catalog() as catalog, catalog.begin() as session:
+        row, text = tokens.create(session=session, name=name, role=role, created_by=st.actor())
+        audit.record(
+            session=session,
+            actor=st.actor(),
+            action="token.create",
+            target=f"token_id={row.id}",
+            outcome="success",
+            detail={"name": row.name, "role": row.role},
+        )
     typer.echo(
         f"created token {row.id} ({row.name}, role {row.role}); it is shown only this once:",
         err=True,
@@ -54,12 +50,8 @@ def list_(
     """List tokens (ids, names, roles, last use); never their secrets."""
     from buttress.catalog import tokens
 
-    catalog = state(ctx).catalog()
-    try:
-        with catalog.begin() as session:
-            rows = tokens.get_all(session=session, include_revoked=all_)
-    finally:
-        catalog.dispose()
+    with state(ctx).catalog() as catalog, catalog.begin() as session:
+        rows = tokens.get_all(session=session, include_revoked=all_)
     table = Table("id", "name", "role", "created", "last used", "revoked")
     for r in rows:
         table.add_row(
@@ -84,17 +76,13 @@ def revoke(
     from buttress.catalog import audit, tokens
 
     st = state(ctx)
-    catalog = st.catalog()
-    try:
-        with catalog.begin() as session:
-            row = tokens.revoke(session=session, token_id=token_id)
-            audit.record(
-                session=session,
-                actor=st.actor(),
-                action="token.revoke",
-                target=f"token_id={row.id}",
-                outcome="success",
-            )
-    finally:
-        catalog.dispose()
+    with st.catalog() as catalog, catalog.begin() as session:
+        row = tokens.revoke(session=session, token_id=token_id)
+        audit.record(
+            session=session,
+            actor=st.actor(),
+            action="token.revoke",
+            target=f"token_id={row.id}",
+            outcome="success",
+        )
     typer.echo(f"revoked token {row.id} ({row.name})")

@@ -31,14 +31,16 @@ class Policy:
 
     name: str
     _listeners: tuple[events.Listener, ...]
-    _cm: contextvars.ContextVar[tuple[Any, ...]] | None
+    _cm: contextvars.ContextVar[tuple[Any, ...]]
 
     def _init_policy(
         self, name: str | None, kind: str, listeners: tuple[events.Listener, ...]
     ) -> None:
         self.name = name or f"{kind}-{next(_names)}"
         self._listeners = tuple(listeners)
-        self._cm = None
+        # created here, not on first `with`: two threads creating it at once would each get
+        # their own and one of them would lose the token it pushed
+        self._cm = contextvars.ContextVar(f"buttress-policy-{id(self)}", default=())
 
     # -- listeners ---------------------------------------------------------------------------
 
@@ -106,12 +108,9 @@ class Policy:
         return f"{kind} cannot guard a with-block; use .call(), .acall() or the decorator"
 
     def _push(self, token: object) -> None:
-        if self._cm is None:
-            self._cm = contextvars.ContextVar(f"buttress-policy-{id(self)}", default=())
         self._cm.set((*self._cm.get(), token))
 
     def _pop(self) -> object:
-        assert self._cm is not None
         stack = self._cm.get()
         self._cm.set(stack[:-1])
         return stack[-1]

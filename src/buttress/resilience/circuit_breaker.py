@@ -284,9 +284,11 @@ class CircuitBreaker(Policy):
     @property
     def state(self) -> CircuitState:
         """The current state (an open breaker whose wait is over reports ``half_open``)."""
-        if self._state == "open" and self._clock() >= self._open_until:
-            with self._lock:
-                self._maybe_half_open(self._clock())
+        if self._state == "open":
+            now = self._clock()
+            if now >= self._open_until:
+                with self._lock:
+                    self._maybe_half_open(now)
         return self._state
 
     def metrics(self) -> dict[str, float]:

@@ -114,8 +114,3 @@ def emit(listeners: tuple[Listener, ...], event: Event) -> None:
             if id(listener) not in _broken:
                 _broken.add(id(listener))
                 log.exception("resilience event listener %r failed (reported once)", listener)
-
-
-def wanted(listeners: tuple[Listener, ...]) -> bool:
-    """Whether an event would reach anyone (build events only when this is true)."""
-    return bool(listeners or _global)
