@@ -72,6 +72,14 @@ def test_cost_greater_than_one(clock: FakeClock) -> None:
         limiter.try_acquire("k", cost=0)
 
 
+def test_limit_below_one_permit_is_an_error_for_calls_too(clock: FakeClock) -> None:
+    """A limiter that can never grant a whole permit says so in call(), as in try_acquire()."""
+    limiter = RateLimiter.token_bucket(rate=10, per=1.0, burst=0.5, clock=clock)
+    with pytest.raises(ValueError, match="exceeds what the limit can ever grant"):
+        limiter.call(lambda: None)
+    assert limiter.try_acquire("k", cost=0.5).allowed
+
+
 def test_tiers_allow_and_deny(clock: FakeClock) -> None:
     """Tiers give keys their own limits; allow-listed keys pass, deny-listed ones never do."""
     tiers = {"free": GCRA(1, 60), "premium": GCRA(100, 60)}

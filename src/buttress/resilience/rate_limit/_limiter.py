@@ -260,8 +260,8 @@ class RateLimiter(Policy):
         )
 
     def _limited(self, retry: float) -> RateLimitedError:
-        if retry == _INF:
-            return RateLimitedError(self.name, retry)  # unreachable for cost 1 with a valid limit
+        if retry == _INF:  # e.g. burst < 1: no call can ever pass; say so, as try_acquire does
+            raise self._too_costly(self.algorithm, 1)
         if self._listeners or events._global:
             self._emit(events.CallRejected(self.name, "rate_limited", retry))
         return RateLimitedError(self.name, retry, "", self.algorithm.limit, 0.0)
