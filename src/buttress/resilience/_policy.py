@@ -14,9 +14,13 @@ import inspect
 import itertools
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from buttress.resilience import events
+from buttress.state._base import OnStoreFailure, StateStore, check_on_store_failure
+
+if TYPE_CHECKING:
+    from buttress.resilience._store_guard import StoreGuard
 
 __all__ = ["Policy"]
 
@@ -37,10 +41,35 @@ class Policy:
         self, name: str | None, kind: str, listeners: tuple[events.Listener, ...]
     ) -> None:
         self.name = name or f"{kind}-{next(_names)}"
+        self._kind = kind
         self._listeners = tuple(listeners)
         # created here, not on first `with`: two threads creating it at once would each get
         # their own and one of them would lose the token it pushed
         self._cm = contextvars.ContextVar(f"buttress-policy-{id(self)}", default=())
+
+    def _init_store(self, store: StateStore | None, on_store_failure: OnStoreFailure) -> None:
+        """Attach a shared state store (``None`` or a memory store: in-process state)."""
+        check_on_store_failure(on_store_failure)
+        self._store: Any = None
+        self._guard: StoreGuard | None = None
+        if store is None or not store.shared:
+            return
+        if self.name.startswith(f"{self._kind}-"):
+            raise ValueError(
+                f"a {self._kind.replace('_', ' ')} with shared state needs a name= (its state "
+                "is found by name in every process)"
+            )
+        from buttress.resilience._store_guard import StoreGuard
+
+        self._store = store
+        self._guard = StoreGuard(self, store, on_store_failure)
+
+    @property
+    def store_mode(self) -> str:
+        """``memory`` (in-process state), ``shared`` (the store answers), or the
+        ``on_store_failure`` mode in force while it does not (``local``, ``allow``, ``deny``)."""
+        guard = self._guard
+        return "memory" if guard is None else guard.current_mode
 
     # -- listeners ---------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@ __all__ = [
     "Listener",
     "RetryGaveUp",
     "RetryScheduled",
+    "StateStoreFailed",
+    "StateStoreModeChanged",
     "TimedOut",
     "subscribe",
     "unsubscribe",
@@ -85,6 +87,22 @@ class FallbackUsed(Event):
 
     index: int
     caused_by: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class StateStoreFailed(Event):
+    """The policy's shared state store did not answer; ``error`` says why (no secrets)."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateStoreModeChanged(Event):
+    """The policy switched between ``shared`` state and its ``on_store_failure`` mode
+    (``local``, ``allow`` or ``deny``)."""
+
+    old: str
+    new: str
 
 
 Listener = Callable[[Event], None]

@@ -19,6 +19,8 @@ class Algorithm(Protocol):
     period: float
     #: shaping algorithms delay requests (reserve) rather than reject them
     shaping: bool
+    #: the name of the Redis script that runs this algorithm on shared state
+    lua: str
 
     def new(self, now: float) -> Any:
         """A fresh state: nothing used yet."""
@@ -32,6 +34,9 @@ class Algorithm(Protocol):
 
     def reset_after(self, state: Any, now: float) -> float:
         """Seconds until the state is fresh again (all permits available)."""
+
+    def lua_args(self) -> tuple[float, ...]:
+        """The numbers the shared-state script needs (times in microseconds)."""
 
 
 def check_rate(kind: str, **values: float) -> None:

@@ -17,6 +17,7 @@ from buttress.resilience.rate_limit.gcra import GCRA
 from buttress.resilience.rate_limit.leaky_bucket import LeakyBucket
 from buttress.resilience.rate_limit.sliding_window import SlidingWindowCounter, SlidingWindowLog
 from buttress.resilience.rate_limit.token_bucket import TokenBucket
+from buttress.state._base import OnStoreFailure, StateStore, StoreUnavailableError
 
 __all__ = ["Decision", "RateLimiter"]
 
@@ -32,7 +33,9 @@ class Decision:
 
     ``retry_after`` is 0 when allowed, else the seconds until the permits would be available
     (``inf`` for a denied key). ``reset_after`` is the seconds until the key's limit is whole
-    again. ``reason`` is ``ok``, ``limited``, ``denied`` (deny-list) or ``allowed`` (allow-list).
+    again. ``reason`` is ``ok``, ``limited``, ``denied`` (deny-list), ``allowed`` (allow-list),
+    or, while a shared store does not answer, ``store_allow`` / ``store_deny`` (the limiter's
+    ``on_store_failure`` mode; ``local`` answers ``ok``/``limited`` from in-process state).
 
     A slotted class rather than a frozen dataclass: it is built on every ``try_acquire``, and
     a frozen dataclass costs five times as much to create.
@@ -48,7 +51,7 @@ class Decision:
         remaining: float,
         reset_after: float,
         retry_after: float,
-        reason: Literal["ok", "limited", "denied", "allowed"],
+        reason: Literal["ok", "limited", "denied", "allowed", "store_allow", "store_deny"],
     ) -> None:
         self.allowed = allowed
         self.key = key
@@ -104,7 +107,13 @@ class RateLimiter(Policy):
         allow: keys never limited. deny: keys always refused.
         max_keys: at most this many keys are tracked; idle keys are dropped first, then the
             oldest (a dropped key starts again with a whole limit).
-        clock, sleep, asleep: injectable time, for tests.
+        clock, sleep, asleep: injectable time, for tests (a shared store decides on the Redis
+            server's clock, not this one).
+        store: where the per-key state lives: ``None`` (in this process) or a shared
+            :class:`~buttress.state.RedisStore`, so every process naming this limiter shares
+            its limits (needs ``name=``).
+        on_store_failure: while the shared store does not answer: ``local`` (limit with
+            in-process state), ``allow`` (let everything through) or ``deny`` (refuse).
 
     .. versionadded:: 0.1
     """
@@ -123,8 +132,11 @@ class RateLimiter(Policy):
         sleep: Sleep | None = None,
         asleep: AsyncSleep | None = None,
         listeners: tuple[events.Listener, ...] = (),
+        store: StateStore | None = None,
+        on_store_failure: OnStoreFailure = "local",
     ) -> None:
         self._init_policy(name, "rate_limiter", listeners)
+        self._init_store(store, on_store_failure)
         if not hasattr(algorithm, "take"):
             raise TypeError(f"rate limiter: expected a rate-limit algorithm, got {algorithm!r}")
         if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 1:
@@ -147,6 +159,7 @@ class RateLimiter(Policy):
         self._lock = threading.Lock()
         self._ops = 0
         self._simple = not (self._tiers or self._allow or self._deny)
+        self._local_only = self._store is None
         # the global key "" has its state at hand: call()/acall() skip the dict lookup
         self._default = algorithm.new(self._clock())
         self._states[""] = (algorithm, self._default)
@@ -273,6 +286,131 @@ class RateLimiter(Policy):
             self.name, decision.retry_after, decision.key, decision.limit, decision.remaining
         )
 
+    # -- shared state (a store such as Redis decides; failure modes when it cannot) ------------
+
+    def _algo_of(self, key: str) -> Algorithm:
+        if self._tier_of is not None:
+            tier = self._tier_of(key)
+            if tier is not None:
+                return self._tiers.get(tier, self.algorithm)
+        return self.algorithm
+
+    def _from_store(
+        self, key: str, cost: float, algo: Algorithm, reply: tuple[int, float, float, float]
+    ) -> tuple[float, Decision]:
+        code, retry, remaining, reset = reply
+        if code == -1:
+            raise self._too_costly(algo, cost)
+        if code == 0:
+            return retry, Decision(False, key, algo.limit, remaining, reset, retry, "limited")
+        return (retry if code == 2 else 0.0), Decision(
+            True, key, algo.limit, remaining, reset, 0.0, "ok"
+        )
+
+    def _without_store(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision]:
+        """The decision while the store does not answer, by ``on_store_failure``."""
+        guard = self._guard
+        assert guard is not None
+        algo = self._algo_of(key)
+        if guard.mode == "allow":
+            return 0.0, Decision(True, key, algo.limit, algo.limit, 0.0, 0.0, "store_allow")
+        if guard.mode == "deny":
+            wait = guard.store.retry_interval
+            return wait, Decision(False, key, algo.limit, 0.0, wait, wait, "store_deny")
+        wait, refusal = self._decide(key, cost, reserve)
+        if refusal is not None:
+            return wait, refusal
+        return wait, self._granted(key)
+
+    def _shared(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision]:
+        """(wait, decision) from the shared store, or from the failure mode."""
+        if not cost > 0:
+            raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
+        guard = self._guard
+        assert guard is not None
+        if guard.usable():
+            algo = self._algo_of(key)
+            try:
+                reply = self._store.limit(self.name, key, algo.lua, algo.lua_args(), cost, reserve)
+            except StoreUnavailableError as exc:
+                guard.failed(exc)
+            else:
+                if guard.degraded:
+                    guard.succeeded()
+                return self._from_store(key, cost, algo, reply)
+        return self._without_store(key, cost, reserve)
+
+    async def _ashared(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision]:
+        """:meth:`_shared` on the asyncio client."""
+        if not cost > 0:
+            raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
+        guard = self._guard
+        assert guard is not None
+        if guard.usable():
+            algo = self._algo_of(key)
+            try:
+                reply = await self._store.alimit(
+                    self.name, key, algo.lua, algo.lua_args(), cost, reserve
+                )
+            except StoreUnavailableError as exc:
+                guard.failed(exc)
+            else:
+                if guard.degraded:
+                    guard.succeeded()
+                return self._from_store(key, cost, algo, reply)
+        return self._without_store(key, cost, reserve)
+
+    def _listed(self, key: str) -> Decision | None:
+        if key in self._deny:
+            return Decision(False, key, 0.0, 0.0, _INF, _INF, "denied")
+        if key in self._allow:
+            return Decision(True, key, _INF, _INF, 0.0, 0.0, "allowed")
+        return None
+
+    def _shared_acquire(
+        self, key: str, cost: float, timeout: float | None, sleep: Sleep
+    ) -> Decision:
+        listed = None if self._simple else self._listed(key)
+        if listed is not None:
+            if not listed.allowed:
+                raise self._rejected(listed)
+            return listed
+        waited = 0.0
+        while True:
+            wait, decision = self._shared(key, cost, reserve=True)
+            if decision.allowed:
+                if wait > 0:
+                    sleep(wait)
+                return decision
+            if decision.reason == "store_deny" or (
+                timeout is not None and waited + wait > timeout
+            ):
+                raise self._rejected(decision)
+            sleep(wait)
+            waited += wait
+
+    async def _ashared_acquire(
+        self, key: str, cost: float, timeout: float | None, asleep: AsyncSleep
+    ) -> Decision:
+        listed = None if self._simple else self._listed(key)
+        if listed is not None:
+            if not listed.allowed:
+                raise self._rejected(listed)
+            return listed
+        waited = 0.0
+        while True:
+            wait, decision = await self._ashared(key, cost, reserve=True)
+            if decision.allowed:
+                if wait > 0:
+                    await asleep(wait)
+                return decision
+            if decision.reason == "store_deny" or (
+                timeout is not None and waited + wait > timeout
+            ):
+                raise self._rejected(decision)
+            await asleep(wait)
+            waited += wait
+
     # -- public API ----------------------------------------------------------------------------
 
     def try_acquire(self, key: str = "", cost: float = 1) -> Decision:
@@ -288,6 +426,11 @@ class RateLimiter(Policy):
                 return Decision(False, key, 0.0, 0.0, _INF, _INF, "denied")
             if key in self._allow:
                 return Decision(True, key, _INF, _INF, 0.0, 0.0, "allowed")
+        if not self._local_only:
+            decision = self._shared(key, cost, reserve=False)[1]
+            if not decision.allowed and (self._listeners or events._global):
+                self._emit(events.CallRejected(self.name, "rate_limited", decision.retry_after))
+            return decision
         with self._lock:
             now = self._clock()
             algo, state = self._state(key, now)
@@ -305,6 +448,21 @@ class RateLimiter(Policy):
             )
         if retry and (self._listeners or events._global):
             self._emit(events.CallRejected(self.name, "rate_limited", retry))
+        return decision
+
+    async def atry_acquire(self, key: str = "", cost: float = 1) -> Decision:
+        """:meth:`try_acquire` for asyncio: with a shared store, asks it without blocking the
+        event loop (in-process state answers at once either way)."""
+        if self._local_only:
+            return self.try_acquire(key, cost)
+        if not cost > 0:
+            raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
+        listed = None if self._simple else self._listed(key)
+        if listed is not None:
+            return listed
+        decision = (await self._ashared(key, cost, reserve=False))[1]
+        if not decision.allowed and (self._listeners or events._global):
+            self._emit(events.CallRejected(self.name, "rate_limited", decision.retry_after))
         return decision
 
     def _granted(self, key: str) -> Decision:
@@ -331,6 +489,8 @@ class RateLimiter(Policy):
             RateLimitedError: they will not be available within ``timeout`` (or the key is denied).
         """
         sleep = self._sleep or _clock.sleep
+        if not self._local_only:
+            return self._shared_acquire(key, cost, timeout, sleep)
         waited = 0.0
         while True:
             wait, decision = self._decide(key, cost, reserve=True)
@@ -348,6 +508,8 @@ class RateLimiter(Policy):
     ) -> Decision:
         """:meth:`acquire` for asyncio: waits without blocking the event loop."""
         asleep = self._asleep or _clock.asleep
+        if not self._local_only:
+            return await self._ashared_acquire(key, cost, timeout, asleep)
         waited = 0.0
         while True:
             wait, decision = self._decide(key, cost, reserve=True)
@@ -371,7 +533,7 @@ class RateLimiter(Policy):
             RateLimitedError: no permit (``retry_after`` says when one will be).
         """
         algo = self.algorithm
-        if not algo.shaping:
+        if not algo.shaping and self._local_only:
             with self._lock:
                 retry = algo.take(self._default, self._clock(), 1)
             if retry:
@@ -383,7 +545,7 @@ class RateLimiter(Policy):
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn`` if a permit (key ``""``) is available now; a leaky bucket waits its turn."""
         algo = self.algorithm
-        if not algo.shaping:
+        if not algo.shaping and self._local_only:
             with self._lock:
                 retry = algo.take(self._default, self._clock(), 1)
             if retry:
@@ -393,6 +555,9 @@ class RateLimiter(Policy):
         return await fn(*args, **kwargs)
 
     def _enter(self) -> None:
+        if not self._local_only:
+            self._shared_acquire("", 1, 0.0, self._sleep or _clock.sleep)
+            return
         wait, decision = self._decide("", 1, reserve=True)
         if decision is not None:
             raise self._rejected(decision)
@@ -403,6 +568,9 @@ class RateLimiter(Policy):
         return None
 
     async def _aenter(self) -> None:
+        if not self._local_only:
+            await self._ashared_acquire("", 1, 0.0, self._asleep or _clock.asleep)
+            return
         wait, decision = self._decide("", 1, reserve=True)
         if decision is not None:
             raise self._rejected(decision)

@@ -13,12 +13,17 @@ class FixedWindow:
     """State: ``[window_index, used]``."""
 
     shaping = False
+    lua = "fixed_window"
     __slots__ = ("limit", "period")
 
     def __init__(self, limit: float, window: float = 1.0) -> None:
         check_rate("fixed window", limit=limit, window=window)
         self.limit = float(limit)
         self.period = float(window)
+
+    def lua_args(self) -> tuple[float, ...]:
+        """The shared-state script's arguments: limit, window in microseconds."""
+        return (self.limit, round(self.period * 1e6))
 
     def new(self, now: float) -> list[float]:
         return [math.floor(now / self.period), 0.0]

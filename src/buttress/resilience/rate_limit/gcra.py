@@ -17,6 +17,7 @@ class GCRA:
     """State: ``[tat]``."""
 
     shaping = False
+    lua = "gcra"
     __slots__ = ("burst", "interval", "limit", "period", "tolerance")
 
     def __init__(self, rate: float, per: float = 1.0, burst: float | None = None) -> None:
@@ -26,6 +27,10 @@ class GCRA:
         self.period = float(per)
         self.interval = per / rate
         self.tolerance = self.burst * self.interval
+
+    def lua_args(self) -> tuple[float, ...]:
+        """The shared-state script's arguments: microseconds per permit, tolerance, burst."""
+        return (self.interval * 1e6, self.tolerance * 1e6, self.burst)
 
     def new(self, now: float) -> list[float]:
         return [now]

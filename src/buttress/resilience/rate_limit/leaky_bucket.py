@@ -14,6 +14,7 @@ class LeakyBucket:
     """State: ``[next_free]`` (when the next permit leaves the bucket)."""
 
     shaping = True
+    lua = "leaky_bucket"
     __slots__ = ("capacity", "interval", "limit", "period")
 
     def __init__(self, rate: float, per: float = 1.0, capacity: float | None = None) -> None:
@@ -24,6 +25,10 @@ class LeakyBucket:
         self.period = float(per)
         self.interval = per / rate
         self.capacity = float(rate if capacity is None else capacity)
+
+    def lua_args(self) -> tuple[float, ...]:
+        """The shared-state script's arguments: microseconds per permit, capacity."""
+        return (self.interval * 1e6, self.capacity)
 
     def new(self, now: float) -> list[float]:
         return [now]

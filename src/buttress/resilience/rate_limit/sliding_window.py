@@ -22,12 +22,17 @@ class SlidingWindowLog:
     """State: ``[used, deque[(time, cost)]]``."""
 
     shaping = False
+    lua = "sliding_log"
     __slots__ = ("limit", "period")
 
     def __init__(self, limit: float, window: float = 1.0) -> None:
         check_rate("sliding window log", limit=limit, window=window)
         self.limit = float(limit)
         self.period = float(window)
+
+    def lua_args(self) -> tuple[float, ...]:
+        """The shared-state script's arguments: limit, window in microseconds."""
+        return (self.limit, round(self.period * 1e6))
 
     def new(self, now: float) -> list[Any]:
         return [0.0, deque()]
@@ -69,12 +74,17 @@ class SlidingWindowCounter:
     """State: ``[window_index, current, previous]``."""
 
     shaping = False
+    lua = "sliding_counter"
     __slots__ = ("limit", "period")
 
     def __init__(self, limit: float, window: float = 1.0) -> None:
         check_rate("sliding window counter", limit=limit, window=window)
         self.limit = float(limit)
         self.period = float(window)
+
+    def lua_args(self) -> tuple[float, ...]:
+        """The shared-state script's arguments: limit, window in microseconds."""
+        return (self.limit, round(self.period * 1e6))
 
     def new(self, now: float) -> list[float]:
         return [math.floor(now / self.period), 0.0, 0.0]

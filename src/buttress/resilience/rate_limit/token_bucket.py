@@ -11,6 +11,7 @@ class TokenBucket:
     """State: ``[tokens, last_refill]``."""
 
     shaping = False
+    lua = "token_bucket"
     __slots__ = ("burst", "limit", "period", "tps")
 
     def __init__(self, rate: float, per: float = 1.0, burst: float | None = None) -> None:
@@ -19,6 +20,10 @@ class TokenBucket:
         self.burst = self.limit
         self.period = float(per)
         self.tps = rate / per
+
+    def lua_args(self) -> tuple[float, ...]:
+        """The shared-state script's arguments: burst, microseconds per token."""
+        return (self.burst, 1e6 / self.tps)
 
     def new(self, now: float) -> list[float]:
         return [self.burst, now]

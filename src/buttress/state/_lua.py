@@ -1,0 +1,219 @@
+"""The Lua scripts the Redis store runs: one EVALSHA per decision, on Redis server time.
+
+Times are integer microseconds from ``TIME`` (exact in a double), so replicas with skewed
+clocks agree, and window boundaries are compared without rounding. Every number written or
+returned is formatted with ``%.17g`` (Lua's own conversion keeps 14 digits, too few for a
+timestamp in microseconds). Rate-limit scripts return ``{code, retry_us, remaining,
+reset_us}``: code 1 = taken, 2 = reserved (wait ``retry_us`` first), 0 = refused, -1 = the cost
+can never be granted. The last argument is empty, or a pinned time in microseconds (tests only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+__all__ = ["SCRIPTS", "Script"]
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    text: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.text.encode()).hexdigest())  # noqa: S324  # Redis names scripts by SHA-1
+
+
+_PRELUDE = """
+local now
+if ARGV[#ARGV] ~= '' then
+  now = tonumber(ARGV[#ARGV])  -- a pinned time, for tests (RedisStore.pin_time)
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function f(x) return string.format('%.17g', x) end
+local function ms(us) return math.floor(us / 1000) + 1000 end
+"""
+
+TOKEN_BUCKET = (
+    _PRELUDE
+    + """
+-- KEYS[1] hash {t = tokens, ts = last refill}; ARGV: burst, us per token, cost
+local burst, per, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local s = redis.call('HMGET', KEYS[1], 't', 'ts')
+local tokens = burst
+if s[1] then
+  tokens = tonumber(s[1]) + math.max(0, now - tonumber(s[2])) / per
+  if tokens > burst then tokens = burst end
+end
+if tokens >= cost then
+  tokens = tokens - cost
+  local reset = (burst - tokens) * per
+  redis.call('HSET', KEYS[1], 't', f(tokens), 'ts', f(now))
+  redis.call('PEXPIRE', KEYS[1], ms(reset))
+  return {1, '0', f(tokens), f(reset)}
+end
+if cost > burst then return {-1, '0', f(tokens), '0'} end
+return {0, f((cost - tokens) * per), f(tokens), f((burst - tokens) * per)}
+"""
+)
+
+GCRA = (
+    _PRELUDE
+    + """
+-- KEYS[1] string: TAT; ARGV: us per permit, tolerance (burst * interval) us, burst, cost
+local interval, tol, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + cost * interval
+local allow_at = new_tat - tol
+if allow_at <= now then
+  redis.call('SET', KEYS[1], f(new_tat), 'PX', ms(new_tat - now))
+  return {1, '0', f(math.max(0, (tol - (new_tat - now)) / interval)), f(new_tat - now)}
+end
+if cost > burst then return {-1, '0', '0', '0'} end
+return {0, f(allow_at - now), f(math.max(0, (tol - (tat - now)) / interval)), f(tat - now)}
+"""
+)
+
+FIXED_WINDOW = (
+    _PRELUDE
+    + """
+-- KEYS[1] hash {i = window index, u = used}; ARGV: limit, window us, cost
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local index = math.floor(now / window)
+local s = redis.call('HMGET', KEYS[1], 'i', 'u')
+local used = 0
+if s[1] and tonumber(s[1]) == index then used = tonumber(s[2]) end
+local reset = (index + 1) * window - now
+if used + cost <= limit then
+  used = used + cost
+  redis.call('HSET', KEYS[1], 'i', f(index), 'u', f(used))
+  redis.call('PEXPIRE', KEYS[1], ms(reset))
+  return {1, '0', f(limit - used), f(reset)}
+end
+if cost > limit then return {-1, '0', '0', '0'} end
+return {0, f(reset), f(limit - used), f(reset)}
+"""
+)
+
+SLIDING_LOG = (
+    _PRELUDE
+    + """
+-- KEYS[1] zset: member "seq:cost", score = time us; KEYS[2] hash {u = used, n = seq}
+-- ARGV: limit, window us, cost
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local used = tonumber(redis.call('HGET', KEYS[2], 'u') or '0')
+-- expired: stamp + window <= now, i.e. score <= now - window (integers: exact)
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', f(now - window))
+if #old > 0 then
+  for _, m in ipairs(old) do used = used - tonumber(string.match(m, ':(.+)$')) end
+  if used < 1e-9 then used = 0 end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', f(now - window))
+  redis.call('HSET', KEYS[2], 'u', f(used))
+end
+if used + cost <= limit then
+  local seq = redis.call('HINCRBY', KEYS[2], 'n', 1)
+  redis.call('ZADD', KEYS[1], f(now), seq .. ':' .. f(cost))
+  redis.call('HSET', KEYS[2], 'u', f(used + cost))
+  redis.call('PEXPIRE', KEYS[1], ms(window))
+  redis.call('PEXPIRE', KEYS[2], ms(window))
+  return {1, '0', f(limit - used - cost), f(window)}
+end
+if cost > limit then return {-1, '0', '0', '0'} end
+local need = used + cost - limit
+local freed, start, retry = 0, 0, window
+while true do
+  local page = redis.call('ZRANGE', KEYS[1], start, start + 99, 'WITHSCORES')
+  if #page == 0 then break end
+  local found = false
+  for i = 1, #page, 2 do
+    freed = freed + tonumber(string.match(page[i], ':(.+)$'))
+    if freed >= need then retry = tonumber(page[i + 1]) + window - now; found = true; break end
+  end
+  if found then break end
+  start = start + 100
+end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local reset = 0
+if #last > 0 then reset = tonumber(last[2]) + window - now end
+return {0, f(retry), f(limit - used), f(reset)}
+"""
+)
+
+SLIDING_COUNTER = (
+    _PRELUDE
+    + """
+-- KEYS[1] hash {i = window index, c = current, p = previous}; ARGV: limit, window us, cost
+local limit, w, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local index = math.floor(now / w)
+local s = redis.call('HMGET', KEYS[1], 'i', 'c', 'p')
+local current, previous = 0, 0
+if s[1] then
+  local was = tonumber(s[1])
+  if was == index then
+    current, previous = tonumber(s[2]), tonumber(s[3])
+  elseif was == index - 1 then
+    previous = tonumber(s[2])
+  end
+end
+local into = (now - index * w) / w
+local used = previous * (1 - into) + current
+if used + cost <= limit then
+  current = current + cost
+  redis.call('HSET', KEYS[1], 'i', f(index), 'c', f(current), 'p', f(previous))
+  redis.call('PEXPIRE', KEYS[1], ms((index + 2) * w - now))
+  return {1, '0', f(math.max(0, limit - used - cost)), f((index + 2) * w - now)}
+end
+if cost > limit then return {-1, '0', '0', '0'} end
+local retry
+if current + cost <= limit and previous > 0 then
+  retry = index * w + w * (1 - (limit - current - cost) / previous) - now
+else
+  retry = (index + 1) * w + w * math.max(0, 1 - (limit - cost) / current) - now
+end
+local reset = 0
+if current > 0 then reset = (index + 2) * w - now elseif previous > 0 then reset = (index + 1) * w - now end
+return {0, f(retry), f(math.max(0, limit - used)), f(reset)}
+"""
+)
+
+LEAKY_BUCKET = (
+    _PRELUDE
+    + """
+-- KEYS[1] string: when the next permit leaves; ARGV: us per permit, capacity, cost, reserve
+local interval, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = nxt
+if start < now then start = now end
+local function remaining(n) return math.max(0, capacity - math.max(0, n - now) / interval) end
+if ARGV[4] == '1' and (start - now) / interval + cost <= capacity + 1e-9 then
+  local n = start + cost * interval
+  redis.call('SET', KEYS[1], f(n), 'PX', ms(n - now))
+  return {2, f(start - now), f(remaining(n)), f(n - now)}
+end
+if start <= now then
+  local n = now + cost * interval
+  redis.call('SET', KEYS[1], f(n), 'PX', ms(n - now))
+  return {1, '0', f(remaining(n)), f(n - now)}
+end
+if cost > capacity then return {-1, '0', '0', '0'} end
+return {0, f(start - now), f(remaining(nxt)), f(math.max(0, nxt - now))}
+"""
+)
+
+SCRIPTS = {
+    s.name: s
+    for s in (
+        Script("token_bucket", TOKEN_BUCKET),
+        Script("gcra", GCRA),
+        Script("fixed_window", FIXED_WINDOW),
+        Script("sliding_log", SLIDING_LOG),
+        Script("sliding_counter", SLIDING_COUNTER),
+        Script("leaky_bucket", LEAKY_BUCKET),
+    )
+}

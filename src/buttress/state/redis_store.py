@@ -1,0 +1,250 @@
+"""RedisStore: policy state in Redis, shared by every process and replica.
+
+One round trip per rate-limit decision (EVALSHA of a script loaded once, reloaded on
+NOSCRIPT), on Redis server time. Breakers and retry budgets keep a local view that a
+background thread (:mod:`buttress.state._agent`) reconciles with Redis in batches, and learn
+state changes through pub/sub. Keys are ``<prefix>:<kind>:{<name>:<key>}``: the braces are a
+Redis Cluster hash tag, so every key a script touches lives in one slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+from redis.retry import Retry
+
+from buttress.secrets import mask_url
+from buttress.state._base import StateStore, StoreUnavailableError
+from buttress.state._lua import SCRIPTS, Script
+
+if TYPE_CHECKING:
+    from buttress.state._agent import Agent
+
+__all__ = ["RedisStore"]
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+def _escape(part: str) -> str:
+    # braces would end the hash tag early; % escapes keep distinct names distinct
+    return part.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+class RedisStore(StateStore):
+    """Policy state in Redis (standalone, Sentinel-fronted or a Cluster-compatible proxy).
+
+    Args:
+        url: ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS). The password
+            is never printed: :meth:`describe` and every error mask it.
+        prefix: namespace of every key, e.g. ``"shop:prod"`` (one per application and
+            environment).
+        connect_timeout: seconds to open a connection.
+        command_timeout: seconds to wait for an answer; a decision is made within it.
+        pool_size: connections per client (one sync client, one async client per event loop).
+        retry_interval: seconds a policy keeps its failure mode before asking Redis again.
+        sync_interval: seconds between two batches of breaker and budget outcomes (and the
+            longest a missed pub/sub message can leave a process's view stale).
+        ssl_ca_file, ssl_cert_file, ssl_key_file, ssl_verify: TLS settings (``rediss://``).
+
+    .. versionadded:: 0.2
+    """
+
+    shared = True
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        prefix: str = "buttress",
+        connect_timeout: float = 1.0,
+        command_timeout: float = 0.25,
+        pool_size: int = 50,
+        retry_interval: float = 1.0,
+        sync_interval: float = 0.1,
+        ssl_ca_file: str | None = None,
+        ssl_cert_file: str | None = None,
+        ssl_key_file: str | None = None,
+        ssl_verify: bool = True,
+    ) -> None:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"state store url {mask_url(url)!r}: expected redis://, rediss:// or unix://"
+            )
+        for field, value in (
+            ("connect_timeout", connect_timeout),
+            ("command_timeout", command_timeout),
+            ("retry_interval", retry_interval),
+            ("sync_interval", sync_interval),
+        ):
+            if not value > 0:
+                raise ValueError(f"state store {field}={value!r}: expected seconds > 0")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ValueError(f"state store pool_size={pool_size!r}: expected an integer >= 1")
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(f"state store prefix={prefix!r}: expected a non-empty name, no braces")
+        self.url = url
+        self.prefix = prefix
+        self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
+        self.retry_interval = retry_interval
+        self.sync_interval = sync_interval
+        self.channel = f"{prefix}:events"
+        self._options: dict[str, Any] = {
+            "socket_connect_timeout": connect_timeout,
+            "socket_timeout": command_timeout,
+            "retry": Retry(NoBackoff(), 0),  # the policy's failure mode decides, not a retry loop
+            "max_connections": pool_size,
+            "timeout": command_timeout,  # waiting for a free connection in the pool
+        }
+        if url.startswith("rediss://"):
+            self._options.update(
+                ssl_ca_certs=ssl_ca_file,
+                ssl_certfile=ssl_cert_file,
+                ssl_keyfile=ssl_key_file,
+                ssl_cert_reqs="required" if ssl_verify else "none",
+            )
+        self._client: redis.Redis | None = None
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]
+        self._aclients = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._agent: Agent | None = None
+        self._closed = False
+        #: tests only: a clock (seconds) the scripts use instead of the Redis server's time
+        self.pinned_time: Callable[[], float] | None = None
+
+    # -- connections ------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        return f"redis {mask_url(self.url)}"
+
+    @property
+    def client(self) -> redis.Redis:
+        """The pooled sync client (created on first use)."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    pool = redis.BlockingConnectionPool.from_url(self.url, **self._options)
+                    self._client = redis.Redis(connection_pool=pool)
+                client = self._client
+        return client
+
+    def aclient(self) -> redis.asyncio.Redis:
+        """The pooled asyncio client of the running event loop (one per loop)."""
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
+            client = redis.asyncio.Redis(connection_pool=pool)
+            self._aclients[loop] = client
+        return client
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailableError:
+        """A store error naming the store (masked) and the cause, for the policies."""
+        cause = str(exc) or type(exc).__name__
+        return StoreUnavailableError(f"{self.describe()}: {type(exc).__name__}: {cause}")
+
+    def key(self, kind: str, name: str, key: str = "") -> str:
+        """The Redis key of one logical state: all its keys share the ``{...}`` hash tag."""
+        return f"{self.prefix}:{kind}:{{{_escape(name)}:{_escape(key)}}}"
+
+    @property
+    def agent(self) -> Agent:
+        """The background thread that batches breaker/budget outcomes, renews bulkhead leases
+        and listens to state changes (started on first use)."""
+        if self._agent is None:
+            with self._lock:
+                if self._agent is None:
+                    from buttress.state._agent import Agent
+
+                    self._agent = Agent(self)
+        return self._agent
+
+    def close(self) -> None:
+        """Stop the background thread and close the sync client's connections."""
+        self._closed = True
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            agent.stop()
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+            client.connection_pool.disconnect()
+
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio client (call it before the loop ends, or its
+        connections are only closed by the garbage collector, with a ResourceWarning)."""
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+            await client.connection_pool.disconnect()
+
+    # -- scripts ----------------------------------------------------------------------------
+
+    def eval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run ``script`` (EVALSHA; EVAL once if Redis lost it).
+
+        Raises:
+            StoreUnavailableError: Redis refused, timed out or failed.
+        """
+        try:
+            try:
+                return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return self.client.execute_command("EVAL", script.text, len(keys), *keys, *args)
+        except (RedisError, OSError) as exc:
+            raise self.unavailable(exc) from None
+
+    async def aeval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """:meth:`eval` on the running loop's asyncio client."""
+        client = self.aclient()
+        try:
+            try:
+                return await client.execute_command(
+                    "EVALSHA", script.sha, len(keys), *keys, *args
+                )
+            except NoScriptError:
+                return await client.execute_command(
+                    "EVAL", script.text, len(keys), *keys, *args
+                )
+        except (RedisError, OSError) as exc:
+            raise self.unavailable(exc) from None
+
+    # -- rate limits ------------------------------------------------------------------------
+
+    def _limit_call(
+        self, name: str, key: str, lua: str, args: tuple[float, ...], cost: float, reserve: bool
+    ) -> tuple[Script, list[str], list[Any]]:
+        base = self.key("rl", name, key)
+        keys = [base, base + ":m"] if lua == "sliding_log" else [base]
+        pinned = self.pinned_time
+        now = "" if pinned is None else repr(pinned() * 1e6)
+        return SCRIPTS[lua], keys, [*args, cost, 1 if reserve else 0, now]
+
+    def limit(
+        self, name: str, key: str, lua: str, args: tuple[float, ...], cost: float, reserve: bool
+    ) -> tuple[int, float, float, float]:
+        """One rate-limit decision: (code, retry seconds, remaining, reset seconds); code 1 =
+        taken, 2 = reserved (wait first), 0 = refused, -1 = never grantable."""
+        reply = self.eval(*self._limit_call(name, key, lua, args, cost, reserve))
+        return _decision(reply)
+
+    async def alimit(
+        self, name: str, key: str, lua: str, args: tuple[float, ...], cost: float, reserve: bool
+    ) -> tuple[int, float, float, float]:
+        """:meth:`limit` for asyncio."""
+        reply = await self.aeval(*self._limit_call(name, key, lua, args, cost, reserve))
+        return _decision(reply)
+
+
+def _decision(reply: Any) -> tuple[int, float, float, float]:
+    code, retry, remaining, reset = reply
+    return int(code), float(retry) / 1e6, float(remaining), float(reset) / 1e6

@@ -1,0 +1,259 @@
+"""Rate limiters on Redis: the same answers as the in-process algorithms, shared by
+processes and by clocks that disagree, bounded keys, scripts reloaded when Redis loses them."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from buttress.resilience import RateLimiter
+from buttress.resilience.errors import RateLimitedError
+from buttress.state import RedisStore
+from tests.resilience.conftest import FakeClock
+
+T0 = 1_000_000.0  # pinned times T0 + k/1024 s are exact in seconds and in microseconds
+
+ALGORITHMS: dict[str, Callable[..., RateLimiter]] = {
+    "token_bucket": lambda **kw: RateLimiter.token_bucket(rate=4, per=1.0, burst=3, **kw),
+    "gcra": lambda **kw: RateLimiter.gcra(rate=2, per=0.5, burst=4, **kw),
+    "fixed_window": lambda **kw: RateLimiter.fixed_window(limit=5, window=0.5, **kw),
+    "sliding_log": lambda **kw: RateLimiter.sliding_window(limit=5, window=1.0, **kw),
+    "sliding_counter": lambda **kw: RateLimiter.sliding_window(
+        limit=8, window=0.5, exact=False, **kw
+    ),
+    "leaky_bucket": lambda **kw: RateLimiter.leaky_bucket(rate=4, per=1.0, capacity=4, **kw),
+}
+
+steps = st.lists(
+    st.tuples(st.integers(0, 700), st.sampled_from([1, 1, 1, 2, 3]), st.sampled_from("kkkx")),
+    min_size=1,
+    max_size=40,
+)
+
+
+@pytest.mark.parametrize("kind", sorted(ALGORITHMS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=steps)
+def test_redis_scripts_decide_exactly_like_the_in_process_algorithms(
+    store: RedisStore, kind: str, ops: list[tuple[int, int, str]]
+) -> None:
+    """Differential test: the Lua script and the Python algorithm, on the same pinned times,
+    take and refuse the same requests and report the same numbers."""
+    clock = FakeClock(T0)
+    store.pinned_time = clock
+    name = f"diff-{kind}-{time.monotonic_ns()}"
+    local = ALGORITHMS[kind](name=name, clock=clock)
+    shared = ALGORITHMS[kind](name=name, store=store)
+    for ticks, cost, key in ops:
+        clock.advance(ticks / 1024)
+        expected = _or_error(lambda: local.try_acquire(key, cost))
+        got = _or_error(lambda: shared.try_acquire(key, cost))
+        if isinstance(expected, Exception):
+            assert type(got) is type(expected), (kind, ticks, cost, got, expected)
+            continue
+        assert not isinstance(got, Exception), (got, expected)
+        assert got.allowed == expected.allowed, (kind, got, expected)
+        for field in ("retry_after", "remaining", "reset_after", "limit"):
+            assert getattr(got, field) == pytest.approx(
+                getattr(expected, field), rel=1e-9, abs=1e-9
+            ), (kind, field, got, expected)
+
+
+def _or_error(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except ValueError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("kind", sorted(ALGORITHMS))
+def test_every_key_has_a_ttl(store: RedisStore, kind: str) -> None:
+    limiter = ALGORITHMS[kind](name=f"ttl-{kind}", store=store)
+    for i in range(20):
+        limiter.try_acquire(f"user-{i % 3}", cost=1)
+    client = store.client
+    keys = list(client.scan_iter(match=f"{store.prefix}:*"))
+    assert keys
+    for key in keys:
+        assert 0 < client.pttl(key) <= 4000, key  # a few windows at most: nothing leaks
+
+
+def test_keys_carry_a_cluster_hash_tag_per_logical_key(store: RedisStore) -> None:
+    limiter = RateLimiter.sliding_window(limit=3, window=1, name="api{v2}", store=store)
+    limiter.try_acquire("user:{42}")
+    keys = sorted(k.decode() for k in store.client.scan_iter(match=f"{store.prefix}:*"))
+    assert len(keys) == 2
+    tags = {k[k.index("{") + 1 : k.index("}")] for k in keys}
+    assert tags == {"api%7Bv2%7D:user:%7B42%7D"}  # one slot for both keys of the log
+
+
+def test_a_shared_limit_holds_across_limiter_objects_and_clocks_that_disagree(
+    store: RedisStore,
+) -> None:
+    """Two replicas whose local clocks are an hour apart share one exact limit: decisions are
+    made on the Redis server's clock."""
+    ahead = RateLimiter.gcra(rate=10, per=60, name="skew", store=store, clock=lambda: 1e9 + 3600)
+    behind = RateLimiter.gcra(rate=10, per=60, name="skew", store=store, clock=lambda: 1e9 - 3600)
+    granted = [
+        (ahead if i % 2 else behind).try_acquire("user").allowed for i in range(30)
+    ]
+    assert granted.count(True) == 10
+    refused = ahead.try_acquire("user")
+    assert not refused.allowed and 0 < refused.retry_after <= 6.0
+    assert behind.try_acquire("user").retry_after == pytest.approx(refused.retry_after, abs=0.5)
+
+
+def test_cost_tiers_allow_and_deny_lists(store: RedisStore) -> None:
+    from buttress.resilience.rate_limit import GCRA
+
+    limiter = RateLimiter(
+        GCRA(2, 60),
+        name="tiers",
+        store=store,
+        tiers={"premium": GCRA(10, 60)},
+        tier_of=lambda key: "premium" if key.startswith("p-") else None,
+        allow={"admin"},
+        deny={"abuser"},
+    )
+    assert limiter.try_acquire("p-1", cost=7).allowed
+    assert limiter.try_acquire("p-1", cost=3).allowed
+    assert not limiter.try_acquire("p-1").allowed
+    assert limiter.try_acquire("f-1", cost=2).allowed
+    assert not limiter.try_acquire("f-1").allowed
+    assert limiter.try_acquire("admin", cost=100).reason == "allowed"
+    assert limiter.try_acquire("abuser").reason == "denied"
+    with pytest.raises(ValueError, match="exceeds what the limit can ever grant"):
+        limiter.try_acquire("f-2", cost=3)
+
+
+def test_scripts_are_reloaded_when_redis_forgets_them(store: RedisStore) -> None:
+    limiter = RateLimiter.token_bucket(rate=5, name="noscript", store=store)
+    assert limiter.try_acquire("k").allowed
+    store.client.script_flush()
+    assert limiter.try_acquire("k").allowed
+    assert limiter.store_mode == "shared"
+    assert store.client.script_exists(*[s.sha for s in _scripts()]).count(True) >= 1
+
+
+def _scripts() -> list[Any]:
+    from buttress.state._lua import SCRIPTS
+
+    return list(SCRIPTS.values())
+
+
+def test_acquire_waits_for_the_shared_permit(store: RedisStore) -> None:
+    slept: list[float] = []
+    limiter = RateLimiter.token_bucket(
+        rate=10, burst=1, name="wait", store=store, sleep=slept.append
+    )
+    limiter.acquire("k")
+    decision = limiter.acquire("k")
+    assert decision.allowed and len(slept) >= 1 and 0 < slept[0] <= 0.1
+    exhausted = RateLimiter.fixed_window(limit=1, window=60, name="wait2", store=store)
+    exhausted.acquire("k")
+    with pytest.raises(RateLimitedError) as caught:
+        exhausted.acquire("k", timeout=0.5)  # the window ends in more than 0.5 s
+    assert caught.value.retry_after > 0.5
+
+
+def test_call_and_decorator_use_the_shared_global_key(store: RedisStore) -> None:
+    limiter = RateLimiter.fixed_window(limit=3, window=60, name="calls", store=store)
+    other = RateLimiter.fixed_window(limit=3, window=60, name="calls", store=store)
+    assert limiter.call(lambda: 1) == 1
+    assert other.call(lambda: 2) == 2
+
+    @limiter
+    def work() -> str:
+        return "done"
+
+    assert work() == "done"
+    with pytest.raises(RateLimitedError):
+        other.call(lambda: 3)
+
+
+@pytest.mark.anyio
+async def test_async_faces_share_the_limit(store: RedisStore) -> None:
+    limiter = RateLimiter.sliding_window(limit=4, window=60, name="async", store=store)
+    try:
+        results = [(await limiter.atry_acquire("k")).allowed for _ in range(6)]
+        assert results == [True] * 4 + [False] * 2
+        assert (await limiter.aacquire("other", cost=4)).remaining == 0
+        assert [await limiter.acall(_async_value) for _ in range(4)] == [1] * 4
+        with pytest.raises(RateLimitedError):
+            await limiter.acall(_async_value)
+    finally:
+        await store.aclose()
+
+
+async def _async_value() -> int:
+    return 1
+
+
+def test_shared_state_needs_a_name(store: RedisStore) -> None:
+    with pytest.raises(ValueError, match="needs a name="):
+        RateLimiter.gcra(rate=1, store=store)
+
+
+# -- many processes, one limit ----------------------------------------------------------------
+
+LIMIT, WINDOW, RUN = 40, 0.5, 3.0
+
+
+def _hammer(url: str, prefix: str, start: float, out: Any) -> None:
+    st = RedisStore(url, prefix=prefix)
+    limiter = RateLimiter.fixed_window(limit=LIMIT, window=WINDOW, name="shared", store=st)
+    while time.time() < start:
+        time.sleep(0.001)
+    ends: list[int] = []
+    while time.time() < start + RUN:
+        decision = limiter.try_acquire("tenant")
+        if decision.allowed:
+            # the window's end is a multiple of WINDOW: local time + reset_after names it
+            ends.append(round((time.time() + decision.reset_after) / WINDOW))
+    out.put(ends)
+    st.close()
+
+
+def test_processes_sharing_a_limit_never_exceed_it_and_use_at_least_95_percent(
+    store: RedisStore,
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    start = time.time() + 1.5
+    procs = [
+        ctx.Process(target=_hammer, args=(store.url, store.prefix, start, out)) for _ in range(4)
+    ]
+    for p in procs:
+        p.start()
+    ends: list[int] = []
+    for _ in procs:
+        ends.extend(out.get(timeout=60))
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    per_window = Counter(ends)
+    assert max(per_window.values()) <= LIMIT, per_window
+    first, last = math.ceil(start / WINDOW) + 1, math.floor((start + RUN) / WINDOW)
+    full = [per_window.get(w, 0) for w in range(first + 1, last)]  # windows wholly inside
+    assert len(full) >= 3
+    assert min(full) >= 0.95 * LIMIT, (full, per_window)
+
+
+def test_redis_password_is_never_printed(redis_url: str) -> None:
+    st = RedisStore("redis://app:s3cret-pw@127.0.0.1:1/0", connect_timeout=0.2)
+    assert "s3cret-pw" not in st.describe()
+    with pytest.raises(Exception) as caught:
+        st.eval(_scripts()[0], ["k"], [1, 1, 1, 0, ""])
+    assert "s3cret-pw" not in str(caught.value)
+    assert "***" in str(caught.value)
+    st.close()
+    assert isinstance(redis.Redis, type)
