@@ -24,6 +24,7 @@ from buttress.resilience import events
 from buttress.resilience._handles import ExceptionRule, ResultRule, exception_rule
 from buttress.resilience._policy import Policy
 from buttress.resilience.errors import CircuitOpenError
+from buttress.state._base import OnStoreFailure, StateStore
 
 __all__ = ["CircuitBreaker", "CircuitBreakerOptions", "CircuitState"]
 
@@ -235,9 +236,21 @@ class CircuitBreaker(Policy):
         ignore_on: exceptions that count as neither failure nor success (checked first).
         failure_if_result: predicate marking a returned value as a failure.
         clock: seconds source (``time.monotonic``); pass a fake one in tests.
+        store: ``None`` (state in this process) or a shared
+            :class:`~buttress.state.RedisStore`: every process naming this breaker shares its
+            state and window (needs ``name=``; see docs/shared-state.md).
+        on_store_failure: while the shared store does not answer: ``local`` (judge by this
+            process's own calls), ``allow`` (let every call through) or ``deny`` (reject).
 
     .. versionadded:: 0.1
     """
+
+    def __new__(cls, *args: Any, store: StateStore | None = None, **kwargs: Any) -> CircuitBreaker:
+        if cls is CircuitBreaker and store is not None and store.shared:
+            from buttress.resilience._shared_breaker import SharedCircuitBreaker
+
+            cls = SharedCircuitBreaker
+        return object.__new__(cls)
 
     def __init__(
         self,
@@ -249,9 +262,12 @@ class CircuitBreaker(Policy):
         failure_if_result: ResultRule | None = None,
         clock: Clock = monotonic,
         listeners: tuple[events.Listener, ...] = (),
+        store: StateStore | None = None,
+        on_store_failure: OnStoreFailure = "local",
         **settings: Any,
     ) -> None:
         self._init_policy(name, "circuit_breaker", listeners)
+        self._init_store(store, on_store_failure)
         if options is not None and settings:
             raise TypeError("pass either options= or individual settings, not both")
         try:

@@ -217,3 +217,155 @@ SCRIPTS = {
         Script("leaky_bucket", LEAKY_BUCKET),
     )
 }
+
+# -- circuit breakers ---------------------------------------------------------------------------
+# KEYS[1] hash: state, gen, until (us), opens, probes, results, pf, ps; KEYS[2] the window:
+# a list of "calls fails slows" batches (count window) or a hash of per-second counters (time).
+
+_BREAKER = """
+local S, W = KEYS[1], KEYS[2]
+local st = redis.call('HMGET', S, 'state', 'gen', 'until', 'opens')
+local state, gen = st[1] or 'closed', tonumber(st[2] or '0')
+local till, opens = tonumber(st[3] or '0'), tonumber(st[4] or '0')
+local function publish(channel, name)
+  redis.call('PUBLISH', channel,
+    'cb|' .. name .. '|' .. state .. '|' .. gen .. '|' .. f(math.max(0, till - now)))
+end
+local function move(new, channel, name)
+  state = new
+  gen = gen + 1
+  redis.call('HSET', S, 'state', state, 'gen', gen, 'until', f(till), 'opens', opens,
+    'probes', 0, 'results', 0, 'pf', 0, 'ps', 0)
+  redis.call('DEL', W)
+  redis.call('PEXPIRE', S, 86400000)
+  publish(channel, name)
+end
+local function open(wait, mult, cap, channel, name)
+  till = now + math.min(wait * mult ^ opens, cap)
+  opens = opens + 1
+  move('open', channel, name)
+end
+local function reply(admitted, calls, fails, slows)
+  return {admitted, state, gen, f(math.max(0, till - now)), calls or 0, fails or 0, slows or 0}
+end
+"""
+
+BREAKER_SYNC = (
+    _PRELUDE
+    + _BREAKER
+    + """
+-- ARGV: gen, calls, fails, slows, window ('count'|'time'), size, minimum calls,
+--       failure rate %, slow rate %, wait us, multiplier, max wait us, channel, name
+local sgen, calls, fails, slows = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4])
+local kind, size, minimum = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local rate, srate = tonumber(ARGV[8]), tonumber(ARGV[9])
+-- outcomes count in the generation they were made in (-1: the process knew none yet)
+local counting = (state == 'closed' or state == 'forced_closed') and (sgen == gen or sgen < 0)
+local c, fl, sl = 0, 0, 0
+if kind == 'time' then
+  local sec = math.floor(now / 1000000)
+  if counting and calls > 0 then
+    redis.call('HINCRBY', W, 'c' .. sec, calls)
+    redis.call('HINCRBY', W, 'f' .. sec, fails)
+    redis.call('HINCRBY', W, 's' .. sec, slows)
+  end
+  local all = redis.call('HGETALL', W)
+  for i = 1, #all, 2 do
+    local field, at = all[i], tonumber(string.sub(all[i], 2))
+    if at <= sec - size then
+      redis.call('HDEL', W, field)
+    else
+      local n, p = tonumber(all[i + 1]), string.sub(field, 1, 1)
+      if p == 'c' then c = c + n elseif p == 'f' then fl = fl + n else sl = sl + n end
+    end
+  end
+  redis.call('PEXPIRE', W, (size + 1) * 1000)
+else
+  if counting and calls > 0 then
+    redis.call('LPUSH', W, calls .. ' ' .. fails .. ' ' .. slows)
+  end
+  local batches = redis.call('LRANGE', W, 0, -1)
+  for i, b in ipairs(batches) do
+    local bc, bf, bs = string.match(b, '(%d+) (%d+) (%d+)')
+    c, fl, sl = c + tonumber(bc), fl + tonumber(bf), sl + tonumber(bs)
+    if c >= size then
+      if i < #batches then redis.call('LTRIM', W, 0, i - 1) end
+      break
+    end
+  end
+  redis.call('PEXPIRE', W, 86400000)
+end
+if state == 'closed' and counting and calls > 0 and c >= minimum
+   and (100 * fl >= rate * c or 100 * sl >= srate * c) then
+  open(tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13], ARGV[14])
+  return reply(0, 0, 0, 0)
+end
+if st[1] then redis.call('PEXPIRE', S, 86400000) end
+return reply(0, c, fl, sl)
+"""
+)
+
+BREAKER_PROBE = (
+    _PRELUDE
+    + _BREAKER
+    + """
+-- ARGV: probe calls allowed, channel, name
+local allowed = tonumber(ARGV[1])
+if state == 'open' and now >= till then move('half_open', ARGV[2], ARGV[3]) end
+if state == 'half_open' then
+  if redis.call('HINCRBY', S, 'probes', 1) <= allowed then return reply(1) end
+  redis.call('HINCRBY', S, 'probes', -1)
+  return reply(0)
+end
+if state == 'open' or state == 'forced_open' then return reply(0) end
+return reply(1)
+"""
+)
+
+BREAKER_PROBE_RESULT = (
+    _PRELUDE
+    + _BREAKER
+    + """
+-- ARGV: gen, outcome (-1 ignored, else fail + 2 * slow), probe calls, failure rate %,
+--       slow rate %, wait us, multiplier, max wait us, channel, name
+local outcome, needed = tonumber(ARGV[2]), tonumber(ARGV[3])
+if state ~= 'half_open' or tonumber(ARGV[1]) ~= gen then return reply(0) end
+if outcome < 0 then
+  redis.call('HINCRBY', S, 'probes', -1)
+  return reply(0)
+end
+local results = redis.call('HINCRBY', S, 'results', 1)
+local pf = redis.call('HINCRBY', S, 'pf', outcome % 2)
+local ps = redis.call('HINCRBY', S, 'ps', outcome >= 2 and 1 or 0)
+if results >= needed then
+  if 100 * pf >= tonumber(ARGV[4]) * needed or 100 * ps >= tonumber(ARGV[5]) * needed then
+    open(tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10])
+  else
+    opens = 0
+    move('closed', ARGV[9], ARGV[10])
+  end
+end
+return reply(0)
+"""
+)
+
+BREAKER_SET = (
+    _PRELUDE
+    + _BREAKER
+    + """
+-- ARGV: new state, 1 to reset the growing wait, channel, name
+if ARGV[2] == '1' then opens = 0 end
+till = 0
+move(ARGV[1], ARGV[3], ARGV[4])
+return reply(0)
+"""
+)
+
+for _s in (
+    Script("breaker_sync", BREAKER_SYNC),
+    Script("breaker_probe", BREAKER_PROBE),
+    Script("breaker_probe_result", BREAKER_PROBE_RESULT),
+    Script("breaker_set", BREAKER_SET),
+):
+    SCRIPTS[_s.name] = _s

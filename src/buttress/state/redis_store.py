@@ -189,12 +189,18 @@ class RedisStore(StateStore):
 
     # -- scripts ----------------------------------------------------------------------------
 
+    def _now(self) -> str:
+        # every script's last argument: empty (Redis server time) or a pinned time (tests)
+        pinned = self.pinned_time
+        return "" if pinned is None else repr(pinned() * 1e6)
+
     def eval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run ``script`` (EVALSHA; EVAL once if Redis lost it).
 
         Raises:
             StoreUnavailableError: Redis refused, timed out or failed.
         """
+        args = [*args, self._now()]
         try:
             try:
                 return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
@@ -206,6 +212,7 @@ class RedisStore(StateStore):
     async def aeval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """:meth:`eval` on the running loop's asyncio client."""
         client = self.aclient()
+        args = [*args, self._now()]
         try:
             try:
                 return await client.execute_command(
@@ -225,9 +232,7 @@ class RedisStore(StateStore):
     ) -> tuple[Script, list[str], list[Any]]:
         base = self.key("rl", name, key)
         keys = [base, base + ":m"] if lua == "sliding_log" else [base]
-        pinned = self.pinned_time
-        now = "" if pinned is None else repr(pinned() * 1e6)
-        return SCRIPTS[lua], keys, [*args, cost, 1 if reserve else 0, now]
+        return SCRIPTS[lua], keys, [*args, cost, 1 if reserve else 0]
 
     def limit(
         self, name: str, key: str, lua: str, args: tuple[float, ...], cost: float, reserve: bool

@@ -1,0 +1,368 @@
+"""A circuit breaker whose state and window live in a shared store (Redis).
+
+The call path stays local: a closed breaker counts outcomes in this process (a success is
+one integer increment), and the store's agent thread sends the counts in batches every
+``sync_interval`` (at once after a failure). Redis judges the shared window and opens the
+breaker for everyone; every process learns it from the pub/sub notice (about one round trip),
+or at its next sync when a notice was missed. Half-open probes are handed out by Redis (at
+most ``half_open_calls`` across all processes) and their results judged there.
+
+While the store does not answer, ``on_store_failure`` decides: ``local`` (this process's own
+breaker judges its own calls), ``allow`` (no call is rejected) or ``deny`` (every call is).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from buttress.resilience import events
+from buttress.resilience.circuit_breaker import _SLOW, CircuitBreaker, CircuitState
+from buttress.resilience.errors import CircuitOpenError
+from buttress.state._base import StoreUnavailableError
+from buttress.state._lua import SCRIPTS
+
+__all__ = ["SharedCircuitBreaker"]
+
+T = TypeVar("T")
+
+_STATES: dict[str, CircuitState] = {
+    s: s  # type: ignore[misc]  # the literal values themselves
+    for s in ("closed", "open", "half_open", "forced_open", "forced_closed", "disabled")
+}
+
+
+class SharedCircuitBreaker(CircuitBreaker):
+    """:class:`CircuitBreaker` with ``store=`` a shared store (built by ``CircuitBreaker(...)``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        store, guard = self._store, self._guard
+        assert store is not None and guard is not None
+        self._sgen = -1  # the shared generation this view reflects (-1: not known yet)
+        self._pend_ok = 0  # successes counted lock-free on the fast path (monotonic)
+        self._sent_ok = 0
+        self._pend = [0, 0, 0]  # other outcomes (calls, failures, slow), under the lock
+        self._totals = (0, 0, 0)  # the shared window at the last sync
+        self._local = False  # degraded with on_store_failure=local: the base class judges
+        o = self.options
+        escaped = self.name.replace("%", "%25").replace("|", "%7C")
+        self.notice_key = ("cb", escaped)
+        base = store.key("cb", self.name)
+        self._keys = [base, base + ":w"]
+        cap = o.max_wait if o.max_wait is not None else 10 * o.wait
+        self._judge = [
+            o.window,
+            o.window_size,
+            o.minimum_calls,
+            o.failure_rate,
+            o.slow_call_rate,
+            o.wait * 1e6,
+            o.wait_multiplier,
+            cap * 1e6,
+            store.channel,
+            escaped,
+        ]
+        self._fast_gen = -1
+        self._read_shared()
+        store.agent.register(self)
+
+    def _read_shared(self) -> None:
+        """Learn the shared state now (at construction: the breaker may be open elsewhere)."""
+        try:
+            reply = self._store.eval(
+                SCRIPTS["breaker_sync"], self._keys, [self._sgen, 0, 0, 0, *self._judge]
+            )
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)
+            return
+        self.synced([reply])
+
+    # -- applying the shared state -------------------------------------------------------------
+
+    def _apply(self, state: str, sgen: int, remaining: float, force: bool = False) -> None:
+        new = _STATES.get(state)
+        if new is None:
+            return
+        with self._lock:
+            if self._local and not force:
+                return
+            if sgen < self._sgen or (sgen == self._sgen and not force):
+                return  # stale, or already known
+            if self._sgen >= 0:  # counted under the old generation: no longer applies
+                self._pend = [0, 0, 0]
+                self._sent_ok = self._pend_ok
+            self._sgen = sgen
+            if new == "open":
+                self._open_until = self._clock() + remaining
+            elif new != "half_open":
+                self._open_until = 0.0
+            self._transition(new, "shared state")
+            self._set_fast()
+
+    def _set_fast(self) -> None:
+        guard = self._guard
+        assert guard is not None
+        if guard.degraded and guard.mode == "allow":
+            self._fast_gen = self._gen
+        elif self._state == "closed" and self._simple and not guard.degraded:
+            self._fast_gen = self._gen
+        elif self._state != "disabled":
+            self._fast_gen = -1
+
+    def _from_reply(self, reply: Any, force: bool = False) -> int:
+        admitted, state, sgen, remaining = reply[0], reply[1], reply[2], reply[3]
+        state = state.decode() if isinstance(state, bytes) else state
+        self._apply(state, int(sgen), float(remaining) / 1e6, force)
+        return int(admitted)
+
+    # -- the agent's side (a background thread) ------------------------------------------------
+
+    def sync_ops(self) -> list[Any]:
+        guard = self._guard
+        assert guard is not None
+        if guard.degraded and not guard.usable():
+            return []
+        with self._lock:
+            calls, failures, slows = self._pend
+            self._pend = [0, 0, 0]
+            ok = self._pend_ok
+            calls += ok - self._sent_ok
+            self._sent_ok = ok
+            sgen = self._sgen
+        args = [sgen, calls, failures, slows, *self._judge]
+        return [(SCRIPTS["breaker_sync"], self._keys, args)]
+
+    def synced(self, replies: list[Any]) -> None:
+        reply = replies[0]
+        guard = self._guard
+        assert guard is not None
+        recovering = guard.degraded
+        if recovering:
+            guard.succeeded()
+            with self._lock:
+                self._local = False
+        self._totals = (int(reply[4]), int(reply[5]), int(reply[6]))
+        self._from_reply(reply, force=recovering)
+        if recovering:
+            with self._lock:
+                self._set_fast()
+
+    def sync_failed(self, error: BaseException) -> None:
+        self._store_failed(error)
+
+    def notice(self, fields: list[str]) -> None:
+        if len(fields) >= 3:
+            self._apply(fields[0], int(fields[1]), float(fields[2]) / 1e6)
+
+    def _store_failed(self, error: BaseException) -> None:
+        guard = self._guard
+        assert guard is not None
+        guard.failed(error)
+        with self._lock:
+            if guard.mode == "local" and not self._local:
+                self._local = True
+                # judge from here on with this process's own calls, from the state it had
+                self._window.reset()
+                self._fast_gen = -1
+            else:
+                self._set_fast()
+
+    # -- the call path -------------------------------------------------------------------------
+
+    def _admit(self) -> int:
+        if self._local:
+            return super()._admit()
+        guard = self._guard
+        assert guard is not None
+        if guard.degraded:
+            if guard.mode == "allow":
+                return self._gen
+            if guard.mode == "deny":
+                raise self._rejected(guard.store.retry_interval)
+        state = self._state
+        if state in ("closed", "forced_closed", "disabled"):
+            return self._gen
+        if state == "forced_open":
+            raise self._rejected(float("inf"))
+        if state == "open":
+            left = self._open_until - self._clock()
+            if left > 0:
+                raise self._rejected(left)
+        # the wait is over (or half-open): Redis hands out the probe permits
+        try:
+            reply = self._store.eval(
+                SCRIPTS["breaker_probe"],
+                self._keys,
+                [self.options.half_open_calls, self._judge[8], self._judge[9]],
+            )
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)
+            return self._admit()
+        if guard.degraded:
+            self.synced([[*reply[:4], *self._totals]])
+        admitted = self._from_reply(reply)
+        if admitted:
+            return self._gen
+        left = max(0.0, self._open_until - self._clock()) if self._state == "open" else 0.0
+        raise self._rejected(left)
+
+    def _rejected(self, retry_after: float) -> CircuitOpenError:
+        if self._listeners or events._global:
+            self._emit(events.CallRejected(self.name, "circuit_open", retry_after))
+        return CircuitOpenError(self.name, retry_after)
+
+    def _record(self, gen: int, outcome: int | None, started: float) -> None:
+        if self._local:
+            super()._record(gen, outcome, started)
+            return
+        with self._lock:
+            if gen != self._gen:
+                return
+            state = self._state
+            guard = self._guard
+            assert guard is not None
+            if state == "disabled" or guard.degraded:
+                return
+            if outcome is not None and self._slow is not None and self._clock() - started > (
+                self._slow
+            ):
+                outcome |= _SLOW
+            if state == "half_open":
+                sgen = self._sgen
+            else:
+                if outcome is None or state not in ("closed", "forced_closed"):
+                    return
+                pend = self._pend
+                pend[0] += 1
+                pend[1] += outcome & 1
+                pend[2] += outcome >> 1
+                if outcome & 1 and state == "closed":
+                    self._fast_gen = -1
+                    failed = True
+                else:
+                    failed = False
+        if state != "half_open":
+            if failed:
+                self._store.agent.wake()  # failures travel at once, not at the next interval
+            return
+        try:
+            reply = self._store.eval(
+                SCRIPTS["breaker_probe_result"],
+                self._keys,
+                [sgen, -1 if outcome is None else outcome, self.options.half_open_calls,
+                 *self._judge[3:]],
+            )
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)
+            return
+        self._from_reply(reply)
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` if the shared breaker allows it; see :meth:`CircuitBreaker.call`."""
+        gen = self._fast_gen
+        if gen >= 0:
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                self._record(gen, self._outcome_of_error(exc), 0.0)
+                raise
+            self._pend_ok += 1  # lock-free: a rare lost increment only under thread contention
+            return result
+        return super().call(fn, *args, **kwargs)
+
+    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Await ``fn`` if the shared breaker allows it; see :meth:`CircuitBreaker.acall`."""
+        gen = self._fast_gen
+        if gen >= 0:
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                self._record(gen, self._outcome_of_error(exc), 0.0)
+                raise
+            self._pend_ok += 1
+            return result
+        return await super().acall(fn, *args, **kwargs)
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        call, acall = self.call, self.acall
+        if inspect.iscoroutinefunction(fn):
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return await acall(fn, *args, **kwargs)
+
+            return functools.update_wrapper(async_wrapper, fn)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return call(fn, *args, **kwargs)
+
+        return functools.update_wrapper(wrapper, fn)
+
+    # -- state and controls --------------------------------------------------------------------
+
+    @property
+    def state(self) -> CircuitState:
+        """This process's view of the shared state (an open breaker whose wait is over
+        reports ``half_open``: the next call asks Redis for a probe permit)."""
+        if self._local:
+            return super().state
+        state = self._state
+        if state == "open" and self._clock() >= self._open_until:
+            return "half_open"
+        return state
+
+    def metrics(self) -> dict[str, float]:
+        """The shared window as of the last sync (every process's calls)."""
+        if self._local:
+            return super().metrics()
+        calls, failures, slows = self._totals
+        return {
+            "calls": calls,
+            "failures": failures,
+            "slow_calls": slows,
+            "failure_rate": 100.0 * failures / calls if calls else 0.0,
+            "slow_call_rate": 100.0 * slows / calls if calls else 0.0,
+        }
+
+    def sync(self) -> None:
+        """Send pending outcomes and read the shared state now (normally the agent does it
+        every ``sync_interval``)."""
+        self._store.agent.run_round()
+
+    def _set_shared(self, state: CircuitState, reset: bool) -> None:
+        try:
+            reply = self._store.eval(
+                SCRIPTS["breaker_set"], self._keys, [state, 1 if reset else 0, *self._judge[8:]]
+            )
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)
+            # this process obeys at once; the others cannot be told while the store is down
+            with self._lock:
+                if reset:
+                    self._opens = 0
+                self._transition(state, "manual (store unavailable: this process only)")
+            return
+        self._from_reply(reply)
+
+    def force_open(self) -> None:
+        """Reject every call in every process until :meth:`reset`."""
+        self._set_shared("forced_open", False)
+
+    def force_closed(self) -> None:
+        """Run every call in every process, never open, until :meth:`reset`."""
+        self._set_shared("forced_closed", False)
+
+    def disable(self) -> None:
+        """Run every call and record nothing, in every process, until :meth:`reset`."""
+        self._set_shared("disabled", False)
+
+    def reset(self) -> None:
+        """Closed with an empty shared window, in every process."""
+        self._set_shared("closed", True)
+
+    def close(self) -> None:
+        """Stop taking part in the store's sync rounds."""
+        self._store.agent.unregister(self)
+

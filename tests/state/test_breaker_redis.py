@@ -1,0 +1,223 @@
+"""Circuit breakers sharing state through Redis: one window for every process, openings seen
+everywhere within the documented bound, probes handed out once, and the failure modes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from buttress.resilience import CircuitBreaker, CircuitOpenError
+from buttress.state import RedisStore
+from tests.state.conftest import OwnRedis
+
+
+def _boom() -> None:
+    raise RuntimeError("dependency down")
+
+
+def _fail(breaker: CircuitBreaker, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises((RuntimeError, CircuitOpenError)):
+            breaker.call(_boom)
+
+
+def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> float:
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.001)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def pair(store: RedisStore, redis_url: str) -> Iterator[tuple[RedisStore, RedisStore]]:
+    """Two stores on one Redis: two processes' views (each with its own agent thread)."""
+    other = RedisStore(redis_url, prefix=store.prefix, retry_interval=0.2, sync_interval=0.05)
+    yield store, other
+    other.close()
+
+
+SETTINGS: dict[str, Any] = {"minimum_calls": 4, "window_size": 10, "wait": 0.3, "half_open_calls": 2}
+
+
+def test_failures_from_two_processes_fill_one_window_and_open_it_for_both(
+    pair: tuple[RedisStore, RedisStore],
+) -> None:
+    a = CircuitBreaker(name="db", store=pair[0], **SETTINGS)
+    b = CircuitBreaker(name="db", store=pair[1], **SETTINGS)
+    _fail(a, 2)  # neither alone reaches minimum_calls=4
+    _fail(b, 2)
+    _until(lambda: a.state == "open" and b.state == "open")
+    with pytest.raises(CircuitOpenError) as caught:
+        b.call(lambda: "never")
+    assert 0 < caught.value.retry_after <= 0.3
+
+
+def test_a_time_window_is_shared_too(pair: tuple[RedisStore, RedisStore]) -> None:
+    opts = {**SETTINGS, "window": "time", "window_size": 5}
+    a = CircuitBreaker(name="tw", store=pair[0], **opts)
+    b = CircuitBreaker(name="tw", store=pair[1], **opts)
+    for _ in range(3):
+        a.call(lambda: None)
+    _fail(b, 3)  # 3 of 6 calls failed: 50%
+    _until(lambda: a.state == "open" and b.state == "open")
+
+
+def test_successes_keep_it_closed_and_cost_no_round_trip(store: RedisStore) -> None:
+    breaker = CircuitBreaker(name="hot", store=store, **SETTINGS)
+    breaker.sync()
+    client = redis.Redis.from_url(store.url)
+    before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    rounds = store.agent.rounds
+    for _ in range(5000):
+        breaker.call(lambda: None)
+    breaker.sync()
+    after = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    # one script per sync round (the agent's, and ours), none per call
+    assert after - before <= store.agent.rounds - rounds + 1
+    assert breaker.metrics()["calls"] >= 4900  # counted in batches (a rare increment may race)
+    assert breaker.state == "closed"
+    client.close()
+
+
+def test_half_open_probes_are_handed_out_once_across_processes(
+    pair: tuple[RedisStore, RedisStore],
+) -> None:
+    a = CircuitBreaker(name="probe", store=pair[0], **SETTINGS)
+    b = CircuitBreaker(name="probe", store=pair[1], **SETTINGS)
+    _fail(a, 4)
+    _until(lambda: b.state == "open")
+    time.sleep(0.35)
+    admitted = 0
+    blocked = []
+    for breaker in (a, b, a, b, a):  # probes that do not finish: only 2 may start, in total
+        try:
+            breaker._admit()
+            admitted += 1
+        except CircuitOpenError as exc:
+            blocked.append(exc)
+    assert admitted == 2 and len(blocked) == 3
+
+
+def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_longer(
+    pair: tuple[RedisStore, RedisStore],
+) -> None:
+    opts = {**SETTINGS, "wait_multiplier": 2.0}
+    a = CircuitBreaker(name="heal", store=pair[0], **opts)
+    b = CircuitBreaker(name="heal", store=pair[1], **opts)
+    _fail(a, 4)
+    _until(lambda: b.state == "open")
+    time.sleep(0.35)
+    _fail(b, 1)  # both probes fail (one per process): open again, for 0.6 s this time
+    _fail(a, 1)
+    _until(lambda: a.state == "open")
+    with pytest.raises(CircuitOpenError) as caught:
+        a.call(lambda: None)
+    assert 0.3 < caught.value.retry_after <= 0.6
+    time.sleep(0.65)
+    assert a.call(lambda: 1) == 1 and b.call(lambda: 2) == 2  # both probes succeed
+    _until(lambda: a.state == "closed" and b.state == "closed")
+
+
+def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) -> None:
+    a = CircuitBreaker(name="manual", store=pair[0], **SETTINGS)
+    b = CircuitBreaker(name="manual", store=pair[1], **SETTINGS)
+    for action, expected in (
+        (a.force_open, "forced_open"),
+        (b.disable, "disabled"),
+        (a.force_closed, "forced_closed"),
+        (b.reset, "closed"),
+    ):
+        action()
+        _until(lambda expected=expected: a.state == expected and b.state == expected)  # type: ignore[misc]
+    a.force_open()
+    _until(lambda: b.state == "forced_open")
+    with pytest.raises(CircuitOpenError):
+        b.call(lambda: None)
+
+
+def test_a_missed_notice_is_caught_up_by_the_next_sync(pair: tuple[RedisStore, RedisStore]) -> None:
+    a = CircuitBreaker(name="deaf", store=pair[0], **SETTINGS)
+    b = CircuitBreaker(name="deaf", store=pair[1], **SETTINGS)
+    b.notice = lambda fields: None  # type: ignore[method-assign]  # pub/sub lost
+    a.force_open()
+    took = _until(lambda: b.state == "forced_open", timeout=2.0)
+    assert took <= 1.0  # sync_interval is 0.05 s here; the bound is one interval plus a round trip
+
+
+def test_a_new_process_sees_a_breaker_already_open(pair: tuple[RedisStore, RedisStore]) -> None:
+    CircuitBreaker(name="early", store=pair[0], **SETTINGS).force_open()
+    late = CircuitBreaker(name="early", store=pair[1], **SETTINGS)
+    assert late.state == "forced_open"  # read at construction, before any call
+
+
+# -- another process, measured ------------------------------------------------------------------
+
+
+def _watch(url: str, prefix: str, ready: Any, out: Any) -> None:
+    st = RedisStore(url, prefix=prefix)
+    breaker = CircuitBreaker(name="watched", store=st, **SETTINGS)
+    ready.set()
+    while breaker.state != "forced_open":
+        time.sleep(0.0002)
+    out.put(time.time())
+    st.close()
+
+
+def test_forced_open_in_one_process_is_open_in_another_within_the_bound(
+    store: RedisStore,
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready, out = ctx.Event(), ctx.Queue()
+    proc = ctx.Process(target=_watch, args=(store.url, store.prefix, ready, out))
+    proc.start()
+    assert ready.wait(30)
+    breaker = CircuitBreaker(name="watched", store=store, **SETTINGS)
+    time.sleep(0.1)
+    sent = time.time()
+    breaker.force_open()
+    seen = out.get(timeout=10)
+    proc.join(10)
+    delay = seen - sent
+    print(f"\npropagation to another process: {delay * 1000:.2f} ms")
+    # documented bound: sync_interval (0.1 s by default) + one command timeout (0.25 s)
+    assert 0 <= delay <= 0.35
+
+
+# -- when Redis fails ---------------------------------------------------------------------------
+
+
+def _faulty(server: OwnRedis) -> RedisStore:
+    return RedisStore(
+        server.url, prefix="cbf", command_timeout=0.2, connect_timeout=0.2,
+        retry_interval=0.2, sync_interval=0.05,
+    )
+
+
+@pytest.mark.parametrize("mode", ["local", "allow", "deny"])
+def test_failure_modes_and_recovery(own_redis: OwnRedis, mode: str) -> None:
+    store = _faulty(own_redis)
+    breaker = CircuitBreaker(name="m", store=store, on_store_failure=mode, **SETTINGS)  # type: ignore[arg-type]
+    assert breaker.store_mode == "shared"
+    own_redis.stop()
+    _until(lambda: breaker.store_mode == mode)
+    if mode == "local":
+        _fail(breaker, 4)  # judged by this process alone
+        assert breaker.state == "open"
+    elif mode == "allow":
+        _fail(breaker, 10)
+        assert breaker.call(lambda: "ran") == "ran"
+    else:
+        with pytest.raises(CircuitOpenError):
+            breaker.call(lambda: "never")
+    own_redis.start()
+    _until(lambda: breaker.store_mode == "shared", timeout=10)
+    _until(lambda: breaker.state == "closed")  # the shared state (a fresh Redis: closed) rules
+    assert breaker.call(lambda: "ok") == "ok"
+    store.close()
