@@ -43,7 +43,12 @@ def pair(store: RedisStore, redis_url: str) -> Iterator[tuple[RedisStore, RedisS
     other.close()
 
 
-SETTINGS: dict[str, Any] = {"minimum_calls": 4, "window_size": 10, "wait": 0.3, "half_open_calls": 2}
+SETTINGS: dict[str, Any] = {
+    "minimum_calls": 4,
+    "window_size": 10,
+    "wait": 0.3,
+    "half_open_calls": 2,
+}
 
 
 def test_failures_from_two_processes_fill_one_window_and_open_it_for_both(
@@ -56,6 +61,7 @@ def test_failures_from_two_processes_fill_one_window_and_open_it_for_both(
     _until(lambda: a.state == "open" and b.state == "open")
     with pytest.raises(CircuitOpenError) as caught:
         b.call(lambda: "never")
+    assert caught.value.retry_after is not None
     assert 0 < caught.value.retry_after <= 0.3
 
 
@@ -102,7 +108,8 @@ def test_half_open_probes_are_handed_out_once_across_processes(
             admitted += 1
         except CircuitOpenError as exc:
             blocked.append(exc)
-    assert admitted == 2 and len(blocked) == 3
+    assert admitted == 2
+    assert len(blocked) == 3
 
 
 def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_longer(
@@ -119,9 +126,11 @@ def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_l
     _until(lambda: a.state == "open")
     with pytest.raises(CircuitOpenError) as caught:
         a.call(lambda: None)
+    assert caught.value.retry_after is not None
     assert 0.3 < caught.value.retry_after <= 0.6
     time.sleep(0.65)
-    assert a.call(lambda: 1) == 1 and b.call(lambda: 2) == 2  # both probes succeed
+    assert a.call(lambda: 1) == 1
+    assert b.call(lambda: 2) == 2
     _until(lambda: a.state == "closed" and b.state == "closed")
 
 
@@ -145,7 +154,7 @@ def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) 
 def test_a_missed_notice_is_caught_up_by_the_next_sync(pair: tuple[RedisStore, RedisStore]) -> None:
     a = CircuitBreaker(name="deaf", store=pair[0], **SETTINGS)
     b = CircuitBreaker(name="deaf", store=pair[1], **SETTINGS)
-    b.notice = lambda fields: None  # type: ignore[method-assign]  # pub/sub lost
+    b.notice = lambda fields: None  # type: ignore[attr-defined]  # pub/sub lost
     a.force_open()
     took = _until(lambda: b.state == "forced_open", timeout=2.0)
     assert took <= 1.0  # sync_interval is 0.05 s here; the bound is one interval plus a round trip
@@ -195,8 +204,12 @@ def test_forced_open_in_one_process_is_open_in_another_within_the_bound(
 
 def _faulty(server: OwnRedis) -> RedisStore:
     return RedisStore(
-        server.url, prefix="cbf", command_timeout=0.2, connect_timeout=0.2,
-        retry_interval=0.2, sync_interval=0.05,
+        server.url,
+        prefix="cbf",
+        command_timeout=0.2,
+        connect_timeout=0.2,
+        retry_interval=0.2,
+        sync_interval=0.05,
     )
 
 

@@ -36,7 +36,8 @@ def test_local_mode_limits_in_process_while_redis_is_down_and_recovers(
     limiter = RateLimiter.fixed_window(
         limit=3, window=60, name="local", store=store, listeners=(seen.append,)
     )
-    assert limiter.try_acquire("k").allowed and limiter.store_mode == "shared"
+    assert limiter.try_acquire("k").allowed
+    assert limiter.store_mode == "shared"
     own_redis.stop()
     with caplog.at_level(logging.WARNING, logger="buttress.state"):
         decisions = [limiter.try_acquire("k") for _ in range(50)]
@@ -45,8 +46,9 @@ def test_local_mode_limits_in_process_while_redis_is_down_and_recovers(
         assert all(not d.allowed for d in decisions[3:])
         assert limiter.store_mode == "local"
         own_redis.start()  # same port, empty data
-        _wait_for(lambda: limiter.try_acquire("fresh").reason == "ok"
-                  and limiter.store_mode == "shared")
+        _wait_for(
+            lambda: limiter.try_acquire("fresh").reason == "ok" and limiter.store_mode == "shared"
+        )
     changes = [e for e in seen if isinstance(e, events.StateStoreModeChanged)]
     assert [(e.old, e.new) for e in changes] == [("shared", "local"), ("local", "shared")]
     assert sum(isinstance(e, events.StateStoreFailed) for e in seen) >= 1
@@ -61,7 +63,8 @@ def test_allow_mode_lets_calls_through_and_deny_mode_refuses_them(own_redis: Own
     store = _store(own_redis)
     allow = RateLimiter.gcra(rate=1, per=60, name="allow", store=store, on_store_failure="allow")
     deny = RateLimiter.gcra(rate=100, per=1, name="deny", store=store, on_store_failure="deny")
-    assert allow.try_acquire("k").allowed and deny.try_acquire("k").allowed
+    assert allow.try_acquire("k").allowed
+    assert deny.try_acquire("k").allowed
     own_redis.stop()
     assert all(allow.try_acquire("k").reason == "store_allow" for _ in range(20))
     assert allow.call(lambda: "ran") == "ran"

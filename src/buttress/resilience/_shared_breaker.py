@@ -29,8 +29,7 @@ __all__ = ["SharedCircuitBreaker"]
 T = TypeVar("T")
 
 _STATES: dict[str, CircuitState] = {
-    s: s  # type: ignore[misc]  # the literal values themselves
-    for s in ("closed", "open", "half_open", "forced_open", "forced_closed", "disabled")
+    s: s for s in ("closed", "open", "half_open", "forced_open", "forced_closed", "disabled")
 }
 
 
@@ -40,7 +39,8 @@ class SharedCircuitBreaker(CircuitBreaker):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         store, guard = self._store, self._guard
-        assert store is not None and guard is not None
+        assert store is not None
+        assert guard is not None
         self._sgen = -1  # the shared generation this view reflects (-1: not known yet)
         self._pend_ok = 0  # successes counted lock-free on the fast path (monotonic)
         self._sent_ok = 0
@@ -105,9 +105,8 @@ class SharedCircuitBreaker(CircuitBreaker):
     def _set_fast(self) -> None:
         guard = self._guard
         assert guard is not None
-        if guard.degraded and guard.mode == "allow":
-            self._fast_gen = self._gen
-        elif self._state == "closed" and self._simple and not guard.degraded:
+        allow = guard.degraded and guard.mode == "allow"
+        if allow or (self._state == "closed" and self._simple and not guard.degraded):
             self._fast_gen = self._gen
         elif self._state != "disabled":
             self._fast_gen = -1
@@ -226,8 +225,10 @@ class SharedCircuitBreaker(CircuitBreaker):
             assert guard is not None
             if state == "disabled" or guard.degraded:
                 return
-            if outcome is not None and self._slow is not None and self._clock() - started > (
-                self._slow
+            if (
+                outcome is not None
+                and self._slow is not None
+                and self._clock() - started > (self._slow)
             ):
                 outcome |= _SLOW
             if state == "half_open":
@@ -252,8 +253,12 @@ class SharedCircuitBreaker(CircuitBreaker):
             reply = self._store.eval(
                 SCRIPTS["breaker_probe_result"],
                 self._keys,
-                [sgen, -1 if outcome is None else outcome, self.options.half_open_calls,
-                 *self._judge[3:]],
+                [
+                    sgen,
+                    -1 if outcome is None else outcome,
+                    self.options.half_open_calls,
+                    *self._judge[3:],
+                ],
             )
         except StoreUnavailableError as exc:
             self._store_failed(exc)
@@ -365,4 +370,3 @@ class SharedCircuitBreaker(CircuitBreaker):
     def close(self) -> None:
         """Stop taking part in the store's sync rounds."""
         self._store.agent.unregister(self)
-

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from buttress._clock import Clock, monotonic
+from buttress.state._base import OnStoreFailure, StateStore, check_on_store_failure
 
 __all__ = ["RetryBudget"]
 
@@ -40,7 +42,19 @@ class RetryBudget:
 
     Counting a call takes no lock: under heavy thread contention a deposit can be lost, which
     only makes the budget slightly stricter. Withdrawals are exact (under a lock).
+
+    With ``store=`` a shared :class:`~buttress.state.RedisStore` (and a ``name``), every
+    process naming the budget draws from one: calls are counted locally and sent in batches,
+    each retry is one round trip. ``on_store_failure`` (``local``, ``allow``, ``deny``) says
+    what a retry gets while the store does not answer.
     """
+
+    def __new__(cls, *args: Any, store: StateStore | None = None, **kwargs: Any) -> RetryBudget:
+        if cls is RetryBudget and store is not None and store.shared:
+            from buttress.resilience._shared_budget import SharedRetryBudget
+
+            cls = SharedRetryBudget
+        return object.__new__(cls)
 
     def __init__(
         self,
@@ -49,7 +63,13 @@ class RetryBudget:
         min_per_second: float = 10.0,
         ttl: int = 10,
         clock: Clock = monotonic,
+        name: str = "retry_budget",
+        store: StateStore | None = None,
+        on_store_failure: OnStoreFailure = "local",
     ) -> None:
+        check_on_store_failure(on_store_failure)
+        self.name = name
+        self._listeners: tuple[Any, ...] = ()
         self.options = _Options(ratio, min_per_second, ttl)
         self._clock = clock
         self._lock = threading.Lock()
@@ -68,6 +88,11 @@ class RetryBudget:
                 self._retries[s % n] = 0
             self._sec = sec
             self._cur = sec % n
+
+    @property
+    def store_mode(self) -> str:
+        """``memory`` (in-process); a shared budget reports ``shared`` or its failure mode."""
+        return "memory"
 
     def deposit(self) -> None:
         """Count one call (each first attempt)."""

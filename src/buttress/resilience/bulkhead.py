@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar
 from buttress.resilience import events
 from buttress.resilience._policy import Policy
 from buttress.resilience.errors import BulkheadFullError
+from buttress.state._base import OnStoreFailure, StateStore
 
 __all__ = ["Bulkhead"]
 
@@ -72,10 +73,25 @@ class Bulkhead(Policy):
         max_wait: seconds a queued call waits before failing (``None``: no limit).
         on_full: ``reject_newest`` or ``drop_oldest`` when the queue is full.
 
+        store: ``None`` (slots counted in this process) or a shared
+            :class:`~buttress.state.RedisStore`: ``max_concurrent`` then holds across every
+            process naming this bulkhead (needs ``name=``; see docs/shared-state.md).
+        lease: with a shared store, seconds a permit outlives a holder that stopped renewing
+            it (a crashed process); live holders renew theirs every ``lease / 3``.
+        on_store_failure: while the shared store does not answer: ``local`` (count slots in
+            this process), ``allow`` (run every call) or ``deny`` (reject every call).
+
     ``call``/``acall``/the decorator use priority 0; :meth:`slot` and :meth:`aslot` take one.
 
     .. versionadded:: 0.1
     """
+
+    def __new__(cls, *args: Any, store: StateStore | None = None, **kwargs: Any) -> Bulkhead:
+        if cls is Bulkhead and store is not None and store.shared:
+            from buttress.resilience._shared_bulkhead import SharedBulkhead
+
+            cls = SharedBulkhead
+        return object.__new__(cls)
 
     def __init__(
         self,
@@ -86,8 +102,15 @@ class Bulkhead(Policy):
         max_wait: float | None = None,
         on_full: Literal["reject_newest", "drop_oldest"] = "reject_newest",
         listeners: tuple[events.Listener, ...] = (),
+        store: StateStore | None = None,
+        lease: float = 30.0,
+        on_store_failure: OnStoreFailure = "local",
     ) -> None:
         self._init_policy(name, "bulkhead", listeners)
+        self._init_store(store, on_store_failure)
+        if not lease > 0:
+            raise ValueError(f"bulkhead lease={lease!r}: expected seconds > 0")
+        self.lease = lease
         for field, value, low in (
             ("max_concurrent", max_concurrent, 1),
             ("max_queue", max_queue, 0),
@@ -119,6 +142,11 @@ class Bulkhead(Policy):
     def queued(self) -> int:
         """Calls waiting for a slot now."""
         return self._queued
+
+    def shared_active(self) -> int:
+        """Calls running now in every process sharing this bulkhead (with a shared store, one
+        round trip); in-process, the same as :attr:`active`."""
+        return self._active
 
     # -- the core (no waiting here) ----------------------------------------------------------
 
@@ -281,14 +309,16 @@ class Bulkhead(Policy):
         finally:
             self._release()
 
-    def _enter(self) -> None:
+    def _enter(self) -> object:
         self._enter_sync(0, None)
+        return None
 
     def _exit(self, token: object, exc: BaseException | None) -> None:
         self._release()
 
-    async def _aenter(self) -> None:
+    async def _aenter(self) -> object:
         await self._enter_async(0, None)
+        return None
 
     async def _aexit(self, token: object, exc: BaseException | None) -> None:
         self._release()

@@ -319,6 +319,10 @@ class CircuitBreaker(Policy):
             "slow_call_rate": 100.0 * slows / calls if calls else 0.0,
         }
 
+    def sync(self) -> None:
+        """With a shared store, send pending outcomes and read the shared state now (the
+        store's agent does it every ``sync_interval``); in-process, nothing to do."""
+
     def force_open(self) -> None:
         """Reject every call until :meth:`reset` (or another manual state)."""
         with self._lock:

@@ -10,6 +10,7 @@ others in about one network round trip.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import weakref
@@ -58,7 +59,9 @@ class Agent:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.rounds = 0
-        self._sync = threading.Thread(target=self._sync_loop, name="buttress-state-sync", daemon=True)
+        self._sync = threading.Thread(
+            target=self._sync_loop, name="buttress-state-sync", daemon=True
+        )
         self._listen = threading.Thread(
             target=self._listen_loop, name="buttress-state-listen", daemon=True
         )
@@ -123,7 +126,7 @@ class Agent:
             i += len(ops)
 
     def _execute(self, ops: list[Op]) -> list[Any]:
-        client = self.store.client
+        client: Any = self.store.client  # redis-py's pipeline commands are untyped
         now = self.store._now()
         for attempt in range(2):
             pipe = client.pipeline(transaction=False)
@@ -146,7 +149,8 @@ class Agent:
         while not self._stop.is_set():
             pubsub = None
             try:
-                pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
+                client: Any = self.store.client
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.store.channel)
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
@@ -160,10 +164,8 @@ class Agent:
                 self._stop.wait(self.store.retry_interval)
             finally:
                 if pubsub is not None:
-                    try:
+                    with contextlib.suppress(RedisError, OSError):
                         pubsub.close()
-                    except (RedisError, OSError):
-                        pass
 
     def _dispatch(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data

@@ -177,7 +177,11 @@ else
   retry = (index + 1) * w + w * math.max(0, 1 - (limit - cost) / current) - now
 end
 local reset = 0
-if current > 0 then reset = (index + 2) * w - now elseif previous > 0 then reset = (index + 1) * w - now end
+if current > 0 then
+  reset = (index + 2) * w - now
+elseif previous > 0 then
+  reset = (index + 1) * w - now
+end
 return {0, f(retry), f(math.max(0, limit - used)), f(reset)}
 """
 )
@@ -368,4 +372,111 @@ for _s in (
     Script("breaker_probe_result", BREAKER_PROBE_RESULT),
     Script("breaker_set", BREAKER_SET),
 ):
+    SCRIPTS[_s.name] = _s
+
+# -- bulkheads: a semaphore of leases -------------------------------------------------------
+# KEYS[1] zset: member = holder token, score = lease expiry (us). Expired leases (a holder that
+# crashed or stalled) are dropped before every decision, so their permits come back.
+
+BULKHEAD_ACQUIRE = (
+    _PRELUDE
+    + """
+-- ARGV: permits, lease us, token
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', f(now))
+local held = redis.call('ZCARD', KEYS[1])
+if held < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], f(now + tonumber(ARGV[2])), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ms(tonumber(ARGV[2])))
+  return {1, held + 1, '0'}
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, held, f(tonumber(first[2]) - now)}
+"""
+)
+
+BULKHEAD_RELEASE = (
+    _PRELUDE
+    + """
+-- ARGV: token, channel, notice
+local gone = redis.call('ZREM', KEYS[1], ARGV[1])
+if gone == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return gone
+"""
+)
+
+BULKHEAD_RENEW = (
+    _PRELUDE
+    + """
+-- ARGV: lease us, tokens...: extends the leases still held; returns how many were
+local renewed = 0
+for i = 2, #ARGV - 1 do
+  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', f(now + tonumber(ARGV[1])), ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], ms(tonumber(ARGV[1])))
+return renewed
+"""
+)
+
+BULKHEAD_COUNT = (
+    _PRELUDE
+    + """
+-- permits held now (expired leases dropped first)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', f(now))
+return redis.call('ZCARD', KEYS[1])
+"""
+)
+
+for _s in (
+    Script("bulkhead_count", BULKHEAD_COUNT),
+    Script("bulkhead_acquire", BULKHEAD_ACQUIRE),
+    Script("bulkhead_release", BULKHEAD_RELEASE),
+    Script("bulkhead_renew", BULKHEAD_RENEW),
+):
+    SCRIPTS[_s.name] = _s
+
+# -- retry budgets ----------------------------------------------------------------------------
+# KEYS[1] hash: c<second> = calls, r<second> = retries, for the last ttl seconds.
+
+_BUDGET = """
+local sec = math.floor(now / 1000000)
+local ttl = tonumber(ARGV[2])
+local calls = tonumber(ARGV[1])
+if calls > 0 then redis.call('HINCRBY', KEYS[1], 'c' .. sec, calls) end
+local c, r = 0, 0
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local field = all[i]
+  if tonumber(string.sub(field, 2)) <= sec - ttl then
+    redis.call('HDEL', KEYS[1], field)
+  elseif string.sub(field, 1, 1) == 'c' then
+    c = c + tonumber(all[i + 1])
+  else
+    r = r + tonumber(all[i + 1])
+  end
+end
+redis.call('PEXPIRE', KEYS[1], (ttl + 1) * 1000)
+"""
+
+BUDGET_SYNC = (
+    _PRELUDE
+    + _BUDGET
+    + """
+-- ARGV: calls to add, ttl seconds
+return {c, r}
+"""
+)
+
+BUDGET_WITHDRAW = (
+    _PRELUDE
+    + _BUDGET
+    + """
+-- ARGV: calls to add, ttl seconds, ratio, retries per second allowed whatever the traffic
+local allowed = tonumber(ARGV[4]) * ttl + tonumber(ARGV[3]) * c
+if r + 1 > allowed then return {0, c, r} end
+redis.call('HINCRBY', KEYS[1], 'r' .. sec, 1)
+return {1, c, r + 1}
+"""
+)
+
+for _s in (Script("budget_sync", BUDGET_SYNC), Script("budget_withdraw", BUDGET_WITHDRAW)):
     SCRIPTS[_s.name] = _s

@@ -201,27 +201,24 @@ class RedisStore(StateStore):
             StoreUnavailableError: Redis refused, timed out or failed.
         """
         args = [*args, self._now()]
+        client: Any = self.client  # redis-py's execute_command is untyped
         try:
             try:
-                return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             except NoScriptError:
-                return self.client.execute_command("EVAL", script.text, len(keys), *keys, *args)
+                return client.execute_command("EVAL", script.text, len(keys), *keys, *args)
         except (RedisError, OSError) as exc:
             raise self.unavailable(exc) from None
 
     async def aeval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """:meth:`eval` on the running loop's asyncio client."""
-        client = self.aclient()
+        client: Any = self.aclient()
         args = [*args, self._now()]
         try:
             try:
-                return await client.execute_command(
-                    "EVALSHA", script.sha, len(keys), *keys, *args
-                )
+                return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             except NoScriptError:
-                return await client.execute_command(
-                    "EVAL", script.text, len(keys), *keys, *args
-                )
+                return await client.execute_command("EVAL", script.text, len(keys), *keys, *args)
         except (RedisError, OSError) as exc:
             raise self.unavailable(exc) from None
 

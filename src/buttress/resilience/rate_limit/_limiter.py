@@ -382,9 +382,7 @@ class RateLimiter(Policy):
                 if wait > 0:
                     sleep(wait)
                 return decision
-            if decision.reason == "store_deny" or (
-                timeout is not None and waited + wait > timeout
-            ):
+            if decision.reason == "store_deny" or (timeout is not None and waited + wait > timeout):
                 raise self._rejected(decision)
             sleep(wait)
             waited += wait
@@ -404,9 +402,7 @@ class RateLimiter(Policy):
                 if wait > 0:
                     await asleep(wait)
                 return decision
-            if decision.reason == "store_deny" or (
-                timeout is not None and waited + wait > timeout
-            ):
+            if decision.reason == "store_deny" or (timeout is not None and waited + wait > timeout):
                 raise self._rejected(decision)
             await asleep(wait)
             waited += wait
