@@ -28,3 +28,5 @@ BREAKER_STATE = f"{PREFIX}_circuit_breaker_state"  # gauge{policy, state}: 1 for
 BULKHEAD_ACTIVE = f"{PREFIX}_bulkhead_active_calls"  # gauge{policy}
 BULKHEAD_QUEUED = f"{PREFIX}_bulkhead_queued_calls"  # gauge{policy}
 RATE_LIMITER_KEYS = f"{PREFIX}_rate_limiter_keys"  # gauge{policy}
+STATE_STORE_ERRORS = f"{PREFIX}_state_store_errors"  # counter{policy}: the store did not answer
+STATE_STORE_MODE = f"{PREFIX}_state_store_mode"  # gauge{policy, mode}: 1 for the current mode

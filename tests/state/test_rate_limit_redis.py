@@ -261,3 +261,30 @@ def test_redis_password_is_never_printed(redis_url: str) -> None:
     assert "***" in str(caught.value)
     st.close()
     assert isinstance(redis.Redis, type)
+
+
+@pytest.mark.anyio
+async def test_asgi_middleware_limits_across_app_instances(store: RedisStore) -> None:
+    """Two app processes (two middleware and limiter objects) answer 429 once the shared
+    per-client limit is spent."""
+    import httpx
+
+    from buttress.resilience.integrations.asgi import RateLimitMiddleware
+    from tests.resilience.test_integrations import client_for, hello
+
+    apps = [
+        RateLimitMiddleware(
+            hello, limiter=RateLimiter.fixed_window(limit=3, window=60, name="web", store=store)
+        )
+        for _ in range(2)
+    ]
+    statuses = []
+    try:
+        for i in range(5):
+            async with client_for(apps[i % 2]) as client:
+                response: httpx.Response = await client.get("/")
+                statuses.append(response.status_code)
+        assert statuses == [200, 200, 200, 429, 429]
+        assert int(response.headers["retry-after"]) > 0
+    finally:
+        await store.aclose()

@@ -73,8 +73,59 @@ class ServerConfig(Section):
     )
 
 
+StoreFailureMode = Literal["local", "allow", "deny"]
+
+
+class StateTls(Section):
+    """TLS to Redis (with a ``rediss://`` URL)."""
+
+    ca_file: Path | None = Field(default=None, description="CA bundle that signed the server.")
+    cert_file: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
+    key_file: Path | None = Field(default=None, description="Client key (mutual TLS).")
+    verify: bool = Field(default=True, description="Verify the server's certificate.")
+
+
 class StateConfig(Section):
-    """Shared state store for resilience policies and flags (in memory unless configured)."""
+    """Where stateful policies keep their state: `memory` (each process its own) or `redis`
+    (shared by every process and replica; see docs/shared-state.md)."""
+
+    backend: Literal["memory", "redis"] = Field(
+        default="memory", description="`memory` or `redis`."
+    )
+    url: SecretDsn | None = Field(
+        default=None,
+        description="redis://[user:password@]host:port/db, rediss:// for TLS "
+        "(default redis://127.0.0.1:6379/0).",
+    )
+    prefix: str = Field(
+        default="buttress",
+        min_length=1,
+        pattern=r"^[^{}]+$",
+        description="Namespace of every key, one per application and environment (`shop:prod`).",
+    )
+    connect_timeout: Duration = Field(default=1.0, gt=0, description="To open a connection.")
+    command_timeout: Duration = Field(
+        default=0.25, gt=0, description="Longest wait for an answer; decisions come within it."
+    )
+    pool_size: int = Field(default=50, ge=1, description="Connections per client.")
+    retry_interval: Duration = Field(
+        default=1.0, gt=0, description="After a store failure, ask the store again this often."
+    )
+    sync_interval: Duration = Field(
+        default=0.1, gt=0, description="Breaker and budget outcomes are sent this often."
+    )
+    on_store_failure: StoreFailureMode = Field(
+        default="local",
+        description="While Redis does not answer: `local` (in-process state), `allow`, `deny`. "
+        "Policies may override it.",
+    )
+    tls: StateTls | None = None
+
+    @model_validator(mode="after")
+    def _url_matches_backend(self) -> StateConfig:
+        if self.url is not None and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("url: expected redis://, rediss:// or unix://")
+        return self
 
 
 class RetrySpec(Section):
@@ -133,6 +184,9 @@ class BulkheadSpec(Section):
     max_queue: int | None = Field(default=None, ge=0, description="Calls allowed to wait (0).")
     max_wait: Duration | None = Field(default=None, description="Longest wait in the queue.")
     on_full: Literal["reject_newest", "drop_oldest"] | None = None
+    lease: Duration | None = Field(
+        default=None, gt=0, description="Shared state: a dead holder's permit returns after (30s)."
+    )
 
 
 class RateLimitSpec(Section):
@@ -163,6 +217,14 @@ class PolicySpec(Section):
     timeout: TimeoutSpec | None = None
     bulkhead: BulkheadSpec | None = None
     rate_limit: RateLimitSpec | None = None
+    shared: bool | None = Field(
+        default=None,
+        description="Keep this policy's state in the `state` store (default: yes when the "
+        "backend is redis); false keeps it in each process.",
+    )
+    on_store_failure: StoreFailureMode | None = Field(
+        default=None, description="Overrides `state.on_store_failure` for this policy."
+    )
 
 
 class ResilienceConfig(Section):

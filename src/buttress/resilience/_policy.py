@@ -35,6 +35,7 @@ class Policy:
 
     name: str
     _listeners: tuple[events.Listener, ...]
+    _guard: StoreGuard | None = None  # set by _init_store for a policy with shared state
     _cm: contextvars.ContextVar[tuple[Any, ...]]
 
     def _init_policy(
@@ -51,7 +52,7 @@ class Policy:
         """Attach a shared state store (``None`` or a memory store: in-process state)."""
         check_on_store_failure(on_store_failure)
         self._store: Any = None
-        self._guard: StoreGuard | None = None
+        self._guard = None
         if store is None or not store.shared:
             return
         if self.name.startswith(f"{self._kind}-"):

@@ -61,12 +61,15 @@ class Pipeline(Policy):
         """
 
         def rank(policy: Policy) -> int:
+            for klass in type(
+                policy
+            ).__mro__:  # a subclass (e.g. a shared breaker) ranks as its base
+                if klass.__name__ in DEFAULT_ORDER:
+                    return DEFAULT_ORDER.index(klass.__name__)
             kind = type(policy).__name__
-            if kind not in DEFAULT_ORDER:
-                raise ValueError(
-                    f"pipeline: no default place for {kind}; build Pipeline(...) in your order"
-                )
-            return DEFAULT_ORDER.index(kind)
+            raise ValueError(
+                f"pipeline: no default place for {kind}; build Pipeline(...) in your order"
+            )
 
         ranks = [rank(p) for p in policies]
         if len(set(ranks)) != len(ranks):

@@ -19,6 +19,7 @@ from buttress.resilience.pipeline import Pipeline
 from buttress.resilience.rate_limit import RateLimiter
 from buttress.resilience.retry import Retry
 from buttress.resilience.timeout import Timeout
+from buttress.state._base import OnStoreFailure, StateStore
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -52,60 +53,94 @@ def _merged(config: ResilienceConfig, name: str, kind: str) -> dict[str, Any] | 
     return values
 
 
-def build_pipeline(config: ResilienceConfig, name: str) -> Pipeline | None:
-    """Build the pipeline for ``name`` (``None`` when no policy kind applies to it).
+def _sharing(
+    config: ResilienceConfig, name: str, store: StateStore | None, mode: OnStoreFailure
+) -> tuple[StateStore | None, OnStoreFailure]:
+    spec = config.policies.get(name)
+    shared = True
+    for part in (config.defaults, spec):
+        if part is not None:
+            if part.shared is not None:
+                shared = part.shared
+            if part.on_store_failure is not None:
+                mode = part.on_store_failure
+    return (store if shared else None), mode
+
+
+def build_pipeline(
+    config: ResilienceConfig,
+    name: str,
+    store: StateStore | None = None,
+    on_store_failure: OnStoreFailure = "local",
+) -> Pipeline | None:
+    """Build the pipeline for ``name`` (``None`` when no policy kind applies to it). With a
+    shared ``store``, its breaker, limiter, bulkhead and retry budget keep their state there
+    (unless the policy says ``shared: false``).
 
     Raises:
         ValueError: a setting combination the policies refuse, naming the policy and kind.
     """
+    store, mode = _sharing(config, name, store, on_store_failure)
     parts: list[Any] = []
     for kind in _KINDS:
         values = _merged(config, name, kind)
         if values is None:
             continue
         try:
-            parts.append(_build(kind, f"{name}.{kind}", values))
+            parts.append(_build(kind, f"{name}.{kind}", values, store, mode))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"policy {name!r}, {kind}: {exc}") from None
     return Pipeline.standard(*parts, name=name) if parts else None
 
 
-def _build(kind: str, name: str, v: dict[str, Any]) -> Any:
+def _build(
+    kind: str, name: str, v: dict[str, Any], store: StateStore | None, mode: OnStoreFailure
+) -> Any:
+    shared: dict[str, Any] = {"store": store, "on_store_failure": mode}
     if kind == "retry":
         budget = None
         if "budget_ratio" in v or "budget_min_per_second" in v:
             budget = RetryBudget(
                 ratio=v.pop("budget_ratio", 0.2),
                 min_per_second=v.pop("budget_min_per_second", 10.0),
+                name=f"{name}_budget",
+                **shared,
             )
         return Retry(name=name, budget=budget, **v)
     if kind == "circuit_breaker":
-        return CircuitBreaker(name=name, **v)
+        return CircuitBreaker(name=name, **v, **shared)
     if kind == "timeout":
         if "seconds" not in v:
             raise ValueError("timeout needs `seconds`")
         return Timeout(v.pop("seconds"), name=name, **v)
     if kind == "bulkhead":
-        return Bulkhead(name=name, **v)
+        return Bulkhead(name=name, **v, **shared)
     algorithm = v.pop("algorithm", "token_bucket")
     if "rate" not in v:
         raise ValueError("rate_limit needs `rate`")
     rate, per, burst = v.pop("rate"), v.pop("per", 1.0), v.pop("burst", None)
     if algorithm in ("token_bucket", "gcra"):
-        return getattr(RateLimiter, algorithm)(rate=rate, per=per, burst=burst, name=name)
+        return getattr(RateLimiter, algorithm)(rate=rate, per=per, burst=burst, name=name, **shared)
     if algorithm == "leaky_bucket":
-        return RateLimiter.leaky_bucket(rate=rate, per=per, capacity=burst, name=name)
+        return RateLimiter.leaky_bucket(rate=rate, per=per, capacity=burst, name=name, **shared)
     if algorithm == "fixed_window":
-        return RateLimiter.fixed_window(limit=rate, window=per, name=name)
+        return RateLimiter.fixed_window(limit=rate, window=per, name=name, **shared)
     exact = algorithm == "sliding_window"
-    return RateLimiter.sliding_window(limit=rate, window=per, exact=exact, name=name)
+    return RateLimiter.sliding_window(limit=rate, window=per, exact=exact, name=name, **shared)
 
 
 class PolicyRegistry:
     """Named pipelines from a configuration, built once and shared."""
 
-    def __init__(self, config: ResilienceConfig) -> None:
+    def __init__(
+        self,
+        config: ResilienceConfig,
+        store: StateStore | None = None,
+        on_store_failure: OnStoreFailure = "local",
+    ) -> None:
         self.config = config
+        self.store = store
+        self.on_store_failure = on_store_failure
         self._built: dict[str, Pipeline] = {}
         self._lock = threading.Lock()
 
@@ -130,7 +165,7 @@ class PolicyRegistry:
                         f"unknown resilience policy {name!r}; configured: {known} "
                         "(declare it under resilience.policies in buttress.yaml)"
                     )
-                pipeline = build_pipeline(self.config, name)
+                pipeline = build_pipeline(self.config, name, self.store, self.on_store_failure)
                 if pipeline is None:
                     raise UnknownPolicyError(
                         f"resilience policy {name!r} has no policy enabled (and no defaults apply)"
@@ -143,19 +178,32 @@ _default: PolicyRegistry | None = None
 _default_lock = threading.Lock()
 
 
+def _from_config(config: ButtressConfig) -> PolicyRegistry:
+    from buttress.state import open_store
+
+    store = open_store(config.state)
+    return PolicyRegistry(config.resilience, store, config.state.on_store_failure)
+
+
 def configure(config: ButtressConfig | ResilienceConfig | None) -> PolicyRegistry | None:
     """Set the process's registry from a configuration (``None`` forgets it, so the next
-    :func:`policy` call loads buttress.yaml again). Returns the new registry."""
+    :func:`policy` call loads buttress.yaml again). A whole :class:`ButtressConfig` brings its
+    ``state:`` store (Redis: policies shared across processes); a ``ResilienceConfig`` alone
+    keeps state in the process. The previous registry's store is closed. Returns the new one.
+    """
     global _default
     from buttress.config import ButtressConfig
 
     with _default_lock:
+        old = _default
         if config is None:
             _default = None
+        elif isinstance(config, ButtressConfig):
+            _default = _from_config(config)
         else:
-            _default = PolicyRegistry(
-                config.resilience if isinstance(config, ButtressConfig) else config
-            )
+            _default = PolicyRegistry(config)
+        if old is not None and old.store is not None:
+            old.store.close()
         return _default
 
 
@@ -173,6 +221,6 @@ def policy(name: str) -> Pipeline:
 
         with _default_lock:
             if _default is None:
-                _default = PolicyRegistry(load().resilience)
+                _default = _from_config(load())
             registry = _default
     return registry.get(name)

@@ -18,6 +18,7 @@ from buttress.state._base import (
 )
 
 if TYPE_CHECKING:
+    from buttress.config import StateConfig
     from buttress.state.redis_store import RedisStore
 
 __all__ = [
@@ -27,7 +28,31 @@ __all__ = [
     "StateStore",
     "StoreUnavailableError",
     "check_on_store_failure",
+    "open_store",
 ]
+
+
+def open_store(config: StateConfig) -> StateStore:
+    """The store the ``state:`` section of buttress.yaml describes (no connection is opened
+    until a policy first uses it)."""
+    if config.backend == "memory":
+        return MemoryStore()
+    from buttress.state.redis_store import DEFAULT_URL, RedisStore
+
+    tls = config.tls
+    return RedisStore(
+        config.url or DEFAULT_URL,
+        prefix=config.prefix,
+        connect_timeout=config.connect_timeout,
+        command_timeout=config.command_timeout,
+        pool_size=config.pool_size,
+        retry_interval=config.retry_interval,
+        sync_interval=config.sync_interval,
+        ssl_ca_file=str(tls.ca_file) if tls and tls.ca_file else None,
+        ssl_cert_file=str(tls.cert_file) if tls and tls.cert_file else None,
+        ssl_key_file=str(tls.key_file) if tls and tls.key_file else None,
+        ssl_verify=tls.verify if tls else True,
+    )
 
 
 def __getattr__(name: str) -> Any:

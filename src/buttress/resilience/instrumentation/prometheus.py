@@ -11,8 +11,9 @@
     metrics.track(db)                          # breaker state, bulkhead depth, limiter keys
 
 Counters come from the event path (rejections by kind, retries, give-ups, timeouts, fallbacks,
-breaker transitions); gauges are read from the tracked policies when Prometheus scrapes; call
-counts and the latency histogram come from :meth:`PrometheusMetrics.instrument`, which is the
+breaker transitions, state-store errors); gauges (breaker state, bulkhead depth, limiter keys,
+state-store mode) are read from the tracked policies when Prometheus scrapes; call counts and
+the latency histogram come from :meth:`PrometheusMetrics.instrument`, which is the
 only part that adds work to every call, and only to the calls it wraps. Metric names live in
 :mod:`buttress.metric_names`.
 """
@@ -41,6 +42,7 @@ __all__ = ["PrometheusMetrics"]
 
 T = TypeVar("T")
 _STATES = ("closed", "open", "half_open", "forced_open", "forced_closed", "disabled")
+_MODES = ("shared", "local", "allow", "deny")
 
 
 class _StateCollector(Collector):
@@ -60,7 +62,16 @@ class _StateCollector(Collector):
         keys = GaugeMetricFamily(
             names.RATE_LIMITER_KEYS, "Keys the rate limiter tracks", labels=["policy"]
         )
+        mode = GaugeMetricFamily(
+            names.STATE_STORE_MODE,
+            "1 for the mode of a policy with shared state: shared, or its on_store_failure mode",
+            labels=["policy", "mode"],
+        )
         for policy in list(self.policies):
+            current_mode = policy.store_mode
+            if current_mode != "memory":
+                for m in _MODES:
+                    mode.add_metric([policy.name, m], 1.0 if m == current_mode else 0.0)
             if isinstance(policy, CircuitBreaker):
                 current = policy.state
                 for s in _STATES:
@@ -70,7 +81,7 @@ class _StateCollector(Collector):
                 queued.add_metric([policy.name], policy.queued)
             elif isinstance(policy, RateLimiter):
                 keys.add_metric([policy.name], len(policy))
-        yield from (state, active, queued, keys)
+        yield from (state, active, queued, keys, mode)
 
 
 class _Instrumented(Policy):
@@ -159,6 +170,12 @@ class PrometheusMetrics:
             ["policy", "from_state", "to_state"],
             registry=registry,
         )
+        self.store_errors = Counter(
+            names.STATE_STORE_ERRORS,
+            "Calls to a shared state store that failed or timed out, by policy",
+            ["policy"],
+            registry=registry,
+        )
         self._state = _StateCollector()
         registry.register(self._state)
 
@@ -175,6 +192,8 @@ class PrometheusMetrics:
             self.fallbacks.labels(event.policy).inc()
         elif isinstance(event, events.CircuitStateChanged):
             self.transitions.labels(event.policy, event.old, event.new).inc()
+        elif isinstance(event, events.StateStoreFailed):
+            self.store_errors.labels(event.policy).inc()
 
     def install(self) -> None:
         """Receive every policy's events (``events.subscribe``)."""

@@ -97,7 +97,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         cost = self.cost(scope) if callable(self.cost) else self.cost
-        decision = self.limiter.try_acquire(key, cost)
+        decision = await self.limiter.atry_acquire(key, cost)  # a shared store: no blocking
         if not decision.allowed:
             await self._refuse(decision, send)
             return
