@@ -28,7 +28,8 @@ HEAVY = [
 
 
 @pytest.mark.parametrize(
-    "module", ["buttress", "buttress.resilience", "buttress.health", "buttress.errors"]
+    "module",
+    ["buttress", "buttress.resilience", "buttress.state", "buttress.health", "buttress.errors"],
 )
 def test_library_import_is_light(module: str) -> None:
     """Importing a library domain in a fresh interpreter loads none of the heavy stacks."""

@@ -1,11 +1,14 @@
 """The Lua scripts the Redis store runs: one EVALSHA per decision, on Redis server time.
 
 Times are integer microseconds from ``TIME`` (exact in a double), so replicas with skewed
-clocks agree, and window boundaries are compared without rounding. Every number written or
-returned is formatted with ``%.17g`` (Lua's own conversion keeps 14 digits, too few for a
-timestamp in microseconds). Rate-limit scripts return ``{code, retry_us, remaining,
-reset_us}``: code 1 = taken, 2 = reserved (wait ``retry_us`` first), 0 = refused, -1 = the cost
-can never be granted. The last argument is empty, or a pinned time in microseconds (tests only).
+clocks agree, and window boundaries are compared without rounding. Numbers are stored exactly:
+passed to ``redis.call`` as numbers (Redis writes them with 17 digits), or packed with
+``%.17g`` (Lua's own ``..`` keeps 14 digits, too few for a timestamp in microseconds). Each
+state is one key written with one ``SET ... PX`` where it can be: every ``redis.call`` costs a
+few microseconds of the server's single thread. Rate-limit scripts return integers
+``{code, retry_us, remaining * 1e6, reset_us}`` (times rounded up, permits down): code 1 =
+taken, 2 = reserved (wait ``retry_us`` first), 0 = refused, -1 = the cost can never be
+granted. The last argument is empty, or a pinned time in microseconds (tests only).
 """
 
 from __future__ import annotations
@@ -29,35 +32,33 @@ class Script:
 _PRELUDE = """
 local now
 if ARGV[#ARGV] ~= '' then
-  now = tonumber(ARGV[#ARGV])  -- a pinned time, for tests (RedisStore.pin_time)
+  now = tonumber(ARGV[#ARGV])  -- a pinned time, for tests (RedisStore.pinned_time)
 else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local function f(x) return string.format('%.17g', x) end
 local function ms(us) return math.floor(us / 1000) + 1000 end
+local function C(us) return math.ceil(us) end
+local function R(permits) return math.floor(permits * 1000000) end
 """
 
 TOKEN_BUCKET = (
     _PRELUDE
     + """
--- KEYS[1] hash {t = tokens, ts = last refill}; ARGV: burst, us per token, cost
+-- KEYS[1] string: when the bucket is full again (us); ARGV: burst, us per token, cost
 local burst, per, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local s = redis.call('HMGET', KEYS[1], 't', 'ts')
+local full = tonumber(redis.call('GET', KEYS[1]) or '0')
 local tokens = burst
-if s[1] then
-  tokens = tonumber(s[1]) + math.max(0, now - tonumber(s[2])) / per
-  if tokens > burst then tokens = burst end
-end
+if full > now then tokens = burst - (full - now) / per end
 if tokens >= cost then
   tokens = tokens - cost
   local reset = (burst - tokens) * per
-  redis.call('HSET', KEYS[1], 't', f(tokens), 'ts', f(now))
-  redis.call('PEXPIRE', KEYS[1], ms(reset))
-  return {1, '0', f(tokens), f(reset)}
+  redis.call('SET', KEYS[1], now + reset, 'PX', ms(reset))
+  return {1, 0, R(tokens), C(reset)}
 end
-if cost > burst then return {-1, '0', f(tokens), '0'} end
-return {0, f((cost - tokens) * per), f(tokens), f((burst - tokens) * per)}
+if cost > burst then return {-1, 0, R(tokens), 0} end
+return {0, C((cost - tokens) * per), R(tokens), C((burst - tokens) * per)}
 """
 )
 
@@ -72,59 +73,76 @@ if tat < now then tat = now end
 local new_tat = tat + cost * interval
 local allow_at = new_tat - tol
 if allow_at <= now then
-  redis.call('SET', KEYS[1], f(new_tat), 'PX', ms(new_tat - now))
-  return {1, '0', f(math.max(0, (tol - (new_tat - now)) / interval)), f(new_tat - now)}
+  redis.call('SET', KEYS[1], new_tat, 'PX', ms(new_tat - now))
+  return {1, 0, R(math.max(0, (tol - (new_tat - now)) / interval)), C(new_tat - now)}
 end
-if cost > burst then return {-1, '0', '0', '0'} end
-return {0, f(allow_at - now), f(math.max(0, (tol - (tat - now)) / interval)), f(tat - now)}
+if cost > burst then return {-1, 0, 0, 0} end
+return {0, C(allow_at - now), R(math.max(0, (tol - (tat - now)) / interval)), C(tat - now)}
 """
 )
 
 FIXED_WINDOW = (
     _PRELUDE
     + """
--- KEYS[1] hash {i = window index, u = used}; ARGV: limit, window us, cost
+-- KEYS[1] string "index used"; ARGV: limit, window us, cost
 local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local index = math.floor(now / window)
-local s = redis.call('HMGET', KEYS[1], 'i', 'u')
+local s = redis.call('GET', KEYS[1])
 local used = 0
-if s[1] and tonumber(s[1]) == index then used = tonumber(s[2]) end
+if s then
+  local i, u = string.match(s, '(%S+) (%S+)')
+  if tonumber(i) == index then used = tonumber(u) end
+end
 local reset = (index + 1) * window - now
 if used + cost <= limit then
   used = used + cost
-  redis.call('HSET', KEYS[1], 'i', f(index), 'u', f(used))
-  redis.call('PEXPIRE', KEYS[1], ms(reset))
-  return {1, '0', f(limit - used), f(reset)}
+  redis.call('SET', KEYS[1], f(index) .. ' ' .. f(used), 'PX', ms(reset))
+  return {1, 0, R(limit - used), C(reset)}
 end
-if cost > limit then return {-1, '0', '0', '0'} end
-return {0, f(reset), f(limit - used), f(reset)}
+if cost > limit then return {-1, 0, 0, 0} end
+return {0, C(reset), R(limit - used), C(reset)}
 """
 )
 
 SLIDING_LOG = (
     _PRELUDE
     + """
--- KEYS[1] zset: member "seq:cost", score = time us; KEYS[2] hash {u = used, n = seq}
--- ARGV: limit, window us, cost
+-- KEYS[1] zset: member "seq:cost", score = time us; KEYS[2] string "used seq oldest"
+-- (oldest = the first score, -1 when empty); ARGV: limit, window us, cost
 local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local used = tonumber(redis.call('HGET', KEYS[2], 'u') or '0')
+local used, seq, oldest = 0, 0, -1
+local meta = redis.call('GET', KEYS[2])
+if meta then
+  local u, q, o = string.match(meta, '(%S+) (%S+) (%S+)')
+  used, seq, oldest = tonumber(u), tonumber(q), tonumber(o)
+end
 -- expired: stamp + window <= now, i.e. score <= now - window (integers: exact)
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', f(now - window))
-if #old > 0 then
-  for _, m in ipairs(old) do used = used - tonumber(string.match(m, ':(.+)$')) end
+local edge = now - window
+local changed = false
+if oldest >= 0 and oldest <= edge then
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', edge)) do
+    used = used - tonumber(string.match(m, ':(.+)$'))
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', edge)
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if first[2] then oldest = tonumber(first[2]) else oldest, used = -1, 0 end
   if used < 1e-9 then used = 0 end
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', f(now - window))
-  redis.call('HSET', KEYS[2], 'u', f(used))
+  changed = true
+end
+local function save()
+  redis.call('SET', KEYS[2], f(used) .. ' ' .. f(seq) .. ' ' .. f(oldest), 'PX', ms(window))
 end
 if used + cost <= limit then
-  local seq = redis.call('HINCRBY', KEYS[2], 'n', 1)
-  redis.call('ZADD', KEYS[1], f(now), seq .. ':' .. f(cost))
-  redis.call('HSET', KEYS[2], 'u', f(used + cost))
+  seq = seq + 1
+  used = used + cost
+  if oldest < 0 then oldest = now end
+  redis.call('ZADD', KEYS[1], now, f(seq) .. ':' .. f(cost))
   redis.call('PEXPIRE', KEYS[1], ms(window))
-  redis.call('PEXPIRE', KEYS[2], ms(window))
-  return {1, '0', f(limit - used - cost), f(window)}
+  save()
+  return {1, 0, R(limit - used), C(window)}
 end
-if cost > limit then return {-1, '0', '0', '0'} end
+if changed then save() end
+if cost > limit then return {-1, 0, 0, 0} end
 local need = used + cost - limit
 local freed, start, retry = 0, 0, window
 while true do
@@ -141,35 +159,36 @@ end
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 local reset = 0
 if #last > 0 then reset = tonumber(last[2]) + window - now end
-return {0, f(retry), f(limit - used), f(reset)}
+return {0, C(retry), R(limit - used), C(reset)}
 """
 )
 
 SLIDING_COUNTER = (
     _PRELUDE
     + """
--- KEYS[1] hash {i = window index, c = current, p = previous}; ARGV: limit, window us, cost
+-- KEYS[1] string "index current previous"; ARGV: limit, window us, cost
 local limit, w, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local index = math.floor(now / w)
-local s = redis.call('HMGET', KEYS[1], 'i', 'c', 'p')
+local s = redis.call('GET', KEYS[1])
 local current, previous = 0, 0
-if s[1] then
-  local was = tonumber(s[1])
+if s then
+  local i, c, p = string.match(s, '(%S+) (%S+) (%S+)')
+  local was = tonumber(i)
   if was == index then
-    current, previous = tonumber(s[2]), tonumber(s[3])
+    current, previous = tonumber(c), tonumber(p)
   elseif was == index - 1 then
-    previous = tonumber(s[2])
+    previous = tonumber(c)
   end
 end
 local into = (now - index * w) / w
 local used = previous * (1 - into) + current
 if used + cost <= limit then
   current = current + cost
-  redis.call('HSET', KEYS[1], 'i', f(index), 'c', f(current), 'p', f(previous))
-  redis.call('PEXPIRE', KEYS[1], ms((index + 2) * w - now))
-  return {1, '0', f(math.max(0, limit - used - cost)), f((index + 2) * w - now)}
+  local reset = (index + 2) * w - now
+  redis.call('SET', KEYS[1], f(index) .. ' ' .. f(current) .. ' ' .. f(previous), 'PX', ms(reset))
+  return {1, 0, R(math.max(0, limit - used - cost)), C(reset)}
 end
-if cost > limit then return {-1, '0', '0', '0'} end
+if cost > limit then return {-1, 0, 0, 0} end
 local retry
 if current + cost <= limit and previous > 0 then
   retry = index * w + w * (1 - (limit - current - cost) / previous) - now
@@ -182,7 +201,7 @@ if current > 0 then
 elseif previous > 0 then
   reset = (index + 1) * w - now
 end
-return {0, f(retry), f(math.max(0, limit - used)), f(reset)}
+return {0, C(retry), R(math.max(0, limit - used)), C(reset)}
 """
 )
 
@@ -197,16 +216,16 @@ if start < now then start = now end
 local function remaining(n) return math.max(0, capacity - math.max(0, n - now) / interval) end
 if ARGV[4] == '1' and (start - now) / interval + cost <= capacity + 1e-9 then
   local n = start + cost * interval
-  redis.call('SET', KEYS[1], f(n), 'PX', ms(n - now))
-  return {2, f(start - now), f(remaining(n)), f(n - now)}
+  redis.call('SET', KEYS[1], n, 'PX', ms(n - now))
+  return {2, C(start - now), R(remaining(n)), C(n - now)}
 end
 if start <= now then
   local n = now + cost * interval
-  redis.call('SET', KEYS[1], f(n), 'PX', ms(n - now))
-  return {1, '0', f(remaining(n)), f(n - now)}
+  redis.call('SET', KEYS[1], n, 'PX', ms(n - now))
+  return {1, 0, R(remaining(n)), C(n - now)}
 end
-if cost > capacity then return {-1, '0', '0', '0'} end
-return {0, f(start - now), f(remaining(nxt)), f(math.max(0, nxt - now))}
+if cost > capacity then return {-1, 0, 0, 0} end
+return {0, C(start - now), R(remaining(nxt)), C(math.max(0, nxt - now))}
 """
 )
 

@@ -249,4 +249,4 @@ class RedisStore(StateStore):
 
 def _decision(reply: Any) -> tuple[int, float, float, float]:
     code, retry, remaining, reset = reply
-    return int(code), float(retry) / 1e6, float(remaining), float(reset) / 1e6
+    return code, retry / 1e6, remaining / 1e6, reset / 1e6
