@@ -19,7 +19,6 @@ import asyncio
 import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -311,9 +310,8 @@ def main() -> int:
         args.rounds, args.calls, args.seconds = 3, 1000, 1.5
     if args.pin:
         _pin()
-    print(
-        f"Redis {URL}; {args.rounds} rounds x {args.calls} decisions per case; python {sys.version.split()[0]}"
-    )
+    version = sys.version.split()[0]
+    print(f"Redis {URL}; {args.rounds} rounds x {args.calls} decisions per case; python {version}")
     _table("one client, sync (redis-py)", run_sync(args.rounds, args.calls))
     _table("one client, asyncio (redis.asyncio)", asyncio.run(run_async(args.rounds, args.calls)))
     names = [
