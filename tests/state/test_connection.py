@@ -1,0 +1,168 @@
+"""Connecting to Redis: TLS with a CA of the test's own, ACL users, and errors that name the
+server but never the password."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from buttress.config import load_text
+from buttress.resilience import RateLimiter
+from buttress.state import RedisStore, StoreUnavailableError, open_store
+from buttress.state._lua import SCRIPTS, Script
+from tests.conftest import free_port
+from tests.state.conftest import OwnRedis
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A redis-server that speaks only TLS, with a certificate signed by a CA made here."""
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is not installed; run scripts/check.sh")
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        cwd=tmp_path,
+    )
+    (tmp_path / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        cwd=tmp_path,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.cnf",
+        "-out",
+        "server.crt",
+        cwd=tmp_path,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            "server.crt",
+            "--tls-key-file",
+            "server.key",
+            "--tls-ca-cert-file",
+            "ca.crt",
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"rediss://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url, ssl_ca_certs=str(tmp_path / "ca.crt")).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the TLS redis-server did not start")
+            time.sleep(0.05)
+    yield url, tmp_path / "ca.crt"
+    proc.kill()
+    proc.wait()
+
+
+def test_tls_with_the_ca_from_the_config(tls_redis: tuple[str, Path]) -> None:
+    url, ca = tls_redis
+    config = load_text(f"state: {{backend: redis, url: '{url}', tls: {{ca_file: '{ca}'}}}}")
+    store = open_store(config.state)
+    limiter = RateLimiter.gcra(rate=2, per=60, name="tls", store=store)
+    assert [limiter.try_acquire("k").allowed for _ in range(3)] == [True, True, False]
+    assert limiter.store_mode == "shared"
+    store.close()
+
+
+def test_tls_refuses_a_server_it_cannot_verify(tls_redis: tuple[str, Path]) -> None:
+    url, _ca = tls_redis
+    store = RedisStore(url, connect_timeout=2)  # the system CAs do not know the test's CA
+    with pytest.raises(StoreUnavailableError, match=r"rediss://127\.0\.0\.1"):
+        store.eval(_script(), ["k"], [1, 1, 1, 0])
+    store.close()
+
+
+def _script() -> Script:
+    return SCRIPTS["token_bucket"]
+
+
+def test_acl_user_and_a_wrong_password(own_redis: OwnRedis) -> None:
+    admin = redis.Redis(port=own_redis.port)
+    admin.acl_setuser(
+        "app",
+        enabled=True,
+        passwords=["+app-secret-1"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all"],
+    )
+    good = RedisStore(f"redis://app:app-secret-1@127.0.0.1:{own_redis.port}/0", prefix="acl")
+    limiter = RateLimiter.fixed_window(limit=1, window=60, name="acl", store=good)
+    assert limiter.try_acquire("k").allowed
+    assert not limiter.try_acquire("k").allowed
+    assert limiter.store_mode == "shared"
+    good.close()
+    bad = RedisStore(f"redis://app:wrong-secret-2@127.0.0.1:{own_redis.port}/0", prefix="acl")
+    with pytest.raises(StoreUnavailableError) as caught:
+        bad.eval(_script(), ["k"], [1, 1, 1, 0])
+    message = str(caught.value)
+    assert "wrong-secret-2" not in message
+    assert f"redis://app:***@127.0.0.1:{own_redis.port}/0" in message
+    assert "AuthenticationError" in message or "WRONGPASS" in message
+    bad.close()
