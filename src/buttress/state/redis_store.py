@@ -187,6 +187,37 @@ class RedisStore(StateStore):
             await client.aclose()
             await client.connection_pool.disconnect()
 
+    def check(self) -> dict[str, Any]:
+        """Ask Redis what a policy will need: answers, version, round trip, clock, scripts.
+
+        Raises:
+            StoreUnavailableError: Redis refused, timed out, or refused the credentials.
+        """
+        import time
+
+        client: Any = self.client
+        try:
+            trips = []
+            for _ in range(5):
+                started = time.perf_counter()
+                client.ping()
+                trips.append(time.perf_counter() - started)
+            seconds, micros = client.time()
+            skew = seconds + micros / 1e6 - time.time()
+            version = client.info("server").get("redis_version", "?")
+            for script in SCRIPTS.values():
+                client.script_load(script.text)
+        except (RedisError, OSError) as exc:
+            raise self.unavailable(exc) from None
+        return {
+            "store": self.describe(),
+            "prefix": self.prefix,
+            "redis_version": version,
+            "round_trip_ms": min(trips) * 1000,
+            "clock_offset_ms": skew * 1000,
+            "scripts_loaded": len(SCRIPTS),
+        }
+
     # -- scripts ----------------------------------------------------------------------------
 
     def _now(self) -> str:
