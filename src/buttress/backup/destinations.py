@@ -1,0 +1,126 @@
+"""Where backup objects are stored. Every destination writes atomically: an object appears under
+its final name only once it is whole (a partial name, then a rename; or an upload, then a
+manifest), so a crashed run leaves partials and no manifest, never a backup that looks good.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from buttress.backup.errors import BackupError
+
+__all__ = ["Destination", "LocalDestination", "ObjectWriter"]
+
+_PARTIAL = ".partial-"
+
+
+class ObjectWriter(Protocol):
+    def write(self, data: bytes | memoryview) -> None: ...
+    def commit(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class Destination(Protocol):
+    """One place a backup's objects go (a directory, a bucket...)."""
+
+    name: str
+
+    def describe(self) -> str: ...
+    def writer(self, key: str) -> ObjectWriter: ...
+    def reader(self, key: str) -> BinaryIO: ...
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def keys(self, prefix: str) -> list[str]: ...
+    def delete(self, key: str) -> None: ...
+
+
+class _LocalWriter:
+    def __init__(self, dest: LocalDestination, key: str) -> None:
+        self.dest = dest
+        self.key = key
+        self.final = dest.path_of(key)
+        self.partial = self.final.with_name(self.final.name + _PARTIAL + secrets.token_hex(4))
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.partial, "xb")  # noqa: SIM115  # closed in commit/abort
+        except OSError as exc:
+            raise dest.error(exc, key) from None
+
+    def write(self, data: bytes | memoryview) -> None:
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            self.abort()
+            raise self.dest.error(exc, self.key) from None
+
+    def commit(self) -> None:
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            self.partial.replace(self.final)
+        except OSError as exc:
+            self.abort()
+            raise self.dest.error(exc, self.key) from None
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+        self.partial.unlink(missing_ok=True)
+
+
+class LocalDestination:
+    """A directory (a local disk, an NFS or other mounted volume)."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.root = Path(path)
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.root})"
+
+    def path_of(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise BackupError(f"destination {self.name}: invalid object key {key!r}")
+        return self.root / key
+
+    def error(self, exc: OSError, key: str) -> BackupError:
+        return BackupError(f"destination {self.describe()}: {exc.strerror or exc} writing {key}")
+
+    def writer(self, key: str) -> ObjectWriter:
+        return _LocalWriter(self, key)
+
+    def reader(self, key: str) -> BinaryIO:
+        try:
+            return open(self.path_of(key), "rb")
+        except OSError as exc:
+            raise BackupError(
+                f"destination {self.describe()}: cannot read {key}: {exc.strerror}"
+            ) from None
+
+    def put(self, key: str, data: bytes) -> None:
+        w = self.writer(key)
+        w.write(data)
+        w.commit()
+
+    def get(self, key: str) -> bytes:
+        with self.reader(key) as f:
+            return f.read()
+
+    def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
+    def keys(self, prefix: str) -> list[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return []
+        found = [str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()]
+        return sorted(found)
+
+    def delete(self, key: str) -> None:
+        self.path_of(key).unlink(missing_ok=True)

@@ -1,0 +1,172 @@
+"""Taking, verifying and restoring one backup (no catalog here: see :mod:`buttress.backup.runs`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from buttress._version import __version__
+from buttress.backup.destinations import Destination
+from buttress.backup.errors import BackupError, CorruptBackupError
+from buttress.backup.format import Manifest, manifest_key, new_backup_id
+from buttress.backup.keys import fingerprint
+from buttress.backup.pipeline import Settings, read_artifact, store_artifact, verify_objects
+from buttress.backup.sources.base import Source, compare_metadata
+
+__all__ = ["BackupResult", "load_manifest", "restore", "restore_test", "take_backup", "verify"]
+
+
+@dataclass
+class BackupResult:
+    manifest: Manifest
+    destinations_ok: list[str]
+    destinations_failed: dict[str, str] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def take_backup(
+    source: Source,
+    target: str,
+    destinations: Sequence[Destination],
+    settings: Settings,
+    backup_id: str | None = None,
+) -> BackupResult:
+    """Dump every artifact of ``source`` through the pipeline into ``destinations``, then write
+    the manifest (the commit point) to each destination that holds every object.
+
+    Raises:
+        BackupError: the source, a tool, or too many destinations failed; no manifest is
+            written anywhere, so the run is never mistaken for a good backup.
+    """
+    if not destinations:
+        raise BackupError(f"target {target}: no destination configured")
+    backup_id = backup_id or new_backup_id()
+    started = _now()
+    t0 = time.perf_counter()
+    facts = source.check()
+    failed: dict[str, str] = {}
+    artifacts = []
+    timings: dict[str, float] = {}
+    for name in source.artifacts:
+        t = time.perf_counter()
+        with source.dump(name) as raw:
+            artifacts.append(
+                store_artifact(
+                    raw,
+                    name,
+                    target=target,
+                    backup_id=backup_id,
+                    destinations=destinations,
+                    settings=settings,
+                    failed=failed,
+                )
+            )
+        timings[name] = round(time.perf_counter() - t, 3)
+    metadata = source.metadata()
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    manifest = Manifest(
+        backup_id=backup_id,
+        target=target,
+        source={"kind": source.kind, "describe": source.describe(), **facts},
+        started_at=started,
+        finished_at=_now(),
+        compression={"algorithm": "zstd", "level": settings.level},
+        encryption={
+            "algorithm": "age",
+            "recipients": [fingerprint(r) for r in settings.recipients],
+        },
+        artifacts=artifacts,
+        metadata=metadata,
+        timings=timings,
+        buttress_version=__version__,
+    )
+    data = manifest.to_json()
+    ok = []
+    for dest in destinations:
+        if dest.name in failed:
+            continue
+        try:
+            dest.put(manifest_key(target, backup_id), data)
+            ok.append(dest.name)
+        except BackupError as exc:
+            failed[dest.name] = str(exc)
+    required = len(destinations) if settings.required is None else settings.required
+    if len(ok) < required:
+        raise BackupError(
+            f"target {target}: {len(ok)} of {len(destinations)} destinations hold the backup, "
+            f"{required} required: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
+        )
+    return BackupResult(manifest, ok, failed)
+
+
+def load_manifest(destination: Destination, target: str, backup_id: str) -> Manifest:
+    """The manifest of a backup in one destination.
+
+    Raises:
+        CorruptBackupError: there is none (an incomplete run), or it is damaged.
+    """
+    key = manifest_key(target, backup_id)
+    if not destination.exists(key):
+        raise CorruptBackupError(
+            f"backup {backup_id} has no manifest in destination {destination.describe()}: "
+            "it never completed (or was removed)"
+        )
+    return Manifest.from_json(destination.get(key), f"{destination.describe()}: {key}")
+
+
+def verify(manifest: Manifest, destination: Destination) -> list[str]:
+    """Every object re-read and checked: the problems, one per bad object (empty: good)."""
+    return [
+        f"{obj.key} in {destination.describe()}: {problem}"
+        for obj, problem in verify_objects(manifest, destination)
+    ]
+
+
+def _reader(manifest: Manifest, destination: Destination, identities: Sequence[Any]) -> Any:
+    def read(name: str, out: BinaryIO) -> int:
+        return read_artifact(manifest, name, destination, identities, out)
+
+    return read
+
+
+def restore(
+    manifest: Manifest,
+    source: Source,
+    destination: Destination,
+    identities: Sequence[Any],
+    to: str,
+    *,
+    force: bool = False,
+    tables: list[str] | None = None,
+) -> str:
+    """Restore a backup into ``to``; returns where it went."""
+    return source.restore(
+        _reader(manifest, destination, identities), to, force=force, tables=tables
+    )
+
+
+@dataclass
+class RestoreTest:
+    ok: bool
+    seconds: float
+    problems: list[str]
+
+
+def restore_test(
+    manifest: Manifest, source: Source, destination: Destination, identities: Sequence[Any]
+) -> RestoreTest:
+    """Restore into a scratch target, compare with what the backup recorded, clean up."""
+    started = time.perf_counter()
+    with source.scratch() as where:
+        try:
+            source.restore(_reader(manifest, destination, identities), where)
+            problems = compare_metadata(manifest.metadata, source.inspect(where))
+        except BackupError as exc:
+            problems = [str(exc)]
+    return RestoreTest(not problems, round(time.perf_counter() - started, 3), problems)

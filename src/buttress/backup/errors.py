@@ -1,0 +1,20 @@
+"""Backup errors: each names what failed and where, never a password."""
+
+from __future__ import annotations
+
+from buttress.errors import ButtressError
+
+__all__ = ["BackupError", "CorruptBackupError", "RestoreError"]
+
+
+class BackupError(ButtressError):
+    """A backup could not be taken (source unreachable, dump tool failed, destination full...)."""
+
+
+class CorruptBackupError(BackupError):
+    """A stored backup does not match its manifest (missing, truncated or altered object; wrong
+    key); the message names the object and the destination."""
+
+
+class RestoreError(BackupError):
+    """A restore could not be done (target not empty without ``force``, tool failed...)."""

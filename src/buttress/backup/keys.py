@@ -1,0 +1,92 @@
+"""age keys: generate an identity, read recipients and identities, fingerprint recipients.
+
+The backup host needs only public recipients (``age1...``); the identity (private key) is
+needed to restore, verify by restoring, or run a restore test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from buttress.backup.errors import BackupError
+
+__all__ = ["fingerprint", "generate_identity", "load_identities", "parse_recipients"]
+
+
+def generate_identity(path: Path) -> str:
+    """Write a new X25519 identity to ``path`` (mode 0600, refusing to overwrite) in age's
+    key-file format; returns its public recipient."""
+    from pyrage import x25519
+
+    identity = x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    if path.exists():
+        raise BackupError(f"{path}: already exists; refusing to overwrite a key")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(f"# public key: {recipient}\n{identity}\n")
+    return recipient
+
+
+def parse_recipients(values: list[str]) -> list[Any]:
+    """age X25519 recipients from ``age1...`` strings (or files holding them, one per line)."""
+    from pyrage import x25519
+
+    found: list[Any] = []
+    for value in values:
+        lines = [value]
+        if not value.startswith("age1"):
+            path = Path(value)
+            try:
+                lines = path.read_text().splitlines()
+            except OSError as exc:
+                raise BackupError(
+                    f"recipient {value!r}: not an age1... key, nor a readable file ({exc.strerror})"
+                ) from None
+        for line in lines:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                found.append(x25519.Recipient.from_str(line))
+            except Exception:  # noqa: BLE001  # pyrage raises its own types; say which key
+                raise BackupError(
+                    f"recipient {line[:12]}...: not a valid age X25519 public key"
+                ) from None
+    if not found:
+        raise BackupError(
+            "no age recipient given: a backup is always encrypted to at least one key"
+        )
+    return found
+
+
+def load_identities(paths: list[Path]) -> list[Any]:
+    """age identities from key files (``AGE-SECRET-KEY-1...`` lines; comments skipped)."""
+    from pyrage import x25519
+
+    found: list[Any] = []
+    for path in paths:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise BackupError(f"identity file {path}: {exc.strerror}") from None
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("AGE-SECRET-KEY-"):
+                try:
+                    found.append(x25519.Identity.from_str(line))
+                except Exception:  # noqa: BLE001
+                    raise BackupError(
+                        f"identity file {path}: a malformed AGE-SECRET-KEY line"
+                    ) from None
+    if not found:
+        raise BackupError(f"no age identity found in {', '.join(map(str, paths)) or 'no file'}")
+    return found
+
+
+def fingerprint(recipient: Any) -> str:
+    """A short, stable name of a public key for the manifest: ``sha256:<16 hex>``."""
+    return "sha256:" + hashlib.sha256(str(recipient).encode()).hexdigest()[:16]

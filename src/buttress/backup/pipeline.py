@@ -1,0 +1,336 @@
+"""The streaming pipeline: raw -> zstd -> age -> SHA-256 -> objects in every destination, and
+back. Memory stays flat: data moves in chunks of about 1 MiB whatever the size of the backup.
+
+Compression runs in zstd's own threads and encryption in pyrage (Rust), both without the GIL;
+the dump tool is a separate process. Nothing is written under an object's final name until it
+is whole, and the manifest comes last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from buttress.backup.destinations import Destination, ObjectWriter
+from buttress.backup.errors import BackupError, CorruptBackupError
+from buttress.backup.format import Artifact, Manifest, StoredObject, object_key
+
+__all__ = ["Settings", "read_artifact", "store_artifact", "verify_objects"]
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How an artifact is stored."""
+
+    recipients: Sequence[Any]  # pyrage recipients
+    level: int = 3
+    threads: int = -1  # zstd worker threads (-1: one per core)
+    object_size: int = 64 << 20
+    required: int | None = None  # destinations that must succeed (None: all)
+
+
+class _Counting:
+    """A reader that counts the bytes read through it (the raw size)."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.source.read(n)
+        self.count += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.source.readinto(buffer)  # type: ignore[attr-defined]
+        self.count += n or 0
+        return n or 0
+
+
+@dataclass
+class _Target:
+    destination: Destination
+    writer: ObjectWriter | None = None
+    error: str = ""
+
+
+@dataclass
+class _Splitter:
+    """What pyrage writes the encrypted stream into: it hashes, splits into objects and writes
+    each object to every destination still healthy."""
+
+    targets: list[_Target]
+    target: str
+    backup_id: str
+    artifact: str
+    object_size: int
+    required: int
+    total: Any = field(default_factory=hashlib.sha256)
+    objects: list[StoredObject] = field(default_factory=list)
+    size: int = 0
+    _hash: Any = None
+    _fill: int = 0
+
+    def _live(self) -> list[_Target]:
+        return [t for t in self.targets if not t.error]
+
+    def _open(self) -> None:
+        key = object_key(self.target, self.backup_id, self.artifact, len(self.objects))
+        self._hash = hashlib.sha256()
+        self._fill = 0
+        for t in self._live():
+            try:
+                t.writer = t.destination.writer(key)
+            except BackupError as exc:
+                self._fail(t, exc)
+
+    def _fail(self, t: _Target, exc: BaseException) -> None:
+        t.error = str(exc)
+        if t.writer is not None:
+            t.writer.abort()
+            t.writer = None
+        if len(self._live()) < self.required:
+            raise BackupError(
+                "; ".join(x.error for x in self.targets if x.error)
+                + f" ({len(self._live())} of {len(self.targets)} destinations left, "
+                f"{self.required} required)"
+            )
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        self.total.update(view)
+        self.size += len(view)
+        while view:
+            if self._hash is None:
+                self._open()
+            take = min(len(view), self.object_size - self._fill)
+            piece = view[:take]
+            self._hash.update(piece)
+            for t in self._live():
+                try:
+                    assert t.writer is not None
+                    t.writer.write(piece)
+                except BackupError as exc:
+                    self._fail(t, exc)
+            self._fill += take
+            view = view[take:]
+            if self._fill == self.object_size:
+                self._close()
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def _close(self) -> None:
+        key = object_key(self.target, self.backup_id, self.artifact, len(self.objects))
+        for t in self._live():
+            try:
+                assert t.writer is not None
+                t.writer.commit()
+            except BackupError as exc:
+                self._fail(t, exc)
+            t.writer = None
+        self.objects.append(StoredObject(key, self._fill, self._hash.hexdigest()))
+        self._hash = None
+
+    def finish(self) -> None:
+        if self._hash is not None or not self.objects:
+            if self._hash is None:
+                self._open()  # an empty stream still has one (empty) object
+            self._close()
+
+    def abort(self) -> None:
+        for t in self.targets:
+            if t.writer is not None:
+                t.writer.abort()
+                t.writer = None
+
+
+def store_artifact(
+    raw: BinaryIO,
+    name: str,
+    *,
+    target: str,
+    backup_id: str,
+    destinations: Sequence[Destination],
+    settings: Settings,
+    failed: dict[str, str],
+) -> Artifact:
+    """Compress, encrypt, hash and split ``raw`` into objects in every destination.
+
+    ``failed`` collects destinations that failed (name -> reason); the artifact is stored when
+    at least ``settings.required`` (default: all) succeeded, else BackupError.
+    """
+    import pyrage
+    import zstandard
+
+    required = len(destinations) if settings.required is None else settings.required
+    targets = [_Target(d, error=failed.get(d.name, "")) for d in destinations]
+    splitter = _Splitter(targets, target, backup_id, name, settings.object_size, required)
+    counting = _Counting(raw)
+    compressor = zstandard.ZstdCompressor(level=settings.level, threads=settings.threads)
+    try:
+        with compressor.stream_reader(counting, read_size=CHUNK) as zr:  # type: ignore[arg-type]
+            pyrage.encrypt_io(zr, splitter, list(settings.recipients))
+        splitter.finish()
+    except BaseException:
+        splitter.abort()
+        raise
+    for t in targets:
+        if t.error:
+            failed.setdefault(t.destination.name, t.error)
+    return Artifact(
+        name=name,
+        raw_size=counting.count,
+        stored_size=splitter.size,
+        sha256=splitter.total.hexdigest(),
+        objects=splitter.objects,
+    )
+
+
+class _ObjectsReader:
+    """The stored stream of an artifact, read object by object from one destination, each
+    object's size and SHA-256 checked as it ends."""
+
+    def __init__(self, destination: Destination, artifact: Artifact) -> None:
+        self.destination = destination
+        self.objects = iter(artifact.objects)
+        self.current: StoredObject | None = None
+        self.file: BinaryIO | None = None
+        self.hash: Any = None
+        self.read_bytes = 0
+
+    def _where(self) -> str:
+        assert self.current is not None
+        return f"object {self.current.key} in destination {self.destination.describe()}"
+
+    def _next(self) -> bool:
+        self.current = next(self.objects, None)
+        if self.current is None:
+            return False
+        self.file = self.destination.reader(self.current.key)
+        self.hash = hashlib.sha256()
+        self.read_bytes = 0
+        return True
+
+    def _check(self) -> None:
+        assert self.current is not None
+        assert self.file is not None
+        self.file.close()
+        if self.read_bytes != self.current.size:
+            raise CorruptBackupError(
+                f"{self._where()}: {self.read_bytes} bytes, the manifest says "
+                f"{self.current.size} (truncated or replaced)"
+            )
+        if self.hash.hexdigest() != self.current.sha256:
+            raise CorruptBackupError(f"{self._where()}: SHA-256 mismatch (the object was altered)")
+        self.file = None
+
+    def read(self, n: int = -1) -> bytes:
+        while True:
+            if self.file is None and not self._next():
+                return b""
+            assert self.file is not None
+            data = self.file.read(CHUNK if n < 0 else n)
+            if data:
+                self.hash.update(data)
+                self.read_bytes += len(data)
+                return data
+            self._check()
+
+    def drain_and_check(self) -> None:
+        """Read the rest of the current object and check it (to name a damaged one)."""
+        if self.file is not None:
+            while True:
+                data = self.file.read(CHUNK)
+                if not data:
+                    break
+                self.hash.update(data)
+                self.read_bytes += len(data)
+            self._check()
+
+
+class _Sink:
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.count = 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.count += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def read_artifact(
+    manifest: Manifest,
+    name: str,
+    destination: Destination,
+    identities: Sequence[Any],
+    out: BinaryIO,
+) -> int:
+    """Write the raw bytes of artifact ``name`` to ``out`` (checking, decrypting, decompressing
+    on the way); returns how many were written.
+
+    Raises:
+        CorruptBackupError: an object is missing, truncated or altered (named), or the
+            identities cannot decrypt it.
+    """
+    import pyrage
+    import zstandard
+
+    artifact = manifest.artifact(name)
+    reader = _ObjectsReader(destination, artifact)
+    sink = _Sink(out)
+    decompressor = zstandard.ZstdDecompressor()
+    try:
+        with decompressor.stream_writer(sink, write_size=CHUNK, closefd=False) as zw:  # type: ignore[arg-type]
+            pyrage.decrypt_io(reader, zw, list(identities))
+    except pyrage.DecryptError as exc:
+        reader.drain_and_check()  # a damaged object is the likelier cause: name it
+        raise CorruptBackupError(
+            f"artifact {name} of backup {manifest.backup_id}: cannot decrypt ({exc}); "
+            "is this the identity of one of the recipients "
+            f"{', '.join(manifest.encryption.get('recipients', []))}?"
+        ) from None
+    except zstandard.ZstdError as exc:
+        raise CorruptBackupError(f"artifact {name} of backup {manifest.backup_id}: {exc}") from None
+    if sink.count != artifact.raw_size:
+        raise CorruptBackupError(
+            f"artifact {name} of backup {manifest.backup_id}: restored {sink.count} bytes, "
+            f"the manifest says {artifact.raw_size}"
+        )
+    return sink.count
+
+
+def verify_objects(
+    manifest: Manifest, destination: Destination
+) -> Iterator[tuple[StoredObject, str]]:
+    """Re-read every object of the backup in ``destination``: yields (object, problem) for each
+    bad one (missing, wrong size, wrong SHA-256); nothing for a good backup."""
+    for artifact in manifest.artifacts:
+        for obj in artifact.objects:
+            try:
+                f = destination.reader(obj.key)
+            except BackupError:
+                yield obj, "missing"
+                continue
+            h = hashlib.sha256()
+            size = 0
+            with f:
+                while True:
+                    data = f.read(CHUNK)
+                    if not data:
+                        break
+                    h.update(data)
+                    size += len(data)
+            if size != obj.size:
+                yield obj, f"size {size}, expected {obj.size}"
+            elif h.hexdigest() != obj.sha256:
+                yield obj, "SHA-256 mismatch"

@@ -1,0 +1,125 @@
+"""The contract every source meets."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import IO, Any, BinaryIO
+
+from buttress.backup.errors import BackupError
+from buttress.secrets import redact
+
+__all__ = ["ReadArtifact", "Source", "compare_metadata", "run_tool"]
+
+ReadArtifact = Callable[[str, BinaryIO], int]
+"""Writes the raw bytes of the named artifact of the backup being restored into a writer."""
+
+
+class Source:
+    """A thing to back up: a database or a directory.
+
+    The engine calls :meth:`check`, then :meth:`dump` once per name in :attr:`artifacts`, then
+    :meth:`metadata` (the facts a restore test compares: exact row counts, schema fingerprint,
+    file checksums...). A restore calls :meth:`restore` with a function that streams an
+    artifact's raw bytes, and :meth:`inspect` on what it restored.
+    """
+
+    kind: str = ""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def check(self) -> dict[str, Any]:
+        """Reach the source (raising BackupError with a clear reason); returns facts for the
+        manifest (``server_version``...)."""
+        raise NotImplementedError
+
+    @property
+    def artifacts(self) -> list[str]:
+        raise NotImplementedError
+
+    def dump(self, artifact: str) -> AbstractContextManager[BinaryIO]:
+        """The raw stream of one artifact; leaving the context checks that the dump ended well."""
+        raise NotImplementedError
+
+    def metadata(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def scratch(self) -> AbstractContextManager[str]:
+        """A temporary, empty restore target (dropped afterwards), for restore tests."""
+        raise NotImplementedError
+
+    def restore(
+        self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
+    ) -> str:
+        """Restore into ``to`` (refusing a non-empty target unless ``force``); returns a
+        description of where."""
+        raise NotImplementedError
+
+    def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
+        """The same facts as :meth:`metadata`, read from a restored copy."""
+        raise NotImplementedError
+
+
+def compare_metadata(recorded: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Differences between what the backup recorded and what a restore holds, one per line."""
+    problems = []
+    for key in sorted(set(recorded) | set(actual)):
+        want, got = recorded.get(key), actual.get(key)
+        if isinstance(want, dict) and isinstance(got, dict):
+            for sub in sorted(set(want) | set(got)):
+                if want.get(sub) != got.get(sub):
+                    problems.append(
+                        f"{key}[{sub}]: backed up {want.get(sub)!r}, restored {got.get(sub)!r}"
+                    )
+        elif want != got:
+            problems.append(f"{key}: backed up {want!r}, restored {got!r}")
+    return problems
+
+
+class Tool:
+    """A dump/restore tool running as a child process, its stderr kept for the error message."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str] | None, stdin: bool) -> None:
+        self.name = name
+        self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  # closed in finish()
+        try:
+            self.proc = subprocess.Popen(
+                args,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if stdin else subprocess.PIPE,
+                stderr=self.stderr,
+                env=env,
+            )
+        except FileNotFoundError:
+            raise BackupError(f"{name} is not installed (not found on PATH)") from None
+
+    def finish(self, what: str) -> None:
+        rc = self.proc.wait()
+        if rc != 0:
+            self.stderr.seek(0)
+            lines = [
+                ln for ln in self.stderr.read().decode(errors="replace").splitlines() if ln.strip()
+            ]
+            detail = redact(" | ".join(lines[-3:])) if lines else f"exit code {rc}"
+            raise BackupError(f"{what}: {self.name} failed: {detail}")
+        self.stderr.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_tool(name: str, args: list[str], env: dict[str, str] | None, what: str) -> str:
+    """Run a tool to completion; its stdout, or BackupError with its last stderr lines."""
+    try:
+        done = subprocess.run(args, capture_output=True, env=env, check=False)
+    except FileNotFoundError:
+        raise BackupError(f"{name} is not installed (not found on PATH)") from None
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.decode(errors="replace").splitlines() if ln.strip()]
+        raise BackupError(f"{what}: {name} failed: {redact(' | '.join(lines[-3:]))}")
+    return done.stdout.decode(errors="replace")

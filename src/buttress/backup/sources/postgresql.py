@@ -1,0 +1,242 @@
+"""PostgreSQL: ``pg_dump`` custom format (one consistent snapshot, shared with the row counts
+the restore test compares) plus the roles and other globals (``pg_dumpall --globals-only``).
+
+The password never reaches a command line: it goes to the tools through ``PGPASSWORD``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from buttress.backup.errors import BackupError, RestoreError
+from buttress.backup.sources.base import ReadArtifact, Source, Tool, run_tool
+from buttress.secrets import mask_url, redact
+
+__all__ = ["PostgresSource"]
+
+_USER_TABLES = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg_toast%' AND NOT c.relispartition
+ORDER BY 1, 2
+"""
+_COLUMNS = """
+SELECT table_schema, table_name, column_name, data_type, is_nullable, coalesce(column_default, '')
+FROM information_schema.columns
+WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3
+"""
+_INDEXES = """
+SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3
+"""
+_SEQUENCES = "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+
+
+def _split(dsn: str) -> tuple[str, dict[str, str]]:
+    """The DSN without its password, and the environment carrying it."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception as exc:  # noqa: BLE001  # psycopg's ProgrammingError; say where
+        raise BackupError(f"postgresql dsn {mask_url(dsn)!r}: {redact(str(exc))}") from None
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo(**{k: str(v) for k, v in params.items()}), env
+
+
+class PostgresSource(Source):
+    """One PostgreSQL database.
+
+    Args:
+        dsn: ``postgresql://user:password@host:port/dbname``.
+        globals: also back up roles and tablespaces (needs a superuser or ``pg_read_all_settings``).
+        connect_timeout: seconds.
+    """
+
+    kind = "postgresql"
+
+    def __init__(self, dsn: str, *, globals: bool = True, connect_timeout: float = 10) -> None:
+        self.dsn = dsn
+        self.with_globals = globals
+        self.connect_timeout = connect_timeout
+        self._conn: Any = None
+        self._snapshot = ""
+        self._meta: dict[str, Any] = {}
+
+    def describe(self) -> str:
+        return f"postgresql {mask_url(self.dsn)}"
+
+    def _connect(self, dsn: str | None = None) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(
+                dsn or self.dsn, connect_timeout=max(1, int(self.connect_timeout)), autocommit=True
+            )
+        except psycopg.Error as exc:
+            where = mask_url(dsn or self.dsn)
+            raise BackupError(f"postgresql {where}: {redact(str(exc)).strip()}") from None
+
+    @property
+    def artifacts(self) -> list[str]:
+        return ["dump", "globals"] if self.with_globals else ["dump"]
+
+    def check(self) -> dict[str, Any]:
+        conn = self._connect()
+        server = conn.execute("SHOW server_version").fetchone()[0]
+        client = run_tool("pg_dump", ["pg_dump", "--version"], None, "pg_dump --version").strip()
+        client_major = int(client.split()[-1].split(".")[0])
+        server_major = int(server.split(".")[0])
+        if client_major < server_major:
+            conn.close()
+            raise BackupError(
+                f"{self.describe()}: server is PostgreSQL {server} but {client} is older; "
+                f"install pg_dump {server_major} or newer"
+            )
+        # one snapshot for the dump and for the counts recorded with it
+        conn.autocommit = False
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        self._conn = conn
+        self._meta = self._facts(conn)
+        return {"server_version": server, "client_version": client}
+
+    def _facts(self, conn: Any, tables: list[str] | None = None) -> dict[str, Any]:
+        from psycopg import sql
+
+        counts: dict[str, int] = {}
+        for schema, table in conn.execute(_USER_TABLES).fetchall():
+            name = f"{schema}.{table}"
+            if tables and name not in tables and table not in tables:
+                continue
+            count = sql.SQL("SELECT count(*) FROM {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+            counts[name] = conn.execute(count).fetchone()[0]
+        facts: dict[str, Any] = {"row_counts": counts}
+        if not tables:
+            fingerprint = hashlib.sha256()
+            for query in (_COLUMNS, _INDEXES):
+                for row in conn.execute(query).fetchall():
+                    fingerprint.update(repr(tuple(row)).encode())
+            facts["schema_fingerprint"] = fingerprint.hexdigest()
+            facts["sequences"] = {f"{s}.{n}": v for s, n, v in conn.execute(_SEQUENCES).fetchall()}
+        return facts
+
+    @contextlib.contextmanager
+    def dump(self, artifact: str) -> Iterator[BinaryIO]:
+        dsn, env = _split(self.dsn)
+        if artifact == "dump":
+            args = ["pg_dump", "--format=custom", "--compress=0", "--no-password", "--dbname", dsn]
+            if self._snapshot:
+                args.insert(1, f"--snapshot={self._snapshot}")
+            tool = Tool("pg_dump", args, env, stdin=False)
+        else:
+            tool = Tool(
+                "pg_dumpall",
+                ["pg_dumpall", "--globals-only", "--no-password", "--dbname", dsn],
+                env,
+                stdin=False,
+            )
+        try:
+            assert tool.proc.stdout is not None
+            yield tool.proc.stdout  # type: ignore[misc]
+        except BaseException:
+            tool.kill()
+            raise
+        tool.finish(f"{self.describe()} ({artifact})")
+
+    def metadata(self) -> dict[str, Any]:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        return self._meta
+
+    # -- restore -------------------------------------------------------------------------------
+
+    def _database_dsn(self, name: str) -> str:
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(self.dsn)
+        params["dbname"] = name
+        return make_conninfo(**{k: str(v) for k, v in params.items()})
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[str]:
+        """A temporary database on the source's server, dropped afterwards."""
+        from psycopg import sql
+
+        name = f"buttress_restore_{secrets.token_hex(4)}"
+        conn = self._connect()
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield self._database_dsn(name)
+        finally:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            conn.close()
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` on the source's server (for ``restore --database``)."""
+        import psycopg
+        from psycopg import sql
+
+        conn = self._connect()
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            pass  # an existing one is checked for emptiness by restore()
+        except psycopg.Error as exc:
+            raise RestoreError(f"cannot create database {name!r}: {str(exc).strip()}") from None
+        finally:
+            conn.close()
+        return self._database_dsn(name)
+
+    def restore(
+        self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
+    ) -> str:
+        target = self._connect(to)
+        existing = target.execute(_USER_TABLES).fetchall()
+        target.close()
+        if existing and not force:
+            raise RestoreError(
+                f"postgresql {mask_url(to)} is not empty ({len(existing)} tables); restore into "
+                "a new database, or pass --force to restore over it"
+            )
+        dsn, env = _split(to)
+        args = ["pg_restore", "--no-password", "--exit-on-error", "--dbname", dsn]
+        if force:
+            args += ["--clean", "--if-exists"]
+        for table in tables or []:
+            args += ["--table", table.split(".")[-1]]
+        tool = Tool("pg_restore", args, env, stdin=True)
+        assert tool.proc.stdin is not None
+        try:
+            read("dump", tool.proc.stdin)  # type: ignore[arg-type]
+            tool.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # pg_restore stopped early: its own error says why
+        except BaseException:
+            tool.kill()
+            raise
+        try:
+            tool.finish(f"restore into {mask_url(to)}")
+        except BackupError as exc:
+            raise RestoreError(str(exc)) from None
+        return f"postgresql {mask_url(to)}"
+
+    def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
+        conn = self._connect(where)
+        try:
+            return self._facts(conn, tables)
+        finally:
+            conn.close()
