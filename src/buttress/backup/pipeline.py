@@ -39,9 +39,14 @@ class _Counting:
     def __init__(self, source: BinaryIO) -> None:
         self.source = source
         self.count = 0
+        self.error: BaseException | None = None
 
     def read(self, n: int = -1) -> bytes:
-        data = self.source.read(n)
+        try:
+            data = self.source.read(n)
+        except BaseException as exc:
+            self.error = exc
+            raise
         self.count += len(data)
         return data
 
@@ -74,6 +79,7 @@ class _Splitter:
     size: int = 0
     _hash: Any = None
     _fill: int = 0
+    error: BaseException | None = None  # what stopped the stream (pyrage re-wraps it)
 
     def _live(self) -> list[_Target]:
         return [t for t in self.targets if not t.error]
@@ -94,11 +100,12 @@ class _Splitter:
             t.writer.abort()
             t.writer = None
         if len(self._live()) < self.required:
-            raise BackupError(
+            self.error = BackupError(
                 "; ".join(x.error for x in self.targets if x.error)
                 + f" ({len(self._live())} of {len(self.targets)} destinations left, "
                 f"{self.required} required)"
             )
+            raise self.error
 
     def write(self, data: bytes) -> int:
         view = memoryview(data)
@@ -177,6 +184,12 @@ def store_artifact(
         with compressor.stream_reader(counting, read_size=CHUNK) as zr:  # type: ignore[arg-type]
             pyrage.encrypt_io(zr, splitter, list(settings.recipients))
         splitter.finish()
+    except (pyrage.EncryptError, OSError) as exc:
+        splitter.abort()
+        cause = splitter.error or counting.error
+        if cause is not None:
+            raise cause from None  # ours, not pyrage's wrapping of it
+        raise BackupError(f"artifact {name}: {exc}") from None
     except BaseException:
         splitter.abort()
         raise
@@ -292,7 +305,9 @@ def read_artifact(
     try:
         with decompressor.stream_writer(sink, write_size=CHUNK, closefd=False) as zw:  # type: ignore[arg-type]
             pyrage.decrypt_io(reader, zw, list(identities))
-    except pyrage.DecryptError as exc:
+    except CorruptBackupError:
+        raise
+    except (pyrage.DecryptError, OSError) as exc:  # pyrage reports a bad tag as OSError
         reader.drain_and_check()  # a damaged object is the likelier cause: name it
         raise CorruptBackupError(
             f"artifact {name} of backup {manifest.backup_id}: cannot decrypt ({exc}); "
