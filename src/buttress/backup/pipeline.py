@@ -216,6 +216,7 @@ class _ObjectsReader:
         self.file: BinaryIO | None = None
         self.hash: Any = None
         self.read_bytes = 0
+        self.error: BaseException | None = None
 
     def _where(self) -> str:
         assert self.current is not None
@@ -244,6 +245,13 @@ class _ObjectsReader:
         self.file = None
 
     def read(self, n: int = -1) -> bytes:
+        try:
+            return self._read(n)
+        except BaseException as exc:  # pyrage re-wraps it: keep it to re-raise as is
+            self.error = exc
+            raise
+
+    def _read(self, n: int) -> bytes:
         while True:
             if self.file is None and not self._next():
                 return b""
@@ -271,9 +279,14 @@ class _Sink:
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.count = 0
+        self.error: BaseException | None = None
 
     def write(self, data: bytes) -> int:
-        self.out.write(data)
+        try:
+            self.out.write(data)
+        except BaseException as exc:  # e.g. the restore tool stopped reading: re-raised as is
+            self.error = exc
+            raise
         self.count += len(data)
         return len(data)
 
@@ -308,6 +321,10 @@ def read_artifact(
     except CorruptBackupError:
         raise
     except (pyrage.DecryptError, OSError) as exc:  # pyrage reports a bad tag as OSError
+        if sink.error is not None:
+            raise sink.error from None
+        if reader.error is not None:
+            raise reader.error from None
         reader.drain_and_check()  # a damaged object is the likelier cause: name it
         raise CorruptBackupError(
             f"artifact {name} of backup {manifest.backup_id}: cannot decrypt ({exc}); "
