@@ -23,10 +23,10 @@ def test_db_upgrade_then_current(with_catalog: Run) -> None:
     """db upgrade migrates an empty catalog, a second run says it is current."""
     first = with_catalog("db", "upgrade")
     assert first.code == 0
-    assert "upgraded empty -> 0001" in first.out
+    assert "upgraded empty -> 0002" in first.out
     again = with_catalog("db", "upgrade")
-    assert "already at revision 0001" in again.out
-    assert "revision 0001 (head 0001)" in with_catalog("db", "current").out
+    assert "already at revision 0002" in again.out
+    assert "revision 0002 (head 0002)" in with_catalog("db", "current").out
 
 
 def test_token_lifecycle(with_catalog: Run, catalog_dsn: str) -> None:

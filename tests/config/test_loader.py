@@ -37,7 +37,8 @@ def test_values_and_durations_are_parsed() -> None:
     config = load_text(
         "server: {port: 9000, shutdown_timeout: 1m30s}\n"
         "catalog: {connect_timeout: 500ms}\n"
-        "backup:\n  targets:\n    - {name: main-db, source: postgresql, schedule: '0 3 * * *'}\n",
+        "backup:\n  targets:\n    - {name: main-db, source: postgresql, dsn: 'postgresql:///x',"
+        " schedule: '0 3 * * *'}\n",
         env={},
     )
     assert config.server.port == 9000

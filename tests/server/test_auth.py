@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from buttress.catalog import migrate
 from tests.server.conftest import Api
 
 
@@ -44,7 +45,7 @@ def test_every_role_reads_status(api: Api, role: str) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["catalog_backend"] in ("sqlite", "postgresql")
-    assert body["catalog_revision"] == "0001"
+    assert body["catalog_revision"] == migrate.head()
 
 
 def test_whoami(api: Api) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiToken", "AuditRecord", "Base", "UTCDateTime", "utcnow"]
+__all__ = ["ApiToken", "AuditRecord", "BackupRun", "Base", "UTCDateTime", "utcnow"]
 
 
 def utcnow() -> dt.datetime:
@@ -73,4 +73,29 @@ class AuditRecord(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     request_id: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class BackupRun(Base):
+    """One backup run: what it stored where, and what verify and restore tests found."""
+
+    __tablename__ = "backup_runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running/succeeded/failed
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    raw_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    stored_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    destinations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    failed_destinations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    manifest_sha256: Mapped[str] = mapped_column(String(64), default="")
+    error: Mapped[str] = mapped_column(String(2000), default="")
+    verify_status: Mapped[str] = mapped_column(String(16), default="")  # ""/ok/failed
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    restore_test_status: Mapped[str] = mapped_column(String(16), default="")
+    restore_tested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from buttress._version import __version__
-from buttress.cli import config, db, state, token
+from buttress.cli import backup, config, db, state, token
 from buttress.cli._context import State
 from buttress.cli.serve import serve
 from buttress.errors import ButtressError, ConfigError
@@ -34,6 +34,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(config.app, name="config")
+app.add_typer(backup.app, name="backup")
 app.add_typer(db.app, name="db")
 app.add_typer(state.app, name="state")
 app.add_typer(token.app, name="token")

@@ -42,11 +42,13 @@ class State:
         return self.data_dir or self.config.data_dir or DEFAULT_DATA_DIR
 
     @contextlib.contextmanager
-    def catalog(self) -> Iterator[Catalog]:
-        """The catalog, opened and checked to answer; its connections are closed on exit."""
-        from buttress.server.run import open_catalog
+    def catalog(self, migrate: bool = True) -> Iterator[Catalog]:
+        """The catalog, opened, checked to answer and (with ``migrate``) brought to this
+        version's schema as ``catalog.auto_migrate`` says; its connections are closed on exit."""
+        from buttress.server.run import open_catalog, ready_catalog
 
-        catalog = open_catalog(self.config, self.resolved_data_dir())
+        opener = ready_catalog if migrate else open_catalog
+        catalog = opener(self.config, self.resolved_data_dir())
         try:
             yield catalog
         finally:

@@ -14,7 +14,7 @@ def upgrade(ctx: typer.Context) -> None:
     """Apply every pending migration to the catalog (safe to run again)."""
     from buttress.catalog import migrate
 
-    with state(ctx).catalog() as catalog:
+    with state(ctx).catalog(migrate=False) as catalog:
         before = migrate.current(catalog)
         catalog.upgrade()
         after = migrate.current(catalog)
@@ -29,7 +29,7 @@ def current(ctx: typer.Context) -> None:
     """Show the catalog's schema revision and the newest one this version knows."""
     from buttress.catalog import migrate
 
-    with state(ctx).catalog() as catalog:
+    with state(ctx).catalog(migrate=False) as catalog:
         typer.echo(
             f"{catalog.location}: revision {migrate.current(catalog) or 'none'} "
             f"(head {migrate.head()})"

@@ -19,6 +19,7 @@ from buttress.config._types import Cron, Duration, SecretDsn
 __all__ = [
     "AlertingConfig",
     "BackupConfig",
+    "BackupDestination",
     "BackupTarget",
     "ButtressConfig",
     "CatalogConfig",
@@ -55,7 +56,8 @@ class CatalogConfig(Section):
         default=5.0, description="How long to wait for the catalog database to answer."
     )
     auto_migrate: bool = Field(
-        default=True, description="Apply pending schema migrations when `buttress serve` starts."
+        default=True,
+        description="Apply pending schema migrations when `buttress serve` or a command opens it.",
     )
 
 
@@ -258,18 +260,84 @@ class HealthConfig(Section):
     """Health checks, degradation levels and feature flags."""
 
 
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_SOURCE_NEEDS = {"postgresql": "dsn", "sqlite": "path", "directory": "path"}
+
+
+class BackupDestination(Section):
+    """A place backups are stored."""
+
+    name: str = Field(min_length=1, pattern=_NAME)
+    type: Literal["local"] = Field(default="local", description="`local` (a directory).")
+    path: Path = Field(description="Directory of the repository.")
+
+
 class BackupTarget(Section):
     """One thing to back up, on a schedule."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(min_length=1, pattern=_NAME)
     source: Literal["postgresql", "mariadb", "redis", "sqlite", "mongodb", "directory"]
     schedule: Cron | None = Field(default=None, description="Cron expression; empty: manual only.")
+    dsn: SecretDsn | None = Field(default=None, description="postgresql: the database DSN.")
+    path: Path | None = Field(default=None, description="sqlite: the file; directory: the tree.")
+    include: list[str] = Field(default_factory=list, description="directory: globs to keep.")
+    exclude: list[str] = Field(default_factory=list, description="directory: globs to leave out.")
+    globals: bool = Field(default=True, description="postgresql: also roles and tablespaces.")
+    destinations: list[str] = Field(
+        default_factory=list, description="Destination names (default: every destination)."
+    )
+    required: int | None = Field(
+        default=None, ge=1, description="Destinations that must succeed (default: all)."
+    )
+    level: int = Field(default=3, ge=1, le=22, description="zstd level.")
+    threads: int = Field(default=-1, ge=-1, description="zstd threads (-1: one per core).")
+    object_size_mb: int = Field(default=64, ge=1, description="Split stored streams (MiB).")
+
+    @model_validator(mode="after")
+    def _source_settings(self) -> BackupTarget:
+        needed = _SOURCE_NEEDS.get(self.source)
+        if needed is None:
+            raise ValueError(f"source {self.source!r} is not supported by this version yet")
+        if getattr(self, needed) is None:
+            raise ValueError(f"a {self.source} target needs `{needed}`")
+        return self
 
 
 class BackupConfig(Section):
-    """Backup targets, repositories and retention."""
+    """Backup targets, where they go, and the keys that encrypt them."""
 
+    recipients: list[str] = Field(
+        default_factory=list,
+        description="age public keys (age1...) or files of them: every backup is encrypted to all.",
+    )
+    identity_files: list[Path] = Field(
+        default_factory=list,
+        description="age identity files (private keys) for restore and restore tests.",
+    )
+    destinations: list[BackupDestination] = Field(default_factory=list)
     targets: list[BackupTarget] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> BackupConfig:
+        known = {d.name for d in self.destinations}
+        names: set[str] = set()
+        for target in self.targets:
+            if target.name in names:
+                raise ValueError(f"target {target.name!r} is declared twice")
+            names.add(target.name)
+            for ref in target.destinations:
+                if ref not in known:
+                    raise ValueError(
+                        f"target {target.name!r}: unknown destination {ref!r} "
+                        f"(declared: {', '.join(sorted(known)) or 'none'})"
+                    )
+            count = len(target.destinations or known)
+            if target.required is not None and target.required > count:
+                raise ValueError(
+                    f"target {target.name!r}: required={target.required} but only {count} "
+                    "destinations"
+                )
+        return self
 
 
 class AlertingConfig(Section):

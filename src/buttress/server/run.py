@@ -36,6 +36,31 @@ def open_catalog(config: ButtressConfig, data_dir: Path) -> Catalog:
     return catalog
 
 
+def ready_catalog(config: ButtressConfig, data_dir: Path) -> Catalog:
+    """Open the catalog and bring its schema to this version (``catalog.auto_migrate``), or
+    refuse clearly when it is behind and migrations are manual.
+
+    Raises:
+        CatalogError: the database does not answer, or its schema is behind.
+    """
+    catalog = open_catalog(config, data_dir)
+    try:
+        if config.catalog.auto_migrate:
+            catalog.upgrade()
+        else:
+            current, head = migrate.current(catalog), migrate.head()
+            if current != head:
+                raise CatalogError(
+                    f"the catalog at {catalog.location} is at revision {current or 'none'}, "
+                    f"this version needs {head}: run 'buttress db upgrade' "
+                    "(or set catalog.auto_migrate)"
+                )
+    except BaseException:
+        catalog.dispose()
+        raise
+    return catalog
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``, bound before anything else starts.
 
@@ -97,16 +122,7 @@ def prepare(config: ButtressConfig, data_dir: Path, *, host: str, port: int) -> 
     The port is bound before the token is created, so a failed start leaves no token that was
     never shown.
     """
-    catalog = open_catalog(config, data_dir)
-    if config.catalog.auto_migrate:
-        catalog.upgrade()
-    else:
-        current, head = migrate.current(catalog), migrate.head()
-        if current != head:
-            raise CatalogError(
-                f"the catalog at {catalog.location} is at revision {current or 'none'}, this "
-                f"version needs {head}: run 'buttress db upgrade' (or set catalog.auto_migrate)"
-            )
+    catalog = ready_catalog(config, data_dir)
     sock = bind(host, port)
     try:
         admin = bootstrap_admin(catalog)

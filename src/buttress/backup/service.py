@@ -1,0 +1,335 @@
+"""Backups as configured in buttress.yaml and recorded in the catalog: run a target, list,
+show, verify, restore. The CLI, the API and the scheduler all go through here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from buttress.backup.destinations import Destination, LocalDestination
+from buttress.backup.engine import load_manifest, restore_test, take_backup, verify
+from buttress.backup.engine import restore as restore_backup
+from buttress.backup.errors import BackupError
+from buttress.backup.format import Manifest
+from buttress.backup.keys import load_identities, parse_recipients
+from buttress.backup.pipeline import Settings
+from buttress.backup.sources.base import Source
+from buttress.catalog.tables import BackupRun, utcnow
+from buttress.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from buttress.catalog import Catalog
+    from buttress.config import BackupConfig, BackupTarget
+
+__all__ = ["Backups", "RunView"]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A catalog row, as the CLI and API show it."""
+
+    id: str
+    target: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    raw_size: int
+    stored_size: int
+    destinations: list[str]
+    failed_destinations: dict[str, str]
+    error: str
+    verify_status: str
+    restore_test_status: str
+    detail: dict[str, Any]
+
+    @property
+    def ratio(self) -> float:
+        return self.raw_size / self.stored_size if self.stored_size else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["started_at"] = self.started_at.isoformat()
+        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        out["compression_ratio"] = round(self.ratio, 2)
+        return out
+
+
+def _view(row: BackupRun) -> RunView:
+    status = row.status
+    if status == "running" and row.host == socket.gethostname() and not _alive(row.pid):
+        status = "incomplete"  # its process is gone: killed or crashed mid-run
+    return RunView(
+        row.id,
+        row.target,
+        status,
+        row.started_at,
+        row.finished_at,
+        row.raw_size,
+        row.stored_size,
+        list(row.destinations or []),
+        dict(row.failed_destinations or {}),
+        row.error,
+        row.verify_status,
+        row.restore_test_status,
+        dict(row.detail or {}),
+    )
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def build_source(target: BackupTarget) -> Source:
+    if target.source == "postgresql":
+        from buttress.backup.sources.postgresql import PostgresSource
+
+        assert target.dsn is not None
+        return PostgresSource(target.dsn, globals=target.globals)
+    if target.source == "sqlite":
+        from buttress.backup.sources.sqlite import SqliteSource
+
+        assert target.path is not None
+        return SqliteSource(target.path)
+    if target.source == "directory":
+        from buttress.backup.sources.directory import DirectorySource
+
+        assert target.path is not None
+        return DirectorySource(target.path, target.include, target.exclude)
+    raise UsageError(f"target {target.name}: source {target.source!r} is not supported yet")
+
+
+class Backups:
+    """The configured targets and destinations, with the catalog that records their runs."""
+
+    def __init__(self, config: BackupConfig, catalog: Catalog) -> None:
+        self.config = config
+        self.catalog = catalog
+
+    def target(self, name: str) -> BackupTarget:
+        for target in self.config.targets:
+            if target.name == name:
+                return target
+        known = ", ".join(t.name for t in self.config.targets) or "none"
+        raise UsageError(f"unknown backup target {name!r}; configured: {known}")
+
+    def destinations(self, target: BackupTarget) -> list[Destination]:
+        wanted = target.destinations or [d.name for d in self.config.destinations]
+        found: list[Destination] = [
+            LocalDestination(d.name, d.path) for d in self.config.destinations if d.name in wanted
+        ]
+        if not found:
+            raise UsageError(f"target {target.name}: no destination (declare backup.destinations)")
+        return found
+
+    def settings(self, target: BackupTarget) -> Settings:
+        if not self.config.recipients:
+            raise UsageError(
+                "backup.recipients is empty: every backup is encrypted; create a key with "
+                "`buttress backup keygen KEYFILE` and list its public key there"
+            )
+        return Settings(
+            parse_recipients(self.config.recipients),
+            level=target.level,
+            threads=target.threads,
+            object_size=target.object_size_mb << 20,
+            required=target.required,
+        )
+
+    def identities(self, files: Sequence[Path] = ()) -> list[Any]:
+        paths = list(files) or list(self.config.identity_files)
+        if not paths:
+            raise UsageError(
+                "no identity: pass --identity KEYFILE or set backup.identity_files "
+                "(the private key that matches one of backup.recipients)"
+            )
+        return load_identities(paths)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def run(self, name: str) -> RunView:
+        """Back up target ``name`` now; the run is in the catalog whatever happens.
+
+        Raises:
+            BackupError: the backup failed (the run is recorded as failed, with the reason).
+        """
+        from buttress.backup.format import new_backup_id
+
+        target = self.target(name)
+        settings = self.settings(target)
+        destinations = self.destinations(target)
+        source = build_source(target)
+        backup_id = new_backup_id()
+        with self.catalog.begin() as session:
+            session.add(
+                BackupRun(
+                    id=backup_id,
+                    target=name,
+                    status="running",
+                    started_at=utcnow(),
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    raw_size=0,
+                    stored_size=0,
+                    destinations=[],
+                    failed_destinations={},
+                    manifest_sha256="",
+                    error="",
+                    verify_status="",
+                    restore_test_status="",
+                    detail={},
+                )
+            )
+        try:
+            result = take_backup(source, name, destinations, settings, backup_id)
+        except BaseException as exc:
+            message = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
+            self._finish(backup_id, status="failed", error=message[:2000])
+            raise
+        manifest = result.manifest
+        self._finish(
+            backup_id,
+            status="succeeded",
+            raw_size=manifest.raw_size,
+            stored_size=manifest.stored_size,
+            destinations=result.destinations_ok,
+            failed_destinations=result.destinations_failed,
+            manifest_sha256=hashlib.sha256(manifest.to_json()).hexdigest(),
+            detail={"timings": manifest.timings, "source": manifest.source},
+        )
+        return self.get(backup_id)
+
+    def _finish(self, backup_id: str, **values: Any) -> None:
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, backup_id)
+            assert row is not None
+            row.finished_at = utcnow()
+            for key, value in values.items():
+                setattr(row, key, value)
+
+    def runs(self, target: str | None = None, limit: int = 100) -> list[RunView]:
+        query = select(BackupRun).order_by(BackupRun.started_at.desc()).limit(limit)
+        if target is not None:
+            query = query.where(BackupRun.target == target)
+        with self.catalog.begin() as session:
+            return [_view(r) for r in session.scalars(query)]
+
+    def get(self, backup_id: str) -> RunView:
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, backup_id)
+            if row is None:
+                raise NotFoundError("backup run", backup_id)
+            return _view(row)
+
+    def manifest(
+        self, run: RunView, destination: Destination | None = None
+    ) -> tuple[Manifest, Destination]:
+        """The manifest of a good run, from the first destination that has it."""
+        if run.status != "succeeded":
+            raise BackupError(f"backup {run.id} is {run.status}: there is nothing to read")
+        target = self.target(run.target)
+        candidates = [destination] if destination else self.destinations(target)
+        problems = []
+        for dest in candidates:
+            if dest.name not in run.destinations:
+                continue
+            try:
+                return load_manifest(dest, run.target, run.id), dest
+            except BackupError as exc:
+                problems.append(str(exc))
+        why = "; ".join(problems) or "no destination holds it"
+        raise BackupError(f"backup {run.id}: no readable manifest ({why})")
+
+    def verify(
+        self, backup_id: str, *, restore: bool = False, identity: Sequence[Path] = ()
+    ) -> dict[str, Any]:
+        """Check every object at every destination; with ``restore``, also a restore test.
+        The result is recorded in the catalog."""
+        run = self.get(backup_id)
+        target = self.target(run.target)
+        problems: list[str] = []
+        checked: list[str] = []
+        manifest: Manifest | None = None
+        first: Destination | None = None
+        for dest in self.destinations(target):
+            if dest.name not in run.destinations:
+                continue
+            try:
+                m = load_manifest(dest, run.target, run.id)
+            except BackupError as exc:
+                problems.append(str(exc))
+                continue
+            manifest, first = manifest or m, first or dest
+            problems.extend(verify(m, dest))
+            checked.append(dest.name)
+        if run.status != "succeeded":
+            problems.insert(0, f"backup {run.id} is {run.status}: it never completed")
+        elif not checked:
+            problems.append(f"backup {run.id}: no destination holds a readable copy")
+        result: dict[str, Any] = {"id": run.id, "destinations": checked, "problems": problems}
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, run.id)
+            assert row is not None
+            row.verify_status = "ok" if checked and not problems else "failed"
+            row.verified_at = utcnow()
+        if restore:
+            if manifest is None or first is None:
+                result["restore_test"] = {"ok": False, "problems": ["no readable copy"]}
+            else:
+                test = restore_test(
+                    manifest, build_source(target), first, self.identities(identity)
+                )
+                result["restore_test"] = {
+                    "ok": test.ok,
+                    "seconds": test.seconds,
+                    "problems": test.problems,
+                }
+                with self.catalog.begin() as session:
+                    row = session.get(BackupRun, run.id)
+                    assert row is not None
+                    row.restore_test_status = "ok" if test.ok else "failed"
+                    row.restore_tested_at = utcnow()
+                    row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
+        return result
+
+    def restore(
+        self,
+        backup_id: str,
+        *,
+        to: str | None = None,
+        database: str | None = None,
+        tables: list[str] | None = None,
+        force: bool = False,
+        identity: Sequence[Path] = (),
+    ) -> str:
+        """Restore a backup (see ``buttress backup restore --help``); returns where it went."""
+        run = self.get(backup_id)
+        target = self.target(run.target)
+        source = build_source(target)
+        manifest, dest = self.manifest(run)
+        if database is not None:
+            if target.source != "postgresql":
+                raise UsageError("--database applies to postgresql targets; use --to")
+            to = source.create_database(database)  # type: ignore[attr-defined]
+        if to is None:
+            raise UsageError(
+                "say where to restore: --to DSN/PATH (or --database NAME for postgresql)"
+            )
+        return restore_backup(
+            manifest, source, dest, self.identities(identity), to, force=force, tables=tables
+        )

@@ -1,0 +1,247 @@
+"""``buttress backup``: take, list, check and restore backups of the configured targets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from buttress.cli._context import state
+
+app = typer.Typer(
+    help="Back up the targets declared under `backup:` in buttress.yaml, and restore them.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+IdentityOption = Annotated[
+    list[Path] | None,
+    typer.Option("--identity", "-i", help="age identity file (default: backup.identity_files)."),
+]
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@app.command("keygen")
+def keygen(
+    path: Annotated[Path, typer.Argument(help="Where to write the new private key (mode 0600).")],
+) -> None:
+    """Create an age key pair: the private key goes to PATH, the public key is printed.
+
+    Put the public key (age1...) in backup.recipients on the machines that take backups; keep
+    the private key where restores happen (backup.identity_files), and a copy offline.
+    """
+    from buttress.backup.keys import generate_identity
+
+    recipient = generate_identity(path)
+    typer.echo(f"wrote private key {path}; public key (for backup.recipients):", err=True)
+    typer.echo(recipient)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A target name from backup.targets.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Back up TARGET now: dump, compress, encrypt, checksum and store it in its destinations.
+
+    The run is recorded in the catalog whatever happens; exit 1 if it failed.
+    """
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        view = Backups(st.config.backup, catalog).run(target)
+    if as_json:
+        _echo_json(view.as_dict())
+        return
+    took = view.detail.get("timings", {}).get("total", 0.0)
+    typer.echo(
+        f"backup {view.id} of {view.target}: {_size(view.raw_size)} -> {_size(view.stored_size)} "
+        f"(x{view.ratio:.1f}) in {took:.1f}s, stored in {', '.join(view.destinations)}"
+    )
+    for name, why in view.failed_destinations.items():
+        typer.echo(f"warning: destination {name} failed: {why}", err=True)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Only this target.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs, newest first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List backup runs, newest first: status, sizes, verify and restore-test results."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        runs = Backups(st.config.backup, catalog).runs(target, limit)
+    if as_json:
+        _echo_json([r.as_dict() for r in runs])
+        return
+    table = Table("id", "target", "status", "started", "raw", "stored", "verify", "restore test")
+    for r in runs:
+        table.add_row(
+            r.id,
+            r.target,
+            r.status,
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            _size(r.raw_size),
+            _size(r.stored_size),
+            r.verify_status or "-",
+            r.restore_test_status or "-",
+        )
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one run: catalog record and, for a good backup, its manifest summary."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        backups = Backups(st.config.backup, catalog)
+        view = backups.get(backup_id)
+        info = view.as_dict()
+        if view.status == "succeeded":
+            manifest, _dest = backups.manifest(view)
+            info["artifacts"] = [
+                {
+                    "name": a.name,
+                    "raw_size": a.raw_size,
+                    "stored_size": a.stored_size,
+                    "objects": len(a.objects),
+                    "sha256": a.sha256,
+                }
+                for a in manifest.artifacts
+            ]
+            info["metadata"] = manifest.metadata
+            info["encryption"] = manifest.encryption
+    if as_json:
+        _echo_json(info)
+        return
+    for key in (
+        "id",
+        "target",
+        "status",
+        "started_at",
+        "finished_at",
+        "error",
+        "destinations",
+        "failed_destinations",
+        "verify_status",
+        "restore_test_status",
+    ):
+        if info.get(key) not in (None, "", [], {}):
+            typer.echo(f"{key:20} {info[key]}")
+    typer.echo(
+        f"{'size':20} {_size(view.raw_size)} -> {_size(view.stored_size)} (x{view.ratio:.1f})"
+    )
+    for art in info.get("artifacts", []):
+        typer.echo(
+            f"{'artifact ' + art['name']:20} {_size(art['raw_size'])}, {art['objects']} objects"
+        )
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    restore_test: Annotated[
+        bool, typer.Option("--restore-test", help="Also restore into a scratch target and compare.")
+    ] = False,
+    identity: IdentityOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-read every object at every destination and check its SHA-256; with --restore-test,
+    restore into a temporary database/file/directory, compare with what the backup recorded
+    (row counts, schema, checksums) and clean up. Exit 1 when anything is wrong."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        result = Backups(st.config.backup, catalog).verify(
+            backup_id, restore=restore_test, identity=identity or []
+        )
+    bad = bool(result["problems"]) or (
+        "restore_test" in result and not result["restore_test"]["ok"]
+    )
+    if as_json:
+        _echo_json(result)
+    else:
+        for problem in result["problems"]:
+            typer.echo(f"problem: {problem}", err=True)
+        if "restore_test" in result:
+            for problem in result["restore_test"].get("problems", []):
+                typer.echo(f"restore test: {problem}", err=True)
+        if not bad:
+            extra = ""
+            if "restore_test" in result:
+                extra = f"; restore test ok in {result['restore_test']['seconds']:.1f}s"
+            typer.echo(
+                f"backup {backup_id}: every object checked in "
+                f"{', '.join(result['destinations'])}{extra}"
+            )
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Where: a PostgreSQL DSN, a file (sqlite) or a directory."),
+    ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option("--database", help="postgresql: create this database on the source's server."),
+    ] = None,
+    tables: Annotated[
+        str | None,
+        typer.Option("--tables", help="postgresql: only these tables (comma-separated)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Restore over a target that is not empty.")
+    ] = False,
+    identity: IdentityOption = None,
+) -> None:
+    """Restore a backup into a new place (never over existing data unless --force)."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    table_list = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
+    with st.catalog() as catalog:
+        where = Backups(st.config.backup, catalog).restore(
+            backup_id,
+            to=to,
+            database=database,
+            tables=table_list,
+            force=force,
+            identity=identity or [],
+        )
+    typer.echo(f"restored {backup_id} into {where}")

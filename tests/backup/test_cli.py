@@ -1,0 +1,159 @@
+"""`buttress backup ...` end to end: a configured target run, listed, shown, verified with a
+restore test, restored; failures recorded in the catalog; a killed run shown incomplete."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buttress.cli import main
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Path:
+    monkeypatch.chdir(tmp_path)
+    assert main(["backup", "keygen", "key.txt"]) == 0
+    (tmp_path / "pub.txt").write_text(capsys.readouterr().out.strip())
+    return tmp_path
+
+
+def _config(project: Path, recipient: str, extra: str = "") -> str:
+    site = project / "site"
+    site.mkdir(exist_ok=True)
+    (site / "index.html").write_text("<h1>hi</h1>\n" * 100)
+    (project / "buttress.yaml").write_text(
+        "backup:\n"
+        f"  recipients: [{recipient}]\n"
+        "  identity_files: [key.txt]\n"
+        "  destinations:\n"
+        "    - {name: local, path: repo}\n"
+        "  targets:\n"
+        "    - {name: site, source: directory, path: site}\n"
+        "    - {name: db, source: postgresql, dsn: 'postgresql://nobody:pw-9@127.0.0.1:1/x'}\n"
+        + extra
+    )
+    return str(project / "buttress.yaml")
+
+
+def _recipient(project: Path) -> str:
+    return (project / "pub.txt").read_text()
+
+
+def _json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> Any:
+    capsys.readouterr()
+    assert main(argv) == code
+    return json.loads(capsys.readouterr().out)
+
+
+def test_run_list_show_verify_and_restore(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _config(project, _recipient(project))
+    run = _json(capsys, ["backup", "run", "site", "--json"])
+    assert run["status"] == "succeeded"
+    assert run["destinations"] == ["local"]
+    listed = _json(capsys, ["backup", "list", "--json"])
+    assert [r["id"] for r in listed] == [run["id"]]
+    shown = _json(capsys, ["backup", "show", run["id"], "--json"])
+    assert shown["metadata"]["file_count"] == 1
+    checked = _json(capsys, ["backup", "verify", run["id"], "--restore-test", "--json"])
+    assert checked["problems"] == []
+    assert checked["restore_test"]["ok"]
+    assert main(["backup", "restore", run["id"], "--to", "out"]) == 0
+    assert (project / "out" / "index.html").read_text() == (
+        project / "site" / "index.html"
+    ).read_text()
+    capsys.readouterr()
+    assert main(["backup", "restore", run["id"], "--to", "out"]) == 1
+    assert "not empty" in capsys.readouterr().err
+    after = _json(capsys, ["backup", "list", "--json"])
+    assert after[0]["verify_status"] == "ok"
+    assert after[0]["restore_test_status"] == "ok"
+
+
+def test_a_damaged_object_fails_verify_naming_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _config(project, _recipient(project))
+    run = _json(capsys, ["backup", "run", "site", "--json"])
+    obj = next((project / "repo" / "site" / run["id"]).glob("tar.*"))
+    data = bytearray(obj.read_bytes())
+    data[-1] ^= 0x80
+    obj.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["backup", "verify", run["id"]]) == 1
+    err = capsys.readouterr().err
+    assert obj.name in err
+    assert "SHA-256 mismatch" in err
+    listed = _json(capsys, ["backup", "list", "--json"])
+    assert listed[0]["verify_status"] == "failed"
+
+
+def test_a_failed_run_is_recorded_with_its_reason_and_no_password(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _config(project, _recipient(project))
+    capsys.readouterr()
+    assert main(["backup", "run", "db"]) == 1
+    err = capsys.readouterr().err
+    assert "pw-9" not in err
+    assert "127.0.0.1:1" in err
+    listed = _json(capsys, ["backup", "list", "--json"])
+    assert listed[0]["status"] == "failed"
+    assert "pw-9" not in listed[0]["error"]
+    assert listed[0]["error"]
+    assert not (project / "repo").exists() or not any((project / "repo").rglob("manifest.json"))
+
+
+def test_bad_input_is_named(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipient = _recipient(project)
+    _config(project, recipient)
+    assert main(["backup", "run", "nope"]) == 2
+    assert "unknown backup target 'nope'; configured: site, db" in capsys.readouterr().err
+    assert main(["backup", "show", "20990101T000000Z-000000"]) == 1
+    assert "not found" in capsys.readouterr().err
+    (project / "buttress.yaml").write_text("backup:\n  targets:\n    - {name: t, source: sqlite}\n")
+    assert main(["backup", "list"]) == 2
+    assert "buttress.yaml:3:7 backup.targets[0]: a sqlite target needs `path`" in (
+        capsys.readouterr().err
+    )
+    (project / "buttress.yaml").write_text(
+        "backup:\n  targets:\n    - {name: u, source: directory, path: x, destinations: [nas]}\n"
+    )
+    assert main(["backup", "list"]) == 2
+    assert "unknown destination 'nas' (declared: none)" in capsys.readouterr().err
+
+
+def test_a_run_killed_midway_is_incomplete(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(project, _recipient(project))
+    big = project / "site" / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(400):
+            f.write(os.urandom(1 << 20))  # 400 MiB that does not compress: seconds of work
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "buttress", "-c", config, "backup", "run", "site"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not list((project / "repo").rglob("tar.*")):
+        assert time.monotonic() < deadline, "the run never started writing"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    listed = _json(capsys, ["backup", "list", "--json"])
+    assert listed[0]["status"] == "incomplete"
+    assert not any((project / "repo").rglob("manifest.json"))
+    assert main(["backup", "verify", listed[0]["id"]]) != 0
