@@ -29,7 +29,14 @@ HEAVY = [
 
 @pytest.mark.parametrize(
     "module",
-    ["buttress", "buttress.resilience", "buttress.state", "buttress.health", "buttress.errors"],
+    [
+        "buttress",
+        "buttress.resilience",
+        "buttress.state",
+        "buttress.backup",
+        "buttress.health",
+        "buttress.errors",
+    ],
 )
 def test_library_import_is_light(module: str) -> None:
     """Importing a library domain in a fresh interpreter loads none of the heavy stacks."""
