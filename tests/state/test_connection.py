@@ -3,6 +3,7 @@ server but never the password."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -166,3 +167,18 @@ def test_acl_user_and_a_wrong_password(own_redis: OwnRedis) -> None:
     assert f"redis://app:***@127.0.0.1:{own_redis.port}/0" in message
     assert "AuthenticationError" in message or "WRONGPASS" in message
     bad.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"url": "http://127.0.0.1:6379"}, "expected redis://, rediss:// or unix://"),
+        ({"command_timeout": 0}, "command_timeout=0: expected seconds > 0"),
+        ({"pool_size": 0}, "pool_size=0: expected an integer >= 1"),
+        ({"prefix": "a{b}"}, "prefix='a{b}': expected a non-empty name, no braces"),
+    ],
+)
+def test_bad_store_settings_are_named(kwargs: dict[str, object], message: str) -> None:
+    url = str(kwargs.pop("url", "redis://127.0.0.1:6379/0"))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        RedisStore(url, **kwargs)  # type: ignore[arg-type]

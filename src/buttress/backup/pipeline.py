@@ -50,11 +50,6 @@ class _Counting:
         self.count += len(data)
         return data
 
-    def readinto(self, buffer: Any) -> int:
-        n = self.source.readinto(buffer)  # type: ignore[attr-defined]
-        self.count += n or 0
-        return n or 0
-
 
 @dataclass
 class _Target:

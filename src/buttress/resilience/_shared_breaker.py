@@ -48,7 +48,7 @@ class SharedCircuitBreaker(CircuitBreaker):
         self._totals = (0, 0, 0)  # the shared window at the last sync
         self._local = False  # degraded with on_store_failure=local: the base class judges
         o = self.options
-        escaped = self.name.replace("%", "%25").replace("|", "%7C")
+        escaped = store.notice_name(self.name)
         self.notice_key = ("cb", escaped)
         base = store.key("cb", self.name)
         self._keys = [base, base + ":w"]

@@ -32,7 +32,7 @@ class SharedRetryBudget(RetryBudget):
         assert store is not None
         shared: Any = store  # a shared store: key() and agent, as RedisStore has
         self._store = shared
-        self._guard = StoreGuard(self, store, on_store_failure)  # type: ignore[arg-type]  # has name and _listeners
+        self._guard = StoreGuard(self, store, on_store_failure)
         self._key = [shared.key("rb", name)]
         self.notice_key = ("rb", name)
         self._pending = 0  # calls counted lock-free (monotonic)

@@ -44,7 +44,7 @@ class SharedBulkhead(Bulkhead):
         store = self._store
         assert store is not None
         self._key = [store.key("bh", self.name)]
-        escaped = self.name.replace("%", "%25").replace("|", "%7C")
+        escaped = store.notice_name(self.name)
         self.notice_key = ("bh", escaped)
         self._notice = f"bh|{escaped}|released"
         self._held: dict[str, float] = {}
@@ -115,41 +115,56 @@ class SharedBulkhead(Bulkhead):
             return _NONE
         raise self._full("the shared state store is unavailable (on_store_failure=deny)")
 
-    def _try(self, token: str) -> tuple[bool, float] | None:
+    def _acquire_call(self, token: str) -> tuple[Any, list[str], list[Any]] | None:
+        """The acquire script call, or ``None`` while the store is not to be asked."""
         guard = self._guard
         assert guard is not None
         if not guard.usable():
             return None
-        try:
-            got, _held, retry = self._store.eval(
-                SCRIPTS["bulkhead_acquire"],
-                self._key,
-                [self.max_concurrent, self.lease * 1e6, token],
-            )
-        except StoreUnavailableError as exc:
-            guard.failed(exc)
-            return None
+        return (
+            SCRIPTS["bulkhead_acquire"],
+            self._key,
+            [self.max_concurrent, self.lease * 1e6, token],
+        )
+
+    def _answered(self, token: str, reply: Any) -> tuple[bool, float]:
+        """(got it, seconds until the first lease ends); a granted token is held from now."""
+        guard = self._guard
+        assert guard is not None
         if guard.degraded:
             guard.succeeded()
+        got, _held, retry = reply
+        if got:
+            with self._held_lock:
+                self._held[token] = monotonic()
         return bool(got), float(retry) / 1e6
 
-    async def _atry(self, token: str) -> tuple[bool, float] | None:
-        guard = self._guard
-        assert guard is not None
-        if not guard.usable():
+    def _try(self, token: str) -> tuple[bool, float] | None:
+        call = self._acquire_call(token)
+        if call is None:
             return None
         try:
-            got, _held, retry = await self._store.aeval(
-                SCRIPTS["bulkhead_acquire"],
-                self._key,
-                [self.max_concurrent, self.lease * 1e6, token],
-            )
+            reply = self._store.eval(*call)
         except StoreUnavailableError as exc:
-            guard.failed(exc)
+            self._store_failed(exc)
             return None
-        if guard.degraded:
-            guard.succeeded()
-        return bool(got), float(retry) / 1e6
+        return self._answered(token, reply)
+
+    async def _atry(self, token: str) -> tuple[bool, float] | None:
+        call = self._acquire_call(token)
+        if call is None:
+            return None
+        try:
+            reply = await self._store.aeval(*call)
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)
+            return None
+        return self._answered(token, reply)
+
+    def _store_failed(self, exc: StoreUnavailableError) -> None:
+        guard = self._guard
+        assert guard is not None
+        guard.failed(exc)
 
     def _token(self) -> str:
         return f"{self._holder}:{next(self._tokens)}"
@@ -176,8 +191,6 @@ class SharedBulkhead(Bulkhead):
                     return self._degraded()
                 got, retry = answer
                 if got:
-                    with self._held_lock:
-                        self._held[token] = monotonic()
                     return token
                 first = not queued
                 queued, wait = self._wait_plan(queued, deadline, retry, limit)
@@ -201,8 +214,6 @@ class SharedBulkhead(Bulkhead):
                     return self._degraded()
                 got, retry = answer
                 if got:
-                    with self._held_lock:
-                        self._held[token] = monotonic()
                     return token
                 first = not queued
                 queued, wait = self._wait_plan(queued, deadline, retry, limit)
@@ -213,41 +224,41 @@ class SharedBulkhead(Bulkhead):
             if queued:
                 self._waiting -= 1
 
-    def _give(self, token: object) -> None:
+    def _release_call(self, token: object) -> tuple[Any, list[str], list[Any]] | None:
+        """Stop holding ``token``: the release script call, or ``None`` when there is nothing
+        to tell the store (an in-process slot, released here, or no permit at all)."""
         if token is _LOCAL:
             self._release()
-            return
+            return None
         if not isinstance(token, str) or token == _NONE:
-            return
+            return None
         with self._held_lock:
             self._held.pop(token, None)
-        try:
-            self._store.eval(
-                SCRIPTS["bulkhead_release"], self._key, [token, self._store.channel, self._notice]
-            )
-        except StoreUnavailableError as exc:
-            guard = self._guard
-            assert guard is not None
-            guard.failed(exc)  # the lease ends by itself
+        return SCRIPTS["bulkhead_release"], self._key, [token, self._store.channel, self._notice]
+
+    def _wake_waiters(self) -> None:
         with self._released:
             self._released.notify_all()
 
-    async def _agive(self, token: object) -> None:
-        if token is _LOCAL:
-            self._release()
+    def _give(self, token: object) -> None:
+        call = self._release_call(token)
+        if call is None:
             return
-        if not isinstance(token, str) or token == _NONE:
-            return
-        with self._held_lock:
-            self._held.pop(token, None)
         try:
-            await self._store.aeval(
-                SCRIPTS["bulkhead_release"], self._key, [token, self._store.channel, self._notice]
-            )
+            self._store.eval(*call)
         except StoreUnavailableError as exc:
-            guard = self._guard
-            assert guard is not None
-            guard.failed(exc)
+            self._store_failed(exc)  # the lease ends by itself
+        self._wake_waiters()
+
+    async def _agive(self, token: object) -> None:
+        call = self._release_call(token)
+        if call is None:
+            return
+        try:
+            await self._store.aeval(*call)
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)  # the lease ends by itself
+        self._wake_waiters()
 
     # -- faces --------------------------------------------------------------------------------
 

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from buttress._clock import Clock, monotonic
 from buttress.resilience import events
 from buttress.state._base import OnStoreFailure, StateStore, check_on_store_failure
 
-if TYPE_CHECKING:
-    from buttress.resilience._policy import Policy
-
 __all__ = ["StoreGuard"]
+
+
+class _Owner(Protocol):
+    """What the guard needs of the policy (or retry budget) it serves."""
+
+    name: str
+    _listeners: tuple[events.Listener, ...]
+
 
 log = logging.getLogger("buttress.state")
 
@@ -32,7 +37,7 @@ class StoreGuard:
 
     def __init__(
         self,
-        owner: Policy,
+        owner: _Owner,
         store: StateStore,
         mode: OnStoreFailure = "local",
         *,

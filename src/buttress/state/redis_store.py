@@ -156,6 +156,11 @@ class RedisStore(StateStore):
         """The Redis key of one logical state: all its keys share the ``{...}`` hash tag."""
         return f"{self.prefix}:{kind}:{{{_escape(name)}:{_escape(key)}}}"
 
+    @staticmethod
+    def notice_name(name: str) -> str:
+        """A policy name as it appears in the ``kind|name|...`` notices on :attr:`channel`."""
+        return name.replace("%", "%25").replace("|", "%7C")
+
     @property
     def agent(self) -> Agent:
         """The background thread that batches breaker/budget outcomes, renews bulkhead leases

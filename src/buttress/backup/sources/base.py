@@ -116,12 +116,9 @@ class Tool:
         self._close_pipes()
         if rc != 0:
             self.stderr.seek(0)
-            lines = [
-                ln for ln in self.stderr.read().decode(errors="replace").splitlines() if ln.strip()
-            ]
-            detail = redact(" | ".join(lines[-3:])) if lines else f"exit code {rc}"
+            error = _failed(self.name, what, self.stderr.read(), rc)
             self.stderr.close()
-            raise BackupError(f"{what}: {self.name} failed: {detail}")
+            raise error
         self.stderr.close()
 
     def kill(self) -> None:
@@ -139,6 +136,12 @@ def run_tool(name: str, args: list[str], env: dict[str, str] | None, what: str) 
     except FileNotFoundError:
         raise BackupError(f"{name} is not installed (not found on PATH)") from None
     if done.returncode != 0:
-        lines = [ln for ln in done.stderr.decode(errors="replace").splitlines() if ln.strip()]
-        raise BackupError(f"{what}: {name} failed: {redact(' | '.join(lines[-3:]))}")
+        raise _failed(name, what, done.stderr, done.returncode)
     return done.stdout.decode(errors="replace")
+
+
+def _failed(name: str, what: str, stderr: bytes, rc: int) -> BackupError:
+    """The error of a tool that exited ``rc``: its last stderr lines, secrets redacted."""
+    lines = [ln for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    detail = redact(" | ".join(lines[-3:])) if lines else f"exit code {rc}"
+    return BackupError(f"{what}: {name} failed: {detail}")

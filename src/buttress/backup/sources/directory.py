@@ -7,7 +7,6 @@ import contextlib
 import fnmatch
 import hashlib
 import os
-import shutil
 import tarfile
 import tempfile
 import threading
@@ -134,11 +133,8 @@ class DirectorySource(Source):
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[str]:
-        folder = tempfile.mkdtemp(prefix="buttress-restore-")
-        try:
+        with tempfile.TemporaryDirectory(prefix="buttress-restore-") as folder:
             yield folder
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
 
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -95,11 +94,8 @@ class SqliteSource(Source):
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[str]:
-        folder = Path(tempfile.mkdtemp(prefix="buttress-restore-"))
-        try:
-            yield str(folder / "restored.db")
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix="buttress-restore-") as folder:
+            yield str(Path(folder) / "restored.db")
 
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None

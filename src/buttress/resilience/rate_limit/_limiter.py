@@ -204,14 +204,18 @@ class RateLimiter(Policy):
 
     # -- the core (under the lock; no I/O) -------------------------------------------------------
 
+    def _algo_of(self, key: str) -> Algorithm:
+        """The key's tier's algorithm (the default one without a tier)."""
+        if self._tier_of is not None:
+            tier = self._tier_of(key)
+            if tier is not None:
+                return self._tiers.get(tier, self.algorithm)
+        return self.algorithm
+
     def _state(self, key: str, now: float) -> tuple[Algorithm, Any]:
         entry = self._states.get(key)
         if entry is None:
-            algo = self.algorithm
-            if self._tier_of is not None:
-                tier = self._tier_of(key)
-                if tier is not None:
-                    algo = self._tiers.get(tier, algo)
+            algo = self._algo_of(key)
             entry = (algo, algo.new(now))
             self._states[key] = entry
             self._ops += 1
@@ -288,16 +292,13 @@ class RateLimiter(Policy):
 
     # -- shared state (a store such as Redis decides; failure modes when it cannot) ------------
 
-    def _algo_of(self, key: str) -> Algorithm:
-        if self._tier_of is not None:
-            tier = self._tier_of(key)
-            if tier is not None:
-                return self._tiers.get(tier, self.algorithm)
-        return self.algorithm
-
     def _from_store(
         self, key: str, cost: float, algo: Algorithm, reply: tuple[int, float, float, float]
     ) -> tuple[float, Decision]:
+        guard = self._guard
+        assert guard is not None
+        if guard.degraded:
+            guard.succeeded()
         code, retry, remaining, reset = reply
         if code == -1:
             raise self._too_costly(algo, cost)
@@ -323,9 +324,8 @@ class RateLimiter(Policy):
         return wait, self._granted(key)
 
     def _shared(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision]:
-        """(wait, decision) from the shared store, or from the failure mode."""
-        if not cost > 0:
-            raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
+        """(wait, decision) from the shared store, or from the failure mode (``cost`` checked
+        by the caller)."""
         guard = self._guard
         assert guard is not None
         if guard.usable():
@@ -335,15 +335,11 @@ class RateLimiter(Policy):
             except StoreUnavailableError as exc:
                 guard.failed(exc)
             else:
-                if guard.degraded:
-                    guard.succeeded()
                 return self._from_store(key, cost, algo, reply)
         return self._without_store(key, cost, reserve)
 
     async def _ashared(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision]:
         """:meth:`_shared` on the asyncio client."""
-        if not cost > 0:
-            raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
         guard = self._guard
         assert guard is not None
         if guard.usable():
@@ -355,8 +351,6 @@ class RateLimiter(Policy):
             except StoreUnavailableError as exc:
                 guard.failed(exc)
             else:
-                if guard.degraded:
-                    guard.succeeded()
                 return self._from_store(key, cost, algo, reply)
         return self._without_store(key, cost, reserve)
 
@@ -367,13 +361,21 @@ class RateLimiter(Policy):
             return Decision(True, key, _INF, _INF, 0.0, 0.0, "allowed")
         return None
 
+    def _acquire_listed(self, key: str, cost: float) -> Decision | None:
+        """Before waiting for shared permits: check ``cost``; an allow-listed key's decision,
+        a deny-listed key's refusal (raised), or ``None``."""
+        if not cost > 0:
+            raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
+        listed = None if self._simple else self._listed(key)
+        if listed is not None and not listed.allowed:
+            raise self._rejected(listed)
+        return listed
+
     def _shared_acquire(
         self, key: str, cost: float, timeout: float | None, sleep: Sleep
     ) -> Decision:
-        listed = None if self._simple else self._listed(key)
+        listed = self._acquire_listed(key, cost)
         if listed is not None:
-            if not listed.allowed:
-                raise self._rejected(listed)
             return listed
         waited = 0.0
         while True:
@@ -390,10 +392,8 @@ class RateLimiter(Policy):
     async def _ashared_acquire(
         self, key: str, cost: float, timeout: float | None, asleep: AsyncSleep
     ) -> Decision:
-        listed = None if self._simple else self._listed(key)
+        listed = self._acquire_listed(key, cost)
         if listed is not None:
-            if not listed.allowed:
-                raise self._rejected(listed)
             return listed
         waited = 0.0
         while True:
@@ -418,15 +418,11 @@ class RateLimiter(Policy):
         if not cost > 0:
             raise ValueError(f"rate limiter cost={cost!r}: expected > 0")
         if not self._simple:
-            if key in self._deny:
-                return Decision(False, key, 0.0, 0.0, _INF, _INF, "denied")
-            if key in self._allow:
-                return Decision(True, key, _INF, _INF, 0.0, 0.0, "allowed")
+            listed = self._listed(key)
+            if listed is not None:
+                return listed
         if not self._local_only:
-            decision = self._shared(key, cost, reserve=False)[1]
-            if not decision.allowed and (self._listeners or events._global):
-                self._emit(events.CallRejected(self.name, "rate_limited", decision.retry_after))
-            return decision
+            return self._reported(self._shared(key, cost, reserve=False)[1])
         with self._lock:
             now = self._clock()
             algo, state = self._state(key, now)
@@ -456,7 +452,10 @@ class RateLimiter(Policy):
         listed = None if self._simple else self._listed(key)
         if listed is not None:
             return listed
-        decision = (await self._ashared(key, cost, reserve=False))[1]
+        return self._reported((await self._ashared(key, cost, reserve=False))[1])
+
+    def _reported(self, decision: Decision) -> Decision:
+        """A shared decision, with the rejection event when it refuses."""
         if not decision.allowed and (self._listeners or events._global):
             self._emit(events.CallRejected(self.name, "rate_limited", decision.retry_after))
         return decision
