@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from buttress.backup.destinations import LocalDestination
+from buttress.backup.destinations import Destination, LocalDestination
 from buttress.backup.keys import generate_identity, load_identities, parse_recipients
 from buttress.backup.pipeline import Settings
+from buttress.backup.s3 import S3Destination, S3Settings
+from tests.conftest import S3Server
 
 
 @dataclass
@@ -41,3 +44,32 @@ def repo(tmp_path: Path) -> LocalDestination:
 @pytest.fixture
 def second_repo(tmp_path: Path) -> LocalDestination:
     return LocalDestination("offsite", tmp_path / "offsite")
+
+
+@pytest.fixture
+def s3_dest(s3_server: S3Server) -> Iterator[S3Destination]:
+    """A destination on a fresh bucket of the real (moto) S3 server, with a key prefix."""
+    dest = S3Destination(
+        "s3",
+        S3Settings(
+            bucket=s3_server.new_bucket(),
+            prefix="backups/prod",
+            endpoint_url=s3_server.endpoint,
+            access_key_id="testing",
+            secret_access_key="testing-secret",
+            part_size=5 << 20,
+            concurrency=2,
+            max_attempts=2,
+        ),
+    )
+    yield dest
+    dest.close()
+
+
+@pytest.fixture(params=["local", "s3"])
+def destination(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
+    """Each kind of destination, for the suite every one of them must pass."""
+    if request.param == "local":
+        return LocalDestination("local", tmp_path / "repo")
+    dest: Destination = request.getfixturevalue("s3_dest")
+    return dest

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from buttress.cli import main
+from tests.conftest import S3Server
 
 
 @pytest.fixture
@@ -157,3 +159,57 @@ def test_a_run_killed_midway_is_incomplete(
     assert listed[0]["status"] == "incomplete"
     assert not any((project / "repo").rglob("manifest.json"))
     assert main(["backup", "verify", listed[0]["id"]]) != 0
+
+
+def test_a_target_backed_up_to_disk_and_s3(
+    project: Path, capsys: pytest.CaptureFixture[str], s3_server: S3Server
+) -> None:
+    """A YAML s3 destination beside a local one: run, verify with a restore test, restore from
+    S3 alone when the local copy is gone; the secret key is never shown."""
+    bucket = s3_server.new_bucket()
+    _config(project, _recipient(project))
+    text = (
+        (project / "buttress.yaml")
+        .read_text()
+        .replace(
+            "    - {name: local, path: repo}\n",
+            "    - {name: local, path: repo}\n"
+            f"    - {{name: cloud, type: s3, bucket: {bucket}, prefix: prod,"
+            f" endpoint_url: '{s3_server.endpoint}', access_key_id: testing,"
+            " secret_access_key: 'sk-do-not-print-9', storage_class: STANDARD_IA}\n",
+        )
+    )
+    (project / "buttress.yaml").write_text(text)
+    run = _json(capsys, ["backup", "run", "site", "--json"])
+    assert run["destinations"] == ["local", "cloud"]
+    checked = _json(capsys, ["backup", "verify", run["id"], "--restore-test", "--json"])
+    assert checked["destinations"] == ["local", "cloud"]
+    assert checked["restore_test"]["ok"]
+    shutil.rmtree(project / "repo")
+    assert main(["backup", "restore", run["id"], "--to", "from-s3"]) == 0
+    assert (project / "from-s3" / "index.html").is_file()
+    capsys.readouterr()
+    assert main(["config", "show"]) == 0
+    shown = capsys.readouterr().out
+    assert bucket in shown
+    assert "sk-do-not-print-9" not in shown
+
+
+@pytest.mark.parametrize(
+    ("destination", "message"),
+    [
+        ("{name: a, type: s3}", "an s3 destination needs `bucket`"),
+        ("{name: a}", "a local destination needs `path`"),
+        ("{name: a, path: x, bucket: b}", "bucket apply to `type: s3` only"),
+        ("{name: a, type: s3, bucket: b, part_size_mb: 1}", "greater than or equal to 5"),
+        ("{name: a, type: gcs, bucket: b}", "'local' or 's3'"),
+    ],
+)
+def test_bad_destinations_are_named(
+    project: Path, capsys: pytest.CaptureFixture[str], destination: str, message: str
+) -> None:
+    (project / "buttress.yaml").write_text(f"backup:\n  destinations:\n    - {destination}\n")
+    assert main(["backup", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "buttress.yaml:3:" in err
+    assert message in err

@@ -27,7 +27,7 @@ from buttress.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from buttress.catalog import Catalog
-    from buttress.config import BackupConfig, BackupTarget
+    from buttress.config import BackupConfig, BackupDestination, BackupTarget
 
 __all__ = ["Backups", "RunView"]
 
@@ -114,6 +114,31 @@ def build_source(target: BackupTarget) -> Source:
     raise UsageError(f"target {target.name}: source {target.source!r} is not supported yet")
 
 
+def build_destination(config: BackupDestination) -> Destination:
+    if config.type == "s3":
+        from buttress.backup.s3 import S3Destination, S3Settings
+
+        assert config.bucket is not None
+        secret = config.secret_access_key
+        return S3Destination(
+            config.name,
+            S3Settings(
+                bucket=config.bucket,
+                prefix=config.prefix,
+                endpoint_url=config.endpoint_url,
+                region=config.region,
+                access_key_id=config.access_key_id,
+                secret_access_key=secret.get_secret_value() if secret else None,
+                storage_class=config.storage_class,
+                part_size=config.part_size_mb << 20,
+                concurrency=config.concurrency,
+                max_attempts=config.max_attempts,
+            ),
+        )
+    assert config.path is not None
+    return LocalDestination(config.name, config.path)
+
+
 class Backups:
     """The configured targets and destinations, with the catalog that records their runs."""
 
@@ -130,9 +155,7 @@ class Backups:
 
     def destinations(self, target: BackupTarget) -> list[Destination]:
         wanted = target.destinations or [d.name for d in self.config.destinations]
-        found: list[Destination] = [
-            LocalDestination(d.name, d.path) for d in self.config.destinations if d.name in wanted
-        ]
+        found = [build_destination(d) for d in self.config.destinations if d.name in wanted]
         if not found:
             raise UsageError(f"target {target.name}: no destination (declare backup.destinations)")
         return found

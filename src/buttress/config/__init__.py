@@ -16,6 +16,7 @@ from buttress.config._loader import (
 from buttress.config._models import (
     AlertingConfig,
     BackupConfig,
+    BackupDestination,
     BackupTarget,
     ButtressConfig,
     CatalogConfig,
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_FILE",
     "AlertingConfig",
     "BackupConfig",
+    "BackupDestination",
     "BackupTarget",
     "ButtressConfig",
     "CatalogConfig",

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from buttress.config._types import Cron, Duration, SecretDsn
+from buttress.config._types import Cron, Duration, SecretDsn, SecretText
 
 __all__ = [
     "AlertingConfig",
@@ -262,14 +262,64 @@ class HealthConfig(Section):
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _SOURCE_NEEDS = {"postgresql": "dsn", "sqlite": "path", "directory": "path"}
+_S3_ONLY = (
+    "bucket",
+    "prefix",
+    "endpoint_url",
+    "region",
+    "access_key_id",
+    "secret_access_key",
+    "storage_class",
+    "part_size_mb",
+    "concurrency",
+    "max_attempts",
+)
 
 
 class BackupDestination(Section):
-    """A place backups are stored."""
+    """A place backups are stored: a directory (`type: local`) or an S3-compatible bucket."""
 
     name: str = Field(min_length=1, pattern=_NAME)
-    type: Literal["local"] = Field(default="local", description="`local` (a directory).")
-    path: Path = Field(description="Directory of the repository.")
+    type: Literal["local", "s3"] = Field(
+        default="local", description="`local` (a directory) or `s3` (S3-compatible storage)."
+    )
+    path: Path | None = Field(default=None, description="local: directory of the repository.")
+    bucket: str | None = Field(default=None, description="s3: an existing bucket.")
+    prefix: str = Field(default="", description="s3: key prefix inside the bucket.")
+    endpoint_url: str | None = Field(
+        default=None, description="s3: endpoint of an S3-compatible service (empty: AWS)."
+    )
+    region: str | None = Field(default=None, description="s3: the bucket's region.")
+    access_key_id: str | None = Field(
+        default=None, description="s3: access key id (empty: AWS_ACCESS_KEY_ID, profile, role)."
+    )
+    secret_access_key: SecretText | None = Field(
+        default=None, description="s3: secret key (empty: AWS_SECRET_ACCESS_KEY...)."
+    )
+    storage_class: str | None = Field(
+        default=None, description="s3: STANDARD, STANDARD_IA, GLACIER_IR... (empty: bucket's)."
+    )
+    part_size_mb: int = Field(default=8, ge=5, le=5120, description="s3: multipart part size.")
+    concurrency: int = Field(default=4, ge=1, le=64, description="s3: parts uploaded at once.")
+    max_attempts: int = Field(
+        default=5, ge=1, le=20, description="s3: attempts per request (with backoff)."
+    )
+
+    @model_validator(mode="after")
+    def _type_settings(self) -> BackupDestination:
+        if self.type == "local":
+            if self.path is None:
+                raise ValueError(f"destination {self.name!r}: a local destination needs `path`")
+            extra = [f for f in _S3_ONLY if f in self.model_fields_set]
+            if extra:
+                raise ValueError(
+                    f"destination {self.name!r}: {', '.join(extra)} apply to `type: s3` only"
+                )
+        elif self.bucket is None:
+            raise ValueError(f"destination {self.name!r}: an s3 destination needs `bucket`")
+        elif self.path is not None:
+            raise ValueError(f"destination {self.name!r}: `path` applies to `type: local` only")
+        return self
 
 
 class BackupTarget(Section):
