@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from buttress.backup.destinations import Destination, LocalDestination
 from buttress.backup.keys import generate_identity, load_identities, parse_recipients
 from buttress.backup.pipeline import Settings
 from buttress.backup.s3 import S3Destination, S3Settings
+from buttress.cli import main
 from tests.conftest import S3Server
 
 
@@ -73,3 +75,45 @@ def destination(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
         return LocalDestination("local", tmp_path / "repo")
     dest: Destination = request.getfixturevalue("s3_dest")
     return dest
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Path:
+    """A project folder (the working directory) holding a new age key pair."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["backup", "keygen", "key.txt"]) == 0
+    (tmp_path / "pub.txt").write_text(capsys.readouterr().out.strip())
+    return tmp_path
+
+
+def config_file(project: Path, recipient: str, extra: str = "") -> str:
+    """buttress.yaml with a local destination, a directory target `site` and an unreachable
+    PostgreSQL target `db`; ``extra`` is appended under ``targets:``."""
+    site = project / "site"
+    site.mkdir(exist_ok=True)
+    (site / "index.html").write_text("<h1>hi</h1>\n" * 100)
+    (project / "buttress.yaml").write_text(
+        "backup:\n"
+        f"  recipients: [{recipient}]\n"
+        "  identity_files: [key.txt]\n"
+        "  destinations:\n"
+        "    - {name: local, path: repo}\n"
+        "  targets:\n"
+        "    - {name: site, source: directory, path: site}\n"
+        "    - {name: db, source: postgresql, dsn: 'postgresql://nobody:pw-9@127.0.0.1:1/x'}\n"
+        + extra
+    )
+    return str(project / "buttress.yaml")
+
+
+def recipient(project: Path) -> str:
+    return (project / "pub.txt").read_text()
+
+
+def run_json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> Any:
+    """Run the CLI with ``argv`` (which asks for --json), expect ``code``, parse stdout."""
+    capsys.readouterr()
+    assert main(argv) == code
+    return json.loads(capsys.readouterr().out)

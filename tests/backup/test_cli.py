@@ -3,7 +3,6 @@ restore test, restored; failures recorded in the catalog; a killed run shown inc
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -11,50 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from buttress.cli import main
+from tests.backup.conftest import config_file as _config
+from tests.backup.conftest import recipient as _recipient
+from tests.backup.conftest import run_json as _json
 from tests.conftest import S3Server
-
-
-@pytest.fixture
-def project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Path:
-    monkeypatch.chdir(tmp_path)
-    assert main(["backup", "keygen", "key.txt"]) == 0
-    (tmp_path / "pub.txt").write_text(capsys.readouterr().out.strip())
-    return tmp_path
-
-
-def _config(project: Path, recipient: str, extra: str = "") -> str:
-    site = project / "site"
-    site.mkdir(exist_ok=True)
-    (site / "index.html").write_text("<h1>hi</h1>\n" * 100)
-    (project / "buttress.yaml").write_text(
-        "backup:\n"
-        f"  recipients: [{recipient}]\n"
-        "  identity_files: [key.txt]\n"
-        "  destinations:\n"
-        "    - {name: local, path: repo}\n"
-        "  targets:\n"
-        "    - {name: site, source: directory, path: site}\n"
-        "    - {name: db, source: postgresql, dsn: 'postgresql://nobody:pw-9@127.0.0.1:1/x'}\n"
-        + extra
-    )
-    return str(project / "buttress.yaml")
-
-
-def _recipient(project: Path) -> str:
-    return (project / "pub.txt").read_text()
-
-
-def _json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> Any:
-    capsys.readouterr()
-    assert main(argv) == code
-    return json.loads(capsys.readouterr().out)
 
 
 def test_run_list_show_verify_and_restore(

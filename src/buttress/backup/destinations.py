@@ -123,4 +123,18 @@ class LocalDestination:
         return sorted(found)
 
     def delete(self, key: str) -> None:
-        self.path_of(key).unlink(missing_ok=True)
+        path = self.path_of(key)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise BackupError(
+                f"destination {self.describe()}: cannot delete {key}: {exc.strerror}"
+            ) from None
+        # drop folders left empty (a pruned backup's), never the root
+        parent = path.parent
+        while parent != self.root and self.root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent

@@ -26,6 +26,7 @@ from buttress.catalog.tables import BackupRun, utcnow
 from buttress.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
+    from buttress.backup.prune import PruneItem, PruneReport
     from buttress.catalog import Catalog
     from buttress.config import BackupConfig, BackupDestination, BackupTarget
 
@@ -329,6 +330,101 @@ class Backups:
                     row.restore_tested_at = utcnow()
                     row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
         return result
+
+    def prune(
+        self, *, target: str | None = None, dry_run: bool = False, remove_orphans: bool = False
+    ) -> PruneReport:
+        """Apply retention to every target (or one), remove failed and incomplete runs'
+        leftovers, report orphaned objects (removed with ``remove_orphans``) and abort the
+        unfinished uploads of dead runs. Nothing is changed with ``dry_run``."""
+        from buttress.backup.prune import (
+            PruneItem,
+            PruneReport,
+            backup_ids,
+            plan_target,
+            remove_everywhere,
+        )
+        from buttress.backup.retention import RetentionPolicy
+
+        report = PruneReport(dry_run=dry_run)
+        targets = [self.target(target)] if target else list(self.config.targets)
+        for t in targets:
+            views = self._all_runs(t.name)
+            policy = RetentionPolicy(**t.retention.model_dump())
+            items = plan_target(t.name, [v for v in views if v.status != "pruned"], policy)
+            destinations = self.destinations(t)
+            known = {v.id: v.status for v in views}
+            live = {v.id for v in views if v.status == "running"}
+            leftovers: set[str] = set()
+            found: dict[str, set[str]] = {}
+            for dest in destinations:
+                try:
+                    present = found[dest.name] = backup_ids(dest, t.name)
+                except BackupError as exc:
+                    report.errors.append(str(exc))
+                    continue
+                unknown = sorted(i for i in present if i not in known)
+                if unknown:
+                    report.orphans[dest.name] = unknown
+                leftovers |= {i for i in present if known.get(i) == "pruned"}
+                abort = getattr(dest, "abort_unfinished", None)
+                if abort is not None and not dry_run:
+                    try:
+                        aborted = abort(lambda key, live=live: key.split("/")[1] in live)
+                    except BackupError as exc:
+                        report.errors.append(str(exc))
+                    else:
+                        if aborted:
+                            report.aborted_uploads[dest.name] = aborted
+            present = set().union(*found.values()) if found else set()
+            items = [
+                i for i in items if i.status not in ("failed", "incomplete") or i.id in present
+            ]  # a failed run that stored nothing keeps its status: nothing to clean
+            report.items.extend(items)
+            for backup_id in sorted(leftovers):
+                report.items.append(
+                    PruneItem(
+                        backup_id,
+                        t.name,
+                        "",
+                        "pruned",
+                        "remove",
+                        ["pruned earlier; objects were left in a destination"],
+                    )
+                )
+            if dry_run:
+                continue
+            for item in [i for i in items if i.action == "remove"] + [
+                i for i in report.items if i.target == t.name and i.status == "pruned"
+            ]:
+                errors = remove_everywhere(destinations, t.name, item.id)
+                if errors:
+                    item.error = "; ".join(errors)
+                    report.errors.extend(errors)
+                    continue
+                if item.status != "pruned":
+                    self._mark_pruned(item)
+            if remove_orphans:
+                for dest in destinations:
+                    for backup_id in report.orphans.get(dest.name, []):
+                        report.errors.extend(remove_everywhere([dest], t.name, backup_id))
+                report.orphans_removed = True
+        return report
+
+    def _all_runs(self, target: str) -> list[RunView]:
+        query = select(BackupRun).where(BackupRun.target == target)
+        with self.catalog.begin() as session:
+            return [_view(r) for r in session.scalars(query)]
+
+    def _mark_pruned(self, item: PruneItem) -> None:
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, item.id)
+            assert row is not None
+            row.detail = {
+                **(row.detail or {}),
+                "pruned": {"at": utcnow().isoformat(), "was": item.status, "why": item.reasons},
+            }
+            row.status = "pruned"
 
     def restore(
         self,

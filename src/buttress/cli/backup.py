@@ -245,3 +245,62 @@ def restore(
             identity=identity or [],
         )
     typer.echo(f"restored {backup_id} into {where}")
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Only this target.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Show what would be removed; change nothing.")
+    ] = False,
+    remove_orphans: Annotated[
+        bool,
+        typer.Option(
+            "--remove-orphans",
+            help="Also delete objects of backups the catalog does not know (reported otherwise).",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply each target's `retention:` rules: show every backup kept or removed and why, and
+    remove the others from every destination (manifest first).
+
+    The newest backup and the newest verified backup are always kept; a target with no rule
+    keeps everything. Leftovers of failed and incomplete (killed) runs are removed, unfinished
+    S3 uploads of dead runs are aborted, and objects the catalog does not know are reported.
+    Exit 1 when a destination could not be cleaned.
+    """
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        report = Backups(st.config.backup, catalog).prune(
+            target=target, dry_run=dry_run, remove_orphans=remove_orphans
+        )
+    if as_json:
+        _echo_json(report.as_dict())
+    else:
+        verb = "would remove" if dry_run else "remove"
+        table = Table("id", "target", "status", "action", "why")
+        for item in report.items:
+            action = verb if item.action == "remove" else "keep"
+            if item.error:
+                action += " (FAILED)"
+            table.add_row(item.id, item.target, item.status, action, ", ".join(item.reasons))
+        Console(width=None if sys.stdout.isatty() else 160).print(table)
+        for dest, ids in report.orphans.items():
+            what = "removed" if report.orphans_removed else "left (use --remove-orphans)"
+            typer.echo(f"orphans in {dest}: {', '.join(ids)} ({what})")
+        for dest, keys in report.aborted_uploads.items():
+            typer.echo(f"aborted {len(keys)} unfinished uploads in {dest}")
+        removed = len(report.removed)
+        typer.echo(
+            f"{removed} backup{'s' if removed != 1 else ''} {verb}d"
+            if not dry_run
+            else f"{removed} would be removed (dry run: nothing changed)"
+        )
+        for error in report.errors:
+            typer.echo(f"error: {error}", err=True)
+    if report.errors:
+        raise typer.Exit(1)

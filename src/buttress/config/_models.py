@@ -20,6 +20,7 @@ __all__ = [
     "AlertingConfig",
     "BackupConfig",
     "BackupDestination",
+    "BackupRetention",
     "BackupTarget",
     "ButtressConfig",
     "CatalogConfig",
@@ -322,6 +323,21 @@ class BackupDestination(Section):
         return self
 
 
+class BackupRetention(Section):
+    """How many backups `buttress backup prune` keeps (restic's rules; periods in UTC). The
+    newest backup and the newest verified backup are always kept; no rule: nothing is removed."""
+
+    keep_last: int = Field(default=0, ge=0, description="The N newest backups.")
+    keep_hourly: int = Field(default=0, ge=0, description="The newest of each of N hours.")
+    keep_daily: int = Field(default=0, ge=0, description="The newest of each of N days.")
+    keep_weekly: int = Field(default=0, ge=0, description="The newest of each of N ISO weeks.")
+    keep_monthly: int = Field(default=0, ge=0, description="The newest of each of N months.")
+    keep_yearly: int = Field(default=0, ge=0, description="The newest of each of N years.")
+    keep_within: Duration | None = Field(
+        default=None, gt=0, description="Every backup within this long of the newest (`30d`)."
+    )
+
+
 class BackupTarget(Section):
     """One thing to back up, on a schedule."""
 
@@ -342,6 +358,9 @@ class BackupTarget(Section):
     level: int = Field(default=3, ge=1, le=22, description="zstd level.")
     threads: int = Field(default=-1, ge=-1, description="zstd threads (-1: one per core).")
     object_size_mb: int = Field(default=64, ge=1, description="Split stored streams (MiB).")
+    retention: BackupRetention = Field(
+        default_factory=BackupRetention, description="What `buttress backup prune` keeps."
+    )
 
     @model_validator(mode="after")
     def _source_settings(self) -> BackupTarget:

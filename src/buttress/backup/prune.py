@@ -1,0 +1,140 @@
+"""Pruning: apply each target's retention to its good backups, clean up failed and incomplete
+runs, and find orphaned objects (in a destination, unknown to the catalog or left by an earlier
+prune that could not finish).
+
+A backup is removed manifest first, so a prune that stops half-way never leaves something that
+looks like a good backup; its catalog row is then marked ``pruned`` (history stays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from buttress.backup.destinations import Destination
+from buttress.backup.errors import BackupError
+from buttress.backup.format import manifest_key
+from buttress.backup.retention import RetentionPolicy, Snapshot, select
+
+__all__ = ["PruneItem", "PruneReport", "plan_target", "remove_backup"]
+
+
+class _Run(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def verify_status(self) -> str: ...
+    @property
+    def restore_test_status(self) -> str: ...
+    @property
+    def started_at(self) -> Any: ...
+
+
+@dataclass
+class PruneItem:
+    """What prune does with one run: ``keep`` or ``remove``, and why."""
+
+    id: str
+    target: str
+    started_at: str
+    status: str
+    action: str
+    reasons: list[str]
+    error: str = ""
+
+
+@dataclass
+class PruneReport:
+    dry_run: bool
+    items: list[PruneItem] = field(default_factory=list)
+    # destination -> backup ids found there that the catalog does not know
+    orphans: dict[str, list[str]] = field(default_factory=dict)
+    orphans_removed: bool = False
+    # destination -> keys of unfinished uploads aborted (S3)
+    aborted_uploads: dict[str, list[str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def removed(self) -> list[PruneItem]:
+        return [i for i in self.items if i.action == "remove"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_target(target: str, runs: Sequence[_Run], policy: RetentionPolicy) -> list[PruneItem]:
+    """Keep/remove for every run of ``target`` that is not already pruned, newest first."""
+    items: list[PruneItem] = []
+    good = {r.id: r for r in runs if r.status == "succeeded"}
+    snapshots = [
+        Snapshot(r.id, r.started_at, "ok" in (r.verify_status, r.restore_test_status))
+        for r in good.values()
+    ]
+    for decision in select(snapshots, policy):
+        run = good[decision.snapshot.id]
+        items.append(
+            PruneItem(
+                run.id,
+                target,
+                run.started_at.isoformat(),
+                run.status,
+                "keep" if decision.keep else "remove",
+                list(decision.reasons) or ["not kept by the retention policy"],
+            )
+        )
+    for run in runs:
+        if run.status == "failed":
+            action, why = "remove", "failed run: leftovers removed"
+        elif run.status == "incomplete":
+            action, why = "remove", "incomplete run (its process is gone): leftovers removed"
+        elif run.status == "running":
+            action, why = "keep", "still running"
+        else:
+            continue
+        items.append(
+            PruneItem(run.id, target, run.started_at.isoformat(), run.status, action, [why])
+        )
+    items.sort(key=lambda i: i.started_at, reverse=True)
+    return items
+
+
+def backup_ids(destination: Destination, target: str) -> set[str]:
+    """Ids of the backups of ``target`` that have any object in ``destination``."""
+    found = set()
+    for key in destination.keys(f"{target}/"):
+        parts = key.split("/")
+        if len(parts) >= 3:
+            found.add(parts[1])
+    return found
+
+
+def remove_backup(destination: Destination, target: str, backup_id: str) -> int:
+    """Delete every object of one backup from ``destination``, the manifest first; returns how
+    many objects were removed.
+
+    Raises:
+        BackupError: the destination refused or could not be reached (the manifest, if still
+            there, keeps the backup whole enough to be pruned again later).
+    """
+    keys = destination.keys(f"{target}/{backup_id}/")
+    manifest = manifest_key(target, backup_id)
+    ordered = [k for k in keys if k == manifest] + [k for k in keys if k != manifest]
+    for key in ordered:
+        destination.delete(key)
+    return len(ordered)
+
+
+def remove_everywhere(
+    destinations: Sequence[Destination], target: str, backup_id: str
+) -> list[str]:
+    """:func:`remove_backup` in every destination; the errors, one per destination that failed."""
+    errors = []
+    for dest in destinations:
+        try:
+            remove_backup(dest, target, backup_id)
+        except BackupError as exc:
+            errors.append(str(exc))
+    return errors
