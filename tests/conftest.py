@@ -201,3 +201,33 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+MARIADB_ADMIN = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> dict[str, Any]:
+    """Connection keywords of the real MariaDB server; fails (never skips) when it is down."""
+    import pymysql
+
+    try:
+        pymysql.connect(**MARIADB_ADMIN, connect_timeout=5).close()  # type: ignore[arg-type]
+    except pymysql.Error as exc:
+        pytest.fail(f"MariaDB at 127.0.0.1:3306 does not answer ({exc}); run scripts/check.sh")
+    return dict(MARIADB_ADMIN)
+
+
+@pytest.fixture
+def mariadb_database(mariadb_server: dict[str, Any]) -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test (its DSN); dropped afterwards."""
+    import pymysql
+
+    name = f"buttress_test_{secrets.token_hex(6)}"
+    conn = pymysql.connect(**mariadb_server, autocommit=True)
+    conn.cursor().execute(f"CREATE DATABASE `{name}`")
+    try:
+        yield f"mariadb://root@127.0.0.1:3306/{name}"
+    finally:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()

@@ -102,6 +102,15 @@ def build_source(target: BackupTarget) -> Source:
 
         assert target.dsn is not None
         return PostgresSource(target.dsn, globals=target.globals)
+    if target.source == "mariadb":
+        from buttress.backup.sources.mariadb import MariadbSource
+
+        assert target.dsn is not None
+        return MariadbSource(
+            target.dsn,
+            consistent_counts=target.consistent_counts,
+            lock_timeout=target.lock_timeout,
+        )
     if target.source == "sqlite":
         from buttress.backup.sources.sqlite import SqliteSource
 
@@ -442,9 +451,10 @@ class Backups:
         source = build_source(target)
         manifest, dest = self.manifest(run)
         if database is not None:
-            if target.source != "postgresql":
-                raise UsageError("--database applies to postgresql targets; use --to")
-            to = source.create_database(database)  # type: ignore[attr-defined]
+            create = getattr(source, "create_database", None)
+            if create is None:
+                raise UsageError("--database applies to postgresql and mariadb targets; use --to")
+            to = create(database)
         if to is None:
             raise UsageError(
                 "say where to restore: --to DSN/PATH (or --database NAME for postgresql)"

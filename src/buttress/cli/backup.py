@@ -215,15 +215,19 @@ def restore(
     backup_id: Annotated[str, typer.Argument(help="A backup id.")],
     to: Annotated[
         str | None,
-        typer.Option("--to", help="Where: a PostgreSQL DSN, a file (sqlite) or a directory."),
+        typer.Option(
+            "--to", help="Where: a PostgreSQL/MariaDB DSN, a file (sqlite) or a directory."
+        ),
     ] = None,
     database: Annotated[
         str | None,
-        typer.Option("--database", help="postgresql: create this database on the source's server."),
+        typer.Option(
+            "--database", help="postgresql/mariadb: create this database on the source's server."
+        ),
     ] = None,
     tables: Annotated[
         str | None,
-        typer.Option("--tables", help="postgresql: only these tables (comma-separated)."),
+        typer.Option("--tables", help="postgresql/mariadb: only these tables (comma-separated)."),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Restore over a target that is not empty.")

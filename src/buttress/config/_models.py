@@ -262,7 +262,7 @@ class HealthConfig(Section):
 
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-_SOURCE_NEEDS = {"postgresql": "dsn", "sqlite": "path", "directory": "path"}
+_SOURCE_NEEDS = {"postgresql": "dsn", "mariadb": "dsn", "sqlite": "path", "directory": "path"}
 _S3_ONLY = (
     "bucket",
     "prefix",
@@ -344,11 +344,24 @@ class BackupTarget(Section):
     name: str = Field(min_length=1, pattern=_NAME)
     source: Literal["postgresql", "mariadb", "redis", "sqlite", "mongodb", "directory"]
     schedule: Cron | None = Field(default=None, description="Cron expression; empty: manual only.")
-    dsn: SecretDsn | None = Field(default=None, description="postgresql: the database DSN.")
+    dsn: SecretDsn | None = Field(
+        default=None,
+        description="postgresql/mariadb: the database DSN (`mariadb://user:pw@host:3306/db`).",
+    )
     path: Path | None = Field(default=None, description="sqlite: the file; directory: the tree.")
     include: list[str] = Field(default_factory=list, description="directory: globs to keep.")
     exclude: list[str] = Field(default_factory=list, description="directory: globs to leave out.")
     globals: bool = Field(default=True, description="postgresql: also roles and tablespaces.")
+    consistent_counts: bool = Field(
+        default=True,
+        description=(
+            "mariadb: hold a global read lock (milliseconds) while the dump's snapshot opens, "
+            "so the recorded row counts are exact."
+        ),
+    )
+    lock_timeout: Duration = Field(
+        default=10.0, gt=0, description="mariadb: longest wait for that lock and snapshot."
+    )
     destinations: list[str] = Field(
         default_factory=list, description="Destination names (default: every destination)."
     )

@@ -1,0 +1,448 @@
+"""MariaDB/MySQL: ``mariadb-dump --single-transaction --routines --triggers --events``, with
+exact row counts from the same moment as the dump.
+
+MariaDB cannot share a snapshot between sessions, so the moment is made: a global read lock
+(``FLUSH TABLES WITH READ LOCK``) is held only while two snapshots open, the one the counts are
+read in and the dump's own; then it is released. Writes wait for that long (0.1-0.3 s; at
+most ``lock_timeout``, after which the backup fails rather than stall the application), and
+only InnoDB tables are consistent (as with any ``--single-transaction`` dump). Set
+``consistent_counts: false`` to skip the lock (needs no RELOAD privilege; the counts are then
+read just before the dump and may differ under writes).
+
+The password reaches the tools through a temporary option file (mode 0600), never argv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from buttress.backup.errors import BackupError, RestoreError
+from buttress.backup.sources.base import ReadArtifact, Source, Tool, run_tool
+from buttress.secrets import mask_url, redact
+
+__all__ = ["MariadbSource", "parse_dsn"]
+
+_TABLES = (
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+    "AND table_type = 'BASE TABLE' ORDER BY table_name"
+)
+_SCHEMA = (
+    (
+        "SELECT table_name, column_name, ordinal_position, column_type, is_nullable, "
+        "coalesce(column_default, ''), extra FROM information_schema.columns "
+        "WHERE table_schema = %s ORDER BY 1, 3"
+    ),
+    (
+        "SELECT table_name, index_name, seq_in_index, column_name, non_unique "
+        "FROM information_schema.statistics WHERE table_schema = %s ORDER BY 1, 2, 3"
+    ),
+    (
+        "SELECT routine_type, routine_name FROM information_schema.routines "
+        "WHERE routine_schema = %s ORDER BY 1, 2"
+    ),
+    (
+        "SELECT trigger_name, event_object_table FROM information_schema.triggers "
+        "WHERE trigger_schema = %s ORDER BY 1"
+    ),
+    ("SELECT event_name FROM information_schema.events WHERE event_schema = %s ORDER BY 1"),
+)
+
+
+def parse_dsn(dsn: str) -> dict[str, Any]:
+    """``mariadb://user:password@host:port/database`` (or ``mysql://``) as connection keywords."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("mariadb", "mysql") or not parts.path.strip("/"):
+        raise BackupError(
+            f"mariadb dsn {mask_url(dsn)!r}: expected mariadb://user:password@host:port/database"
+        )
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or "root"),
+        "password": unquote(parts.password or ""),
+        "database": unquote(parts.path.strip("/")),
+    }
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class MariadbSource(Source):
+    """One MariaDB/MySQL database.
+
+    Args:
+        dsn: ``mariadb://user:password@host:port/database``.
+        consistent_counts: hold a global read lock while the snapshots open (see module doc).
+        lock_timeout: seconds to wait for the lock and for the dump's snapshot.
+        connect_timeout: seconds.
+    """
+
+    kind = "mariadb"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        consistent_counts: bool = True,
+        lock_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.dsn = dsn
+        self.params = parse_dsn(dsn)
+        self.consistent_counts = consistent_counts
+        self.lock_timeout = lock_timeout
+        self.connect_timeout = connect_timeout
+        self._snapshot: Any = None
+        self._meta: dict[str, Any] = {}
+        self._started = False
+
+    def describe(self) -> str:
+        return f"mariadb {mask_url(self.dsn)}"
+
+    @property
+    def artifacts(self) -> list[str]:
+        return ["dump"]
+
+    def _connect(self, database: str | None = None, **overrides: Any) -> Any:
+        try:
+            import pymysql
+        except ImportError:
+            raise BackupError(
+                "mariadb sources need PyMySQL (pip install 'buttress[mariadb]')"
+            ) from None
+        p = {**self.params, **overrides}
+        try:
+            return pymysql.connect(
+                host=p["host"],
+                port=int(p["port"]),
+                user=p["user"],
+                password=p["password"],
+                database=database,
+                connect_timeout=max(1, int(self.connect_timeout)),
+                autocommit=True,
+                charset="utf8mb4",
+            )
+        except pymysql.Error as exc:
+            where = f"{p['user']}@{p['host']}:{p['port']}"
+            raise BackupError(f"mariadb {where}: {redact(_message(exc))}") from None
+
+    def check(self) -> dict[str, Any]:
+        conn = self._connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            server = str(cur.fetchone()[0])
+            cur.execute(
+                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                [self.params["database"]],
+            )
+            found = cur.fetchone()
+        conn.close()
+        if not found:
+            raise BackupError(f"{self.describe()}: database {self.params['database']!r} not found")
+        client = run_tool("mariadb-dump", [_dump_tool(), "--version"], None, "dump --version")
+        return {"server_version": server, "client_version": client.strip()}
+
+    # -- dump ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def dump(self, artifact: str) -> Iterator[BinaryIO]:
+        with _option_file(self.params) as options:
+            args = [
+                _dump_tool(),
+                f"--defaults-extra-file={options}",
+                f"--host={self.params['host']}",
+                f"--port={self.params['port']}",
+                f"--user={self.params['user']}",
+                "--single-transaction",
+                "--routines",
+                "--triggers",
+                "--events",
+                "--hex-blob",
+                "--quick",
+                "--default-character-set=utf8mb4",
+                self.params["database"],
+            ]
+            snapshot = self._open_snapshot_with(args)
+            tool = snapshot.pop("tool")
+            try:
+                assert tool.proc.stdout is not None
+                yield tool.proc.stdout
+            except BaseException:
+                tool.kill()
+                self._close_snapshot()
+                raise
+            try:
+                tool.finish(f"{self.describe()} (dump)")
+            except BaseException:
+                self._close_snapshot()
+                raise
+
+    def _open_snapshot_with(self, args: list[str]) -> dict[str, Any]:
+        """Start the dump so that its snapshot and ours see the same data."""
+        import pymysql
+
+        counts = self._connect(self.params["database"])
+        lock = self._connect() if self.consistent_counts else None
+        try:
+            if lock is not None:
+                with lock.cursor() as cur:
+                    cur.execute(f"SET SESSION lock_wait_timeout = {max(1, int(self.lock_timeout))}")
+                    cur.execute("FLUSH TABLES WITH READ LOCK")
+                    cur.execute("SELECT CONNECTION_ID()")
+                    before = int(cur.fetchone()[0])
+            with counts.cursor() as cur:
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            tool = Tool("mariadb-dump", args, None, stdin=False)
+            if lock is not None:
+                self._wait_for_dump_snapshot(lock, tool, before)
+        except BaseException as exc:
+            counts.close()
+            if isinstance(exc, pymysql.Error):
+                raise BackupError(f"{self.describe()}: {redact(_message(exc))}") from None
+            raise
+        finally:
+            if lock is not None:
+                lock.close()  # releases the global read lock
+        self._snapshot = counts
+        return {"tool": tool}
+
+    def _wait_for_dump_snapshot(self, lock: Any, tool: Tool, before: int) -> None:
+        """Until the dump's transaction is open (a connection newer than ours holding an InnoDB
+        transaction) or the dump has ended; connection ids only grow."""
+        deadline = time.monotonic() + self.lock_timeout
+        with lock.cursor() as cur:
+            while True:
+                cur.execute(
+                    "SELECT count(*) FROM information_schema.innodb_trx t "
+                    "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                    "WHERE p.id > %s AND p.user = %s AND p.id <> CONNECTION_ID()",
+                    [before, self.params["user"]],
+                )
+                if cur.fetchone()[0] or tool.proc.poll() is not None:
+                    return
+                if time.monotonic() > deadline:
+                    tool.kill()
+                    raise BackupError(
+                        f"{self.describe()}: mariadb-dump did not open its snapshot within "
+                        f"{self.lock_timeout:g}s (writes were held meanwhile; released)"
+                    )
+                # information_schema.innodb_trx is a cache InnoDB refreshes only when it was
+                # not read for 100 ms: polling faster would keep reading the same stale rows
+                time.sleep(0.11)
+
+    def _close_snapshot(self) -> None:
+        if self._snapshot is not None:
+            with contextlib.suppress(Exception):
+                self._snapshot.close()
+            self._snapshot = None
+
+    def metadata(self) -> dict[str, Any]:
+        if self._snapshot is None:
+            return self._meta
+        try:
+            self._meta = _facts(self._snapshot, self.params["database"])
+        finally:
+            self._close_snapshot()
+        return self._meta
+
+    # -- restore -------------------------------------------------------------------------------
+
+    def _dsn_for(self, database: str) -> str:
+        p = urlsplit(self.dsn)
+        return p._replace(path=f"/{database}").geturl()
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[str]:
+        name = f"buttress_restore_{secrets.token_hex(4)}"
+        conn = self._connect()
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {_quote(name)}")
+        try:
+            yield self._dsn_for(name)
+        finally:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {_quote(name)}")
+            conn.close()
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` on the source's server (for ``restore --database``)."""
+        conn = self._connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE IF NOT EXISTS {_quote(name)}")
+        finally:
+            conn.close()
+        return self._dsn_for(name)
+
+    def restore(
+        self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
+    ) -> str:
+        params = parse_dsn(to)
+        database = params["database"]
+        conn = self._connect(**_overrides(params))
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
+                [database],
+            )
+            if not cur.fetchone()[0]:
+                cur.execute(f"CREATE DATABASE {_quote(database)}")
+            cur.execute(_TABLES, [database])
+            existing = [str(r[0]) for r in cur.fetchall()]
+        conn.close()
+        if tables:
+            return self._restore_tables(read, to, params, existing, tables, force)
+        if existing and not force:
+            raise RestoreError(
+                f"mariadb {mask_url(to)} is not empty ({len(existing)} tables); restore into a "
+                "new database, or pass --force to restore over it"
+            )
+        self._load(read, params, to)
+        return f"mariadb {mask_url(to)}"
+
+    def _load(self, read: ReadArtifact, params: dict[str, Any], to: str) -> None:
+        with _option_file(params) as options:
+            args = [
+                _client_tool(),
+                f"--defaults-extra-file={options}",
+                f"--host={params['host']}",
+                f"--port={params['port']}",
+                f"--user={params['user']}",
+                "--default-character-set=utf8mb4",
+                "--binary-mode",
+                params["database"],
+            ]
+            tool = Tool("mariadb", args, None, stdin=True)
+            assert tool.proc.stdin is not None
+            try:
+                read("dump", tool.proc.stdin)  # type: ignore[arg-type]
+                tool.proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the client stopped early: its own error says why
+            except BaseException:
+                tool.kill()
+                raise
+            try:
+                tool.finish(f"restore into {mask_url(to)}")
+            except BackupError as exc:
+                raise RestoreError(str(exc)) from None
+
+    def _restore_tables(
+        self,
+        read: ReadArtifact,
+        to: str,
+        params: dict[str, Any],
+        existing: list[str],
+        tables: list[str],
+        force: bool,
+    ) -> str:
+        """Table-level restore: the whole dump goes to a scratch database on the target's
+        server, then the chosen tables are moved over (RENAME TABLE: no second copy)."""
+        wanted = [t.split(".")[-1] for t in tables]
+        clash = sorted(set(wanted) & set(existing))
+        if clash and not force:
+            raise RestoreError(
+                f"mariadb {mask_url(to)} already has {', '.join(clash)}; pass --force to replace"
+            )
+        scratch = f"buttress_restore_{secrets.token_hex(4)}"
+        conn = self._connect(**_overrides(params))
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE {_quote(scratch)}")
+            self._load(read, {**params, "database": scratch}, to)
+            with conn.cursor() as cur:
+                cur.execute(_TABLES, [scratch])
+                present = {str(r[0]) for r in cur.fetchall()}
+                missing = [t for t in wanted if t not in present]
+                if missing:
+                    raise RestoreError(
+                        f"the backup has no table {', '.join(missing)} "
+                        f"(it has: {', '.join(sorted(present)) or 'none'})"
+                    )
+                for table in wanted:
+                    if table in existing:
+                        cur.execute(f"DROP TABLE {_quote(params['database'])}.{_quote(table)}")
+                    cur.execute(
+                        f"RENAME TABLE {_quote(scratch)}.{_quote(table)} "
+                        f"TO {_quote(params['database'])}.{_quote(table)}"
+                    )
+        finally:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {_quote(scratch)}")
+            conn.close()
+        return f"mariadb {mask_url(to)} (tables {', '.join(wanted)})"
+
+    def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
+        params = parse_dsn(where)
+        conn = self._connect(params["database"], **_overrides(params))
+        try:
+            return _facts(conn, params["database"], tables)
+        finally:
+            conn.close()
+
+
+def _overrides(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: params[k] for k in ("host", "port", "user", "password")}
+
+
+def _facts(conn: Any, database: str, tables: list[str] | None = None) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    with conn.cursor() as cur:
+        cur.execute(_TABLES, [database])
+        for (table,) in cur.fetchall():
+            if tables and table not in tables:
+                continue
+            cur.execute(f"SELECT count(*) FROM {_quote(database)}.{_quote(str(table))}")  # noqa: S608  # quoted identifiers
+            counts[str(table)] = int(cur.fetchone()[0])
+        facts: dict[str, Any] = {"row_counts": counts}
+        if not tables:
+            fingerprint = hashlib.sha256()
+            for query in _SCHEMA:
+                cur.execute(query, [database])
+                for row in cur.fetchall():
+                    fingerprint.update(repr(tuple(str(v) for v in row)).encode())
+            facts["schema_fingerprint"] = fingerprint.hexdigest()
+    return facts
+
+
+def _message(exc: BaseException) -> str:
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    if len(args) >= 2:
+        return f"({args[0]}) {args[1]}"
+    return str(exc)
+
+
+def _dump_tool() -> str:
+    import shutil
+
+    return "mariadb-dump" if shutil.which("mariadb-dump") else "mysqldump"
+
+
+def _client_tool() -> str:
+    import shutil
+
+    return "mariadb" if shutil.which("mariadb") else "mysql"
+
+
+@contextlib.contextmanager
+def _option_file(params: dict[str, Any]) -> Iterator[Path]:
+    """A ``[client]`` option file carrying the password (mode 0600), removed afterwards."""
+    fd, name = tempfile.mkstemp(prefix="buttress-my-", suffix=".cnf")
+    try:
+        with os.fdopen(fd, "w") as out:
+            password = str(params["password"]).replace("\\", "\\\\").replace('"', '\\"')
+            out.write(f'[client]\npassword="{password}"\n')
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
