@@ -203,7 +203,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         process.wait(timeout=10)
 
 
-MARIADB_ADMIN = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+MARIADB_ADMIN: dict[str, Any] = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 
 
 @pytest.fixture(scope="session")
@@ -212,7 +212,7 @@ def mariadb_server() -> dict[str, Any]:
     import pymysql
 
     try:
-        pymysql.connect(**MARIADB_ADMIN, connect_timeout=5).close()  # type: ignore[arg-type]
+        pymysql.connect(**MARIADB_ADMIN, connect_timeout=5).close()
     except pymysql.Error as exc:
         pytest.fail(f"MariaDB at 127.0.0.1:3306 does not answer ({exc}); run scripts/check.sh")
     return dict(MARIADB_ADMIN)
