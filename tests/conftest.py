@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 
 from buttress.catalog import Catalog, catalog_url
 
@@ -231,3 +233,67 @@ def mariadb_database(mariadb_server: dict[str, Any]) -> Iterator[str]:
     finally:
         conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
         conn.close()
+
+
+class OwnRedis:
+    """A redis-server on a port of its own, which the test may stop, slow down and restart."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed; run scripts/check.sh")
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--enable-debug-command",
+                "local",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=self.port, socket_timeout=1).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"redis-server on port {self.port} did not start")
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def debug_sleep(self, seconds: float) -> subprocess.Popen[bytes]:
+        """Make the server unresponsive for ``seconds`` (DEBUG SLEEP, from another client)."""
+        return subprocess.Popen(
+            ["redis-cli", "-p", str(self.port), "DEBUG", "SLEEP", str(seconds)],
+            stdout=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -13,7 +13,7 @@ import redis
 
 from buttress.resilience import CircuitBreaker, CircuitOpenError
 from buttress.state import RedisStore
-from tests.state.conftest import OwnRedis
+from tests.conftest import OwnRedis
 
 
 def _boom() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from buttress.resilience import Retry, RetryBudget
 from buttress.state import RedisStore
-from tests.state.conftest import OwnRedis
+from tests.conftest import OwnRedis
 
 
 def test_calls_in_one_process_earn_retries_for_another(store: RedisStore, redis_url: str) -> None:

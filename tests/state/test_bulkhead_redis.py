@@ -15,7 +15,7 @@ import pytest
 
 from buttress.resilience import Bulkhead, BulkheadFullError
 from buttress.state import RedisStore
-from tests.state.conftest import OwnRedis
+from tests.conftest import OwnRedis
 
 
 def test_the_limit_holds_across_stores_and_a_release_lets_the_next_in(

@@ -17,8 +17,7 @@ from buttress.config import load_text
 from buttress.resilience import RateLimiter
 from buttress.state import RedisStore, StoreUnavailableError, open_store
 from buttress.state._lua import SCRIPTS, Script
-from tests.conftest import free_port
-from tests.state.conftest import OwnRedis
+from tests.conftest import OwnRedis, free_port
 
 
 def _openssl(*args: str, cwd: Path) -> None:

@@ -12,7 +12,7 @@ from buttress.resilience import Bulkhead, CircuitBreaker, RateLimiter, RetryBudg
 from buttress.resilience.instrumentation.prometheus import PrometheusMetrics
 from buttress.resilience.registry import PolicyRegistry, configure
 from buttress.state import MemoryStore, RedisStore, open_store
-from tests.state.conftest import OwnRedis
+from tests.conftest import OwnRedis
 
 YAML = """
 state:

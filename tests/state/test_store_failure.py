@@ -11,7 +11,7 @@ import pytest
 from buttress.resilience import RateLimiter, events
 from buttress.resilience.errors import RateLimitedError
 from buttress.state import RedisStore
-from tests.state.conftest import OwnRedis
+from tests.conftest import OwnRedis
 
 
 def _store(server: OwnRedis) -> RedisStore:

@@ -14,7 +14,7 @@ from buttress.backup.errors import BackupError, CorruptBackupError
 from buttress.backup.format import Manifest, manifest_key, new_backup_id
 from buttress.backup.keys import fingerprint
 from buttress.backup.pipeline import Settings, read_artifact, store_artifact, verify_objects
-from buttress.backup.sources.base import Source, compare_metadata
+from buttress.backup.sources.base import Source
 
 __all__ = ["BackupResult", "load_manifest", "restore", "restore_test", "take_backup", "verify"]
 
@@ -166,7 +166,7 @@ def restore_test(
     with source.scratch() as where:
         try:
             source.restore(_reader(manifest, destination, identities), where)
-            problems = compare_metadata(manifest.metadata, source.inspect(where))
+            problems = source.compare(manifest.metadata, source.inspect(where))
         except BackupError as exc:
             problems = [str(exc)]
     return RestoreTest(not problems, round(time.perf_counter() - started, 3), problems)

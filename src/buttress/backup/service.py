@@ -111,6 +111,11 @@ def build_source(target: BackupTarget) -> Source:
             consistent_counts=target.consistent_counts,
             lock_timeout=target.lock_timeout,
         )
+    if target.source == "redis":
+        from buttress.backup.sources.redis import RedisSource
+
+        assert target.dsn is not None
+        return RedisSource(target.dsn, tmp_dir=target.tmp_dir)
     if target.source == "sqlite":
         from buttress.backup.sources.sqlite import SqliteSource
 

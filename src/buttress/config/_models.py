@@ -262,7 +262,13 @@ class HealthConfig(Section):
 
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-_SOURCE_NEEDS = {"postgresql": "dsn", "mariadb": "dsn", "sqlite": "path", "directory": "path"}
+_SOURCE_NEEDS = {
+    "postgresql": "dsn",
+    "mariadb": "dsn",
+    "redis": "dsn",
+    "sqlite": "path",
+    "directory": "path",
+}
 _S3_ONLY = (
     "bucket",
     "prefix",
@@ -346,7 +352,10 @@ class BackupTarget(Section):
     schedule: Cron | None = Field(default=None, description="Cron expression; empty: manual only.")
     dsn: SecretDsn | None = Field(
         default=None,
-        description="postgresql/mariadb: the database DSN (`mariadb://user:pw@host:3306/db`).",
+        description=(
+            "postgresql/mariadb/redis: the server's DSN (`mariadb://user:pw@host:3306/db`, "
+            "`redis://:pw@host:6379`)."
+        ),
     )
     path: Path | None = Field(default=None, description="sqlite: the file; directory: the tree.")
     include: list[str] = Field(default_factory=list, description="directory: globs to keep.")
@@ -358,6 +367,9 @@ class BackupTarget(Section):
             "mariadb: hold a global read lock (milliseconds) while the dump's snapshot opens, "
             "so the recorded row counts are exact."
         ),
+    )
+    tmp_dir: Path | None = Field(
+        default=None, description="redis: where the snapshot waits while it is stored."
     )
     lock_timeout: Duration = Field(
         default=10.0, gt=0, description="mariadb: longest wait for that lock and snapshot."

@@ -63,6 +63,10 @@ class Source:
         """The same facts as :meth:`metadata`, read from a restored copy."""
         raise NotImplementedError
 
+    def compare(self, recorded: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+        """What differs between the recorded facts and a restored copy's (empty: the same)."""
+        return compare_metadata(recorded, actual)
+
 
 def compare_metadata(recorded: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     """Differences between what the backup recorded and what a restore holds, one per line."""
