@@ -116,6 +116,11 @@ def build_source(target: BackupTarget) -> Source:
 
         assert target.dsn is not None
         return RedisSource(target.dsn, tmp_dir=target.tmp_dir)
+    if target.source == "mongodb":
+        from buttress.backup.sources.mongodb import MongoSource
+
+        assert target.dsn is not None
+        return MongoSource(target.dsn, oplog=target.oplog)
     if target.source == "sqlite":
         from buttress.backup.sources.sqlite import SqliteSource
 

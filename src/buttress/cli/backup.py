@@ -222,12 +222,16 @@ def restore(
     database: Annotated[
         str | None,
         typer.Option(
-            "--database", help="postgresql/mariadb: create this database on the source's server."
+            "--database",
+            help="postgresql/mariadb/mongodb: a new database on the source's server.",
         ),
     ] = None,
     tables: Annotated[
         str | None,
-        typer.Option("--tables", help="postgresql/mariadb: only these tables (comma-separated)."),
+        typer.Option(
+            "--tables",
+            help="postgresql/mariadb: only these tables; mongodb: collections (comma-separated).",
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Restore over a target that is not empty.")

@@ -266,6 +266,7 @@ _SOURCE_NEEDS = {
     "postgresql": "dsn",
     "mariadb": "dsn",
     "redis": "dsn",
+    "mongodb": "dsn",
     "sqlite": "path",
     "directory": "path",
 }
@@ -353,7 +354,7 @@ class BackupTarget(Section):
     dsn: SecretDsn | None = Field(
         default=None,
         description=(
-            "postgresql/mariadb/redis: the server's DSN (`mariadb://user:pw@host:3306/db`, "
+            "postgresql/mariadb/redis/mongodb: the server's DSN (`mariadb://user:pw@host:3306/db`, "
             "`redis://:pw@host:6379`)."
         ),
     )
@@ -367,6 +368,9 @@ class BackupTarget(Section):
             "mariadb: hold a global read lock (milliseconds) while the dump's snapshot opens, "
             "so the recorded row counts are exact."
         ),
+    )
+    oplog: bool = Field(
+        default=False, description="mongodb: dump with --oplog (replica sets: a point in time)."
     )
     tmp_dir: Path | None = Field(
         default=None, description="redis: where the snapshot waits while it is stored."

@@ -107,6 +107,7 @@ class Tool:
                 env=env,
             )
         except FileNotFoundError:
+            self.stderr.close()
             raise BackupError(f"{name} is not installed (not found on PATH)") from None
 
     def _close_pipes(self) -> None:
