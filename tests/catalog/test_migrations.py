@@ -54,3 +54,10 @@ def test_sqlite_uses_wal(tmp_path: object) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     cat.dispose()
     assert (tmp_path / "d" / "catalog.db").exists()
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    """The fast "already current" check compares with the newest migration script."""
+    from buttress.catalog.engine import HEAD_REVISION
+
+    assert migrate.head() == HEAD_REVISION

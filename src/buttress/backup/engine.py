@@ -49,26 +49,29 @@ def take_backup(
     backup_id = backup_id or new_backup_id()
     started = _now()
     t0 = time.perf_counter()
-    facts = source.check()
     failed: dict[str, str] = {}
     artifacts = []
     timings: dict[str, float] = {}
-    for name in source.artifacts:
-        t = time.perf_counter()
-        with source.dump(name) as raw:
-            artifacts.append(
-                store_artifact(
-                    raw,
-                    name,
-                    target=target,
-                    backup_id=backup_id,
-                    destinations=destinations,
-                    settings=settings,
-                    failed=failed,
+    try:
+        facts = source.check()
+        for name in source.artifacts:
+            t = time.perf_counter()
+            with source.dump(name) as raw:
+                artifacts.append(
+                    store_artifact(
+                        raw,
+                        name,
+                        target=target,
+                        backup_id=backup_id,
+                        destinations=destinations,
+                        settings=settings,
+                        failed=failed,
+                    )
                 )
-            )
-        timings[name] = round(time.perf_counter() - t, 3)
-    metadata = source.metadata()
+            timings[name] = round(time.perf_counter() - t, 3)
+        metadata = source.metadata()
+    finally:
+        source.close()
     timings["total"] = round(time.perf_counter() - t0, 3)
     manifest = Manifest(
         backup_id=backup_id,

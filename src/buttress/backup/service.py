@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import os
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,15 @@ from buttress.backup.destinations import Destination, LocalDestination
 from buttress.backup.engine import load_manifest, restore_test, take_backup, verify
 from buttress.backup.engine import restore as restore_backup
 from buttress.backup.errors import BackupError
+from buttress.backup.events import BackupFinished, BackupVerified
 from buttress.backup.format import Manifest
 from buttress.backup.keys import load_identities, parse_recipients
 from buttress.backup.pipeline import Settings
 from buttress.backup.sources.base import Source
 from buttress.catalog.tables import BackupRun, utcnow
 from buttress.errors import NotFoundError, UsageError
+from buttress.events import emit
+from buttress.secrets import redact
 
 if TYPE_CHECKING:
     from buttress.backup.prune import PruneItem, PruneReport
@@ -205,18 +209,35 @@ class Backups:
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def run(self, name: str) -> RunView:
-        """Back up target ``name`` now; the run is in the catalog whatever happens.
+    def running(self, name: str) -> RunView | None:
+        """The run of target ``name`` in progress right now, if any (its process alive)."""
+        query = select(BackupRun).where(BackupRun.target == name, BackupRun.status == "running")
+        with self.catalog.begin() as session:
+            for row in session.scalars(query):
+                view = _view(row)
+                if view.status == "running":
+                    return view
+        return None
+
+    def start(self, name: str, trigger: str = "cli") -> str:
+        """Check that target ``name`` can run now and record its run as ``running``; returns
+        the run's id (then call :meth:`run` with it).
 
         Raises:
-            BackupError: the backup failed (the run is recorded as failed, with the reason).
+            UsageError: unknown target, or a setting it needs is missing.
+            BackupError: another run of the same target is in progress (never two at once).
         """
         from buttress.backup.format import new_backup_id
 
         target = self.target(name)
-        settings = self.settings(target)
-        destinations = self.destinations(target)
-        source = build_source(target)
+        self.settings(target)
+        self.destinations(target)
+        busy = self.running(name)
+        if busy is not None:
+            raise BackupError(
+                f"target {name} is already being backed up by run {busy.id} "
+                f"(started {busy.started_at:%Y-%m-%d %H:%M:%S} UTC); never two at once"
+            )
         backup_id = new_backup_id()
         with self.catalog.begin() as session:
             session.add(
@@ -235,14 +256,37 @@ class Backups:
                     error="",
                     verify_status="",
                     restore_test_status="",
-                    detail={},
+                    detail={"trigger": trigger},
                 )
             )
+        return backup_id
+
+    def run(self, name: str, backup_id: str | None = None, trigger: str = "cli") -> RunView:
+        """Back up target ``name`` now (or carry out the run :meth:`start` recorded as
+        ``backup_id``); the run is in the catalog whatever happens.
+
+        Raises:
+            BackupError: the backup failed (the run is recorded as failed, with the reason),
+                or another run of the target is in progress.
+        """
+        backup_id = backup_id or self.start(name, trigger)
+        target = self.target(name)
+        started = time.monotonic()
         try:
+            settings = self.settings(target)
+            destinations = self.destinations(target)
+            source = build_source(target)
             result = take_backup(source, name, destinations, settings, backup_id)
         except BaseException as exc:
             message = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
-            self._finish(backup_id, status="failed", error=message[:2000])
+            message = redact(message)[:2000]
+            self._finish(backup_id, status="failed", error=message)
+            emit(
+                BackupFinished(
+                    name, backup_id, "failed", time.monotonic() - started, error=message,
+                    trigger=trigger,
+                )
+            )  # fmt: skip
             raise
         manifest = result.manifest
         self._finish(
@@ -253,7 +297,18 @@ class Backups:
             destinations=result.destinations_ok,
             failed_destinations=result.destinations_failed,
             manifest_sha256=hashlib.sha256(manifest.to_json()).hexdigest(),
-            detail={"timings": manifest.timings, "source": manifest.source},
+            detail={"timings": manifest.timings, "source": manifest.source, "trigger": trigger},
+        )
+        emit(
+            BackupFinished(
+                name,
+                backup_id,
+                "succeeded",
+                time.monotonic() - started,
+                raw_size=manifest.raw_size,
+                stored_size=manifest.stored_size,
+                trigger=trigger,
+            )
         )
         return self.get(backup_id)
 
@@ -330,6 +385,8 @@ class Backups:
             assert row is not None
             row.verify_status = "ok" if checked and not problems else "failed"
             row.verified_at = utcnow()
+        emit(BackupVerified(run.target, run.id, not problems and bool(checked), False,
+                            tuple(problems)))  # fmt: skip
         if restore:
             if manifest is None or first is None:
                 result["restore_test"] = {"ok": False, "problems": ["no readable copy"]}
@@ -348,6 +405,7 @@ class Backups:
                     row.restore_test_status = "ok" if test.ok else "failed"
                     row.restore_tested_at = utcnow()
                     row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
+                emit(BackupVerified(run.target, run.id, test.ok, True, tuple(test.problems)))
         return result
 
     def prune(

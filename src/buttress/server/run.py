@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from buttress.catalog import Catalog, audit, catalog_url, migrate, tokens
+from buttress.catalog import Catalog, audit, catalog_url, tokens
 from buttress.config import ButtressConfig
 from buttress.errors import CatalogError, ServeError
 
@@ -48,6 +48,8 @@ def ready_catalog(config: ButtressConfig, data_dir: Path) -> Catalog:
         if config.catalog.auto_migrate:
             catalog.upgrade()
         else:
+            from buttress.catalog import migrate  # Alembic: only when it is needed
+
             current, head = migrate.current(catalog), migrate.head()
             if current != head:
                 raise CatalogError(

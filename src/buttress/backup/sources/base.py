@@ -48,6 +48,11 @@ class Source:
     def metadata(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release what a backup holds (connections, snapshots) even when it failed midway;
+        the engine calls it last, always."""
+        return
+
     def scratch(self) -> AbstractContextManager[str]:
         """A temporary, empty restore target (dropped afterwards), for restore tests."""
         raise NotImplementedError

@@ -256,6 +256,9 @@ class MariadbSource(Source):
             self._close_snapshot()
         return self._meta
 
+    def close(self) -> None:
+        self._close_snapshot()
+
     # -- restore -------------------------------------------------------------------------------
 
     def _dsn_for(self, database: str) -> str:

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -52,6 +53,39 @@ def _split(dsn: str) -> tuple[str, dict[str, str]]:
     return make_conninfo(**{k: str(v) for k, v in params.items()}), env
 
 
+class _Counting:
+    """The facts of the dump's snapshot, read by a thread in a session of its own."""
+
+    def __init__(self, source: PostgresSource, snapshot: str) -> None:
+        self.facts: dict[str, Any] = {}
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(source, snapshot), name="buttress-pg-counts", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, source: PostgresSource, snapshot: str) -> None:
+        try:
+            conn = source._connect()
+            try:
+                conn.autocommit = False
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                self.facts = source._facts(conn)
+            finally:
+                conn.close()
+        except BaseException as exc:  # noqa: BLE001  # handed to the caller of result()
+            self.error = exc
+
+    def result(self) -> dict[str, Any]:
+        self.thread.join()
+        if self.error is not None:
+            if isinstance(self.error, BackupError):
+                raise self.error
+            raise BackupError(f"counting rows: {redact(str(self.error))}") from None
+        return self.facts
+
+
 class PostgresSource(Source):
     """One PostgreSQL database.
 
@@ -70,6 +104,7 @@ class PostgresSource(Source):
         self._conn: Any = None
         self._snapshot = ""
         self._meta: dict[str, Any] = {}
+        self._counting: _Counting | None = None
 
     def describe(self) -> str:
         return f"postgresql {mask_url(self.dsn)}"
@@ -101,12 +136,13 @@ class PostgresSource(Source):
                 f"{self.describe()}: server is PostgreSQL {server} but {client} is older; "
                 f"install pg_dump {server_major} or newer"
             )
-        # one snapshot for the dump and for the counts recorded with it
+        # one snapshot for the dump and for the counts recorded with it; the counts are read
+        # in a second session that imports it, while the dump runs (exact, and off the clock)
         conn.autocommit = False
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         self._snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         self._conn = conn
-        self._meta = self._facts(conn)
+        self._counting = _Counting(self, self._snapshot)
         return {"server_version": server, "client_version": client}
 
     def _facts(self, conn: Any, tables: list[str] | None = None) -> dict[str, Any]:
@@ -155,10 +191,23 @@ class PostgresSource(Source):
         tool.finish(f"{self.describe()} ({artifact})")
 
     def metadata(self) -> dict[str, Any]:
+        try:
+            if self._counting is not None:
+                self._meta = self._counting.result()
+        finally:
+            self._counting = None
+            if self._conn is not None:
+                self._conn.close()  # the snapshot is released only now
+                self._conn = None
+        return self._meta
+
+    def close(self) -> None:
+        if self._counting is not None:
+            self._counting.thread.join()
+            self._counting = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        return self._meta
 
     # -- restore -------------------------------------------------------------------------------
 
