@@ -30,3 +30,13 @@ BULKHEAD_QUEUED = f"{PREFIX}_bulkhead_queued_calls"  # gauge{policy}
 RATE_LIMITER_KEYS = f"{PREFIX}_rate_limiter_keys"  # gauge{policy}
 STATE_STORE_ERRORS = f"{PREFIX}_state_store_errors"  # counter{policy}: the store did not answer
 STATE_STORE_MODE = f"{PREFIX}_state_store_mode"  # gauge{policy, mode}: 1 for the current mode
+
+# backups (buttress.backup.metrics)
+BACKUP_LAST_SUCCESS = f"{PREFIX}_backup_last_success_timestamp_seconds"  # gauge{target}
+BACKUP_LAST_DURATION = f"{PREFIX}_backup_last_duration_seconds"  # gauge{target}: newest good run
+BACKUP_LAST_SIZE = f"{PREFIX}_backup_last_size_bytes"  # gauge{target, kind=raw|stored}
+BACKUP_LAST_VERIFIED = f"{PREFIX}_backup_last_verified"  # gauge{target, check}: 1 ok, 0 failed
+BACKUP_RUNS = f"{PREFIX}_backup_runs"  # counter{target, status, trigger}
+BACKUP_FAILURES = f"{PREFIX}_backup_failures"  # counter{target}
+BACKUP_DURATION = f"{PREFIX}_backup_duration_seconds"  # histogram{target}
+BACKUP_VERIFICATIONS = f"{PREFIX}_backup_verifications"  # counter{target, check, result}

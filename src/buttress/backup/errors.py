@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from buttress.errors import ButtressError
 
-__all__ = ["BackupError", "CorruptBackupError", "RestoreError"]
+__all__ = ["BackupBusyError", "BackupError", "CorruptBackupError", "RestoreError"]
 
 
 class BackupError(ButtressError):
@@ -18,3 +18,7 @@ class CorruptBackupError(BackupError):
 
 class RestoreError(BackupError):
     """A restore could not be done (target not empty without ``force``, tool failed...)."""
+
+
+class BackupBusyError(BackupError):
+    """A run of the target is already in progress (a target is never backed up twice at once)."""

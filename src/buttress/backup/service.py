@@ -18,7 +18,7 @@ from sqlalchemy import select
 from buttress.backup.destinations import Destination, LocalDestination
 from buttress.backup.engine import load_manifest, restore_test, take_backup, verify
 from buttress.backup.engine import restore as restore_backup
-from buttress.backup.errors import BackupError
+from buttress.backup.errors import BackupBusyError, BackupError
 from buttress.backup.events import BackupFinished, BackupVerified
 from buttress.backup.format import Manifest
 from buttress.backup.keys import load_identities, parse_recipients
@@ -86,6 +86,10 @@ def _view(row: BackupRun) -> RunView:
         row.restore_test_status,
         dict(row.detail or {}),
     )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _alive(pid: int) -> bool:
@@ -234,7 +238,7 @@ class Backups:
         self.destinations(target)
         busy = self.running(name)
         if busy is not None:
-            raise BackupError(
+            raise BackupBusyError(
                 f"target {name} is already being backed up by run {busy.id} "
                 f"(started {busy.started_at:%Y-%m-%d %H:%M:%S} UTC); never two at once"
             )
@@ -487,6 +491,46 @@ class Backups:
                         report.errors.extend(remove_everywhere([dest], t.name, backup_id))
                 report.orphans_removed = True
         return report
+
+    def summaries(
+        self, next_runs: dict[tuple[str, str], dt.datetime] | None = None, history: int = 20
+    ) -> list[dict[str, Any]]:
+        """Per configured target: its settings, last run, newest good backup (with its check
+        results), the stored sizes of the last ``history`` good backups (oldest first), and
+        the next scheduled times when ``next_runs`` ((target, kind) -> time) gives them."""
+        out = []
+        for t in self.config.targets:
+            runs = self.runs(t.name, limit=100)
+            good = [r for r in runs if r.status == "succeeded"]
+            last = runs[0] if runs else None
+            nxt = next_runs or {}
+            out.append(
+                {
+                    "name": t.name,
+                    "source": t.source,
+                    "schedule": t.schedule,
+                    "restore_test_schedule": t.restore_test_schedule,
+                    "next_backup_at": _iso(nxt.get((t.name, "backup"))),
+                    "next_restore_test_at": _iso(nxt.get((t.name, "restore_test"))),
+                    "destinations": [d.name for d in self.destinations(t)],
+                    "running": any(r.status == "running" for r in runs),
+                    "last_run": last.as_dict() if last else None,
+                    "last_success": good[0].as_dict() if good else None,
+                    "sizes": [
+                        {
+                            "id": r.id,
+                            "at": r.started_at.isoformat(),
+                            "stored": r.stored_size,
+                            "raw": r.raw_size,
+                        }
+                        for r in reversed(good[:history])
+                    ],
+                    "failures_since_success": next(
+                        (i for i, r in enumerate(runs) if r.status == "succeeded"), len(runs)
+                    ),
+                }
+            )
+        return out
 
     def _all_runs(self, target: str) -> list[RunView]:
         query = select(BackupRun).where(BackupRun.target == target)

@@ -350,7 +350,13 @@ class BackupTarget(Section):
 
     name: str = Field(min_length=1, pattern=_NAME)
     source: Literal["postgresql", "mariadb", "redis", "sqlite", "mongodb", "directory"]
-    schedule: Cron | None = Field(default=None, description="Cron expression; empty: manual only.")
+    schedule: Cron | None = Field(
+        default=None, description="When `buttress serve` backs it up (cron, UTC); empty: manual."
+    )
+    restore_test_schedule: Cron | None = Field(
+        default=None,
+        description="When `buttress serve` restore-tests its newest good backup (cron, UTC).",
+    )
     dsn: SecretDsn | None = Field(
         default=None,
         description=(
@@ -414,6 +420,9 @@ class BackupConfig(Section):
     )
     destinations: list[BackupDestination] = Field(default_factory=list)
     targets: list[BackupTarget] = Field(default_factory=list)
+    max_parallel: int = Field(
+        default=2, ge=1, le=32, description="Scheduled jobs `buttress serve` runs at once."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> BackupConfig:

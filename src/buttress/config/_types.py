@@ -65,10 +65,14 @@ Cron = Annotated[
     str,
     AfterValidator(_check_cron),
     WithJsonSchema(
-        {"type": "string", "description": "cron expression, e.g. '0 3 * * *' or '@daily'"}
+        {
+            "type": "string",
+            "description": "cron expression, e.g. '0 3 * * *' or '@daily' (a sixth field: seconds)",
+        }
     ),
 ]
-"""A five-field cron expression (or ``@hourly``, ``@daily``...), checked when loaded."""
+"""A five-field cron expression (or ``@hourly``, ``@daily``...; an optional sixth field is
+seconds), checked when loaded."""
 
 SecretDsn = Annotated[
     str,

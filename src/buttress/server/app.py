@@ -12,8 +12,14 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from buttress import events
 from buttress._version import __version__
+from buttress.backup.api import router as backup_api
+from buttress.backup.metrics import BackupMetrics
+from buttress.backup.scheduler import BackupScheduler
+from buttress.backup.service import Backups
 from buttress.catalog import Catalog
+from buttress.config import ButtressConfig
 from buttress.server.errors import install_handlers
 from buttress.server.metrics import ServerMetrics
 from buttress.server.middleware import RequestContextMiddleware
@@ -29,13 +35,24 @@ _SECURITY_HEADERS = {
 }
 
 
-def create_app(catalog: Catalog) -> FastAPI:
-    """Build the control-plane app around an open, migrated catalog."""
+def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAPI:
+    """Build the control-plane app around an open, migrated catalog and the configuration
+    (its backup targets, their schedules)."""
+    config = config or ButtressConfig()
+    metrics = ServerMetrics.create(catalog)
+    backup_metrics = BackupMetrics(metrics.registry, config.backup, catalog)
+    scheduler = BackupScheduler(config.backup, lambda: Backups(config.backup, catalog))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        catalog.dispose()
+        events.subscribe(backup_metrics)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.stop()
+            events.unsubscribe(backup_metrics)
+            catalog.dispose()
 
     app = FastAPI(
         title="buttress control plane",
@@ -46,12 +63,15 @@ def create_app(catalog: Catalog) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.catalog = catalog
-    app.state.metrics = ServerMetrics.create(catalog)
+    app.state.config = config
+    app.state.scheduler = scheduler
+    app.state.metrics = metrics
     app.state.started_at = dt.datetime.now(dt.UTC)
     app.state.started_monotonic = time.monotonic()
     install_handlers(app)
     app.include_router(probes)
     app.include_router(api)
+    app.include_router(backup_api)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

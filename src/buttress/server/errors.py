@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from buttress.backup.errors import BackupBusyError, BackupError, CorruptBackupError, RestoreError
 from buttress.config import format_path
 from buttress.errors import ButtressError, CatalogError, NotFoundError, UsageError
 
@@ -73,6 +74,16 @@ def install_handlers(app: FastAPI) -> None:
     async def catalog(_request: Request, exc: CatalogError) -> JSONResponse:
         log.error("catalog error: %s", exc)
         return _json(503, "unavailable", str(exc))
+
+    @app.exception_handler(BackupError)
+    async def backup(_request: Request, exc: BackupError) -> JSONResponse:
+        if isinstance(exc, BackupBusyError):
+            return _json(409, "conflict", str(exc))
+        if isinstance(exc, CorruptBackupError):
+            return _json(422, "corrupt_backup", str(exc))
+        if isinstance(exc, RestoreError):
+            return _json(409, "restore_refused", str(exc))
+        return _json(502, "backup_failed", str(exc))
 
     @app.exception_handler(ButtressError)
     async def other(_request: Request, exc: ButtressError) -> JSONResponse:

@@ -166,7 +166,7 @@ def serve(
             log.info("received %s: draining in-flight requests", signal.Signals(sig).name)
             self.handle_exit(sig, frame)
 
-    app = create_app(prepared.catalog)
+    app = create_app(prepared.catalog, config)
     server = _Server(
         uvicorn.Config(
             app,

@@ -1,0 +1,143 @@
+"""``/api/v1/backups``: targets, runs, run now, verify, restore, prune (viewer reads; operator
+runs, verifies and restores; admin prunes). Every mutating call is audited by the server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from buttress.backup.service import Backups
+from buttress.config import ButtressConfig
+from buttress.errors import ButtressError
+from buttress.server.auth import Admin, Operator, Viewer
+
+__all__ = ["router"]
+
+log = logging.getLogger("buttress.backup")
+router = APIRouter(prefix="/api/v1/backups", tags=["backups"])
+
+
+class RunStarted(BaseModel):
+    id: str
+    target: str
+    status: str = "running"
+
+
+class VerifyRequest(BaseModel):
+    restore_test: bool = Field(
+        default=False, description="Also restore into a scratch target and compare."
+    )
+
+
+class RestoreRequest(BaseModel):
+    to: str | None = Field(default=None, description="A DSN, a file (sqlite) or a directory.")
+    database: str | None = Field(
+        default=None, description="A new database on the source's server (postgresql/mariadb)."
+    )
+    tables: list[str] | None = Field(default=None, description="Only these tables.")
+    force: bool = Field(default=False, description="Restore over a target that is not empty.")
+
+
+class PruneRequest(BaseModel):
+    target: str | None = None
+    dry_run: bool = True
+    remove_orphans: bool = False
+
+
+def _backups(request: Request) -> Backups:
+    config = request.app.state.config
+    assert isinstance(config, ButtressConfig)
+    return Backups(config.backup, request.app.state.catalog)
+
+
+def _next_runs(request: Request) -> dict[tuple[str, str], Any]:
+    scheduler = getattr(request.app.state, "scheduler", None)
+    if not scheduler:
+        return {}
+    return {(job.target, job.kind): job.next_at for job in scheduler.jobs}
+
+
+@router.get("/targets", summary="Every target: schedule, last run, newest good backup, sizes")
+def targets(request: Request, _who: Viewer) -> list[dict[str, Any]]:
+    return _backups(request).summaries(_next_runs(request))
+
+
+@router.get("/runs", summary="Runs, newest first")
+def runs(
+    request: Request,
+    _who: Viewer,
+    target: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    return [r.as_dict() for r in _backups(request).runs(target, limit)]
+
+
+@router.get("/runs/{backup_id}", summary="One run; for a good backup, its manifest summary")
+def show(request: Request, backup_id: str, _who: Viewer) -> dict[str, Any]:
+    backups = _backups(request)
+    view = backups.get(backup_id)
+    info = view.as_dict()
+    if view.status == "succeeded":
+        manifest, _ = backups.manifest(view)
+        info["artifacts"] = [
+            {"name": a.name, "raw_size": a.raw_size, "stored_size": a.stored_size,
+             "objects": len(a.objects), "sha256": a.sha256}
+            for a in manifest.artifacts
+        ]  # fmt: skip
+        info["metadata"] = manifest.metadata
+        info["encryption"] = manifest.encryption
+    return info
+
+
+@router.post(
+    "/targets/{name}/run",
+    name="backup.run",
+    status_code=202,
+    response_model=RunStarted,
+    summary="Back a target up now (in the background); 409 while it is already running",
+)
+def run_now(request: Request, name: str, _who: Operator) -> RunStarted:
+    backups = _backups(request)
+    backup_id = backups.start(name, trigger="api")
+
+    def work() -> None:
+        try:
+            backups.run(name, backup_id, trigger="api")
+        except ButtressError as exc:
+            log.error("backup %s of %s failed: %s", backup_id, name, exc)
+        except Exception:
+            log.exception("backup %s of %s failed unexpectedly", backup_id, name)
+
+    threading.Thread(target=work, name=f"buttress-backup-{name}", daemon=True).start()
+    request.state.audit_target = f"target={name},backup_id={backup_id}"
+    return RunStarted(id=backup_id, target=name)
+
+
+@router.post("/runs/{backup_id}/verify", name="backup.verify", summary="Check every object")
+def verify(request: Request, backup_id: str, body: VerifyRequest, _who: Operator) -> dict[str, Any]:
+    request.state.audit_detail = {"restore_test": body.restore_test}
+    return _backups(request).verify(backup_id, restore=body.restore_test)
+
+
+@router.post("/runs/{backup_id}/restore", name="backup.restore", summary="Restore a backup")
+def restore(
+    request: Request, backup_id: str, body: RestoreRequest, _who: Operator
+) -> dict[str, str]:
+    where = _backups(request).restore(
+        backup_id, to=body.to, database=body.database, tables=body.tables, force=body.force
+    )
+    request.state.audit_detail = {"into": where, "force": body.force, "tables": body.tables}
+    return {"id": backup_id, "restored_into": where}
+
+
+@router.post("/prune", name="backup.prune", summary="Apply retention (dry run by default)")
+def prune(request: Request, body: PruneRequest, _who: Admin) -> dict[str, Any]:
+    report = _backups(request).prune(
+        target=body.target, dry_run=body.dry_run, remove_orphans=body.remove_orphans
+    )
+    request.state.audit_detail = {"dry_run": body.dry_run, "removed": len(report.removed)}
+    return report.as_dict()
