@@ -79,6 +79,124 @@ async function showAudit(main) {
   main.append(table);
 }
 
+let ROLE = "viewer";
+let NOTE = { text: "", cls: "" }; // the last "run now" outcome, kept across re-renders
+const canOperate = () => ROLE === "operator" || ROLE === "admin";
+
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0, v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i ? `${v.toFixed(1)} ${units[i]}` : `${v} B`;
+}
+
+function ago(iso) {
+  if (!iso) return "never";
+  const s = (Date.now() - new Date(iso).getTime()) / 1000;
+  return s < 0 ? `in ${duration(-s)}` : `${duration(s)} ago`;
+}
+
+function badge(status, label) {
+  const cls = status === "ok" || status === "succeeded" ? "ok" : status ? "bad" : "muted";
+  return text("span", `${label}${status || "not checked"}`, `badge ${cls}`);
+}
+
+// stored size of the last good backups, oldest first, as an inline SVG polyline
+function sparkline(sizes) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("width", "120"); svg.setAttribute("height", "28");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `stored size of the last ${sizes.length} backups`);
+  if (!sizes.length) return svg;
+  const max = Math.max(...sizes.map((x) => x.stored)) || 1;
+  const step = sizes.length > 1 ? 116 / (sizes.length - 1) : 0;
+  const points = sizes.map((x, i) => `${2 + i * step},${26 - (x.stored / max) * 24}`).join(" ");
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", sizes.length > 1 ? points : `2,${26 - 24} 118,${26 - 24}`);
+  svg.append(line);
+  return svg;
+}
+
+async function showBackups(main) {
+  main.append(text("h1", "Backups"));
+  const targets = await api("/backups/targets");
+  if (!targets.length) {
+    main.append(text("p", EMPTY.backups[1], "empty"));
+    return;
+  }
+  const note = text("p", NOTE.text, `note ${NOTE.cls}`);
+  note.id = "backups-note";
+  main.append(note);
+  const table = document.createElement("table");
+  table.id = "backup-targets";
+  const head = document.createElement("tr");
+  for (const h of ["Target", "Schedule", "Last good backup", "Size", "Trend", "Checks", ""]) head.append(text("th", h));
+  table.append(head);
+  for (const t of targets) {
+    const tr = document.createElement("tr");
+    tr.dataset.target = t.name;
+    const name = text("td", "");
+    name.append(text("strong", t.name), text("div", `${t.source} → ${t.destinations.join(", ")}`, "muted"));
+    const sched = text("td", t.schedule || "manual");
+    if (t.next_backup_at) sched.append(text("div", `next ${ago(t.next_backup_at)}`, "muted"));
+    const last = t.last_success;
+    const lastCell = text("td", last ? ago(last.finished_at) : "never", last ? "" : "bad");
+    lastCell.classList.add("last-success");
+    if (t.failures_since_success) lastCell.append(text("div", `${t.failures_since_success} failed since`, "bad"));
+    if (t.last_run && t.last_run.status === "failed") lastCell.append(text("div", t.last_run.error, "bad small"));
+    const size = text("td", last ? `${bytes(last.stored_size)} (x${last.compression_ratio})` : "-");
+    const trend = document.createElement("td");
+    trend.append(sparkline(t.sizes));
+    const checks = document.createElement("td");
+    checks.className = "checks";
+    if (last) checks.append(badge(last.verify_status, "checksums: "), badge(last.restore_test_status, "restore test: "));
+    const act = document.createElement("td");
+    if (canOperate()) {
+      const b = text("button", t.running ? "Running…" : "Run now", "run");
+      b.disabled = t.running;
+      b.addEventListener("click", () => runNow(t.name, b));
+      act.append(b);
+    }
+    tr.append(name, sched, lastCell, size, trend, checks, act);
+    table.append(tr);
+  }
+  main.append(table);
+  main.append(text("h2", "Recent runs"));
+  const runs = await api("/backups/runs?limit=20");
+  const rt = document.createElement("table");
+  rt.id = "backup-runs";
+  const rh = document.createElement("tr");
+  for (const h of ["Id", "Target", "Status", "Started", "Stored", "Checksums", "Restore test"]) rh.append(text("th", h));
+  rt.append(rh);
+  for (const r of runs) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = r.id;
+    for (const v of [r.id, r.target, r.status, new Date(r.started_at).toLocaleString(), bytes(r.stored_size), r.verify_status || "-", r.restore_test_status || "-"]) tr.append(text("td", v));
+    tr.children[2].className = r.status === "succeeded" ? "ok" : r.status === "running" ? "" : "bad";
+    if (r.error) tr.title = r.error;
+    rt.append(tr);
+  }
+  main.append(rt);
+  if (targets.some((t) => t.running) && location.hash.startsWith("#/backups")) setTimeout(() => { if ($("#page").dataset.page === "backups") route(); }, 1000);
+}
+
+async function runNow(target, button) {
+  button.disabled = true;
+  try {
+    const res = await fetch(`/api/v1/backups/targets/${encodeURIComponent(target)}/run`, {
+      method: "POST", headers: { Authorization: `Bearer ${token()}` },
+    });
+    const body = await res.json();
+    NOTE = res.ok
+      ? { text: `Backup ${body.id} of ${target} started.`, cls: "ok" }
+      : { text: body.message, cls: "bad" };
+  } finally {
+    setTimeout(route, 300);
+  }
+}
+
 async function route() {
   const page = (location.hash.replace(/^#\//, "") || "status").split("?")[0];
   const main = $("#page");
@@ -88,6 +206,7 @@ async function route() {
   try {
     if (page === "status") await showStatus(main);
     else if (page === "audit") await showAudit(main);
+    else if (page === "backups") await showBackups(main);
     else if (EMPTY[page]) {
       main.append(text("h1", EMPTY[page][0]));
       main.append(text("p", EMPTY[page][1], "empty"));
@@ -110,6 +229,7 @@ function signOut(message) {
 async function enter() {
   const me = await api("/whoami");
   $("#who").textContent = `${me.name} (${me.role})`;
+  ROLE = me.role;
   for (const a of document.querySelectorAll("nav a[data-role=admin]")) a.hidden = me.role !== "admin";
   $("#signin").hidden = true;
   $("#shell").hidden = false;
