@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from buttress.backup import progress
 from buttress.backup.destinations import Destination, ObjectWriter
 from buttress.backup.errors import BackupError, CorruptBackupError
 from buttress.backup.format import Artifact, Manifest, StoredObject, object_key
@@ -54,6 +55,7 @@ class _Counting:
             self.error = exc
             raise
         self.count += len(data)
+        progress.advance(len(data))
         return data
 
 
@@ -176,6 +178,7 @@ def store_artifact(
     import pyrage
     import zstandard
 
+    progress.start(f"backing up {target} ({name})")
     required = len(destinations) if settings.required is None else settings.required
     targets = [_Target(d, error=failed.get(d.name, "")) for d in destinations]
     splitter = _Splitter(targets, target, backup_id, name, settings.object_size, required)
@@ -293,6 +296,7 @@ class _Sink:
             self.error = exc
             raise
         self.count += len(data)
+        progress.advance(len(data))
         return len(data)
 
     def flush(self) -> None:
@@ -317,6 +321,7 @@ def read_artifact(
     import zstandard
 
     artifact = manifest.artifact(name)
+    progress.start(f"restoring {manifest.target} ({name})", artifact.raw_size)
     reader = _ObjectsReader(destination, artifact)
     sink = _Sink(out)
     decompressor = zstandard.ZstdDecompressor()
@@ -351,6 +356,7 @@ def verify_objects(
 ) -> Iterator[tuple[StoredObject, str]]:
     """Re-read every object of the backup in ``destination``: yields (object, problem) for each
     bad one (missing, wrong size, wrong SHA-256); nothing for a good backup."""
+    progress.start(f"checking {destination.name}", manifest.stored_size)
     for artifact in manifest.artifacts:
         for obj in artifact.objects:
             try:
@@ -367,6 +373,7 @@ def verify_objects(
                         break
                     h.update(data)
                     size += len(data)
+                    progress.advance(len(data))
             if size != obj.size:
                 yield obj, f"size {size}, expected {obj.size}"
             elif h.hexdigest() != obj.sha256:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +40,55 @@ def _echo_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
+class _RichReporter:
+    """Progress bars on the terminal: bytes, rate, elapsed, and an ETA when the total is known."""
+
+    def __init__(self, bars: Any) -> None:
+        self.bars = bars
+        self.task: Any = None
+
+    def start(self, description: str, total: int | None) -> None:
+        if self.task is not None:  # the previous phase is over: show it complete
+            done = next(t for t in self.bars.tasks if t.id == self.task)
+            self.bars.update(self.task, total=done.completed)
+        self.task = self.bars.add_task(description, total=total)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.bars.advance(self.task, n)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[None]:
+    """Report long work as progress bars on stderr, when stderr is a terminal."""
+    from buttress.backup import progress
+
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    with bars, progress.reporting(_RichReporter(bars)):
+        yield
+
+
 @app.command("keygen")
 def keygen(
     path: Annotated[Path, typer.Argument(help="Where to write the new private key (mode 0600).")],
@@ -67,7 +118,7 @@ def run(
     from buttress.backup.service import Backups
 
     st = state(ctx)
-    with st.catalog() as catalog:
+    with st.catalog() as catalog, _progress():
         view = Backups(st.config.backup, catalog).run(target)
     if as_json:
         _echo_json(view.as_dict())
@@ -182,7 +233,7 @@ def verify(
     from buttress.backup.service import Backups
 
     st = state(ctx)
-    with st.catalog() as catalog:
+    with st.catalog() as catalog, _progress():
         result = Backups(st.config.backup, catalog).verify(
             backup_id, restore=restore_test, identity=identity or []
         )
@@ -243,7 +294,7 @@ def restore(
 
     st = state(ctx)
     table_list = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
-    with st.catalog() as catalog:
+    with st.catalog() as catalog, _progress():
         where = Backups(st.config.backup, catalog).restore(
             backup_id,
             to=to,

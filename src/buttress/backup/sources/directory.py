@@ -4,6 +4,7 @@ exclude globs; the SHA-256 of every file is recorded while it is read."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fnmatch
 import hashlib
 import os
@@ -158,7 +159,8 @@ class DirectorySource(Source):
                 with contextlib.suppress(OSError):
                     writer.close()
 
-        thread = threading.Thread(target=feed, daemon=True)
+        # the feeding thread reports progress like its caller would: give it the context
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(feed,), daemon=True)
         thread.start()
 
         def safe(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
