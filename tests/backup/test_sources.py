@@ -300,3 +300,50 @@ def test_directory_restore_test_notices_a_difference(
     test = restore_test(manifest, DirectorySource(src), repo, keys.identities)
     assert not test.ok
     assert any("conf/app.yaml" in p for p in test.problems)
+
+
+def test_postgres_directory_format_with_parallel_jobs(
+    shop: str, keys: Keys, settings: Settings, repo: LocalDestination, tmp_path: Path
+) -> None:
+    """jobs=2: a parallel directory-format dump, streamed as a tar; it restores (in parallel),
+    restore-tests, restores table by table, and whatever `jobs` says at restore time, the
+    stream's own format decides; stock tools restore it too."""
+    work = tmp_path / "work"
+    work.mkdir()
+    manifest = take_backup(
+        PostgresSource(shop, globals=False, jobs=2, tmp_dir=work), "shop", [repo], settings
+    ).manifest
+    assert manifest.metadata["row_counts"] == {"public.customers": 2000, "public.orders": 5000}
+    assert list(work.iterdir()) == []  # the temporary dump folder is gone
+    test = restore_test(manifest, PostgresSource(shop, jobs=2), repo, keys.identities)
+    assert test.ok, test.problems
+    source = PostgresSource(shop)  # jobs=1 now: the tar is still recognised
+    with source.scratch() as scratch:
+        restore(manifest, source, repo, keys.identities, scratch)
+        assert source.inspect(scratch) == manifest.metadata
+    with source.scratch() as scratch:
+        restore(manifest, source, repo, keys.identities, scratch, tables=["orders"])
+        assert source.inspect(scratch)["row_counts"] == {"public.orders": 5000}
+    custom = take_backup(PostgresSource(shop, globals=False), "shop", [repo], settings).manifest
+    test = restore_test(custom, PostgresSource(shop, jobs=4), repo, keys.identities)
+    assert test.ok, test.problems
+    folder = repo.root / "shop" / manifest.backup_id
+    with source.scratch() as scratch:
+        script = (
+            f"mkdir {tmp_path}/d && cat {folder}/dump.* | age -d -i {keys.path} | zstd -d -q "
+            f"| tar -x -C {tmp_path}/d && pg_restore -j 2 --no-owner -d '{scratch}' {tmp_path}/d"
+        )
+        subprocess.run(["bash", "-o", "pipefail", "-c", script], check=True)
+        assert source.inspect(scratch) == manifest.metadata
+
+
+def test_postgres_restore_into_a_non_empty_database_with_directory_format(
+    shop: str, keys: Keys, settings: Settings, repo: LocalDestination
+) -> None:
+    manifest = take_backup(
+        PostgresSource(shop, globals=False, jobs=2), "shop", [repo], settings
+    ).manifest
+    with pytest.raises(RestoreError, match="is not empty"):
+        restore(manifest, PostgresSource(shop), repo, keys.identities, shop)
+    restore(manifest, PostgresSource(shop), repo, keys.identities, shop, force=True)
+    assert PostgresSource(shop).inspect(shop)["row_counts"]["public.orders"] == 5000

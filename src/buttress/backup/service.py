@@ -109,7 +109,9 @@ def build_source(target: BackupTarget) -> Source:
         from buttress.backup.sources.postgresql import PostgresSource
 
         assert target.dsn is not None
-        return PostgresSource(target.dsn, globals=target.globals)
+        return PostgresSource(
+            target.dsn, globals=target.globals, jobs=target.jobs, tmp_dir=target.tmp_dir
+        )
     if target.source == "mariadb":
         from buttress.backup.sources.mariadb import MariadbSource
 

@@ -368,6 +368,15 @@ class BackupTarget(Section):
     include: list[str] = Field(default_factory=list, description="directory: globs to keep.")
     exclude: list[str] = Field(default_factory=list, description="directory: globs to leave out.")
     globals: bool = Field(default=True, description="postgresql: also roles and tablespaces.")
+    jobs: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "postgresql: parallel pg_dump/pg_restore jobs; above 1 the dump is taken in directory "
+            "format (in `tmp_dir` first, then streamed) and restored with pg_restore --jobs."
+        ),
+    )
     consistent_counts: bool = Field(
         default=True,
         description=(
@@ -379,7 +388,8 @@ class BackupTarget(Section):
         default=False, description="mongodb: dump with --oplog (replica sets: a point in time)."
     )
     tmp_dir: Path | None = Field(
-        default=None, description="redis: where the snapshot waits while it is stored."
+        default=None,
+        description="redis, postgresql with jobs > 1: where the dump waits while it is stored.",
     )
     lock_timeout: Duration = Field(
         default=10.0, gt=0, description="mariadb: longest wait for that lock and snapshot."

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from buttress.backup.errors import BackupError
 from buttress.secrets import redact
 
-__all__ = ["ReadArtifact", "Source", "compare_metadata", "run_tool"]
+__all__ = ["ReadArtifact", "Source", "Unpacking", "compare_metadata", "run_tool", "tar_stream"]
 
 ReadArtifact = Callable[[str, BinaryIO], int]
 """Writes the raw bytes of the named artifact of the backup being restored into a writer."""
@@ -155,3 +158,70 @@ def _failed(name: str, what: str, stderr: bytes, rc: int) -> BackupError:
     lines = [ln for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
     detail = redact(" | ".join(lines[-3:])) if lines else f"exit code {rc}"
     return BackupError(f"{what}: {name} failed: {detail}")
+
+
+@contextlib.contextmanager
+def tar_stream(folder: Path) -> Iterator[BinaryIO]:
+    """A tar of ``folder``'s contents, produced by a thread as it is read."""
+    import tarfile
+
+    rfd, wfd = os.pipe()
+    reader, writer = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for path in sorted(folder.iterdir()):
+                    tar.add(path, arcname=path.name)
+        except BaseException as exc:  # noqa: BLE001  # handed to the reading side
+            errors.append(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                writer.close()
+
+    thread = threading.Thread(target=produce, name="buttress-tar", daemon=True)
+    thread.start()
+    try:
+        yield reader
+    finally:
+        reader.close()
+        thread.join()
+    if errors:
+        raise BackupError(f"packing {folder}: {errors[0]}")
+
+
+class Unpacking:
+    """A tar written to :attr:`writer` is unpacked into ``folder`` by a thread; :meth:`finish`
+    waits for it and returns the folder (or raises what went wrong)."""
+
+    def __init__(self, folder: Path) -> None:
+        import tarfile
+
+        self.folder = folder
+        rfd, wfd = os.pipe()
+        self.reader, self.writer = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
+        self.errors: list[BaseException] = []
+
+        def consume() -> None:
+            try:
+                with tarfile.open(fileobj=self.reader, mode="r|") as tar:
+                    tar.extractall(folder, filter="data")
+            except BaseException as exc:  # noqa: BLE001  # handed to finish()
+                self.errors.append(exc)
+                with contextlib.suppress(OSError):  # unblock the writer
+                    while self.reader.read(1 << 20):
+                        pass
+            finally:
+                self.reader.close()
+
+        self.thread = threading.Thread(target=consume, name="buttress-untar", daemon=True)
+        self.thread.start()
+
+    def finish(self) -> Path:
+        with contextlib.suppress(OSError):
+            self.writer.close()
+        self.thread.join()
+        if self.errors:
+            raise BackupError(f"unpacking into {self.folder}: {self.errors[0]}")
+        return self.folder

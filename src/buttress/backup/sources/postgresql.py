@@ -10,12 +10,21 @@ import contextlib
 import hashlib
 import os
 import secrets
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
-from buttress.backup.errors import BackupError, RestoreError
-from buttress.backup.sources.base import ReadArtifact, Source, Tool, run_tool
+from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
+from buttress.backup.sources.base import (
+    ReadArtifact,
+    Source,
+    Tool,
+    Unpacking,
+    run_tool,
+    tar_stream,
+)
 from buttress.secrets import mask_url, redact
 
 __all__ = ["PostgresSource"]
@@ -86,6 +95,61 @@ class _Counting:
         return self.facts
 
 
+class _RestoreSink:
+    """Where a restore writes the dump: pg_restore's stdin (custom format), or a folder the tar
+    of a directory-format dump is unpacked into before ``pg_restore --jobs``."""
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], jobs: int, tmp_dir: Path | None
+    ) -> None:
+        self.args, self.env = args, env
+        self.jobs = max(2, jobs)
+        self.tmp_dir = tmp_dir
+        self.out: BinaryIO | None = None
+        self.tool: Tool | None = None
+        self.unpacking: Unpacking | None = None
+        self.work: tempfile.TemporaryDirectory[str] | None = None
+
+    def _open(self, head: bytes) -> BinaryIO:
+        if head.startswith(b"PGDMP"):
+            self.tool = Tool("pg_restore", self.args, self.env, stdin=True)
+            assert self.tool.proc.stdin is not None
+            return self.tool.proc.stdin  # type: ignore[return-value]
+        self.work = tempfile.TemporaryDirectory(prefix="buttress-pgrestore-", dir=self.tmp_dir)
+        self.unpacking = Unpacking(Path(self.work.name))
+        return self.unpacking.writer
+
+    def write(self, data: bytes) -> int:
+        if self.out is None:
+            self.out = self._open(bytes(data[:5]))
+        self.out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def finish(self, what: str) -> None:
+        if self.out is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.out.close()
+        if self.tool is not None:
+            self.tool.finish(what)
+        elif self.unpacking is not None:
+            folder = self.unpacking.finish()
+            run_tool("pg_restore", [*self.args, f"--jobs={self.jobs}", str(folder)], self.env, what)
+
+    def abort(self) -> None:
+        if self.tool is not None:
+            self.tool.kill()
+        if self.unpacking is not None:
+            with contextlib.suppress(BaseException):
+                self.unpacking.finish()
+
+    def cleanup(self) -> None:
+        if self.work is not None:
+            self.work.cleanup()
+
+
 class PostgresSource(Source):
     """One PostgreSQL database.
 
@@ -97,9 +161,21 @@ class PostgresSource(Source):
 
     kind = "postgresql"
 
-    def __init__(self, dsn: str, *, globals: bool = True, connect_timeout: float = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        globals: bool = True,
+        jobs: int = 1,
+        tmp_dir: str | Path | None = None,
+        connect_timeout: float = 10,
+    ) -> None:
+        if jobs < 1:
+            raise ValueError("postgresql: jobs must be >= 1")
         self.dsn = dsn
         self.with_globals = globals
+        self.jobs = jobs
+        self.tmp_dir = Path(tmp_dir) if tmp_dir else None
         self.connect_timeout = connect_timeout
         self._conn: Any = None
         self._snapshot = ""
@@ -170,6 +246,10 @@ class PostgresSource(Source):
     @contextlib.contextmanager
     def dump(self, artifact: str) -> Iterator[BinaryIO]:
         dsn, env = _split(self.dsn)
+        if artifact == "dump" and self.jobs > 1:
+            with self._directory_dump(dsn, env) as stream:
+                yield stream
+            return
         if artifact == "dump":
             args = ["pg_dump", "--format=custom", "--compress=0", "--no-password", "--dbname", dsn]
             if self._snapshot:
@@ -189,6 +269,22 @@ class PostgresSource(Source):
             tool.kill()
             raise
         tool.finish(f"{self.describe()} ({artifact})")
+
+    @contextlib.contextmanager
+    def _directory_dump(self, dsn: str, env: dict[str, str]) -> Iterator[BinaryIO]:
+        """``pg_dump --format=directory --jobs=N`` into a temporary folder (it cannot stream),
+        then streamed on as a tar of that folder."""
+        with tempfile.TemporaryDirectory(prefix="buttress-pgdump-", dir=self.tmp_dir) as work:
+            folder = Path(work) / "dump"
+            args = [
+                "pg_dump", "--format=directory", "--compress=0", f"--jobs={self.jobs}",
+                "--no-password", "--file", str(folder), "--dbname", dsn,
+            ]  # fmt: skip
+            if self._snapshot:
+                args.insert(1, f"--snapshot={self._snapshot}")
+            run_tool("pg_dump", args, env, f"{self.describe()} (dump)")
+            with tar_stream(folder) as stream:
+                yield stream
 
     def metadata(self) -> dict[str, Any]:
         try:
@@ -267,20 +363,23 @@ class PostgresSource(Source):
             args += ["--clean", "--if-exists"]
         for table in tables or []:
             args += ["--table", table.split(".")[-1]]
-        tool = Tool("pg_restore", args, env, stdin=True)
-        assert tool.proc.stdin is not None
+        # the stream says its format: a custom-format archive ("PGDMP...") goes straight into
+        # pg_restore; a directory-format dump (a tar) is unpacked, then restored in parallel
+        sink = _RestoreSink(args, env, self.jobs, self.tmp_dir)
         try:
-            read("dump", tool.proc.stdin)  # type: ignore[arg-type]
-            tool.proc.stdin.close()
-        except BrokenPipeError:
-            pass  # pg_restore stopped early: its own error says why
-        except BaseException:
-            tool.kill()
-            raise
-        try:
-            tool.finish(f"restore into {mask_url(to)}")
+            with contextlib.suppress(BrokenPipeError):  # the consumer stopped: finish says why
+                read("dump", sink)  # type: ignore[arg-type]
+            sink.finish(f"restore into {mask_url(to)}")
         except BackupError as exc:
+            sink.abort()
+            if isinstance(exc, RestoreError | CorruptBackupError):
+                raise
             raise RestoreError(str(exc)) from None
+        except BaseException:
+            sink.abort()
+            raise
+        finally:
+            sink.cleanup()
         return f"postgresql {mask_url(to)}"
 
     def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
