@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -12,7 +12,7 @@ from buttress._version import __version__
 from buttress.backup.destinations import Destination
 from buttress.backup.errors import BackupError, CorruptBackupError
 from buttress.backup.format import Manifest, manifest_key, new_backup_id
-from buttress.backup.keys import fingerprint
+from buttress.backup.keys import fingerprint, passphrase_key
 from buttress.backup.pipeline import Settings, read_artifact, store_artifact, verify_objects
 from buttress.backup.sources.base import Source
 
@@ -46,6 +46,16 @@ def take_backup(
     """
     if not destinations:
         raise BackupError(f"target {target}: no destination configured")
+    encryption: dict[str, Any] = {
+        "algorithm": "age",
+        "recipients": [fingerprint(r) for r in settings.recipients],
+    }
+    if settings.passphrase:
+        recipient, sealed = passphrase_key(settings.passphrase)
+        settings = replace(settings, recipients=[*settings.recipients, recipient])
+        encryption["passphrase_identity"] = sealed  # the key to it, sealed with the passphrase
+    if not settings.recipients:
+        raise BackupError(f"target {target}: no recipient and no passphrase to encrypt to")
     backup_id = backup_id or new_backup_id()
     started = _now()
     t0 = time.perf_counter()
@@ -80,10 +90,7 @@ def take_backup(
         started_at=started,
         finished_at=_now(),
         compression={"algorithm": "zstd", "level": settings.level},
-        encryption={
-            "algorithm": "age",
-            "recipients": [fingerprint(r) for r in settings.recipients],
-        },
+        encryption=encryption,
         artifacts=artifacts,
         metadata=metadata,
         timings=timings,

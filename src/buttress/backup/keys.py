@@ -13,7 +13,14 @@ from typing import Any
 
 from buttress.backup.errors import BackupError
 
-__all__ = ["fingerprint", "generate_identity", "load_identities", "parse_recipients"]
+__all__ = [
+    "fingerprint",
+    "generate_identity",
+    "load_identities",
+    "open_passphrase_key",
+    "parse_recipients",
+    "passphrase_key",
+]
 
 
 def generate_identity(path: Path) -> str:
@@ -90,3 +97,44 @@ def load_identities(paths: list[Path]) -> list[Any]:
 def fingerprint(recipient: Any) -> str:
     """A short, stable name of a public key for the manifest: ``sha256:<16 hex>``."""
     return "sha256:" + hashlib.sha256(str(recipient).encode()).hexdigest()[:16]
+
+
+def passphrase_key(passphrase: str) -> tuple[Any, str]:
+    """A new X25519 identity for one backup, and that identity sealed with ``passphrase``
+    (an age file with an scrypt stanza, base64 for the manifest). Returns (its recipient, the
+    sealed identity). Streams encrypt to the recipient; whoever knows the passphrase opens the
+    sealed identity (``age -d -i key.age`` does it too, asking for the passphrase)."""
+    import base64
+
+    from pyrage import passphrase as scrypt
+    from pyrage import x25519
+
+    identity = x25519.Identity.generate()
+    text = f"# buttress backup key, sealed with the backup passphrase\n{identity}\n"
+    sealed = scrypt.encrypt(text.encode(), passphrase)
+    return identity.to_public(), base64.b64encode(sealed).decode()
+
+
+def open_passphrase_key(sealed: str, passphrase: str, where: str) -> Any:
+    """The identity :func:`passphrase_key` sealed, opened with ``passphrase``.
+
+    Raises:
+        BackupError: the passphrase is wrong (the message never shows it), or the key is damaged.
+    """
+    import base64
+    import binascii
+
+    import pyrage
+    from pyrage import passphrase as scrypt
+    from pyrage import x25519
+
+    try:
+        text = scrypt.decrypt(base64.b64decode(sealed), passphrase).decode()
+    except pyrage.DecryptError:
+        raise BackupError(f"{where}: the passphrase does not open this backup's key") from None
+    except (binascii.Error, ValueError):
+        raise BackupError(f"{where}: the sealed passphrase key is damaged") from None
+    for line in text.splitlines():
+        if line.startswith("AGE-SECRET-KEY-"):
+            return x25519.Identity.from_str(line.strip())
+    raise BackupError(f"{where}: the sealed passphrase key holds no identity")

@@ -34,6 +34,7 @@ class Settings:
     """How an artifact is stored."""
 
     recipients: Sequence[Any]  # pyrage recipients
+    passphrase: str | None = field(default=None, repr=False)  # also encrypt to a sealed key
     level: int = 3
     threads: int = -1  # zstd worker threads (-1: one per core)
     object_size: int = 64 << 20

@@ -21,7 +21,7 @@ from buttress.backup.engine import restore as restore_backup
 from buttress.backup.errors import BackupBusyError, BackupError
 from buttress.backup.events import BackupFinished, BackupVerified
 from buttress.backup.format import Manifest
-from buttress.backup.keys import load_identities, parse_recipients
+from buttress.backup.keys import load_identities, open_passphrase_key, parse_recipients
 from buttress.backup.pipeline import Settings
 from buttress.backup.sources.base import Source
 from buttress.catalog.tables import BackupRun, utcnow
@@ -190,28 +190,54 @@ class Backups:
             raise UsageError(f"target {target.name}: no destination (declare backup.destinations)")
         return found
 
+    def passphrase(self) -> str | None:
+        """``backup.passphrase``, else the first line of ``backup.passphrase_file``, else None."""
+        if self.config.passphrase is not None:
+            return self.config.passphrase.get_secret_value() or None
+        if self.config.passphrase_file is not None:
+            try:
+                lines = self.config.passphrase_file.read_text().splitlines()
+            except OSError as exc:
+                raise UsageError(
+                    f"backup.passphrase_file {self.config.passphrase_file}: {exc.strerror}"
+                ) from None
+            return lines[0] if lines and lines[0] else None
+        return None
+
     def settings(self, target: BackupTarget) -> Settings:
-        if not self.config.recipients:
+        phrase = self.passphrase()
+        if not self.config.recipients and not phrase:
             raise UsageError(
-                "backup.recipients is empty: every backup is encrypted; create a key with "
-                "`buttress backup keygen KEYFILE` and list its public key there"
+                "backup.recipients is empty and there is no backup.passphrase: every backup is "
+                "encrypted; create a key with `buttress backup keygen KEYFILE` and list its "
+                "public key there (or set a passphrase)"
             )
         return Settings(
-            parse_recipients(self.config.recipients),
+            parse_recipients(self.config.recipients) if self.config.recipients else [],
             level=target.level,
             threads=target.threads,
             object_size=target.object_size_mb << 20,
             required=target.required,
+            passphrase=phrase,
         )
 
-    def identities(self, files: Sequence[Path] = ()) -> list[Any]:
+    def identities(self, manifest: Manifest, files: Sequence[Path] = ()) -> list[Any]:
+        """What opens ``manifest``'s backup: the identity files (``files``, else
+        ``backup.identity_files``) and, for a backup with a passphrase key, that key opened
+        with the configured passphrase."""
         paths = list(files) or list(self.config.identity_files)
-        if not paths:
+        found = load_identities(paths) if paths else []
+        sealed = manifest.encryption.get("passphrase_identity")
+        phrase = self.passphrase() if sealed else None
+        if sealed and phrase:
+            found.append(open_passphrase_key(sealed, phrase, f"backup {manifest.backup_id}"))
+        if not found:
             raise UsageError(
-                "no identity: pass --identity KEYFILE or set backup.identity_files "
-                "(the private key that matches one of backup.recipients)"
+                "no identity: pass --identity KEYFILE or set backup.identity_files (the private "
+                "key that matches one of backup.recipients)"
+                + (", or set backup.passphrase" if sealed else "")
             )
-        return load_identities(paths)
+        return found
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -398,7 +424,7 @@ class Backups:
                 result["restore_test"] = {"ok": False, "problems": ["no readable copy"]}
             else:
                 test = restore_test(
-                    manifest, build_source(target), first, self.identities(identity)
+                    manifest, build_source(target), first, self.identities(manifest, identity)
                 )
                 result["restore_test"] = {
                     "ok": test.ok,
@@ -574,5 +600,11 @@ class Backups:
                 "say where to restore: --to DSN/PATH (or --database NAME for postgresql)"
             )
         return restore_backup(
-            manifest, source, dest, self.identities(identity), to, force=force, tables=tables
+            manifest,
+            source,
+            dest,
+            self.identities(manifest, identity),
+            to,
+            force=force,
+            tables=tables,
         )

@@ -428,6 +428,16 @@ class BackupConfig(Section):
         default_factory=list,
         description="age identity files (private keys) for restore and restore tests.",
     )
+    passphrase: SecretText | None = Field(
+        default=None,
+        description=(
+            "Also encrypt every backup so that this passphrase opens it (age scrypt); use "
+            "`${VAR}` rather than writing it here."
+        ),
+    )
+    passphrase_file: Path | None = Field(
+        default=None, description="A file whose first line is the passphrase (instead)."
+    )
     destinations: list[BackupDestination] = Field(default_factory=list)
     targets: list[BackupTarget] = Field(default_factory=list)
     max_parallel: int = Field(
@@ -436,6 +446,8 @@ class BackupConfig(Section):
 
     @model_validator(mode="after")
     def _references(self) -> BackupConfig:
+        if self.passphrase is not None and self.passphrase_file is not None:
+            raise ValueError("set passphrase or passphrase_file, not both")
         known = {d.name for d in self.destinations}
         names: set[str] = set()
         for target in self.targets:
