@@ -299,6 +299,7 @@ def bench_dataset(db: str, rounds: int, work: Path) -> None:
     backup_id = _last_id(config, "db")
     parallel_id = _last_id(config, "dbj")
     restores: dict[str, list[Sample]] = {}
+    restore_cmd = [*BUTTRESS, "-c", str(config), "backup", "restore"]
     for i in range(rounds):
         target = f"bench_restore_{i}"
         _psql(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
@@ -307,25 +308,19 @@ def bench_dataset(db: str, rounds: int, work: Path) -> None:
             _run(f"pg_restore -j2 -d '{PG}/{target}' {work}/dump.fc")
         )
         _psql(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
-        restores.setdefault("buttress backup restore (streamed)", []).append(
-            _run(
-                [*BUTTRESS, "-c", str(config), "backup", "restore", backup_id, "--database", target]
-            )
+        _psql(f'CREATE DATABASE "{target}"')
+        restores.setdefault("cat file | pg_restore (a streamed restore's floor)", []).append(
+            _run(f"cat {work}/dump.fc | pg_restore -d '{PG}/{target}'")
         )
         _psql(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        _psql(f'CREATE DATABASE "{target}"')  # as for pg_restore: created before the clock
+        restores.setdefault("buttress backup restore (streamed)", []).append(
+            _run([*restore_cmd, backup_id, "--to", f"{PG}/{target}"])
+        )
+        _psql(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        _psql(f'CREATE DATABASE "{target}"')
         restores.setdefault("buttress backup restore, jobs: 2 (pg_restore -j2)", []).append(
-            _run(
-                [
-                    *BUTTRESS,
-                    "-c",
-                    str(config),
-                    "backup",
-                    "restore",
-                    parallel_id,
-                    "--database",
-                    target,
-                ]
-            )
+            _run([*restore_cmd, parallel_id, "--to", f"{PG}/{target}"])
         )
         _psql(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
         restores.setdefault("buttress verify --restore-test", []).append(
