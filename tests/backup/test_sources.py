@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from buttress.backup.destinations import LocalDestination
-from buttress.backup.engine import restore, restore_test, take_backup
+from buttress.backup.engine import restore, restore_globals, restore_test, take_backup
 from buttress.backup.errors import BackupError, RestoreError
 from buttress.backup.pipeline import Settings
 from buttress.backup.sources.directory import DirectorySource
@@ -347,3 +347,31 @@ def test_postgres_restore_into_a_non_empty_database_with_directory_format(
         restore(manifest, PostgresSource(shop), repo, keys.identities, shop)
     restore(manifest, PostgresSource(shop), repo, keys.identities, shop, force=True)
     assert PostgresSource(shop).inspect(shop)["row_counts"]["public.orders"] == 5000
+
+
+def test_postgres_globals_restore_brings_a_dropped_role_back(
+    shop: str, keys: Keys, settings: Settings, repo: LocalDestination, pg_server: str
+) -> None:
+    """Roles come back from the globals artifact; the ones that exist are counted, not fatal."""
+    role = f"bt_role_{os.getpid()}_{int(time.time() * 1000) % 100000}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 7")
+    try:
+        manifest = take_backup(PostgresSource(shop), "shop", [repo], settings).manifest
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {role}")
+        where = restore_globals(manifest, PostgresSource(shop), repo, keys.identities, shop)
+        assert "already existed" in where  # postgres itself, at least
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = %s", [role]
+            ).fetchone()
+        assert row == (True, 7)
+        no_globals = take_backup(
+            PostgresSource(shop, globals=False), "shop", [repo], settings
+        ).manifest
+        with pytest.raises(RestoreError, match="holds no globals"):
+            restore_globals(no_globals, PostgresSource(shop), repo, keys.identities, shop)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE IF EXISTS {role}")

@@ -10,13 +10,21 @@ from typing import Any, BinaryIO
 
 from buttress._version import __version__
 from buttress.backup.destinations import Destination
-from buttress.backup.errors import BackupError, CorruptBackupError
+from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
 from buttress.backup.format import Manifest, manifest_key, new_backup_id
 from buttress.backup.keys import fingerprint, passphrase_key
 from buttress.backup.pipeline import Settings, read_artifact, store_artifact, verify_objects
 from buttress.backup.sources.base import Source
 
-__all__ = ["BackupResult", "load_manifest", "restore", "restore_test", "take_backup", "verify"]
+__all__ = [
+    "BackupResult",
+    "load_manifest",
+    "restore",
+    "restore_globals",
+    "restore_test",
+    "take_backup",
+    "verify",
+]
 
 
 @dataclass
@@ -159,6 +167,17 @@ def restore(
     return source.restore(
         _reader(manifest, destination, identities), to, force=force, tables=tables
     )
+
+
+def restore_globals(
+    manifest: Manifest, source: Source, destination: Destination, identities: Sequence[Any], to: str
+) -> str:
+    """Apply a PostgreSQL backup's roles and tablespaces to the server of ``to``."""
+    apply = getattr(source, "restore_globals", None)
+    if apply is None or "globals" not in [a.name for a in manifest.artifacts]:
+        raise RestoreError(f"backup {manifest.backup_id} holds no globals (roles, tablespaces)")
+    result: str = apply(_reader(manifest, destination, identities), to)
+    return result
 
 
 @dataclass

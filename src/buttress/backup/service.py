@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from buttress.backup.destinations import Destination, LocalDestination
-from buttress.backup.engine import load_manifest, restore_test, take_backup, verify
+from buttress.backup.engine import (
+    load_manifest,
+    restore_globals,
+    restore_test,
+    take_backup,
+    verify,
+)
 from buttress.backup.engine import restore as restore_backup
 from buttress.backup.errors import BackupBusyError, BackupError
 from buttress.backup.events import BackupFinished, BackupVerified
@@ -584,12 +590,20 @@ class Backups:
         tables: list[str] | None = None,
         force: bool = False,
         identity: Sequence[Path] = (),
+        globals_only: bool = False,
     ) -> str:
         """Restore a backup (see ``buttress backup restore --help``); returns where it went."""
         run = self.get(backup_id)
         target = self.target(run.target)
         source = build_source(target)
         manifest, dest = self.manifest(run)
+        if globals_only:
+            where = to or getattr(source, "dsn", None)
+            if where is None:
+                raise UsageError("--globals needs --to DSN (a database on the server to apply to)")
+            return restore_globals(
+                manifest, source, dest, self.identities(manifest, identity), where
+            )
         if database is not None:
             create = getattr(source, "create_database", None)
             if create is None:

@@ -287,6 +287,14 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", help="Restore over a target that is not empty.")
     ] = False,
+    globals_: Annotated[
+        bool,
+        typer.Option(
+            "--globals",
+            help="postgresql: apply the backed-up roles and tablespaces (to --to's server, else "
+            "the source's) instead of the data.",
+        ),
+    ] = False,
     identity: IdentityOption = None,
 ) -> None:
     """Restore a backup into a new place (never over existing data unless --force)."""
@@ -302,6 +310,7 @@ def restore(
             tables=table_list,
             force=force,
             identity=identity or [],
+            globals_only=globals_,
         )
     typer.echo(f"restored {backup_id} into {where}")
 

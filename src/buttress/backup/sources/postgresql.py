@@ -382,6 +382,41 @@ class PostgresSource(Source):
             sink.cleanup()
         return f"postgresql {mask_url(to)}"
 
+    def restore_globals(self, read: ReadArtifact, to: str) -> str:
+        """Apply the roles and tablespaces (``pg_dumpall --globals-only``) to the server of
+        ``to`` with psql. Roles that exist already are reported, not fatal (``CREATE ROLE``
+        fails, the ``ALTER ROLE`` after it still applies the backed-up attributes)."""
+        dsn, env = _split(to)
+        args = ["psql", "--no-password", "--quiet", "--no-psqlrc", "--dbname", dsn, "-f", "-"]
+        tool = Tool("psql", args, env, stdin=True)
+        assert tool.proc.stdin is not None
+        try:
+            with contextlib.suppress(BrokenPipeError):
+                read("globals", tool.proc.stdin)  # type: ignore[arg-type]
+                tool.proc.stdin.close()
+        except BaseException:
+            tool.kill()
+            raise
+        rc = tool.proc.wait()
+        tool.stderr.seek(0)
+        errors = [
+            ln for ln in tool.stderr.read().decode(errors="replace").splitlines() if "ERROR" in ln
+        ]
+        tool.kill()
+        if rc != 0:
+            raise RestoreError(
+                f"globals into {mask_url(to)}: psql failed: {redact(' | '.join(errors[-3:]))}"
+            )
+        existing = [e for e in errors if "already exists" in e]
+        other = [e for e in errors if "already exists" not in e]
+        if other:
+            raise RestoreError(
+                f"globals into {mask_url(to)}: {len(other)} statements failed: "
+                + redact(" | ".join(other[:3]))
+            )
+        note = f" ({len(existing)} already existed)" if existing else ""
+        return f"roles and tablespaces on {mask_url(to)}{note}"
+
     def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
         conn = self._connect(where)
         try:
