@@ -12,10 +12,19 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from buttress.backup.errors import BackupError
+from buttress.backup.errors import BackupError, RestoreError
 from buttress.secrets import redact
 
-__all__ = ["ReadArtifact", "Source", "Unpacking", "compare_metadata", "run_tool", "tar_stream"]
+__all__ = [
+    "ReadArtifact",
+    "Source",
+    "Unpacking",
+    "compare_metadata",
+    "feed",
+    "produced",
+    "run_tool",
+    "tar_stream",
+]
 
 ReadArtifact = Callable[[str, BinaryIO], int]
 """Writes the raw bytes of the named artifact of the backup being restored into a writer."""
@@ -161,26 +170,24 @@ def _failed(name: str, what: str, stderr: bytes, rc: int) -> BackupError:
 
 
 @contextlib.contextmanager
-def tar_stream(folder: Path) -> Iterator[BinaryIO]:
-    """A tar of ``folder``'s contents, produced by a thread as it is read."""
-    import tarfile
-
+def produced(produce: Callable[[BinaryIO], None], what: str) -> Iterator[BinaryIO]:
+    """The read end of a pipe that ``produce`` writes into from a thread of its own (the
+    writer is closed for it). What ``produce`` raised is raised after the reading is done, as
+    a BackupError naming ``what``."""
     rfd, wfd = os.pipe()
     reader, writer = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
     errors: list[BaseException] = []
 
-    def produce() -> None:
+    def run() -> None:
         try:
-            with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                for path in sorted(folder.iterdir()):
-                    tar.add(path, arcname=path.name)
+            produce(writer)
         except BaseException as exc:  # noqa: BLE001  # handed to the reading side
             errors.append(exc)
         finally:
             with contextlib.suppress(OSError):
                 writer.close()
 
-    thread = threading.Thread(target=produce, name="buttress-tar", daemon=True)
+    thread = threading.Thread(target=run, name="buttress-producer", daemon=True)
     thread.start()
     try:
         yield reader
@@ -188,7 +195,44 @@ def tar_stream(folder: Path) -> Iterator[BinaryIO]:
         reader.close()
         thread.join()
     if errors:
-        raise BackupError(f"packing {folder}: {errors[0]}")
+        exc = errors[0]
+        if isinstance(exc, BackupError):
+            raise exc
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BackupError(f"{what}: {detail}")
+
+
+def tar_stream(folder: Path) -> AbstractContextManager[BinaryIO]:
+    """A tar of ``folder``'s contents, produced as it is read."""
+    import tarfile
+
+    def produce(out: BinaryIO) -> None:
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for path in sorted(folder.iterdir()):
+                tar.add(path, arcname=path.name)
+
+    return produced(produce, f"packing {folder}")
+
+
+def feed(tool: Tool, read: ReadArtifact, artifact: str, what: str) -> None:
+    """Stream ``artifact`` into ``tool``'s stdin and wait for the tool.
+
+    Raises:
+        RestoreError: the tool failed (its last stderr lines say why, secrets redacted).
+    """
+    assert tool.proc.stdin is not None
+    try:
+        read(artifact, tool.proc.stdin)  # type: ignore[arg-type]
+        tool.proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the tool stopped early: its own error says why
+    except BaseException:
+        tool.kill()
+        raise
+    try:
+        tool.finish(what)
+    except BackupError as exc:
+        raise RestoreError(str(exc)) from None
 
 
 class Unpacking:

@@ -12,11 +12,12 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from buttress.backup.errors import BackupError, RestoreError
-from buttress.backup.sources.base import ReadArtifact, Source
+from buttress.backup.sources.base import ReadArtifact, Source, produced
 
 __all__ = ["DirectorySource"]
 
@@ -82,52 +83,32 @@ class DirectorySource(Source):
             return False
         return not any(fnmatch.fnmatch(rel, g) for g in self.exclude)
 
-    def _write_tar(self, out: BinaryIO, errors: list[BaseException]) -> None:
+    def _write_tar(self, out: BinaryIO) -> None:
         files: dict[str, str] = {}
         total = 0
-        try:
-            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                for dirpath, dirnames, filenames in os.walk(self.path):
-                    dirnames.sort()
-                    base = Path(dirpath)
-                    for name in sorted(dirnames) + sorted(filenames):
-                        full = base / name
-                        rel = full.relative_to(self.path).as_posix()
-                        is_dir = name in dirnames and not full.is_symlink()
-                        if not is_dir and not self._wanted(rel):
-                            continue
-                        info = tar.gettarinfo(str(full), arcname=rel)
-                        if info.isreg():
-                            with open(full, "rb") as f:
-                                hashing = _Hashing(f)
-                                tar.addfile(info, hashing)
-                            files[rel] = hashing.h.hexdigest()
-                            total += info.size
-                        else:
-                            tar.addfile(info)
-        except BaseException as exc:  # noqa: BLE001  # handed to the reading side
-            errors.append(exc)
-        finally:
-            with contextlib.suppress(OSError):
-                out.close()
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for dirpath, dirnames, filenames in os.walk(self.path):
+                dirnames.sort()
+                base = Path(dirpath)
+                for name in sorted(dirnames) + sorted(filenames):
+                    full = base / name
+                    rel = full.relative_to(self.path).as_posix()
+                    is_dir = name in dirnames and not full.is_symlink()
+                    if not is_dir and not self._wanted(rel):
+                        continue
+                    info = tar.gettarinfo(str(full), arcname=rel)
+                    if info.isreg():
+                        with open(full, "rb") as f:
+                            hashing = _Hashing(f)
+                            tar.addfile(info, hashing)
+                        files[rel] = hashing.h.hexdigest()
+                        total += info.size
+                    else:
+                        tar.addfile(info)
         self._meta = {"file_count": len(files), "total_size": total, "files": files}
 
-    @contextlib.contextmanager
-    def dump(self, artifact: str) -> Iterator[BinaryIO]:
-        rfd, wfd = os.pipe()
-        reader, writer = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
-        errors: list[BaseException] = []
-        thread = threading.Thread(target=self._write_tar, args=(writer, errors), daemon=True)
-        thread.start()
-        try:
-            yield reader
-        finally:
-            reader.close()
-            thread.join()
-        if errors:
-            exc = errors[0]
-            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise BackupError(f"{self.describe()}: {detail}")
+    def dump(self, artifact: str) -> AbstractContextManager[BinaryIO]:
+        return produced(self._write_tar, self.describe())
 
     def metadata(self) -> dict[str, Any]:
         return self._meta

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from buttress.backup.errors import BackupError, RestoreError
-from buttress.backup.sources.base import ReadArtifact, Source, Tool, run_tool
+from buttress.backup.sources.base import ReadArtifact, Source, Tool, feed, run_tool
 from buttress.secrets import mask_url, redact
 
 __all__ = ["MariadbSource", "parse_dsn"]
@@ -326,20 +326,12 @@ class MariadbSource(Source):
                 "--binary-mode",
                 params["database"],
             ]
-            tool = Tool("mariadb", args, None, stdin=True)
-            assert tool.proc.stdin is not None
-            try:
-                read("dump", tool.proc.stdin)  # type: ignore[arg-type]
-                tool.proc.stdin.close()
-            except BrokenPipeError:
-                pass  # the client stopped early: its own error says why
-            except BaseException:
-                tool.kill()
-                raise
-            try:
-                tool.finish(f"restore into {mask_url(to)}")
-            except BackupError as exc:
-                raise RestoreError(str(exc)) from None
+            feed(
+                Tool("mariadb", args, None, stdin=True),
+                read,
+                "dump",
+                f"restore into {mask_url(to)}",
+            )
 
     def _restore_tables(
         self,

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from buttress.backup.errors import BackupError, RestoreError
-from buttress.backup.sources.base import ReadArtifact, Source, Tool
+from buttress.backup.sources.base import ReadArtifact, Source, Tool, feed
 from buttress.secrets import mask_url, redact
 
 __all__ = ["MongoSource", "dump_command", "restore_command"]
@@ -215,19 +215,7 @@ class MongoSource(Source):
                 config, self.database, target_db, drop=force, oplog=self.oplog, collections=tables
             )
             tool = Tool("mongorestore", args, None, stdin=True)
-            assert tool.proc.stdin is not None
-            try:
-                read("archive", tool.proc.stdin)  # type: ignore[arg-type]
-                tool.proc.stdin.close()
-            except BrokenPipeError:
-                pass  # mongorestore stopped early: its own error says why
-            except BaseException:
-                tool.kill()
-                raise
-            try:
-                tool.finish(f"restore into {mask_url(to)}")
-            except BackupError as exc:
-                raise RestoreError(str(exc)) from None
+            feed(tool, read, "archive", f"restore into {mask_url(to)}")
         return f"mongodb {mask_url(to)}"
 
     def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
