@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from buttress.resilience import CircuitBreaker, CircuitOpenError
+from buttress.resilience.events import StateStoreModeChanged
 from buttress.state import RedisStore
 from tests.conftest import OwnRedis
 
@@ -233,4 +234,27 @@ def test_failure_modes_and_recovery(own_redis: OwnRedis, mode: str) -> None:
     _until(lambda: breaker.store_mode == "shared", timeout=10)
     _until(lambda: breaker.state == "closed")  # the shared state (a fresh Redis: closed) rules
     assert breaker.call(lambda: "ok") == "ok"
+    store.close()
+
+
+def test_deny_rejects_from_the_moment_the_failure_mode_shows(own_redis: OwnRedis) -> None:
+    """A call made while the breaker enters `deny` (here: from the mode-change event, which
+    fires inside that transition) is rejected, never let through the closed fast path."""
+    store = _faulty(own_redis)
+    breaker = CircuitBreaker(name="race", store=store, on_store_failure="deny", **SETTINGS)
+    outcomes: list[str] = []
+
+    def during_transition(event: object) -> None:
+        if isinstance(event, StateStoreModeChanged) and event.new == "deny":
+            try:
+                breaker.call(lambda: "ran")
+                outcomes.append("ran")
+            except CircuitOpenError:
+                outcomes.append("rejected")
+
+    breaker.add_listener(during_transition)
+    assert breaker.call(lambda: "ok") == "ok"  # closed, fast path in use
+    own_redis.stop()
+    _until(lambda: bool(outcomes))
+    assert outcomes == ["rejected"]
     store.close()

@@ -159,6 +159,10 @@ class SharedCircuitBreaker(CircuitBreaker):
     def _store_failed(self, error: BaseException) -> None:
         guard = self._guard
         assert guard is not None
+        # close the fast path before the failure mode becomes visible: a call that sees the
+        # store degraded must also go through _admit (deny rejects it), never around it
+        with self._lock:
+            self._fast_gen = -1
         guard.failed(error)
         with self._lock:
             if guard.mode == "local" and not self._local:
