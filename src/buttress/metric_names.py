@@ -40,3 +40,10 @@ BACKUP_RUNS = f"{PREFIX}_backup_runs"  # counter{target, status, trigger}
 BACKUP_FAILURES = f"{PREFIX}_backup_failures"  # counter{target}
 BACKUP_DURATION = f"{PREFIX}_backup_duration_seconds"  # histogram{target}
 BACKUP_VERIFICATIONS = f"{PREFIX}_backup_verifications"  # counter{target, check, result}
+
+# health (buttress.health.metrics)
+HEALTH_SCORE = f"{PREFIX}_health_score"  # gauge: 0-100
+HEALTH_READY = f"{PREFIX}_health_ready"  # gauge: 1 when every critical check is up
+HEALTH_CHECK_UP = f"{PREFIX}_health_check_up"  # gauge{check}
+HEALTH_CHECK_STATUS = f"{PREFIX}_health_check_status"  # gauge{check, status}
+HEALTH_CHECK_LATENCY = f"{PREFIX}_health_check_latency_seconds"  # gauge{check}

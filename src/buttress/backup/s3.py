@@ -20,7 +20,7 @@ from buttress.backup.destinations import ObjectWriter
 from buttress.backup.errors import BackupError
 from buttress.secrets import mask_url
 
-__all__ = ["S3Destination", "S3Settings"]
+__all__ = ["S3Destination", "S3Settings", "error_code"]
 
 _MIN_PART = 5 << 20  # S3's smallest part (but the last)
 
@@ -70,7 +70,8 @@ class S3Settings:
         return f"S3Settings(bucket={self.bucket!r}, prefix={self.prefix!r})"
 
 
-def _code(exc: BaseException) -> str:
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a boto error (``NoSuchKey``, ``404``...), or ``""``."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
@@ -268,7 +269,7 @@ class S3Destination:
             self._pool = None
 
     def error(self, exc: BaseException, doing: str) -> BackupError:
-        code = _code(exc)
+        code = error_code(exc)
         if code in ("NoSuchBucket",):
             detail = f"bucket {self.settings.bucket!r} does not exist"
         elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
@@ -286,7 +287,7 @@ class S3Destination:
         except BackupError:
             raise
         except Exception as exc:  # noqa: BLE001
-            if _code(exc) in ("NoSuchKey", "404"):
+            if error_code(exc) in ("NoSuchKey", "404"):
                 raise BackupError(
                     f"destination {self.describe()}: cannot read {key}: no such object"
                 ) from None
@@ -308,7 +309,7 @@ class S3Destination:
         except BackupError:
             raise
         except Exception as exc:  # noqa: BLE001
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise self.error(exc, f"looking up {key}") from None
         return True

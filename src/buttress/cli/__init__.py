@@ -16,6 +16,7 @@ import typer
 from buttress._version import __version__
 from buttress.cli import backup, config, db, state, token
 from buttress.cli._context import State
+from buttress.cli.health import health
 from buttress.cli.serve import serve
 from buttress.errors import ButtressError, ConfigError
 
@@ -39,6 +40,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(state.app, name="state")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve)
+app.command("health")(health)
 
 
 def _version(value: bool) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "ButtressConfig",
     "CatalogConfig",
     "DrillsConfig",
+    "HealthCheckConfig",
     "HealthConfig",
     "IncidentsConfig",
     "ResilienceConfig",
@@ -257,8 +258,91 @@ class ResilienceConfig(Section):
         return self
 
 
+_CHECK_NEEDS: dict[str, tuple[str, ...]] = {
+    "postgresql": ("dsn",),
+    "mariadb": ("dsn",),
+    "redis": ("dsn",),
+    "s3": ("bucket",),
+    "http": ("url",),
+    "tcp": ("host", "port"),
+    "disk": ("path",),
+    "custom": ("callable",),
+}
+
+
+class HealthCheckConfig(Section):
+    """One dependency `buttress serve` watches."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    type: Literal["postgresql", "mariadb", "redis", "s3", "http", "tcp", "disk", "custom"]
+    dsn: SecretDsn | None = Field(
+        default=None, description="postgresql/mariadb/redis: the server's DSN or URL."
+    )
+    url: str | None = Field(default=None, description="http: the URL to GET.")
+    expect_status: list[int] = Field(
+        default_factory=lambda: [200], description="http: statuses that count as up."
+    )
+    host: str | None = Field(default=None, description="tcp: host.")
+    port: int | None = Field(default=None, ge=1, le=65535, description="tcp: port.")
+    path: str | None = Field(default=None, description="disk: a path on the filesystem.")
+    min_free_percent: float = Field(
+        default=10.0, ge=0, le=100, description="disk: less free space than this is down."
+    )
+    bucket: str | None = Field(default=None, description="s3: the bucket.")
+    endpoint_url: str | None = Field(default=None, description="s3: S3-compatible endpoint.")
+    region: str | None = Field(default=None, description="s3: region.")
+    access_key_id: str | None = Field(default=None, description="s3: access key id.")
+    secret_access_key: SecretText | None = Field(default=None, description="s3: secret key.")
+    callable: str | None = Field(
+        default=None,
+        description="custom: `module:function`, sync or async; returns a detail, or False/raises.",
+    )
+    interval: Duration = Field(default=10.0, gt=0, description="Time between runs.")
+    timeout: Duration = Field(default=2.0, gt=0, description="Longest a run may take.")
+    weight: float = Field(default=1.0, ge=0, description="Share of the health score.")
+    critical: bool = Field(default=False, description="Down means not ready (/readyz 503).")
+    slow: Duration | None = Field(
+        default=None, gt=0, description="Answers slower than this count as degraded."
+    )
+
+    @model_validator(mode="after")
+    def _type_settings(self) -> HealthCheckConfig:
+        missing = [f for f in _CHECK_NEEDS[self.type] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(
+                f"check {self.name!r}: a {self.type} check needs "
+                + ", ".join(f"`{m}`" for m in missing)
+            )
+        if self.timeout > self.interval:
+            raise ValueError(
+                f"check {self.name!r}: timeout ({self.timeout:g}s) is longer than interval "
+                f"({self.interval:g}s)"
+            )
+        if self.callable is not None and ":" not in self.callable:
+            raise ValueError(f"check {self.name!r}: callable must be `module:function`")
+        return self
+
+
 class HealthConfig(Section):
     """Health checks, degradation levels and feature flags."""
+
+    checks: list[HealthCheckConfig] = Field(
+        default_factory=list, description="Dependencies `buttress serve` watches."
+    )
+    history: int = Field(default=20, ge=1, le=1000, description="Results kept per check.")
+    window: int = Field(
+        default=5, ge=1, le=1000, description="Latest results per check the score counts."
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> HealthConfig:
+        names = [c.name for c in self.checks]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"check names must be unique: {', '.join(twice)} declared twice")
+        if self.window > self.history:
+            raise ValueError("window must not be larger than history")
+        return self
 
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"

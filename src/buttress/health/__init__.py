@@ -1,8 +1,22 @@
 """Health checks, health score, degradation levels, feature flags and load shedding.
 
 Like ``buttress.resilience`` this package stays light: no server, database or object-storage
-stack is imported with it (checked by ``tests/test_imports.py``). The checks and levels are
-the work of the health issue; this module only reserves the import path.
+stack is imported with it (checked by ``tests/test_imports.py``); each check loads its client
+when it first runs.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from buttress.health.checks.base import Check, CheckResult, Status, run_check
+from buttress.health.monitor import CheckStatusChanged, HealthMonitor, availability, score
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "CheckStatusChanged",
+    "HealthMonitor",
+    "Status",
+    "availability",
+    "run_check",
+    "score",
+]

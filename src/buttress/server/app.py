@@ -20,6 +20,10 @@ from buttress.backup.scheduler import BackupScheduler
 from buttress.backup.service import Backups
 from buttress.catalog import Catalog
 from buttress.config import ButtressConfig
+from buttress.health.api import router as health_api
+from buttress.health.build import build_checks
+from buttress.health.metrics import HealthCollector
+from buttress.health.monitor import HealthMonitor
 from buttress.server.errors import install_handlers
 from buttress.server.metrics import ServerMetrics
 from buttress.server.middleware import RequestContextMiddleware
@@ -42,14 +46,20 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     metrics = ServerMetrics.create(catalog)
     backup_metrics = BackupMetrics(metrics.registry, config.backup, catalog)
     scheduler = BackupScheduler(config.backup, lambda: Backups(config.backup, catalog))
+    monitor = HealthMonitor(
+        build_checks(config.health), history=config.health.history, window=config.health.window
+    )
+    metrics.registry.register(HealthCollector(monitor))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         events.subscribe(backup_metrics)
         scheduler.start()
+        monitor.start()
         try:
             yield
         finally:
+            await monitor.stop()
             scheduler.stop()
             events.unsubscribe(backup_metrics)
             catalog.dispose()
@@ -65,6 +75,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.state.catalog = catalog
     app.state.config = config
     app.state.scheduler = scheduler
+    app.state.health = monitor
     app.state.metrics = metrics
     app.state.started_at = dt.datetime.now(dt.UTC)
     app.state.started_monotonic = time.monotonic()
@@ -72,6 +83,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.include_router(probes)
     app.include_router(api)
     app.include_router(backup_api)
+    app.include_router(health_api)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

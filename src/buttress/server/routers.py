@@ -41,7 +41,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@probes.get("/readyz", summary="Readiness: the catalog (and later, critical dependencies) answer")
+@probes.get("/readyz", summary="Readiness: the catalog and every critical dependency answer")
 async def readyz(request: Request) -> JSONResponse:
     catalog = _catalog(request)
     checks: dict[str, dict[str, Any]] = {}
@@ -54,6 +54,15 @@ async def readyz(request: Request) -> JSONResponse:
         }
     except CatalogError as exc:
         checks["catalog"] = {"ok": False, "error": str(exc)}
+    monitor = getattr(request.app.state, "health", None)
+    if monitor is not None:
+        for check in monitor.snapshot()["checks"]:
+            if check["critical"]:
+                checks[check["name"]] = {
+                    "ok": check["status"] in ("up", "degraded"),
+                    "status": check["status"],
+                    "detail": check["detail"],
+                }
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

@@ -1,0 +1,87 @@
+"""Checks from the ``health:`` section of buttress.yaml."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from buttress.errors import UsageError
+from buttress.health.checks.base import Check, Probe
+
+if TYPE_CHECKING:
+    from buttress.config import HealthCheckConfig, HealthConfig
+
+__all__ = ["build_check", "build_checks"]
+
+
+def _probe(c: HealthCheckConfig) -> Probe:
+
+    if c.type == "postgresql":
+        from buttress.health.checks.postgresql import postgresql
+
+        return postgresql(str(c.dsn), c.timeout)
+    if c.type == "mariadb":
+        from buttress.health.checks.mariadb import mariadb
+
+        return mariadb(str(c.dsn), c.timeout)
+    if c.type == "redis":
+        from buttress.health.checks.redis import redis
+
+        return redis(str(c.dsn), c.timeout)
+    if c.type == "s3":
+        from buttress.health.checks.s3 import s3
+
+        secret = c.secret_access_key.get_secret_value() if c.secret_access_key else None
+        return s3(
+            str(c.bucket),
+            endpoint_url=c.endpoint_url,
+            region=c.region,
+            access_key_id=c.access_key_id,
+            secret_access_key=secret,
+            timeout=c.timeout,
+        )
+    if c.type == "http":
+        from buttress.health.checks.http import http
+
+        return http(str(c.url), c.timeout, tuple(c.expect_status))
+    if c.type == "tcp":
+        from buttress.health.checks.tcp import tcp
+
+        assert c.host is not None
+        assert c.port is not None
+        return tcp(c.host, c.port)
+    if c.type == "disk":
+        from buttress.health.checks.disk import disk
+
+        return disk(str(c.path), c.min_free_percent)
+    from buttress.health.checks.custom import custom
+
+    return custom(_load_callable(c.name, str(c.callable)))
+
+
+def _load_callable(name: str, spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"check {name}: cannot load {spec!r} ({exc})") from None
+    if not callable(fn):
+        raise UsageError(f"check {name}: {spec!r} is not callable")
+    return fn
+
+
+def build_check(c: HealthCheckConfig) -> Check:
+    return Check(
+        name=c.name,
+        kind=c.type,
+        probe=_probe(c),
+        interval=c.interval,
+        timeout=c.timeout,
+        weight=c.weight,
+        critical=c.critical,
+        slow=c.slow,
+    )
+
+
+def build_checks(config: HealthConfig) -> list[Check]:
+    return [build_check(c) for c in config.checks]

@@ -1,0 +1,37 @@
+"""MariaDB/MySQL: connect, ``SELECT VERSION()`` (PyMySQL, in a worker thread)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from buttress.health.checks.base import Probe
+
+__all__ = ["mariadb"]
+
+
+def mariadb(dsn: str, timeout: float) -> Probe:
+    from buttress.backup.sources.mariadb import parse_dsn  # the one DSN reader
+
+    params = parse_dsn(dsn)
+
+    def blocking() -> str:
+        import pymysql
+
+        conn = pymysql.connect(
+            host=params["host"], port=int(params["port"]), user=params["user"],
+            password=params["password"], database=params["database"],
+            connect_timeout=max(1, int(timeout)), read_timeout=max(1, int(timeout)),
+        )  # fmt: skip
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT VERSION()")
+                row = cur.fetchone()
+                assert row is not None
+                return f"MariaDB {row[0]}" if "MariaDB" in str(row[0]) else f"MySQL {row[0]}"
+        finally:
+            conn.close()
+
+    async def probe() -> str:
+        return await asyncio.to_thread(blocking)
+
+    return probe
