@@ -182,6 +182,48 @@ async function showBackups(main) {
   if (targets.some((t) => t.running) && location.hash.startsWith("#/backups")) setTimeout(() => { if ($("#page").dataset.page === "backups") route(); }, 1000);
 }
 
+async function showHealth(main) {
+  main.append(text("h1", "Health"));
+  const h = await api("/health");
+  if (!h.checks.length) {
+    main.append(text("p", EMPTY.health[1], "empty"));
+    return;
+  }
+  const head = document.createElement("div");
+  head.className = "health-head";
+  const sc = text("div", h.score === null ? "–" : `${h.score}`, "score");
+  sc.id = "health-score";
+  const verdict = text("div", h.ready ? "ready" : "not ready: a critical check is down", h.ready ? "ok" : "bad");
+  verdict.id = "health-ready";
+  head.append(sc, text("div", "health score / 100", "muted"), verdict);
+  main.append(head);
+  const table = document.createElement("table");
+  table.id = "health-checks";
+  const hr = document.createElement("tr");
+  for (const x of ["Check", "Type", "Status", "Latency", "Detail", "Recent"]) hr.append(text("th", x));
+  table.append(hr);
+  for (const c of h.checks) {
+    const tr = document.createElement("tr");
+    tr.dataset.check = c.name;
+    const name = text("td", "");
+    name.append(text("strong", c.name));
+    if (c.critical) name.append(text("span", "critical", "badge muted"));
+    const status = text("td", c.status, c.status === "up" ? "ok" : c.status === "down" ? "bad" : "");
+    status.classList.add("status");
+    const recent = document.createElement("td");
+    recent.className = "recent";
+    for (const r of c.history.slice(-20)) {
+      const dot = text("span", "", `dot ${r.status}`);
+      dot.title = `${new Date(r.at).toLocaleTimeString()}: ${r.status} ${r.detail}`;
+      recent.append(dot);
+    }
+    tr.append(name, text("td", c.kind), status, text("td", c.latency_ms === null ? "-" : `${c.latency_ms} ms`), text("td", c.detail, "small"), recent);
+    table.append(tr);
+  }
+  main.append(table);
+  setTimeout(() => { if ($("#page").dataset.page === "health") route(); }, 5000);
+}
+
 async function runNow(target, button) {
   button.disabled = true;
   try {
@@ -207,6 +249,7 @@ async function route() {
     if (page === "status") await showStatus(main);
     else if (page === "audit") await showAudit(main);
     else if (page === "backups") await showBackups(main);
+    else if (page === "health") await showHealth(main);
     else if (EMPTY[page]) {
       main.append(text("h1", EMPTY[page][0]));
       main.append(text("p", EMPTY[page][1], "empty"));
