@@ -18,7 +18,8 @@ def health_server(tmp_path: Path) -> Iterator[Served]:
     config = tmp_path / "buttress.yaml"
     config.write_text(
         "health:\n  checks:\n"
-        "    - {name: scratch, type: disk, path: /, min_free_percent: 0, interval: 1s, timeout: 1s}\n"
+        "    - {name: scratch, type: disk, path: /, min_free_percent: 0, interval: 1s,"
+        " timeout: 1s}\n"
         "    - {name: smtp, type: tcp, host: 127.0.0.1, port: 1, critical: true, interval: 1s,"
         " timeout: 500ms}\n"
     )
