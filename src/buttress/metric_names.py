@@ -47,3 +47,9 @@ HEALTH_READY = f"{PREFIX}_health_ready"  # gauge: 1 when every critical check is
 HEALTH_CHECK_UP = f"{PREFIX}_health_check_up"  # gauge{check}
 HEALTH_CHECK_STATUS = f"{PREFIX}_health_check_status"  # gauge{check, status}
 HEALTH_CHECK_LATENCY = f"{PREFIX}_health_check_latency_seconds"  # gauge{check}
+
+# degradation (buttress.health.level_metrics)
+DEGRADATION_LEVEL = f"{PREFIX}_degradation_level"  # gauge: index of the level (0: normal)
+DEGRADATION_LEVEL_INFO = f"{PREFIX}_degradation_level_info"  # gauge{level, automatic}: 1
+DEGRADATION_OVERRIDE = f"{PREFIX}_degradation_override"  # gauge: 1 while an override holds
+FEATURE_ENABLED = f"{PREFIX}_feature_enabled"  # gauge{feature}: 1 on, 0 off

@@ -21,3 +21,12 @@ def test_yaml_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         (tmp_path / "buttress.yaml").write_text(block)
         config = load(tmp_path / "buttress.yaml")
         assert len(config.health.checks) == 8
+
+
+def test_degradation_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "degradation.md"
+    [block] = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
+    (tmp_path / "buttress.yaml").write_text(block)
+    degradation = load(tmp_path / "buttress.yaml").health.degradation
+    assert degradation is not None
+    assert degradation.names == ["GREEN", "YELLOW", "ORANGE", "RED"]

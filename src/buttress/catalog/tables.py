@@ -12,7 +12,15 @@ from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, TypeDecorato
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiToken", "AuditRecord", "BackupRun", "Base", "UTCDateTime", "utcnow"]
+__all__ = [
+    "ApiToken",
+    "AuditRecord",
+    "BackupRun",
+    "Base",
+    "LevelOverride",
+    "UTCDateTime",
+    "utcnow",
+]
 
 
 def utcnow() -> dt.datetime:
@@ -99,3 +107,19 @@ class BackupRun(Base):
     restore_test_status: Mapped[str] = mapped_column(String(16), default="")
     restore_tested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LevelOverride(Base):
+    """A manual degradation level, in force from ``created_at`` until ``expires_at`` or until
+    it is cleared; the newest one in force wins."""
+
+    __tablename__ = "level_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    level: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(1000))
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cleared_by: Mapped[str] = mapped_column(String(200), default="")

@@ -17,6 +17,7 @@ from buttress._version import __version__
 from buttress.cli import backup, config, db, state, token
 from buttress.cli._context import State
 from buttress.cli.health import health
+from buttress.cli.level import flags_app, level_app
 from buttress.cli.serve import serve
 from buttress.errors import ButtressError, ConfigError
 
@@ -41,6 +42,8 @@ app.add_typer(state.app, name="state")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve)
 app.command("health")(health)
+app.add_typer(level_app, name="level")
+app.add_typer(flags_app, name="flags")
 
 
 def _version(value: bool) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from buttress.config._types import Cron, Duration, SecretDsn, SecretText
 
@@ -24,6 +24,7 @@ __all__ = [
     "BackupTarget",
     "ButtressConfig",
     "CatalogConfig",
+    "DegradationConfig",
     "DrillsConfig",
     "HealthCheckConfig",
     "HealthConfig",
@@ -323,6 +324,128 @@ class HealthCheckConfig(Section):
         return self
 
 
+BUILTIN_METRICS = ("cpu_usage", "memory_usage", "error_rate", "response_time_p95", "health_score")
+_LEVEL_PRESETS = {
+    "traffic_light": ["GREEN", "YELLOW", "ORANGE", "RED"],
+    "service": ["OPTIMAL", "DEGRADED", "LIMITED", "MINIMAL", "EMERGENCY"],
+}
+
+
+class TriggerBound(Section):
+    """A threshold with an explicit direction."""
+
+    above: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TriggerBound:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of `above` or `below`")
+        return self
+
+
+def _threshold(value: object) -> object:
+    """Numbers stay numbers; ``2000ms``/``2s`` become seconds (for response_time_p95)."""
+    if isinstance(value, str):
+        from buttress.config._types import parse_duration
+
+        return parse_duration(value)
+    return value
+
+
+Threshold = Annotated[float | TriggerBound, BeforeValidator(_threshold)]
+
+
+class LevelSettings(Section):
+    """What one degradation level means and when it comes."""
+
+    when: dict[str, Threshold] = Field(
+        default_factory=dict,
+        description=(
+            "Triggers: metric -> threshold (`cpu_usage: 70`, `response_time_p95: 2000ms`, "
+            "`health_score: 60` means below 60, `{below: 5}` / `{above: 5}` to be explicit)."
+        ),
+    )
+    for_: Duration | None = Field(
+        default=None, alias="for", description="How long a trigger must hold to enter."
+    )
+    cooldown: Duration | None = Field(
+        default=None, description="How long every trigger must be clear to leave."
+    )
+    disable: list[str] = Field(default_factory=list, description="Features off from here up.")
+    enable_only: list[str] | None = Field(
+        default=None, description="Only these features on at this level."
+    )
+    limits: dict[str, Any] = Field(default_factory=dict, description="Limits from here up.")
+
+
+class DegradationConfig(Section):
+    """Degradation levels (docs/degradation.md)."""
+
+    levels: str | list[str] = Field(
+        default="traffic_light",
+        description="`traffic_light` (GREEN..RED), `service` (OPTIMAL..EMERGENCY) or a list.",
+    )
+    for_: Duration = Field(default=30.0, ge=0, alias="for", description="Default `for`.")
+    cooldown: Duration = Field(default=120.0, gt=0, description="Default cooldown.")
+    evaluate_every: Duration = Field(default=5.0, gt=0, description="Time between evaluations.")
+    metrics: list[str] = Field(
+        default_factory=list,
+        description=f"Custom metric names triggers may use (besides {', '.join(BUILTIN_METRICS)}).",
+    )
+    features: list[str] = Field(default_factory=list, description="Every feature flag.")
+    limits: dict[str, Any] = Field(default_factory=dict, description="Limits at the first level.")
+    level: dict[str, LevelSettings] = Field(
+        default_factory=dict, description="Per level name: its triggers, features and limits."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              populate_by_name=True)  # fmt: skip
+
+    @property
+    def names(self) -> list[str]:
+        return list(_LEVEL_PRESETS[self.levels]) if isinstance(self.levels, str) else self.levels
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DegradationConfig:
+        if isinstance(self.levels, str) and self.levels not in _LEVEL_PRESETS:
+            raise ValueError(
+                f"levels: unknown preset {self.levels!r} (presets: {', '.join(_LEVEL_PRESETS)}; "
+                "or give a list of names)"
+            )
+        names = self.names
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise ValueError("levels: give at least two distinct names")
+        known_metrics = set(BUILTIN_METRICS) | set(self.metrics)
+        features = set(self.features)
+        for name, settings in self.level.items():
+            if name not in names:
+                raise ValueError(f"level {name!r} is not one of the levels ({', '.join(names)})")
+            if name == names[0] and settings.when:
+                raise ValueError(f"level {name!r} is the normal one: it cannot have triggers")
+            for metric, bound in settings.when.items():
+                if metric not in known_metrics:
+                    raise ValueError(
+                        f"level {name!r}: unknown metric {metric!r} (known: "
+                        f"{', '.join(sorted(known_metrics))}; declare custom ones in `metrics`)"
+                    )
+                values = [bound] if isinstance(bound, float | int) else [bound.above, bound.below]
+                if any(v is not None and v < 0 for v in values):
+                    raise ValueError(f"level {name!r}: {metric} threshold must not be negative")
+            both = set(settings.disable) & set(settings.enable_only or ())
+            if both:
+                raise ValueError(
+                    f"level {name!r}: {', '.join(sorted(both))} both disabled and enabled"
+                )
+            mentioned = set(settings.disable) | set(settings.enable_only or ())
+            if features and mentioned - features:
+                raise ValueError(
+                    f"level {name!r}: unknown feature {', '.join(sorted(mentioned - features))} "
+                    f"(features: {', '.join(sorted(features))})"
+                )
+        return self
+
+
 class HealthConfig(Section):
     """Health checks, degradation levels and feature flags."""
 
@@ -332,6 +455,9 @@ class HealthConfig(Section):
     history: int = Field(default=20, ge=1, le=1000, description="Results kept per check.")
     window: int = Field(
         default=5, ge=1, le=1000, description="Latest results per check the score counts."
+    )
+    degradation: DegradationConfig | None = Field(
+        default=None, description="Degradation levels, feature flags and limits."
     )
 
     @model_validator(mode="after")

@@ -22,6 +22,9 @@ from buttress.catalog import Catalog
 from buttress.config import ButtressConfig
 from buttress.health.api import router as health_api
 from buttress.health.build import build_checks
+from buttress.health.controller import DegradationController, build_levels
+from buttress.health.level_api import router as level_api
+from buttress.health.level_metrics import LevelCollector
 from buttress.health.metrics import HealthCollector
 from buttress.health.monitor import HealthMonitor
 from buttress.server.errors import install_handlers
@@ -50,15 +53,22 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
         build_checks(config.health), history=config.health.history, window=config.health.window
     )
     metrics.registry.register(HealthCollector(monitor))
+    degradation = _degradation(config, catalog, monitor)
+    if degradation is not None:
+        metrics.registry.register(LevelCollector(degradation))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         events.subscribe(backup_metrics)
         scheduler.start()
         monitor.start()
+        if degradation is not None:
+            degradation.start()
         try:
             yield
         finally:
+            if degradation is not None:
+                await degradation.stop()
             await monitor.stop()
             scheduler.stop()
             events.unsubscribe(backup_metrics)
@@ -76,6 +86,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.state.config = config
     app.state.scheduler = scheduler
     app.state.health = monitor
+    app.state.degradation = degradation
     app.state.metrics = metrics
     app.state.started_at = dt.datetime.now(dt.UTC)
     app.state.started_monotonic = time.monotonic()
@@ -84,6 +95,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.include_router(api)
     app.include_router(backup_api)
     app.include_router(health_api)
+    app.include_router(level_api)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
@@ -92,3 +104,25 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestContextMiddleware, catalog=catalog, metrics=app.state.metrics)
     return app
+
+
+def _degradation(
+    config: ButtressConfig, catalog: Catalog, monitor: HealthMonitor
+) -> DegradationController | None:
+    """The degradation controller of ``health.degradation`` (None when not configured): it
+    follows the overrides kept in the catalog, so that the CLI and every replica agree."""
+    settings = config.health.degradation
+    if settings is None:
+        return None
+    from buttress.health import overrides
+
+    controller = DegradationController(
+        build_levels(settings), evaluate_every=settings.evaluate_every, monitor=monitor
+    )
+
+    def current() -> overrides.OverrideRecord | None:
+        with catalog.begin() as session:
+            return overrides.active(session=session)
+
+    controller.follow_overrides(current)
+    return controller

@@ -1,0 +1,154 @@
+"""``buttress level`` and ``buttress flags``: the degradation levels of `health.degradation`,
+and manual overrides (kept in the catalog: every `buttress serve` on it follows them within
+`evaluate_every`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from buttress.cli._context import state
+from buttress.errors import UsageError
+
+__all__ = ["flags_app", "level_app"]
+
+level_app = typer.Typer(
+    help="Show the degradation levels and override the level (e.g. during a failover).",
+    no_args_is_help=True,
+)
+flags_app = typer.Typer(
+    help="Feature flags and limits per degradation level.", no_args_is_help=True
+)
+
+
+def _settings(ctx: typer.Context) -> Any:
+    settings = state(ctx).config.health.degradation
+    if settings is None:
+        raise UsageError("no degradation levels configured (declare health.degradation)")
+    return settings
+
+
+@level_app.command("show")
+def show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """The configured levels (with their triggers) and the override in force, if any. The
+    automatic level is computed by `buttress serve` (GET /api/v1/level)."""
+    from buttress.health import overrides
+    from buttress.health.controller import build_levels
+
+    levels = build_levels(_settings(ctx))
+    with state(ctx).catalog() as catalog, catalog.begin() as session:
+        current = overrides.active(session=session)
+        history = overrides.recent(session=session, limit=5)
+    info = {
+        "levels": [
+            {
+                "name": lv.name,
+                "triggers": [t.describe() for t in lv.triggers],
+                "for": lv.hold,
+                "cooldown": lv.cooldown,
+            }
+            for lv in levels.levels
+        ],
+        "override": current.as_dict() if current else None,
+        "override_history": [o.as_dict() for o in history],
+    }
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    for i, lv in enumerate(levels.levels):
+        when = ", ".join(t.describe() for t in lv.triggers) or "normal operation"
+        typer.echo(f"{i} {lv.name:12} {when}")
+    if current:
+        typer.echo(
+            f"override: {current.level} until {current.expires_at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"by {current.actor}: {current.reason}"
+        )
+    else:
+        typer.echo("override: none (the automatic level is in force)")
+
+
+@level_app.command("set")
+def set_(
+    ctx: typer.Context,
+    level: Annotated[str, typer.Argument(help="A level name, e.g. ORANGE.")],
+    for_: Annotated[str, typer.Option("--for", help="How long: 30m, 2h, 1d...")] = "30m",
+    reason: Annotated[str, typer.Option("--reason", help="Why (shown and audited).")] = "",
+) -> None:
+    """Hold LEVEL for a while, whatever the triggers say (the override is audited)."""
+    from buttress.catalog import audit
+    from buttress.config._types import parse_duration
+    from buttress.health import overrides
+    from buttress.health.controller import build_levels
+
+    names = build_levels(_settings(ctx)).names
+    if level not in names:
+        raise UsageError(f"unknown level {level!r}; the levels are {', '.join(names)}")
+    if not reason.strip():
+        raise UsageError("say why with --reason (it is shown to everyone and audited)")
+    try:
+        seconds = parse_duration(for_)
+    except ValueError as exc:
+        raise UsageError(f"--for: {exc}") from None
+    st = state(ctx)
+    with st.catalog() as catalog, catalog.begin() as session:
+        record = overrides.create(
+            session=session, level=level, reason=reason, seconds=seconds, actor=st.actor()
+        )
+        audit.record(
+            session=session, actor=st.actor(), action="level.override", target=f"level={level}",
+            outcome="success", detail={"for_seconds": seconds, "reason": record.reason},
+        )  # fmt: skip
+    typer.echo(f"level {level} until {record.expires_at:%Y-%m-%d %H:%M:%S} UTC: {record.reason}")
+
+
+@level_app.command("clear")
+def clear(ctx: typer.Context) -> None:
+    """End the override in force (the automatic level takes over)."""
+    from buttress.catalog import audit
+    from buttress.health import overrides
+
+    _settings(ctx)
+    st = state(ctx)
+    with st.catalog() as catalog, catalog.begin() as session:
+        cleared = overrides.clear(session=session, actor=st.actor())
+        audit.record(
+            session=session, actor=st.actor(), action="level.clear", outcome="success",
+            detail={"cleared": [c.id for c in cleared]},
+        )  # fmt: skip
+    typer.echo(f"cleared {len(cleared)} override(s)" if cleared else "no override was in force")
+
+
+@flags_app.command("list")
+def list_flags(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Every feature, on or off at each level, and the limits of each level."""
+    from buttress.health.controller import build_levels
+
+    levels = build_levels(_settings(ctx))
+    table = {
+        lv.name: {
+            "features": {f: f not in levels.disabled(i) for f in levels.features},
+            "limits": levels.limits(i),
+        }
+        for i, lv in enumerate(levels.levels)
+    }
+    if as_json:
+        typer.echo(json.dumps(table, indent=2, sort_keys=True, default=str))
+        return
+    width = max((len(f) for f in levels.features), default=7)
+    typer.echo(f"{'feature':{width}}  " + "  ".join(f"{n:>9}" for n in levels.names))
+    for feature in levels.features:
+        marks = "  ".join(
+            f"{'on' if table[n]['features'][feature] else 'OFF':>9}" for n in levels.names
+        )
+        typer.echo(f"{feature:{width}}  {marks}")
+    for name in levels.names:
+        limits = ", ".join(f"{k}={v}" for k, v in table[name]["limits"].items()) or "-"
+        typer.echo(f"limits at {name}: {limits}")
