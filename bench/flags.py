@@ -5,8 +5,7 @@ OpenFeature SDK (its in-memory provider, and buttress's provider through the SDK
 
 Each case is timed with timeit in interleaved rounds; the table shows the best round in ns per
 call and the ratio to the dict lookup (the floor: answering from a dict cannot be cheaper).
-The load-shedding middleware's cost (requests/s with and without it, measured with wrk) joins
-this script when the middleware lands.
+Then the load-shedding middleware's cost with wrk (bench/shedding_wrk.py).
 """
 
 from __future__ import annotations
@@ -72,6 +71,9 @@ def main() -> None:
     print(
         f"\nflags.enabled() is {memory / ours:,.0f}x faster than the OpenFeature in-memory provider"
     )
+    from shedding_wrk import middleware_cost  # bench/ is on sys.path when run as a script
+
+    middleware_cost()
 
 
 if __name__ == "__main__":

@@ -70,6 +70,9 @@ class RequestShed(DomainEvent):
     why: str
 
 
+_EXEMPT = Route("", "critical")  # the cached rule of exempt paths
+
+
 class AIMDLimit:
     """An adaptive concurrency limit (see the module docstring)."""
 
@@ -186,12 +189,17 @@ class LoadSheddingMiddleware:
         self._cache: dict[str, Route | None] = {}
 
     def _route(self, path: str) -> Route | None:
+        """The rule for ``path`` (``_EXEMPT`` for exempt paths), computed once per path."""
         try:
             return self._cache[path]
         except KeyError:
             pass
-        found = next((r for r in self.routes if fnmatch.fnmatchcase(path, r.path)), None)
-        if len(self._cache) < 10_000:
+        found: Route | None
+        if any(fnmatch.fnmatchcase(path, e) for e in self.exempt):
+            found = _EXEMPT
+        else:
+            found = next((r for r in self.routes if fnmatch.fnmatchcase(path, r.path)), None)
+        if len(self._cache) < 10_000:  # bounded: paths with ids in them vary without end
             self._cache[path] = found
         return found
 
@@ -200,10 +208,10 @@ class LoadSheddingMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if any(fnmatch.fnmatchcase(path, e) for e in self.exempt):
+        route = self._route(path)
+        if route is _EXEMPT:
             await self.app(scope, receive, send)
             return
-        route = self._route(path)
         priority = route.priority if route else "standard"
         if route is not None and route.feature is not None and not flags.enabled(route.feature):
             await self._refuse(send, path, priority, "feature", route.feature)
