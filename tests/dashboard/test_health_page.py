@@ -41,3 +41,41 @@ def test_health_page_shows_score_readiness_and_checks(page: Page, health_server:
     expect(smtp).to_contain_text("critical")
     expect(page.locator("#health-checks tr[data-check=scratch] .status")).to_have_text("up")
     expect(smtp.locator(".dot.down").first).to_be_visible()
+
+
+@pytest.fixture
+def level_server(tmp_path: Path) -> Iterator[Served]:
+    config = tmp_path / "buttress.yaml"
+    config.write_text(
+        "health:\n  window: 1\n  checks:\n"
+        "    - {name: smtp, type: tcp, host: 127.0.0.1, port: 1, interval: 1s, timeout: 500ms}\n"
+        "  degradation:\n    evaluate_every: 200ms\n    for: 0s\n"
+        "    features: [recommendations, checkout]\n"
+        "    level:\n      YELLOW: {when: {health_score: 60}, disable: [recommendations]}\n"
+        "      RED: {enable_only: [checkout]}\n"
+    )
+    server = start_server(tmp_path / "data", env={"BUTTRESS_CONFIG": str(config)})
+    yield server
+    server.stop()
+
+
+@pytest.mark.browser
+def test_level_light_flags_and_override_form(page: Page, level_server: Served) -> None:
+    """The level as a traffic light with why; an operator overrides it and clears it."""
+    assert level_server.admin_token is not None
+    sign_in(page, level_server, level_server.admin_token)
+    page.click("nav a[data-page=health]")
+    expect(page.locator("#level-name")).to_have_text("YELLOW", timeout=15_000)
+    expect(page.locator("#level-why")).to_contain_text("health_score < 60")
+    expect(page.locator("#level-features")).to_contain_text("recommendations: off")
+    page.select_option("#override-form select", "RED")
+    page.fill("#override-form input[name=for]", "10m")
+    page.click("#override-form button[type=submit]")
+    expect(page.locator("#override-error")).to_contain_text("reason")  # required, refused
+    page.fill("#override-form input[name=reason]", "failover drill")
+    page.click("#override-form button[type=submit]")
+    expect(page.locator("#level-name")).to_have_text("RED")
+    expect(page.locator("#level-why")).to_contain_text("failover drill")
+    expect(page.locator("#level-features")).to_contain_text("checkout: on")
+    page.click("#override-clear")
+    expect(page.locator("#level-name")).to_have_text("YELLOW")

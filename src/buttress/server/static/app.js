@@ -182,11 +182,72 @@ async function showBackups(main) {
   if (targets.some((t) => t.running) && location.hash.startsWith("#/backups")) setTimeout(() => { if ($("#page").dataset.page === "backups") route(); }, 1000);
 }
 
+const LIGHT = ["ok", "warn", "alert", "bad", "bad"];
+
+async function showLevel(main) {
+  let lv;
+  try { lv = await api("/level"); } catch (err) { if (err.status === 404) return false; throw err; }
+  const box = document.createElement("section");
+  box.className = "level";
+  box.id = "level";
+  const light = text("div", lv.level, `light ${LIGHT[Math.min(lv.index, LIGHT.length - 1)]}`);
+  light.id = "level-name";
+  box.append(light);
+  const facts = document.createElement("div");
+  facts.append(text("div", lv.override
+    ? `override by ${lv.override.actor}: ${lv.override.reason} (ends in ${duration(lv.override.expires_in)}); automatic level ${lv.automatic}`
+    : (lv.reasons.length ? `because ${lv.reasons.join(", ")}` : "no trigger holds"), "muted"));
+  facts.lastChild.id = "level-why";
+  for (const p of lv.recovery) facts.append(text("div", `${p.trigger}: ${p.seconds === null ? `recovery unknown (${p.why})` : `expected to clear in ${duration(p.seconds)}`}`, "muted"));
+  const feats = document.createElement("div");
+  feats.id = "level-features";
+  for (const [f, on] of Object.entries(lv.features)) feats.append(text("span", `${f}: ${on ? "on" : "off"}`, `badge ${on ? "ok" : "bad"}`));
+  facts.append(feats);
+  const limits = Object.entries(lv.limits).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+  if (limits) facts.append(text("div", `limits: ${limits}`, "muted"));
+  box.append(facts);
+  if (canOperate()) {
+    const form = document.createElement("form");
+    form.id = "override-form";
+    const sel = document.createElement("select");
+    sel.name = "level";
+    for (const n of lv.levels) { const o = text("option", n); o.value = n; sel.append(o); }
+    const dur = document.createElement("input"); dur.name = "for"; dur.value = "30m"; dur.size = 5;
+    const why = document.createElement("input"); why.name = "reason"; why.placeholder = "reason (required)";
+    const go = text("button", "Override"); go.type = "submit";
+    form.append(sel, dur, why, go);
+    if (lv.override) {
+      const clear = text("button", "Clear override", "secondary"); clear.type = "button"; clear.id = "override-clear";
+      clear.addEventListener("click", async () => { await send("DELETE", "/level/override"); route(); });
+      form.append(clear);
+    }
+    const msg = text("p", "", "bad"); msg.id = "override-error";
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const res = await send("POST", "/level/override", { level: sel.value, for: dur.value, reason: why.value });
+      if (!res.ok) { msg.textContent = (await res.json()).message; return; }
+      route();
+    });
+    box.append(form, msg);
+  }
+  main.append(box);
+  return true;
+}
+
+async function send(method, path, body) {
+  return fetch(`/api/v1${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token()}`, "Content-Type": "application/json" },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+}
+
 async function showHealth(main) {
   main.append(text("h1", "Health"));
+  const hasLevels = await showLevel(main);
   const h = await api("/health");
   if (!h.checks.length) {
-    main.append(text("p", EMPTY.health[1], "empty"));
+    if (!hasLevels) main.append(text("p", EMPTY.health[1], "empty"));
     return;
   }
   const head = document.createElement("div");
