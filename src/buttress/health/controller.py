@@ -164,6 +164,21 @@ class DegradationController:
         """Feed triggers on ``name`` from ``read()`` (None: no value now)."""
         self._metrics[name] = read
 
+    def follow_limit(
+        self, limiter: Any, limit: str, *, per: float = 1.0, burst: float | None = None
+    ) -> None:
+        """Keep ``limiter`` (a :class:`~buttress.resilience.RateLimiter`) at the level's
+        ``limit`` permits per ``per`` seconds, now and at every change of level; a level that
+        sets no such limit leaves the limiter as it is."""
+
+        def apply(_event: LevelChanged | None = None) -> None:
+            value = self.levels.limits(self.state.index).get(limit)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+                limiter.set_rate(rate=float(value), per=per, burst=burst)
+
+        apply()
+        self.add_hook(apply)
+
     def add_hook(self, hook: Hook) -> None:
         """Call ``hook(LevelChanged)`` on every change (after flags are updated)."""
         self.hooks.append(hook)

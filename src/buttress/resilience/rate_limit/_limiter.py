@@ -204,6 +204,26 @@ class RateLimiter(Policy):
 
     # -- the core (under the lock; no I/O) -------------------------------------------------------
 
+    def set_rate(self, *, rate: float, per: float = 1.0, burst: float | None = None) -> None:
+        """Change the default limit to ``rate`` permits per ``per`` seconds (``burst``: the
+        bucket or queue size where the algorithm has one), keeping the algorithm and every key's
+        current state; tiers keep theirs. A degradation level's limit feeds this
+        (``DegradationController.follow_limit``)."""
+        kind = type(self.algorithm)
+        if kind in (TokenBucket, GCRA, LeakyBucket):
+            new: Algorithm = kind(rate, per, burst)
+        else:
+            new = kind(rate, per)  # type: ignore[call-arg]  # windows: `rate` per `per` seconds
+        carry = getattr(new, "carry", None)  # algorithms that can keep "what was used"
+        with self._lock:
+            old = self.algorithm
+            for key, (algo, state) in list(self._states.items()):
+                if algo is old:
+                    if carry is not None:
+                        carry(state, old)
+                    self._states[key] = (new, state)
+            self.algorithm = new
+
     def _algo_of(self, key: str) -> Algorithm:
         """The key's tier's algorithm (the default one without a tier)."""
         if self._tier_of is not None:

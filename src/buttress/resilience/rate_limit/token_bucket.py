@@ -40,6 +40,11 @@ class TokenBucket:
             return float("inf")
         return (cost - tokens) / self.tps
 
+    def carry(self, state: list[float], old: TokenBucket) -> None:
+        """Move a key's state from ``old``'s capacity to this one, keeping what was used (a
+        full bucket stays full, three used of ten become three used of four)."""
+        state[0] = min(self.burst, max(0.0, state[0] + self.burst - old.burst))
+
     def remaining(self, state: list[float], now: float) -> float:
         return min(self.burst, state[0] + (now - state[1]) * self.tps)
 
