@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from buttress.catalog import Catalog, audit, catalog_url
+from buttress.catalog.engine import HEAD_REVISION
 from tests.cli.conftest import Run
 from tests.conftest import free_port
 
@@ -23,10 +24,11 @@ def test_db_upgrade_then_current(with_catalog: Run) -> None:
     """db upgrade migrates an empty catalog, a second run says it is current."""
     first = with_catalog("db", "upgrade")
     assert first.code == 0
-    assert "upgraded empty -> 0002" in first.out
+    assert f"upgraded empty -> {HEAD_REVISION}" in first.out
     again = with_catalog("db", "upgrade")
-    assert "already at revision 0002" in again.out
-    assert "revision 0002 (head 0002)" in with_catalog("db", "current").out
+    assert f"already at revision {HEAD_REVISION}" in again.out
+    current = with_catalog("db", "current").out
+    assert f"revision {HEAD_REVISION} (head {HEAD_REVISION})" in current
 
 
 def test_token_lifecycle(with_catalog: Run, catalog_dsn: str) -> None:

@@ -25,7 +25,7 @@ def test_yaml_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_degradation_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = Path(__file__).resolve().parents[2] / "docs" / "degradation.md"
-    [block] = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
+    block = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)[0]
     (tmp_path / "buttress.yaml").write_text(block)
     degradation = load(tmp_path / "buttress.yaml").health.degradation
     assert degradation is not None

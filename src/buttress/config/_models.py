@@ -389,6 +389,13 @@ class DegradationConfig(Section):
     for_: Duration = Field(default=30.0, ge=0, alias="for", description="Default `for`.")
     cooldown: Duration = Field(default=120.0, gt=0, description="Default cooldown.")
     evaluate_every: Duration = Field(default=5.0, gt=0, description="Time between evaluations.")
+    shared: bool = Field(
+        default=False,
+        description=(
+            "Share the level through the `state:` Redis: every replica applies at least the "
+            "most severe replica's level."
+        ),
+    )
     metrics: list[str] = Field(
         default_factory=list,
         description=f"Custom metric names triggers may use (besides {', '.join(BUILTIN_METRICS)}).",

@@ -39,7 +39,8 @@ Hook = Callable[["LevelChanged"], None]
 @dataclass(frozen=True, slots=True)
 class LevelChanged(DomainEvent):
     """The level in force went from ``old`` to ``new``; ``cause`` is ``automatic`` (with the
-    triggers that hold in ``reasons``), ``override`` or ``override_ended``."""
+    triggers that hold in ``reasons``), ``override``, ``override_ended`` or ``fleet`` (another
+    replica's level)."""
 
     old: str
     new: str
@@ -156,9 +157,41 @@ class DegradationController:
             self._metrics.update(_system_metrics())
         self._task: asyncio.Task[None] | None = None
         self._override_source: Callable[[], Any] | None = None
+        self._shared: Any = None
         self.state = levels.state(clock())
         self.last_metrics: dict[str, float | None] = {}
         self._publish(self.state)
+
+    def share(self, store: Any, name: str = "degradation", ttl: float = 5.0) -> None:
+        """Share the level with every process on ``store`` (a RedisStore): each reports its
+        own automatic level, and all apply at least the most severe one (see
+        :mod:`buttress.health.shared_level`)."""
+        from buttress.health.shared_level import SharedLevel
+
+        self._shared = SharedLevel(store, name, ttl=ttl, on_change=self._fleet_changed)
+        self._shared.report(self.levels._current)
+
+    def _effective(self, state: LevelState) -> LevelState:
+        """``state`` raised to the fleet's level (an override still wins)."""
+        fleet = self._shared.fleet if self._shared is not None else 0
+        if state.override is not None or fleet <= state.index:
+            return state
+        name = self.levels.names[fleet]
+        return LevelState(
+            level=name,
+            index=fleet,
+            automatic=state.automatic,
+            override=None,
+            reasons=(f"another replica is at {name}", *state.reasons),
+            changed=state.changed,
+        )
+
+    def _fleet_changed(self, fleet: int) -> None:
+        with self._lock:
+            before = self.state
+            self.state = after = self._effective(self.levels.state(self.clock()))
+        if after.level != before.level:
+            self._changed(before, after, "fleet")
 
     def register_metric(self, name: str, read: Metric) -> None:
         """Feed triggers on ``name`` from ``read()`` (None: no value now)."""
@@ -224,8 +257,10 @@ class DegradationController:
         with self._lock:
             before = self.state
             self.last_metrics = metrics
-            self.state = self.levels.evaluate(metrics, self.clock())
-            after = self.state
+            raw = self.levels.evaluate(metrics, self.clock())
+            if self._shared is not None:
+                self._shared.report(self.levels.index(raw.automatic))
+            self.state = after = self._effective(raw)
         if after.level != before.level:
             if after.override and (not before.override or before.override != after.override):
                 cause = "override"
@@ -243,7 +278,7 @@ class DegradationController:
         with self._lock:
             before = self.state
             override = self.levels.set_override(level, reason, self.clock() + seconds, actor)
-            self.state = after = self.levels.state(self.clock())
+            self.state = after = self._effective(self.levels.state(self.clock()))
         log.warning(
             "degradation level overridden to %s for %.0fs by %s: %s",
             level, seconds, actor or "unknown", override.reason,
@@ -255,7 +290,7 @@ class DegradationController:
         with self._lock:
             before = self.state
             self.levels.clear_override()
-            self.state = after = self.levels.state(self.clock())
+            self.state = after = self._effective(self.levels.state(self.clock()))
         if before.override is not None:
             log.warning("degradation override cleared by %s", actor or "unknown")
             self._changed(before, after, "override_ended", actor=actor, force=True)
@@ -301,7 +336,7 @@ class DegradationController:
     def snapshot(self) -> dict[str, Any]:
         now = self.clock()
         with self._lock:
-            state = self.levels.state(now)
+            state = self._effective(self.levels.state(now))
             predictions = self.levels.predict(now)
             metrics = dict(self.last_metrics)
         override = state.override
@@ -311,6 +346,7 @@ class DegradationController:
             "automatic": state.automatic,
             "levels": list(self.levels.names),
             "reasons": list(state.reasons),
+            "fleet": (self.levels.names[self._shared.fleet] if self._shared is not None else None),
             "override": (
                 {
                     "level": override.level,

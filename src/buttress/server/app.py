@@ -20,6 +20,7 @@ from buttress.backup.scheduler import BackupScheduler
 from buttress.backup.service import Backups
 from buttress.catalog import Catalog
 from buttress.config import ButtressConfig
+from buttress.errors import UsageError
 from buttress.health.api import router as health_api
 from buttress.health.build import build_checks
 from buttress.health.controller import DegradationController, build_levels
@@ -125,4 +126,14 @@ def _degradation(
             return overrides.active(session=session)
 
     controller.follow_overrides(current)
+    if settings.shared:
+        from buttress.state import open_store
+        from buttress.state.redis_store import RedisStore
+
+        store = open_store(config.state)
+        if not isinstance(store, RedisStore):
+            raise UsageError(
+                "health.degradation.shared needs the Redis state store (state.backend: redis)"
+            )
+        controller.share(store)
     return controller

@@ -499,3 +499,31 @@ return {1, c, r + 1}
 
 for _s in (Script("budget_sync", BUDGET_SYNC), Script("budget_withdraw", BUDGET_WITHDRAW)):
     SCRIPTS[_s.name] = _s
+
+# -- degradation levels: each process's automatic level, the fleet's ---------------------------
+# KEYS[1] hash: member (a process) -> "index:expiry_us". A process reports its level every round
+# (and at once on a change, with a notice); reports older than their expiry are dropped, so a
+# replica that died stops counting. The reply is the highest live index of the *other* members
+# (each process combines it with its own, which it knows first-hand).
+
+LEVEL_REPORT = (
+    _PRELUDE
+    + """
+-- ARGV: member, index, ttl us, channel, notice ('' = none)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. f(now + tonumber(ARGV[3])))
+redis.call('PEXPIRE', KEYS[1], ms(tonumber(ARGV[3])))
+local top = 0
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local idx, exp = string.match(all[i + 1], '^(%d+):(.+)$')
+  if idx and tonumber(exp) > now then
+    if all[i] ~= ARGV[1] and tonumber(idx) > top then top = tonumber(idx) end
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return top
+"""
+)
+SCRIPTS["level_report"] = Script("level_report", LEVEL_REPORT)

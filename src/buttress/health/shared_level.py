@@ -1,0 +1,114 @@
+"""The degradation level shared by every process and replica through Redis.
+
+Each process reports its own automatic level (what its metrics say) into one Redis hash, with
+an expiry, every sync round of the store's agent (``sync_interval``, 0.1 s by default) and at
+once when it changes, with a notice on the store's channel. The **fleet level** is the most
+severe live report of the other processes: every process applies at least that level, so
+when one replica runs hot, the whole service sheds the same features. A replica that dies
+stops counting when its report expires (``ttl``). A change reaches the other processes in one
+pub/sub message (measured in tests/health/test_shared_level.py); a missed message is caught up
+by the next round.
+
+When Redis does not answer, each process goes on with its own level (and says so once).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from buttress.state._lua import SCRIPTS
+from buttress.state.redis_store import RedisStore
+
+__all__ = ["SharedLevel"]
+
+log = logging.getLogger("buttress.degradation")
+
+
+class SharedLevel:
+    """One process's membership of the fleet (a participant of the store's agent).
+
+    Args:
+        store: the Redis store (``state:`` in buttress.yaml).
+        name: which level machine (one per application).
+        ttl: seconds a report lives without being renewed.
+        on_change: called with the new fleet index when it changes (from the agent's thread).
+    """
+
+    def __init__(
+        self,
+        store: RedisStore,
+        name: str = "degradation",
+        *,
+        ttl: float = 5.0,
+        on_change: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.notice_key = ("level", store.notice_name(name))
+        self.member = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.key = store.key("level", name)
+        self.ttl_us = int(ttl * 1e6)
+        self.on_change = on_change
+        self.own = 0
+        self.fleet = 0
+        self.available = True
+        self._announce = False
+        self._lock = threading.Lock()
+        store.agent.register(self)
+
+    def report(self, index: int) -> None:
+        """This process's automatic level; a change is announced at once."""
+        with self._lock:
+            if index != self.own:
+                self.own = index
+                self._announce = True
+        if self._announce:
+            self.store.agent.wake()
+
+    def sync_ops(self) -> list[Any]:
+        with self._lock:
+            notice = f"level|{self.notice_key[1]}|{self.member}" if self._announce else ""
+            self._announce = False
+            own = self.own
+        args = [self.member, own, self.ttl_us, self.store.channel, notice]
+        return [(SCRIPTS["level_report"], [self.key], args)]
+
+    def synced(self, replies: list[Any]) -> None:
+        if not self.available:
+            log.warning("shared degradation level: %s answers again", self.store.describe())
+            self.available = True
+        self._set(int(replies[0]))
+
+    def sync_failed(self, error: BaseException) -> None:
+        if self.available:
+            log.warning(
+                "shared degradation level: %s does not answer (%s); this process follows its "
+                "own level until it does",
+                self.store.describe(),
+                error,
+            )
+            self.available = False
+        self._set(self.own)
+
+    def notice(self, fields: list[str]) -> None:
+        if fields and fields[0] != self.member:
+            self.store.agent.wake()  # another process changed: read the fleet now
+
+    def _set(self, fleet: int) -> None:
+        if fleet != self.fleet:
+            self.fleet = fleet
+            if self.on_change is not None:
+                self.on_change(fleet)
+
+    def close(self) -> None:
+        self.store.agent.unregister(self)
+        try:
+            self.store.client.hdel(self.key, self.member)
+        except Exception:  # leaving: the report expires anyway
+            log.debug("could not withdraw the level report", exc_info=True)
