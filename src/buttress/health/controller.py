@@ -158,6 +158,7 @@ class DegradationController:
         self._task: asyncio.Task[None] | None = None
         self._override_source: Callable[[], Any] | None = None
         self._shared: Any = None
+        self._override_error = False
         self.state = levels.state(clock())
         self.last_metrics: dict[str, float | None] = {}
         self._publish(self.state)
@@ -235,9 +236,14 @@ class DegradationController:
     def _sync_override(self) -> None:
         try:
             record = self._override_source() if self._override_source else None
-        except Exception:  # the catalog is down: keep what we have, say so
-            log.exception("could not read the level override")
+        except Exception as exc:  # noqa: BLE001  # the catalog is down: keep the current one
+            if not self._override_error:
+                log.warning("could not read the level override (keeping the current one): %s", exc)
+            self._override_error = True
             return
+        if self._override_error:
+            log.warning("the level override can be read again")
+            self._override_error = False
         current = self.levels.override
         if record is None:
             if current is not None and self._override_source is not None:

@@ -1,0 +1,126 @@
+"""Degradation levels inside your application's own process, where the flags are read.
+
+    from buttress.health.embed import start_degradation
+
+    levels = start_degradation()  # reads buttress.yaml ($BUTTRESS_CONFIG, ./buttress.yaml)
+    app = LoadSheddingMiddleware(app, routes=..., stats=levels.controller.requests)
+    ...
+    levels.stop()  # at shutdown (a daemon thread: the process may also just exit)
+
+This runs, in a daemon thread of the application, what ``buttress serve`` runs: the level
+machine of ``health.degradation`` on this process's metrics (its CPU and memory, the requests
+the middleware reports, the health checks of ``health.checks`` when ``checks=True``), the
+overrides kept in the catalog (when ``catalog.url`` names a shared database, so that
+``buttress level set`` reaches every process), and the fleet's level through Redis when
+``shared: true``. :func:`buttress.flags.enabled` then answers for this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from buttress.errors import UsageError
+from buttress.health.controller import DegradationController, build_levels
+
+if TYPE_CHECKING:
+    from buttress.config import ButtressConfig
+
+__all__ = ["Embedded", "start_degradation"]
+
+log = logging.getLogger("buttress.degradation")
+
+
+@dataclass
+class Embedded:
+    """The running controller and the way to stop it."""
+
+    controller: DegradationController
+    _stop: threading.Event
+    _thread: threading.Thread
+    _cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop evaluating and release the catalog connections."""
+        self._stop.set()
+        self._thread.join(timeout)
+        for close in self._cleanup:
+            close()
+
+
+def start_degradation(
+    config: ButtressConfig | None = None,
+    *,
+    config_path: str | Path | None = None,
+    checks: bool = True,
+    overrides: bool = True,
+) -> Embedded:
+    """Build the controller of ``health.degradation`` and run it in a daemon thread.
+
+    Raises:
+        UsageError: the configuration has no ``health.degradation`` section.
+        ConfigError: the configuration is invalid (every problem, with file and line).
+    """
+    if config is None:
+        from buttress.config import load
+
+        config = load(Path(config_path) if config_path else None)
+    settings = config.health.degradation
+    if settings is None:
+        raise UsageError("no degradation levels configured (declare health.degradation)")
+    monitor = None
+    if checks and config.health.checks:
+        from buttress.health.build import build_checks
+        from buttress.health.monitor import HealthMonitor
+
+        monitor = HealthMonitor(
+            build_checks(config.health), history=config.health.history, window=config.health.window
+        )
+    controller = DegradationController(
+        build_levels(settings), evaluate_every=settings.evaluate_every, monitor=monitor
+    )
+    cleanup: list[Callable[[], None]] = []
+    if overrides and config.catalog.url:
+        from buttress.catalog import Catalog, catalog_url
+        from buttress.health import overrides as store
+
+        catalog = Catalog(catalog_url(config.catalog.url, Path()))
+        cleanup.append(catalog.dispose)
+
+        def current() -> store.OverrideRecord | None:
+            with catalog.begin() as session:
+                return store.active(session=session)
+
+        controller.follow_overrides(current)
+    if settings.shared:
+        from buttress.state import open_store
+        from buttress.state.redis_store import RedisStore
+
+        shared = open_store(config.state)
+        if not isinstance(shared, RedisStore):
+            raise UsageError("health.degradation.shared needs state.backend: redis")
+        controller.share(shared)
+
+    stop = threading.Event()
+
+    def run() -> None:
+        async def main() -> None:
+            if monitor is not None:
+                monitor.start()
+            controller.start()
+            await asyncio.to_thread(stop.wait)
+            await controller.stop()
+            if monitor is not None:
+                await monitor.stop()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run, name="buttress-degradation", daemon=True)
+    thread.start()
+    log.info("degradation levels running in this process (%s)", ", ".join(controller.levels.names))
+    return Embedded(controller, stop, thread, cleanup)
