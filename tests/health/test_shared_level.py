@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from buttress import flags
 from buttress.health.controller import DegradationController
@@ -122,3 +123,33 @@ def test_propagation_between_two_processes(own_redis: OwnRedis) -> None:
         child.join(timeout=10)
         if child.is_alive():
             child.kill()
+
+
+def test_an_announced_override_reaches_other_replicas_at_once(own_redis: OwnRedis) -> None:
+    """The catalog holds the override; the notice makes the others read it now, not at their
+    next evaluation (nobody evaluates here)."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    catalog: dict[str, object] = {"record": None}
+    a, b = _replica(own_redis.url, {"value": 10.0}), _replica(own_redis.url, {"value": 10.0})
+    for replica in (a, b):
+        replica.follow_overrides(lambda: catalog["record"])
+    # a notice sent before a listener has subscribed is lost (the next evaluation would catch
+    # up; nothing evaluates here): wait for both listeners
+    client = redis.Redis(port=own_redis.port)
+    _until(lambda: client.pubsub_numsub("lvl:events")[0][1] >= 2, "both listeners")
+    client.close()
+    catalog["record"] = SimpleNamespace(
+        level="RED", reason="failover", actor="api:ops",
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+    )  # fmt: skip
+    started = time.monotonic()
+    a.announce_override()
+    _until(lambda: b.state.level == "RED", "the override to reach b")
+    print(f"override propagated in {(time.monotonic() - started) * 1000:.1f} ms")
+    assert b.state.override is not None
+    assert b.state.override.reason == "failover"
+    catalog["record"] = None
+    a.announce_override()
+    _until(lambda: b.state.level == "GREEN", "the override's end to reach b")

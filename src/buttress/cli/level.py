@@ -30,6 +30,21 @@ def _settings(ctx: typer.Context) -> Any:
     return settings
 
 
+def _announce(ctx: typer.Context) -> None:
+    """With a shared level, tell every process at once (they read the catalog anyway)."""
+    config = state(ctx).config
+    if config.health.degradation is None or not config.health.degradation.shared:
+        return
+    from buttress.health.shared_level import announce_override
+    from buttress.state import open_store
+    from buttress.state.redis_store import RedisStore
+
+    store = open_store(config.state)
+    if isinstance(store, RedisStore):
+        announce_override(store)
+        store.close()
+
+
 @level_app.command("show")
 def show(
     ctx: typer.Context,
@@ -103,6 +118,7 @@ def set_(
             session=session, actor=st.actor(), action="level.override", target=f"level={level}",
             outcome="success", detail={"for_seconds": seconds, "reason": record.reason},
         )  # fmt: skip
+    _announce(ctx)
     typer.echo(f"level {level} until {record.expires_at:%Y-%m-%d %H:%M:%S} UTC: {record.reason}")
 
 
@@ -120,6 +136,7 @@ def clear(ctx: typer.Context) -> None:
             session=session, actor=st.actor(), action="level.clear", outcome="success",
             detail={"cleared": [c.id for c in cleared]},
         )  # fmt: skip
+    _announce(ctx)
     typer.echo(f"cleared {len(cleared)} override(s)" if cleared else "no override was in force")
 
 

@@ -169,8 +169,16 @@ class DegradationController:
         :mod:`buttress.health.shared_level`)."""
         from buttress.health.shared_level import SharedLevel
 
-        self._shared = SharedLevel(store, name, ttl=ttl, on_change=self._fleet_changed)
+        self._shared = SharedLevel(
+            store, name, ttl=ttl, on_change=self._fleet_changed, on_override=self._sync_override
+        )
         self._shared.report(self.levels._current)
+
+    def announce_override(self) -> None:
+        """After changing the override in the catalog: tell the other processes now (with
+        ``shared``; without it they read the catalog at their next evaluation)."""
+        if self._shared is not None:
+            self._shared.announce_override()
 
     def _effective(self, state: LevelState) -> LevelState:
         """``state`` raised to the fleet's level (an override still wins)."""

@@ -29,9 +29,11 @@ from buttress.errors import UsageError
 from buttress.health.controller import DegradationController, build_levels
 
 if TYPE_CHECKING:
+    from buttress.catalog import Catalog
     from buttress.config import ButtressConfig
+    from buttress.health.monitor import HealthMonitor
 
-__all__ = ["Embedded", "start_degradation"]
+__all__ = ["Embedded", "controller_from_config", "start_degradation"]
 
 log = logging.getLogger("buttress.degradation")
 
@@ -53,6 +55,38 @@ class Embedded:
             close()
 
 
+def controller_from_config(
+    config: ButtressConfig, monitor: HealthMonitor | None, catalog: Catalog | None
+) -> DegradationController:
+    """The controller of ``health.degradation``: fed by ``monitor``'s score, following the
+    overrides of ``catalog`` (when given) and, with ``shared: true``, the fleet's level."""
+    settings = config.health.degradation
+    if settings is None:
+        raise UsageError("no degradation levels configured (declare health.degradation)")
+    controller = DegradationController(
+        build_levels(settings), evaluate_every=settings.evaluate_every, monitor=monitor
+    )
+    if catalog is not None:
+        from buttress.health import overrides
+
+        def current() -> overrides.OverrideRecord | None:
+            with catalog.begin() as session:
+                return overrides.active(session=session)
+
+        controller.follow_overrides(current)
+    if settings.shared:
+        from buttress.state import open_store
+        from buttress.state.redis_store import RedisStore
+
+        store = open_store(config.state)
+        if not isinstance(store, RedisStore):
+            raise UsageError(
+                "health.degradation.shared needs the Redis state store (state.backend: redis)"
+            )
+        controller.share(store)
+    return controller
+
+
 def start_degradation(
     config: ButtressConfig | None = None,
     *,
@@ -70,8 +104,7 @@ def start_degradation(
         from buttress.config import load
 
         config = load(Path(config_path) if config_path else None)
-    settings = config.health.degradation
-    if settings is None:
+    if config.health.degradation is None:
         raise UsageError("no degradation levels configured (declare health.degradation)")
     monitor = None
     if checks and config.health.checks:
@@ -81,31 +114,13 @@ def start_degradation(
         monitor = HealthMonitor(
             build_checks(config.health), history=config.health.history, window=config.health.window
         )
-    controller = DegradationController(
-        build_levels(settings), evaluate_every=settings.evaluate_every, monitor=monitor
-    )
-    cleanup: list[Callable[[], None]] = []
+    catalog = None
     if overrides and config.catalog.url:
         from buttress.catalog import Catalog, catalog_url
-        from buttress.health import overrides as store
 
         catalog = Catalog(catalog_url(config.catalog.url, Path()))
-        cleanup.append(catalog.dispose)
-
-        def current() -> store.OverrideRecord | None:
-            with catalog.begin() as session:
-                return store.active(session=session)
-
-        controller.follow_overrides(current)
-    if settings.shared:
-        from buttress.state import open_store
-        from buttress.state.redis_store import RedisStore
-
-        shared = open_store(config.state)
-        if not isinstance(shared, RedisStore):
-            raise UsageError("health.degradation.shared needs state.backend: redis")
-        controller.share(shared)
-
+    controller = controller_from_config(config, monitor, catalog)
+    cleanup: list[Callable[[], None]] = [catalog.dispose] if catalog is not None else []
     stop = threading.Event()
 
     def run() -> None:

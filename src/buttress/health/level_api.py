@@ -66,6 +66,7 @@ def set_override(request: Request, body: OverrideCreate, who: Operator) -> dict[
             actor=who.actor,
         )
     controller.set_override(body.level, body.reason, body.duration, actor=who.actor)
+    controller.announce_override()
     request.state.audit_target = f"level={body.level}"
     request.state.audit_detail = {"for_seconds": body.duration, "reason": body.reason}
     return {"override": record.as_dict(), "level": controller.snapshot()["level"]}
@@ -77,6 +78,7 @@ def clear_override(request: Request, who: Operator) -> dict[str, Any]:
     with _catalog(request).begin() as session:
         cleared = overrides.clear(session=session, actor=who.actor)
     controller.clear_override(actor=who.actor)
+    controller.announce_override()
     return {"cleared": [c.as_dict() for c in cleared], "level": controller.snapshot()["level"]}
 
 

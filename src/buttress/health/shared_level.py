@@ -25,7 +25,7 @@ from typing import Any
 from buttress.state._lua import SCRIPTS
 from buttress.state.redis_store import RedisStore
 
-__all__ = ["SharedLevel"]
+__all__ = ["SharedLevel", "announce_override"]
 
 log = logging.getLogger("buttress.degradation")
 
@@ -47,6 +47,7 @@ class SharedLevel:
         *,
         ttl: float = 5.0,
         on_change: Callable[[int], None] | None = None,
+        on_override: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.name = name
@@ -55,6 +56,7 @@ class SharedLevel:
         self.key = store.key("level", name)
         self.ttl_us = int(ttl * 1e6)
         self.on_change = on_change
+        self.on_override = on_override
         self.own = 0
         self.fleet = 0
         self.available = True
@@ -97,8 +99,15 @@ class SharedLevel:
         self._set(self.own)
 
     def notice(self, fields: list[str]) -> None:
-        if fields and fields[0] != self.member:
+        if fields[:1] == ["override"]:
+            if self.on_override is not None:
+                self.on_override()  # someone set or cleared an override: read it now
+        elif fields and fields[0] != self.member:
             self.store.agent.wake()  # another process changed: read the fleet now
+
+    def announce_override(self) -> None:
+        """Tell every process that the override in the catalog changed."""
+        announce_override(self.store, self.name)
 
     def _set(self, fleet: int) -> None:
         if fleet != self.fleet:
@@ -112,3 +121,12 @@ class SharedLevel:
             self.store.client.hdel(self.key, self.member)
         except Exception:  # leaving: the report expires anyway
             log.debug("could not withdraw the level report", exc_info=True)
+
+
+def announce_override(store: RedisStore, name: str = "degradation") -> None:
+    """Publish that the override changed (the CLI calls this after writing the catalog); a
+    process that misses it still reads the catalog at its next evaluation."""
+    try:
+        store.client.publish(store.channel, f"level|{store.notice_name(name)}|override")
+    except Exception as exc:  # noqa: BLE001  # the catalog stays the source of truth
+        log.warning("could not announce the override through %s: %s", store.describe(), exc)

@@ -20,10 +20,10 @@ from buttress.backup.scheduler import BackupScheduler
 from buttress.backup.service import Backups
 from buttress.catalog import Catalog
 from buttress.config import ButtressConfig
-from buttress.errors import UsageError
 from buttress.health.api import router as health_api
 from buttress.health.build import build_checks
-from buttress.health.controller import DegradationController, build_levels
+from buttress.health.controller import DegradationController
+from buttress.health.embed import controller_from_config
 from buttress.health.level_api import router as level_api
 from buttress.health.level_metrics import LevelCollector
 from buttress.health.metrics import HealthCollector
@@ -112,28 +112,6 @@ def _degradation(
 ) -> DegradationController | None:
     """The degradation controller of ``health.degradation`` (None when not configured): it
     follows the overrides kept in the catalog, so that the CLI and every replica agree."""
-    settings = config.health.degradation
-    if settings is None:
+    if config.health.degradation is None:
         return None
-    from buttress.health import overrides
-
-    controller = DegradationController(
-        build_levels(settings), evaluate_every=settings.evaluate_every, monitor=monitor
-    )
-
-    def current() -> overrides.OverrideRecord | None:
-        with catalog.begin() as session:
-            return overrides.active(session=session)
-
-    controller.follow_overrides(current)
-    if settings.shared:
-        from buttress.state import open_store
-        from buttress.state.redis_store import RedisStore
-
-        store = open_store(config.state)
-        if not isinstance(store, RedisStore):
-            raise UsageError(
-                "health.degradation.shared needs the Redis state store (state.backend: redis)"
-            )
-        controller.share(store)
-    return controller
+    return controller_from_config(config, monitor, catalog)
