@@ -176,3 +176,45 @@ def test_bad_destinations_are_named(
     err = capsys.readouterr().err
     assert "buttress.yaml:3:" in err
     assert message in err
+
+
+def test_restore_goes_to_a_new_place_by_default(
+    project: Path, capsys: pytest.CaptureFixture[str], pg_database: str, pg_server: str
+) -> None:
+    """No --to: a directory backup lands in ./restored/TARGET/ID, a PostgreSQL backup in a new
+    database on its server; the source is never touched."""
+    import psycopg
+
+    _config(project, _recipient(project))
+    text = (
+        (project / "buttress.yaml")
+        .read_text()
+        .replace(
+            "dsn: 'postgresql://nobody:pw-9@127.0.0.1:1/x'", f"dsn: '{pg_database}', globals: false"
+        )
+    )
+    (project / "buttress.yaml").write_text(text)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2)")
+    site = _json(capsys, ["backup", "run", "site", "--json"])["id"]
+    db = _json(capsys, ["backup", "run", "db", "--json"])["id"]
+    capsys.readouterr()
+    assert main(["backup", "restore", site]) == 0
+    assert (project / "restored" / "site" / site / "index.html").is_file()
+    assert main(["backup", "restore", db]) == 0
+    out = capsys.readouterr().out
+    name = f"_restore_{db.lower().replace('-', '_')}"
+    assert name in out
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"%{name}"]
+        ).fetchall()
+    restored = [n for (n,) in rows]
+    assert len(restored) == 1
+    try:
+        dsn = pg_server.rsplit("/", 1)[0] + "/" + restored[0]
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{restored[0]}" WITH (FORCE)')

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from buttress.backup.destinations import Destination
 from buttress.backup.errors import BackupError
 from buttress.backup.format import manifest_key
 from buttress.backup.retention import RetentionPolicy, Snapshot, select
 
-__all__ = ["PruneItem", "PruneReport", "plan_target", "remove_backup"]
+if TYPE_CHECKING:
+    from buttress.backup.service import Backups
+
+__all__ = ["PruneItem", "PruneReport", "plan_target", "remove_backup", "run_prune"]
 
 
 class _Run(Protocol):
@@ -138,3 +141,73 @@ def remove_everywhere(
         except BackupError as exc:
             errors.append(str(exc))
     return errors
+
+
+def run_prune(
+    backups: Backups, *, target: str | None, dry_run: bool, remove_orphans: bool
+) -> PruneReport:
+    """See :meth:`buttress.backup.service.Backups.prune`."""
+    report = PruneReport(dry_run=dry_run)
+    targets = [backups.target(target)] if target else list(backups.config.targets)
+    for t in targets:
+        views = backups.all_runs(t.name)
+        policy = RetentionPolicy(**t.retention.model_dump())
+        items = plan_target(t.name, [v for v in views if v.status != "pruned"], policy)
+        destinations = backups.destinations(t)
+        known = {v.id: v.status for v in views}
+        live = {v.id for v in views if v.status == "running"}
+        leftovers: set[str] = set()
+        found: dict[str, set[str]] = {}
+        for dest in destinations:
+            try:
+                present = found[dest.name] = backup_ids(dest, t.name)
+            except BackupError as exc:
+                report.errors.append(str(exc))
+                continue
+            unknown = sorted(i for i in present if i not in known)
+            if unknown:
+                report.orphans[dest.name] = unknown
+            leftovers |= {i for i in present if known.get(i) == "pruned"}
+            abort = getattr(dest, "abort_unfinished", None)
+            if abort is not None and not dry_run:
+                try:
+                    aborted = abort(lambda key, live=live: key.split("/")[1] in live)
+                except BackupError as exc:
+                    report.errors.append(str(exc))
+                else:
+                    if aborted:
+                        report.aborted_uploads[dest.name] = aborted
+        present = set().union(*found.values()) if found else set()
+        items = [
+            i for i in items if i.status not in ("failed", "incomplete") or i.id in present
+        ]  # a failed run that stored nothing keeps its status: nothing to clean
+        report.items.extend(items)
+        for backup_id in sorted(leftovers):
+            report.items.append(
+                PruneItem(
+                    backup_id,
+                    t.name,
+                    "",
+                    "pruned",
+                    "remove",
+                    ["pruned earlier; objects were left in a destination"],
+                )
+            )
+        if dry_run:
+            continue
+        for item in [i for i in items if i.action == "remove"] + [
+            i for i in report.items if i.target == t.name and i.status == "pruned"
+        ]:
+            errors = remove_everywhere(destinations, t.name, item.id)
+            if errors:
+                item.error = "; ".join(errors)
+                report.errors.extend(errors)
+                continue
+            if item.status != "pruned":
+                backups.mark_pruned(item.id, item.status, item.reasons)
+        if remove_orphans:
+            for dest in destinations:
+                for backup_id in report.orphans.get(dest.name, []):
+                    report.errors.extend(remove_everywhere([dest], t.name, backup_id))
+            report.orphans_removed = True
+    return report

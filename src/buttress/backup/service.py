@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from buttress.backup.destinations import Destination, LocalDestination
+from buttress.backup.build import build_destination, build_source
+from buttress.backup.destinations import Destination
 from buttress.backup.engine import (
     load_manifest,
     restore_globals,
@@ -29,16 +30,15 @@ from buttress.backup.events import BackupFinished, BackupVerified
 from buttress.backup.format import Manifest
 from buttress.backup.keys import load_identities, open_passphrase_key, parse_recipients
 from buttress.backup.pipeline import Settings
-from buttress.backup.sources.base import Source
 from buttress.catalog.tables import BackupRun, utcnow
 from buttress.errors import NotFoundError, UsageError
 from buttress.events import emit
 from buttress.secrets import redact
 
 if TYPE_CHECKING:
-    from buttress.backup.prune import PruneItem, PruneReport
+    from buttress.backup.prune import PruneReport
     from buttress.catalog import Catalog
-    from buttress.config import BackupConfig, BackupDestination, BackupTarget
+    from buttress.config import BackupConfig, BackupTarget
 
 __all__ = ["Backups", "RunView"]
 
@@ -108,71 +108,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def build_source(target: BackupTarget) -> Source:
-    if target.source == "postgresql":
-        from buttress.backup.sources.postgresql import PostgresSource
-
-        assert target.dsn is not None
-        return PostgresSource(
-            target.dsn, globals=target.globals, jobs=target.jobs, tmp_dir=target.tmp_dir
-        )
-    if target.source == "mariadb":
-        from buttress.backup.sources.mariadb import MariadbSource
-
-        assert target.dsn is not None
-        return MariadbSource(
-            target.dsn,
-            consistent_counts=target.consistent_counts,
-            lock_timeout=target.lock_timeout,
-        )
-    if target.source == "redis":
-        from buttress.backup.sources.redis import RedisSource
-
-        assert target.dsn is not None
-        return RedisSource(target.dsn, tmp_dir=target.tmp_dir)
-    if target.source == "mongodb":
-        from buttress.backup.sources.mongodb import MongoSource
-
-        assert target.dsn is not None
-        return MongoSource(target.dsn, oplog=target.oplog)
-    if target.source == "sqlite":
-        from buttress.backup.sources.sqlite import SqliteSource
-
-        assert target.path is not None
-        return SqliteSource(target.path)
-    if target.source == "directory":
-        from buttress.backup.sources.directory import DirectorySource
-
-        assert target.path is not None
-        return DirectorySource(target.path, target.include, target.exclude)
-    raise UsageError(f"target {target.name}: source {target.source!r} is not supported yet")
-
-
-def build_destination(config: BackupDestination) -> Destination:
-    if config.type == "s3":
-        from buttress.backup.s3 import S3Destination, S3Settings
-
-        assert config.bucket is not None
-        secret = config.secret_access_key
-        return S3Destination(
-            config.name,
-            S3Settings(
-                bucket=config.bucket,
-                prefix=config.prefix,
-                endpoint_url=config.endpoint_url,
-                region=config.region,
-                access_key_id=config.access_key_id,
-                secret_access_key=secret.get_secret_value() if secret else None,
-                storage_class=config.storage_class,
-                part_size=config.part_size_mb << 20,
-                concurrency=config.concurrency,
-                max_attempts=config.max_attempts,
-            ),
-        )
-    assert config.path is not None
-    return LocalDestination(config.name, config.path)
 
 
 class Backups:
@@ -452,79 +387,26 @@ class Backups:
         """Apply retention to every target (or one), remove failed and incomplete runs'
         leftovers, report orphaned objects (removed with ``remove_orphans``) and abort the
         unfinished uploads of dead runs. Nothing is changed with ``dry_run``."""
-        from buttress.backup.prune import (
-            PruneItem,
-            PruneReport,
-            backup_ids,
-            plan_target,
-            remove_everywhere,
-        )
-        from buttress.backup.retention import RetentionPolicy
+        from buttress.backup.prune import run_prune
 
-        report = PruneReport(dry_run=dry_run)
-        targets = [self.target(target)] if target else list(self.config.targets)
-        for t in targets:
-            views = self._all_runs(t.name)
-            policy = RetentionPolicy(**t.retention.model_dump())
-            items = plan_target(t.name, [v for v in views if v.status != "pruned"], policy)
-            destinations = self.destinations(t)
-            known = {v.id: v.status for v in views}
-            live = {v.id for v in views if v.status == "running"}
-            leftovers: set[str] = set()
-            found: dict[str, set[str]] = {}
-            for dest in destinations:
-                try:
-                    present = found[dest.name] = backup_ids(dest, t.name)
-                except BackupError as exc:
-                    report.errors.append(str(exc))
-                    continue
-                unknown = sorted(i for i in present if i not in known)
-                if unknown:
-                    report.orphans[dest.name] = unknown
-                leftovers |= {i for i in present if known.get(i) == "pruned"}
-                abort = getattr(dest, "abort_unfinished", None)
-                if abort is not None and not dry_run:
-                    try:
-                        aborted = abort(lambda key, live=live: key.split("/")[1] in live)
-                    except BackupError as exc:
-                        report.errors.append(str(exc))
-                    else:
-                        if aborted:
-                            report.aborted_uploads[dest.name] = aborted
-            present = set().union(*found.values()) if found else set()
-            items = [
-                i for i in items if i.status not in ("failed", "incomplete") or i.id in present
-            ]  # a failed run that stored nothing keeps its status: nothing to clean
-            report.items.extend(items)
-            for backup_id in sorted(leftovers):
-                report.items.append(
-                    PruneItem(
-                        backup_id,
-                        t.name,
-                        "",
-                        "pruned",
-                        "remove",
-                        ["pruned earlier; objects were left in a destination"],
-                    )
-                )
-            if dry_run:
-                continue
-            for item in [i for i in items if i.action == "remove"] + [
-                i for i in report.items if i.target == t.name and i.status == "pruned"
-            ]:
-                errors = remove_everywhere(destinations, t.name, item.id)
-                if errors:
-                    item.error = "; ".join(errors)
-                    report.errors.extend(errors)
-                    continue
-                if item.status != "pruned":
-                    self._mark_pruned(item)
-            if remove_orphans:
-                for dest in destinations:
-                    for backup_id in report.orphans.get(dest.name, []):
-                        report.errors.extend(remove_everywhere([dest], t.name, backup_id))
-                report.orphans_removed = True
-        return report
+        return run_prune(self, target=target, dry_run=dry_run, remove_orphans=remove_orphans)
+
+    def all_runs(self, target: str) -> list[RunView]:
+        """Every run of ``target`` (no limit), in no particular order."""
+        query = select(BackupRun).where(BackupRun.target == target)
+        with self.catalog.begin() as session:
+            return [_view(r) for r in session.scalars(query)]
+
+    def mark_pruned(self, backup_id: str, was: str, why: list[str]) -> None:
+        """Record that a run's objects were removed (its row stays, as history)."""
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, backup_id)
+            assert row is not None
+            row.detail = {
+                **(row.detail or {}),
+                "pruned": {"at": utcnow().isoformat(), "was": was, "why": why},
+            }
+            row.status = "pruned"
 
     def summaries(
         self, next_runs: dict[tuple[str, str], dt.datetime] | None = None, history: int = 20
@@ -566,21 +448,6 @@ class Backups:
             )
         return out
 
-    def _all_runs(self, target: str) -> list[RunView]:
-        query = select(BackupRun).where(BackupRun.target == target)
-        with self.catalog.begin() as session:
-            return [_view(r) for r in session.scalars(query)]
-
-    def _mark_pruned(self, item: PruneItem) -> None:
-        with self.catalog.begin() as session:
-            row = session.get(BackupRun, item.id)
-            assert row is not None
-            row.detail = {
-                **(row.detail or {}),
-                "pruned": {"at": utcnow().isoformat(), "was": item.status, "why": item.reasons},
-            }
-            row.status = "pruned"
-
     def restore(
         self,
         backup_id: str,
@@ -604,15 +471,24 @@ class Backups:
             return restore_globals(
                 manifest, source, dest, self.identities(manifest, identity), where
             )
+        create = getattr(source, "create_database", None)
+        if database is None and to is None:
+            # by default a new place, never the source: a database on the source's server,
+            # or ./restored/TARGET/ID
+            stamp = run.id.lower().replace("-", "_")
+            if create is not None:
+                short = run.target.replace("-", "_").replace(".", "_")[:30]  # names <= 63 bytes
+                database = f"{short}_restore_{stamp}"
+            else:
+                folder = Path("restored") / run.target / run.id
+                to = str(folder / "restored.db") if target.source == "sqlite" else str(folder)
         if database is not None:
-            create = getattr(source, "create_database", None)
             if create is None:
-                raise UsageError("--database applies to postgresql and mariadb targets; use --to")
+                raise UsageError(
+                    "--database applies to postgresql, mariadb and mongodb targets; use --to"
+                )
             to = create(database)
-        if to is None:
-            raise UsageError(
-                "say where to restore: --to DSN/PATH (or --database NAME for postgresql)"
-            )
+        assert to is not None
         return restore_backup(
             manifest,
             source,

@@ -297,7 +297,10 @@ def restore(
     ] = False,
     identity: IdentityOption = None,
 ) -> None:
-    """Restore a backup into a new place (never over existing data unless --force)."""
+    """Restore a backup into a new place (never over existing data unless --force).
+
+    Without --to or --database: a new database on the source's server, named after the backup
+    (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis)."""
     from buttress.backup.service import Backups
 
     st = state(ctx)
