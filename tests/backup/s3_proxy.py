@@ -47,10 +47,16 @@ class FaultyProxy:
                 response = conn.getresponse()
                 data = response.read()
                 self.send_response(response.status)
+                head = self.command == "HEAD"  # no body: pass the upstream length on as is
                 for key, value in response.getheaders():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+                    lower = key.lower()
+                    if lower in ("transfer-encoding", "connection"):
+                        continue
+                    if lower == "content-length" and not head:
+                        continue
+                    self.send_header(key, value)
+                if not head:
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)

@@ -37,6 +37,8 @@ class Destination(Protocol):
     def exists(self, key: str) -> bool: ...
     def keys(self, prefix: str) -> list[str]: ...
     def delete(self, key: str) -> None: ...
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when it is not there."""
 
 
 class _LocalWriter:
@@ -121,6 +123,10 @@ class LocalDestination:
             return []
         found = [str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()]
         return sorted(found)
+
+    def size(self, key: str) -> int | None:
+        path = self.path_of(key)
+        return path.stat().st_size if path.is_file() else None
 
     def delete(self, key: str) -> None:
         path = self.path_of(key)

@@ -18,6 +18,8 @@ from buttress.backup.sources.base import Source
 
 __all__ = [
     "BackupResult",
+    "CopyResult",
+    "copy_backup",
     "load_manifest",
     "restore",
     "restore_globals",
@@ -199,3 +201,62 @@ def restore_test(
         except BackupError as exc:
             problems = [str(exc)]
     return RestoreTest(not problems, round(time.perf_counter() - started, 3), problems)
+
+
+@dataclass
+class CopyResult:
+    copied: int
+    skipped: int
+    bytes: int
+
+
+def copy_backup(manifest: Manifest, source: Destination, target: Destination) -> CopyResult:
+    """Put every object of a backup into ``target`` (those already there with the manifest's
+    size are skipped, so an interrupted copy resumes), each checked against the manifest's
+    SHA-256 as it is copied; then the manifest, last.
+
+    Raises:
+        CorruptBackupError: an object in ``source`` does not match the manifest (nothing is
+            written under its name in ``target``).
+        BackupError: either destination failed (what was copied stays: run it again).
+    """
+    import hashlib
+
+    from buttress.backup import progress
+    from buttress.backup.pipeline import CHUNK
+
+    progress.start(f"copying to {target.name}", manifest.stored_size)
+    copied = skipped = moved = 0
+    for artifact in manifest.artifacts:
+        for obj in artifact.objects:
+            if target.size(obj.key) == obj.size:
+                skipped += 1
+                progress.advance(obj.size)
+                continue
+            reader = source.reader(obj.key)
+            writer = target.writer(obj.key)
+            digest, size = hashlib.sha256(), 0
+            try:
+                while True:
+                    chunk = reader.read(CHUNK)
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    size += len(chunk)
+                    writer.write(chunk)
+                    progress.advance(len(chunk))
+                if size != obj.size or digest.hexdigest() != obj.sha256:
+                    raise CorruptBackupError(
+                        f"{obj.key} in {source.describe()} does not match the manifest "
+                        f"({size} bytes, expected {obj.size}): not copied"
+                    )
+                writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
+            finally:
+                reader.close()
+            copied += 1
+            moved += size
+    target.put(manifest_key(manifest.target, manifest.backup_id), manifest.to_json())
+    return CopyResult(copied, skipped, moved)

@@ -314,6 +314,17 @@ class S3Destination:
             raise self.error(exc, f"looking up {key}") from None
         return True
 
+    def size(self, key: str) -> int | None:
+        try:
+            head = self.client().head_object(Bucket=self.settings.bucket, Key=self.full_key(key))
+        except BackupError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self.error(exc, f"looking up {key}") from None
+        return int(head["ContentLength"])
+
     def _list(self, prefix: str) -> Iterator[dict[str, Any]]:
         full = self.full_key(prefix) if prefix else self.root()
         try:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from buttress.backup.build import build_destination, build_source
 from buttress.backup.destinations import Destination
 from buttress.backup.engine import (
+    copy_backup,
     load_manifest,
     restore_globals,
     restore_test,
@@ -380,6 +381,48 @@ class Backups:
                     row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
                 emit(BackupVerified(run.target, run.id, test.ok, True, tuple(test.problems)))
         return result
+
+    def copy(self, backup_id: str, destination: str) -> dict[str, Any]:
+        """Copy a good backup into the configured destination ``destination`` (resumable:
+        objects already there are skipped); the catalog then lists it there too."""
+        run = self.get(backup_id)
+        wanted = [d for d in self.config.destinations if d.name == destination]
+        if not wanted:
+            known = ", ".join(d.name for d in self.config.destinations) or "none"
+            raise UsageError(f"unknown destination {destination!r}; configured: {known}")
+        target_dest = build_destination(wanted[0])
+        sources = [d for d in self.destinations(self.target(run.target)) if d.name != destination]
+        manifest, source = None, None
+        problems = []
+        for candidate in sources:
+            if candidate.name not in run.destinations:
+                continue
+            try:
+                manifest, source = self.manifest(run, candidate)
+                break
+            except BackupError as exc:
+                problems.append(str(exc))
+        if manifest is None or source is None:
+            raise BackupError(
+                f"backup {backup_id}: no other destination holds a readable copy"
+                + (f" ({'; '.join(problems)})" if problems else "")
+            )
+        result = copy_backup(manifest, source, target_dest)
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, run.id)
+            assert row is not None
+            row.destinations = sorted({*(row.destinations or []), destination})
+            row.failed_destinations = {
+                k: v for k, v in (row.failed_destinations or {}).items() if k != destination
+            }
+        return {
+            "id": run.id,
+            "from": source.name,
+            "to": destination,
+            "copied": result.copied,
+            "skipped": result.skipped,
+            "bytes": result.bytes,
+        }
 
     def prune(
         self, *, target: str | None = None, dry_run: bool = False, remove_orphans: bool = False

@@ -375,3 +375,29 @@ def prune(
             typer.echo(f"error: {error}", err=True)
     if report.errors:
         raise typer.Exit(1)
+
+
+@app.command("copy")
+def copy(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    destination: Annotated[
+        str, typer.Argument(help="A destination name from backup.destinations.")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a backup into another destination: a new offsite copy, or one that failed during
+    the run. Objects already there are skipped, so an interrupted copy resumes; each copied
+    object is checked against the manifest's SHA-256, and the manifest is written last."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog, _progress():
+        result = Backups(st.config.backup, catalog).copy(backup_id, destination)
+    if as_json:
+        _echo_json(result)
+        return
+    typer.echo(
+        f"backup {backup_id}: {result['copied']} objects copied ({_size(result['bytes'])}), "
+        f"{result['skipped']} already in {destination}; copied from {result['from']}"
+    )
