@@ -160,3 +160,34 @@ def test_bad_degradation_settings_are_named(
     err = capsys.readouterr().err
     assert "buttress.yaml:3:" in err
     assert message in err
+
+
+HOOKED: list[LevelChanged] = []
+
+
+def record_hook(event: LevelChanged) -> None:
+    HOOKED.append(event)
+
+
+def test_hooks_from_yaml(tmp_path: Path) -> None:
+    """`hooks: [module:function]` are called with every change; bad ones are named."""
+    from buttress.errors import ConfigError, UsageError
+    from buttress.health.embed import controller_from_config
+
+    (tmp_path / "buttress.yaml").write_text(
+        "health:\n  degradation:\n    hooks: ['tests.health.test_controller:record_hook']\n"
+    )
+    controller = controller_from_config(load(tmp_path / "buttress.yaml"), None, None)
+    try:
+        controller.set_override("RED", "hook test", 60)
+        assert [(e.new, e.cause) for e in HOOKED[-1:]] == [("RED", "override")]
+    finally:
+        flags.publish(None, frozenset(), {})
+    (tmp_path / "buttress.yaml").write_text("health:\n  degradation:\n    hooks: [nocolon]\n")
+    with pytest.raises(ConfigError, match="hooks: expected `module:function`"):
+        load(tmp_path / "buttress.yaml")
+    (tmp_path / "buttress.yaml").write_text(
+        "health:\n  degradation:\n    hooks: ['no_such_module:f']\n"
+    )
+    with pytest.raises(UsageError, match="degradation hook: cannot load 'no_such_module:f'"):
+        controller_from_config(load(tmp_path / "buttress.yaml"), None, None)

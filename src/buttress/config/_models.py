@@ -389,6 +389,10 @@ class DegradationConfig(Section):
     for_: Duration = Field(default=30.0, ge=0, alias="for", description="Default `for`.")
     cooldown: Duration = Field(default=120.0, gt=0, description="Default cooldown.")
     evaluate_every: Duration = Field(default=5.0, gt=0, description="Time between evaluations.")
+    hooks: list[str] = Field(
+        default_factory=list,
+        description="`module:function` called with each LevelChanged event (alerts, incidents).",
+    )
     shared: bool = Field(
         default=False,
         description=(
@@ -423,6 +427,9 @@ class DegradationConfig(Section):
         names = self.names
         if len(names) < 2 or len(set(names)) != len(names):
             raise ValueError("levels: give at least two distinct names")
+        bad_hooks = [h for h in self.hooks if ":" not in h]
+        if bad_hooks:
+            raise ValueError(f"hooks: expected `module:function`, got {', '.join(bad_hooks)}")
         known_metrics = set(BUILTIN_METRICS) | set(self.metrics)
         features = set(self.features)
         for name, settings in self.level.items():

@@ -11,7 +11,7 @@ from buttress.health.checks.base import Check, Probe
 if TYPE_CHECKING:
     from buttress.config import HealthCheckConfig, HealthConfig
 
-__all__ = ["build_check", "build_checks"]
+__all__ = ["build_check", "build_checks", "load_callable"]
 
 
 def _probe(c: HealthCheckConfig) -> Probe:
@@ -56,17 +56,17 @@ def _probe(c: HealthCheckConfig) -> Probe:
         return disk(str(c.path), c.min_free_percent)
     from buttress.health.checks.custom import custom
 
-    return custom(_load_callable(c.name, str(c.callable)))
+    return custom(load_callable(f"check {c.name}", str(c.callable)))
 
 
-def _load_callable(name: str, spec: str) -> Any:
+def load_callable(name: str, spec: str) -> Any:
     module_name, _, attr = spec.partition(":")
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise UsageError(f"check {name}: cannot load {spec!r} ({exc})") from None
+        raise UsageError(f"{name}: cannot load {spec!r} ({exc})") from None
     if not callable(fn):
-        raise UsageError(f"check {name}: {spec!r} is not callable")
+        raise UsageError(f"{name}: {spec!r} is not callable")
     return fn
 
 

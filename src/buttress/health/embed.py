@@ -66,6 +66,10 @@ def controller_from_config(
     controller = DegradationController(
         build_levels(settings), evaluate_every=settings.evaluate_every, monitor=monitor
     )
+    from buttress.health.build import load_callable
+
+    for spec in settings.hooks:
+        controller.add_hook(load_callable("degradation hook", spec))
     if catalog is not None:
         from buttress.health import overrides
 
