@@ -13,7 +13,7 @@ from buttress.backup.destinations import Destination
 from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
 from buttress.backup.format import Manifest, manifest_key, new_backup_id
 from buttress.backup.keys import fingerprint, passphrase_key
-from buttress.backup.pipeline import Settings, read_artifact, store_artifact, verify_objects
+from buttress.backup.pipeline import Settings, drain, read_artifact, store_artifact, verify_objects
 from buttress.backup.sources.base import Source
 
 __all__ = [
@@ -220,10 +220,7 @@ def copy_backup(manifest: Manifest, source: Destination, target: Destination) ->
             written under its name in ``target``).
         BackupError: either destination failed (what was copied stays: run it again).
     """
-    import hashlib
-
     from buttress.backup import progress
-    from buttress.backup.pipeline import CHUNK
 
     progress.start(f"copying to {target.name}", manifest.stored_size)
     copied = skipped = moved = 0
@@ -235,17 +232,9 @@ def copy_backup(manifest: Manifest, source: Destination, target: Destination) ->
                 continue
             reader = source.reader(obj.key)
             writer = target.writer(obj.key)
-            digest, size = hashlib.sha256(), 0
             try:
-                while True:
-                    chunk = reader.read(CHUNK)
-                    if not chunk:
-                        break
-                    digest.update(chunk)
-                    size += len(chunk)
-                    writer.write(chunk)
-                    progress.advance(len(chunk))
-                if size != obj.size or digest.hexdigest() != obj.sha256:
+                size, digest = drain(reader, writer)
+                if size != obj.size or digest != obj.sha256:
                     raise CorruptBackupError(
                         f"{obj.key} in {source.describe()} does not match the manifest "
                         f"({size} bytes, expected {obj.size}): not copied"

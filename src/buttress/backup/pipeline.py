@@ -19,7 +19,7 @@ from buttress.backup.destinations import Destination, ObjectWriter
 from buttress.backup.errors import BackupError, CorruptBackupError
 from buttress.backup.format import Artifact, Manifest, StoredObject, object_key
 
-__all__ = ["Settings", "read_artifact", "store_artifact", "verify_objects"]
+__all__ = ["Settings", "drain", "read_artifact", "store_artifact", "verify_objects"]
 
 CHUNK = 1 << 20
 # zstd's multi-threaded jobs: each worker holds about two jobs' worth of buffers, so the
@@ -352,6 +352,22 @@ def read_artifact(
     return sink.count
 
 
+def drain(reader: BinaryIO, out: ObjectWriter | None = None) -> tuple[int, str]:
+    """Read ``reader`` to the end (copying into ``out`` if given), reporting progress; returns
+    the byte count and the SHA-256 of what was read."""
+    digest = hashlib.sha256()
+    size = 0
+    while True:
+        data = reader.read(CHUNK)
+        if not data:
+            return size, digest.hexdigest()
+        digest.update(data)
+        size += len(data)
+        if out is not None:
+            out.write(data)
+        progress.advance(len(data))
+
+
 def verify_objects(
     manifest: Manifest, destination: Destination
 ) -> Iterator[tuple[StoredObject, str]]:
@@ -365,17 +381,9 @@ def verify_objects(
             except BackupError:
                 yield obj, "missing"
                 continue
-            h = hashlib.sha256()
-            size = 0
             with f:
-                while True:
-                    data = f.read(CHUNK)
-                    if not data:
-                        break
-                    h.update(data)
-                    size += len(data)
-                    progress.advance(len(data))
+                size, digest = drain(f)
             if size != obj.size:
                 yield obj, f"size {size}, expected {obj.size}"
-            elif h.hexdigest() != obj.sha256:
+            elif digest != obj.sha256:
                 yield obj, "SHA-256 mismatch"

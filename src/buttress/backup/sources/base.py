@@ -143,6 +143,18 @@ class Tool:
             raise error
         self.stderr.close()
 
+    @contextlib.contextmanager
+    def output(self, what: str) -> Iterator[BinaryIO]:
+        """The tool's stdout for the caller to read; the tool is killed if the caller fails,
+        and its exit is checked (BackupError naming ``what``) when the caller is done."""
+        assert self.proc.stdout is not None
+        try:
+            yield self.proc.stdout  # type: ignore[misc]
+        except BaseException:
+            self.kill()
+            raise
+        self.finish(what)
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()

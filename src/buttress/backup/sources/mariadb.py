@@ -172,17 +172,10 @@ class MariadbSource(Source):
                 "--default-character-set=utf8mb4",
                 self.params["database"],
             ]
-            snapshot = self._open_snapshot_with(args)
-            tool = snapshot.pop("tool")
+            tool = self._open_snapshot_with(args)["tool"]
             try:
-                assert tool.proc.stdout is not None
-                yield tool.proc.stdout
-            except BaseException:
-                tool.kill()
-                self._close_snapshot()
-                raise
-            try:
-                tool.finish(f"{self.describe()} (dump)")
+                with tool.output(f"{self.describe()} (dump)") as stream:
+                    yield stream
             except BaseException:
                 self._close_snapshot()
                 raise

@@ -168,13 +168,8 @@ class MongoSource(Source):
     def dump(self, artifact: str) -> Iterator[BinaryIO]:
         with _config_file(self.dsn) as config:
             tool = Tool("mongodump", dump_command(config, self.database, self.oplog), None, False)
-            try:
-                assert tool.proc.stdout is not None
-                yield tool.proc.stdout  # type: ignore[misc]
-            except BaseException:
-                tool.kill()
-                raise
-            tool.finish(f"{self.describe()} (archive)")
+            with tool.output(f"{self.describe()} (archive)") as stream:
+                yield stream
 
     def metadata(self) -> dict[str, Any]:
         return self._meta

@@ -262,13 +262,8 @@ class PostgresSource(Source):
                 env,
                 stdin=False,
             )
-        try:
-            assert tool.proc.stdout is not None
-            yield tool.proc.stdout  # type: ignore[misc]
-        except BaseException:
-            tool.kill()
-            raise
-        tool.finish(f"{self.describe()} ({artifact})")
+        with tool.output(f"{self.describe()} ({artifact})") as stream:
+            yield stream
 
     @contextlib.contextmanager
     def _directory_dump(self, dsn: str, env: dict[str, str]) -> Iterator[BinaryIO]:
