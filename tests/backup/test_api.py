@@ -135,3 +135,21 @@ def test_a_second_run_of_a_running_target_is_refused(
     assert second.status_code == 409
     assert "already being backed up" in second.json()["message"]
     assert _wait_done(c, t["viewer"], first.json()["id"])["status"] == "succeeded"
+
+
+def test_targets_summary_survives_a_target_without_destinations(
+    project: Path, catalog: Catalog
+) -> None:
+    """One badly configured target does not take the whole summary (and the page) down."""
+    (project / "buttress.yaml").write_text(
+        "backup:\n  targets:\n    - {name: lonely, source: directory, path: .}\n"
+    )
+    config = load(project / "buttress.yaml")
+    with catalog.begin() as session:
+        token = tokens.create(session=session, name="v", role="viewer", created_by="t")[1]
+    with TestClient(create_app(catalog, config)) as c:
+        answer = c.get("/api/v1/backups/targets", headers=_h(token))
+        assert answer.status_code == 200
+        assert answer.json()[0]["destinations"] == []
+        run = c.post("/api/v1/backups/targets/lonely/run", headers=_h(token))
+        assert run.status_code == 403

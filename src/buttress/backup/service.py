@@ -434,6 +434,12 @@ class Backups:
 
         return run_prune(self, target=target, dry_run=dry_run, remove_orphans=remove_orphans)
 
+    def _destination_names(self, target: BackupTarget) -> list[str]:
+        try:
+            return [d.name for d in self.destinations(target)]
+        except UsageError:
+            return []  # the summary shows none; running the target says why
+
     def all_runs(self, target: str) -> list[RunView]:
         """Every run of ``target`` (no limit), in no particular order."""
         query = select(BackupRun).where(BackupRun.target == target)
@@ -471,7 +477,7 @@ class Backups:
                     "restore_test_schedule": t.restore_test_schedule,
                     "next_backup_at": _iso(nxt.get((t.name, "backup"))),
                     "next_restore_test_at": _iso(nxt.get((t.name, "restore_test"))),
-                    "destinations": [d.name for d in self.destinations(t)],
+                    "destinations": self._destination_names(t),
                     "running": any(r.status == "running" for r in runs),
                     "last_run": last.as_dict() if last else None,
                     "last_success": good[0].as_dict() if good else None,
