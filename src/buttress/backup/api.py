@@ -78,19 +78,7 @@ def runs(
 
 @router.get("/runs/{backup_id}", summary="One run; for a good backup, its manifest summary")
 def show(request: Request, backup_id: str, _who: Viewer) -> dict[str, Any]:
-    backups = _backups(request)
-    view = backups.get(backup_id)
-    info = view.as_dict()
-    if view.status == "succeeded":
-        manifest, _ = backups.manifest(view)
-        info["artifacts"] = [
-            {"name": a.name, "raw_size": a.raw_size, "stored_size": a.stored_size,
-             "objects": len(a.objects), "sha256": a.sha256}
-            for a in manifest.artifacts
-        ]  # fmt: skip
-        info["metadata"] = manifest.metadata
-        info["encryption"] = manifest.encryption
-    return info
+    return _backups(request).describe(backup_id)
 
 
 @router.post(

@@ -308,6 +308,26 @@ class Backups:
                 raise NotFoundError("backup run", backup_id)
             return _view(row)
 
+    def describe(self, backup_id: str) -> dict[str, Any]:
+        """A run as the CLI and API show it; for a good backup, its manifest summary too."""
+        view = self.get(backup_id)
+        info = view.as_dict()
+        if view.status == "succeeded":
+            manifest, _ = self.manifest(view)
+            info["artifacts"] = [
+                {
+                    "name": a.name,
+                    "raw_size": a.raw_size,
+                    "stored_size": a.stored_size,
+                    "objects": len(a.objects),
+                    "sha256": a.sha256,
+                }
+                for a in manifest.artifacts
+            ]
+            info["metadata"] = manifest.metadata
+            info["encryption"] = manifest.encryption
+        return info
+
     def manifest(
         self, run: RunView, destination: Destination | None = None
     ) -> tuple[Manifest, Destination]:

@@ -174,23 +174,7 @@ def show(
 
     st = state(ctx)
     with st.catalog() as catalog:
-        backups = Backups(st.config.backup, catalog)
-        view = backups.get(backup_id)
-        info = view.as_dict()
-        if view.status == "succeeded":
-            manifest, _dest = backups.manifest(view)
-            info["artifacts"] = [
-                {
-                    "name": a.name,
-                    "raw_size": a.raw_size,
-                    "stored_size": a.stored_size,
-                    "objects": len(a.objects),
-                    "sha256": a.sha256,
-                }
-                for a in manifest.artifacts
-            ]
-            info["metadata"] = manifest.metadata
-            info["encryption"] = manifest.encryption
+        info = Backups(st.config.backup, catalog).describe(backup_id)
     if as_json:
         _echo_json(info)
         return
@@ -208,9 +192,9 @@ def show(
     ):
         if info.get(key) not in (None, "", [], {}):
             typer.echo(f"{key:20} {info[key]}")
-    typer.echo(
-        f"{'size':20} {_size(view.raw_size)} -> {_size(view.stored_size)} (x{view.ratio:.1f})"
-    )
+    raw, stored = info["raw_size"], info["stored_size"]
+    ratio = raw / stored if stored else 0.0
+    typer.echo(f"{'size':20} {_size(raw)} -> {_size(stored)} (x{ratio:.1f})")
     for art in info.get("artifacts", []):
         typer.echo(
             f"{'artifact ' + art['name']:20} {_size(art['raw_size'])}, {art['objects']} objects"

@@ -325,10 +325,12 @@ class HealthCheckConfig(Section):
 
 
 BUILTIN_METRICS = ("cpu_usage", "memory_usage", "error_rate", "response_time_p95", "health_score")
-_LEVEL_PRESETS = {
-    "traffic_light": ["GREEN", "YELLOW", "ORANGE", "RED"],
-    "service": ["OPTIMAL", "DEGRADED", "LIMITED", "MINIMAL", "EMERGENCY"],
-}
+
+
+def _presets() -> dict[str, tuple[str, ...]]:
+    from buttress.health.degradation import PRESETS  # deferred: only degradation configs pay
+
+    return PRESETS
 
 
 class TriggerBound(Section):
@@ -410,18 +412,15 @@ class DegradationConfig(Section):
         default_factory=dict, description="Per level name: its triggers, features and limits."
     )
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
-                              populate_by_name=True)  # fmt: skip
-
     @property
     def names(self) -> list[str]:
-        return list(_LEVEL_PRESETS[self.levels]) if isinstance(self.levels, str) else self.levels
+        return list(_presets()[self.levels]) if isinstance(self.levels, str) else self.levels
 
     @model_validator(mode="after")
     def _consistent(self) -> DegradationConfig:
-        if isinstance(self.levels, str) and self.levels not in _LEVEL_PRESETS:
+        if isinstance(self.levels, str) and self.levels not in _presets():
             raise ValueError(
-                f"levels: unknown preset {self.levels!r} (presets: {', '.join(_LEVEL_PRESETS)}; "
+                f"levels: unknown preset {self.levels!r} (presets: {', '.join(_presets())}; "
                 "or give a list of names)"
             )
         names = self.names

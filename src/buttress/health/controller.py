@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from buttress import flags
 from buttress.events import DomainEvent, emit
-from buttress.health.degradation import PRESETS, Level, Levels, LevelState, Trigger
+from buttress.health.degradation import BELOW_BY_DEFAULT, Level, Levels, LevelState, Trigger
 
 if TYPE_CHECKING:
     from buttress.config import DegradationConfig
@@ -83,16 +83,14 @@ class RequestStats:
 
 def build_levels(config: DegradationConfig) -> Levels:
     """The level machine described by the ``health.degradation`` section."""
-    names = list(PRESETS[config.levels]) if isinstance(config.levels, str) else config.levels
     levels = []
-    for i, name in enumerate(names):
+    for i, name in enumerate(config.names):
         settings = config.level.get(name)
         triggers: list[Trigger] = []
         if settings is not None:
             for metric, bound in settings.when.items():
                 if isinstance(bound, float | int):
-                    below = metric == "health_score"
-                    triggers.append(Trigger(metric, float(bound), below))
+                    triggers.append(Trigger(metric, float(bound), metric in BELOW_BY_DEFAULT))
                 elif bound.below is not None:
                     triggers.append(Trigger(metric, bound.below, True))
                 else:
@@ -159,6 +157,7 @@ class DegradationController:
         self._override_source: Callable[[], Any] | None = None
         self._shared: Any = None
         self._override_error = False
+        self._broken: set[str] = set()  # metrics whose failure was logged
         self.state = levels.state(clock())
         self.last_metrics: dict[str, float | None] = {}
         self._publish(self.state)
@@ -172,7 +171,7 @@ class DegradationController:
         self._shared = SharedLevel(
             store, name, ttl=ttl, on_change=self._fleet_changed, on_override=self._sync_override
         )
-        self._shared.report(self.levels._current)
+        self._shared.report(self.levels.automatic_index)
 
     def announce_override(self) -> None:
         """After changing the override in the catalog: tell the other processes now (with
@@ -230,9 +229,13 @@ class DegradationController:
         for name, read in self._metrics.items():
             try:
                 values[name] = read()
-            except Exception:  # a broken metric holds nothing, and says so once per change
-                log.exception("degradation metric %s failed", name)
+            except Exception:  # a broken metric holds nothing, and says so once per outage
+                if name not in self._broken:
+                    log.exception("degradation metric %s failed", name)
+                    self._broken.add(name)
                 values[name] = None
+            else:
+                self._broken.discard(name)
         return values
 
     def follow_overrides(self, read: Callable[[], Any]) -> None:
@@ -273,7 +276,7 @@ class DegradationController:
             self.last_metrics = metrics
             raw = self.levels.evaluate(metrics, self.clock())
             if self._shared is not None:
-                self._shared.report(self.levels.index(raw.automatic))
+                self._shared.report(self.levels.automatic_index)
             self.state = after = self._effective(raw)
         if after.level != before.level:
             if after.override and (not before.override or before.override != after.override):

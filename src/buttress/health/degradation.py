@@ -157,6 +157,10 @@ class Levels:
     def automatic(self) -> str:
         return self.names[self._current]
 
+    @property
+    def automatic_index(self) -> int:
+        return self._current
+
     def evaluate(self, metrics: Mapping[str, float | None], now: float) -> LevelState:
         """Take one observation of the metrics at clock time ``now`` and move the level by the
         rules of the module docstring."""
