@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,17 @@ def catalog(catalog_dsn: str) -> Iterator[Catalog]:
     cat.upgrade()
     yield cat
     cat.dispose()
+
+
+def wait_until(check: Callable[[], bool], what: str = "", timeout: float = 10.0) -> float:
+    """Poll ``check`` until it is true; the seconds it took. Fails naming ``what`` after
+    ``timeout`` seconds."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out waiting for {what or 'the condition'}")
+        time.sleep(0.001)
+    return time.monotonic() - started
 
 
 def free_port() -> int:

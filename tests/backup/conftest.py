@@ -108,6 +108,19 @@ def config_file(project: Path, recipient: str, extra: str = "") -> str:
     return str(project / "buttress.yaml")
 
 
+def add_s3_destination(project: Path, bucket: str, endpoint: str, extra: str = "") -> None:
+    """Add destination `cloud` (the bucket behind ``endpoint``) to the project's config."""
+    path = project / "buttress.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "    - {name: local, path: repo}\n",
+            "    - {name: local, path: repo}\n"
+            f"    - {{name: cloud, type: s3, bucket: {bucket}, endpoint_url: '{endpoint}',"
+            f" access_key_id: testing{extra}}}\n",
+        )
+    )
+
+
 def recipient(project: Path) -> str:
     return (project / "pub.txt").read_text()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from buttress.cli import main
+from tests.backup.conftest import add_s3_destination
 from tests.backup.conftest import config_file as _config
 from tests.backup.conftest import recipient as _recipient
 from tests.backup.conftest import run_json as _json
@@ -131,18 +132,12 @@ def test_a_target_backed_up_to_disk_and_s3(
     S3 alone when the local copy is gone; the secret key is never shown."""
     bucket = s3_server.new_bucket()
     _config(project, _recipient(project))
-    text = (
-        (project / "buttress.yaml")
-        .read_text()
-        .replace(
-            "    - {name: local, path: repo}\n",
-            "    - {name: local, path: repo}\n"
-            f"    - {{name: cloud, type: s3, bucket: {bucket}, prefix: prod,"
-            f" endpoint_url: '{s3_server.endpoint}', access_key_id: testing,"
-            " secret_access_key: 'sk-do-not-print-9', storage_class: STANDARD_IA}\n",
-        )
+    add_s3_destination(
+        project,
+        bucket,
+        s3_server.endpoint,
+        ", prefix: prod, secret_access_key: 'sk-do-not-print-9', storage_class: STANDARD_IA",
     )
-    (project / "buttress.yaml").write_text(text)
     run = _json(capsys, ["backup", "run", "site", "--json"])
     assert run["destinations"] == ["local", "cloud"]
     checked = _json(capsys, ["backup", "verify", run["id"], "--restore-test", "--json"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from buttress.cli import main
-from tests.backup.conftest import config_file, recipient, run_json
+from tests.backup.conftest import add_s3_destination, config_file, recipient, run_json
 from tests.backup.s3_proxy import FaultyProxy
 from tests.conftest import S3Server
 
@@ -26,13 +26,8 @@ def proxy(s3_server: S3Server) -> Iterator[FaultyProxy]:
 def _setup(project: Path, s3_server: S3Server, proxy: FaultyProxy) -> str:
     bucket = s3_server.new_bucket()
     config_file(project, recipient(project))
+    add_s3_destination(project, bucket, proxy.endpoint, ", secret_access_key: s, max_attempts: 1")
     text = (project / "buttress.yaml").read_text()
-    text = text.replace(
-        "    - {name: local, path: repo}\n",
-        "    - {name: local, path: repo}\n"
-        f"    - {{name: cloud, type: s3, bucket: {bucket}, endpoint_url: '{proxy.endpoint}',"
-        " access_key_id: k, secret_access_key: s, max_attempts: 1}\n",
-    )
     text = text.replace("path: site}", "path: site, required: 1, object_size_mb: 1}")
     (project / "buttress.yaml").write_text(text)
     with open(project / "site" / "data.bin", "wb") as f:

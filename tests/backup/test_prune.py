@@ -13,7 +13,7 @@ import pytest
 from buttress.catalog import Catalog, catalog_url
 from buttress.catalog.tables import BackupRun
 from buttress.cli import main
-from tests.backup.conftest import config_file, recipient, run_json
+from tests.backup.conftest import add_s3_destination, config_file, recipient, run_json
 from tests.conftest import S3Server
 
 DAY = dt.timedelta(days=1)
@@ -63,16 +63,8 @@ def four_days(
     """Four daily backups of `site` (newest first) in a local directory and an S3 bucket."""
     bucket = s3_server.new_bucket()
     config_file(project, recipient(project))
-    text = (
-        (project / "buttress.yaml")
-        .read_text()
-        .replace(
-            "    - {name: local, path: repo}\n",
-            "    - {name: local, path: repo}\n"
-            f"    - {{name: cloud, type: s3, bucket: {bucket},"
-            f" endpoint_url: '{s3_server.endpoint}', access_key_id: k, secret_access_key: s}}\n",
-        )
-    )
+    add_s3_destination(project, bucket, s3_server.endpoint, ", secret_access_key: s")
+    text = (project / "buttress.yaml").read_text()
     text = text.replace(
         "source: directory, path: site}",
         "source: directory, path: site, retention: {keep_last: 2}}",

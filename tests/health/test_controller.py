@@ -191,3 +191,30 @@ def test_hooks_from_yaml(tmp_path: Path) -> None:
     )
     with pytest.raises(UsageError, match="degradation hook: cannot load 'no_such_module:f'"):
         controller_from_config(load(tmp_path / "buttress.yaml"), None, None)
+
+
+def test_a_failing_metric_holds_nothing_and_is_logged_once_per_outage(
+    config: DegradationConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = {"yes": True}
+
+    def queue_depth() -> float:
+        if broken["yes"]:
+            raise RuntimeError("queue unreachable")
+        return 5.0
+
+    c = DegradationController(build_levels(config), system_metrics=False, clock=Clock())
+    c.register_metric("queue_depth", queue_depth)
+    try:
+        for _ in range(3):
+            c.evaluate()
+        assert c.last_metrics["queue_depth"] is None
+        assert caplog.text.count("degradation metric queue_depth failed") == 1
+        broken["yes"] = False
+        c.evaluate()
+        assert c.last_metrics["queue_depth"] == 5.0
+        broken["yes"] = True
+        c.evaluate()  # a new outage is reported again
+        assert caplog.text.count("degradation metric queue_depth failed") == 2
+    finally:
+        flags.publish(None, frozenset(), {})

@@ -3,8 +3,7 @@ metrics and the overrides `buttress level set` writes to the shared catalog."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,7 @@ from buttress import flags
 from buttress.cli import main
 from buttress.config import load
 from buttress.health.embed import start_degradation
-
-
-def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+from tests.conftest import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +34,14 @@ def test_the_app_process_follows_the_catalogs_override(
     assert main(["db", "upgrade"]) == 0
     embedded = start_degradation(load(tmp_path / "buttress.yaml"))
     try:
-        _until(lambda: flags.level() == "GREEN", "the controller to start")
+        wait_until(lambda: flags.level() == "GREEN", "the controller to start")
         for _ in range(10):
             embedded.controller.requests.record(0.01, error=True)  # this process's requests fail
-        _until(lambda: not flags.enabled("recommendations"), "YELLOW from the error rate")
+        wait_until(lambda: not flags.enabled("recommendations"), "YELLOW from the error rate")
         assert main(["level", "set", "RED", "--for", "5m", "--reason", "drill"]) == 0
-        _until(lambda: flags.level() == "RED", "the override written by the CLI")
+        wait_until(lambda: flags.level() == "RED", "the override written by the CLI")
         assert main(["level", "clear"]) == 0
-        _until(lambda: flags.level() == "YELLOW", "the override's end")
+        wait_until(lambda: flags.level() == "YELLOW", "the override's end")
     finally:
         embedded.stop()
     assert not embedded._thread.is_alive()

@@ -6,8 +6,7 @@ flags` on the command line."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from buttress.cli import main
 from buttress.config import load
 from buttress.health import overrides
 from buttress.server.app import create_app
+from tests.conftest import wait_until
 
 CONFIG = """
 health:
@@ -57,13 +57,6 @@ def _h(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 15
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_level_follows_health_overrides_and_flags(
     served: tuple[TestClient, dict[str, str]], catalog: Catalog
 ) -> None:
@@ -73,7 +66,7 @@ def test_level_follows_health_overrides_and_flags(
         body: dict[str, Any] = c.get("/api/v1/level", headers=_h(t["viewer"])).json()
         return body
 
-    _until(lambda: level()["level"] == "YELLOW", "YELLOW from a health score of 0")
+    wait_until(lambda: level()["level"] == "YELLOW", "YELLOW from a health score of 0")
     snap = level()
     assert snap["reasons"] == ["health_score < 60"]
     assert snap["features"] == {"checkout": True, "exports": True, "recommendations": False}
@@ -108,13 +101,13 @@ def test_level_follows_health_overrides_and_flags(
     # an override written to the catalog by someone else (the CLI, another replica)
     with catalog.begin() as session:
         overrides.create(session=session, level="RED", reason="drill", seconds=600, actor="cli:x")
-    _until(lambda: level()["level"] == "RED", "the catalog's override")
+    wait_until(lambda: level()["level"] == "RED", "the catalog's override")
     assert level()["override"]["actor"] == "cli:x"
     assert flags.enabled("checkout")
     assert not flags.enabled("exports")
     with catalog.begin() as session:
         overrides.clear(session=session, actor="cli:x")
-    _until(lambda: level()["level"] == "YELLOW", "the override's end")
+    wait_until(lambda: level()["level"] == "YELLOW", "the override's end")
     history = level()["override_history"]
     assert [(r["level"], r["cleared_by"]) for r in history] == [
         ("RED", "cli:x"),

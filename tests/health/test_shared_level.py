@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from buttress import flags
 from buttress.health.controller import DegradationController
 from buttress.health.degradation import Level, Levels, Trigger
 from buttress.state.redis_store import RedisStore
-from tests.conftest import OwnRedis
+from tests.conftest import OwnRedis, wait_until
 
 
 def _levels() -> Levels:
@@ -37,14 +38,6 @@ def _replica(url: str, cpu: dict[str, float], ttl: float = 5.0) -> DegradationCo
     return controller
 
 
-def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout, f"timed out waiting for {what}"
-        time.sleep(0.002)
-    return time.monotonic() - started
-
-
 @pytest.fixture(autouse=True)
 def reset_flags() -> Iterator[None]:
     yield
@@ -58,20 +51,20 @@ def test_the_hottest_replica_sets_the_fleet_level(own_redis: OwnRedis) -> None:
     b.evaluate()
     hot["value"] = 90
     assert a.evaluate().level == "YELLOW"
-    waited = _until(lambda: b.state.level == "YELLOW", "the other replica to follow")
+    waited = wait_until(lambda: b.state.level == "YELLOW", "the other replica to follow")
     assert b.state.automatic == "GREEN"
     assert b.state.reasons[0] == "another replica is at YELLOW"
     assert b.snapshot()["fleet"] == "YELLOW"
     print(f"propagated in {waited * 1000:.1f} ms")
     hot["value"] = 10
     assert a.evaluate().level == "GREEN"
-    _until(lambda: b.state.level == "GREEN", "the fleet to come down")
+    wait_until(lambda: b.state.level == "GREEN", "the fleet to come down")
     hot["value"] = 99
     a.evaluate()
-    _until(lambda: b.state.level == "RED", "RED")
+    wait_until(lambda: b.state.level == "RED", "RED")
     a._shared.store.agent.unregister(a._shared)  # the hot replica dies (stops reporting)
     b.evaluate()
-    _until(lambda: b.state.level == "GREEN", "the dead replica's report to expire", timeout=5)
+    wait_until(lambda: b.state.level == "GREEN", "the dead replica's report to expire", timeout=5)
     b.set_override("RED", "test", 60)
     assert b.state.level == "RED"  # an override still wins
 
@@ -80,14 +73,14 @@ def test_without_redis_each_replica_follows_its_own_level(own_redis: OwnRedis) -
     hot, cool = {"value": 90.0}, {"value": 10.0}
     a, b = _replica(own_redis.url, hot), _replica(own_redis.url, cool)
     a.evaluate()
-    _until(lambda: b.state.level == "YELLOW", "sharing")
+    wait_until(lambda: b.state.level == "YELLOW", "sharing")
     own_redis.stop()
-    _until(lambda: b.state.level == "GREEN", "B to fall back to its own level")
+    wait_until(lambda: b.state.level == "GREEN", "B to fall back to its own level")
     assert a.evaluate().level == "YELLOW"
     own_redis.start()
     a._shared.report(2)  # any change is announced again once Redis answers
     a._shared.report(1)
-    _until(lambda: b.state.level == "YELLOW", "sharing again")
+    wait_until(lambda: b.state.level == "YELLOW", "sharing again")
 
 
 def _child(url: str, ready: Any, go: Any, done: Any) -> None:
@@ -115,7 +108,7 @@ def test_propagation_between_two_processes(own_redis: OwnRedis) -> None:
         samples = []
         go.set()
         changed_at = done.get(timeout=30)
-        _until(lambda: here.state.level == "YELLOW", "the other process's level")
+        wait_until(lambda: here.state.level == "YELLOW", "the other process's level")
         samples.append(time.time() - changed_at)
         print(f"cross-process propagation: {samples[0] * 1000:.1f} ms")
         assert not flags.enabled("recommendations")
@@ -138,7 +131,7 @@ def test_an_announced_override_reaches_other_replicas_at_once(own_redis: OwnRedi
     # a notice sent before a listener has subscribed is lost (the next evaluation would catch
     # up; nothing evaluates here): wait for both listeners
     client = redis.Redis(port=own_redis.port)
-    _until(lambda: client.pubsub_numsub("lvl:events")[0][1] >= 2, "both listeners")
+    wait_until(lambda: client.pubsub_numsub("lvl:events")[0][1] >= 2, "both listeners")
     client.close()
     catalog["record"] = SimpleNamespace(
         level="RED", reason="failover", actor="api:ops",
@@ -146,10 +139,40 @@ def test_an_announced_override_reaches_other_replicas_at_once(own_redis: OwnRedi
     )  # fmt: skip
     started = time.monotonic()
     a.announce_override()
-    _until(lambda: b.state.level == "RED", "the override to reach b")
+    wait_until(lambda: b.state.level == "RED", "the override to reach b")
     print(f"override propagated in {(time.monotonic() - started) * 1000:.1f} ms")
     assert b.state.override is not None
     assert b.state.override.reason == "failover"
     catalog["record"] = None
     a.announce_override()
-    _until(lambda: b.state.level == "GREEN", "the override's end to reach b")
+    wait_until(lambda: b.state.level == "GREEN", "the override's end to reach b")
+
+
+def test_the_cli_announces_overrides_when_levels_are_shared(
+    own_redis: OwnRedis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`buttress level set/clear` with `shared: true` tell every listening process at once."""
+    from buttress.cli import main
+    from buttress.health.shared_level import SharedLevel
+
+    heard: list[str] = []
+    store = RedisStore(own_redis.url, prefix="cli", sync_interval=0.05)
+    # kept referenced: the store's agent holds its members weakly
+    member = SharedLevel(store, on_override=lambda: heard.append("override"))
+    client = redis.Redis(port=own_redis.port)
+    wait_until(lambda: client.pubsub_numsub("cli:events")[0][1] >= 1, "the listener")
+    client.close()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "buttress.yaml").write_text(
+        f"state: {{backend: redis, url: '{own_redis.url}', prefix: cli}}\n"
+        "health: {degradation: {shared: true}}\n"
+    )
+    assert main(["level", "set", "RED", "--for", "5m", "--reason", "drill"]) == 0
+    wait_until(lambda: heard == ["override"], "the announcement of the override")
+    assert main(["level", "clear"]) == 0
+    wait_until(lambda: heard == ["override", "override"], "the announcement of its end")
+    member.close()
+    store.close()

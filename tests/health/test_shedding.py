@@ -203,3 +203,12 @@ async def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
     while not check():
         assert loop.time() < deadline
         await asyncio.sleep(0.005)
+
+
+def test_the_cpu_throttle_reads_the_real_cpu_by_default() -> None:
+    """Without a reader, psutil's CPU use (a percentage); bad thresholds are refused."""
+    throttle = CpuThrottle(warning=100, critical=100, every=0)
+    assert 0.0 <= throttle.level() <= 100.0
+    assert not throttle.sheds("sheddable")  # nothing is above 100%
+    with pytest.raises(ValueError, match="warning <= critical"):
+        CpuThrottle(warning=90, critical=80)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ import redis
 from buttress.resilience import CircuitBreaker, CircuitOpenError
 from buttress.resilience.events import StateStoreModeChanged
 from buttress.state import RedisStore
-from tests.conftest import OwnRedis
+from tests.conftest import OwnRedis, wait_until
 
 
 def _boom() -> None:
@@ -25,15 +25,6 @@ def _fail(breaker: CircuitBreaker, times: int) -> None:
     for _ in range(times):
         with pytest.raises((RuntimeError, CircuitOpenError)):
             breaker.call(_boom)
-
-
-def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> float:
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.001)
-    return time.monotonic() - started
 
 
 @pytest.fixture
@@ -59,7 +50,7 @@ def test_failures_from_two_processes_fill_one_window_and_open_it_for_both(
     b = CircuitBreaker(name="db", store=pair[1], **SETTINGS)
     _fail(a, 2)  # neither alone reaches minimum_calls=4
     _fail(b, 2)
-    _until(lambda: a.state == "open" and b.state == "open")
+    wait_until(lambda: a.state == "open" and b.state == "open")
     with pytest.raises(CircuitOpenError) as caught:
         b.call(lambda: "never")
     assert caught.value.retry_after is not None
@@ -73,7 +64,7 @@ def test_a_time_window_is_shared_too(pair: tuple[RedisStore, RedisStore]) -> Non
     for _ in range(3):
         a.call(lambda: None)
     _fail(b, 3)  # 3 of 6 calls failed: 50%
-    _until(lambda: a.state == "open" and b.state == "open")
+    wait_until(lambda: a.state == "open" and b.state == "open")
 
 
 def test_successes_keep_it_closed_and_cost_no_round_trip(store: RedisStore) -> None:
@@ -99,7 +90,7 @@ def test_half_open_probes_are_handed_out_once_across_processes(
     a = CircuitBreaker(name="probe", store=pair[0], **SETTINGS)
     b = CircuitBreaker(name="probe", store=pair[1], **SETTINGS)
     _fail(a, 4)
-    _until(lambda: b.state == "open")
+    wait_until(lambda: b.state == "open")
     time.sleep(0.35)
     admitted = 0
     blocked = []
@@ -120,11 +111,11 @@ def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_l
     a = CircuitBreaker(name="heal", store=pair[0], **opts)
     b = CircuitBreaker(name="heal", store=pair[1], **opts)
     _fail(a, 4)
-    _until(lambda: b.state == "open")
+    wait_until(lambda: b.state == "open")
     time.sleep(0.35)
     _fail(b, 1)  # both probes fail (one per process): open again, for 0.6 s this time
     _fail(a, 1)
-    _until(lambda: a.state == "open")
+    wait_until(lambda: a.state == "open")
     with pytest.raises(CircuitOpenError) as caught:
         a.call(lambda: None)
     assert caught.value.retry_after is not None
@@ -132,7 +123,7 @@ def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_l
     time.sleep(0.65)
     assert a.call(lambda: 1) == 1
     assert b.call(lambda: 2) == 2
-    _until(lambda: a.state == "closed" and b.state == "closed")
+    wait_until(lambda: a.state == "closed" and b.state == "closed")
 
 
 def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) -> None:
@@ -145,9 +136,9 @@ def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) 
         (b.reset, "closed"),
     ):
         action()
-        _until(lambda expected=expected: a.state == expected and b.state == expected)  # type: ignore[misc]
+        wait_until(lambda expected=expected: a.state == expected and b.state == expected)  # type: ignore[misc]
     a.force_open()
-    _until(lambda: b.state == "forced_open")
+    wait_until(lambda: b.state == "forced_open")
     with pytest.raises(CircuitOpenError):
         b.call(lambda: None)
 
@@ -157,7 +148,7 @@ def test_a_missed_notice_is_caught_up_by_the_next_sync(pair: tuple[RedisStore, R
     b = CircuitBreaker(name="deaf", store=pair[1], **SETTINGS)
     b.notice = lambda fields: None  # type: ignore[attr-defined]  # pub/sub lost
     a.force_open()
-    took = _until(lambda: b.state == "forced_open", timeout=2.0)
+    took = wait_until(lambda: b.state == "forced_open", timeout=2.0)
     assert took <= 1.0  # sync_interval is 0.05 s here; the bound is one interval plus a round trip
 
 
@@ -220,7 +211,7 @@ def test_failure_modes_and_recovery(own_redis: OwnRedis, mode: str) -> None:
     breaker = CircuitBreaker(name="m", store=store, on_store_failure=mode, **SETTINGS)  # type: ignore[arg-type]
     assert breaker.store_mode == "shared"
     own_redis.stop()
-    _until(lambda: breaker.store_mode == mode)
+    wait_until(lambda: breaker.store_mode == mode)
     if mode == "local":
         _fail(breaker, 4)  # judged by this process alone
         assert breaker.state == "open"
@@ -231,8 +222,8 @@ def test_failure_modes_and_recovery(own_redis: OwnRedis, mode: str) -> None:
         with pytest.raises(CircuitOpenError):
             breaker.call(lambda: "never")
     own_redis.start()
-    _until(lambda: breaker.store_mode == "shared", timeout=10)
-    _until(lambda: breaker.state == "closed")  # the shared state (a fresh Redis: closed) rules
+    wait_until(lambda: breaker.store_mode == "shared", timeout=10)
+    wait_until(lambda: breaker.state == "closed")  # the shared state (a fresh Redis: closed) rules
     assert breaker.call(lambda: "ok") == "ok"
     store.close()
 
@@ -255,6 +246,6 @@ def test_deny_rejects_from_the_moment_the_failure_mode_shows(own_redis: OwnRedis
     breaker.add_listener(during_transition)
     assert breaker.call(lambda: "ok") == "ok"  # closed, fast path in use
     own_redis.stop()
-    _until(lambda: bool(outcomes))
+    wait_until(lambda: bool(outcomes))
     assert outcomes == ["rejected"]
     store.close()
