@@ -1,4 +1,4 @@
-"""Every Prometheus metric name buttress exports, in one place (see docs/metrics.md)."""
+"""Every Prometheus metric name buttress exports, in one place (the table is in docs/server.md)."""
 
 from __future__ import annotations
 

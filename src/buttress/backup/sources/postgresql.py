@@ -62,7 +62,7 @@ def _split(dsn: str) -> tuple[str, dict[str, str]]:
     return make_conninfo(**{k: str(v) for k, v in params.items()}), env
 
 
-class _Counting:
+class _SnapshotFacts:
     """The facts of the dump's snapshot, read by a thread in a session of its own."""
 
     def __init__(self, source: PostgresSource, snapshot: str) -> None:
@@ -180,7 +180,7 @@ class PostgresSource(Source):
         self._conn: Any = None
         self._snapshot = ""
         self._meta: dict[str, Any] = {}
-        self._counting: _Counting | None = None
+        self._counting: _SnapshotFacts | None = None
 
     def describe(self) -> str:
         return f"postgresql {mask_url(self.dsn)}"
@@ -218,7 +218,7 @@ class PostgresSource(Source):
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         self._snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         self._conn = conn
-        self._counting = _Counting(self, self._snapshot)
+        self._counting = _SnapshotFacts(self, self._snapshot)
         return {"server_version": server, "client_version": client}
 
     def _facts(self, conn: Any, tables: list[str] | None = None) -> dict[str, Any]:
