@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Literal
+from typing import Literal, SupportsIndex
 
 import pytest
 
@@ -114,6 +114,31 @@ def test_max_wait_times_out_and_frees_the_queue_place() -> None:
     release.set()
     for t in holders:
         t.join()
+
+
+def test_a_slot_given_back_while_a_call_queues_goes_to_that_call() -> None:
+    """Free slots are taken without the lock. The holder gives its slot back just after an
+    arriving call found none, and before that call has joined the queue: the releaser sees no
+    waiter, so the arriving call must notice the slot itself rather than wait for a release
+    that will not come."""
+    bulkhead = Bulkhead(max_concurrent=1, max_queue=1)
+    holder = bulkhead.slot()
+    holder.__enter__()
+
+    class SlotGivenBackDuringPop(list[None]):
+        armed = True
+
+        def pop(self, index: SupportsIndex = -1) -> None:
+            if not self and self.armed:
+                self.armed = False
+                holder.__exit__(None, None, None)  # the releaser appends; nobody queued yet
+                raise IndexError("pop from empty list")  # what our caller saw a moment ago
+            return super().pop(index)
+
+    bulkhead._free = SlotGivenBackDuringPop(bulkhead._free)
+    with bulkhead.slot(timeout=2.0):  # without the hand-over: BulkheadFullError after 2 s
+        assert bulkhead.active == 1
+    assert (bulkhead.active, bulkhead.queued) == (0, 0)
 
 
 def test_slot_is_released_after_exceptions() -> None:

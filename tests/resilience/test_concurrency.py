@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable
 
@@ -99,6 +100,46 @@ def test_bulkhead_never_exceeds_its_limit_across_threads() -> None:
     assert peak[0] <= 3
     assert done[0] == 16 * 300
     assert (bulkhead.active, bulkhead.queued) == (0, 0)
+
+
+def test_bulkhead_hands_over_every_released_slot_under_forced_thread_switches() -> None:
+    """Free slots are taken without a lock: with the interpreter switching threads as often as
+    it can, waiters that queue while slots come back are never forgotten (half the threads
+    wait without a time limit, so a lost wake-up hangs the test) and no slot is lost."""
+    bulkhead = Bulkhead(max_concurrent=2, max_queue=16)
+    counts = {"ran": 0, "full": 0}
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        for _ in range(200):
+            try:
+                if i % 2:
+                    bulkhead.call(lambda: None)
+                else:
+                    with bulkhead.slot(timeout=0.0005):
+                        pass
+            except BulkheadFullError:
+                with lock:
+                    counts["full"] += 1
+            else:
+                with lock:
+                    counts["ran"] += 1
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        in_threads(work)
+    finally:
+        sys.setswitchinterval(previous)
+    assert counts["ran"] + counts["full"] == THREADS * 200
+    assert (bulkhead.active, bulkhead.queued) == (0, 0)
+    with (  # both slots are still there, and no third
+        bulkhead.slot(timeout=0),
+        bulkhead.slot(timeout=0),
+        pytest.raises(BulkheadFullError),
+        bulkhead.slot(timeout=0),
+    ):
+        pass
 
 
 def test_retry_budget_is_not_overdrawn_across_threads() -> None:

@@ -22,10 +22,14 @@ from buttress.state._base import OnStoreFailure, StateStore, check_on_store_fail
 if TYPE_CHECKING:
     from buttress.resilience._store_guard import StoreGuard
 
-__all__ = ["Policy"]
+__all__ = ["AsyncLink", "Link", "Policy"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+Link = Callable[[Callable[[], Any]], Any]
+"""A pipeline stage: runs the no-argument call it is given (through the stages within)."""
+AsyncLink = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
 _names = itertools.count(1)
 
@@ -120,6 +124,32 @@ class Policy:
             return call(fn, *args, **kwargs)
 
         return functools.update_wrapper(wrapper, fn)
+
+    # -- links: the policy as one stage of a pipeline --------------------------------------------
+
+    def _link(self, inner: Link) -> Link:
+        """This policy around ``inner`` as a pipeline stage: a function of one argument, the
+        call to make (a no-argument callable), that runs ``inner(thunk)`` under the policy.
+
+        A stage takes one positional argument where ``call`` takes ``*args, **kwargs``: a
+        pipeline of five pays for one argument tuple, not five. Policies on a pipeline's hot
+        path override this with their fast path inlined and their slow path left to ``call``.
+        """
+        call = self.call
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            return call(inner, thunk)
+
+        return link
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        """:meth:`_link` for asyncio: ``inner(thunk)`` and the result are awaitables."""
+        acall = self.acall
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            return await acall(inner, thunk)
+
+        return link
 
     def _enter(self) -> object:
         raise TypeError(self._no_with())

@@ -59,7 +59,7 @@ class SharedBulkhead(Bulkhead):
     @property
     def active(self) -> int:
         """Permits this process holds now (:meth:`shared_active` counts every process's)."""
-        return len(self._held) + self._active
+        return len(self._held) + super().active
 
     @property
     def queued(self) -> int:

@@ -1,10 +1,13 @@
 """Bulkhead: at most ``max_concurrent`` calls at once, plus a bounded, prioritised wait queue.
 
-One core serves threads and asyncio (even mixed on one bulkhead): a lock guards the count and
-a heap of waiters; a released slot is handed straight to the best waiter (highest priority,
-then oldest), which a thread waiter receives through a lock and an asyncio waiter through its
-event loop. A waiter that times out or is cancelled leaves the queue, and a slot handed to it
-in that instant is passed on, so no slot is ever lost.
+One core serves threads and asyncio (even mixed on one bulkhead). The free slots are items of
+a list: taking one is ``list.pop()`` and giving it back ``list.append()``, each a single atomic
+operation, so an uncontended call takes no lock. The lock guards only the heap of waiters:
+a call that finds no free slot queues under it, and takes a slot given back in the meantime
+itself; a released slot is handed straight to the best waiter (highest priority, then
+oldest), which a thread waiter receives through a lock and an asyncio waiter through its event
+loop. A waiter that times out or is cancelled leaves the queue, and a slot handed to it in that
+instant is passed on, so no slot is ever lost.
 
 When the queue is full, ``on_full`` decides: ``reject_newest`` (the arriving call fails with
 :class:`BulkheadFullError`) or ``drop_oldest`` (the longest-waiting call of the lowest
@@ -23,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal, TypeVar
 
 from buttress.resilience import events
-from buttress.resilience._policy import Policy
+from buttress.resilience._policy import Link, Policy
 from buttress.resilience.errors import BulkheadFullError
 from buttress.state._base import OnStoreFailure, StateStore
 
@@ -128,7 +131,7 @@ class Bulkhead(Policy):
         self.max_wait = max_wait
         self.on_full = on_full
         self._lock = threading.Lock()
-        self._active = 0
+        self._free: list[None] = [None] * max_concurrent  # one item per free slot
         self._queue: list[_Waiter] = []
         self._queued = 0  # waiters still waiting (the heap may hold gone ones, removed lazily)
         self._seq = itertools.count()
@@ -136,7 +139,7 @@ class Bulkhead(Policy):
     @property
     def active(self) -> int:
         """Calls running now."""
-        return self._active
+        return self.max_concurrent - len(self._free)
 
     @property
     def queued(self) -> int:
@@ -146,17 +149,27 @@ class Bulkhead(Policy):
     def shared_active(self) -> int:
         """Calls running now in every process sharing this bulkhead (with a shared store, one
         round trip); in-process, the same as :attr:`active`."""
-        return self._active
+        return self.active
 
     # -- the core (no waiting here) ----------------------------------------------------------
 
     def _try_enter(self, priority: int) -> _Waiter | None:
         """Take a slot (``None``) or join the queue (the waiter to wait on); raises when full."""
-        with self._lock:
-            if self._active < self.max_concurrent and not self._queued:
-                self._active += 1
+        free = self._free
+        if not self._queued:
+            try:
+                free.pop()
                 return None
+            except IndexError:
+                pass
+        with self._lock:
             if self._queued >= self.max_queue:
+                if not self._queued:  # max_queue=0: never wait, but a slot may be free now
+                    try:
+                        free.pop()
+                        return None
+                    except IndexError:
+                        pass
                 victim = self._victim(priority) if self.on_full == "drop_oldest" else None
                 if victim is None:
                     raise self._full("no free slot and the wait queue is full")
@@ -169,6 +182,9 @@ class Bulkhead(Policy):
             waiter = _Waiter(priority, next(self._seq))
             heapq.heappush(self._queue, waiter)
             self._queued += 1
+            # a slot given back since our pop failed went unseen by its releaser if it read
+            # _queued before we raised it: hand out whatever is free now (maybe to us)
+            self._dispatch_locked()
             return waiter
 
     def _victim(self, priority: int) -> _Waiter | None:
@@ -178,18 +194,25 @@ class Bulkhead(Policy):
         return min(waiting, key=lambda w: (w.priority, w.seq))
 
     def _release(self) -> None:
-        with self._lock:
-            self._release_locked()
+        self._free.append(None)
+        if self._queued:
+            self._dispatch()
 
-    def _release_locked(self) -> None:
-        while self._queue:
-            waiter = heapq.heappop(self._queue)
-            if waiter.state == _WAITING:
-                waiter.state = _GRANTED  # the slot passes to it; _active is unchanged
-                self._queued -= 1
-                waiter.wake()
+    def _dispatch_locked(self) -> None:
+        """Hand free slots to the best waiters (under the lock)."""
+        free, queue = self._free, self._queue
+        while self._queued:
+            try:
+                free.pop()
+            except IndexError:
                 return
-        self._active -= 1
+            while True:  # _queued > 0: the heap holds a waiting waiter (gone ones are skipped)
+                waiter = heapq.heappop(queue)
+                if waiter.state == _WAITING:
+                    break
+            waiter.state = _GRANTED  # the slot passes to it
+            self._queued -= 1
+            waiter.wake()
 
     def _stop_waiting(self, waiter: _Waiter) -> bool:
         """Leave the queue if still waiting (True); False when the wait already ended (a slot
@@ -257,39 +280,69 @@ class Bulkhead(Policy):
         Raises:
             BulkheadFullError: no slot, and no room or no time left to wait for one.
         """
-        lock = self._lock
-        with lock:  # the uncontended path, inlined: one lock section in, one out
-            free = self._active < self.max_concurrent and not self._queued
-            if free:
-                self._active += 1
-        if not free:
+        free = self._free
+        taken = False
+        if not self._queued:
+            try:  # the uncontended path, inlined: one atomic pop in, one append out
+                free.pop()
+                taken = True
+            except IndexError:
+                pass
+        if not taken:  # (outside the except block: a rejection is not "during" IndexError)
             self._enter_sync(0, None)
         try:
             return fn(*args, **kwargs)
         finally:
-            with lock:
-                if self._queue:
-                    self._release_locked()
-                else:
-                    self._active -= 1
+            free.append(None)
+            if self._queued:
+                self._dispatch()
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn`` in a slot (waiting in the queue if allowed)."""
-        lock = self._lock
-        with lock:
-            free = self._active < self.max_concurrent and not self._queued
-            if free:
-                self._active += 1
-        if not free:
+        free = self._free
+        taken = False
+        if not self._queued:
+            try:
+                free.pop()
+                taken = True
+            except IndexError:
+                pass
+        if not taken:  # (outside the except block: a rejection is not "during" IndexError)
             await self._enter_async(0, None)
         try:
             return await fn(*args, **kwargs)
         finally:
-            with lock:
-                if self._queue:
-                    self._release_locked()
-                else:
-                    self._active -= 1
+            free.append(None)
+            if self._queued:
+                self._dispatch()
+
+    def _link(self, inner: Link) -> Link:
+        if type(self) is not Bulkhead:  # a shared bulkhead: its call() asks the store
+            return super()._link(inner)
+        free = self._free
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            taken = False
+            if not self._queued:
+                try:
+                    free.pop()
+                    taken = True
+                except IndexError:
+                    pass
+            if not taken:
+                self._enter_sync(0, None)
+            try:
+                return inner(thunk)
+            finally:
+                free.append(None)
+                if self._queued:
+                    self._dispatch()
+
+        return link
+
+    def _dispatch(self) -> None:
+        with self._lock:
+            self._dispatch_locked()
 
     @contextlib.contextmanager
     def slot(self, priority: int = 0, timeout: float | None = None) -> Iterator[None]:

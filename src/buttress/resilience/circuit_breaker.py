@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from buttress._clock import Clock, monotonic
 from buttress.resilience import events
 from buttress.resilience._handles import ExceptionRule, ResultRule, exception_rule
-from buttress.resilience._policy import Policy
+from buttress.resilience._policy import AsyncLink, Link, Policy
 from buttress.resilience.errors import CircuitOpenError
 from buttress.state._base import OnStoreFailure, StateStore
 
@@ -575,6 +575,36 @@ class CircuitBreaker(Policy):
             return call(fn, *args, **kwargs)
 
         return functools.update_wrapper(wrapper, fn)
+
+    def _link(self, inner: Link) -> Link:
+        record, outcome_of, call = self._record, self._outcome_of_error, self.call
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            gen = self._fast_gen
+            if gen >= 0:
+                try:
+                    return inner(thunk)
+                except BaseException as exc:
+                    record(gen, outcome_of(exc), 0.0)
+                    raise
+            return call(inner, thunk)
+
+        return link
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        record, outcome_of, acall = self._record, self._outcome_of_error, self.acall
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            gen = self._fast_gen
+            if gen >= 0:
+                try:
+                    return await inner(thunk)
+                except BaseException as exc:
+                    record(gen, outcome_of(exc), 0.0)
+                    raise
+            return await acall(inner, thunk)
+
+        return link
 
     def _enter(self) -> tuple[int, float]:
         gen = self._admit()

@@ -6,16 +6,18 @@ lets through, the breaker counts each attempt, the limiter is asked last, just b
 That is the documented default order (:data:`DEFAULT_ORDER`); :meth:`Pipeline.standard` sorts
 policies into it.
 
-A call goes through the chain without building a closure: each policy's ``call`` receives the
-next policy's ``call`` as its function and passes the rest of the arguments along.
+The stages are linked once, when the pipeline is built: each policy wraps the stage within it
+(:meth:`Policy._link`), and a call passes one no-argument callable down the chain (the function
+itself, or a ``functools.partial`` of it and its arguments).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
-from buttress.resilience._policy import Policy
+from buttress.resilience._policy import AsyncLink, Link, Policy
 
 __all__ = ["DEFAULT_ORDER", "Pipeline"]
 
@@ -47,10 +49,13 @@ class Pipeline(Policy):
             seen.add(id(policy))
         self._init_policy(name, "pipeline", ())
         self.policies = tuple(policies)
-        self._first = policies[0].call
-        self._rest = tuple(p.call for p in policies[1:])
-        self._afirst = policies[0].acall
-        self._arest = tuple(p.acall for p in policies[1:])
+        chain: Link = _run
+        achain: AsyncLink = _arun
+        for policy in reversed(policies):
+            chain = policy._link(chain)
+            achain = policy._alink(achain)
+        self._chain = chain
+        self._achain = achain
 
     @classmethod
     def standard(cls, *policies: Policy, name: str | None = None) -> Pipeline:
@@ -84,11 +89,23 @@ class Pipeline(Policy):
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` through every policy, outermost first."""
-        return self._first(*self._rest, fn, *args, **kwargs)  # type: ignore[no-any-return]  # fn's result
+        return self._chain(partial(fn, *args, **kwargs) if args or kwargs else fn)  # type: ignore[no-any-return]  # fn's result
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn`` through every policy, outermost first."""
-        return await self._afirst(*self._arest, fn, *args, **kwargs)
+        return await self._achain(partial(fn, *args, **kwargs) if args or kwargs else fn)  # type: ignore[no-any-return]  # fn's result
+
+    def _link(self, inner: Link) -> Link:
+        chain = inner
+        for policy in reversed(self.policies):  # a pipeline within a pipeline: its stages
+            chain = policy._link(chain)
+        return chain
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        chain = inner
+        for policy in reversed(self.policies):
+            chain = policy._alink(chain)
+        return chain
 
     def _enter(self) -> list[tuple[Policy, object]]:
         entered: list[tuple[Policy, object]] = []
@@ -135,3 +152,12 @@ class Pipeline(Policy):
                 exc = raised = error
         if raised is not None:
             raise raised
+
+
+def _run(thunk: Callable[[], Any]) -> Any:
+    """The innermost stage: make the call."""
+    return thunk()
+
+
+def _arun(thunk: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+    return thunk()  # the stage around it awaits it: no coroutine of its own

@@ -27,7 +27,7 @@ from buttress import _clock
 from buttress._clock import AsyncSleep, Clock, Sleep
 from buttress.resilience import events
 from buttress.resilience._handles import ExceptionRule, ResultRule, exception_rule
-from buttress.resilience._policy import Policy
+from buttress.resilience._policy import AsyncLink, Link, Policy
 from buttress.resilience.backoff import (
     Backoff,
     JitterKind,
@@ -349,6 +349,44 @@ class Retry(Policy):
             check = self._retry_if_result
             if check is None or not check(result):
                 return result  # type: ignore[no-any-return]  # fn's own result
+
+    def _link(self, inner: Link) -> Link:
+        retryable, again, call = self._retryable, self._again, self.call
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            if self._budget is not None or self._deadline is not None:
+                return call(inner, thunk)
+            try:
+                result = inner(thunk)
+            except BaseException as exc:
+                if not retryable(exc):
+                    raise
+                return again(inner, (thunk,), {}, exc, None, 0.0)
+            check = self._retry_if_result
+            if check is not None and check(result):
+                return again(inner, (thunk,), {}, None, result, 0.0)
+            return result
+
+        return link
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        retryable, aagain, acall = self._retryable, self._aagain, self.acall
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            if self._budget is not None or self._deadline is not None:
+                return await acall(inner, thunk)
+            try:
+                result = await inner(thunk)
+            except BaseException as exc:
+                if not retryable(exc):
+                    raise
+                return await aagain(inner, (thunk,), {}, exc, None, 0.0)
+            check = self._retry_if_result
+            if check is not None and check(result):
+                return await aagain(inner, (thunk,), {}, None, result, 0.0)
+            return result
+
+        return link
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Use the retry as a decorator; the success path is inlined in the wrapper."""

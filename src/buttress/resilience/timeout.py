@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from buttress._clock import Clock, monotonic
 from buttress.resilience import events
-from buttress.resilience._policy import Policy
+from buttress.resilience._policy import Link, Policy
 from buttress.resilience.errors import PolicyTimeoutError
 
 __all__ = ["Timeout", "deadline", "remaining"]
@@ -111,7 +111,8 @@ class Timeout(Policy):
         if self.hard:
             return self._call_hard(fn, args, kwargs)
         until = self._clock() + self.seconds
-        token = _deadline.set(min(until, _deadline.get()))
+        outer = _deadline.get()
+        token = _deadline.set(until if until < outer else outer)
         try:
             result = fn(*args, **kwargs)
         finally:
@@ -119,6 +120,31 @@ class Timeout(Policy):
         if self._clock() > until:
             raise self._timed_out()
         return result
+
+    def _link(self, inner: Link) -> Link:
+        if self.hard:
+            return super()._link(inner)
+        clock, seconds, get, set_, reset = (
+            self._clock,
+            self.seconds,
+            _deadline.get,
+            _deadline.set,
+            _deadline.reset,
+        )
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            until = clock() + seconds
+            outer = get()
+            token = set_(until if until < outer else outer)
+            try:
+                result = inner(thunk)
+            finally:
+                reset(token)
+            if clock() > until:
+                raise self._timed_out()
+            return result
+
+        return link
 
     def _call_hard(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         until = self._clock() + self.seconds

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 from buttress import _clock
 from buttress._clock import AsyncSleep, Clock, Sleep
 from buttress.resilience import events
-from buttress.resilience._policy import Policy
+from buttress.resilience._mutex import Mutex
+from buttress.resilience._policy import AsyncLink, Link, Policy
 from buttress.resilience.errors import RateLimitedError
 from buttress.resilience.rate_limit._algorithm import Algorithm
 from buttress.resilience.rate_limit.fixed_window import FixedWindow
@@ -156,7 +156,7 @@ class RateLimiter(Policy):
         self._sleep = sleep
         self._asleep = asleep
         self._states: dict[str, tuple[Algorithm, Any]] = {}
-        self._lock = threading.Lock()
+        self._lock = Mutex()
         self._ops = 0
         self._simple = not (self._tiers or self._allow or self._deny)
         self._local_only = self._store is None
@@ -443,7 +443,12 @@ class RateLimiter(Policy):
                 return listed
         if not self._local_only:
             return self._reported(self._shared(key, cost, reserve=False)[1])
-        with self._lock:
+        held = self._lock.held  # the mutex inlined (see _mutex.py)
+        try:
+            held.pop()
+        except IndexError:
+            self._lock.wait()
+        try:
             now = self._clock()
             algo, state = self._state(key, now)
             retry = algo.take(state, now, cost)
@@ -458,6 +463,8 @@ class RateLimiter(Policy):
                 retry,
                 "ok" if retry == 0.0 else "limited",
             )
+        finally:
+            held.append(None)
         if retry and (self._listeners or events._global):
             self._emit(events.CallRejected(self.name, "rate_limited", retry))
         return decision
@@ -549,8 +556,15 @@ class RateLimiter(Policy):
         """
         algo = self.algorithm
         if not algo.shaping and self._local_only:
-            with self._lock:
+            held = self._lock.held  # the mutex inlined (see _mutex.py)
+            try:
+                held.pop()
+            except IndexError:
+                self._lock.wait()
+            try:
                 retry = algo.take(self._default, self._clock(), 1)
+            finally:
+                held.append(None)
             if retry:
                 raise self._limited(retry)
             return fn(*args, **kwargs)
@@ -561,13 +575,64 @@ class RateLimiter(Policy):
         """Await ``fn`` if a permit (key ``""``) is available now; a leaky bucket waits its turn."""
         algo = self.algorithm
         if not algo.shaping and self._local_only:
-            with self._lock:
+            held = self._lock.held  # the mutex inlined (see _mutex.py)
+            try:
+                held.pop()
+            except IndexError:
+                self._lock.wait()
+            try:
                 retry = algo.take(self._default, self._clock(), 1)
+            finally:
+                held.append(None)
             if retry:
                 raise self._limited(retry)
             return await fn(*args, **kwargs)
         await self._aenter()
         return await fn(*args, **kwargs)
+
+    def _link(self, inner: Link) -> Link:
+        call = self.call
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            algo = self.algorithm
+            if algo.shaping or not self._local_only:
+                return call(inner, thunk)
+            held = self._lock.held  # the mutex inlined (see _mutex.py)
+            try:
+                held.pop()
+            except IndexError:
+                self._lock.wait()
+            try:
+                retry = algo.take(self._default, self._clock(), 1)
+            finally:
+                held.append(None)
+            if retry:
+                raise self._limited(retry)
+            return inner(thunk)
+
+        return link
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        acall = self.acall
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            algo = self.algorithm
+            if algo.shaping or not self._local_only:
+                return await acall(inner, thunk)
+            held = self._lock.held  # the mutex inlined (see _mutex.py)
+            try:
+                held.pop()
+            except IndexError:
+                self._lock.wait()
+            try:
+                retry = algo.take(self._default, self._clock(), 1)
+            finally:
+                held.append(None)
+            if retry:
+                raise self._limited(retry)
+            return await inner(thunk)
+
+        return link
 
     def _enter(self) -> None:
         if not self._local_only:
