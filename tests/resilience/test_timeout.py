@@ -106,3 +106,76 @@ def test_bad_seconds(seconds: object) -> None:
     """The timeout must be a positive number of seconds."""
     with pytest.raises(ValueError, match="expected a number of seconds > 0"):
         Timeout(seconds)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_one_timer_serves_many_calls_each_cut_at_its_own_deadline() -> None:
+    """A policy's concurrent calls share one timer: calls that end in time are untouched,
+    calls that hang are cut at their own deadline (also when they started later, after the
+    first deadline's call ended early), and nothing stays queued afterwards."""
+    policy = Timeout(0.05)
+
+    async def sleeper(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return f"slept {seconds}"
+
+    async def late(start: float, seconds: float) -> str:
+        await asyncio.sleep(start)
+        return await policy.acall(sleeper, seconds)
+
+    results = await asyncio.gather(
+        policy.acall(sleeper, 0.001),  # ends first: its deadline's timer must re-arm for others
+        late(0.02, 5),  # hangs, started later: cut about 0.07 s in
+        policy.acall(sleeper, 5),  # hangs: cut at 0.05 s
+        late(0.01, 0.005),
+        policy.acall(sleeper, 0.01),
+        return_exceptions=True,
+    )
+    assert results[0] == "slept 0.001"
+    assert isinstance(results[1], PolicyTimeoutError)
+    assert isinstance(results[2], PolicyTimeoutError)
+    assert list(results[3:]) == ["slept 0.005", "slept 0.01"]
+    for deadlines in policy._by_loop.values():
+        assert not deadlines.calls
+
+
+@pytest.mark.anyio
+async def test_an_outside_cancellation_is_not_turned_into_a_timeout() -> None:
+    """The caller's own cancellation passes through as CancelledError; and a call that
+    swallows our cancellation leaves the task's cancel count as it was."""
+    policy = Timeout(5)
+    task = asyncio.ensure_future(policy.acall(asyncio.sleep, 10))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return "swallowed"
+        return "slept"
+
+    async def run() -> tuple[str, int]:
+        result = await Timeout(0.02).acall(stubborn)
+        current = asyncio.current_task()
+        assert current is not None
+        return result, current.cancelling()
+
+    assert await asyncio.ensure_future(run()) == ("swallowed", 0)
+
+
+@pytest.mark.anyio
+async def test_nested_timeouts_of_one_policy_report_the_outer_one() -> None:
+    """The outer call's deadline comes first: the inner call sees a plain cancellation, the
+    outer one reports the timeout."""
+    policy = Timeout(0.03)
+
+    async def inner() -> None:
+        with pytest.raises(asyncio.CancelledError):
+            await policy.acall(asyncio.sleep, 10)
+        raise asyncio.CancelledError  # what the inner call saw, passed on
+
+    with pytest.raises(PolicyTimeoutError):
+        await policy.acall(inner)
