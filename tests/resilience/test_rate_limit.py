@@ -130,6 +130,40 @@ async def test_async_acquire_and_call(clock: FakeClock) -> None:
         await limiter.acall(ok)
 
 
+@pytest.mark.anyio
+async def test_decorator_limits_sync_and_async_functions(clock: FakeClock) -> None:
+    """@limiter on plain and async functions: the same permits, the same refusal, arguments
+    passed through; a leaky bucket's decorator waits its turn rather than refusing."""
+    limiter = RateLimiter.token_bucket(rate=2, per=1.0, clock=clock)
+
+    @limiter
+    def add(a: int, b: int = 0) -> int:
+        return a + b
+
+    @limiter
+    async def aadd(a: int, b: int = 0) -> int:
+        return a + b
+
+    assert add(1, b=2) == 3
+    assert await aadd(2, b=3) == 5
+    with pytest.raises(RateLimitedError) as info:
+        add(1)
+    assert info.value.retry_after == pytest.approx(0.5)
+    with pytest.raises(RateLimitedError):
+        await aadd(1)
+    assert (add.__name__, aadd.__name__) == ("add", "aadd")
+    clock.advance(0.5)
+    assert await aadd(1) == 1
+
+    shaper = RateLimiter.leaky_bucket(
+        rate=10, per=1.0, capacity=3, clock=clock, sleep=clock.sleep, asleep=clock.asleep
+    )
+    shaped = shaper(lambda: "ran")
+    clock.slept.clear()
+    assert [shaped(), shaped()] == ["ran", "ran"]
+    assert clock.slept == pytest.approx([0.1])
+
+
 def test_leaky_bucket_shapes_instead_of_rejecting(clock: FakeClock) -> None:
     """A leaky bucket spaces calls out at its rate and refuses only beyond its capacity."""
     limiter = RateLimiter.leaky_bucket(rate=10, per=1.0, capacity=3, clock=clock, sleep=clock.sleep)

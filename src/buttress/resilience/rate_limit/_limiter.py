@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
@@ -589,6 +591,48 @@ class RateLimiter(Policy):
             return await fn(*args, **kwargs)
         await self._aenter()
         return await fn(*args, **kwargs)
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Use the limiter as a decorator (key ``""``); the in-process path is inlined."""
+        call, acall, mutex = self.call, self.acall, self._lock
+        held = mutex.held
+        if inspect.iscoroutinefunction(fn):
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                algo = self.algorithm
+                if algo.shaping or not self._local_only:
+                    return await acall(fn, *args, **kwargs)
+                try:
+                    held.pop()
+                except IndexError:
+                    mutex.wait()
+                try:
+                    retry = algo.take(self._default, self._clock(), 1)
+                finally:
+                    held.append(None)
+                if retry:
+                    raise self._limited(retry)
+                return await fn(*args, **kwargs)
+
+            return functools.update_wrapper(async_wrapper, fn)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            algo = self.algorithm
+            if algo.shaping or not self._local_only:
+                return call(fn, *args, **kwargs)
+            try:
+                held.pop()
+            except IndexError:
+                mutex.wait()
+            try:
+                retry = algo.take(self._default, self._clock(), 1)
+            finally:
+                held.append(None)
+            if retry:
+                raise self._limited(retry)
+            return fn(*args, **kwargs)
+
+        return functools.update_wrapper(wrapper, fn)
 
     def _link(self, inner: Link) -> Link:
         call = self.call
