@@ -3,6 +3,7 @@ server but never the password."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -181,3 +182,46 @@ def test_bad_store_settings_are_named(kwargs: dict[str, object], message: str) -
     url = str(kwargs.pop("url", "redis://127.0.0.1:6379/0"))
     with pytest.raises(ValueError, match=re.escape(message)):
         RedisStore(url, **kwargs)  # type: ignore[arg-type]
+
+
+def test_decisions_keep_their_connection_and_survive_a_server_restart(own_redis: OwnRedis) -> None:
+    """Decisions run on connections the store keeps between commands (no pool check-out per
+    decision). After the server restarts, the first decision replaces the dead connection and
+    succeeds; nothing reaches the caller and no connection is leaked."""
+    store = RedisStore(own_redis.url, prefix="held", retry_interval=0.05)
+    try:
+        limiter = RateLimiter.fixed_window(limit=100, window=60, name="held", store=store)
+        server = redis.Redis.from_url(own_redis.url)
+        before = server.info("stats")["total_connections_received"]
+        for _ in range(5):
+            assert limiter.try_acquire("k").reason == "ok"
+        assert server.info("stats")["total_connections_received"] - before == 1
+        assert store._held == 1  # one thread, one held connection, reused
+        server.close()
+        own_redis.stop()
+        own_redis.start()
+        decision = limiter.try_acquire("k")
+        assert decision.reason == "ok"  # answered by the restarted server, not a failure mode
+        assert decision.remaining == 99  # the restarted server kept nothing
+        assert store._held == 1
+    finally:
+        store.close()
+    assert store._held == 0
+
+
+def test_a_forked_child_opens_its_own_connections(own_redis: OwnRedis) -> None:
+    """A child process never writes on its parent's sockets: it opens its own on first use."""
+    store = RedisStore(own_redis.url, prefix="fork")
+    try:
+        limiter = RateLimiter.fixed_window(limit=100, window=60, name="fork", store=store)
+        assert limiter.try_acquire().allowed
+        parent_conn = store._idle[0]
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only with an answer on a new connection
+            ok = limiter.try_acquire().reason == "ok" and store._idle[0] is not parent_conn
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert limiter.try_acquire().remaining == 97  # parent's connection still in step
+    finally:
+        store.close()

@@ -10,6 +10,7 @@ Redis Cluster hash tag, so every key a script touches lives in one slot.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -117,6 +118,9 @@ class RedisStore(StateStore):
         self._lock = threading.Lock()
         self._agent: Agent | None = None
         self._closed = False
+        self._idle: list[Any] = []  # connections held between single commands (see _execute)
+        self._held = 0
+        self._pid = os.getpid()
         #: tests only: a clock (seconds) the scripts use instead of the Redis server's time
         self.pinned_time: Callable[[], float] | None = None
 
@@ -180,6 +184,11 @@ class RedisStore(StateStore):
         if agent is not None:
             agent.stop()
         client, self._client = self._client, None
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.disconnect()
+        with self._lock:
+            self._held -= len(idle)
         if client is not None:
             client.close()
             client.connection_pool.disconnect()
@@ -237,14 +246,69 @@ class RedisStore(StateStore):
             StoreUnavailableError: Redis refused, timed out or failed.
         """
         args = [*args, self._now()]
-        client: Any = self.client  # redis-py's execute_command is untyped
         try:
             try:
-                return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                return self._execute("EVALSHA", script.sha, len(keys), *keys, *args)
             except NoScriptError:
-                return client.execute_command("EVAL", script.text, len(keys), *keys, *args)
+                return self._execute("EVAL", script.text, len(keys), *keys, *args)
         except (RedisError, OSError) as exc:
             raise self.unavailable(exc) from None
+
+    def _execute(self, *command: Any) -> Any:
+        """One command on a connection this store keeps between commands.
+
+        redis-py's client checks a connection out of its pool for every command: a queue with
+        a condition variable, and a poll of the socket for unread data, which cost about a
+        third of a loopback round trip (measured: EVALSHA at 0.71x PING through the client,
+        1.09x on a held connection). Policy decisions are single commands whose replies are
+        read in full, so connections go back to a plain list (``pop``/``append`` are atomic)
+        after each one; at most ``pool_size`` are held this way, beyond that the client's
+        pool serves. A connection that fails is dropped; one that had waited idle and fails
+        to connect or send (the server restarted meanwhile) is replaced once.
+        """
+        pid = os.getpid()
+        if pid != self._pid:  # forked: the parent's sockets are not this process's
+            self._idle, self._held, self._pid = [], 0, pid
+        idle = self._idle
+        try:
+            conn = idle.pop()
+        except IndexError:
+            conn = self._connection()
+            if conn is None:
+                client: Any = self.client  # redis-py's execute_command is untyped
+                return client.execute_command(*command)
+            return self._send(conn, command, idle)
+        try:
+            return self._send(conn, command, idle)
+        except redis.ConnectionError:
+            fresh = self._connection()
+            if fresh is None:
+                raise
+            return self._send(fresh, command, idle)
+
+    def _connection(self) -> Any:
+        """A new connection like the client pool's, or ``None`` at ``pool_size`` of them."""
+        with self._lock:
+            if self._held >= self._options["max_connections"]:
+                return None
+            self._held += 1
+        pool: Any = self.client.connection_pool
+        return pool.connection_class(**pool.connection_kwargs)
+
+    def _send(self, conn: Any, command: tuple[Any, ...], idle: list[Any]) -> Any:
+        try:
+            conn.send_command(*command)
+            reply = conn.read_response()
+        except redis.ResponseError:
+            idle.append(conn)  # an error reply, read in full: the connection is fine
+            raise
+        except BaseException:
+            conn.disconnect()
+            with self._lock:
+                self._held -= 1
+            raise
+        idle.append(conn)
+        return reply
 
     async def aeval(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """:meth:`eval` on the running loop's asyncio client."""
