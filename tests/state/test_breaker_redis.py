@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from buttress.resilience import CircuitBreaker, CircuitOpenError
-from buttress.resilience.events import StateStoreModeChanged
+from buttress.resilience.events import Event, StateStoreModeChanged
 from buttress.state import RedisStore
 from tests.conftest import OwnRedis, wait_until
 
@@ -203,6 +203,30 @@ def _faulty(server: OwnRedis) -> RedisStore:
         retry_interval=0.2,
         sync_interval=0.05,
     )
+
+
+def test_failures_recorded_as_the_local_mode_starts_count(own_redis: OwnRedis) -> None:
+    """on_store_failure=local: calls made the moment the failure mode becomes visible (here
+    from the mode-change event itself) are judged locally and open the breaker; none is lost
+    to the local window being set up after them."""
+    store = _faulty(own_redis)
+    breaker = CircuitBreaker(name="edge", store=store, on_store_failure="local", **SETTINGS)
+    raised: list[str] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, StateStoreModeChanged) and event.new == "local":
+            for _ in range(4):
+                try:
+                    breaker.call(_boom)
+                except (RuntimeError, CircuitOpenError) as exc:
+                    raised.append(type(exc).__name__)
+
+    breaker.add_listener(on_event)
+    own_redis.stop()
+    wait_until(lambda: len(raised) == 4)
+    assert raised == ["RuntimeError"] * 4
+    assert breaker.state == "open"
+    store.close()
 
 
 @pytest.mark.parametrize("mode", ["local", "allow", "deny"])

@@ -159,18 +159,18 @@ class SharedCircuitBreaker(CircuitBreaker):
     def _store_failed(self, error: BaseException) -> None:
         guard = self._guard
         assert guard is not None
-        # close the fast path before the failure mode becomes visible: a call that sees the
-        # store degraded must also go through _admit (deny rejects it), never around it
+        # make the failure mode ready before it becomes visible: a call that sees the store
+        # degraded must go through _admit (deny rejects it), never around the fast path, and
+        # with on_store_failure=local its outcome must land in the local window (set up and
+        # emptied here, not after: outcomes recorded in between would be lost)
         with self._lock:
             self._fast_gen = -1
-        guard.failed(error)
-        with self._lock:
             if guard.mode == "local" and not self._local:
-                self._local = True
-                # judge from here on with this process's own calls, from the state it had
+                self._local = True  # judge with this process's own calls, from its state
                 self._window.reset()
-                self._fast_gen = -1
-            else:
+        guard.failed(error)
+        if guard.mode != "local":
+            with self._lock:
                 self._set_fast()
 
     # -- the call path -------------------------------------------------------------------------
