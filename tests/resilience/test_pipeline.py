@@ -84,6 +84,39 @@ async def test_async_pipeline() -> None:
     assert attempts == 2
 
 
+@pytest.mark.anyio
+async def test_a_pipeline_within_a_pipeline_runs_its_stages_in_place(clock: FakeClock) -> None:
+    """A pipeline used as one policy of another contributes its own stages where it stands:
+    the outer retry retries through the inner breaker and limiter, arguments pass through, and
+    the async face does the same."""
+    breaker = CircuitBreaker(minimum_calls=10, clock=clock)
+    limiter = RateLimiter.token_bucket(rate=100, clock=clock)
+    inner = Pipeline(breaker, limiter)
+    outer = Pipeline(Retry(attempts=3, delay=0, sleep=clock.sleep), inner)
+    attempts = 0
+
+    def flaky(a: int, *, b: int) -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise ConnectionError
+        return a + b
+
+    assert outer.call(flaky, 2, b=3) == 5
+    assert breaker.metrics()["calls"] == 3  # each attempt went through the inner breaker
+    assert limiter.try_acquire().remaining == 96  # three attempts, then this one
+
+    async def aflaky(a: int) -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 5:
+            raise ConnectionError
+        return a
+
+    assert await outer.acall(aflaky, 7) == 7
+    assert breaker.metrics()["calls"] == 5
+
+
 def test_bad_pipelines() -> None:
     """Empty pipelines, non-policies, repeated policies and duplicate kinds are refused."""
     retry = Retry()

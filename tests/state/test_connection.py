@@ -225,3 +225,21 @@ def test_a_forked_child_opens_its_own_connections(own_redis: OwnRedis) -> None:
         assert limiter.try_acquire().remaining == 97  # parent's connection still in step
     finally:
         store.close()
+
+
+def test_beyond_pool_size_held_connections_the_client_pool_serves(own_redis: OwnRedis) -> None:
+    """The store holds at most pool_size connections for decisions; while all are in use (here
+    the one is taken out, as a thread busy with it would), a decision goes through redis-py's
+    own pool instead and is answered; the held count never passes the limit."""
+    store = RedisStore(own_redis.url, prefix="cap", pool_size=1)
+    try:
+        limiter = RateLimiter.fixed_window(limit=100, window=60, name="cap", store=store)
+        assert limiter.try_acquire().reason == "ok"
+        busy = store._idle.pop()  # in use elsewhere
+        assert limiter.try_acquire().remaining == 98  # answered by the client's pool
+        assert store._held == 1
+        assert store._idle == []
+        store._idle.append(busy)
+        assert limiter.try_acquire().remaining == 97
+    finally:
+        store.close()

@@ -22,7 +22,7 @@ from buttress.state._base import OnStoreFailure, StateStore, check_on_store_fail
 if TYPE_CHECKING:
     from buttress.resilience._store_guard import StoreGuard
 
-__all__ = ["AsyncLink", "Link", "Policy"]
+__all__ = ["AsyncLink", "Link", "Policy", "invoke"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -30,6 +30,13 @@ T = TypeVar("T")
 Link = Callable[[Callable[[], Any]], Any]
 """A pipeline stage: runs the no-argument call it is given (through the stages within)."""
 AsyncLink = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+
+
+def invoke(thunk: Callable[[], Any]) -> Any:
+    """The innermost stage of a chain, sync or async: make the call (an async stage around it
+    awaits what it returns, so it needs no coroutine of its own)."""
+    return thunk()
+
 
 _names = itertools.count(1)
 

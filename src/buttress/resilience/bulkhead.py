@@ -23,10 +23,11 @@ import heapq
 import itertools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from buttress.resilience import events
-from buttress.resilience._policy import Link, Policy
+from buttress.resilience._policy import AsyncLink, Link, Policy, invoke
 from buttress.resilience.errors import BulkheadFullError
 from buttress.state._base import OnStoreFailure, StateStore
 
@@ -135,6 +136,9 @@ class Bulkhead(Policy):
         self._queue: list[_Waiter] = []
         self._queued = 0  # waiters still waiting (the heap may hold gone ones, removed lazily)
         self._seq = itertools.count()
+        # call() and acall() run through the in-process stage a pipeline links (one body each)
+        self._run = self._local_link(invoke)
+        self._arun = self._alocal_link(invoke)
 
     @property
     def active(self) -> int:
@@ -280,48 +284,50 @@ class Bulkhead(Policy):
         Raises:
             BulkheadFullError: no slot, and no room or no time left to wait for one.
         """
-        free = self._free
-        taken = False
-        if not self._queued:
-            try:  # the uncontended path, inlined: one atomic pop in, one append out
-                free.pop()
-                taken = True
-            except IndexError:
-                pass
-        if not taken:  # (outside the except block: a rejection is not "during" IndexError)
-            self._enter_sync(0, None)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            free.append(None)
-            if self._queued:
-                self._dispatch()
+        return self._run(partial(fn, *args, **kwargs) if args or kwargs else fn)  # type: ignore[no-any-return]  # fn's result
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn`` in a slot (waiting in the queue if allowed)."""
-        free = self._free
-        taken = False
-        if not self._queued:
-            try:
-                free.pop()
-                taken = True
-            except IndexError:
-                pass
-        if not taken:  # (outside the except block: a rejection is not "during" IndexError)
-            await self._enter_async(0, None)
-        try:
-            return await fn(*args, **kwargs)
-        finally:
-            free.append(None)
-            if self._queued:
-                self._dispatch()
+        return await self._arun(partial(fn, *args, **kwargs) if args or kwargs else fn)  # type: ignore[no-any-return]  # fn's result
 
     def _link(self, inner: Link) -> Link:
         if type(self) is not Bulkhead:  # a shared bulkhead: its call() asks the store
             return super()._link(inner)
+        return self._local_link(inner)
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        if type(self) is not Bulkhead:
+            return super()._alink(inner)
+        return self._alocal_link(inner)
+
+    def _local_link(self, inner: Link) -> Link:
+        """``inner`` in an in-process slot: the one body of call() and of a pipeline stage."""
         free = self._free
 
         def link(thunk: Callable[[], Any]) -> Any:
+            taken = False
+            if not self._queued:
+                try:  # the uncontended path, inlined: one atomic pop in, one append out
+                    free.pop()
+                    taken = True
+                except IndexError:
+                    pass
+            if not taken:  # (outside the except block: a rejection is not "during" IndexError)
+                self._enter_sync(0, None)
+            try:
+                return inner(thunk)
+            finally:
+                free.append(None)
+                if self._queued:
+                    self._dispatch()
+
+        return link
+
+    def _alocal_link(self, inner: AsyncLink) -> AsyncLink:
+        """:meth:`_local_link` for asyncio."""
+        free = self._free
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
             taken = False
             if not self._queued:
                 try:
@@ -330,9 +336,9 @@ class Bulkhead(Policy):
                 except IndexError:
                     pass
             if not taken:
-                self._enter_sync(0, None)
+                await self._enter_async(0, None)
             try:
-                return inner(thunk)
+                return await inner(thunk)
             finally:
                 free.append(None)
                 if self._queued:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from buttress.resilience._policy import AsyncLink, Link, Policy
+from buttress.resilience._policy import AsyncLink, Link, Policy, invoke
 
 __all__ = ["DEFAULT_ORDER", "Pipeline"]
 
@@ -49,8 +49,8 @@ class Pipeline(Policy):
             seen.add(id(policy))
         self._init_policy(name, "pipeline", ())
         self.policies = tuple(policies)
-        chain: Link = _run
-        achain: AsyncLink = _arun
+        chain: Link = invoke
+        achain: AsyncLink = invoke
         for policy in reversed(policies):
             chain = policy._link(chain)
             achain = policy._alink(achain)
@@ -152,12 +152,3 @@ class Pipeline(Policy):
                 exc = raised = error
         if raised is not None:
             raise raised
-
-
-def _run(thunk: Callable[[], Any]) -> Any:
-    """The innermost stage: make the call."""
-    return thunk()
-
-
-def _arun(thunk: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
-    return thunk()  # the stage around it awaits it: no coroutine of its own

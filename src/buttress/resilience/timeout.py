@@ -29,11 +29,12 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from buttress._clock import Clock, monotonic
 from buttress.resilience import events
-from buttress.resilience._policy import AsyncLink, Link, Policy
+from buttress.resilience._policy import AsyncLink, Link, Policy, invoke
 from buttress.resilience.errors import PolicyTimeoutError
 
 __all__ = ["Timeout", "deadline", "remaining"]
@@ -104,6 +105,9 @@ class Timeout(Policy):
             weakref.WeakKeyDictionary()
         )
         self._last_loop: tuple[object, Any] = (None, None)  # (loop, its _LoopDeadlines)
+        # call() and acall() run through the same stage a pipeline links (one body each)
+        self._run = self._link(invoke)
+        self._arun = self._alink(invoke)
 
     def _timed_out(self) -> PolicyTimeoutError:
         if self._listeners or events._global:
@@ -118,30 +122,16 @@ class Timeout(Policy):
         """
         if self.hard:
             return self._call_hard(fn, args, kwargs)
-        until = self._clock() + self.seconds
-        outer = _deadline.get()
-        token = _deadline.set(until if until < outer else outer)
-        try:
-            result = fn(*args, **kwargs)
-        finally:
-            _deadline.reset(token)
-        if self._clock() > until:
-            raise self._timed_out()
-        return result
+        return self._run(partial(fn, *args, **kwargs) if args or kwargs else fn)  # type: ignore[no-any-return]  # fn's result
 
     def _link(self, inner: Link) -> Link:
-        if self.hard:
-            return super()._link(inner)
-        clock, seconds, get, set_, reset = (
-            self._clock,
-            self.seconds,
-            _deadline.get,
-            _deadline.set,
-            _deadline.reset,
-        )
+        get, set_, reset = _deadline.get, _deadline.set, _deadline.reset
 
         def link(thunk: Callable[[], Any]) -> Any:
-            until = clock() + seconds
+            if self.hard:
+                return self._call_hard(inner, (thunk,), {})
+            clock = self._clock
+            until = clock() + self.seconds
             outer = get()
             token = set_(until if until < outer else outer)
             try:
@@ -187,28 +177,10 @@ class Timeout(Policy):
         Raises:
             PolicyTimeoutError: the call was cancelled at the deadline.
         """
-        until = self._clock() + self.seconds
-        outer = _deadline.get()
-        token = _deadline.set(until if until < outer else outer)
-        deadlines, entry = self._start()
-        try:
-            return await fn(*args, **kwargs)
-        except asyncio.CancelledError:
-            if deadlines.expired(entry):
-                raise self._timed_out() from None
-            raise
-        finally:
-            deadlines.end(entry)
-            _deadline.reset(token)
+        return await self._arun(partial(fn, *args, **kwargs) if args or kwargs else fn)  # type: ignore[no-any-return]  # fn's result
 
     def _alink(self, inner: AsyncLink) -> AsyncLink:
-        seconds, clock, get, set_, reset = (
-            self.seconds,
-            self._clock,
-            _deadline.get,
-            _deadline.set,
-            _deadline.reset,
-        )
+        get, set_, reset = _deadline.get, _deadline.set, _deadline.reset
         get_loop, task_of, deadlines_on = (
             asyncio.get_running_loop,
             _current_task,
@@ -216,12 +188,12 @@ class Timeout(Policy):
         )
 
         async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
-            until = clock() + seconds
+            seconds = self.seconds
+            until = self._clock() + seconds
             outer = get()
             token = set_(until if until < outer else outer)
             loop = get_loop()
-            last = self._last_loop
-            deadlines = last[1] if last[0] is loop else deadlines_on(loop)
+            deadlines = deadlines_on(loop)
             entry = deadlines.start(task_of(loop), seconds)
             try:
                 return await inner(thunk)

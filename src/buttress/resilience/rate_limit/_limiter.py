@@ -162,6 +162,9 @@ class RateLimiter(Policy):
         self._ops = 0
         self._simple = not (self._tiers or self._allow or self._deny)
         self._local_only = self._store is None
+        # the global key's permits are taken (or refused) at once from in-process state: no
+        # store to ask, no shaping wait (set_rate keeps the algorithm's kind, so this holds)
+        self._immediate = self._local_only and not algorithm.shaping
         # the global key "" has its state at hand: call()/acall() skip the dict lookup
         self._default = algorithm.new(self._clock())
         self._states[""] = (algorithm, self._default)
@@ -556,17 +559,8 @@ class RateLimiter(Policy):
         Raises:
             RateLimitedError: no permit (``retry_after`` says when one will be).
         """
-        algo = self.algorithm
-        if not algo.shaping and self._local_only:
-            held = self._lock.held  # the mutex inlined (see _mutex.py)
-            try:
-                held.pop()
-            except IndexError:
-                self._lock.wait()
-            try:
-                retry = algo.take(self._default, self._clock(), 1)
-            finally:
-                held.append(None)
+        if self._immediate:
+            retry = self._take_default()
             if retry:
                 raise self._limited(retry)
             return fn(*args, **kwargs)
@@ -575,41 +569,37 @@ class RateLimiter(Policy):
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn`` if a permit (key ``""``) is available now; a leaky bucket waits its turn."""
-        algo = self.algorithm
-        if not algo.shaping and self._local_only:
-            held = self._lock.held  # the mutex inlined (see _mutex.py)
-            try:
-                held.pop()
-            except IndexError:
-                self._lock.wait()
-            try:
-                retry = algo.take(self._default, self._clock(), 1)
-            finally:
-                held.append(None)
+        if self._immediate:
+            retry = self._take_default()
             if retry:
                 raise self._limited(retry)
             return await fn(*args, **kwargs)
         await self._aenter()
         return await fn(*args, **kwargs)
 
+    def _take_default(self) -> float:
+        """Take one permit of the global key ``""`` from in-process state: 0.0, or the seconds
+        until one would be available. The fast path of call, acall, the decorator and a
+        pipeline stage; the mutex is inlined (see _mutex.py)."""
+        held = self._lock.held
+        try:
+            held.pop()
+        except IndexError:
+            self._lock.wait()
+        try:
+            return self.algorithm.take(self._default, self._clock(), 1)
+        finally:
+            held.append(None)
+
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Use the limiter as a decorator (key ``""``); the in-process path is inlined."""
-        call, acall, mutex = self.call, self.acall, self._lock
-        held = mutex.held
+        call, acall, take = self.call, self.acall, self._take_default
         if inspect.iscoroutinefunction(fn):
 
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                algo = self.algorithm
-                if algo.shaping or not self._local_only:
+                if not self._immediate:
                     return await acall(fn, *args, **kwargs)
-                try:
-                    held.pop()
-                except IndexError:
-                    mutex.wait()
-                try:
-                    retry = algo.take(self._default, self._clock(), 1)
-                finally:
-                    held.append(None)
+                retry = take()
                 if retry:
                     raise self._limited(retry)
                 return await fn(*args, **kwargs)
@@ -617,17 +607,9 @@ class RateLimiter(Policy):
             return functools.update_wrapper(async_wrapper, fn)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            algo = self.algorithm
-            if algo.shaping or not self._local_only:
+            if not self._immediate:
                 return call(fn, *args, **kwargs)
-            try:
-                held.pop()
-            except IndexError:
-                mutex.wait()
-            try:
-                retry = algo.take(self._default, self._clock(), 1)
-            finally:
-                held.append(None)
+            retry = take()
             if retry:
                 raise self._limited(retry)
             return fn(*args, **kwargs)
@@ -638,18 +620,9 @@ class RateLimiter(Policy):
         call = self.call
 
         def link(thunk: Callable[[], Any]) -> Any:
-            algo = self.algorithm
-            if algo.shaping or not self._local_only:
+            if not self._immediate:
                 return call(inner, thunk)
-            held = self._lock.held  # the mutex inlined (see _mutex.py)
-            try:
-                held.pop()
-            except IndexError:
-                self._lock.wait()
-            try:
-                retry = algo.take(self._default, self._clock(), 1)
-            finally:
-                held.append(None)
+            retry = self._take_default()
             if retry:
                 raise self._limited(retry)
             return inner(thunk)
@@ -660,18 +633,9 @@ class RateLimiter(Policy):
         acall = self.acall
 
         async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
-            algo = self.algorithm
-            if algo.shaping or not self._local_only:
+            if not self._immediate:
                 return await acall(inner, thunk)
-            held = self._lock.held  # the mutex inlined (see _mutex.py)
-            try:
-                held.pop()
-            except IndexError:
-                self._lock.wait()
-            try:
-                retry = algo.take(self._default, self._clock(), 1)
-            finally:
-                held.append(None)
+            retry = self._take_default()
             if retry:
                 raise self._limited(retry)
             return await inner(thunk)
