@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -243,3 +244,150 @@ def test_beyond_pool_size_held_connections_the_client_pool_serves(own_redis: Own
         assert limiter.try_acquire().remaining == 97
     finally:
         store.close()
+
+
+def _aheld(store: RedisStore) -> tuple[int, int]:
+    """(connections held, of which idle) for the running event loop."""
+    import asyncio
+
+    held = store._aheld.get(asyncio.get_running_loop())
+    return (0, 0) if held is None else (held.count, len(held.idle))
+
+
+@pytest.mark.anyio
+async def test_async_decisions_keep_their_connection_and_survive_a_server_restart(
+    own_redis: OwnRedis,
+) -> None:
+    """The asyncio face holds its connections per event loop, as the sync face does: one
+    connection for many decisions, replaced once after a server restart, closed by aclose()."""
+    store = RedisStore(own_redis.url, prefix="aheld", retry_interval=0.05)
+    server = redis.Redis.from_url(own_redis.url)
+    try:
+        limiter = RateLimiter.fixed_window(limit=100, window=60, name="aheld", store=store)
+        before = server.info("stats")["total_connections_received"]
+        for _ in range(5):
+            assert (await limiter.atry_acquire("k")).reason == "ok"
+        assert server.info("stats")["total_connections_received"] - before == 1
+        assert _aheld(store) == (1, 1)
+        server.close()
+        own_redis.stop()
+        own_redis.start()
+        decision = await limiter.atry_acquire("k")
+        assert decision.reason == "ok"  # answered by the restarted server, not a failure mode
+        assert decision.remaining == 99
+        assert _aheld(store) == (1, 1)
+    finally:
+        await store.aclose()
+        store.close()
+        server.close()
+    assert _aheld(store) == (0, 0)
+
+
+@pytest.mark.anyio
+async def test_async_decision_on_a_slow_server_ends_within_the_command_timeout(
+    own_redis: OwnRedis,
+) -> None:
+    """A server that does not answer (DEBUG SLEEP) gets command_timeout, then the failure
+    mode decides; the connection that waited is closed, never reused (its late reply would
+    answer the next decision), and the next decision after the server wakes is exact."""
+    import asyncio
+
+    store = RedisStore(own_redis.url, prefix="aslow", command_timeout=0.2, retry_interval=0.05)
+    admin = redis.Redis.from_url(own_redis.url)
+    admin_any: Any = admin  # redis-py's execute_command is untyped
+    try:
+        limiter = RateLimiter.fixed_window(
+            limit=100, window=60, name="aslow", store=store, on_store_failure="allow"
+        )
+        assert (await limiter.atry_acquire("k")).remaining == 99
+        sleeper = asyncio.get_running_loop().run_in_executor(
+            None, lambda: admin_any.execute_command("DEBUG", "SLEEP", "0.8")
+        )
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        decision = await limiter.atry_acquire("k")
+        elapsed = time.monotonic() - started
+        assert decision.reason == "store_allow"
+        assert elapsed < 0.6, elapsed  # the 0.2 s timeout, not the 0.8 s sleep
+        assert _aheld(store) == (0, 0)  # the connection that timed out is gone
+        await sleeper
+        await asyncio.sleep(0.1)  # past retry_interval: the store is asked again
+        decision = await limiter.atry_acquire("k")
+        # the timed-out decision may have been counted by the server after it woke
+        assert decision.reason == "ok"
+        assert decision.remaining in (97, 98)
+        fresh = await limiter.atry_acquire("fresh")  # replies in step with requests
+        assert (fresh.reason, fresh.remaining) == ("ok", 99)
+        assert _aheld(store) == (1, 1)
+    finally:
+        await store.aclose()
+        store.close()
+        admin.close()
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_async_decision_closes_its_connection(own_redis: OwnRedis) -> None:
+    """A caller cancelled while its decision waits for the reply: the connection is closed
+    (the reply still on its way must not answer another decision) and the error is the
+    cancellation, not a store failure."""
+    import asyncio
+
+    store = RedisStore(own_redis.url, prefix="acancel", command_timeout=2.0)
+    admin = redis.Redis.from_url(own_redis.url)
+    admin_any: Any = admin  # redis-py's execute_command is untyped
+    try:
+        limiter = RateLimiter.fixed_window(limit=100, window=60, name="acancel", store=store)
+        assert (await limiter.atry_acquire("k")).remaining == 99
+        sleeper = asyncio.get_running_loop().run_in_executor(
+            None, lambda: admin_any.execute_command("DEBUG", "SLEEP", "0.4")
+        )
+        await asyncio.sleep(0.1)
+        task = asyncio.ensure_future(limiter.atry_acquire("k"))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert _aheld(store) == (0, 0)
+        await sleeper
+        fresh = await limiter.atry_acquire("fresh")  # a reply for "k" would say 98 or 97
+        assert (fresh.reason, fresh.remaining) == ("ok", 99)
+        assert limiter.store_mode == "shared"
+    finally:
+        await store.aclose()
+        store.close()
+        admin.close()
+
+
+@pytest.mark.anyio
+async def test_async_beyond_pool_size_held_connections_the_client_pool_serves(
+    own_redis: OwnRedis,
+) -> None:
+    import asyncio
+
+    store = RedisStore(own_redis.url, prefix="acap", pool_size=1)
+    try:
+        limiter = RateLimiter.fixed_window(limit=100, window=60, name="acap", store=store)
+        assert (await limiter.atry_acquire()).reason == "ok"
+        held = store._aheld[asyncio.get_running_loop()]
+        busy = held.idle.pop()  # in use elsewhere
+        assert (await limiter.atry_acquire()).remaining == 98  # answered by the client's pool
+        assert (held.count, held.idle) == (1, [])
+        held.idle.append(busy)
+        assert (await limiter.atry_acquire()).remaining == 97
+    finally:
+        await store.aclose()
+        store.close()
+
+
+def test_commands_are_packed_as_redis_py_packs_them() -> None:
+    from redis.connection import Connection
+
+    from buttress.state.redis_store import _pack
+
+    reference: Any = Connection  # redis-py is untyped
+    reference = reference()
+
+    command = ("EVALSHA", "ab" * 20, 2, "p:rl:{n:ü}", b"raw\r\n", 0.001, 1e20, -3, 12, "")
+    assert _pack(command) == b"".join(reference.pack_command(*command))
+    with pytest.raises(TypeError, match="expected str, bytes, int or float"):
+        _pack(("GET", None))

@@ -20,19 +20,17 @@ buttress therefore offers two honest modes:
 
 from __future__ import annotations
 
-import _asyncio
 import asyncio
-import collections
 import concurrent.futures
 import contextvars
 import threading
-import time
 import weakref
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
 from buttress._clock import Clock, monotonic
+from buttress._deadlines import LoopDeadlines, current_task
 from buttress.resilience import events
 from buttress.resilience._policy import AsyncLink, Link, Policy, invoke
 from buttress.resilience.errors import PolicyTimeoutError
@@ -101,10 +99,10 @@ class Timeout(Policy):
         self.seconds = float(seconds)
         self.hard = hard
         self._clock = clock
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopDeadlines] = (
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopDeadlines] = (
             weakref.WeakKeyDictionary()
         )
-        self._last_loop: tuple[object, Any] = (None, None)  # (loop, its _LoopDeadlines)
+        self._last_loop: tuple[object, Any] = (None, None)  # (loop, its LoopDeadlines)
         # call() and acall() run through the same stage a pipeline links (one body each)
         self._run = self._link(invoke)
         self._arun = self._alink(invoke)
@@ -155,21 +153,21 @@ class Timeout(Policy):
             future.cancel()  # only helps if it has not started yet
             raise self._timed_out() from None
 
-    def _deadlines_on(self, loop: asyncio.AbstractEventLoop) -> _LoopDeadlines:
+    def _deadlines_on(self, loop: asyncio.AbstractEventLoop) -> LoopDeadlines:
         """This policy's deadlines on ``loop`` (one timer per loop, not one per call)."""
         last = self._last_loop  # (loop, deadlines): one read, whatever other threads do
         if last[0] is loop:
             return last[1]  # type: ignore[no-any-return]  # the pair's second item
         deadlines = self._by_loop.get(loop)
         if deadlines is None:
-            deadlines = self._by_loop[loop] = _LoopDeadlines(loop)
+            deadlines = self._by_loop[loop] = LoopDeadlines(loop)
         self._last_loop = (loop, deadlines)
         return deadlines
 
-    def _start(self) -> tuple[_LoopDeadlines, list[Any]]:
+    def _start(self) -> tuple[LoopDeadlines, list[Any]]:
         loop = asyncio.get_running_loop()
         deadlines = self._deadlines_on(loop)
-        return deadlines, deadlines.start(_current_task(loop), self.seconds)
+        return deadlines, deadlines.start(current_task(loop), self.seconds)
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn`` and cancel it when ``seconds`` have passed.
@@ -183,7 +181,7 @@ class Timeout(Policy):
         get, set_, reset = _deadline.get, _deadline.set, _deadline.reset
         get_loop, task_of, deadlines_on = (
             asyncio.get_running_loop,
-            _current_task,
+            current_task,
             self._deadlines_on,
         )
 
@@ -218,7 +216,7 @@ class Timeout(Policy):
         if exc is None and self._clock() > until:
             raise self._timed_out()
 
-    async def _aenter(self) -> tuple[contextvars.Token[float], _LoopDeadlines, list[Any]]:
+    async def _aenter(self) -> tuple[contextvars.Token[float], LoopDeadlines, list[Any]]:
         until = self._clock() + self.seconds
         var_token = _deadline.set(min(until, _deadline.get()))
         deadlines, entry = self._start()
@@ -232,90 +230,3 @@ class Timeout(Policy):
         deadlines.end(entry)
         if expired:
             raise self._timed_out() from None
-
-
-def _task_lookup() -> Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]:
-    """The cheapest way to ask for a loop's current task: in C from Python 3.12; on 3.11
-    ``asyncio.current_task`` is a Python function over the dict read here directly."""
-    native = getattr(_asyncio, "current_task", None)
-    if native is not None:
-        return native  # type: ignore[no-any-return]  # C function, untyped
-    tasks = getattr(asyncio.tasks, "_current_tasks", None)
-    if isinstance(tasks, dict):
-        return tasks.get
-    return asyncio.current_task
-
-
-_current_task = _task_lookup()
-
-# an entry: [deadline on the loop's clock, task, state, the task's cancelling() at the start]
-_WHEN, _TASK, _STATE, _CANCELLING = 0, 1, 2, 3
-_RUNNING, _DONE, _FIRED = "running", "done", "fired"
-
-
-class _LoopDeadlines:
-    """The running calls of one Timeout policy on one event loop, oldest first.
-
-    ``asyncio.timeout`` schedules a timer per call: a heap push of a Python object compared in
-    Python (log n comparisons among every pending timer of the loop), and a cancelled handle
-    left in the heap until the loop next runs. A policy's calls all last ``seconds``, so their
-    deadlines come in the order they start: a queue holds them, and one timer, armed for the
-    oldest running call, serves all. When it fires it cancels every call past its deadline
-    (as ``asyncio.timeout`` does: ``task.cancel()``, then ``uncancel()`` when the call ends)
-    and re-arms for the next. Finished calls leave the queue from its head.
-    Used only from the loop's own thread.
-    """
-
-    __slots__ = ("calls", "handle", "loop", "now")
-    now: Callable[[], float]
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        # asyncio's own loops tell time.monotonic() through a Python method: skip the method
-        self.now = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
-        self.calls: collections.deque[list[Any]] = collections.deque()
-        self.handle: asyncio.TimerHandle | None = None
-
-    def start(self, task: asyncio.Task[Any] | None, seconds: float) -> list[Any]:
-        if task is None:
-            raise RuntimeError("an asyncio Timeout must run inside an asyncio task")
-        when = self.now() + seconds
-        entry: list[Any] = [when, task, _RUNNING, task.cancelling()]
-        self.calls.append(entry)
-        if self.handle is None:
-            self.handle = self.loop.call_at(when, self._fire)
-        return entry
-
-    def expired(self, entry: list[Any]) -> bool:
-        """The call ended in CancelledError: was that our cancellation, and only ours (as
-        ``asyncio.timeout`` decides: the task's cancel requests, less ours, are back to what
-        they were when the call started)?"""
-        if entry[_STATE] is not _FIRED:
-            return False
-        entry[_STATE] = _DONE
-        return bool(entry[_TASK].uncancel() <= entry[_CANCELLING])
-
-    def end(self, entry: list[Any]) -> None:
-        """The call is over, however it ended."""
-        if entry[_STATE] is _FIRED:  # we cancelled it, and it swallowed the cancellation
-            entry[_TASK].uncancel()
-        entry[_STATE] = _DONE
-        calls = self.calls
-        while calls and calls[0][_STATE] is not _RUNNING:
-            calls.popleft()
-
-    def _fire(self) -> None:
-        self.handle = None
-        calls = self.calls
-        now = self.now()
-        while calls:
-            entry = calls[0]
-            if entry[_STATE] is not _RUNNING:
-                calls.popleft()
-            elif entry[_WHEN] <= now:
-                calls.popleft()
-                entry[_STATE] = _FIRED
-                entry[_TASK].cancel()
-            else:
-                self.handle = self.loop.call_at(entry[_WHEN], self._fire)
-                return
