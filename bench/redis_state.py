@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 URL = os.environ.get("BUTTRESS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -31,24 +32,32 @@ PREFIX = f"bench-{os.getpid()}"
 # -- the contenders: name -> factory of a sync decision function ------------------------------
 
 
+def _limiter(kind: str, store: Any) -> Any:
+    """A buttress limiter of ``kind`` on ``store`` that never refuses (the decision is timed)."""
+    from buttress.resilience import RateLimiter
+
+    name = f"{kind}-{id(store)}"
+    return {
+        "token_bucket": lambda: RateLimiter.token_bucket(rate=BIG, name=name, store=store),
+        "gcra": lambda: RateLimiter.gcra(rate=BIG, name=name, store=store),
+        "sliding_window": lambda: RateLimiter.sliding_window(
+            limit=BIG, window=1, name=name, store=store
+        ),
+        "sliding_counter": lambda: RateLimiter.sliding_window(
+            limit=BIG, window=1, exact=False, name=name, store=store
+        ),
+        "fixed_window": lambda: RateLimiter.fixed_window(limit=BIG, name=name, store=store),
+        "leaky_bucket": lambda: RateLimiter.leaky_bucket(
+            rate=BIG, capacity=BIG, name=name, store=store
+        ),
+    }[kind]()
+
+
 def _buttress(kind: str) -> Callable[[], Callable[[], Any]]:
     def make() -> Callable[[], Any]:
-        from buttress.resilience import RateLimiter
         from buttress.state import RedisStore
 
-        store = RedisStore(URL, prefix=PREFIX)
-        ctor = {
-            "token_bucket": lambda: RateLimiter.token_bucket(rate=BIG, name="tb", store=store),
-            "gcra": lambda: RateLimiter.gcra(rate=BIG, name="gcra", store=store),
-            "sliding_window": lambda: RateLimiter.sliding_window(
-                limit=BIG, window=1, name="sw", store=store
-            ),
-            "sliding_counter": lambda: RateLimiter.sliding_window(
-                limit=BIG, window=1, exact=False, name="swc", store=store
-            ),
-            "fixed_window": lambda: RateLimiter.fixed_window(limit=BIG, name="fw", store=store),
-        }[kind]
-        limiter = ctor()
+        limiter = _limiter(kind, RedisStore(URL, prefix=PREFIX))
         return lambda: limiter.try_acquire("user")
 
     return make
@@ -117,6 +126,7 @@ CASES: dict[str, Callable[[], Callable[[], Any]]] = {
     "buttress sliding window (log)": _buttress("sliding_window"),
     "buttress sliding window (counter)": _buttress("sliding_counter"),
     "buttress fixed window": _buttress("fixed_window"),
+    "buttress leaky bucket": _buttress("leaky_bucket"),
     "limits fixed window": _limits("fixed"),
     "limits moving window": _limits("moving"),
     "pyrate-limiter RedisBucket": _pyrate,
@@ -124,12 +134,14 @@ CASES: dict[str, Callable[[], Callable[[], Any]]] = {
     "throttled-py GCRA": _throttled("gcra"),
 }
 
-ASYNC_CASES = (
-    "redis-py PING (floor)",
-    "buttress token bucket",
-    "buttress GCRA",
-    "buttress sliding window (log)",
-)
+BUTTRESS_KINDS = {
+    "buttress token bucket": "token_bucket",
+    "buttress GCRA": "gcra",
+    "buttress sliding window (log)": "sliding_window",
+    "buttress sliding window (counter)": "sliding_counter",
+    "buttress fixed window": "fixed_window",
+    "buttress leaky bucket": "leaky_bucket",
+}
 
 
 def _time(fn: Callable[[], Any], n: int) -> tuple[float, list[int]]:
@@ -174,20 +186,15 @@ def run_sync(rounds: int, n: int) -> dict[str, Any]:
 async def _async_fns() -> dict[str, Callable[[], Awaitable[Any]]]:
     import redis.asyncio
 
-    from buttress.resilience import RateLimiter
     from buttress.state import RedisStore
 
     store = RedisStore(URL, prefix=PREFIX)
     client = redis.asyncio.Redis.from_url(URL)
-    tb = RateLimiter.token_bucket(rate=BIG, name="atb", store=store)
-    gcra = RateLimiter.gcra(rate=BIG, name="agcra", store=store)
-    sw = RateLimiter.sliding_window(limit=BIG, window=1, name="asw", store=store)
-    return {
-        "redis-py PING (floor)": client.ping,
-        "buttress token bucket": lambda: tb.atry_acquire("user"),
-        "buttress GCRA": lambda: gcra.atry_acquire("user"),
-        "buttress sliding window (log)": lambda: sw.atry_acquire("user"),
-    }
+    fns: dict[str, Callable[[], Awaitable[Any]]] = {"redis-py PING (floor)": client.ping}
+    for label, kind in BUTTRESS_KINDS.items():
+        limiter = _limiter(kind, store)
+        fns[label] = partial(limiter.atry_acquire, "user")
+    return fns
 
 
 async def run_async(rounds: int, n: int) -> dict[str, Any]:
