@@ -20,7 +20,11 @@ def build_source(target: BackupTarget) -> Source:
 
         assert target.dsn is not None
         return PostgresSource(
-            target.dsn, globals=target.globals, jobs=target.jobs, tmp_dir=target.tmp_dir
+            target.dsn,
+            globals=target.globals,
+            jobs=target.jobs,
+            restore_jobs=target.restore_jobs,
+            tmp_dir=target.tmp_dir,
         )
     if target.source == "mariadb":
         from buttress.backup.sources.mariadb import MariadbSource

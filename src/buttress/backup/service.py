@@ -527,10 +527,15 @@ class Backups:
         force: bool = False,
         identity: Sequence[Path] = (),
         globals_only: bool = False,
+        jobs: int | None = None,
     ) -> str:
         """Restore a backup (see ``buttress backup restore --help``); returns where it went."""
         run = self.get(backup_id)
         target = self.target(run.target)
+        if jobs is not None:
+            if target.source != "postgresql":
+                raise UsageError("--jobs applies to postgresql targets")
+            target = target.model_copy(update={"restore_jobs": jobs})
         source = build_source(target)
         manifest, dest = self.manifest(run)
         if globals_only:

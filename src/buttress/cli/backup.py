@@ -279,6 +279,17 @@ def restore(
             "the source's) instead of the data.",
         ),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            max=64,
+            help="postgresql: pg_restore processes at once (default: the target's restore_jobs); "
+            "tables load side by side as the backup streams, then indexes in parallel.",
+        ),
+    ] = None,
     identity: IdentityOption = None,
 ) -> None:
     """Restore a backup into a new place (never over existing data unless --force).
@@ -298,6 +309,7 @@ def restore(
             force=force,
             identity=identity or [],
             globals_only=globals_,
+            jobs=jobs,
         )
     typer.echo(f"restored {backup_id} into {where}")
 

@@ -600,6 +600,16 @@ class BackupTarget(Section):
             "format (in `tmp_dir` first, then streamed) and restored with pg_restore --jobs."
         ),
     )
+    restore_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description=(
+            "postgresql: pg_restore processes a restore runs at once (default: `jobs`). Above 1 "
+            "a custom-format dump is restored in parallel as it streams: tables load side by "
+            "side, then indexes and constraints (`tmp_dir` holds what waits)."
+        ),
+    )
     consistent_counts: bool = Field(
         default=True,
         description=(
@@ -612,7 +622,10 @@ class BackupTarget(Section):
     )
     tmp_dir: Path | None = Field(
         default=None,
-        description="redis, postgresql with jobs > 1: where the dump waits while it is stored.",
+        description=(
+            "redis, postgresql with jobs > 1: where the dump waits while it is stored; "
+            "postgresql restores with restore_jobs > 1: the TOC and table data waiting for a job."
+        ),
     )
     lock_timeout: Duration = Field(
         default=10.0, gt=0, description="mariadb: longest wait for that lock and snapshot."

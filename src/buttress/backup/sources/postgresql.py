@@ -25,6 +25,7 @@ from buttress.backup.sources.base import (
     run_tool,
     tar_stream,
 )
+from buttress.backup.sources.pg_parallel import ParallelRestoreSink, RestoreSink
 from buttress.secrets import mask_url, redact
 
 __all__ = ["PostgresSource"]
@@ -156,6 +157,10 @@ class PostgresSource(Source):
     Args:
         dsn: ``postgresql://user:password@host:port/dbname``.
         globals: also back up roles and tablespaces (needs a superuser or ``pg_read_all_settings``).
+        jobs: parallel pg_dump jobs (above 1: directory format, dumped to ``tmp_dir`` first).
+        restore_jobs: pg_restore processes a restore runs at once (default: ``jobs``); above 1
+            a streamed custom-format dump is restored in parallel
+            (:mod:`~buttress.backup.sources.pg_parallel`).
         connect_timeout: seconds.
     """
 
@@ -167,14 +172,18 @@ class PostgresSource(Source):
         *,
         globals: bool = True,
         jobs: int = 1,
+        restore_jobs: int | None = None,
         tmp_dir: str | Path | None = None,
         connect_timeout: float = 10,
     ) -> None:
         if jobs < 1:
             raise ValueError("postgresql: jobs must be >= 1")
+        if restore_jobs is not None and restore_jobs < 1:
+            raise ValueError("postgresql: restore_jobs must be >= 1")
         self.dsn = dsn
         self.with_globals = globals
         self.jobs = jobs
+        self.restore_jobs = restore_jobs or jobs
         self.tmp_dir = Path(tmp_dir) if tmp_dir else None
         self.connect_timeout = connect_timeout
         self._conn: Any = None
@@ -359,8 +368,18 @@ class PostgresSource(Source):
         for table in tables or []:
             args += ["--table", table.split(".")[-1]]
         # the stream says its format: a custom-format archive ("PGDMP...") goes straight into
-        # pg_restore; a directory-format dump (a tar) is unpacked, then restored in parallel
-        sink = _RestoreSink(args, env, self.jobs, self.tmp_dir)
+        # pg_restore (or, with restore_jobs > 1, into several); a directory-format dump (a tar)
+        # is unpacked, then restored in parallel
+        jobs = self.restore_jobs
+
+        def sequential() -> _RestoreSink:
+            return _RestoreSink(args, env, jobs, self.tmp_dir)
+
+        sink: RestoreSink = (
+            ParallelRestoreSink(args, env, jobs, self.tmp_dir, sequential)
+            if jobs > 1 and not force and not tables
+            else sequential()
+        )
         try:
             with contextlib.suppress(BrokenPipeError):  # the consumer stopped: finish says why
                 read("dump", sink)  # type: ignore[arg-type]

@@ -1,0 +1,383 @@
+"""Parallel restore of a streamed pg_dump custom-format archive.
+
+``pg_restore --jobs`` needs a seekable file; a backup arrives as a stream. This sink reads the
+archive's table of contents from the head of the stream and keeps it as a small file, restores
+the schema from it (``--section=pre-data``), then hands each table's data block, as it streams
+past, to one of ``jobs`` pg_restore processes (each sees the TOC, then only its blocks), and ends
+with the sequences and ``--section=post-data --jobs`` (indexes, constraints, in parallel).
+
+The stream is read once. While a worker is free and more tables follow, the rest of the block
+being read goes to a temporary file (in ``tmp_dir``) so the next table can start at once; when
+every worker is busy the stream waits. Small tables are batched into one pg_restore. Memory
+stays within ``budget`` bytes per worker, temporary disk within the largest table's data.
+
+Only uncompressed archives of table data qualify (buttress's own backups are); anything else
+(large objects, compressed archives, unknown versions) goes to the sequential restore.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Protocol
+
+from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
+from buttress.backup.sources.base import Tool, run_tool
+from buttress.backup.sources.pg_archive import (
+    BLOCK_END,
+    SECTION_DATA,
+    ArchiveHead,
+    Short,
+    block_start,
+    read_head,
+)
+
+__all__ = ["ParallelRestoreSink", "RestoreSink"]
+
+HEAD_LIMIT = 256 << 20  # a TOC larger than this: restored sequentially instead
+
+
+class RestoreSink(Protocol):
+    def write(self, data: bytes) -> int: ...
+    def flush(self) -> None: ...
+    def finish(self, what: str) -> None: ...
+    def abort(self) -> None: ...
+    def cleanup(self) -> None: ...
+
+
+def eligible(head: ArchiveHead) -> bool:
+    """Whether the parallel restore can take this archive."""
+    return not head.compressed and all(
+        e.desc == "TABLE DATA" and e.section == SECTION_DATA for e in head.entries if e.had_dumper
+    )
+
+
+class _Spool:
+    """The bytes of one worker's blocks on their way to its pg_restore: memory first, then (once
+    the reader has had to run ahead) a temporary file. Guarded by the sink's condition."""
+
+    def __init__(self, cond: threading.Condition, tmp_dir: Path) -> None:
+        self.cond = cond
+        self.tmp_dir = tmp_dir
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.memory = 0
+        self.file: IO[bytes] | None = None
+        self.written = 0
+        self.read = 0
+        self.closed = False
+
+    def spill(self, data: bytes) -> None:
+        if self.file is None:
+            self.file = tempfile.TemporaryFile(dir=self.tmp_dir)  # noqa: SIM115  # closed in get()
+        self.file.write(data)
+        self.file.flush()
+        self.written += len(data)
+
+    def get(self) -> bytes | None:
+        """The next bytes for pg_restore, waiting for them; ``None`` at the end."""
+        with self.cond:
+            while True:
+                if self.chunks:
+                    data = self.chunks.popleft()
+                    self.memory -= len(data)
+                    self.cond.notify_all()
+                    return data
+                if self.read < self.written:
+                    assert self.file is not None
+                    fd, at, count = (
+                        self.file.fileno(),
+                        self.read,
+                        min(1 << 20, self.written - self.read),
+                    )
+                    break
+                if self.closed:
+                    if self.file is not None:
+                        self.file.close()
+                    return None
+                self.cond.wait()
+        data = os.pread(fd, count, at)  # outside the lock: the reader may go on appending
+        with self.cond:
+            self.read += len(data)
+        return data
+
+
+class _Worker:
+    """One pg_restore taking the TOC, then the data blocks of ``ids`` from its spool."""
+
+    def __init__(self, sink: ParallelRestoreSink, ids: list[int], first: list[bytes]) -> None:
+        self.sink = sink
+        self.ids = ids
+        self.spool = _Spool(sink.cond, sink.work)
+        for data in first:
+            self.spool.chunks.append(data)
+            self.spool.memory += len(data)
+        listing = sink.work / f"data-{ids[0]}.list"
+        listing.write_text("".join(f"{i};\n" for i in ids))
+        self.tool = Tool("pg_restore", [*sink.args, "--use-list", str(listing)], sink.env, True)
+        self.error: BaseException | None = None
+        self.done = False
+        self.thread = threading.Thread(target=self._run, name="buttress-pg-restore", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        stdin = self.tool.proc.stdin
+        assert stdin is not None
+        try:
+            with contextlib.suppress(BrokenPipeError):  # pg_restore stopped: finish() says why
+                stdin.write(self.sink.toc)
+                while (data := self.spool.get()) is not None:
+                    stdin.write(data)
+                stdin.close()
+            self.tool.finish(f"restoring table data ({len(self.ids)} tables)")
+        except BaseException as exc:  # noqa: BLE001  # raised by the sink's reading thread
+            self.error = exc
+            self.tool.kill()
+        finally:
+            with self.sink.cond:
+                self.done = True
+                self.sink.cond.notify_all()
+
+
+class ParallelRestoreSink:
+    """Where a restore writes a custom-format dump to be restored by ``jobs`` pg_restores.
+
+    Args:
+        args: the pg_restore command and connection options (no section or list options).
+        env: its environment (the password in PGPASSWORD).
+        jobs: pg_restore processes loading data at once, and post-data jobs.
+        tmp_dir: where the TOC and spilled data wait (default: the system's).
+        sequential: the sink to use instead when the archive does not qualify.
+        budget: bytes a worker's data may take in memory.
+    """
+
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        jobs: int,
+        tmp_dir: Path | None,
+        sequential: Callable[[], RestoreSink],
+        budget: int = 8 << 20,
+    ) -> None:
+        self.args, self.env, self.jobs, self.budget = args, env, jobs, budget
+        self._sequential = sequential
+        self._fallback: RestoreSink | None = None
+        self._work = tempfile.TemporaryDirectory(prefix="buttress-pgrestore-", dir=tmp_dir)
+        self.work = Path(self._work.name)
+        self.cond = threading.Condition()
+        self.buffer = bytearray()
+        self.head: ArchiveHead | None = None
+        self.toc = b""
+        self._next_try = 1 << 16
+        self._expected: list[int] = []  # dump ids of the data blocks, in stream order
+        self._seen = 0  # blocks begun
+        self._open: int | None = None  # the block being read, by dump id
+        self._scan = 0  # where to look for the open block's end
+        self._batch: list[int] = []  # blocks read but not yet given to a worker
+        self._batch_bytes: list[bytes] = []
+        self._batch_size = 0
+        self._worker: _Worker | None = None  # the worker the open block streams to
+        self._workers: list[_Worker] = []
+
+    # -- the stream ---------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> int:
+        if self._fallback is not None:
+            return self._fallback.write(data)
+        self.buffer += data
+        if self.head is None:
+            if len(self.buffer) >= self._next_try or len(self.buffer) > HEAD_LIMIT:
+                self._start()
+            return len(data)
+        self._blocks()
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def _start(self) -> None:
+        try:
+            head = read_head(self.buffer)
+        except Short:
+            if len(self.buffer) <= HEAD_LIMIT:
+                self._next_try = len(self.buffer) * 2
+                return
+            head = None
+        except CorruptBackupError:
+            head = None  # not for us: pg_restore says what it is
+        if head is None or not eligible(head):
+            self._fallback = self._sequential()
+            buffered, self.buffer = bytes(self.buffer), bytearray()
+            self._fallback.write(buffered)
+            return
+        self.head = head
+        self.toc = bytes(self.buffer[: head.size])
+        del self.buffer[: head.size]
+        (self.work / "toc.dump").write_bytes(self.toc)
+        self._expected = [e.dump_id for e in head.entries if e.had_dumper]
+        run_tool(
+            "pg_restore",
+            [*self.args, "--section=pre-data", str(self.work / "toc.dump")],
+            self.env,
+            "restoring the schema (pre-data)",
+        )
+        self._blocks()
+
+    def _blocks(self) -> None:
+        """Hand the complete part of the buffer on, block by block."""
+        assert self.head is not None
+        buf, pos = self.buffer, 0
+        header = self.head.block_header_size()
+        while pos < len(buf):
+            if self._open is None:
+                if len(buf) - pos < header:
+                    break
+                dump_id = block_start(self.head, buf, pos)
+                if self._seen >= len(self._expected) or dump_id != self._expected[self._seen]:
+                    raise CorruptBackupError(
+                        f"postgresql dump: unexpected data block {dump_id} (block "
+                        f"{self._seen + 1} of {len(self._expected)} in the table of contents)"
+                    )
+                self._seen += 1
+                self._open, self._scan = dump_id, pos + header
+                self._batch.append(dump_id)
+            end = buf.find(BLOCK_END, self._scan)
+            if end < 0:
+                cut = max(self._scan, len(buf) - (len(BLOCK_END) - 1))
+                if cut > pos:
+                    self._emit(bytes(buf[pos:cut]), ended=False)
+                pos = self._scan = cut
+                break
+            self._emit(bytes(buf[pos : end + len(BLOCK_END)]), ended=True)
+            pos = end + len(BLOCK_END)
+            self._open = None
+        del buf[:pos]
+        self._scan -= pos
+        self._check_workers()
+
+    def _emit(self, data: bytes, *, ended: bool) -> None:
+        """Bytes of the open block (``ended``: its last)."""
+        if self._worker is not None:  # the open block streams to a worker already
+            self._put(self._worker.spool, data)
+            if ended:
+                self._close_worker()
+            return
+        self._batch_bytes.append(data)
+        self._batch_size += len(data)
+        if self._batch_size >= self.budget:  # too much to hold: give the batch to a worker now
+            self._dispatch()
+            if ended:
+                self._close_worker()
+
+    def _dispatch(self) -> None:
+        """Give the batched blocks to a new worker, once one may start."""
+        with self.cond:
+            while sum(not w.done for w in self._workers) >= self.jobs:
+                self._raise_failed()
+                self.cond.wait()
+        worker = _Worker(self, self._batch, self._batch_bytes)
+        self._workers.append(worker)
+        self._worker = worker
+        self._batch, self._batch_bytes, self._batch_size = [], [], 0
+
+    def _close_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            with self.cond:
+                worker.spool.closed = True
+                self.cond.notify_all()
+
+    def _put(self, spool: _Spool, data: bytes) -> None:
+        with self.cond:
+            while True:
+                self._raise_failed()
+                if spool.file is not None:  # once spilling, the rest follows (order)
+                    spool.spill(data)
+                elif spool.memory < self.budget:
+                    spool.chunks.append(data)
+                    spool.memory += len(data)
+                elif self._seen < len(self._expected) and (
+                    sum(not w.done for w in self._workers) < self.jobs
+                ):  # a worker is free and more tables follow: run ahead to the next one
+                    spool.spill(data)
+                else:
+                    self.cond.wait()
+                    continue
+                self.cond.notify_all()
+                return
+
+    def _raise_failed(self) -> None:
+        for worker in self._workers:
+            if worker.error is not None:
+                error = worker.error
+                raise error if isinstance(error, BackupError) else RestoreError(str(error))
+
+    def _check_workers(self) -> None:
+        with self.cond:
+            self._raise_failed()
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def finish(self, what: str) -> None:
+        if self._fallback is not None:
+            self._fallback.finish(what)
+            return
+        if self.head is None:
+            self._start()  # a short stream: parsed now, or given to the sequential restore
+            if self._fallback is not None:
+                self._fallback.finish(what)
+                return
+            if self.head is None:
+                raise CorruptBackupError("postgresql dump ended inside its table of contents")
+        if self._open is not None or self.buffer or self._seen < len(self._expected):
+            missing = len(self._expected) - self._seen
+            raise CorruptBackupError(
+                f"postgresql dump ended inside its table data ({missing} tables not reached)"
+            )
+        if self._batch:
+            self._dispatch()
+            self._close_worker()
+        for worker in self._workers:
+            worker.thread.join()
+        self._raise_failed()
+        toc = str(self.work / "toc.dump")
+        assert self.head is not None
+        rest = [
+            e.dump_id for e in self.head.entries if e.section == SECTION_DATA and not e.had_dumper
+        ]
+        if rest:  # sequence values and other data without a block
+            listing = self.work / "rest.list"
+            listing.write_text("".join(f"{i};\n" for i in rest))
+            run_tool("pg_restore", [*self.args, "--use-list", str(listing), toc], self.env, what)
+        run_tool(
+            "pg_restore",
+            [*self.args, "--section=post-data", f"--jobs={self.jobs}", toc],
+            self.env,
+            what,
+        )
+
+    def abort(self) -> None:
+        if self._fallback is not None:
+            self._fallback.abort()
+            return
+        with self.cond:
+            for worker in self._workers:
+                worker.spool.closed = True
+            self.cond.notify_all()
+        for worker in self._workers:
+            worker.tool.kill()
+            worker.thread.join()
+
+    def cleanup(self) -> None:
+        if self._fallback is not None:
+            self._fallback.cleanup()
+        for worker in self._workers:
+            if worker.spool.file is not None:
+                with contextlib.suppress(OSError):
+                    worker.spool.file.close()
+        self._work.cleanup()

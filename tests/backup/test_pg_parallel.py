@@ -1,0 +1,242 @@
+"""The parallel restore of a streamed pg_dump custom-format archive, against the real server:
+the archive's head is read as pg_restore reads it, tables load side by side (batched when
+small, spilled to disk when the stream must run ahead), and every way the stream can go wrong
+ends in a clear error."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from buttress.backup.errors import BackupError, CorruptBackupError
+from buttress.backup.sources.pg_archive import Short, read_head
+from buttress.backup.sources.pg_parallel import ParallelRestoreSink
+from buttress.backup.sources.postgresql import PostgresSource, _RestoreSink
+
+RICH = '''
+CREATE SCHEMA "odd schema";
+CREATE TABLE big (id bigserial PRIMARY KEY, payload text, n numeric);
+INSERT INTO big (payload, n)
+  SELECT repeat(md5(i::text), 8), i / 7.0 FROM generate_series(1, 20000) i;
+CREATE INDEX big_payload ON big (left(payload, 10));
+COMMENT ON TABLE big IS 'the big one';
+CREATE TABLE child (id serial PRIMARY KEY, big_id bigint REFERENCES big (id));
+INSERT INTO child (big_id) SELECT i FROM generate_series(1, 500) i;
+CREATE TABLE empty (id int PRIMARY KEY);
+CREATE TABLE "odd schema"."Tricky ""name""" (k text, v bytea, j jsonb, t text);
+INSERT INTO "odd schema"."Tricky ""name""" VALUES
+  (E'tab\\there', '\\x00ff', '{"a": [1, null]}', E'back\\\\slash and new\\nline'),
+  (NULL, NULL, NULL, 'ünïcödé ✓');
+DO $$ BEGIN
+  FOR i IN 1..12 LOOP
+    EXECUTE format('CREATE TABLE small_%s (id int PRIMARY KEY, v text)', i);
+    EXECUTE format('INSERT INTO small_%s SELECT g, repeat(''s'', g) FROM generate_series(1, %s) g',
+                   i, i * 3);
+  END LOOP;
+END $$;
+CREATE VIEW big_count AS SELECT count(*) AS n FROM big;
+CREATE MATERIALIZED VIEW early AS SELECT id FROM big WHERE id < 100;
+'''
+
+CONTENT = """
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1
+"""
+
+
+def _content(dsn: str) -> dict[str, str]:
+    """Every table's and materialized view's rows, as one digest each."""
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for schema, table in conn.execute(CONTENT).fetchall():
+            query = sql.SQL(
+                "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {}.{} t"
+            ).format(sql.Identifier(schema), sql.Identifier(table))
+            row = conn.execute(query).fetchone()
+            assert row is not None
+            out[f"{schema}.{table}"] = f"{row[0]}:{row[1]}"
+    return out
+
+
+def _dump(dsn: str) -> bytes:
+    """A custom-format dump through a pipe, as a backup takes it (no data offsets)."""
+    return subprocess.run(
+        ["pg_dump", "--format=custom", "--compress=0", "--dbname", dsn],
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
+def _new_db(pg_server: str, name: str) -> str:
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return re.sub(r"/[^/]*$", f"/{name}", pg_server)
+
+
+def _drop_db(pg_server: str, name: str) -> None:
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _sink(dsn: str, jobs: int, budget: int, tmp: Path) -> ParallelRestoreSink:
+    args = ["pg_restore", "--no-password", "--exit-on-error", "--dbname", dsn]
+    env = dict(os.environ)
+    return ParallelRestoreSink(
+        args, env, jobs, tmp, lambda: _RestoreSink(args, env, jobs, tmp), budget=budget
+    )
+
+
+def _feed(sink: ParallelRestoreSink, data: bytes) -> None:
+    for piece in _pieces(data):
+        sink.write(piece)
+    sink.finish("restore")
+
+
+def _pieces(data: bytes) -> list[bytes]:
+    """The stream cut the awkward way: 7-byte pieces through the head and the first blocks,
+    then 64 KiB ones."""
+    cut = 7 * 5715  # a multiple of 7: the two kinds of pieces meet exactly
+    small = [data[i : i + 7] for i in range(0, min(cut, len(data)), 7)]
+    return small + [data[i : i + 65536] for i in range(cut, len(data), 65536)]
+
+
+@pytest.fixture
+def rich(pg_database: str) -> str:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(RICH)
+    return pg_database
+
+
+def test_the_head_is_read_as_pg_restore_reads_it(rich: str, tmp_path: Path) -> None:
+    dump = _dump(rich)
+    head = read_head(dump)
+    path = tmp_path / "dump"
+    path.write_bytes(dump)
+    listing = subprocess.run(
+        ["pg_restore", "--list", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    ids = [int(m[1]) for m in re.finditer(r"^(\d+);", listing, re.M)]
+    # pg_restore lists every entry it would restore (not the database's own), in TOC order
+    assert [e.dump_id for e in head.entries if e.dump_id in set(ids)] == ids
+    assert {e.desc for e in head.entries if e.dump_id not in set(ids)} <= {
+        *_SPECIAL,
+        "DATABASE",
+        "DATABASE PROPERTIES",
+        "COMMENT",
+    }
+    data = {int(m[1]) for m in re.finditer(r"^(\d+); \d+ \d+ TABLE DATA ", listing, re.M)}
+    assert {e.dump_id for e in head.entries if e.had_dumper} == data
+    assert len(data) == 16  # big, child, empty, the tricky one, 12 small ones
+    big = next(e for e in head.entries if e.desc == "TABLE DATA" and e.tag == "big")
+    assert big.copy_stmt.startswith("COPY public.big (id, payload, n) FROM stdin;")
+    assert not head.compressed
+    with pytest.raises(Short):
+        read_head(dump[: head.size - 1])
+    with pytest.raises(CorruptBackupError, match="not a pg_dump custom-format archive"):
+        read_head(b"PGDMX" + dump[5:])
+
+
+_SPECIAL = {"ENCODING", "STDSTRINGS", "SEARCHPATH"}  # not in pg_restore --list
+
+
+def test_tables_load_side_by_side_batched_and_spilled(
+    rich: str, pg_server: str, tmp_path: Path
+) -> None:
+    dump = _dump(rich)
+    target = _new_db(pg_server, "buttress_parallel_rich")
+    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    try:
+        _feed(sink, dump)
+        assert sink._fallback is None
+        assert any(len(w.ids) > 1 for w in sink._workers)  # small tables batched
+        assert any(w.spool.written > 0 for w in sink._workers)  # ran ahead of a busy worker
+        assert len(sink._workers) < 16  # 16 tables with data
+        assert _content(target) == _content(rich)
+        source = PostgresSource(rich)
+        assert source.inspect(target) == source.inspect(rich)  # schema, counts, sequences
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_rich")
+    assert list(tmp_path.iterdir()) == []  # the TOC and spill files are gone
+
+
+def test_large_objects_go_to_the_sequential_restore(
+    pg_database: str, pg_server: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE docs (id int, body oid)")
+        conn.execute("INSERT INTO docs VALUES (1, lo_from_bytea(0, 'hello'))")
+    target = _new_db(pg_server, "buttress_parallel_lo")
+    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    try:
+        _feed(sink, _dump(pg_database))
+        assert sink._fallback is not None
+        with psycopg.connect(target) as conn:
+            row = conn.execute("SELECT lo_get(body) FROM docs").fetchone()
+            assert row is not None
+            assert bytes(row[0]) == b"hello"
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_lo")
+
+
+def test_a_stream_cut_short_is_named(rich: str, pg_server: str, tmp_path: Path) -> None:
+    dump = _dump(rich)
+    target = _new_db(pg_server, "buttress_parallel_cut")
+    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    try:
+        with pytest.raises(CorruptBackupError, match="ended inside its table data"):
+            _feed(sink, dump[: len(dump) * 2 // 3])
+        sink.abort()
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_cut")
+
+
+def test_a_damaged_block_header_is_named(rich: str, pg_server: str, tmp_path: Path) -> None:
+    dump = bytearray(_dump(rich))
+    head = read_head(dump)
+    dump[head.size + 2] ^= 0x40  # the first block's dump id
+    target = _new_db(pg_server, "buttress_parallel_bad")
+    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    try:
+        with pytest.raises(CorruptBackupError, match="unexpected data block"):
+            _feed(sink, bytes(dump))
+        sink.abort()
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_bad")
+
+
+def test_a_failing_worker_stops_the_restore_with_its_error(
+    rich: str, pg_server: str, tmp_path: Path
+) -> None:
+    """The table of a later block vanishes after the schema was restored: pg_restore's own
+    error reaches the caller (the stream stops), and no worker is left running."""
+    dump = _dump(rich)
+    head = read_head(dump)
+    last = [e for e in head.entries if e.had_dumper][-1]
+    target = _new_db(pg_server, "buttress_parallel_fail")
+    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    try:
+        start = head.size + (80 << 10)
+        sink.write(dump[:start])  # the head is read and the schema restored by now
+        assert sink.head is not None
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute(f'DROP TABLE "{last.namespace}"."{last.tag}" CASCADE')
+        with pytest.raises(BackupError, match=f'pg_restore failed: .*relation ".*{last.tag}"'):
+            _feed(sink, dump[start:])
+        sink.abort()
+        assert all(w.tool.proc.poll() is not None for w in sink._workers)
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_fail")
