@@ -319,7 +319,12 @@ def bench_dataset(db: str, rounds: int, work: Path) -> None:
         )
         _psql(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
         _psql(f'CREATE DATABASE "{target}"')
-        restores.setdefault("buttress backup restore, jobs: 2 (pg_restore -j2)", []).append(
+        restores.setdefault("buttress backup restore --jobs 2 (streamed, parallel)", []).append(
+            _run([*restore_cmd, backup_id, "--to", f"{PG}/{target}", "--jobs", "2"])
+        )
+        _psql(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        _psql(f'CREATE DATABASE "{target}"')
+        restores.setdefault("buttress backup restore, jobs: 2 (directory format)", []).append(
             _run([*restore_cmd, parallel_id, "--to", f"{PG}/{target}"])
         )
         _psql(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
