@@ -40,6 +40,10 @@ DO $$ BEGIN
                    i, i * 3);
   END LOOP;
 END $$;
+COMMENT ON INDEX big_payload IS 'first ten';
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NEW; END $f$;
+CREATE TRIGGER child_touch BEFORE INSERT ON child FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE UNIQUE INDEX child_big ON child (big_id);
 CREATE VIEW big_count AS SELECT count(*) AS n FROM big;
 CREATE MATERIALIZED VIEW early AS SELECT id FROM big WHERE id < 100;
 '''
@@ -52,10 +56,22 @@ ORDER BY 1
 """
 
 
+SCHEMA = """
+SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE connamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
+UNION ALL SELECT tgrelid::regclass::text, tgname, '' FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL SELECT objoid::regclass::text, description, '' FROM pg_description
+  WHERE classoid = 'pg_class'::regclass
+ORDER BY 1, 2
+"""
+
+
 def _content(dsn: str) -> dict[str, str]:
-    """Every table's and materialized view's rows, as one digest each."""
+    """Every table's and materialized view's rows, as one digest each; constraints, triggers
+    and comments."""
     out = {}
     with psycopg.connect(dsn) as conn:
+        out["schema"] = repr(conn.execute(SCHEMA).fetchall())
         for schema, table in conn.execute(CONTENT).fetchall():
             query = sql.SQL(
                 "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {}.{} t"
@@ -160,6 +176,7 @@ def test_tables_load_side_by_side_batched_and_spilled(
         assert any(len(w.ids) > 1 for w in sink._workers)  # small tables batched
         assert any(w.spool.written > 0 for w in sink._workers)  # ran ahead of a busy worker
         assert len(sink._workers) < 16  # 16 tables with data
+        assert sink._claimed  # indexes and keys of loaded tables built while others loaded
         assert _content(target) == _content(rich)
         source = PostgresSource(rich)
         assert source.inspect(target) == source.inspect(rich)  # schema, counts, sequences

@@ -44,6 +44,7 @@ class TocEntry:
     section: int
     copy_stmt: str
     namespace: str
+    deps: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,14 @@ def read_head(data: bytes | bytearray | memoryview) -> ArchiveHead:
             r.integer()  # relkind
         r.string()  # owner
         r.string()  # "false": WITH OIDS
-        while r.string() is not None:  # dependencies, ended by a null string
-            pass
+        deps = []
+        while (dep := r.string()) is not None:  # dependencies, ended by a null string
+            deps.append(int(dep) if dep.isdigit() else 0)
         r.byte()  # data offset flag, then the offset
         r.skip(offset_size)
-        entries.append(TocEntry(dump_id, had_dumper, tag, desc, section, copy_stmt, namespace))
+        entries.append(
+            TocEntry(dump_id, had_dumper, tag, desc, section, copy_stmt, namespace, tuple(deps))
+        )
     return ArchiveHead(version, r.int_size, compressed, entries, r.pos)
 
 

@@ -6,6 +6,10 @@ the schema from it (``--section=pre-data``), then hands each table's data block,
 past, to one of ``jobs`` pg_restore processes (each sees the TOC, then only its blocks), and ends
 with the sequences and ``--section=post-data --jobs`` (indexes, constraints, in parallel).
 
+Indexes and primary keys of tables whose data is in wait for no other table: once the stream
+has passed its last table, a worker that finishes builds those of every loaded table while the
+others still load (as ``pg_restore --jobs`` does from a file).
+
 The stream is read once. While a worker is free and more tables follow, the rest of the block
 being read goes to a temporary file (in ``tmp_dir``) so the next table can start at once; when
 every worker is busy the stream waits. Small tables are batched into one pg_restore. Memory
@@ -31,6 +35,9 @@ from buttress.backup.sources.base import Tool, run_tool
 from buttress.backup.sources.pg_archive import (
     BLOCK_END,
     SECTION_DATA,
+    SECTION_NONE,
+    SECTION_POST_DATA,
+    SECTION_PRE_DATA,
     ArchiveHead,
     Short,
     block_start,
@@ -134,6 +141,7 @@ class _Worker:
                     stdin.write(data)
                 stdin.close()
             self.tool.finish(f"restoring table data ({len(self.ids)} tables)")
+            self.sink._early_post_data(self.ids)
         except BaseException as exc:  # noqa: BLE001  # raised by the sink's reading thread
             self.error = exc
             self.tool.kill()
@@ -183,6 +191,11 @@ class ParallelRestoreSink:
         self._batch_size = 0
         self._worker: _Worker | None = None  # the worker the open block streams to
         self._workers: list[_Worker] = []
+        self._table_of: dict[int, int] = {}  # table data's dump id -> its table's
+        self._loaded: set[int] = set()  # tables (dump ids) whose data is in
+        self._early: dict[int, set[int]] = {}  # post-data entries that may run early -> tables
+        self._claimed: set[int] = set()  # ... and those that ran
+        self._order: dict[int, int] = {}  # dump id -> place in the TOC
 
     # -- the stream ---------------------------------------------------------------------------
 
@@ -220,6 +233,8 @@ class ParallelRestoreSink:
         del self.buffer[: head.size]
         (self.work / "toc.dump").write_bytes(self.toc)
         self._expected = [e.dump_id for e in head.entries if e.had_dumper]
+        self._order = {e.dump_id: n for n, e in enumerate(head.entries)}
+        self._plan_early(head)
         run_tool(
             "pg_restore",
             [*self.args, "--section=pre-data", str(self.work / "toc.dump")],
@@ -311,6 +326,60 @@ class ParallelRestoreSink:
                 self.cond.notify_all()
                 return
 
+    def _plan_early(self, head: ArchiveHead) -> None:
+        """Which post-data entries depend only on the schema and on tables' data: indexes
+        and (primary key, unique) constraints. Foreign keys, triggers and the rest wait for the
+        final post-data step."""
+        by_id = {e.dump_id: e for e in head.entries}
+        for entry in head.entries:
+            if entry.had_dumper:
+                owners = [d for d in entry.deps if d in by_id and by_id[d].desc == "TABLE"]
+                if len(owners) == 1:
+                    self._table_of[entry.dump_id] = owners[0]
+        with_data = set(self._table_of.values())
+        for entry in head.entries:
+            if entry.section != SECTION_POST_DATA or entry.desc not in ("INDEX", "CONSTRAINT"):
+                continue
+            tables: set[int] = set()
+            for dep in entry.deps:
+                if dep in with_data:
+                    tables.add(dep)
+                elif dep not in by_id or by_id[dep].section != SECTION_PRE_DATA:
+                    break
+            else:
+                if tables:
+                    self._early[entry.dump_id] = tables
+
+    def _early_post_data(self, ids: list[int]) -> None:
+        """A worker's data is in: once no table is left to stream, build what depends only
+        on loaded tables (in this worker's thread, holding its place among the jobs)."""
+        with self.cond:
+            self._loaded.update(self._table_of[i] for i in ids if i in self._table_of)
+            if self._seen < len(self._expected) or self._batch:
+                return  # more data to load first: the job's place is needed for it
+            ready = [d for d, tables in self._early.items() if tables <= self._loaded]
+            for dump_id in ready:
+                del self._early[dump_id]
+            self._claimed.update(ready)
+            # the places of workers that are done are free: use them too
+            jobs = self.jobs - sum(not w.done for w in self._workers) + 1
+        if ready:
+            listing = self.work / f"early-{ready[0]}.list"
+            ready.sort(key=lambda i: self._order[i])
+            listing.write_text("".join(f"{i};\n" for i in ready))
+            run_tool(
+                "pg_restore",
+                [
+                    *self.args,
+                    f"--jobs={max(1, jobs)}",
+                    "--use-list",
+                    str(listing),
+                    str(self.work / "toc.dump"),
+                ],
+                self.env,
+                f"building {len(ready)} indexes and keys",
+            )
+
     def _raise_failed(self) -> None:
         for worker in self._workers:
             if worker.error is not None:
@@ -354,12 +423,19 @@ class ParallelRestoreSink:
             listing = self.work / "rest.list"
             listing.write_text("".join(f"{i};\n" for i in rest))
             run_tool("pg_restore", [*self.args, "--use-list", str(listing), toc], self.env, what)
-        run_tool(
-            "pg_restore",
-            [*self.args, "--section=post-data", f"--jobs={self.jobs}", toc],
-            self.env,
-            what,
-        )
+        if not self._claimed:
+            post = ["--section=post-data"]
+        else:  # the post-data section (as pg_restore counts it) less what ran early
+            listing = self.work / "post.list"
+            section, lines = SECTION_PRE_DATA, []
+            for entry in self.head.entries:
+                if entry.section != SECTION_NONE:
+                    section = entry.section
+                if section == SECTION_POST_DATA and entry.dump_id not in self._claimed:
+                    lines.append(f"{entry.dump_id};\n")
+            listing.write_text("".join(lines))
+            post = ["--use-list", str(listing)]
+        run_tool("pg_restore", [*self.args, *post, f"--jobs={self.jobs}", toc], self.env, what)
 
     def abort(self) -> None:
         if self._fallback is not None:
