@@ -62,3 +62,17 @@ def test_public_surface_is_sorted(module: str) -> None:
     )
     for name in names:
         assert hasattr(mod, name), name
+
+
+def test_a_config_without_named_policies_does_not_load_the_resilience_package() -> None:
+    """Every CLI command loads the config: without `resilience.policies` there is nothing to
+    build, so the resilience package (40 ms of imports) stays out of commands that need none."""
+    code = (
+        "import sys; from buttress.config import load_text; "
+        "load_text('backup: {targets: []}'); "
+        "print('buttress.resilience' in sys.modules); "
+        "load_text('resilience: {policies: {db: {retry: {attempts: 2}}}}'); "
+        "print('buttress.resilience' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

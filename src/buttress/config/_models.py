@@ -250,6 +250,8 @@ class ResilienceConfig(Section):
 
     @model_validator(mode="after")
     def _build_every_policy(self) -> ResilienceConfig:
+        if not self.policies:
+            return self  # nothing to build (and the resilience package is not imported)
         from buttress.resilience.registry import build_pipeline  # deferred: config stays light
 
         for name in self.policies:
