@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from buttress.backup.errors import BackupError, CorruptBackupError
+from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
 from buttress.backup.sources.pg_archive import Short, read_head
 from buttress.backup.sources.pg_parallel import ParallelRestoreSink
 from buttress.backup.sources.postgresql import PostgresSource, _RestoreSink
@@ -257,3 +257,19 @@ def test_a_failing_worker_stops_the_restore_with_its_error(
     finally:
         sink.cleanup()
         _drop_db(pg_server, "buttress_parallel_fail")
+
+
+def test_a_full_temporary_disk_is_named(rich: str, pg_server: str, full_disk: Path) -> None:
+    """The stream runs ahead of a busy worker into tmp_dir, which fills up: the error says
+    where and what to change, and the restore stops."""
+    dump = _dump(rich)
+    target = _new_db(pg_server, "buttress_parallel_full")
+    sink = _sink(target, jobs=2, budget=64 << 10, tmp=full_disk)
+    try:
+        with pytest.raises(RestoreError, match=r"in .*: No space left on device \(set tmp_dir"):
+            _feed(sink, dump)
+        sink.abort()
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_full")
+    assert list(full_disk.iterdir()) == []

@@ -138,16 +138,6 @@ def test_a_wrong_key_cannot_decrypt_and_says_so(
         _restore(manifest, repo, load_identities([tmp_path / "other.txt"]))
 
 
-@pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs: a destination that runs out of space."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
-
-
 def test_a_full_destination_fails_the_run_unless_enough_others_succeed(
     keys: Keys, repo: LocalDestination, full_disk: Path
 ) -> None:

@@ -79,10 +79,16 @@ class _Spool:
         self.closed = False
 
     def spill(self, data: bytes) -> None:
-        if self.file is None:
-            self.file = tempfile.TemporaryFile(dir=self.tmp_dir)  # noqa: SIM115  # closed in get()
-        self.file.write(data)
-        self.file.flush()
+        try:
+            if self.file is None:
+                self.file = tempfile.TemporaryFile(dir=self.tmp_dir)  # noqa: SIM115  # see get()
+            self.file.write(data)
+            self.file.flush()
+        except OSError as exc:  # a full disk, most likely: say where
+            raise RestoreError(
+                f"keeping table data for a restore job in {self.tmp_dir}: "
+                f"{exc.strerror or exc} (set tmp_dir, or restore with fewer --jobs)"
+            ) from None
         self.written += len(data)
 
     def get(self) -> bytes | None:
