@@ -120,6 +120,26 @@ def test_failures_and_bad_requests(client: tuple[TestClient, dict[str, str]]) ->
     )  # fmt: skip
     assert wrong.status_code == 422
     assert "restore_test" in wrong.json()["message"]
+    site = _wait_done(
+        c,
+        t["viewer"],
+        c.post("/api/v1/backups/targets/site/run", headers=_h(t["operator"])).json()["id"],
+    )
+    jobs = c.post(
+        f"/api/v1/backups/runs/{site['id']}/restore", json={"jobs": 0},
+        headers=_h(t["operator"]),
+    )  # fmt: skip
+    assert jobs.status_code == 422
+    assert "jobs" in jobs.json()["message"]
+    jobs = c.post(
+        f"/api/v1/backups/runs/{site['id']}/restore", json={"jobs": 2},
+        headers=_h(t["operator"]),
+    )  # fmt: skip
+    assert jobs.status_code == 422
+    assert (
+        "jobs (--jobs) applies to postgresql targets; 'site' is a directory target"
+        in (jobs.json()["message"])
+    )
 
 
 def test_a_second_run_of_a_running_target_is_refused(

@@ -42,6 +42,11 @@ def test_run_list_show_verify_and_restore(
     capsys.readouterr()
     assert main(["backup", "restore", run["id"], "--to", "out"]) == 1
     assert "not empty" in capsys.readouterr().err
+    assert main(["backup", "restore", run["id"], "--to", "out2", "--jobs", "2"]) == 2
+    assert "jobs (--jobs) applies to postgresql targets" in capsys.readouterr().err
+    assert not (project / "out2").exists()
+    assert main(["backup", "restore", run["id"], "--to", "out2", "--jobs", "0"]) == 2
+    assert "Invalid value for '--jobs'" in capsys.readouterr().err
     after = _json(capsys, ["backup", "list", "--json"])
     assert after[0]["verify_status"] == "ok"
     assert after[0]["restore_test_status"] == "ok"

@@ -40,6 +40,13 @@ class RestoreRequest(BaseModel):
     )
     tables: list[str] | None = Field(default=None, description="Only these tables.")
     force: bool = Field(default=False, description="Restore over a target that is not empty.")
+    jobs: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="postgresql: pg_restore processes at once (default: the target's "
+        "restore_jobs); tables load side by side as the backup streams.",
+    )
 
 
 class PruneRequest(BaseModel):
@@ -116,7 +123,12 @@ def restore(
     request: Request, backup_id: str, body: RestoreRequest, _who: Operator
 ) -> dict[str, str]:
     where = _backups(request).restore(
-        backup_id, to=body.to, database=body.database, tables=body.tables, force=body.force
+        backup_id,
+        to=body.to,
+        database=body.database,
+        tables=body.tables,
+        force=body.force,
+        jobs=body.jobs,
     )
     request.state.audit_detail = {"into": where, "force": body.force, "tables": body.tables}
     return {"id": backup_id, "restored_into": where}

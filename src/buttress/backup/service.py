@@ -534,7 +534,10 @@ class Backups:
         target = self.target(run.target)
         if jobs is not None:
             if target.source != "postgresql":
-                raise UsageError("--jobs applies to postgresql targets")
+                raise UsageError(
+                    f"jobs (--jobs) applies to postgresql targets; {target.name!r} is a "
+                    f"{target.source} target"
+                )
             target = target.model_copy(update={"restore_jobs": jobs})
         source = build_source(target)
         manifest, dest = self.manifest(run)
