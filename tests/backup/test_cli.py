@@ -215,6 +215,12 @@ def test_restore_goes_to_a_new_place_by_default(
         dsn = pg_server.rsplit("/", 1)[0] + "/" + restored[0]
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
+        # the parallel streamed restore, from the command line
+        parallel = f"buttress_cli_parallel_{db[-6:]}"
+        assert main(["backup", "restore", db, "--database", parallel, "--jobs", "2"]) == 0
+        with psycopg.connect(pg_server.rsplit("/", 1)[0] + "/" + parallel) as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{restored[0]}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "buttress_cli_parallel_{db[-6:]}" WITH (FORCE)')
