@@ -273,3 +273,37 @@ def test_a_full_temporary_disk_is_named(rich: str, pg_server: str, full_disk: Pa
         sink.cleanup()
         _drop_db(pg_server, "buttress_parallel_full")
     assert list(full_disk.iterdir()) == []
+
+
+@pytest.mark.parametrize("why", ["compressed", "toc beyond the head limit"])
+def test_archives_it_cannot_split_go_to_the_sequential_restore(
+    rich: str, pg_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    """A compressed archive (its blocks are not COPY text), or a head that has not ended within
+    HEAD_LIMIT bytes: restored by one pg_restore, as before, and in full."""
+    from buttress.backup.sources import pg_parallel
+
+    if why == "compressed":
+        dump = subprocess.run(
+            ["pg_dump", "--format=custom", "--compress=1", "--dbname", rich],
+            check=True,
+            capture_output=True,
+        ).stdout
+    else:
+        dump = _dump(rich)
+        monkeypatch.setattr(pg_parallel, "HEAD_LIMIT", 1000)
+    target = _new_db(pg_server, "buttress_parallel_seq")
+    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    try:
+        _feed(sink, dump)
+        assert sink._fallback is not None
+        assert sink._workers == []
+        assert _content(target) == _content(rich)
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_seq")
+
+
+def test_restore_jobs_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="restore_jobs must be >= 1"):
+        PostgresSource("postgresql://127.0.0.1/x", restore_jobs=0)

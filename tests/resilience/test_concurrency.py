@@ -21,7 +21,19 @@ from buttress.resilience import (
 THREADS = 8
 
 
-def in_threads(fn: Callable[[int], None], n: int = THREADS) -> None:
+def in_threads(
+    fn: Callable[[int], None], n: int = THREADS, switch_interval: float | None = None
+) -> None:
+    """Run ``fn(i)`` in ``n`` threads started together; with ``switch_interval``, under that
+    interpreter thread-switch interval (very small: as many switches as it allows)."""
+    if switch_interval is not None:
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(switch_interval)
+        try:
+            in_threads(fn, n)
+        finally:
+            sys.setswitchinterval(previous)
+        return
     errors: list[BaseException] = []
     start = threading.Barrier(n)
 
@@ -125,12 +137,7 @@ def test_bulkhead_hands_over_every_released_slot_under_forced_thread_switches() 
                 with lock:
                     counts["ran"] += 1
 
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        in_threads(work)
-    finally:
-        sys.setswitchinterval(previous)
+    in_threads(work, switch_interval=1e-5)
     assert counts["ran"] + counts["full"] == THREADS * 200
     assert (bulkhead.active, bulkhead.queued) == (0, 0)
     with (  # both slots are still there, and no third

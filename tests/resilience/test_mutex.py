@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import pytest
@@ -48,11 +47,6 @@ def test_the_limiter_grants_exactly_its_limit_with_constant_thread_switches() ->
             if limiter.try_acquire().allowed:
                 granted[i] += 1
 
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        in_threads(work)
-    finally:
-        sys.setswitchinterval(previous)
+    in_threads(work, switch_interval=1e-6)
     assert sum(granted) == 500
     assert limiter._lock.held == [None]

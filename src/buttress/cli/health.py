@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import Annotated
@@ -27,8 +28,6 @@ def health(
 
     config = state(ctx).config.health
     monitor = HealthMonitor(build_checks(config), history=config.history, window=config.window)
-    import asyncio  # deferred: every other command starts without it
-
     asyncio.run(monitor.run_once())
     snapshot = monitor.snapshot()
     if as_json:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from buttress.backup.errors import CorruptBackupError
 
-__all__ = ["BLOCK_END", "ArchiveHead", "TocEntry", "block_start", "read_head"]
+__all__ = ["BLOCK_END", "ArchiveHead", "Short", "TocEntry", "block_start", "read_head"]
 
 MAGIC = b"PGDMP"
 FORMAT_CUSTOM = 1

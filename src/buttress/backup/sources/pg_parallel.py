@@ -64,6 +64,12 @@ def eligible(head: ArchiveHead) -> bool:
     )
 
 
+def _listing(path: Path, ids: list[int]) -> str:
+    """A ``pg_restore --use-list`` file naming ``ids`` (restored in that order); its path."""
+    path.write_text("".join(f"{i};\n" for i in ids))
+    return str(path)
+
+
 class _Spool:
     """The bytes of one worker's blocks on their way to its pg_restore: memory first, then (once
     the reader has had to run ahead) a temporary file. Guarded by the sink's condition."""
@@ -129,9 +135,8 @@ class _Worker:
         for data in first:
             self.spool.chunks.append(data)
             self.spool.memory += len(data)
-        listing = sink.work / f"data-{ids[0]}.list"
-        listing.write_text("".join(f"{i};\n" for i in ids))
-        self.tool = Tool("pg_restore", [*sink.args, "--use-list", str(listing)], sink.env, True)
+        listing = _listing(sink.work / f"data-{ids[0]}.list", ids)
+        self.tool = Tool("pg_restore", [*sink.args, "--use-list", listing], sink.env, True)
         self.error: BaseException | None = None
         self.done = False
         self.thread = threading.Thread(target=self._run, name="buttress-pg-restore", daemon=True)
@@ -241,12 +246,7 @@ class ParallelRestoreSink:
         self._expected = [e.dump_id for e in head.entries if e.had_dumper]
         self._order = {e.dump_id: n for n, e in enumerate(head.entries)}
         self._plan_early(head)
-        run_tool(
-            "pg_restore",
-            [*self.args, "--section=pre-data", str(self.work / "toc.dump")],
-            self.env,
-            "restoring the schema (pre-data)",
-        )
+        self._from_toc(["--section=pre-data"], "restoring the schema (pre-data)")
         self._blocks()
 
     def _blocks(self) -> None:
@@ -298,7 +298,7 @@ class ParallelRestoreSink:
     def _dispatch(self) -> None:
         """Give the batched blocks to a new worker, once one may start."""
         with self.cond:
-            while sum(not w.done for w in self._workers) >= self.jobs:
+            while self._running() >= self.jobs:
                 self._raise_failed()
                 self.cond.wait()
         worker = _Worker(self, self._batch, self._batch_bytes)
@@ -323,7 +323,7 @@ class ParallelRestoreSink:
                     spool.chunks.append(data)
                     spool.memory += len(data)
                 elif self._seen < len(self._expected) and (
-                    sum(not w.done for w in self._workers) < self.jobs
+                    self._running() < self.jobs
                 ):  # a worker is free and more tables follow: run ahead to the next one
                     spool.spill(data)
                 else:
@@ -368,23 +368,22 @@ class ParallelRestoreSink:
                 del self._early[dump_id]
             self._claimed.update(ready)
             # the places of workers that are done are free: use them too
-            jobs = self.jobs - sum(not w.done for w in self._workers) + 1
+            jobs = self.jobs - self._running() + 1
         if ready:
-            listing = self.work / f"early-{ready[0]}.list"
             ready.sort(key=lambda i: self._order[i])
-            listing.write_text("".join(f"{i};\n" for i in ready))
-            run_tool(
-                "pg_restore",
-                [
-                    *self.args,
-                    f"--jobs={max(1, jobs)}",
-                    "--use-list",
-                    str(listing),
-                    str(self.work / "toc.dump"),
-                ],
-                self.env,
+            listing = _listing(self.work / f"early-{ready[0]}.list", ready)
+            self._from_toc(
+                [f"--jobs={max(1, jobs)}", "--use-list", listing],
                 f"building {len(ready)} indexes and keys",
             )
+
+    def _from_toc(self, options: list[str], what: str) -> None:
+        """Run pg_restore with ``options`` on the TOC file (no data: schema, lists)."""
+        run_tool("pg_restore", [*self.args, *options, str(self.work / "toc.dump")], self.env, what)
+
+    def _running(self) -> int:
+        """Workers not yet done (call with the condition held)."""
+        return sum(not w.done for w in self._workers)
 
     def _raise_failed(self) -> None:
         for worker in self._workers:
@@ -420,28 +419,23 @@ class ParallelRestoreSink:
         for worker in self._workers:
             worker.thread.join()
         self._raise_failed()
-        toc = str(self.work / "toc.dump")
         assert self.head is not None
         rest = [
             e.dump_id for e in self.head.entries if e.section == SECTION_DATA and not e.had_dumper
         ]
         if rest:  # sequence values and other data without a block
-            listing = self.work / "rest.list"
-            listing.write_text("".join(f"{i};\n" for i in rest))
-            run_tool("pg_restore", [*self.args, "--use-list", str(listing), toc], self.env, what)
+            self._from_toc(["--use-list", _listing(self.work / "rest.list", rest)], what)
         if not self._claimed:
             post = ["--section=post-data"]
         else:  # the post-data section (as pg_restore counts it) less what ran early
-            listing = self.work / "post.list"
-            section, lines = SECTION_PRE_DATA, []
+            section, left = SECTION_PRE_DATA, []
             for entry in self.head.entries:
                 if entry.section != SECTION_NONE:
                     section = entry.section
                 if section == SECTION_POST_DATA and entry.dump_id not in self._claimed:
-                    lines.append(f"{entry.dump_id};\n")
-            listing.write_text("".join(lines))
-            post = ["--use-list", str(listing)]
-        run_tool("pg_restore", [*self.args, *post, f"--jobs={self.jobs}", toc], self.env, what)
+                    left.append(entry.dump_id)
+            post = ["--use-list", _listing(self.work / "post.list", left)]
+        self._from_toc([*post, f"--jobs={self.jobs}"], what)
 
     def abort(self) -> None:
         if self._fallback is not None:
