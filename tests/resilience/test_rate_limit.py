@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import pytest
 from hypothesis import example, given, settings
@@ -164,6 +165,76 @@ async def test_decorator_limits_sync_and_async_functions(clock: FakeClock) -> No
     assert clock.slept == pytest.approx([0.1])
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["token_bucket", "gcra"])
+async def test_async_decorator_decides_as_call_does(kind: str, clock: FakeClock) -> None:
+    """The async decorator of an in-process token bucket or GCRA runs its own inlined copy of
+    the algorithm: it grants, refuses (with the same retry_after) and follows set_rate exactly
+    as call() on a twin limiter does."""
+    a: RateLimiter = getattr(RateLimiter, kind)(rate=4, per=1.0, burst=3, clock=clock)
+    b = getattr(RateLimiter, kind)(rate=4, per=1.0, burst=3, clock=clock)
+
+    @a
+    async def ping() -> str:
+        return "pong"
+
+    async def outcome_a() -> float:
+        try:
+            await ping()
+        except RateLimitedError as exc:
+            return float(exc.retry_after or -1.0)
+        return 0.0
+
+    def outcome_b() -> float:
+        try:
+            b.call(lambda: "pong")
+        except RateLimitedError as exc:
+            return float(exc.retry_after or -1.0)
+        return 0.0
+
+    steps = [0.0, 0.0, 0.0, 0.0, 0.1, 0.2, 0.0, 0.5, 0.0, 0.0, 0.0, 1.7, 0.0, 0.0, 0.0, 0.0]
+    seen = []
+    for i, gap in enumerate(steps):
+        clock.advance(gap)
+        if i == 8:
+            a.set_rate(rate=10, per=1.0, burst=2)
+            b.set_rate(rate=10, per=1.0, burst=2)
+        got, want = await outcome_a(), outcome_b()
+        assert got == pytest.approx(want), f"step {i}"
+        seen.append(got == 0.0)
+    assert True in seen
+    assert False in seen
+    assert a.try_acquire().remaining == b.try_acquire().remaining
+
+
+@pytest.mark.anyio
+async def test_async_decorator_below_one_permit_is_an_error(clock: FakeClock) -> None:
+    limiter = RateLimiter.gcra(rate=10, per=1.0, burst=0.5, clock=clock)
+
+    @limiter
+    async def never() -> None:
+        raise AssertionError("ran")
+
+    with pytest.raises(ValueError, match="exceeds what the limit can ever grant"):
+        await never()
+
+
+@pytest.mark.parametrize("kind", ["token_bucket", "gcra"])
+@pytest.mark.parametrize("uptime", [0.0, 2_592_000.123, 31_000_000.77])
+@pytest.mark.parametrize("rate", [3, 100, 1000, 100_000])
+def test_bursts_are_whole_whatever_the_clock_reads(kind: str, uptime: float, rate: int) -> None:
+    """A burst taken at one instant is exactly ``burst`` permits, after a month or a year of
+    uptime as at boot (a TAT kept as one float granted 999 of 1,000, or 100,005 of 100,000),
+    and one permit per interval follows."""
+    clock = FakeClock()
+    clock.now = uptime
+    limiter = getattr(RateLimiter, kind)(rate=rate, per=1.0, clock=clock)
+    assert sum(limiter.try_acquire().allowed for _ in range(rate + 5)) == rate
+    clock.advance(1.0 / rate * 1.001)  # the clock itself reads to ~4 ns at a year
+    assert limiter.try_acquire().allowed
+    assert not limiter.try_acquire().allowed
+
+
 def test_leaky_bucket_shapes_instead_of_rejecting(clock: FakeClock) -> None:
     """A leaky bucket spaces calls out at its rate and refuses only beyond its capacity."""
     limiter = RateLimiter.leaky_bucket(rate=10, per=1.0, capacity=3, clock=clock, sleep=clock.sleep)
@@ -273,14 +344,17 @@ def test_bucket_bound_in_every_interval(steps: list[tuple[int, int]], kind: str)
 @settings(max_examples=200, deadline=None)
 @given(steps=arrivals)
 def test_gcra_is_exact(steps: list[tuple[int, int]]) -> None:
-    """GCRA grants exactly when a request fits the schedule: same answers as a reference."""
+    """GCRA grants exactly when a request fits the schedule: same answers as a reference in
+    exact arithmetic. Gaps are in 1/64 s, so the clock's floats hold them exactly too."""
     clock = FakeClock()
-    limiter = RateLimiter.gcra(rate=4, per=1.0, burst=3, clock=clock)
     clock.now = 0.0
-    tat, interval, tolerance = 0.0, 0.25, 0.75
-    for gap_ms, cost in steps:
-        clock.advance(gap_ms / 1000)
-        now = clock.now
+    limiter = RateLimiter.gcra(rate=4, per=1.0, burst=3, clock=clock)
+    tat, interval, tolerance = Fraction(0), Fraction(1, 4), Fraction(3, 4)
+    ticks = 0
+    for gap, cost in steps:
+        ticks += gap
+        now = Fraction(ticks, 64)
+        clock.now = float(now)
         expected_tat = max(tat, now) + cost * interval
         expected = expected_tat - tolerance <= now
         if expected:

