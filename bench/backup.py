@@ -12,7 +12,9 @@ mixed one.
 Each case runs as a child process (a shell pipeline or the ``buttress`` command, interpreter
 start, imports and catalog included) and is measured with ``wait4``: wall time, CPU time (user +
 system, every process of the case) and peak RSS (of the largest single process of the case).
-Stored size is what the case left on disk. Medians of ``--rounds``; ratios are to the floor,
+Stored size is what the case left on disk. Every case starts after a ``CHECKPOINT`` and a
+``sync`` (outside its time), so none pays for the writes of the one before. Medians of
+``--rounds``; ratios are to the floor,
 ``pg_dump -Fc -Z0 > /dev/null`` (nothing can back up faster than the database is read).
 Restore: buttress's streamed restore into an empty database against ``pg_restore -j2`` from a
 local ``-Fc`` file, and buttress's restore test (restore into a scratch database + compare).
@@ -44,8 +46,17 @@ class Sample:
     stored: int = 0
 
 
+def _settle() -> None:
+    """Start every case from the same state: the server's dirty buffers (the previous case's
+    restore, or a dropped database) written out, and the page cache's dirty pages too, so no
+    case pays for its predecessor's writes."""
+    _psql("CHECKPOINT")
+    os.sync()
+
+
 def _run(command: list[str] | str, env: dict[str, str] | None = None) -> Sample:
-    """Run one case; its wall time, CPU time and peak RSS from wait4."""
+    """Run one case (after :func:`_settle`); its wall time, CPU time and peak RSS from wait4."""
+    _settle()
     shell = isinstance(command, str)
     argv = ["bash", "-o", "pipefail", "-c", command] if shell else command
     started = time.perf_counter()
@@ -86,6 +97,7 @@ def _run_in_process(config: Path) -> Sample:
     """The run alone, timed inside a process that has already imported everything."""
     import json
 
+    _settle()
     proc = subprocess.Popen(
         [sys.executable, "-c", _IN_PROCESS, str(config)],
         stdout=subprocess.PIPE,

@@ -13,6 +13,7 @@ from buttress.resilience import (
     Bulkhead,
     BulkheadFullError,
     CircuitBreaker,
+    RateLimitedError,
     RateLimiter,
     Retry,
     RetryBudget,
@@ -88,6 +89,39 @@ def test_rate_limiter_grants_exactly_the_limit_across_threads() -> None:
 
     in_threads(work)
     assert sum(granted) == 1000
+
+
+@pytest.mark.parametrize("kind", ["token_bucket", "gcra"])
+def test_async_decorated_limiter_grants_exactly_its_burst_across_event_loops(kind: str) -> None:
+    """8 threads, each with its own event loop, through one limiter's async decorator (the
+    inlined path), with as many thread switches as the interpreter allows: exactly the burst
+    passes, the rest is refused, and sync callers sharing it count against the same burst."""
+    limiter: RateLimiter = getattr(RateLimiter, kind)(rate=1e-6, per=1.0, burst=1000)
+    granted = [0] * THREADS
+
+    @limiter
+    async def guarded() -> None:
+        return None
+
+    async def loop_work(i: int) -> None:
+        for _ in range(200):
+            try:
+                await guarded()
+            except RateLimitedError:
+                continue
+            granted[i] += 1
+
+    def work(i: int) -> None:
+        if i % 4 == 0:  # a plain thread on the sync face of the same limiter
+            for _ in range(200):
+                if limiter.try_acquire().allowed:
+                    granted[i] += 1
+            return
+        asyncio.run(loop_work(i))
+
+    in_threads(work, switch_interval=1e-6)
+    assert sum(granted) == 1000
+    assert limiter._lock.held == [None]  # the mutex is free again
 
 
 def test_bulkhead_never_exceeds_its_limit_across_threads() -> None:

@@ -219,6 +219,11 @@ async def test_async_decorator_below_one_permit_is_an_error(clock: FakeClock) ->
         await never()
 
 
+def test_a_clock_that_does_not_return_seconds_is_refused() -> None:
+    with pytest.raises(TypeError, match="rate limiter clock: expected seconds as a float"):
+        RateLimiter.gcra(rate=1, clock=lambda: "now")
+
+
 @pytest.mark.parametrize("kind", ["token_bucket", "gcra"])
 @pytest.mark.parametrize("uptime", [0.0, 2_592_000.123, 31_000_000.77])
 @pytest.mark.parametrize("rate", [3, 100, 1000, 100_000])
