@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from buttress.resilience import RateLimitedError, RateLimiter, events
-from buttress.resilience.rate_limit import GCRA
+from buttress.resilience.rate_limit import GCRA, LeakyBucket
 from tests.resilience.conftest import FakeClock
 
 ALGORITHMS = {
@@ -365,3 +365,19 @@ def test_gcra_is_exact(steps: list[tuple[int, int]]) -> None:
         if expected:
             tat = expected_tat
         assert limiter.try_acquire("k", cost=cost).allowed is expected
+
+
+@pytest.mark.parametrize("uptime", [0.0, 2_592_000.123, 31_000_000.77])
+@pytest.mark.parametrize("rate", [7, 100, 1000])
+def test_leaky_bucket_queues_its_whole_capacity_whatever_the_clock_reads(
+    uptime: float, rate: int
+) -> None:
+    """``capacity`` permits queue at one instant and the next is refused, after a year of
+    uptime as at boot (a queue end kept as one float timestamp refused the 100th of 100)."""
+    bucket = RateLimiter.leaky_bucket(rate=rate, per=1.0).algorithm
+    assert isinstance(bucket, LeakyBucket)
+    state = bucket.new(uptime)
+    waits = [bucket.reserve(state, uptime, 1) for _ in range(rate + 1)]
+    assert None not in waits[:rate]
+    assert waits[rate] is None
+    assert waits[rate - 1] == pytest.approx((rate - 1) / rate)

@@ -289,3 +289,52 @@ async def test_asgi_middleware_limits_across_app_instances(store: RedisStore) ->
         assert int(response.headers["retry-after"]) > 0
     finally:
         await store.aclose()
+
+
+@pytest.mark.parametrize("kind", ["token_bucket", "gcra", "leaky_bucket"])
+def test_a_burst_at_one_instant_is_whole_at_todays_time(store: RedisStore, kind: str) -> None:
+    """At Redis's real clock (1.8e15 us, where a double holds fractions only to 0.25 us), a
+    burst of any per-minute rate taken at one instant is exactly that rate. A state kept as
+    one absolute time granted 8 of 9 (and 16 of the rates 1-59 lost a permit)."""
+    now = 1_795_000_000.123456  # late 2026, in seconds; not a dyadic fraction
+    store.pinned_time = lambda: now
+    wrong = []
+    for rate in range(1, 60):
+        if kind == "leaky_bucket":
+            args = RateLimiter.leaky_bucket(rate=rate, per=60.0).algorithm.lua_args()
+            codes = [store.limit(f"w{rate}", "k", kind, args, 1, True)[0] for _ in range(rate + 2)]
+            granted = codes.count(2)
+        else:
+            limiter = getattr(RateLimiter, kind)(rate=rate, per=60.0, store=store, name=f"w{rate}")
+            granted = sum(limiter.try_acquire("k").allowed for _ in range(rate + 2))
+        if granted != rate:
+            wrong.append((rate, granted))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "limiter"),
+    [
+        ("token_bucket", RateLimiter.token_bucket(rate=10, per=1.0)),
+        ("gcra", RateLimiter.gcra(rate=10, per=1.0)),
+        ("leaky_bucket", RateLimiter.leaky_bucket(rate=10, per=1.0)),
+    ],
+)
+def test_state_in_the_earlier_format_is_read(
+    store: RedisStore, kind: str, limiter: RateLimiter
+) -> None:
+    """A key written by the earlier scripts (one absolute time, in microseconds: when the
+    bucket is full again, GCRA's TAT, when the queue has drained) is read as what it meant:
+    3 permits owed (queued), then rewritten in the current format."""
+    now = T0
+    store.pinned_time = lambda: now
+    key = store.key("rl", "legacy", "k")
+    store.client.set(key, repr(now * 1e6 + 3 * 100_000))  # 3 permits of 0.1 s
+    args = limiter.algorithm.lua_args()
+    code, _, remaining, reset = store.limit("legacy", "k", kind, args, 1, kind == "leaky_bucket")
+    assert code == (2 if kind == "leaky_bucket" else 1)
+    assert remaining == pytest.approx(6)
+    assert reset == pytest.approx(0.4)
+    stored = store.client.get(key)
+    assert isinstance(stored, bytes)
+    assert b" " in stored

@@ -43,42 +43,58 @@ local function C(us) return math.ceil(us) end
 local function R(permits) return math.floor(permits * 1000000) end
 """
 
-TOKEN_BUCKET = (
-    _PRELUDE
-    + """
--- KEYS[1] string: when the bucket is full again (us); ARGV: burst, us per token, cost
-local burst, per, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local full = tonumber(redis.call('GET', KEYS[1]) or '0')
-local tokens = burst
-if full > now then tokens = burst - (full - now) / per end
-if tokens >= cost then
-  tokens = tokens - cost
-  local reset = (burst - tokens) * per
-  redis.call('SET', KEYS[1], now + reset, 'PX', ms(reset))
-  return {1, 0, R(tokens), C(reset)}
+# Token bucket and GCRA keep "owed last": the permits a key owes (the tokens its bucket lacks)
+# at time `last` (us). A lone absolute time (when the bucket is full again, or GCRA's TAT) lost
+# precision at the clock's magnitude: 1.8e15 us holds fractions only to 0.25 us, and a burst of
+# 9 per minute granted 8. What a key owes stays small, and exact while a burst is taken at one
+# instant. A bare number is the format before (that absolute time), read once and rewritten.
+_OWED = """
+local owed = 0
+local s = redis.call('GET', KEYS[1])
+if s then
+  local o, l = string.match(s, '(%S+) (%S+)')
+  if o then owed = tonumber(o) - (now - tonumber(l)) / per else owed = (tonumber(s) - now) / per end
+  if owed < 0 then owed = 0 end
 end
-if cost > burst then return {-1, 0, R(tokens), 0} end
-return {0, C((cost - tokens) * per), R(tokens), C((burst - tokens) * per)}
 """
+
+
+def _owed_script(args: str, refused: str) -> str:
+    """The token bucket and GCRA: ``args`` sets burst, per (us per permit) and cost from
+    ARGV; ``refused`` is the reply when the cost exceeds the burst."""
+    return (
+        _PRELUDE
+        + args
+        + _OWED
+        + """
+if owed + cost <= burst then
+  owed = owed + cost
+  redis.call('SET', KEYS[1], f(owed) .. ' ' .. f(now), 'PX', ms(owed * per))
+  return {1, 0, R(burst - owed), C(owed * per)}
+end
+if cost > burst then return """
+        + refused
+        + """ end
+return {0, C((owed + cost - burst) * per), R(burst - owed), C(owed * per)}
+"""
+    )
+
+
+TOKEN_BUCKET = _owed_script(
+    """
+-- KEYS[1] string "owed last"; ARGV: burst, us per token, cost
+local burst, per, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+""",
+    "{-1, 0, R(burst - owed), 0}",
 )
 
-GCRA = (
-    _PRELUDE
-    + """
--- KEYS[1] string: TAT; ARGV: us per permit, tolerance (burst * interval) us, burst, cost
-local interval, tol, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
-  tonumber(ARGV[4])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + cost * interval
-local allow_at = new_tat - tol
-if allow_at <= now then
-  redis.call('SET', KEYS[1], new_tat, 'PX', ms(new_tat - now))
-  return {1, 0, R(math.max(0, (tol - (new_tat - now)) / interval)), C(new_tat - now)}
-end
-if cost > burst then return {-1, 0, 0, 0} end
-return {0, C(allow_at - now), R(math.max(0, (tol - (tat - now)) / interval)), C(tat - now)}
-"""
+GCRA = _owed_script(
+    """
+-- KEYS[1] string "owed last" (TAT = last + owed * per); ARGV: us per permit, tolerance
+-- (burst * interval) us, burst, cost
+local per, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
+""",
+    "{-1, 0, 0, 0}",
 )
 
 FIXED_WINDOW = (
@@ -208,24 +224,25 @@ return {0, C(retry), R(math.max(0, limit - used)), C(reset)}
 LEAKY_BUCKET = (
     _PRELUDE
     + """
--- KEYS[1] string: when the next permit leaves; ARGV: us per permit, capacity, cost, reserve
-local interval, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-local start = nxt
-if start < now then start = now end
-local function remaining(n) return math.max(0, capacity - math.max(0, n - now) / interval) end
-if ARGV[4] == '1' and (start - now) / interval + cost <= capacity + 1e-9 then
-  local n = start + cost * interval
-  redis.call('SET', KEYS[1], n, 'PX', ms(n - now))
-  return {2, C(start - now), R(remaining(n)), C(n - now)}
+-- KEYS[1] string "queued last": the permits waiting to leave at `last` (us); ARGV: us per
+-- permit, capacity, cost, reserve. (A bare number is the format before: when the next leaves.)
+local per, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+"""
+    + _OWED.replace("owed", "queued")
+    + """
+local function save(q)
+  redis.call('SET', KEYS[1], f(q) .. ' ' .. f(now), 'PX', ms(q * per))
 end
-if start <= now then
-  local n = now + cost * interval
-  redis.call('SET', KEYS[1], n, 'PX', ms(n - now))
-  return {1, 0, R(remaining(n)), C(n - now)}
+if ARGV[4] == '1' and queued + cost <= capacity + 1e-9 then
+  save(queued + cost)
+  return {2, C(queued * per), R(math.max(0, capacity - queued - cost)), C((queued + cost) * per)}
+end
+if queued <= 0 then
+  save(cost)
+  return {1, 0, R(math.max(0, capacity - cost)), C(cost * per)}
 end
 if cost > capacity then return {-1, 0, 0, 0} end
-return {0, C(start - now), R(remaining(nxt)), C(math.max(0, nxt - now))}
+return {0, C(queued * per), R(capacity - queued), C(queued * per)}
 """
 )
 

@@ -1,6 +1,10 @@
 """Leaky bucket as a shaper: requests leave at a steady ``rate`` per ``per`` seconds; a request
 that arrives early waits for its turn (up to ``capacity`` queued permits) instead of being
 rejected. ``try_acquire`` only says yes when no wait is needed.
+
+The state is the permits queued at the last decision and its time, as the token bucket keeps
+what it owes: small numbers whatever the clock reads (a queue end kept as one float timestamp
+refused the 100th of 100 permits queued at once after a year of uptime).
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ __all__ = ["LeakyBucket"]
 
 
 class LeakyBucket:
-    """State: ``[next_free]`` (when the next permit leaves the bucket)."""
+    """State: ``[queued, last]`` (the permits waiting to leave at time ``last``)."""
 
     shaping = True
     lua = "leaky_bucket"
-    __slots__ = ("capacity", "interval", "limit", "period")
+    __slots__ = ("capacity", "interval", "limit", "period", "rate")
 
     def __init__(self, rate: float, per: float = 1.0, capacity: float | None = None) -> None:
         check_rate(
@@ -24,6 +28,7 @@ class LeakyBucket:
         self.limit = float(rate)
         self.period = float(per)
         self.interval = per / rate
+        self.rate = rate / per  # permits per second
         self.capacity = float(rate if capacity is None else capacity)
 
     def lua_args(self) -> tuple[float, ...]:
@@ -31,29 +36,35 @@ class LeakyBucket:
         return (self.interval * 1e6, self.capacity)
 
     def new(self, now: float) -> list[float]:
-        return [now]
+        return [0.0, now]
+
+    def queued(self, state: list[float], now: float) -> float:
+        """Permits still waiting to leave at ``now``."""
+        queued = state[0] - (now - state[1]) * self.rate
+        return queued if queued > 0.0 else 0.0
 
     def take(self, state: list[float], now: float, cost: float) -> float:
-        start = state[0] if state[0] > now else now
-        if start <= now:
-            state[0] = now + cost * self.interval
+        queued = self.queued(state, now)
+        if queued <= 0.0:
+            state[0] = cost
+            state[1] = now
             return 0.0
         if cost > self.capacity:
             return float("inf")
-        return start - now
+        return queued * self.interval
 
     def reserve(self, state: list[float], now: float, cost: float) -> float | None:
         """Reserve ``cost`` permits: the seconds to wait before using them, or ``None`` when
         the queue (``capacity`` permits) is full."""
-        start = state[0] if state[0] > now else now
-        if (start - now) / self.interval + cost > self.capacity + 1e-9:
+        queued = self.queued(state, now)
+        if queued + cost > self.capacity + 1e-9:
             return None
-        state[0] = start + cost * self.interval
-        return start - now
+        state[0] = queued + cost
+        state[1] = now
+        return queued * self.interval
 
     def remaining(self, state: list[float], now: float) -> float:
-        queued = max(0.0, state[0] - now) / self.interval
-        return max(0.0, self.capacity - queued)
+        return max(0.0, self.capacity - self.queued(state, now))
 
     def reset_after(self, state: list[float], now: float) -> float:
-        return max(0.0, state[0] - now)
+        return self.queued(state, now) * self.interval
