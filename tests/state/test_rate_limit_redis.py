@@ -338,3 +338,34 @@ def test_state_in_the_earlier_format_is_read(
     stored = store.client.get(key)
     assert isinstance(stored, bytes)
     assert b" " in stored
+
+
+@pytest.mark.parametrize("kind", ["token_bucket", "gcra", "leaky_bucket"])
+@pytest.mark.parametrize(("rate", "burst"), [(2.0, 2.0), (10.0, 6.0), (4.0, 4.0)])
+def test_a_rate_change_is_kept_as_in_process(
+    store: RedisStore, kind: str, rate: float, burst: float
+) -> None:
+    """set_rate (what a degradation level's limit does) on a shared limiter: the same answers
+    as the in-process one, whose algorithm decides what a key keeps across the change (a
+    token bucket its permits used, capped at the new burst; GCRA the time it owes; a leaky
+    bucket its queue). The change comes right after a grant: Redis learns of a new rate only
+    at the next decision, and counts it from the key's last grant (refusals write nothing)."""
+    clock = FakeClock(T0)
+    store.pinned_time = clock
+    name = f"rate-change-{kind}-{rate}-{time.monotonic_ns()}"
+    make = ALGORITHMS[kind]
+    local, shared = make(name=name, clock=clock), make(name=name, store=store)
+    answers: list[tuple[bool, bool]] = []
+    change_at = 1 if kind == "leaky_bucket" else 3  # a queue of one; three used of 3 or 4
+    for step in range(24):
+        if step == change_at:  # right after a grant
+            assert answers == [(True, True)] * change_at
+            for limiter in (local, shared):
+                limiter.set_rate(rate=rate, per=1.0, burst=burst)
+        clock.advance(37 / 1024)
+        expected, got = local.try_acquire("k"), shared.try_acquire("k")
+        answers.append((got.allowed, expected.allowed))
+        remaining = pytest.approx(expected.remaining, abs=1.01e-6)
+        assert got.remaining == remaining, (step, got, expected)
+    assert all(g == e for g, e in answers), answers
+    assert (True, True) in answers[change_at + 1 :]

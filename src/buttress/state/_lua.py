@@ -43,39 +43,59 @@ local function C(us) return math.ceil(us) end
 local function R(permits) return math.floor(permits * 1000000) end
 """
 
+
 # Token bucket and GCRA keep "owed last": the permits a key owes (the tokens its bucket lacks)
 # at time `last` (us). A lone absolute time (when the bucket is full again, or GCRA's TAT) lost
 # precision at the clock's magnitude: 1.8e15 us holds fractions only to 0.25 us, and a burst of
 # 9 per minute granted 8. What a key owes stays small, and exact while a burst is taken at one
 # instant. A bare number is the format before (that absolute time), read once and rewritten.
-_OWED = """
+# A rate change (set_rate) is kept as in process: the token bucket keeps the permits used,
+# capped at the new burst; GCRA the time it owes (it also stores `per`, the us per permit its
+# permits were counted in, and converts them).
+def _owed(kept: str = "") -> str:
+    """Read "owed last [per]" into ``owed`` (permits owed now); ``kept`` is Lua run on what
+    was owed at ``last``, before the refill since (what a rate change keeps)."""
+    return (
+        """
 local owed = 0
 local s = redis.call('GET', KEYS[1])
 if s then
-  local o, l = string.match(s, '(%S+) (%S+)')
-  if o then owed = tonumber(o) - (now - tonumber(l)) / per else owed = (tonumber(s) - now) / per end
+  local o, l, p = string.match(s, '(%S+) (%S+) ?(%S*)')
+  if o then
+    owed = tonumber(o)
+    if p ~= '' and tonumber(p) ~= per then owed = owed * tonumber(p) / per end
+"""
+        + kept
+        + """    owed = owed - (now - tonumber(l)) / per
+  else
+    owed = (tonumber(s) - now) / per
+  end
   if owed < 0 then owed = 0 end
 end
 """
+    )
 
 
-def _owed_script(args: str, refused: str) -> str:
+def _owed_script(args: str, kept: str, saved: str, refused: str) -> str:
     """The token bucket and GCRA: ``args`` sets burst, per (us per permit) and cost from
-    ARGV; ``refused`` is the reply when the cost exceeds the burst."""
+    ARGV; ``kept`` adjusts what was owed (see :func:`_owed`); ``saved`` is the Lua expression
+    stored; ``refused`` is the reply when the cost exceeds the burst."""
     return (
         _PRELUDE
         + args
-        + _OWED
+        + _owed(kept)
         + """
 if owed + cost <= burst then
   owed = owed + cost
-  redis.call('SET', KEYS[1], f(owed) .. ' ' .. f(now), 'PX', ms(owed * per))
+  redis.call('SET', KEYS[1], """
+        + saved
+        + """, 'PX', ms(owed * per))
   return {1, 0, R(burst - owed), C(owed * per)}
 end
 if cost > burst then return """
         + refused
         + """ end
-return {0, C((owed + cost - burst) * per), R(burst - owed), C(owed * per)}
+return {0, C((owed + cost - burst) * per), R(math.max(0, burst - owed)), C(owed * per)}
 """
     )
 
@@ -85,15 +105,19 @@ TOKEN_BUCKET = _owed_script(
 -- KEYS[1] string "owed last"; ARGV: burst, us per token, cost
 local burst, per, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 """,
+    "    if owed > burst then owed = burst end  -- a smaller bucket is at most empty\n",
+    "f(owed) .. ' ' .. f(now)",
     "{-1, 0, R(burst - owed), 0}",
 )
 
 GCRA = _owed_script(
     """
--- KEYS[1] string "owed last" (TAT = last + owed * per); ARGV: us per permit, tolerance
+-- KEYS[1] string "owed last per" (TAT = last + owed * per); ARGV: us per permit, tolerance
 -- (burst * interval) us, burst, cost
 local per, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
 """,
+    "",
+    "f(owed) .. ' ' .. f(now) .. ' ' .. f(per)",
     "{-1, 0, 0, 0}",
 )
 
@@ -228,7 +252,7 @@ LEAKY_BUCKET = (
 -- permit, capacity, cost, reserve. (A bare number is the format before: when the next leaves.)
 local per, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 """
-    + _OWED.replace("owed", "queued")
+    + _owed().replace("owed", "queued")
     + """
 local function save(q)
   redis.call('SET', KEYS[1], f(q) .. ' ' .. f(now), 'PX', ms(q * per))
