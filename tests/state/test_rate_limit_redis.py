@@ -347,9 +347,10 @@ def test_a_rate_change_is_kept_as_in_process(
 ) -> None:
     """set_rate (what a degradation level's limit does) on a shared limiter: the same answers
     as the in-process one, whose algorithm decides what a key keeps across the change (a
-    token bucket its permits used, capped at the new burst; GCRA the time it owes; a leaky
-    bucket its queue). The change comes right after a grant: Redis learns of a new rate only
-    at the next decision, and counts it from the key's last grant (refusals write nothing)."""
+    token bucket its permits used, capped at the new burst; GCRA and a leaky bucket the time
+    they owe; windows their counts). The change comes right after a grant: Redis learns of a
+    new rate only at the next decision, and counts it from the key's last grant (refusals
+    write nothing)."""
     clock = FakeClock(T0)
     store.pinned_time = clock
     name = f"rate-change-{kind}-{rate}-{time.monotonic_ns()}"

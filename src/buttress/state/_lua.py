@@ -50,8 +50,8 @@ local function R(permits) return math.floor(permits * 1000000) end
 # 9 per minute granted 8. What a key owes stays small, and exact while a burst is taken at one
 # instant. A bare number is the format before (that absolute time), read once and rewritten.
 # A rate change (set_rate) is kept as in process: the token bucket keeps the permits used,
-# capped at the new burst; GCRA the time it owes (it also stores `per`, the us per permit its
-# permits were counted in, and converts them).
+# capped at the new burst; GCRA (and the leaky bucket below) the time it owes: it also stores
+# `per`, the us per permit its permits were counted in, and converts them.
 def _owed(kept: str = "") -> str:
     """Read "owed last [per]" into ``owed`` (permits owed now); ``kept`` is Lua run on what
     was owed at ``last``, before the refill since (what a rate change keeps)."""
@@ -248,14 +248,15 @@ return {0, C(retry), R(math.max(0, limit - used)), C(reset)}
 LEAKY_BUCKET = (
     _PRELUDE
     + """
--- KEYS[1] string "queued last": the permits waiting to leave at `last` (us); ARGV: us per
--- permit, capacity, cost, reserve. (A bare number is the format before: when the next leaves.)
+-- KEYS[1] string "queued last per": the permits waiting to leave at `last` (us), counted at
+-- `per` us each (a rate change keeps the time the queue takes to drain); ARGV: us per permit,
+-- capacity, cost, reserve. (A bare number is the format before: when the next leaves.)
 local per, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 """
     + _owed().replace("owed", "queued")
     + """
 local function save(q)
-  redis.call('SET', KEYS[1], f(q) .. ' ' .. f(now), 'PX', ms(q * per))
+  redis.call('SET', KEYS[1], f(q) .. ' ' .. f(now) .. ' ' .. f(per), 'PX', ms(q * per))
 end
 if ARGV[4] == '1' and queued + cost <= capacity + 1e-9 then
   save(queued + cost)

@@ -63,6 +63,12 @@ class LeakyBucket:
         state[1] = now
         return queued * self.interval
 
+    def carry(self, state: list[float], old: LeakyBucket, now: float) -> None:
+        """Move a key's queue to this rate keeping the time it takes to drain: the calls
+        queued were told when to go, and a new one goes after them."""
+        state[0] = old.queued(state, now) * old.interval * self.rate
+        state[1] = now
+
     def remaining(self, state: list[float], now: float) -> float:
         return max(0.0, self.capacity - self.queued(state, now))
 
