@@ -52,28 +52,25 @@ local function R(permits) return math.floor(permits * 1000000) end
 # A rate change (set_rate) is kept as in process: the token bucket keeps the permits used,
 # capped at the new burst; GCRA (and the leaky bucket below) the time it owes: it also stores
 # `per`, the us per permit its permits were counted in, and converts them.
-def _owed(kept: str = "") -> str:
-    """Read "owed last [per]" into ``owed`` (permits owed now); ``kept`` is Lua run on what
-    was owed at ``last``, before the refill since (what a rate change keeps)."""
-    return (
-        """
-local owed = 0
+def _owed(kept: str = "", var: str = "owed") -> str:
+    """Read "owed last [per]" into the Lua variable ``var`` (permits owed now; the leaky
+    bucket calls them ``queued``); ``kept`` is Lua run on what was owed at ``last``, before
+    the refill since (what a rate change keeps)."""
+    return f"""
+local {var} = 0
 local s = redis.call('GET', KEYS[1])
 if s then
   local o, l, p = string.match(s, '(%S+) (%S+) ?(%S*)')
   if o then
-    owed = tonumber(o)
-    if p ~= '' and tonumber(p) ~= per then owed = owed * tonumber(p) / per end
-"""
-        + kept
-        + """    owed = owed - (now - tonumber(l)) / per
+    {var} = tonumber(o)
+    if p ~= '' and tonumber(p) ~= per then {var} = {var} * tonumber(p) / per end
+{kept}    {var} = {var} - (now - tonumber(l)) / per
   else
-    owed = (tonumber(s) - now) / per
+    {var} = (tonumber(s) - now) / per
   end
-  if owed < 0 then owed = 0 end
+  if {var} < 0 then {var} = 0 end
 end
 """
-    )
 
 
 def _owed_script(args: str, kept: str, saved: str, refused: str) -> str:
@@ -253,7 +250,7 @@ LEAKY_BUCKET = (
 -- capacity, cost, reserve. (A bare number is the format before: when the next leaves.)
 local per, capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 """
-    + _owed().replace("owed", "queued")
+    + _owed(var="queued")
     + """
 local function save(q)
   redis.call('SET', KEYS[1], f(q) .. ' ' .. f(now) .. ' ' .. f(per), 'PX', ms(q * per))

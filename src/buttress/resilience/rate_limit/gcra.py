@@ -9,7 +9,8 @@ In memory the state is ``[owed, last]``: the permits owed at the last grant (``(
 T``) and its time. A TAT kept as one float lost precision with the clock's magnitude (after a
 month of uptime a burst of 1,000 at 1,000/s granted 999, and at 100,000/s a year's uptime
 granted 100,005 of 100,000); permits owed are whole numbers while a burst is taken at one
-instant, and small whatever the clock reads. Redis keeps its own TAT (see :mod:`buttress.state`).
+instant, and small whatever the clock reads. Redis keeps the same, in microseconds, with the
+microseconds per permit they were counted in (see ``buttress.state._lua``).
 
 The async decorator of an in-process limiter inlines :meth:`GCRA.take`
 (``RateLimiter._gcra_async``); a change here is a change there.
@@ -23,7 +24,7 @@ __all__ = ["GCRA"]
 
 
 class GCRA:
-    """State: ``[tat]``."""
+    """State: ``[owed, last]``: the permits owed at time ``last`` (``TAT = last + owed * T``)."""
 
     kind = "gcra"
     shaping = False
