@@ -1,10 +1,11 @@
 """The parallel restore of a streamed pg_dump custom-format archive, against the real server:
 the archive's head is read as pg_restore reads it, tables load side by side (batched when
-small, spilled to disk when the stream must run ahead), and every way the stream can go wrong
-ends in a clear error."""
+small, a large one over several COPYs, spilled to disk when the stream must run ahead past rows
+too wide to cut), and every way the stream can go wrong ends in a clear error."""
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import subprocess
@@ -21,6 +22,8 @@ from buttress.backup.sources.postgresql import PostgresSource, _RestoreSink
 
 RICH = '''
 CREATE SCHEMA "odd schema";
+CREATE TABLE c_wide (id int PRIMARY KEY, blob text);
+INSERT INTO c_wide SELECT i, repeat(md5(i::text), 3000) FROM generate_series(1, 40) i;
 CREATE TABLE big (id bigserial PRIMARY KEY, payload text, n numeric);
 INSERT INTO big (payload, n)
   SELECT repeat(md5(i::text), 8), i / 7.0 FROM generate_series(1, 20000) i;
@@ -103,11 +106,11 @@ def _drop_db(pg_server: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _sink(dsn: str, jobs: int, budget: int, tmp: Path) -> ParallelRestoreSink:
+def _sink(dsn: str, jobs: int, memory: int, tmp: Path) -> ParallelRestoreSink:
     args = ["pg_restore", "--no-password", "--exit-on-error", "--dbname", dsn]
     env = dict(os.environ)
     return ParallelRestoreSink(
-        args, env, jobs, tmp, lambda: _RestoreSink(args, env, jobs, tmp), budget=budget
+        args, env, jobs, tmp, lambda: _RestoreSink(args, env, jobs, tmp), memory=memory
     )
 
 
@@ -151,7 +154,7 @@ def test_the_head_is_read_as_pg_restore_reads_it(rich: str, tmp_path: Path) -> N
     }
     data = {int(m[1]) for m in re.finditer(r"^(\d+); \d+ \d+ TABLE DATA ", listing, re.M)}
     assert {e.dump_id for e in head.entries if e.had_dumper} == data
-    assert len(data) == 16  # big, child, empty, the tricky one, 12 small ones
+    assert len(data) == 17  # big, c_wide, child, empty, the tricky one, 12 small ones
     big = next(e for e in head.entries if e.desc == "TABLE DATA" and e.tag == "big")
     assert big.copy_stmt.startswith("COPY public.big (id, payload, n) FROM stdin;")
     assert not head.compressed
@@ -169,13 +172,21 @@ def test_tables_load_side_by_side_batched_and_spilled(
 ) -> None:
     dump = _dump(rich)
     target = _new_db(pg_server, "buttress_parallel_rich")
-    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=tmp_path)
     try:
         _feed(sink, dump)
         assert sink._fallback is None
         assert any(len(w.ids) > 1 for w in sink._workers)  # small tables batched
-        assert any(w.spool.written > 0 for w in sink._workers)  # ran ahead of a busy worker
-        assert len(sink._workers) < 16  # 16 tables with data
+        # c_wide's 96 KB rows are wider than the 64 KiB pieces: no cut is proven in a piece,
+        # so its worker keeps the block and the stream runs ahead of it to the next table
+        assert any(w.spool.written > 0 for w in sink._workers)
+        head = sink.head
+        assert head is not None
+        ids = {e.tag: e.dump_id for e in head.entries if e.had_dumper}
+        loaders = collections.Counter(i for w in sink._workers for i in w.ids)
+        assert loaders[ids["big"]] >= 2  # a large table loads over several COPYs at once
+        assert loaders[ids["c_wide"]] == 1
+        assert len(sink._workers) < 17 + 2  # 17 tables with data, small ones batched
         assert sink._claimed  # indexes and keys of loaded tables built while others loaded
         assert _content(target) == _content(rich)
         source = PostgresSource(rich)
@@ -193,7 +204,7 @@ def test_large_objects_go_to_the_sequential_restore(
         conn.execute("CREATE TABLE docs (id int, body oid)")
         conn.execute("INSERT INTO docs VALUES (1, lo_from_bytea(0, 'hello'))")
     target = _new_db(pg_server, "buttress_parallel_lo")
-    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=tmp_path)
     try:
         _feed(sink, _dump(pg_database))
         assert sink._fallback is not None
@@ -209,7 +220,7 @@ def test_large_objects_go_to_the_sequential_restore(
 def test_a_stream_cut_short_is_named(rich: str, pg_server: str, tmp_path: Path) -> None:
     dump = _dump(rich)
     target = _new_db(pg_server, "buttress_parallel_cut")
-    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=tmp_path)
     try:
         with pytest.raises(CorruptBackupError, match="ended inside its table data"):
             _feed(sink, dump[: len(dump) * 2 // 3])
@@ -224,7 +235,7 @@ def test_a_damaged_block_header_is_named(rich: str, pg_server: str, tmp_path: Pa
     head = read_head(dump)
     dump[head.size + 2] ^= 0x40  # the first block's dump id
     target = _new_db(pg_server, "buttress_parallel_bad")
-    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=tmp_path)
     try:
         with pytest.raises(CorruptBackupError, match="unexpected data block"):
             _feed(sink, bytes(dump))
@@ -243,7 +254,7 @@ def test_a_failing_worker_stops_the_restore_with_its_error(
     head = read_head(dump)
     last = [e for e in head.entries if e.had_dumper][-1]
     target = _new_db(pg_server, "buttress_parallel_fail")
-    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=tmp_path)
     try:
         start = head.size + (80 << 10)
         sink.write(dump[:start])  # the head is read and the schema restored by now
@@ -264,7 +275,7 @@ def test_a_full_temporary_disk_is_named(rich: str, pg_server: str, full_disk: Pa
     where and what to change, and the restore stops."""
     dump = _dump(rich)
     target = _new_db(pg_server, "buttress_parallel_full")
-    sink = _sink(target, jobs=2, budget=64 << 10, tmp=full_disk)
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=full_disk)
     try:
         with pytest.raises(RestoreError, match=r"in .*: No space left on device \(set tmp_dir"):
             _feed(sink, dump)
@@ -293,7 +304,7 @@ def test_archives_it_cannot_split_go_to_the_sequential_restore(
         dump = _dump(rich)
         monkeypatch.setattr(pg_parallel, "HEAD_LIMIT", 1000)
     target = _new_db(pg_server, "buttress_parallel_seq")
-    sink = _sink(target, jobs=2, budget=64 << 10, tmp=tmp_path)
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=tmp_path)
     try:
         _feed(sink, dump)
         assert sink._fallback is not None
@@ -350,7 +361,7 @@ def test_partitions_inheritance_identity_and_generated_columns(
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute(PARTS)
     target = _new_db(pg_server, "buttress_parallel_parts")
-    sink = _sink(target, jobs=3, budget=64 << 10, tmp=tmp_path)
+    sink = _sink(target, jobs=3, memory=192 << 10, tmp=tmp_path)
     try:
         _feed(sink, _dump(pg_database))
         assert sink._fallback is None

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 from buttress.backup.errors import CorruptBackupError
 
-__all__ = ["BLOCK_END", "ArchiveHead", "Short", "TocEntry", "block_start", "read_head"]
+__all__ = [
+    "BLOCK_END",
+    "ArchiveHead",
+    "Short",
+    "TocEntry",
+    "block_header",
+    "block_start",
+    "read_head",
+    "row_cut",
+]
 
 MAGIC = b"PGDMP"
 FORMAT_CUSTOM = 1
@@ -181,3 +190,46 @@ def block_start(head: ArchiveHead, data: bytes | bytearray | memoryview, pos: in
             f"postgresql dump: data block of type {kind} (expected table data)"
         )
     return dump_id
+
+
+def block_header(head: ArchiveHead, dump_id: int) -> bytes:
+    """The header of a table-data block for ``dump_id``, as pg_dump writes it (type byte, then
+    the id as a sign byte and ``int_size`` little-endian bytes)."""
+    return bytes((BLK_DATA, 0)) + dump_id.to_bytes(head.int_size, "little")
+
+
+def row_cut(data: bytes | bytearray, start: int = 1) -> int:
+    """The first place at or after ``start`` in ``data`` (bytes inside a block of ``COPY`` text
+    with 4-byte lengths) where a chunk begins right after a whole row; -1 if none is proven.
+
+    pg_dump writes each row ``COPY`` sends as one chunk, so the block can be cut there into two
+    blocks of whole rows, each loadable on its own. ``COPY`` text holds no NUL byte and no
+    newline except at a row's end, so a chunk begins at a NUL that follows a newline; a length
+    byte of the chunk header can look like that too, so a place counts only when the two
+    chunks read from it (lengths, no NUL inside, each ending in a newline, a NUL after) are
+    whole in ``data``.
+    """
+    n = len(data)
+    pos = max(start, 1) - 1
+    while (at := data.find(b"\n\x00", pos)) >= 0:
+        cut = at + 1
+        if _chunks_from(data, cut, n):
+            return cut
+        pos = cut
+    return -1
+
+
+def _chunks_from(data: bytes | bytearray, at: int, n: int) -> bool:
+    for chunk in range(2):
+        if at + 5 > n or data[at] != 0:
+            return False
+        length = int.from_bytes(data[at + 1 : at + 5], "little")
+        if length == 0:
+            return chunk > 0  # the block's end after a whole chunk
+        end = at + 5 + length
+        if end >= n or data[end - 1] != 0x0A or data[end] != 0:
+            return False
+        if data.find(b"\x00", at + 5, end) >= 0:
+            return False
+        at = end
+    return True

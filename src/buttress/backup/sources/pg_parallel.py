@@ -10,10 +10,14 @@ Indexes and primary keys of tables whose data is in wait for no other table: onc
 has passed its last table, a worker that finishes builds those of every loaded table while the
 others still load (as ``pg_restore --jobs`` does from a file).
 
-The stream is read once. While a worker is free and more tables follow, the rest of the block
-being read goes to a temporary file (in ``tmp_dir``) so the next table can start at once; when
-every worker is busy the stream waits. Small tables are batched into one pg_restore. Memory
-stays within ``budget`` bytes per worker, temporary disk within the largest table's data.
+The stream is read once. A large table is spread over several workers: when the one it streams
+to has its share of memory waiting and another could take rows, the block is cut between two
+rows (:func:`row_cut`) and the rest goes to the other worker as a block of its own, so the
+table loads over several COPYs at once. Where no cut is proven (rows wider than a piece) and a
+worker is free while more tables follow, the rest of the block goes to a temporary file (in
+``tmp_dir``) so the next table can start at once; when every worker is busy the stream waits.
+Small tables are batched into one pg_restore. Memory stays within ``memory`` bytes (shared by
+the workers), temporary disk within the largest table's data.
 
 Only uncompressed archives of table data qualify (buttress's own backups are); anything else
 (large objects, compressed archives, unknown versions) goes to the sequential restore.
@@ -40,8 +44,10 @@ from buttress.backup.sources.pg_archive import (
     SECTION_PRE_DATA,
     ArchiveHead,
     Short,
+    block_header,
     block_start,
     read_head,
+    row_cut,
 )
 
 __all__ = ["ParallelRestoreSink", "RestoreSink"]
@@ -59,8 +65,14 @@ class RestoreSink(Protocol):
 
 def eligible(head: ArchiveHead) -> bool:
     """Whether the parallel restore can take this archive."""
-    return not head.compressed and all(
-        e.desc == "TABLE DATA" and e.section == SECTION_DATA for e in head.entries if e.had_dumper
+    return (
+        not head.compressed
+        and head.int_size == 4  # BLOCK_END, and row_cut, read 4-byte lengths
+        and all(
+            e.desc == "TABLE DATA" and e.section == SECTION_DATA
+            for e in head.entries
+            if e.had_dumper
+        )
     )
 
 
@@ -135,7 +147,8 @@ class _Worker:
         for data in first:
             self.spool.chunks.append(data)
             self.spool.memory += len(data)
-        listing = _listing(sink.work / f"data-{ids[0]}.list", ids)
+        sink.started += 1  # a name of its own: two workers may load one table
+        listing = _listing(sink.work / f"data-{ids[0]}-{sink.started}.list", ids)
         self.tool = Tool("pg_restore", [*sink.args, "--use-list", listing], sink.env, True)
         self.error: BaseException | None = None
         self.done = False
@@ -152,7 +165,7 @@ class _Worker:
                     stdin.write(data)
                 stdin.close()
             self.tool.finish(f"restoring table data ({len(self.ids)} tables)")
-            self.sink._early_post_data(self.ids)
+            self.sink._early_post_data(self)
         except BaseException as exc:  # noqa: BLE001  # raised by the sink's reading thread
             self.error = exc
             self.tool.kill()
@@ -171,7 +184,8 @@ class ParallelRestoreSink:
         jobs: pg_restore processes loading data at once, and post-data jobs.
         tmp_dir: where the TOC and spilled data wait (default: the system's).
         sequential: the sink to use instead when the archive does not qualify.
-        budget: bytes a worker's data may take in memory.
+        memory: bytes the workers' queued data may take in memory, together (each gets an
+            equal share, at least 64 KiB), whatever the database size.
     """
 
     def __init__(
@@ -181,9 +195,10 @@ class ParallelRestoreSink:
         jobs: int,
         tmp_dir: Path | None,
         sequential: Callable[[], RestoreSink],
-        budget: int = 8 << 20,
+        memory: int = 8 << 20,
     ) -> None:
-        self.args, self.env, self.jobs, self.budget = args, env, jobs, budget
+        self.args, self.env, self.jobs = args, env, jobs
+        self.budget = max(64 << 10, memory // jobs)  # per worker
         self._sequential = sequential
         self._fallback: RestoreSink | None = None
         self._work = tempfile.TemporaryDirectory(prefix="buttress-pgrestore-", dir=tmp_dir)
@@ -200,8 +215,11 @@ class ParallelRestoreSink:
         self._batch: list[int] = []  # blocks read but not yet given to a worker
         self._batch_bytes: list[bytes] = []
         self._batch_size = 0
-        self._worker: _Worker | None = None  # the worker the open block streams to
+        self._worker: _Worker | None = None  # the worker the open block streams to now
+        self._streams: list[_Worker] = []  # every worker the open block has streamed to
         self._workers: list[_Worker] = []
+        self.started = 0  # workers started
+        self._splittable: set[int] = set()  # data blocks of COPY text (one row per chunk)
         self._table_of: dict[int, int] = {}  # table data's dump id -> its table's
         self._loaded: set[int] = set()  # tables (dump ids) whose data is in
         self._early: dict[int, set[int]] = {}  # post-data entries that may run early -> tables
@@ -244,6 +262,9 @@ class ParallelRestoreSink:
         del self.buffer[: head.size]
         (self.work / "toc.dump").write_bytes(self.toc)
         self._expected = [e.dump_id for e in head.entries if e.had_dumper]
+        self._splittable = {
+            e.dump_id for e in head.entries if e.had_dumper and e.copy_stmt.startswith("COPY ")
+        }
         self._order = {e.dump_id: n for n, e in enumerate(head.entries)}
         self._plan_early(head)
         self._from_toc(["--section=pre-data"], "restoring the schema (pre-data)")
@@ -284,9 +305,19 @@ class ParallelRestoreSink:
     def _emit(self, data: bytes, *, ended: bool) -> None:
         """Bytes of the open block (``ended``: its last)."""
         if self._worker is not None:  # the open block streams to a worker already
-            self._put(self._worker.spool, data)
             if ended:
+                self._put(self._worker.spool, data)
                 self._close_worker()
+                return
+            data, _ = self._fan_out(data)
+            splittable = self._open in self._splittable
+            while data and not self._put(self._worker.spool, data, run_ahead=not splittable):
+                # full, and a job came free while waiting: spread the table over it, or (no
+                # whole row proven in this piece) run ahead to the next table after all
+                data, moved = self._fan_out(data)
+                if not moved:
+                    self._put(self._worker.spool, data)
+                    break
             return
         self._batch_bytes.append(data)
         self._batch_size += len(data)
@@ -304,33 +335,85 @@ class ParallelRestoreSink:
         worker = _Worker(self, self._batch, self._batch_bytes)
         self._workers.append(worker)
         self._worker = worker
+        self._streams = [worker]
         self._batch, self._batch_bytes, self._batch_size = [], [], 0
 
-    def _close_worker(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            with self.cond:
-                worker.spool.closed = True
-                self.cond.notify_all()
+    def _fan_out(self, data: bytes) -> tuple[bytes, bool]:
+        """Spread a large table over several COPYs: when the worker the open block streams to
+        has its fill and another could take rows (one of the block's workers with room, or a
+        free job), cut the block after a whole row and go on with that other one, as a block of
+        its own. Returns what is left for ``self._worker``, and whether it changed."""
+        worker, dump_id, head = self._worker, self._open, self.head
+        assert worker is not None
+        assert dump_id is not None
+        assert head is not None
+        if dump_id not in self._splittable:
+            return data, False
+        with self.cond:
+            self._raise_failed()
+            if worker.spool.memory < self.budget or worker.spool.file is not None:
+                return data, False
+            roomy = [w for w in self._streams if w is not worker and w.spool.memory < self.budget]
+            free = self._running() < self.jobs
+        if not roomy and not free:
+            return data, False
+        cut = row_cut(data)
+        if cut < 0:  # no whole row proven in this piece (very wide rows): carry on
+            return data, False
+        self._put(worker.spool, data[:cut], wait=False)
+        rest = data[cut:]
+        if roomy:
+            self._worker = min(roomy, key=lambda w: w.spool.memory)
+            return rest, True
+        joined = _Worker(self, [dump_id], [block_header(head, dump_id) + rest])
+        self._workers.append(joined)
+        self._streams.append(joined)
+        self._worker = joined
+        return b"", True
 
-    def _put(self, spool: _Spool, data: bytes) -> None:
+    def _close_worker(self) -> None:
+        """The open block is over (or handed on whole): no more data for its workers. The one
+        it streamed to last has the block's end already; the others get one each."""
+        current, self._worker = self._worker, None
+        streams, self._streams = self._streams, []
+        with self.cond:
+            for worker in streams:
+                if worker is not current:
+                    self._append(worker.spool, BLOCK_END)
+                worker.spool.closed = True
+            self.cond.notify_all()
+
+    @staticmethod
+    def _append(spool: _Spool, data: bytes) -> None:
+        """Queue ``data`` for a worker, past its budget (call with the condition held)."""
+        if spool.file is not None:  # once spilling, the rest follows (order)
+            spool.spill(data)
+        else:
+            spool.chunks.append(data)
+            spool.memory += len(data)
+
+    def _put(
+        self, spool: _Spool, data: bytes, *, wait: bool = True, run_ahead: bool = True
+    ) -> bool:
+        """Queue ``data`` for a worker, waiting while its spool is full. When a job is free and
+        more tables follow, spill to disk instead (``run_ahead``), or return False without
+        queueing anything (the caller may spread the table over that job instead)."""
         with self.cond:
             while True:
                 self._raise_failed()
-                if spool.file is not None:  # once spilling, the rest follows (order)
-                    spool.spill(data)
-                elif spool.memory < self.budget:
-                    spool.chunks.append(data)
-                    spool.memory += len(data)
+                if not wait or spool.file is not None or spool.memory < self.budget:
+                    self._append(spool, data)
                 elif self._seen < len(self._expected) and (
                     self._running() < self.jobs
                 ):  # a worker is free and more tables follow: run ahead to the next one
+                    if not run_ahead:
+                        return False
                     spool.spill(data)
                 else:
                     self.cond.wait()
                     continue
                 self.cond.notify_all()
-                return
+                return True
 
     def _plan_early(self, head: ArchiveHead) -> None:
         """Which post-data entries depend only on the schema and on tables' data: indexes
@@ -356,11 +439,15 @@ class ParallelRestoreSink:
                 if tables:
                     self._early[entry.dump_id] = tables
 
-    def _early_post_data(self, ids: list[int]) -> None:
+    def _early_post_data(self, finished: _Worker) -> None:
         """A worker's data is in: once no table is left to stream, build what depends only
         on loaded tables (in this worker's thread, holding its place among the jobs)."""
         with self.cond:
-            self._loaded.update(self._table_of[i] for i in ids if i in self._table_of)
+            for i in finished.ids:  # a table spread over several workers waits for them all
+                if i in self._table_of and all(
+                    w.done or w is finished for w in self._workers if i in w.ids
+                ):
+                    self._loaded.add(self._table_of[i])
             if self._seen < len(self._expected) or self._batch:
                 return  # more data to load first: the job's place is needed for it
             ready = [d for d, tables in self._early.items() if tables <= self._loaded]
