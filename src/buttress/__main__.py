@@ -1,5 +1,5 @@
 """``python -m buttress`` runs the CLI."""
 
-from buttress.cli import run
+from buttress._entry import run
 
 run()

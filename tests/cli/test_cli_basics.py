@@ -47,3 +47,36 @@ def test_help_lists_every_command(cli: Run) -> None:
     result = cli("--help", data_dir=False)
     for word in ("serve", "config", "db", "token"):
         assert word in result.out
+
+
+def test_entry_point_keeps_the_collector_of_an_embedding_process() -> None:
+    """Importing the CLI from code leaves garbage collection as it was; the console script
+    turns it off only while importing, and on again for the command itself."""
+    probe = (
+        "import gc, sys\n"
+        "import buttress.cli\n"
+        "assert gc.isenabled() and gc.get_freeze_count() == 0\n"
+        "import buttress.cli.backup\n"
+        "def main(args=None):\n"
+        "    print(gc.isenabled(), gc.get_freeze_count() > 10000, "
+        "'buttress.backup.service' in sys.modules)\n"
+        "    return 3\n"
+        "buttress.cli.main = main\n"
+        "sys.argv = ['buttress', '-c', 'x.yaml', 'backup', 'list']\n"
+        "from buttress._entry import run\n"
+        "run()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.split() == ["True", "True", "True"]
+
+
+def test_the_command_group_is_found_after_global_options() -> None:
+    from buttress._entry import _group
+
+    assert _group(["-c", "backup.yaml", "--debug", "backup", "run", "db"]) == "backup"
+    assert _group(["--data-dir", "backup", "token", "list"]) == "token"
+    assert _group(["--config", "a.yaml"]) == ""
+    assert _group([]) == ""

@@ -129,5 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point (see :mod:`buttress._entry`)."""
+    from buttress._entry import run as entry
+
+    entry()
