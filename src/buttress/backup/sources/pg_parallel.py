@@ -76,6 +76,12 @@ def eligible(head: ArchiveHead) -> bool:
     )
 
 
+def _copy(buf: bytearray, start: int, end: int) -> bytes:
+    """``bytes(buf[start:end])`` in one copy instead of two (memory stays flatter)."""
+    with memoryview(buf) as view:
+        return bytes(view[start:end])
+
+
 def _listing(path: Path, ids: list[int]) -> str:
     """A ``pg_restore --use-list`` file naming ``ids`` (restored in that order); its path."""
     path.write_text("".join(f"{i};\n" for i in ids))
@@ -195,7 +201,7 @@ class ParallelRestoreSink:
         jobs: int,
         tmp_dir: Path | None,
         sequential: Callable[[], RestoreSink],
-        memory: int = 8 << 20,
+        memory: int = 4 << 20,
     ) -> None:
         self.args, self.env, self.jobs = args, env, jobs
         self.budget = max(64 << 10, memory // jobs)  # per worker
@@ -292,10 +298,10 @@ class ParallelRestoreSink:
             if end < 0:
                 cut = max(self._scan, len(buf) - (len(BLOCK_END) - 1))
                 if cut > pos:
-                    self._emit(bytes(buf[pos:cut]), ended=False)
+                    self._emit(_copy(buf, pos, cut), ended=False)
                 pos = self._scan = cut
                 break
-            self._emit(bytes(buf[pos : end + len(BLOCK_END)]), ended=True)
+            self._emit(_copy(buf, pos, end + len(BLOCK_END)), ended=True)
             pos = end + len(BLOCK_END)
             self._open = None
         del buf[:pos]
