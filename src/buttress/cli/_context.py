@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from buttress.config import ButtressConfig, load
 if TYPE_CHECKING:
     from buttress.catalog import Catalog
 
-__all__ = ["DEFAULT_DATA_DIR", "State", "state"]
+__all__ = ["DEFAULT_DATA_DIR", "State", "print_table", "state"]
 
 DEFAULT_DATA_DIR = Path(".buttress")
 
@@ -70,3 +71,20 @@ def state(ctx: typer.Context) -> State:
     if not isinstance(root.obj, State):
         root.obj = State()
     return root.obj
+
+
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[str]], *, soft_wrap: bool = False
+) -> None:
+    """``rows`` as a table on stdout: the terminal's width, or 160 columns into a pipe. Rich is
+    imported here, by the commands that show a table, not by every command."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*row)
+    if soft_wrap:
+        Console(soft_wrap=True).print(table)
+    else:
+        Console(width=None if sys.stdout.isatty() else 160).print(table)

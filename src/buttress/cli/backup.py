@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from buttress.cli._context import state
+from buttress.cli._context import print_table, state
 
 app = typer.Typer(
     help="Back up the targets declared under `backup:` in buttress.yaml, and restore them.",
@@ -66,6 +64,7 @@ def _progress() -> Iterator[None]:
     if not sys.stderr.isatty():
         yield
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -148,19 +147,22 @@ def list_(
     if as_json:
         _echo_json([r.as_dict() for r in runs])
         return
-    table = Table("id", "target", "status", "started", "raw", "stored", "verify", "restore test")
-    for r in runs:
-        table.add_row(
-            r.id,
-            r.target,
-            r.status,
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            _size(r.raw_size),
-            _size(r.stored_size),
-            r.verify_status or "-",
-            r.restore_test_status or "-",
-        )
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    print_table(
+        ("id", "target", "status", "started", "raw", "stored", "verify", "restore test"),
+        (
+            (
+                r.id,
+                r.target,
+                r.status,
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                _size(r.raw_size),
+                _size(r.stored_size),
+                r.verify_status or "-",
+                r.restore_test_status or "-",
+            )
+            for r in runs
+        ),
+    )
 
 
 @app.command("show")
@@ -349,13 +351,13 @@ def prune(
         _echo_json(report.as_dict())
     else:
         verb = "would remove" if dry_run else "remove"
-        table = Table("id", "target", "status", "action", "why")
+        rows = []
         for item in report.items:
             action = verb if item.action == "remove" else "keep"
             if item.error:
                 action += " (FAILED)"
-            table.add_row(item.id, item.target, item.status, action, ", ".join(item.reasons))
-        Console(width=None if sys.stdout.isatty() else 160).print(table)
+            rows.append((item.id, item.target, item.status, action, ", ".join(item.reasons)))
+        print_table(("id", "target", "status", "action", "why"), rows)
         for dest, ids in report.orphans.items():
             what = "removed" if report.orphans_removed else "left (use --remove-orphans)"
             typer.echo(f"orphans in {dest}: {', '.join(ids)} ({what})")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from buttress.cli._context import state
+from buttress.cli._context import print_table, state
 
 __all__ = ["health"]
 
@@ -23,6 +19,8 @@ def health(
     """Run every check under `health.checks` once, now, and print each one's status, latency
     and detail with the health score. Exit 1 when a critical check is down (the same rule as
     /readyz), 0 otherwise. `buttress serve` runs the checks on their intervals."""
+    import asyncio
+
     from buttress.health.build import build_checks
     from buttress.health.monitor import HealthMonitor
 
@@ -36,17 +34,20 @@ def health(
         if not snapshot["checks"]:
             typer.echo("no checks configured (declare them under health.checks)")
             return
-        table = Table("check", "type", "critical", "status", "latency", "detail")
-        for c in snapshot["checks"]:
-            table.add_row(
-                c["name"],
-                c["kind"],
-                "yes" if c["critical"] else "",
-                c["status"],
-                f"{c['latency_ms']:.1f} ms",
-                c["detail"],
-            )
-        Console(width=None if sys.stdout.isatty() else 160).print(table)
+        print_table(
+            ("check", "type", "critical", "status", "latency", "detail"),
+            (
+                (
+                    c["name"],
+                    c["kind"],
+                    "yes" if c["critical"] else "",
+                    c["status"],
+                    f"{c['latency_ms']:.1f} ms",
+                    c["detail"],
+                )
+                for c in snapshot["checks"]
+            ),
+        )
         typer.echo(
             f"health score {snapshot['score']:.1f}/100, "
             + ("ready" if snapshot["ready"] else "NOT READY (a critical check is down)")

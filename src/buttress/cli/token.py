@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from buttress.cli._context import state
+from buttress.cli._context import print_table, state
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -52,17 +50,21 @@ def list_(
 
     with state(ctx).catalog() as catalog, catalog.begin() as session:
         rows = tokens.get_all(session=session, include_revoked=all_)
-    table = Table("id", "name", "role", "created", "last used", "revoked")
-    for r in rows:
-        table.add_row(
-            r.id,
-            r.name,
-            r.role,
-            f"{r.created_at:%Y-%m-%d %H:%M}",
-            f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "-",
-            f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "-",
-        )
-    Console(soft_wrap=True).print(table)
+    print_table(
+        ("id", "name", "role", "created", "last used", "revoked"),
+        (
+            (
+                r.id,
+                r.name,
+                r.role,
+                f"{r.created_at:%Y-%m-%d %H:%M}",
+                f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "-",
+                f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "-",
+            )
+            for r in rows
+        ),
+        soft_wrap=True,
+    )
 
 
 @app.command("revoke")
