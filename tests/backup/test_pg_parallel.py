@@ -270,6 +270,30 @@ def test_a_failing_worker_stops_the_restore_with_its_error(
         _drop_db(pg_server, "buttress_parallel_fail")
 
 
+def test_a_failing_worker_of_a_spread_table_stops_the_restore(
+    rich: str, pg_server: str, tmp_path: Path
+) -> None:
+    """The large table (spread over several COPYs as it streams) vanishes once the schema is in:
+    pg_restore's error reaches the caller and every worker is stopped."""
+    dump = _dump(rich)
+    head = read_head(dump)
+    target = _new_db(pg_server, "buttress_parallel_fail_big")
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=tmp_path)
+    try:
+        sink._next_try = head.size  # read the head as soon as it is in, before any data
+        sink.write(dump[: head.size])
+        assert sink.head is not None  # and the schema restored
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute("DROP TABLE big CASCADE")
+        with pytest.raises(BackupError, match=r'pg_restore failed: .*relation "public\.big"'):
+            _feed(sink, dump[head.size :])
+        sink.abort()
+        assert all(w.tool.proc.poll() is not None for w in sink._workers)
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_fail_big")
+
+
 def test_a_full_temporary_disk_is_named(rich: str, pg_server: str, full_disk: Path) -> None:
     """The stream runs ahead of a busy worker into tmp_dir, which fills up: the error says
     where and what to change, and the restore stops."""
