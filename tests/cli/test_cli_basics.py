@@ -73,10 +73,12 @@ def test_entry_point_keeps_the_collector_of_an_embedding_process() -> None:
     assert result.stdout.split() == ["True", "True", "True"]
 
 
-def test_the_command_group_is_found_after_global_options() -> None:
-    from buttress._entry import _group
+def test_the_command_is_found_after_global_options() -> None:
+    from buttress._entry import _command
 
-    assert _group(["-c", "backup.yaml", "--debug", "backup", "run", "db"]) == "backup"
-    assert _group(["--data-dir", "backup", "token", "list"]) == "token"
-    assert _group(["--config", "a.yaml"]) == ""
-    assert _group([]) == ""
+    assert _command(["-c", "backup.yaml", "--debug", "backup", "run", "db"]) == ("backup", "run")
+    assert _command(["--data-dir", "backup", "token", "list"]) == ("token", "list")
+    assert _command(["backup", "run", "--help"]) == ("", "")
+    assert _command(["--config", "a.yaml"]) == ("", "")
+    assert _command(["serve"]) == ("serve", "")
+    assert _command([]) == ("", "")
