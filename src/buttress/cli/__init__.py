@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point (see :mod:`buttress._entry`)."""
+    """The console script's entry point before it moved to :mod:`buttress._entry` (scripts
+    installed by earlier versions still call it)."""
     from buttress._entry import run as entry
 
     entry()

@@ -153,8 +153,8 @@ class _Worker:
         for data in first:
             self.spool.chunks.append(data)
             self.spool.memory += len(data)
-        sink.started += 1  # a name of its own: two workers may load one table
-        listing = _listing(sink.work / f"data-{ids[0]}-{sink.started}.list", ids)
+        number = len(sink._workers)  # a name of its own: two workers may load one table
+        listing = _listing(sink.work / f"data-{ids[0]}-{number}.list", ids)
         self.tool = Tool("pg_restore", [*sink.args, "--use-list", listing], sink.env, True)
         self.error: BaseException | None = None
         self.done = False
@@ -224,7 +224,6 @@ class ParallelRestoreSink:
         self._worker: _Worker | None = None  # the worker the open block streams to now
         self._streams: list[_Worker] = []  # every worker the open block has streamed to
         self._workers: list[_Worker] = []
-        self.started = 0  # workers started
         self._splittable: set[int] = set()  # data blocks of COPY text (one row per chunk)
         self._table_of: dict[int, int] = {}  # table data's dump id -> its table's
         self._loaded: set[int] = set()  # tables (dump ids) whose data is in
@@ -371,7 +370,7 @@ class ParallelRestoreSink:
         if roomy:
             self._worker = min(roomy, key=lambda w: w.spool.memory)
             return rest, True
-        joined = _Worker(self, [dump_id], [block_header(head, dump_id) + rest])
+        joined = _Worker(self, [dump_id], [block_header(head, dump_id), rest])
         self._workers.append(joined)
         self._streams.append(joined)
         self._worker = joined
