@@ -6,6 +6,7 @@ too wide to cut), and every way the stream can go wrong ends in a clear error.""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import re
 import subprocess
@@ -17,7 +18,7 @@ from psycopg import sql
 
 from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
 from buttress.backup.sources.pg_archive import Short, read_head
-from buttress.backup.sources.pg_parallel import ParallelRestoreSink
+from buttress.backup.sources.pg_parallel import ParallelRestoreSink, eligible
 from buttress.backup.sources.postgresql import PostgresSource, _RestoreSink
 
 RICH = '''
@@ -337,6 +338,70 @@ def test_archives_it_cannot_split_go_to_the_sequential_restore(
     finally:
         sink.cleanup()
         _drop_db(pg_server, "buttress_parallel_seq")
+
+
+def test_archives_with_other_integer_sizes_are_not_split(rich: str) -> None:
+    """Block ends and row cuts read 4-byte lengths: an archive written with another integer
+    size goes to the sequential restore."""
+    head = read_head(_dump(rich))
+    assert eligible(head)
+    assert not eligible(dataclasses.replace(head, int_size=8))
+
+
+def test_memory_is_shared_by_the_workers(tmp_path: Path) -> None:
+    dsn = "postgresql://127.0.0.1/unused"
+    for jobs, memory, each in ((4, 4 << 20, 1 << 20), (64, 1 << 20, 64 << 10)):  # 64 KiB: floor
+        sink = _sink(dsn, jobs=jobs, memory=memory, tmp=tmp_path)
+        assert sink.budget == each
+        sink.cleanup()
+
+
+LAST_BIG = """
+CREATE TABLE a_small (id int PRIMARY KEY);
+INSERT INTO a_small SELECT generate_series(1, 10);
+CREATE TABLE z_big (id int PRIMARY KEY, payload text);
+INSERT INTO z_big SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 40000) i;
+CREATE INDEX z_big_payload ON z_big (left(payload, 8));
+"""
+
+
+def test_a_spread_tables_indexes_wait_for_all_its_workers(
+    pg_database: str, pg_server: str, tmp_path: Path
+) -> None:
+    """The last table, spread over two workers: its indexes are built early (before the final
+    post-data step) only once every worker loading it is done, never on part of its rows."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(LAST_BIG)
+    target = _new_db(pg_server, "buttress_parallel_last_big")
+    sink = _sink(target, jobs=2, memory=128 << 10, tmp=tmp_path)
+    early_too_soon: list[str] = []
+    from_toc = sink._from_toc
+
+    def checked(options: list[str], what: str) -> None:
+        if what.startswith("building"):  # an early build, run in a worker's own thread
+            listed = Path(options[options.index("--use-list") + 1]).read_text()
+            ids = {int(line.rstrip(";")) for line in listed.split()}
+            of_big = [e.tag for e in head.entries if e.dump_id in ids and big_table in e.deps]
+            for worker in sink._workers:  # data in: pg_restore has ended (loaded is set)
+                if of_big and not worker.loaded and big in worker.ids:
+                    early_too_soon.append(f"{of_big} built while a worker still loads z_big")
+        from_toc(options, what)
+
+    sink._from_toc = checked  # type: ignore[method-assign]
+    dump = _dump(pg_database)
+    head = read_head(dump)
+    big = next(e.dump_id for e in head.entries if e.had_dumper and e.tag == "z_big")
+    big_table = next(e.dump_id for e in head.entries if e.desc == "TABLE" and e.tag == "z_big")
+    try:
+        _feed(sink, dump)
+        assert sum(big in w.ids for w in sink._workers) >= 2  # spread
+        claimed = {e.tag for e in head.entries if e.dump_id in sink._claimed}
+        assert {"z_big z_big_pkey", "z_big_payload"} <= claimed  # built early
+        assert early_too_soon == []
+        assert _content(target) == _content(pg_database)
+    finally:
+        sink.cleanup()
+        _drop_db(pg_server, "buttress_parallel_last_big")
 
 
 def test_restore_jobs_below_one_is_refused() -> None:

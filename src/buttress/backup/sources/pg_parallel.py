@@ -157,6 +157,7 @@ class _Worker:
         listing = _listing(sink.work / f"data-{ids[0]}-{number}.list", ids)
         self.tool = Tool("pg_restore", [*sink.args, "--use-list", listing], sink.env, True)
         self.error: BaseException | None = None
+        self.loaded = False  # its data is in (set under the sink's condition)
         self.done = False
         self.thread = threading.Thread(target=self._run, name="buttress-pg-restore", daemon=True)
         self.thread.start()
@@ -448,10 +449,9 @@ class ParallelRestoreSink:
         """A worker's data is in: once no table is left to stream, build what depends only
         on loaded tables (in this worker's thread, holding its place among the jobs)."""
         with self.cond:
+            finished.loaded = True
             for i in finished.ids:  # a table spread over several workers waits for them all
-                if i in self._table_of and all(
-                    w.done or w is finished for w in self._workers if i in w.ids
-                ):
+                if i in self._table_of and all(w.loaded for w in self._workers if i in w.ids):
                     self._loaded.add(self._table_of[i])
             if self._seen < len(self._expected) or self._batch:
                 return  # more data to load first: the job's place is needed for it
