@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from buttress.resilience import Bulkhead, BulkheadFullError
+from buttress.resilience._shared_bulkhead import SharedBulkhead
 from buttress.state import RedisStore
 from tests.conftest import OwnRedis
 
@@ -158,3 +159,40 @@ def test_failure_modes(own_redis: OwnRedis, mode: str) -> None:
         time.sleep(0.05)
     assert bulkhead.shared_active() == 0
     store.close()
+
+
+def test_permits_changing_hands_during_a_renewal_are_not_reported_as_expired(
+    store: RedisStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A slot released and another taken while a renewal is on its way is no lost lease; a
+    lease really gone from Redis is reported, once."""
+    bulkhead = Bulkhead(name="churn", max_concurrent=3, store=store)
+    assert isinstance(bulkhead, SharedBulkhead)
+    first, second = bulkhead.slot(), bulkhead.slot()
+    first.__enter__()
+    second.__enter__()
+    bulkhead._renewed = 0.0  # the renewal is due now
+    ops = bulkhead.sync_ops()
+    assert ops
+    first.__exit__(None, None, None)  # released, and a new slot taken, before the reply
+    third = bulkhead.slot()
+    third.__enter__()
+    with caplog.at_level("WARNING", logger="buttress"):
+        bulkhead.synced([store.eval(*op) for op in ops])
+        assert not [r for r in caplog.records if "expired" in r.getMessage()]
+        # now one held lease really vanishes from Redis (as if it had run out)
+        held = sorted(bulkhead._held)
+        store.client.zrem(bulkhead._key[0], held[0])
+        bulkhead._renewed = 0.0
+        ops = bulkhead.sync_ops()
+        bulkhead.synced([store.eval(*op) for op in ops])
+        warned = [r.getMessage() for r in caplog.records if "expired" in r.getMessage()]
+        assert len(warned) == 1
+        assert "1 lease(s) expired" in warned[0]
+        bulkhead._renewed = 0.0
+        ops = bulkhead.sync_ops()
+        bulkhead.synced([store.eval(*op) for op in ops])
+        assert len([r for r in caplog.records if "expired" in r.getMessage()]) == 1
+    second.__exit__(None, None, None)
+    third.__exit__(None, None, None)
+    assert bulkhead.shared_active() == 0

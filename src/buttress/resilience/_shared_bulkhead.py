@@ -85,13 +85,17 @@ class SharedBulkhead(Bulkhead):
         assert guard is not None
         if guard.degraded:
             guard.succeeded()
+        # Only a token sent for renewal, not found, and still held now has expired: a token
+        # released (or acquired) while the renewal was on its way is not a lost lease.
+        lost = [t.decode() if isinstance(t, bytes) else str(t) for t in replies[0]]
         with self._held_lock:
-            held = len(self._held)
-        if int(replies[0]) < held:
+            expired = [t for t in lost if self._held.pop(t, None) is not None]
+        if expired:  # said once per lease: it is no longer sent for renewal
             log.warning(
-                "bulkhead %r: some leases expired before they were renewed (process stalled "
+                "bulkhead %r: %d lease(s) expired before they were renewed (process stalled "
                 "longer than lease=%ss?); their permits went back to the pool",
                 self.name,
+                len(expired),
                 self.lease,
             )
 

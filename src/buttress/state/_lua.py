@@ -465,13 +465,18 @@ return gone
 BULKHEAD_RENEW = (
     _PRELUDE
     + """
--- ARGV: lease us, tokens...: extends the leases still held; returns how many were
-local renewed = 0
+-- ARGV: lease us, tokens...: extends the leases still held; returns the tokens it did not
+-- find (their leases expired, or they were released since the renewal was sent)
+local lost = {}
 for i = 2, #ARGV - 1 do
-  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', f(now + tonumber(ARGV[1])), ARGV[i])
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], 'XX', f(now + tonumber(ARGV[1])), ARGV[i])
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ms(tonumber(ARGV[1])))
-return renewed
+return lost
 """
 )
 

@@ -4,7 +4,9 @@
   (memory grows with ``limit``).
 * :class:`SlidingWindowCounter` approximates it with two counters (the current and the
   previous fixed window, the previous one weighted by how much of it still overlaps), as
-  Cloudflare does: constant memory, slightly permissive or strict at window edges.
+  Cloudflare does: constant memory, approximate at window edges (it assumes the previous
+  window's permits were spread evenly): any ``window`` seconds can hold more than ``limit``,
+  but fewer than ``2 * limit`` (all of one window's permits at its end, then the next's).
 """
 
 from __future__ import annotations
