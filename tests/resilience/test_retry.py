@@ -7,12 +7,17 @@ import random
 import pytest
 
 from buttress.resilience import (
+    BulkheadFullError,
     CircuitOpenError,
     ConstantBackoff,
     ExponentialBackoff,
     LinearBackoff,
+    Pipeline,
+    PolicyTimeoutError,
+    RateLimitedError,
     Retry,
     RetryBudget,
+    Timeout,
     events,
 )
 from buttress.resilience.backoff import apply_jitter
@@ -77,6 +82,62 @@ def test_rejections_are_not_retried_by_default(clock: FakeClock) -> None:
     with pytest.raises(CircuitOpenError):
         retry(clock).call(fn)
     assert fn.calls == 1
+
+
+def test_a_policy_timeout_is_retried_by_default(clock: FakeClock) -> None:
+    """A Timeout inside the Retry bounds each attempt: an attempt it cut is tried again."""
+    timeout = Timeout(0.1, clock=clock)
+    calls = 0
+
+    def slow_then_fast() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            clock.advance(0.2)  # the first attempt overruns its 0.1 s
+        return "ok"
+
+    assert Pipeline(retry(clock, delay=0), timeout).call(slow_then_fast) == "ok"
+    assert calls == 2
+    exhausted = Flaky(5, PolicyTimeoutError("t", 0.1))
+    with pytest.raises(PolicyTimeoutError):
+        retry(clock, attempts=3).call(exhausted)
+    assert exhausted.calls == 3
+
+
+@pytest.mark.anyio
+async def test_an_async_attempt_cut_by_its_timeout_is_retried() -> None:
+    """The async twin: the cancelled first attempt is retried, the second one answers."""
+    import asyncio
+
+    calls = 0
+
+    async def slow_then_fast() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(5)  # cancelled at the 0.05 s deadline
+        return "ok"
+
+    pipeline = Pipeline(Retry(attempts=3, delay=0), Timeout(0.05))
+    assert await pipeline.acall(slow_then_fast) == "ok"
+    assert calls == 2
+
+
+@pytest.mark.parametrize(
+    "rejection",
+    [CircuitOpenError("db", 30.0), BulkheadFullError("pool", "no free slot"), RateLimitedError("api", 1.0)],
+)
+def test_other_rejections_are_retried_only_when_named(
+    clock: FakeClock, rejection: Exception
+) -> None:
+    """An open breaker, a full bulkhead or a rate limit is retried only when retry_on names it."""
+    fn = Flaky(5, rejection)
+    with pytest.raises(type(rejection)):
+        retry(clock).call(fn)
+    assert fn.calls == 1
+    named = Flaky(1, rejection)
+    assert retry(clock, retry_on=type(rejection)).call(named) == "ok"
+    assert named.calls == 2
 
 
 def test_retry_on_predicate(clock: FakeClock) -> None:

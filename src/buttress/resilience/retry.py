@@ -35,7 +35,7 @@ from buttress.resilience.backoff import (
     backoff_from_name,
 )
 from buttress.resilience.budget import RetryBudget
-from buttress.resilience.errors import RejectedError
+from buttress.resilience.errors import PolicyTimeoutError, RejectedError
 
 __all__ = ["Attempt", "Retry", "RetryOptions", "retry_after_hint"]
 
@@ -45,9 +45,13 @@ DEFAULT_ATTEMPTS = 3
 
 
 def _default_retry_on(exc: BaseException) -> bool:
-    # Every ordinary exception, except rejections by other policies (an open breaker or a
-    # full bulkhead is not helped by hammering it) and cancellation (a BaseException).
-    return isinstance(exc, Exception) and not isinstance(exc, RejectedError)
+    # Every ordinary exception, a policy timeout included (the timeout bounds each attempt, as
+    # in tenacity, resilience4j and Polly), except the other rejections (an open breaker, a
+    # full bulkhead or a rate limit is not helped by hammering it) and cancellation (a
+    # BaseException).
+    return isinstance(exc, Exception) and (
+        not isinstance(exc, RejectedError) or isinstance(exc, PolicyTimeoutError)
+    )
 
 
 def retry_after_hint(outcome: object) -> float | None:
@@ -136,8 +140,9 @@ class Retry(Policy):
         backoff: a backoff object or ``"constant"``, ``"linear"``, ``"exponential"`` (default).
         delay: first wait in seconds, for a named backoff (0.1).
         max_delay: cap of the wait in seconds, for a named backoff and decorrelated jitter (30).
-        retry_on: exceptions to retry (types or predicate). Default: every ``Exception`` but
-            rejections by other policies (``CircuitOpenError``, ``BulkheadFullError``...).
+        retry_on: exceptions to retry (types or predicate). Default: every ``Exception``,
+            ``PolicyTimeoutError`` included, but the other rejections (``CircuitOpenError``,
+            ``BulkheadFullError``, ``RateLimitedError``): name them to retry them.
         retry_if_result: predicate on a result that asks for a retry (e.g. HTTP 429 or 503).
         budget: a shared :class:`RetryBudget`; when it is spent, no more retries.
         before_sleep: called as ``before_sleep(attempt, wait, exception_or_None, result)``.
