@@ -69,7 +69,52 @@ async def test_middleware_keys_deny_list_and_exempt_paths(clock: FakeClock) -> N
         assert "retry-after" not in denied.headers
         for _ in range(3):
             assert (await client.get("/healthz", headers={"x-api-key": "a"})).status_code == 200
-        assert (await client.get("/")).status_code == 200  # no key: not limited
+        # no key: limited by the client address instead (one left for 10.1.2.3)
+        assert (await client.get("/")).status_code == 200
+        assert (await client.get("/")).status_code == 429
+
+
+@pytest.mark.anyio
+async def test_requests_without_a_key_are_never_unlimited_unless_written_out(
+    clock: FakeClock,
+) -> None:
+    """Omitting the key header is no bypass: the client address is the key by default,
+    ``missing_key="refuse"`` answers 401, only ``missing_key="allow"`` lets them through."""
+    answers: dict[str, list[int]] = {}
+    for mode in ("client", "refuse", "allow"):
+        limiter = RateLimiter.gcra(rate=2, per=60, clock=clock)
+        app = RateLimitMiddleware(
+            hello,
+            limiter=limiter,
+            key=api_key_header(),
+            missing_key=mode,  # type: ignore[arg-type]  # each literal in turn
+        )
+        async with client_for(app) as client:
+            answers[mode] = [(await client.get("/")).status_code for _ in range(20)]
+    assert answers["client"] == [200, 200] + [429] * 18
+    assert answers["refuse"] == [401] * 20
+    assert answers["allow"] == [200] * 20
+    with pytest.raises(ValueError, match="missing_key='open'"):
+        RateLimitMiddleware(hello, limiter=limiter, missing_key="open")  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_exempt_paths_match_whole_paths_segments_and_globs(clock: FakeClock) -> None:
+    """``/healthz`` exempts itself and what lies under it, not ``/healthzX``; ``*`` globs."""
+    limiter = RateLimiter.gcra(rate=1, per=60, clock=clock)
+    app = RateLimitMiddleware(
+        hello, limiter=limiter, exempt_paths=("/healthz", "/metrics/", "/static/*.css")
+    )
+    async with client_for(app) as client:
+        for path in ("/healthz", "/healthz/db", "/metrics", "/metrics/x", "/static/a/b.css"):
+            for _ in range(3):
+                assert (await client.get(path)).status_code == 200, path
+        assert (await client.get("/healthzX")).status_code == 200  # the one permit
+        assert (await client.get("/healthzX")).status_code == 429
+        assert (await client.get("/metricsX")).status_code == 429
+        assert (await client.get("/static/a.js")).status_code == 429
+    with pytest.raises(ValueError, match="starting with '/'"):
+        RateLimitMiddleware(hello, limiter=limiter, exempt_paths=("healthz",))
 
 
 class _Flaky(http.server.BaseHTTPRequestHandler):

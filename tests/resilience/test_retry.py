@@ -125,7 +125,11 @@ async def test_an_async_attempt_cut_by_its_timeout_is_retried() -> None:
 
 @pytest.mark.parametrize(
     "rejection",
-    [CircuitOpenError("db", 30.0), BulkheadFullError("pool", "no free slot"), RateLimitedError("api", 1.0)],
+    [
+        CircuitOpenError("db", 30.0),
+        BulkheadFullError("pool", "no free slot"),
+        RateLimitedError("api", 1.0),
+    ],
 )
 def test_other_rejections_are_retried_only_when_named(
     clock: FakeClock, rejection: Exception

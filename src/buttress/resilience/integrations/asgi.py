@@ -15,10 +15,11 @@ Pure ASGI: no framework is imported.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 from buttress.resilience.rate_limit import Decision, RateLimiter
 
@@ -61,14 +62,53 @@ def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     ]
 
 
+MissingKey = Literal["client", "refuse", "allow"]
+
+
+def _exempt_rule(paths: Iterable[str]) -> Callable[[str], bool] | None:
+    """Whole paths or path segments (``/healthz`` exempts ``/healthz`` and ``/healthz/db``,
+    not ``/healthzX``); an entry with ``*`` is a glob over the whole path (``*`` also
+    crosses ``/``)."""
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    globs: list[str] = []
+    for path in paths:
+        if not path.startswith("/"):
+            raise ValueError(f"exempt path {path!r}: expected a path starting with '/'")
+        if "*" in path:
+            globs.append(path)
+            continue
+        base = path.rstrip("/") or "/"
+        exact.add(base)
+        prefixes.append(base if base == "/" else base + "/")
+    if not (exact or globs):
+        return None
+    starts = tuple(prefixes)
+
+    def exempt(path: str) -> bool:
+        return (
+            path in exact
+            or path.startswith(starts)
+            or any(fnmatch.fnmatchcase(path, g) for g in globs)
+        )
+
+    return exempt
+
+
 class RateLimitMiddleware:
     """Rate-limits HTTP requests per key with a :class:`RateLimiter`.
 
     Args:
         limiter: the limiter (its tiers, allow- and deny-lists apply).
-        key: maps the ASGI scope to a key (default: the client address); ``None`` skips limiting.
+        key: maps the ASGI scope to a key (default: the client address).
+        missing_key: what a request whose ``key`` is ``None`` (no API key header, no client
+            address) gets: ``"client"`` (default) is limited by its client address instead
+            (keys ``client:ADDRESS``, or ``client:unknown`` with none); ``"refuse"`` answers
+            ``401``; ``"allow"`` lets it through unlimited (write it out only if you mean it).
         cost: permits per request, or a function of the scope.
-        exempt_paths: path prefixes never limited (health checks, metrics).
+        exempt_paths: paths never limited (health checks, metrics): whole paths and what lies
+            under them (``/healthz`` exempts ``/healthz/db``, not ``/healthzX``); an entry with
+            ``*`` is a glob over the whole path (``/static/*.css``; ``*`` also crosses ``/``).
     """
 
     def __init__(
@@ -77,25 +117,36 @@ class RateLimitMiddleware:
         *,
         limiter: RateLimiter,
         key: KeyFunc = client_ip,
+        missing_key: MissingKey = "client",
         cost: float | Callable[[Scope], float] = 1,
         exempt_paths: Iterable[str] = (),
     ) -> None:
+        if missing_key not in ("client", "refuse", "allow"):
+            raise ValueError(f"missing_key={missing_key!r}: use 'client', 'refuse' or 'allow'")
         self.app = app
         self.limiter = limiter
         self.key = key
+        self.missing_key = missing_key
         self.cost = cost
-        self.exempt = tuple(exempt_paths)
+        self.exempt = _exempt_rule(exempt_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (
-            self.exempt and str(scope.get("path", "")).startswith(self.exempt)
+            self.exempt is not None and self.exempt(str(scope.get("path", "")))
         ):
             await self.app(scope, receive, send)
             return
         key = self.key(scope)
         if key is None:
-            await self.app(scope, receive, send)
-            return
+            if self.missing_key == "allow":
+                await self.app(scope, receive, send)
+                return
+            if self.missing_key == "refuse":
+                await _answer(
+                    send, 401, {"error": "unauthorized", "message": "this request has no key"}
+                )
+                return
+            key = f"client:{client_ip(scope) or 'unknown'}"
         cost = self.cost(scope) if callable(self.cost) else self.cost
         decision = await self.limiter.atry_acquire(key, cost)  # a shared store: no blocking
         if not decision.allowed:
@@ -124,16 +175,25 @@ class RateLimitMiddleware:
                 "retry_after": wait,
             }
             headers = [(b"retry-after", str(wait).encode()), *_headers(decision)]
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    *headers,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await _answer(send, status, body, headers)
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    body: dict[str, str | int],
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
