@@ -191,8 +191,10 @@ def test_manual_states(clock: FakeClock) -> None:
     """force_open rejects, force_closed never trips, disable records nothing, reset closes."""
     breaker = make(clock)
     breaker.force_open()
-    with pytest.raises(CircuitOpenError):
+    with pytest.raises(CircuitOpenError, match=r"is forced open \(until it is reset\)") as info:
         breaker.call(ok)
+    assert info.value.forced
+    assert info.value.retry_after is None  # no time is known: not infinity
     clock.advance(1000)
     assert state(breaker) == "forced_open"
     breaker.force_closed()

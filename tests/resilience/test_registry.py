@@ -103,3 +103,35 @@ def test_bad_policy_config_fails_at_load(policy: str, fragment: str) -> None:
         load_text(f"resilience:\n  policies:\n    {policy}\n", filename="b.yaml", env={})
     assert fragment in str(info.value)
     assert str(info.value).startswith("b.yaml:")
+
+
+def test_describe_shows_each_policys_effective_settings() -> None:
+    """describe() gives the settings in force, defaults merged: what the YAML asked for and
+    what it left to the defaults."""
+    registry.configure(load_text(CONFIG, env={}))
+    retry, breaker, timeout = resilience.policy("database").describe()
+    assert retry["settings"]["attempts"] == 2
+    assert retry["settings"]["backoff"]["kind"] == "ExponentialBackoff"
+    assert breaker["settings"]["wait"] == 5.0
+    assert breaker["settings"]["minimum_calls"] == 5  # from the defaults
+    assert breaker["settings"]["failure_rate"] == 50.0
+    assert timeout["settings"] == {"seconds": 2.0, "hard": False}
+    limiter = resilience.policy("external_api").describe()[-1]
+    assert limiter["settings"]["algorithm"]["kind"] == "GCRA"
+    assert limiter["settings"]["algorithm"]["burst"] == 5.0
+
+
+def test_a_transport_with_an_unknown_policy_name_fails_when_built() -> None:
+    """A misspelt policy name in a ResilientTransport fails at construction, listing the
+    configured names, not at the first request."""
+    from buttress.resilience.integrations.httpx import AsyncResilientTransport, ResilientTransport
+
+    registry.configure(load_text(CONFIG, env={}))
+    for transport in (ResilientTransport, AsyncResilientTransport):
+        with pytest.raises(KeyError, match="configured: cache, database, external_api"):
+            transport({"*": "external_apii"})
+        with pytest.raises(TypeError, match="expected a policy or a policy name"):
+            transport({"api.example": 42})  # type: ignore[dict-item]
+    built = ResilientTransport({"api.example": "database", "*": "cache"})
+    assert built._policy_for("api.example") is resilience.policy("database")
+    assert built._policy_for("other.example") is resilience.policy("cache")

@@ -36,3 +36,14 @@ def exception_rule(rule: ExceptionRule | None, what: str) -> Callable[[BaseExcep
     if not types:
         return None
     return lambda exc: isinstance(exc, types)
+
+
+def describe_rule(rule: object) -> str | list[str] | None:
+    """A rule as it was given, for display: exception type names, or the predicate's name."""
+    if rule is None:
+        return None
+    if isinstance(rule, type):
+        return rule.__qualname__
+    if isinstance(rule, tuple):
+        return [getattr(t, "__qualname__", repr(t)) for t in rule]
+    return str(getattr(rule, "__qualname__", type(rule).__qualname__))

@@ -12,6 +12,7 @@ import contextvars
 import functools
 import inspect
 import itertools
+import math
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
@@ -200,3 +201,40 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    def settings(self) -> dict[str, Any]:
+        """The policy's effective settings, as plain values (what ``Pipeline.describe()``,
+        the API and the dashboard show): defaults filled in, callables by name."""
+        return {}
+
+    def summary(self) -> dict[str, Any]:
+        """``{"kind", "name", "settings"}``, and ``store_mode`` for a policy with shared state:
+        one entry of ``Pipeline.describe()``."""
+        out: dict[str, Any] = {"kind": type(self).__name__, "name": self.name}
+        out["settings"] = self.settings()
+        if self._guard is not None:
+            out["store_mode"] = self.store_mode
+        return out
+
+
+def plain(value: Any) -> Any:
+    """A setting as JSON-friendly data: dataclasses and slotted objects (backoffs, rate-limit
+    algorithms) as their type and fields, other callables by name, infinities as ``None``."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    fields = list(getattr(value, "__dataclass_fields__", ()))
+    if not fields and not inspect.isroutine(value):
+        fields = [f for c in type(value).__mro__ for f in getattr(c, "__slots__", ())]
+    if fields:
+        out: dict[str, Any] = {"kind": type(value).__name__}
+        out.update({f: plain(getattr(value, f)) for f in fields if not f.startswith("_")})
+        return out
+    name = getattr(value, "__qualname__", None) or type(value).__qualname__
+    module = getattr(value, "__module__", None) or type(value).__module__
+    return f"{module}.{name}" if module and module != "builtins" else name

@@ -189,7 +189,7 @@ class SharedCircuitBreaker(CircuitBreaker):
         if state in ("closed", "forced_closed", "disabled"):
             return self._gen
         if state == "forced_open":
-            raise self._rejected(float("inf"))
+            raise self._rejected(None)
         if state == "open":
             left = self._open_until - self._clock()
             if left > 0:
@@ -212,7 +212,7 @@ class SharedCircuitBreaker(CircuitBreaker):
         left = max(0.0, self._open_until - self._clock()) if self._state == "open" else 0.0
         raise self._rejected(left)
 
-    def _rejected(self, retry_after: float) -> CircuitOpenError:
+    def _rejected(self, retry_after: float | None) -> CircuitOpenError:
         if self._listeners or events._global:
             self._emit(events.CallRejected(self.name, "circuit_open", retry_after))
         return CircuitOpenError(self.name, retry_after)

@@ -140,6 +140,17 @@ class Bulkhead(Policy):
         self._run = self._local_link(invoke)
         self._arun = self._alocal_link(invoke)
 
+    def settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "max_concurrent": self.max_concurrent,
+            "max_queue": self.max_queue,
+            "max_wait": self.max_wait,
+            "on_full": self.on_full,
+        }
+        if self._guard is not None:
+            out["lease"] = self.lease
+        return out
+
     @property
     def active(self) -> int:
         """Calls running now."""

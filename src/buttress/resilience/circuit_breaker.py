@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from buttress._clock import Clock, monotonic
 from buttress.resilience import events
 from buttress.resilience._handles import ExceptionRule, ResultRule, exception_rule
-from buttress.resilience._policy import AsyncLink, Link, Policy
+from buttress.resilience._policy import AsyncLink, Link, Policy, plain
 from buttress.resilience.errors import CircuitOpenError
 from buttress.state._base import OnStoreFailure, StateStore
 
@@ -297,6 +297,10 @@ class CircuitBreaker(Policy):
 
     # -- public state and controls -------------------------------------------------------------
 
+    def settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in plain(self.options).items() if k != "kind"}
+        return out
+
     @property
     def state(self) -> CircuitState:
         """The current state (an open breaker whose wait is over reports ``half_open``)."""
@@ -372,7 +376,7 @@ class CircuitBreaker(Policy):
             if state == "forced_open":
                 if self._listeners or events._global:
                     self._emit(events.CallRejected(self.name, "circuit_open", None))
-                raise CircuitOpenError(self.name, float("inf"))
+                raise CircuitOpenError(self.name, None)
             return self._gen
 
     def _outcome_of_error(self, exc: BaseException) -> int | None:

@@ -6,6 +6,7 @@
     └── ResilienceError             any error a policy raises on its own behalf
         └── RejectedError           the call was not run (or was cut short) by a policy
             ├── CircuitOpenError    the breaker is open: ``retry_after`` = seconds to half-open
+            │                       (``None`` and ``forced`` when forced open)
             ├── RateLimitedError    over the limit: ``retry_after``, ``limit``, ``remaining``
             ├── BulkheadFullError   no slot and no room (or no time) to wait
             └── PolicyTimeoutError  the call took longer than allowed (also a ``TimeoutError``)
@@ -62,13 +63,22 @@ class RejectedError(ResilienceError):
 
 class CircuitOpenError(RejectedError):
     """The circuit breaker is open (or half-open with every probe slot taken);
-    ``retry_after`` is the time until it lets a probe through."""
+    ``retry_after`` is the time until it lets a probe through. A breaker forced open
+    (``force_open()``) lets none through until it is reset: ``forced`` is true and
+    ``retry_after`` is ``None``."""
 
     if TYPE_CHECKING:
 
-        def __init__(self, policy: str, retry_after: float, /) -> None: ...
+        def __init__(self, policy: str, retry_after: float | None, /) -> None: ...
+
+    @property
+    def forced(self) -> bool:
+        """The breaker was forced open by an operator: no time is known."""
+        return self.args[1] is None
 
     def __str__(self) -> str:
+        if self.args[1] is None:
+            return f"circuit breaker {self.policy!r} is forced open (until it is reset)"
         return f"circuit breaker {self.policy!r} is open; retry in {self.args[1]:.3f}s"
 
 

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from buttress.resilience import events
-from buttress.resilience._handles import ExceptionRule, ResultRule, exception_rule
-from buttress.resilience._policy import Policy
+from buttress.resilience._handles import ExceptionRule, ResultRule, describe_rule, exception_rule
+from buttress.resilience._policy import Policy, plain
 
 __all__ = ["Fallback"]
 
@@ -70,7 +70,15 @@ class Fallback(Policy):
         self._init_policy(name, "fallback", listeners)
         self.handlers = tuple(handlers)
         self._on = exception_rule(on, "on")
+        self._on_given = on
         self._on_result = on_result
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "handlers": [repr(h) if isinstance(h, _Value) else plain(h) for h in self.handlers],
+            "on": describe_rule(self._on_given),
+            "on_result": describe_rule(self._on_result),
+        }
 
     @staticmethod
     def value(value: object) -> Callable[..., Any]:

@@ -83,9 +83,13 @@ class Pipeline(Policy):
             )
         return cls(*sorted(policies, key=rank), name=name)
 
-    def describe(self) -> list[dict[str, str]]:
-        """The structure, outermost first: ``[{"kind": "Retry", "name": "db-retry"}, ...]``."""
-        return [{"kind": type(p).__name__, "name": p.name} for p in self.policies]
+    def describe(self) -> list[dict[str, Any]]:
+        """The structure, outermost first, with each policy's effective settings:
+        ``[{"kind": "Retry", "name": "db-retry", "settings": {"attempts": 3, ...}}, ...]``."""
+        return [p.summary() for p in self.policies]
+
+    def settings(self) -> dict[str, Any]:
+        return {"policies": self.describe()}
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` through every policy, outermost first."""

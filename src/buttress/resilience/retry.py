@@ -26,8 +26,13 @@ from typing import Any, TypeVar
 from buttress import _clock
 from buttress._clock import AsyncSleep, Clock, Sleep
 from buttress.resilience import events
-from buttress.resilience._handles import ExceptionRule, ResultRule, exception_rule
-from buttress.resilience._policy import AsyncLink, Link, Policy
+from buttress.resilience._handles import (
+    ExceptionRule,
+    ResultRule,
+    describe_rule,
+    exception_rule,
+)
+from buttress.resilience._policy import AsyncLink, Link, Policy, plain
 from buttress.resilience.backoff import (
     Backoff,
     JitterKind,
@@ -186,6 +191,7 @@ class Retry(Policy):
         self._backoff = backoff
         self._base, self._cap = delay, max_delay
         self._retry_on = exception_rule(retry_on, "retry_on")
+        self._retry_on_given = retry_on
         self._retry_if_result = retry_if_result
         self._budget = budget
         self._before_sleep = before_sleep
@@ -194,6 +200,26 @@ class Retry(Policy):
         self._asleep = asleep
         self._random = random
         self._deadline = deadline
+
+    def settings(self) -> dict[str, Any]:
+        o = self.options
+        retry_on: Any = (
+            "default: every Exception and PolicyTimeoutError, not other rejections"
+            if self._retry_on is _default_retry_on
+            else describe_rule(self._retry_on_given)
+        )
+        budget = self._budget
+        return {
+            "attempts": o.attempts,
+            "deadline": o.deadline,
+            "backoff": plain(self._backoff),
+            "jitter": o.jitter,
+            "respect_retry_after": o.respect_retry_after,
+            "max_retry_after": o.max_retry_after,
+            "retry_on": retry_on,
+            "retry_if_result": describe_rule(self._retry_if_result),
+            "budget": None if budget is None else {"name": budget.name, **plain(budget.options)},
+        }
 
     @property
     def budget(self) -> RetryBudget | None:

@@ -107,6 +107,9 @@ class Timeout(Policy):
         self._run = self._link(invoke)
         self._arun = self._alink(invoke)
 
+    def settings(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "hard": self.hard}
+
     def _timed_out(self) -> PolicyTimeoutError:
         if self._listeners or events._global:
             self._emit(events.TimedOut(self.name, self.seconds))

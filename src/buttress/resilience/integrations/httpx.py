@@ -9,7 +9,8 @@
         {"api.payments.example": "payments", "*": "external_api"}   # host -> policy name or object
     ))
 
-Policy names are looked up with :func:`buttress.resilience.policy` (buttress.yaml). A host with
+Policy names are looked up with :func:`buttress.resilience.policy` (buttress.yaml) when the
+transport is built, so a misspelt name fails there. A host with
 no entry (and no ``"*"``) is not guarded. To retry on statuses, give the retry a
 ``retry_if_result=lambda r: r.status_code in (429, 502, 503)``: the retry sees the response
 and honours its ``Retry-After``. Responses that are retried are closed before the next attempt.
@@ -29,20 +30,27 @@ HostPolicies = Mapping[str, Policy | str] | Callable[[str], Policy | None]
 
 
 def _resolver(policies: HostPolicies) -> Callable[[str], Policy | None]:
+    """Names are looked up now, when the transport is built: an unknown policy name fails
+    here (``UnknownPolicyError``), not at the first request."""
     if callable(policies):
         return policies
-    table = dict(policies)
-    cache: dict[str, Policy | None] = {}
+    table: dict[str, Policy] = {}
+    for host, entry in dict(policies).items():
+        if isinstance(entry, str):
+            from buttress.resilience import policy
+
+            table[host] = policy(entry)
+        elif isinstance(entry, Policy):
+            table[host] = entry
+        else:
+            raise TypeError(
+                f"resilient transport: host {host!r}: expected a policy or a policy name, "
+                f"got {entry!r}"
+            )
+    default = table.get("*")
 
     def resolve(host: str) -> Policy | None:
-        if host not in cache:
-            entry = table.get(host, table.get("*"))
-            if isinstance(entry, str):
-                from buttress.resilience import policy
-
-                entry = policy(entry)
-            cache[host] = entry
-        return cache[host]
+        return table.get(host, default)
 
     return resolve
 

@@ -11,7 +11,7 @@ from buttress import _clock
 from buttress._clock import AsyncSleep, Clock, Sleep
 from buttress.resilience import events
 from buttress.resilience._mutex import Mutex
-from buttress.resilience._policy import AsyncLink, Link, Policy
+from buttress.resilience._policy import AsyncLink, Link, Policy, plain
 from buttress.resilience.errors import RateLimitedError
 from buttress.resilience.rate_limit._algorithm import Algorithm
 from buttress.resilience.rate_limit.fixed_window import FixedWindow
@@ -173,6 +173,15 @@ class RateLimiter(Policy):
         self._states[""] = (algorithm, self._default)
 
     # -- named constructors -------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "algorithm": plain(self.algorithm),
+            "tiers": {name: plain(alg) for name, alg in self._tiers.items()},
+            "allow": len(self._allow),
+            "deny": len(self._deny),
+            "max_keys": self._max_keys,
+        }
 
     @classmethod
     def token_bucket(
