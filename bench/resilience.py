@@ -263,8 +263,50 @@ def cases(quick: bool) -> list[Case]:  # one flat list reads best here
 
         return setup
 
-    add(build("rate limiter", "buttress token bucket", b_limiter("token_bucket"), n))
-    add(build("rate limiter", "buttress gcra", b_limiter("gcra"), n))
+    # one global limit (the decorator) is compared with the peers that have one global limit,
+    # and buttress's per-key try_acquire with the peers that take a key: like with like
+    add(build("rate limiter, one limit", "buttress token bucket", b_limiter("token_bucket"), n))
+    add(build("rate limiter, one limit", "buttress gcra", b_limiter("gcra"), n))
+
+    def b_keyed(kind: str, **settings: Any) -> Callable[[], tuple[Any, Any]]:
+        def setup() -> tuple[Any, Any]:
+            from buttress.resilience import RateLimiter
+
+            limiter = getattr(RateLimiter, kind)(**settings)
+            alimiter = getattr(RateLimiter, kind)(**settings)
+            take, atake = limiter.try_acquire, alimiter.atry_acquire
+
+            def call() -> Any:
+                if take("k").allowed:
+                    return f()
+                raise RuntimeError("limited")
+
+            def make() -> Callable[[], Awaitable[Any]]:
+                async def acall() -> Any:
+                    if (await atake("k")).allowed:
+                        return await af()
+                    raise RuntimeError("limited")
+
+                return acall
+
+            return call, make
+
+        return setup
+
+    add(
+        build(
+            "rate limiter, per key", "buttress token bucket", b_keyed("token_bucket", rate=BIG), n
+        )
+    )
+    add(build("rate limiter, per key", "buttress gcra", b_keyed("gcra", rate=BIG), n))
+    add(
+        build(
+            "rate limiter, per key",
+            "buttress fixed window",
+            b_keyed("fixed_window", limit=BIG, window=1.0),
+            n,
+        )
+    )
 
     def limits_(strategy: str, number: int) -> Callable[[], tuple[Any, Any]]:
         def setup() -> tuple[Any, Any]:
@@ -282,10 +324,14 @@ def cases(quick: bool) -> list[Case]:  # one flat list reads best here
 
         return setup
 
-    add(build("rate limiter", "limits fixed window", limits_("FixedWindowRateLimiter", n), n))
     add(
         build(
-            "rate limiter",
+            "rate limiter, per key", "limits fixed window", limits_("FixedWindowRateLimiter", n), n
+        )
+    )
+    add(
+        build(
+            "rate limiter, per key",
             "limits moving window",
             limits_("MovingWindowRateLimiter", n // 20),
             n // 20,
@@ -298,7 +344,7 @@ def cases(quick: bool) -> list[Case]:  # one flat list reads best here
         limiter = Limiter(Rate(BIG, Duration.SECOND))
         return (lambda: limiter.try_acquire("k") and f()), None
 
-    add(build("rate limiter", "pyrate-limiter", pyrate_, n // 10))
+    add(build("rate limiter, per key", "pyrate-limiter", pyrate_, n // 10))
 
     def aiolimiter_() -> tuple[Any, Any]:
         from aiolimiter import AsyncLimiter
@@ -314,7 +360,7 @@ def cases(quick: bool) -> list[Case]:  # one flat list reads best here
 
         return None, make
 
-    add(build("rate limiter", "aiolimiter", aiolimiter_, n))
+    add(build("rate limiter, one limit", "aiolimiter", aiolimiter_, n))
 
     def throttled_(using: str) -> Callable[[], tuple[Any, Any]]:
         def setup() -> tuple[Any, Any]:
@@ -327,15 +373,22 @@ def cases(quick: bool) -> list[Case]:  # one flat list reads best here
 
         return setup
 
-    add(build("rate limiter", "throttled-py token bucket", throttled_("token_bucket"), n // 10))
-    add(build("rate limiter", "throttled-py gcra", throttled_("gcra"), n // 10))
+    add(
+        build(
+            "rate limiter, per key",
+            "throttled-py token bucket",
+            throttled_("token_bucket"),
+            n // 10,
+        )
+    )
+    add(build("rate limiter, per key", "throttled-py gcra", throttled_("gcra"), n // 10))
 
     def hyx_limiter() -> tuple[Any, Any]:
         from hyx.ratelimit import tokenbucket
 
         return None, lambda: tokenbucket(max_executions=BIG, per_time_secs=1, bucket_size=BIG)(af)
 
-    add(build("rate limiter", "hyx", hyx_limiter, n))
+    add(build("rate limiter, one limit", "hyx", hyx_limiter, n))
 
     # -- the 5-policy pipeline -------------------------------------------------------------------
     def b_pipeline() -> tuple[Any, Any]:

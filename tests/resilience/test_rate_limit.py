@@ -437,3 +437,32 @@ def test_the_approximate_sliding_window_can_exceed_its_limit_at_a_boundary() -> 
 
 
 _RESILIENCE_DOCS = Path(__file__).parents[2] / "docs" / "resilience.md"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["token_bucket", "gcra"]),
+    st.lists(
+        st.tuples(
+            st.floats(min_value=0.0, max_value=0.5, allow_nan=False),
+            st.sampled_from([1.0, 2.0, 0.5, 3.0]),
+        ),
+        max_size=60,
+    ),
+)
+def test_keyed_decisions_agree_with_the_algorithm(
+    kind: str, steps: list[tuple[float, float]]
+) -> None:
+    """try_acquire's inlined grant answers exactly what the algorithm's decide() answers,
+    refusals included, on the same times and costs."""
+    clock = FakeClock(1000.0)
+    limiter: RateLimiter = getattr(RateLimiter, kind)(rate=7, per=1.0, burst=3, clock=clock)
+    algo = getattr(RateLimiter, kind)(rate=7, per=1.0, burst=3).algorithm
+    state = algo.new(clock.now)
+    for dt, cost in steps:
+        clock.advance(dt)
+        got = limiter.try_acquire("k", cost)
+        retry, remaining, reset_after = algo.decide(state, clock.now, cost)
+        assert (got.allowed, got.retry_after) == (retry == 0.0, retry)
+        assert (got.remaining, got.reset_after) == (remaining, reset_after)
+        assert got.reason == ("ok" if retry == 0.0 else "limited")

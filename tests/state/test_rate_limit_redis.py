@@ -213,9 +213,12 @@ def test_shared_state_needs_a_name(store: RedisStore) -> None:
 LIMIT, WINDOW, RUN = 40, 0.5, 3.0
 
 
-def _hammer(url: str, prefix: str, start: float, out: Any) -> None:
+def _hammer(url: str, prefix: str, go: Any, out: Any) -> None:
     st = RedisStore(url, prefix=prefix)
     limiter = RateLimiter.fixed_window(limit=LIMIT, window=WINDOW, name="shared", store=st)
+    limiter.try_acquire("warm-up")  # connected and scripts loaded before the start
+    out.put("ready")
+    start = go.get(timeout=120)  # one start time for all, once every process is ready
     while time.time() < start:
         time.sleep(0.001)
     ends: list[int] = []
@@ -232,13 +235,15 @@ def test_processes_sharing_a_limit_never_exceed_it_and_use_at_least_95_percent(
     store: RedisStore,
 ) -> None:
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    start = time.time() + 1.5
-    procs = [
-        ctx.Process(target=_hammer, args=(store.url, store.prefix, start, out)) for _ in range(4)
-    ]
+    out, go = ctx.Queue(), ctx.Queue()
+    procs = [ctx.Process(target=_hammer, args=(store.url, store.prefix, go, out)) for _ in range(4)]
     for p in procs:
         p.start()
+    for _ in procs:  # spawning is slow on a loaded machine: start only when all are ready
+        assert out.get(timeout=120) == "ready"
+    start = time.time() + 0.2
+    for _ in procs:
+        go.put(start)
     ends: list[int] = []
     for _ in procs:
         ends.extend(out.get(timeout=60))

@@ -1,7 +1,7 @@
 """Rate limiting: token bucket, leaky bucket, fixed window, sliding window (log and counter),
 GCRA, per key with tiers and allow/deny lists."""
 
-from buttress.resilience.rate_limit._algorithm import Algorithm
+from buttress.resilience.rate_limit._algorithm import Algorithm, DecidesByParts
 from buttress.resilience.rate_limit._limiter import Decision, RateLimiter
 from buttress.resilience.rate_limit.fixed_window import FixedWindow
 from buttress.resilience.rate_limit.gcra import GCRA
@@ -12,6 +12,7 @@ from buttress.resilience.rate_limit.token_bucket import TokenBucket
 __all__ = [
     "GCRA",
     "Algorithm",
+    "DecidesByParts",
     "Decision",
     "FixedWindow",
     "LeakyBucket",

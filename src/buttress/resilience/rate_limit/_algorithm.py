@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["Algorithm", "check_rate"]
+__all__ = ["Algorithm", "DecidesByParts", "check_rate"]
 
 
 class Algorithm(Protocol):
@@ -35,6 +35,10 @@ class Algorithm(Protocol):
     def reset_after(self, state: Any, now: float) -> float:
         """Seconds until the state is fresh again (all permits available)."""
 
+    def decide(self, state: Any, now: float, cost: float) -> tuple[float, float, float]:
+        """:meth:`take`, then what a decision reports: ``(retry, remaining, reset_after)``
+        after it, in one call (the per-key hot path; :class:`DecidesByParts` composes it)."""
+
     def lua_args(self) -> tuple[float, ...]:
         """The numbers the shared-state script needs (times in microseconds)."""
 
@@ -44,3 +48,14 @@ def check_rate(kind: str, **values: float) -> None:
     for field, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ValueError(f"{kind} {field}={value!r}: expected a number > 0")
+
+
+class DecidesByParts:
+    """``decide()`` as :meth:`Algorithm.take`, ``remaining`` and ``reset_after`` called in
+    turn: for algorithms with no faster way to say all three."""
+
+    __slots__ = ()
+
+    def decide(self: Algorithm, state: Any, now: float, cost: float) -> tuple[float, float, float]:
+        retry = self.take(state, now, cost)
+        return retry, self.remaining(state, now), self.reset_after(state, now)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 
-from buttress.resilience.rate_limit._algorithm import check_rate
+from buttress.resilience.rate_limit._algorithm import DecidesByParts, check_rate
 
 __all__ = ["FixedWindow"]
 
 
-class FixedWindow:
+class FixedWindow(DecidesByParts):
     """State: ``[window_index, used]``."""
 
     shaping = False

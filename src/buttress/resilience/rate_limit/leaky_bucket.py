@@ -9,12 +9,12 @@ refused the 100th of 100 permits queued at once after a year of uptime).
 
 from __future__ import annotations
 
-from buttress.resilience.rate_limit._algorithm import check_rate
+from buttress.resilience.rate_limit._algorithm import DecidesByParts, check_rate
 
 __all__ = ["LeakyBucket"]
 
 
-class LeakyBucket:
+class LeakyBucket(DecidesByParts):
     """State: ``[queued, last]`` (the permits waiting to leave at time ``last``)."""
 
     shaping = True

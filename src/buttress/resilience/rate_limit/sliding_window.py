@@ -15,12 +15,12 @@ import math
 from collections import deque
 from typing import Any
 
-from buttress.resilience.rate_limit._algorithm import check_rate
+from buttress.resilience.rate_limit._algorithm import DecidesByParts, check_rate
 
 __all__ = ["SlidingWindowCounter", "SlidingWindowLog"]
 
 
-class SlidingWindowLog:
+class SlidingWindowLog(DecidesByParts):
     """State: ``[used, deque[(time, cost)]]``."""
 
     shaping = False
@@ -72,7 +72,7 @@ class SlidingWindowLog:
         return float(state[1][-1][0] + self.period - now) if state[1] else 0.0
 
 
-class SlidingWindowCounter:
+class SlidingWindowCounter(DecidesByParts):
     """State: ``[window_index, current, previous]``."""
 
     shaping = False
