@@ -5,11 +5,15 @@ backup metrics on /metrics."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,6 +21,7 @@ from buttress.catalog import Catalog, tokens
 from buttress.config import load
 from buttress.server.app import create_app
 from tests.backup.conftest import config_file, recipient
+from tests.conftest import start_server
 
 
 @pytest.fixture
@@ -173,3 +178,53 @@ def test_targets_summary_survives_a_target_without_destinations(
         assert answer.json()[0]["destinations"] == []
         run = c.post("/api/v1/backups/targets/lonely/run", headers=_h(token))
         assert run.status_code == 403
+
+
+def test_sixteen_concurrent_posts_to_a_served_control_plane_start_one_run(
+    project: Path, pg_database: str
+) -> None:
+    """Sixteen operators press "run now" at the same moment on `buttress serve`: exactly one
+    202, fifteen 409. The run is held at its start (pg_dump waits for a lock the test holds)
+    so that it is still running when the last request arrives."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (i int)")
+    config = config_file(
+        project,
+        recipient(project),
+        f"    - {{name: pg, source: postgresql, dsn: '{pg_database}'}}\n",
+    )
+    holder = psycopg.connect(pg_database)
+    holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+    server = start_server(project / "data", env={"BUTTRESS_CONFIG": config})
+    try:
+        assert server.admin_token is not None
+        headers = _h(server.admin_token)
+        barrier = threading.Barrier(16)
+
+        def post(_: int) -> httpx.Response:
+            barrier.wait()
+            return httpx.post(
+                f"{server.url}api/v1/backups/targets/pg/run", headers=headers, timeout=60
+            )
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(post, range(16)))
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [202] + [409] * 15
+        winner = next(a.json()["id"] for a in answers if a.status_code == 202)
+        for refused in (a for a in answers if a.status_code == 409):
+            assert f"already being backed up by run {winner}" in refused.json()["message"]
+        runs = httpx.get(f"{server.url}api/v1/backups/runs", headers=headers).json()
+        assert [(r["id"], r["status"]) for r in runs] == [(winner, "running")]
+        holder.rollback()  # the dump goes on
+        deadline = time.monotonic() + 60
+        while True:
+            run = httpx.get(f"{server.url}api/v1/backups/runs/{winner}", headers=headers).json()
+            if run["status"] != "running":
+                break
+            assert time.monotonic() < deadline, run
+            time.sleep(0.1)
+        assert run["status"] == "succeeded"
+    finally:
+        holder.close()
+        assert server.stop() == 0
