@@ -21,7 +21,7 @@ from buttress.catalog import Catalog, tokens
 from buttress.config import load
 from buttress.server.app import create_app
 from tests.backup.conftest import config_file, recipient
-from tests.conftest import start_server
+from tests.conftest import start_server, wait_until
 
 
 @pytest.fixture
@@ -118,7 +118,10 @@ def test_failures_and_bad_requests(client: tuple[TestClient, dict[str, str]]) ->
     run = _wait_done(c, t["viewer"], bad.json()["id"])
     assert run["status"] == "failed"
     assert "pw-9" not in run["error"]
-    assert 'buttress_backup_failures_total{target="db"} 1.0' in c.get("/metrics").text
+    wait_until(  # the run is recorded before its event is emitted (and counted)
+        lambda: 'buttress_backup_failures_total{target="db"} 1.0' in c.get("/metrics").text,
+        "the failure to be counted",
+    )
     wrong = c.post(
         f"/api/v1/backups/runs/{run['id']}/verify", json={"restore_test": "maybe"},
         headers=_h(t["operator"]),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from buttress.backup.build import build_destination, build_source
@@ -114,6 +114,38 @@ def _views(session: Session, rows: Sequence[BackupRun]) -> list[RunView]:
     held = claims.held_by(session=session, holders=running)
     now = claims.catalog_now(session) if running else None
     return [_view(r, held.get(r.id), now) for r in rows]
+
+
+def _end_run(session: Session, backup_id: str, values: dict[str, Any]) -> bool:
+    """Set ``values`` on a run that is still ``running`` (a write first, so SQLite takes its
+    lock at once and nothing can end the run in between); whether it was."""
+    done = session.execute(
+        update(BackupRun)
+        .where(BackupRun.id == backup_id, BackupRun.status == "running")
+        .values(values)
+        .returning(BackupRun.id)
+        .execution_options(synchronize_session=False)
+    )
+    return done.first() is not None
+
+
+def _abandon(session: Session, view: RunView, actor: str, reason: str, *, forced: bool) -> bool:
+    """Mark ``view``'s run abandoned and release its claim, if it is still ``running``."""
+    now = utcnow()
+    abandoned = {"at": now.isoformat(), "by": actor, "reason": reason, "was": view.status}
+    ended = _end_run(
+        session,
+        view.id,
+        {
+            "status": "abandoned",
+            "finished_at": now,
+            "error": f"abandoned by {actor}" + (f": {reason}" if reason else ""),
+            "detail": {**view.detail, "abandoned": {**abandoned, "forced": forced}},
+        },
+    )
+    if ended:
+        claims.release(session=session, key=_claim_key(view.target), holder=view.id)
+    return ended
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -301,8 +333,8 @@ class Backups:
         )
         if not recorded:
             why = self.get(backup_id).error
-            emit(BackupFinished(name, backup_id, "failed", time.monotonic() - started, error=why,
-                                trigger=trigger))  # fmt: skip
+            seconds = time.monotonic() - started
+            emit(BackupFinished(name, backup_id, "failed", seconds, error=why, trigger=trigger))
             raise BackupError(
                 f"backup {backup_id} of {name} was abandoned while it ran ({why}): its result "
                 "is not recorded; `buttress backup prune` removes what it stored"
@@ -324,16 +356,12 @@ class Backups:
         """Record how a run ended and release its claim; False (nothing recorded) when the run
         is no longer ``running`` (abandoned meanwhile)."""
         with self.catalog.begin() as session:
-            row = session.get(BackupRun, backup_id, with_for_update=True)
-            assert row is not None
-            claims.release(session=session, key=_claim_key(row.target), holder=backup_id)
-            if row.status != "running":
-                log.warning("backup %s ended but was %s meanwhile", backup_id, row.status)
-                return False
-            row.finished_at = utcnow()
-            for key, value in values.items():
-                setattr(row, key, value)
-        return True
+            recorded = _end_run(session, backup_id, {"finished_at": utcnow(), **values})
+            target = session.scalar(select(BackupRun.target).where(BackupRun.id == backup_id))
+            claims.release(session=session, key=_claim_key(str(target)), holder=backup_id)
+        if not recorded:
+            log.warning("backup %s ended, but it was abandoned meanwhile", backup_id)
+        return recorded
 
     def abandon(
         self, backup_id: str, *, actor: str, reason: str = "", force: bool = False
@@ -353,47 +381,39 @@ class Backups:
             BackupBusyError: it is alive and ``force`` is not given (audited as denied).
         """
         reason = redact(reason.strip())[:500]
+        view = self.get(backup_id)
+        if view.status not in ("running", "incomplete"):
+            raise UsageError(
+                f"backup {backup_id} is {view.status}: only a running or incomplete run can be "
+                "abandoned"
+            )
+        alive = view.status == "running"
+        refused = alive and not force
         with self.catalog.begin() as session:
-            row = session.get(BackupRun, backup_id, with_for_update=True)
-            if row is None:
-                raise NotFoundError("backup run", backup_id)
-            if row.status != "running":
-                raise UsageError(
-                    f"backup {backup_id} is {row.status}: only a running or incomplete run can "
-                    "be abandoned"
-                )
-            view = _views(session, [row])[0]
-            alive = view.status == "running"
-            if not (alive and not force):
-                claims.release(session=session, key=_claim_key(row.target), holder=backup_id)
-                now = utcnow()
-                row.status = "abandoned"
-                row.finished_at = now
-                row.error = f"abandoned by {actor}" + (f": {reason}" if reason else "")
-                row.detail = {
-                    **(row.detail or {}),
-                    "abandoned": {
-                        "at": now.isoformat(),
-                        "by": actor,
-                        "reason": reason,
-                        "was": view.status,
-                        "forced": alive,
-                    },
-                }
+            ended = False
+            if not refused:
+                ended = _abandon(session, view, actor, reason, forced=alive)
             audit.record(
                 session=session,
                 actor=actor,
                 action="backup.abandon",
                 target=f"backup_id={backup_id}",
-                outcome="denied" if alive and not force else "success",
-                detail={"target": row.target, "was": view.status, "reason": reason, "force": force},
+                outcome="denied" if refused or not ended else "success",
+                detail={
+                    "target": view.target,
+                    "was": view.status,
+                    "reason": reason,
+                    "force": force,
+                },
             )
-        if alive and not force:
+        if refused:
             beat = f", last heartbeat {view.heartbeat_at:%H:%M:%S} UTC" if view.heartbeat_at else ""
             raise BackupBusyError(
                 f"backup {backup_id} of {view.target} is alive (its claim is live{beat}); "
                 "abandon it with --force only if you know its process will not finish"
             )
+        if not ended:
+            raise UsageError(f"backup {backup_id} ended meanwhile: it is not abandoned")
         return self.get(backup_id)
 
     def runs(self, target: str | None = None, limit: int = 100) -> list[RunView]:
@@ -583,26 +603,11 @@ class Backups:
     def resolve_incomplete(self, backup_id: str, why: str) -> bool:
         """Mark an incomplete run (``running``, its claim dead) that stored nothing as
         ``abandoned`` by prune; False when it is no longer incomplete (it ended, or came back)."""
+        view = self.get(backup_id)
+        if view.status != "incomplete":
+            return False
         with self.catalog.begin() as session:
-            row = session.get(BackupRun, backup_id, with_for_update=True)
-            if row is None or _views(session, [row])[0].status != "incomplete":
-                return False
-            claims.release(session=session, key=_claim_key(row.target), holder=backup_id)
-            now = utcnow()
-            row.status = "abandoned"
-            row.finished_at = now
-            row.error = f"abandoned by prune: {why}"
-            row.detail = {
-                **(row.detail or {}),
-                "abandoned": {
-                    "at": now.isoformat(),
-                    "by": "prune",
-                    "reason": why,
-                    "was": "incomplete",
-                    "forced": False,
-                },
-            }
-        return True
+            return _abandon(session, view, "prune", why, forced=False)
 
     def summaries(
         self, next_runs: dict[tuple[str, str], dt.datetime] | None = None, history: int = 20

@@ -103,12 +103,16 @@ class Owner:
     started: float
 
     @staticmethod
-    @functools.cache
     def current() -> Owner:
         """This process."""
-        import psutil
+        return _owner(os.getpid())  # by PID: a forked child is another owner
 
-        return Owner(socket.gethostname(), _machine(), os.getpid(), psutil.Process().create_time())
+
+@functools.cache
+def _owner(pid: int) -> Owner:
+    import psutil
+
+    return Owner(socket.gethostname(), _machine(), pid, psutil.Process(pid).create_time())
 
 
 def _machine() -> str:
