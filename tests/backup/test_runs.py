@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from buttress.backup.errors import BackupBusyError, BackupError
@@ -22,6 +23,7 @@ from buttress.catalog.tables import BackupRun, Claim, utcnow
 from buttress.config import load
 from buttress.errors import UsageError
 from tests.backup.conftest import config_file, recipient
+from tests.conftest import wait_until
 
 
 @pytest.fixture
@@ -235,3 +237,43 @@ def test_abandon_refuses_a_live_run_unless_forced(backups: Backups, catalog: Cat
         backups.run("site", run_id)
     assert backups.get(run_id).status == "abandoned"
     assert backups.get(other).status == "running"  # its claim was not touched
+
+
+def test_a_run_renews_its_claim_while_it_runs_and_releases_it_at_the_end(
+    project: Path, catalog: Catalog, pg_database: str
+) -> None:
+    """While a run works (held here at its start: pg_dump waits for a table lock), its
+    heartbeat moves on; when it ends, the target's claim is gone."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (i int)")
+    config_file(
+        project,
+        recipient(project),
+        f"    - {{name: pg, source: postgresql, dsn: '{pg_database}'}}\n",
+    )
+    backups = Backups(load(project / "buttress.yaml").backup, catalog)
+    backups.heartbeat = 0.02
+    holder = psycopg.connect(pg_database)
+    holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+    results: list[str] = []
+    worker = threading.Thread(target=lambda: results.append(backups.run("pg").status))
+    try:
+        worker.start()
+        wait_until(lambda: backups.running("pg") is not None, "the run to start")
+        first = backups.running("pg")
+        assert first is not None
+        started_beat = first.heartbeat_at
+        assert started_beat is not None
+
+        def beaten() -> bool:
+            now = backups.running("pg")
+            return bool(now and now.heartbeat_at and now.heartbeat_at > started_beat)
+
+        wait_until(beaten, "a heartbeat")
+    finally:
+        holder.rollback()
+        holder.close()
+        worker.join(120)
+    assert results == ["succeeded"]
+    with catalog.begin() as session:
+        assert claims.get(session=session, key="backup:pg") is None
