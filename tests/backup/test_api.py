@@ -5,6 +5,7 @@ backup metrics on /metrics."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from buttress.catalog import Catalog, tokens
+from buttress.catalog import Catalog, claims, tokens
+from buttress.catalog.tables import BackupRun, Claim, utcnow
 from buttress.config import load
 from buttress.server.app import create_app
 from tests.backup.conftest import config_file, recipient
@@ -231,3 +233,57 @@ def test_sixteen_concurrent_posts_to_a_served_control_plane_start_one_run(
     finally:
         holder.close()
         assert server.stop() == 0
+
+
+def _stuck_run(catalog: Catalog, run_id: str, live: bool) -> None:
+    """A `running` row of `site`; ``live``: with a claim held by a live process elsewhere."""
+    with catalog.begin() as session:
+        session.add(
+            BackupRun(
+                id=run_id, target="site", status="running", started_at=utcnow(), host="db-2",
+                pid=1, raw_size=0, stored_size=0, destinations=[], failed_destinations={},
+                manifest_sha256="", error="", verify_status="", restore_test_status="",
+                detail={},
+            )
+        )  # fmt: skip
+        if live:
+            now = claims.catalog_now(session)
+            session.add(
+                Claim(
+                    key="backup:site", holder=run_id, host="db-2", machine="db-2|x|y", pid=1,
+                    pid_started=1.0, claimed_at=now, heartbeat_at=now,
+                    expires_at=now + dt.timedelta(minutes=5),
+                )
+            )  # fmt: skip
+
+
+def test_abandon_through_the_api(
+    client: tuple[TestClient, dict[str, str]], catalog: Catalog
+) -> None:
+    """An operator abandons a run whose process is gone (audited once, by the server); a live
+    run is 409 unless forced; a viewer may not; a run that ended is 422."""
+    c, t = client
+    _stuck_run(catalog, "20261201T000000Z-gone05", live=False)
+    path = "/api/v1/backups/runs/20261201T000000Z-gone05/abandon"
+    assert c.post(path, json={}, headers=_h(t["viewer"])).status_code == 403
+    done = c.post(path, json={"reason": "node lost"}, headers=_h(t["operator"]))
+    assert done.status_code == 200
+    assert done.json()["status"] == "abandoned"
+    assert done.json()["error"].startswith("abandoned by token:")
+    assert done.json()["error"].endswith("(operator): node lost")
+    assert c.post(path, json={}, headers=_h(t["operator"])).status_code == 422
+    _stuck_run(catalog, "20261201T000000Z-live06", live=True)
+    live = "/api/v1/backups/runs/20261201T000000Z-live06/abandon"
+    refused = c.post(live, json={}, headers=_h(t["operator"]))
+    assert refused.status_code == 409
+    assert "is alive (its claim is live" in refused.json()["message"]
+    forced = c.post(live, json={"force": True}, headers=_h(t["operator"]))
+    assert forced.json()["detail"]["abandoned"]["forced"] is True
+    audit = c.get("/api/v1/audit?action=backup.abandon", headers=_h(t["admin"])).json()
+    assert [(a["target"][-6:], a["outcome"], a["status"]) for a in reversed(audit)] == [
+        ("gone05", "denied", 403),
+        ("gone05", "success", 200),
+        ("gone05", "failed", 422),
+        ("live06", "failed", 409),
+        ("live06", "success", 200),
+    ]

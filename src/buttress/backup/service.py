@@ -364,7 +364,13 @@ class Backups:
         return recorded
 
     def abandon(
-        self, backup_id: str, *, actor: str, reason: str = "", force: bool = False
+        self,
+        backup_id: str,
+        *,
+        actor: str,
+        reason: str = "",
+        force: bool = False,
+        audited: bool = True,
     ) -> RunView:
         """Mark a run that will never finish as ``abandoned`` (who, when, why), release its
         claim on the target and write an audit record, all in one transaction.
@@ -374,6 +380,7 @@ class Backups:
             actor: who abandons it (``cli:USER``), for the run's record and the audit log.
             reason: why, in the operator's words.
             force: abandon it even though it looks alive (a live claim).
+            audited: write the audit record (the API's middleware writes its own).
 
         Raises:
             NotFoundError: no such run.
@@ -393,19 +400,20 @@ class Backups:
             ended = False
             if not refused:
                 ended = _abandon(session, view, actor, reason, forced=alive)
-            audit.record(
-                session=session,
-                actor=actor,
-                action="backup.abandon",
-                target=f"backup_id={backup_id}",
-                outcome="denied" if refused or not ended else "success",
-                detail={
-                    "target": view.target,
-                    "was": view.status,
-                    "reason": reason,
-                    "force": force,
-                },
-            )
+            if audited:
+                audit.record(
+                    session=session,
+                    actor=actor,
+                    action="backup.abandon",
+                    target=f"backup_id={backup_id}",
+                    outcome="denied" if refused or not ended else "success",
+                    detail={
+                        "target": view.target,
+                        "was": view.status,
+                        "reason": reason,
+                        "force": force,
+                    },
+                )
         if refused:
             beat = f", last heartbeat {view.heartbeat_at:%H:%M:%S} UTC" if view.heartbeat_at else ""
             raise BackupBusyError(
