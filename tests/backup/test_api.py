@@ -5,18 +5,25 @@ backup metrics on /metrics."""
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from buttress.catalog import Catalog, tokens
+from buttress.catalog import Catalog, claims, tokens
+from buttress.catalog.tables import BackupRun, Claim, utcnow
 from buttress.config import load
 from buttress.server.app import create_app
 from tests.backup.conftest import config_file, recipient
+from tests.conftest import start_server, wait_until
 
 
 @pytest.fixture
@@ -113,7 +120,10 @@ def test_failures_and_bad_requests(client: tuple[TestClient, dict[str, str]]) ->
     run = _wait_done(c, t["viewer"], bad.json()["id"])
     assert run["status"] == "failed"
     assert "pw-9" not in run["error"]
-    assert 'buttress_backup_failures_total{target="db"} 1.0' in c.get("/metrics").text
+    wait_until(  # the run is recorded before its event is emitted (and counted)
+        lambda: 'buttress_backup_failures_total{target="db"} 1.0' in c.get("/metrics").text,
+        "the failure to be counted",
+    )
     wrong = c.post(
         f"/api/v1/backups/runs/{run['id']}/verify", json={"restore_test": "maybe"},
         headers=_h(t["operator"]),
@@ -173,3 +183,107 @@ def test_targets_summary_survives_a_target_without_destinations(
         assert answer.json()[0]["destinations"] == []
         run = c.post("/api/v1/backups/targets/lonely/run", headers=_h(token))
         assert run.status_code == 403
+
+
+def test_sixteen_concurrent_posts_to_a_served_control_plane_start_one_run(
+    project: Path, pg_database: str
+) -> None:
+    """Sixteen operators press "run now" at the same moment on `buttress serve`: exactly one
+    202, fifteen 409. The run is held at its start (pg_dump waits for a lock the test holds)
+    so that it is still running when the last request arrives."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (i int)")
+    config = config_file(
+        project,
+        recipient(project),
+        f"    - {{name: pg, source: postgresql, dsn: '{pg_database}'}}\n",
+    )
+    holder = psycopg.connect(pg_database)
+    holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+    server = start_server(project / "data", env={"BUTTRESS_CONFIG": config})
+    try:
+        assert server.admin_token is not None
+        headers = _h(server.admin_token)
+        barrier = threading.Barrier(16)
+
+        def post(_: int) -> httpx.Response:
+            barrier.wait()
+            return httpx.post(
+                f"{server.url}api/v1/backups/targets/pg/run", headers=headers, timeout=60
+            )
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(post, range(16)))
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [202] + [409] * 15
+        winner = next(a.json()["id"] for a in answers if a.status_code == 202)
+        for refused in (a for a in answers if a.status_code == 409):
+            assert f"already being backed up by run {winner}" in refused.json()["message"]
+        runs = httpx.get(f"{server.url}api/v1/backups/runs", headers=headers).json()
+        assert [(r["id"], r["status"]) for r in runs] == [(winner, "running")]
+        holder.rollback()  # the dump goes on
+        deadline = time.monotonic() + 60
+        while True:
+            run = httpx.get(f"{server.url}api/v1/backups/runs/{winner}", headers=headers).json()
+            if run["status"] != "running":
+                break
+            assert time.monotonic() < deadline, run
+            time.sleep(0.1)
+        assert run["status"] == "succeeded"
+    finally:
+        holder.close()
+        assert server.stop() == 0
+
+
+def _stuck_run(catalog: Catalog, run_id: str, live: bool) -> None:
+    """A `running` row of `site`; ``live``: with a claim held by a live process elsewhere."""
+    with catalog.begin() as session:
+        session.add(
+            BackupRun(
+                id=run_id, target="site", status="running", started_at=utcnow(), host="db-2",
+                pid=1, raw_size=0, stored_size=0, destinations=[], failed_destinations={},
+                manifest_sha256="", error="", verify_status="", restore_test_status="",
+                detail={},
+            )
+        )  # fmt: skip
+        if live:
+            now = claims.catalog_now(session)
+            session.add(
+                Claim(
+                    key="backup:site", holder=run_id, host="db-2", machine="db-2|x|y", pid=1,
+                    pid_started=1.0, claimed_at=now, heartbeat_at=now,
+                    expires_at=now + dt.timedelta(minutes=5),
+                )
+            )  # fmt: skip
+
+
+def test_abandon_through_the_api(
+    client: tuple[TestClient, dict[str, str]], catalog: Catalog
+) -> None:
+    """An operator abandons a run whose process is gone (audited once, by the server); a live
+    run is 409 unless forced; a viewer may not; a run that ended is 422."""
+    c, t = client
+    _stuck_run(catalog, "20261201T000000Z-gone05", live=False)
+    path = "/api/v1/backups/runs/20261201T000000Z-gone05/abandon"
+    assert c.post(path, json={}, headers=_h(t["viewer"])).status_code == 403
+    done = c.post(path, json={"reason": "node lost"}, headers=_h(t["operator"]))
+    assert done.status_code == 200
+    assert done.json()["status"] == "abandoned"
+    assert done.json()["error"].startswith("abandoned by token:")
+    assert done.json()["error"].endswith("(operator): node lost")
+    assert c.post(path, json={}, headers=_h(t["operator"])).status_code == 422
+    _stuck_run(catalog, "20261201T000000Z-live06", live=True)
+    live = "/api/v1/backups/runs/20261201T000000Z-live06/abandon"
+    refused = c.post(live, json={}, headers=_h(t["operator"]))
+    assert refused.status_code == 409
+    assert "is alive (its claim is live" in refused.json()["message"]
+    forced = c.post(live, json={"force": True}, headers=_h(t["operator"]))
+    assert forced.json()["detail"]["abandoned"]["forced"] is True
+    audit = c.get("/api/v1/audit?action=backup.abandon", headers=_h(t["admin"])).json()
+    assert [(a["target"][-6:], a["outcome"], a["status"]) for a in reversed(audit)] == [
+        ("gone05", "denied", 403),
+        ("gone05", "success", 200),
+        ("gone05", "failed", 422),
+        ("live06", "failed", 409),
+        ("live06", "success", 200),
+    ]

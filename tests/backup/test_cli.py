@@ -224,3 +224,78 @@ def test_restore_goes_to_a_new_place_by_default(
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{restored[0]}" WITH (FORCE)')
             conn.execute(f'DROP DATABASE IF EXISTS "buttress_cli_parallel_{db[-6:]}" WITH (FORCE)')
+
+
+def _stuck(project: Path, run_id: str, lease_ends_in: float | None) -> None:
+    """A `running` row of `site` from a process on another host; with ``lease_ends_in``, a
+    claim whose lease ends that many seconds from now."""
+    import datetime as dt
+
+    from buttress.catalog import Catalog, catalog_url, claims
+    from buttress.catalog.tables import BackupRun, Claim, utcnow
+
+    cat = Catalog(catalog_url(None, project / ".buttress"))
+    with cat.begin() as session:
+        session.add(
+            BackupRun(
+                id=run_id, target="site", status="running", started_at=utcnow(), host="db-2",
+                pid=1, raw_size=0, stored_size=0, destinations=[], failed_destinations={},
+                manifest_sha256="", error="", verify_status="", restore_test_status="",
+                detail={},
+            )
+        )  # fmt: skip
+        if lease_ends_in is not None:
+            now = claims.catalog_now(session)
+            session.add(
+                Claim(
+                    key="backup:site", holder=run_id, host="db-2", machine="db-2|x|y", pid=1,
+                    pid_started=1.0, claimed_at=now, heartbeat_at=now,
+                    expires_at=now + dt.timedelta(seconds=lease_ends_in),
+                )
+            )  # fmt: skip
+    cat.dispose()
+
+
+def test_abandon_a_run_that_will_never_finish(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`backup abandon` marks an incomplete run abandoned (audited, with who and why), refuses
+    a live one (exit 1) unless --force, and a run that already ended (exit 2)."""
+    from buttress.catalog import Catalog, audit, catalog_url
+    from buttress.cli._context import State
+
+    _config(project, _recipient(project))
+    done = _json(capsys, ["backup", "run", "site", "--json"])["id"]
+    _stuck(project, "20261201T000000Z-gone01", None)
+    capsys.readouterr()
+    assert main(["backup", "abandon", "20261201T000000Z-gone01", "-m", "pod evicted"]) == 0
+    assert capsys.readouterr().out == (
+        "abandoned backup 20261201T000000Z-gone01 of site (it was incomplete)\n"
+    )
+    assert main(["backup", "abandon", done]) == 2
+    assert f"backup {done} is succeeded: only a running or incomplete run" in (
+        capsys.readouterr().err
+    )
+    assert main(["backup", "abandon", "nope"]) == 1
+    _stuck(project, "20261201T000000Z-live02", 60)
+    assert main(["backup", "run", "site"]) == 1
+    assert "already being backed up by run 20261201T000000Z-live02 (on db-2" in (
+        capsys.readouterr().err
+    )
+    assert main(["backup", "abandon", "20261201T000000Z-live02"]) == 1
+    assert "is alive (its claim is live" in capsys.readouterr().err
+    view = _json(capsys, ["backup", "abandon", "20261201T000000Z-live02", "--force", "--json"])
+    assert view["status"] == "abandoned"
+    assert view["detail"]["abandoned"]["forced"] is True
+    assert _json(capsys, ["backup", "run", "site", "--json"])["status"] == "succeeded"
+    cat = Catalog(catalog_url(None, project / ".buttress"))
+    with cat.begin() as session:
+        records = audit.get_all(session=session, action="backup.abandon")
+        got = [(r.target, r.outcome, r.actor, r.detail["reason"]) for r in reversed(records)]
+    cat.dispose()
+    actor = State.actor()
+    assert got == [
+        ("backup_id=20261201T000000Z-gone01", "success", actor, "pod evicted"),
+        ("backup_id=20261201T000000Z-live02", "denied", actor, ""),
+        ("backup_id=20261201T000000Z-live02", "success", actor, ""),
+    ]

@@ -5,6 +5,7 @@ killed runs removed, orphans reported, a dry run that changes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,35 @@ def test_bad_retention_is_named(project: Path, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "backup.targets[0].retention.keep_daily" in err
     assert "backup.targets[0].retention.keep_within" in err
+
+
+def test_stale_running_rows_that_stored_nothing_resolve(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run left `running` whose PID is alive but not its process (the test's own PID, PID 1)
+    and that stored nothing is marked abandoned by prune (a dry run only says so), and then
+    stays resolved."""
+    config_file(project, recipient(project))
+    run_json(capsys, ["backup", "run", "site", "--json"])  # creates the catalog
+    stale = ["20261101T000000Z-stale1", "20261101T000000Z-stale2"]
+    _add_run(project, stale[0], "running", pid=os.getpid())
+    _add_run(project, stale[1], "running", pid=1)
+    dry = run_json(capsys, ["backup", "prune", "--dry-run", "--json"])
+    planned = {i["id"]: i["action"] for i in dry["items"]}
+    assert [planned[s] for s in stale] == ["resolve", "resolve"]
+    listed = {r["id"]: r["status"] for r in run_json(capsys, ["backup", "list", "--json"])}
+    assert [listed[s] for s in stale] == ["incomplete", "incomplete"]
+    report = run_json(capsys, ["backup", "prune", "--json"])
+    items = {i["id"]: i for i in report["items"]}
+    assert items[stale[0]]["reasons"] == [
+        "incomplete run (its process is gone) stored nothing: marked abandoned"
+    ]
+    listed = {r["id"]: r for r in run_json(capsys, ["backup", "list", "--json"])}
+    for run_id in stale:
+        assert listed[run_id]["status"] == "abandoned"
+        assert listed[run_id]["error"].startswith("abandoned by prune: ")
+    again = run_json(capsys, ["backup", "prune", "--json"])
+    assert not {i["id"] for i in again["items"]} & set(stale)
+    capsys.readouterr()
+    assert main(["backup", "prune"]) == 0
+    assert "resolve" not in capsys.readouterr().out

@@ -5,6 +5,8 @@ restore test runs on the newest good backup, and failures are recorded, not rais
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import threading
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from buttress.backup.scheduler import BackupScheduler
 from buttress.backup.service import Backups
 from buttress.catalog import Catalog, catalog_url
+from buttress.catalog.tables import BackupRun
 from buttress.config import load
 from tests.backup.conftest import config_file, recipient
 
@@ -105,4 +108,38 @@ def test_a_restore_test_with_no_good_backup_says_so(
     job.next_at = T0
     _join(scheduler.tick(T0))
     assert job.last_error == "no good backup to test"
+    catalog.dispose()
+
+
+def test_a_killed_run_whose_pid_is_reused_does_not_stop_the_schedule(
+    setup: tuple[Backups, BackupScheduler, Catalog],
+) -> None:
+    """A row left `running` by a killed run whose PID now runs another process (here: this
+    test's own) no longer makes every scheduled backup of the target fail as busy."""
+    backups, scheduler, catalog = setup
+    with catalog.begin() as session:
+        session.add(
+            BackupRun(
+                id="20261126T000000Z-dead00",
+                target="site",
+                status="running",
+                started_at=T0 - dt.timedelta(days=1),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                raw_size=0,
+                stored_size=0,
+                destinations=[],
+                failed_destinations={},
+                manifest_sha256="",
+                error="",
+                verify_status="",
+                restore_test_status="",
+                detail={},
+            )
+        )
+    _join(scheduler.tick(T0 + dt.timedelta(seconds=1)))
+    assert scheduler.jobs[0].last_error == ""
+    statuses = {r.id: r.status for r in backups.runs("site")}
+    assert statuses.pop("20261126T000000Z-dead00") == "incomplete"
+    assert list(statuses.values()) == ["succeeded"]
     catalog.dispose()

@@ -1,5 +1,6 @@
-"""``/api/v1/backups``: targets, runs, run now, verify, restore, prune (viewer reads; operator
-runs, verifies and restores; admin prunes). Every mutating call is audited by the server."""
+"""``/api/v1/backups``: targets, runs, run now, verify, restore, abandon, prune (viewer reads;
+operator runs, verifies, restores and abandons; admin prunes). Every mutating call is audited
+by the server."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ class RestoreRequest(BaseModel):
         description="postgresql: pg_restore processes at once (default: the target's "
         "restore_jobs); tables load side by side as the backup streams.",
     )
+
+
+class AbandonRequest(BaseModel):
+    reason: str = Field(default="", max_length=500, description="Why (kept with the run).")
+    force: bool = Field(default=False, description="Abandon it although its claim is live.")
 
 
 class PruneRequest(BaseModel):
@@ -132,6 +138,21 @@ def restore(
     )
     request.state.audit_detail = {"into": where, "force": body.force, "tables": body.tables}
     return {"id": backup_id, "restored_into": where}
+
+
+@router.post(
+    "/runs/{backup_id}/abandon",
+    name="backup.abandon",
+    summary="Mark a run that will never finish as abandoned; 409 while it looks alive",
+)
+def abandon(
+    request: Request, backup_id: str, body: AbandonRequest, who: Operator
+) -> dict[str, Any]:
+    request.state.audit_detail = {"reason": body.reason, "force": body.force}
+    view = _backups(request).abandon(
+        backup_id, actor=who.actor, reason=body.reason, force=body.force, audited=False
+    )  # the middleware audits the request, whatever its outcome
+    return view.as_dict()
 
 
 @router.post("/prune", name="backup.prune", summary="Apply retention (dry run by default)")

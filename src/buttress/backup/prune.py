@@ -1,6 +1,10 @@
-"""Pruning: apply each target's retention to its good backups, clean up failed and incomplete
-runs, and find orphaned objects (in a destination, unknown to the catalog or left by an earlier
-prune that could not finish).
+"""Pruning: apply each target's retention to its good backups, clean up failed, abandoned and
+incomplete runs, and find orphaned objects (in a destination, unknown to the catalog or left by
+an earlier prune that could not finish).
+
+An incomplete run (``running`` in the catalog, but its claim on the target is dead: its process
+is gone or its lease expired) always resolves: its leftovers are removed and it becomes
+``pruned``, or, when it stored nothing, it is marked ``abandoned``.
 
 A backup is removed manifest first, so a prune that stops half-way never leaves something that
 looks like a good backup; its catalog row is then marked ``pruned`` (history stays).
@@ -23,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["PruneItem", "PruneReport", "plan_target", "remove_backup", "run_prune"]
 
 
+STORED_NOTHING = "incomplete run (its process is gone) stored nothing: marked abandoned"
+
+
 class _Run(Protocol):
     @property
     def id(self) -> str: ...
@@ -38,7 +45,8 @@ class _Run(Protocol):
 
 @dataclass
 class PruneItem:
-    """What prune does with one run: ``keep`` or ``remove``, and why."""
+    """What prune does with one run: ``keep``, ``remove`` (its objects), or ``resolve`` (an
+    incomplete run that stored nothing is marked abandoned), and why."""
 
     id: str
     target: str
@@ -89,8 +97,8 @@ def plan_target(target: str, runs: Sequence[_Run], policy: RetentionPolicy) -> l
             )
         )
     for run in runs:
-        if run.status == "failed":
-            action, why = "remove", "failed run: leftovers removed"
+        if run.status in ("failed", "abandoned"):
+            action, why = "remove", f"{run.status} run: leftovers removed"
         elif run.status == "incomplete":
             action, why = "remove", "incomplete run (its process is gone): leftovers removed"
         elif run.status == "running":
@@ -178,8 +186,16 @@ def run_prune(
                     if aborted:
                         report.aborted_uploads[dest.name] = aborted
         present = set().union(*found.values()) if found else set()
+        listed_all = len(found) == len(destinations)
+        for item in items:
+            if item.status == "incomplete" and item.id not in present and listed_all:
+                item.action, item.reasons = "resolve", [STORED_NOTHING]
         items = [
-            i for i in items if i.status not in ("failed", "incomplete") or i.id in present
+            i
+            for i in items
+            if i.status not in ("failed", "abandoned", "incomplete")
+            or i.id in present
+            or i.action == "resolve"
         ]  # a failed run that stored nothing keeps its status: nothing to clean
         report.items.extend(items)
         for backup_id in sorted(leftovers):
@@ -205,6 +221,9 @@ def run_prune(
                 continue
             if item.status != "pruned":
                 backups.mark_pruned(item.id, item.status, item.reasons)
+        for item in items:
+            if item.action == "resolve" and not backups.resolve_incomplete(item.id, STORED_NOTHING):
+                item.action, item.reasons = "keep", ["no longer incomplete"]
         if remove_orphans:
             for dest in destinations:
                 for backup_id in report.orphans.get(dest.name, []):

@@ -4,10 +4,12 @@ UTC.
 
 One thread wakes up when the next job is due and starts it on a worker thread of its own (at
 most ``backup.max_parallel`` at once). A job still running when it comes due again is skipped,
-and the catalog refuses a second run of a target started elsewhere (the CLI, another replica),
-so a target is never backed up twice at once. Runs missed while the server was down are not
-caught up (as cron); the next one comes at its time. Worker threads are daemons: a server
-stopped mid-backup leaves that run ``incomplete`` (no manifest), which ``prune`` cleans up.
+and a run's claim on its target in the catalog (:mod:`buttress.catalog.claims`, taken by
+:meth:`Backups.start`) refuses a second run started elsewhere (the CLI, the API, another
+replica), so a target is never backed up twice at once. Runs missed while the server was down
+are not caught up (as cron); the next one comes at its time. Worker threads are daemons: a
+server stopped mid-backup leaves that run ``incomplete`` (no manifest; its claim dies with the
+process, so it does not block the next run), which ``prune`` cleans up.
 """
 
 from __future__ import annotations

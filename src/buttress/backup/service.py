@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import socket
 import time
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from buttress.backup.build import build_destination, build_source
 from buttress.backup.destinations import Destination
@@ -31,7 +33,8 @@ from buttress.backup.events import BackupFinished, BackupVerified
 from buttress.backup.format import Manifest
 from buttress.backup.keys import load_identities, open_passphrase_key, parse_recipients
 from buttress.backup.pipeline import Settings
-from buttress.catalog.tables import BackupRun, utcnow
+from buttress.catalog import audit, claims
+from buttress.catalog.tables import BackupRun, Claim, utcnow
 from buttress.errors import NotFoundError, UsageError
 from buttress.events import emit
 from buttress.secrets import redact
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
     from buttress.config import BackupConfig, BackupTarget
 
 __all__ = ["Backups", "RunView"]
+
+log = logging.getLogger("buttress.backup")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class RunView:
     verify_status: str
     restore_test_status: str
     detail: dict[str, Any]
+    heartbeat_at: dt.datetime | None = None  # a running run's last renewal of its claim
 
     @property
     def ratio(self) -> float:
@@ -70,14 +76,20 @@ class RunView:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["started_at"] = self.started_at.isoformat()
         out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        out["heartbeat_at"] = _iso(self.heartbeat_at)
         out["compression_ratio"] = round(self.ratio, 2)
         return out
 
 
-def _view(row: BackupRun) -> RunView:
+def _claim_key(target: str) -> str:
+    """What a run of ``target`` claims while it runs (one run per target at a time)."""
+    return f"backup:{target}"
+
+
+def _view(row: BackupRun, claim: Claim | None, now: dt.datetime | None) -> RunView:
     status = row.status
-    if status == "running" and row.host == socket.gethostname() and not _alive(row.pid):
-        status = "incomplete"  # its process is gone: killed or crashed mid-run
+    if status == "running" and (claim is None or now is None or claims.state(claim, now) != "live"):
+        status = "incomplete"  # no live claim: killed, crashed, or its lease ran out
     return RunView(
         row.id,
         row.target,
@@ -92,27 +104,61 @@ def _view(row: BackupRun) -> RunView:
         row.verify_status,
         row.restore_test_status,
         dict(row.detail or {}),
+        claim.heartbeat_at if claim is not None and status == "running" else None,
     )
+
+
+def _views(session: Session, rows: Sequence[BackupRun]) -> list[RunView]:
+    """Views of ``rows``, a running one judged by its claim (one query for all of them)."""
+    running = [r.id for r in rows if r.status == "running"]
+    held = claims.held_by(session=session, holders=running)
+    now = claims.catalog_now(session) if running else None
+    return [_view(r, held.get(r.id), now) for r in rows]
+
+
+def _end_run(session: Session, backup_id: str, values: dict[str, Any]) -> bool:
+    """Set ``values`` on a run that is still ``running`` (a write first, so SQLite takes its
+    lock at once and nothing can end the run in between); whether it was."""
+    done = session.execute(
+        update(BackupRun)
+        .where(BackupRun.id == backup_id, BackupRun.status == "running")
+        .values(values)
+        .returning(BackupRun.id)
+        .execution_options(synchronize_session=False)
+    )
+    return done.first() is not None
+
+
+def _abandon(session: Session, view: RunView, actor: str, reason: str, *, forced: bool) -> bool:
+    """Mark ``view``'s run abandoned and release its claim, if it is still ``running``."""
+    now = utcnow()
+    abandoned = {"at": now.isoformat(), "by": actor, "reason": reason, "was": view.status}
+    ended = _end_run(
+        session,
+        view.id,
+        {
+            "status": "abandoned",
+            "finished_at": now,
+            "error": f"abandoned by {actor}" + (f": {reason}" if reason else ""),
+            "detail": {**view.detail, "abandoned": {**abandoned, "forced": forced}},
+        },
+    )
+    if ended:
+        claims.release(session=session, key=_claim_key(view.target), holder=view.id)
+    return ended
 
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Backups:
     """The configured targets and destinations, with the catalog that records their runs."""
+
+    lease: float = claims.LEASE
+    """Seconds a run's claim on its target stays live without a heartbeat."""
+    heartbeat: float = claims.HEARTBEAT
+    """Seconds between a running run's heartbeats."""
 
     def __init__(self, config: BackupConfig, catalog: Catalog) -> None:
         self.config = config
@@ -184,74 +230,85 @@ class Backups:
     # -- runs ----------------------------------------------------------------------------------
 
     def running(self, name: str) -> RunView | None:
-        """The run of target ``name`` in progress right now, if any (its process alive)."""
+        """The run of target ``name`` in progress right now, if any (its claim live)."""
         query = select(BackupRun).where(BackupRun.target == name, BackupRun.status == "running")
         with self.catalog.begin() as session:
-            for row in session.scalars(query):
-                view = _view(row)
+            for view in _views(session, list(session.scalars(query))):
                 if view.status == "running":
                     return view
         return None
 
     def start(self, name: str, trigger: str = "cli") -> str:
-        """Check that target ``name`` can run now and record its run as ``running``; returns
-        the run's id (then call :meth:`run` with it).
+        """Claim target ``name`` and record its run as ``running``, in one transaction;
+        returns the run's id (then call :meth:`run` with it). The claim is atomic in the
+        catalog: of any number of callers racing (threads, processes, hosts), one wins. A
+        dead claim (its process gone, or its lease expired) is taken over.
 
         Raises:
             UsageError: unknown target, or a setting it needs is missing.
-            BackupError: another run of the same target is in progress (never two at once).
+            BackupBusyError: another run of the same target is in progress (never two at once).
         """
         from buttress.backup.format import new_backup_id
 
         target = self.target(name)
         self.settings(target)
         self.destinations(target)
-        busy = self.running(name)
-        if busy is not None:
-            raise BackupBusyError(
-                f"target {name} is already being backed up by run {busy.id} "
-                f"(started {busy.started_at:%Y-%m-%d %H:%M:%S} UTC); never two at once"
-            )
         backup_id = new_backup_id()
-        with self.catalog.begin() as session:
-            session.add(
-                BackupRun(
-                    id=backup_id,
-                    target=name,
-                    status="running",
-                    started_at=utcnow(),
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    raw_size=0,
-                    stored_size=0,
-                    destinations=[],
-                    failed_destinations={},
-                    manifest_sha256="",
-                    error="",
-                    verify_status="",
-                    restore_test_status="",
-                    detail={"trigger": trigger},
+        try:
+            with self.catalog.begin() as session:
+                claims.acquire(
+                    session=session, key=_claim_key(name), holder=backup_id, lease=self.lease
                 )
-            )
+                session.add(
+                    BackupRun(
+                        id=backup_id,
+                        target=name,
+                        status="running",
+                        started_at=utcnow(),
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                        raw_size=0,
+                        stored_size=0,
+                        destinations=[],
+                        failed_destinations={},
+                        manifest_sha256="",
+                        error="",
+                        verify_status="",
+                        restore_test_status="",
+                        detail={"trigger": trigger},
+                    )
+                )
+        except claims.ClaimHeldError as exc:
+            held = exc.claim
+            raise BackupBusyError(
+                f"target {name} is already being backed up by run {held.holder} (on {held.host}, "
+                f"started {held.claimed_at:%Y-%m-%d %H:%M:%S} UTC, last heartbeat "
+                f"{held.heartbeat_at:%H:%M:%S} UTC); never two at once"
+            ) from None
         return backup_id
 
     def run(self, name: str, backup_id: str | None = None, trigger: str = "cli") -> RunView:
         """Back up target ``name`` now (or carry out the run :meth:`start` recorded as
-        ``backup_id``); the run is in the catalog whatever happens.
+        ``backup_id``); the run is in the catalog whatever happens. While it runs, a thread
+        renews its claim on the target (its heartbeat).
 
         Raises:
             BackupError: the backup failed (the run is recorded as failed, with the reason),
-                or another run of the target is in progress.
+                another run of the target is in progress, or the run was abandoned meanwhile.
         """
         backup_id = backup_id or self.start(name, trigger)
         target = self.target(name)
         started = time.monotonic()
+        beat = claims.Heartbeat(
+            self.catalog, _claim_key(name), backup_id, every=self.heartbeat, lease=self.lease
+        ).start()
         try:
             settings = self.settings(target)
             destinations = self.destinations(target)
             source = build_source(target)
             result = take_backup(source, name, destinations, settings, backup_id)
         except BaseException as exc:
+            beat.stop()
             message = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
             message = redact(message)[:2000]
             self._finish(backup_id, status="failed", error=message)
@@ -262,8 +319,9 @@ class Backups:
                 )
             )  # fmt: skip
             raise
+        beat.stop()
         manifest = result.manifest
-        self._finish(
+        recorded = self._finish(
             backup_id,
             status="succeeded",
             raw_size=manifest.raw_size,
@@ -273,6 +331,14 @@ class Backups:
             manifest_sha256=hashlib.sha256(manifest.to_json()).hexdigest(),
             detail={"timings": manifest.timings, "source": manifest.source, "trigger": trigger},
         )
+        if not recorded:
+            why = self.get(backup_id).error
+            seconds = time.monotonic() - started
+            emit(BackupFinished(name, backup_id, "failed", seconds, error=why, trigger=trigger))
+            raise BackupError(
+                f"backup {backup_id} of {name} was abandoned while it ran ({why}): its result "
+                "is not recorded; `buttress backup prune` removes what it stored"
+            )
         emit(
             BackupFinished(
                 name,
@@ -286,27 +352,91 @@ class Backups:
         )
         return self.get(backup_id)
 
-    def _finish(self, backup_id: str, **values: Any) -> None:
+    def _finish(self, backup_id: str, **values: Any) -> bool:
+        """Record how a run ended and release its claim; False (nothing recorded) when the run
+        is no longer ``running`` (abandoned meanwhile)."""
         with self.catalog.begin() as session:
-            row = session.get(BackupRun, backup_id)
-            assert row is not None
-            row.finished_at = utcnow()
-            for key, value in values.items():
-                setattr(row, key, value)
+            recorded = _end_run(session, backup_id, {"finished_at": utcnow(), **values})
+            target = session.scalar(select(BackupRun.target).where(BackupRun.id == backup_id))
+            claims.release(session=session, key=_claim_key(str(target)), holder=backup_id)
+        if not recorded:
+            log.warning("backup %s ended, but it was abandoned meanwhile", backup_id)
+        return recorded
+
+    def abandon(
+        self,
+        backup_id: str,
+        *,
+        actor: str,
+        reason: str = "",
+        force: bool = False,
+        audited: bool = True,
+    ) -> RunView:
+        """Mark a run that will never finish as ``abandoned`` (who, when, why), release its
+        claim on the target and write an audit record, all in one transaction.
+
+        Args:
+            backup_id: a run that is ``running`` or ``incomplete``.
+            actor: who abandons it (``cli:USER``), for the run's record and the audit log.
+            reason: why, in the operator's words.
+            force: abandon it even though it looks alive (a live claim).
+            audited: write the audit record (the API's middleware writes its own).
+
+        Raises:
+            NotFoundError: no such run.
+            UsageError: the run already ended.
+            BackupBusyError: it is alive and ``force`` is not given (audited as denied).
+        """
+        reason = redact(reason.strip())[:500]
+        view = self.get(backup_id)
+        if view.status not in ("running", "incomplete"):
+            raise UsageError(
+                f"backup {backup_id} is {view.status}: only a running or incomplete run can be "
+                "abandoned"
+            )
+        alive = view.status == "running"
+        refused = alive and not force
+        with self.catalog.begin() as session:
+            ended = False
+            if not refused:
+                ended = _abandon(session, view, actor, reason, forced=alive)
+            if audited:
+                audit.record(
+                    session=session,
+                    actor=actor,
+                    action="backup.abandon",
+                    target=f"backup_id={backup_id}",
+                    outcome="denied" if refused or not ended else "success",
+                    detail={
+                        "target": view.target,
+                        "was": view.status,
+                        "reason": reason,
+                        "force": force,
+                    },
+                )
+        if refused:
+            beat = f", last heartbeat {view.heartbeat_at:%H:%M:%S} UTC" if view.heartbeat_at else ""
+            raise BackupBusyError(
+                f"backup {backup_id} of {view.target} is alive (its claim is live{beat}); "
+                "abandon it with --force only if you know its process will not finish"
+            )
+        if not ended:
+            raise UsageError(f"backup {backup_id} ended meanwhile: it is not abandoned")
+        return self.get(backup_id)
 
     def runs(self, target: str | None = None, limit: int = 100) -> list[RunView]:
         query = select(BackupRun).order_by(BackupRun.started_at.desc()).limit(limit)
         if target is not None:
             query = query.where(BackupRun.target == target)
         with self.catalog.begin() as session:
-            return [_view(r) for r in session.scalars(query)]
+            return _views(session, list(session.scalars(query)))
 
     def get(self, backup_id: str) -> RunView:
         with self.catalog.begin() as session:
             row = session.get(BackupRun, backup_id)
             if row is None:
                 raise NotFoundError("backup run", backup_id)
-            return _view(row)
+            return _views(session, [row])[0]
 
     def describe(self, backup_id: str) -> dict[str, Any]:
         """A run as the CLI and API show it; for a good backup, its manifest summary too."""
@@ -464,18 +594,28 @@ class Backups:
         """Every run of ``target`` (no limit), in no particular order."""
         query = select(BackupRun).where(BackupRun.target == target)
         with self.catalog.begin() as session:
-            return [_view(r) for r in session.scalars(query)]
+            return _views(session, list(session.scalars(query)))
 
     def mark_pruned(self, backup_id: str, was: str, why: list[str]) -> None:
         """Record that a run's objects were removed (its row stays, as history)."""
         with self.catalog.begin() as session:
             row = session.get(BackupRun, backup_id)
             assert row is not None
+            claims.release(session=session, key=_claim_key(row.target), holder=backup_id)
             row.detail = {
                 **(row.detail or {}),
                 "pruned": {"at": utcnow().isoformat(), "was": was, "why": why},
             }
             row.status = "pruned"
+
+    def resolve_incomplete(self, backup_id: str, why: str) -> bool:
+        """Mark an incomplete run (``running``, its claim dead) that stored nothing as
+        ``abandoned`` by prune; False when it is no longer incomplete (it ended, or came back)."""
+        view = self.get(backup_id)
+        if view.status != "incomplete":
+            return False
+        with self.catalog.begin() as session:
+            return _abandon(session, view, "prune", why, forced=False)
 
     def summaries(
         self, next_runs: dict[tuple[str, str], dt.datetime] | None = None, history: int = 20

@@ -20,7 +20,7 @@ __all__ = ["Catalog", "catalog_url"]
 SQLITE_FILE = "catalog.db"
 
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest migration (tests/catalog check it is Alembic's head)."""
 
 

@@ -1,4 +1,4 @@
-"""Catalog tables owned by the foundation: API tokens and the audit log.
+"""Catalog tables owned by the foundation: API tokens, the audit log and claims.
 
 Later domains add their own tables to :data:`Base.metadata` and their own migrations.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -17,6 +17,7 @@ __all__ = [
     "AuditRecord",
     "BackupRun",
     "Base",
+    "Claim",
     "LevelOverride",
     "UTCDateTime",
     "utcnow",
@@ -84,6 +85,23 @@ class AuditRecord(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class Claim(Base):
+    """Something held by one holder at a time (``key``, e.g. ``backup:site``), with a lease the
+    holder renews; see :mod:`buttress.catalog.claims`."""
+
+    __tablename__ = "claims"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100), index=True)
+    host: Mapped[str] = mapped_column(String(200))  # for display
+    machine: Mapped[str] = mapped_column(String(200))  # boot id + PID namespace: where pid counts
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_started: Mapped[float] = mapped_column(Float)  # the process's start time (epoch seconds)
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class BackupRun(Base):
     """One backup run: what it stored where, and what verify and restore tests found."""
 
@@ -91,7 +109,8 @@ class BackupRun(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     target: Mapped[str] = mapped_column(String(200), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # running/succeeded/failed
+    # running/succeeded/failed/abandoned/pruned
+    status: Mapped[str] = mapped_column(String(16), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     host: Mapped[str] = mapped_column(String(200), default="")

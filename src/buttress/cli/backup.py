@@ -336,8 +336,9 @@ def prune(
     remove the others from every destination (manifest first).
 
     The newest backup and the newest verified backup are always kept; a target with no rule
-    keeps everything. Leftovers of failed and incomplete (killed) runs are removed, unfinished
-    S3 uploads of dead runs are aborted, and objects the catalog does not know are reported.
+    keeps everything. Leftovers of failed, abandoned and incomplete (killed) runs are removed,
+    an incomplete run that stored nothing is marked abandoned, unfinished S3 uploads of dead
+    runs are aborted, and objects the catalog does not know are reported.
     Exit 1 when a destination could not be cleaned.
     """
     from buttress.backup.service import Backups
@@ -351,9 +352,10 @@ def prune(
         _echo_json(report.as_dict())
     else:
         verb = "would remove" if dry_run else "remove"
+        verbs = {"remove": verb, "resolve": "would resolve" if dry_run else "resolve"}
         rows = []
         for item in report.items:
-            action = verb if item.action == "remove" else "keep"
+            action = verbs.get(item.action, "keep")
             if item.error:
                 action += " (FAILED)"
             rows.append((item.id, item.target, item.status, action, ", ".join(item.reasons)))
@@ -373,6 +375,39 @@ def prune(
             typer.echo(f"error: {error}", err=True)
     if report.errors:
         raise typer.Exit(1)
+
+
+@app.command("abandon")
+def abandon(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A running or incomplete run's id.")],
+    reason: Annotated[
+        str, typer.Option("--reason", "-m", help="Why (recorded with the run and audited).")
+    ] = "",
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Abandon it even though its claim is live (it looks alive)."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Mark a run that will never finish as abandoned: its target is free for the next run,
+    and `prune` removes what it stored. Recorded with who and why, and audited.
+
+    A run whose claim is live (its heartbeat is recent, or its process runs on this machine)
+    is refused (exit 1) unless --force: a forced run that is in fact alive goes on, but its
+    result is not recorded."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        view = Backups(st.config.backup, catalog).abandon(
+            backup_id, actor=st.actor(), reason=reason, force=force
+        )
+    if as_json:
+        _echo_json(view.as_dict())
+        return
+    was = view.detail.get("abandoned", {}).get("was", "running")
+    typer.echo(f"abandoned backup {view.id} of {view.target} (it was {was})")
 
 
 @app.command("copy")
