@@ -26,7 +26,7 @@ from buttress.backup.sources.base import (
     tar_stream,
 )
 from buttress.backup.sources.pg_parallel import ParallelRestoreSink, RestoreSink
-from buttress.secrets import mask_url, redact
+from buttress.secrets import mask_url, redact, redact_echo
 
 __all__ = ["PostgresSource"]
 
@@ -55,7 +55,9 @@ def _split(dsn: str) -> tuple[str, dict[str, str]]:
     try:
         params = conninfo_to_dict(dsn)
     except Exception as exc:  # noqa: BLE001  # psycopg's ProgrammingError; say where
-        raise BackupError(f"postgresql dsn {mask_url(dsn)!r}: {redact(str(exc))}") from None
+        raise BackupError(
+            f"postgresql dsn {mask_url(dsn)!r}: {redact_echo(str(exc), dsn)}"
+        ) from None
     password = params.pop("password", None)
     env = dict(os.environ)
     if password is not None:
@@ -194,6 +196,21 @@ class PostgresSource(Source):
     def describe(self) -> str:
         return f"postgresql {mask_url(self.dsn)}"
 
+    def location(self) -> dict[str, Any]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            params = conninfo_to_dict(self.dsn)
+        except Exception:  # noqa: BLE001  # check() names the problem; nothing to record
+            return {}
+        port = str(params.get("port") or "5432")
+        return {
+            "host": str(params.get("host") or params.get("hostaddr") or "localhost"),
+            "port": int(port) if port.isdigit() else port,  # "5432,5433" for several hosts
+            "database": str(params.get("dbname") or params.get("user") or ""),
+            "user": str(params["user"]) if params.get("user") else None,
+        }
+
     def _connect(self, dsn: str | None = None) -> Any:
         import psycopg
 
@@ -202,8 +219,9 @@ class PostgresSource(Source):
                 dsn or self.dsn, connect_timeout=max(1, int(self.connect_timeout)), autocommit=True
             )
         except psycopg.Error as exc:
-            where = mask_url(dsn or self.dsn)
-            raise BackupError(f"postgresql {where}: {redact(str(exc)).strip()}") from None
+            where = dsn or self.dsn
+            detail = redact_echo(str(exc), where).strip()
+            raise BackupError(f"postgresql {mask_url(where)}: {detail}") from None
 
     @property
     def artifacts(self) -> list[str]:
