@@ -13,8 +13,12 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
+from buttress.backup.service import Backups
+from buttress.catalog import Catalog
+from buttress.catalog.tables import BackupRun, utcnow
 from buttress.cli import main
-from tests.backup.conftest import recipient
+from buttress.config import load
+from tests.backup.conftest import config_file, recipient
 from tests.conftest import start_server
 
 SECRET = "Sekr3t-Zq7 w0rds\\'x"  # a blank, a quote and a backslash: libpq's hard cases
@@ -119,3 +123,26 @@ def test_no_dsn_secret_reaches_disk_logs_or_api(
     assert any(p.suffix == ".db" for p in files)  # the SQLite catalog
     for file in files:
         _assert_clean(str(file), file.read_bytes())
+
+
+def test_runs_recorded_by_older_versions_show_no_dsn(project: Path, catalog: Catalog) -> None:
+    """A catalog row written before this fix (the DSN in detail.source.describe and in the
+    error, masked the old way) is shown without it."""
+    leaked = f"host=db user=postgres password = {SECRET.split(' ')[0]} dbname=app"
+    with catalog.begin() as session:
+        session.add(
+            BackupRun(
+                id="20250101T000000Z-old",
+                target="db",
+                status="failed",
+                started_at=utcnow(),
+                error=f"postgresql {leaked}: connection refused",
+                detail={"source": {"kind": "postgresql", "describe": f"postgresql {leaked}"}},
+            )
+        )
+    config_file(project, recipient(project))
+    backups = Backups(load(project / "buttress.yaml").backup, catalog)
+    (run,) = backups.runs()
+    _assert_clean("an old run", json.dumps(run.as_dict(), default=str))
+    assert run.detail["source"] == {"kind": "postgresql"}
+    assert "connection refused" in run.error

@@ -88,11 +88,20 @@ def _view(row: BackupRun) -> RunView:
         row.stored_size,
         list(row.destinations or []),
         dict(row.failed_destinations or {}),
-        row.error,
+        redact(row.error or ""),  # rows written before DSNs were masked by libpq's grammar
         row.verify_status,
         row.restore_test_status,
-        dict(row.detail or {}),
+        _scrubbed(row.detail),
     )
+
+
+def _scrubbed(detail: dict[str, Any] | None) -> dict[str, Any]:
+    """A run's detail without the connection string older versions recorded in it."""
+    out = dict(detail or {})
+    source = out.get("source")
+    if isinstance(source, dict) and "describe" in source:
+        out["source"] = {k: v for k, v in source.items() if k != "describe"}
+    return out
 
 
 def _iso(value: dt.datetime | None) -> str | None:
