@@ -71,6 +71,7 @@ class _SnapshotFacts:
     def __init__(self, source: PostgresSource, snapshot: str) -> None:
         self.facts: dict[str, Any] = {}
         self.error: BaseException | None = None
+        self.conn: Any = None
         self.thread = threading.Thread(
             target=self._run, args=(source, snapshot), name="buttress-pg-counts", daemon=True
         )
@@ -78,7 +79,7 @@ class _SnapshotFacts:
 
     def _run(self, source: PostgresSource, snapshot: str) -> None:
         try:
-            conn = source._connect()
+            conn = self.conn = source._connect()
             try:
                 conn.autocommit = False
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -88,6 +89,14 @@ class _SnapshotFacts:
                 conn.close()
         except BaseException as exc:  # noqa: BLE001  # handed to the caller of result()
             self.error = exc
+
+    def cancel(self) -> None:
+        """Stop the counting now (a failed run): its transaction ends with it."""
+        conn = self.conn
+        if conn is not None and self.thread.is_alive():
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=5)
+        self.thread.join()
 
     def result(self) -> dict[str, Any]:
         self.thread.join()
@@ -320,12 +329,14 @@ class PostgresSource(Source):
         return self._meta
 
     def close(self) -> None:
-        if self._counting is not None:
-            self._counting.thread.join()
-            self._counting = None
+        # a failed run: the snapshot goes first (its session closes), then the counting that
+        # imported it is cancelled rather than waited for; pg_dump was killed already
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._counting is not None:
+            self._counting.cancel()
+            self._counting = None
 
     # -- restore -------------------------------------------------------------------------------
 
