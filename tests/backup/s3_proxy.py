@@ -1,5 +1,6 @@
 """An HTTP proxy in front of the S3 server that starts failing uploads on demand: the S3 errors
-a backup meets mid-upload (500 InternalError after N writes), from a real HTTP exchange."""
+a backup meets mid-upload (500 InternalError after N writes), from a real HTTP exchange; or,
+with ``hang=True``, an endpoint that takes those writes and never answers."""
 
 from __future__ import annotations
 
@@ -15,14 +16,19 @@ _ERROR = (
 
 class FaultyProxy:
     """Forwards to ``upstream_port``; once ``writes_before_failure`` PUT/POST requests went
-    through, every further PUT/POST gets a 500 (reads keep working)."""
+    through, every further PUT/POST gets a 500 (reads keep working), or with ``hang`` no
+    answer at all (until :meth:`close`)."""
 
-    def __init__(self, upstream_port: int, writes_before_failure: int | None = None) -> None:
+    def __init__(
+        self, upstream_port: int, writes_before_failure: int | None = None, hang: bool = False
+    ) -> None:
         self.upstream_port = upstream_port
         self.writes_before_failure = writes_before_failure
+        self.hang = hang
         self.writes = 0
         self.failed = 0
         self.lock = threading.Lock()
+        self.released = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +41,10 @@ class FaultyProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 if self.command in ("PUT", "POST") and proxy.should_fail():
+                    if proxy.hang:  # the request was taken; no answer comes
+                        proxy.released.wait(timeout=300)
+                        self.close_connection = True
+                        return
                     self.send_response(500)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(_ERROR)))
@@ -80,5 +90,6 @@ class FaultyProxy:
             return False
 
     def close(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from buttress.backup.destinations import LocalDestination
@@ -15,10 +20,14 @@ from buttress.backup.engine import load_manifest, take_backup, verify
 from buttress.backup.errors import BackupError, CorruptBackupError
 from buttress.backup.pipeline import Settings, read_artifact
 from buttress.backup.s3 import S3Destination, S3Settings
-from tests.backup.conftest import Keys
+from buttress.backup.service import Backups
+from buttress.catalog import Catalog, catalog_url
+from buttress.cli import main
+from buttress.config import load
+from tests.backup.conftest import Keys, recipient
 from tests.backup.s3_proxy import FaultyProxy
 from tests.backup.test_pipeline import BytesSource
-from tests.conftest import S3Server
+from tests.conftest import PG_ADMIN_DSN, S3Server, wait_until
 
 # 9 MiB that compress to about 6 MiB: two objects of 4 MiB, the first one multipart-sized
 PAYLOAD = os.urandom(6 << 20) + bytes(3 << 20)
@@ -169,3 +178,95 @@ def test_unfinished_uploads_of_a_killed_run_are_aborted(s3_server: S3Server) -> 
     assert s3.abort_unfinished(lambda key: key.split("/")[1] == "live") == ["app/dead/blob.000000"]
     left = client.list_multipart_uploads(Bucket=bucket)["Uploads"]
     assert sorted(u["Key"] for u in left) == ["other/y", "team/prod/app/live/blob.000000"]
+
+
+def _dump_sessions(database: str, state: str = "idle in transaction") -> int:
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = %s",
+            [database, state],
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_hung_s3_endpoint_fails_the_run_in_time_and_releases_the_snapshot(
+    project: Path, pg_database: str, s3_server: S3Server
+) -> None:
+    """An endpoint that takes the upload and never answers: while it hangs the dump's snapshot
+    is held (`idle in transaction`); the run fails within the YAML's timeouts and deadline
+    (not boto's default minutes), saying it gave up, and then no session of the dump is left
+    `idle in transaction`."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g")
+    database = urlsplit(pg_database).path.strip("/")
+    bucket = s3_server.new_bucket()
+    hung = FaultyProxy(s3_server.port, writes_before_failure=0, hang=True)
+    (project / "buttress.yaml").write_text(
+        "backup:\n"
+        f"  recipients: [{recipient(project)}]\n"
+        "  destinations:\n"
+        f"    - {{name: cloud, type: s3, bucket: {bucket}, endpoint_url: '{hung.endpoint}',"
+        " access_key_id: testing, secret_access_key: testing-secret,"
+        " connect_timeout: 1s, read_timeout: 2s, object_deadline: 10s, max_attempts: 10}\n"
+        "  targets:\n"
+        f"    - {{name: db, source: postgresql, globals: false, dsn: '{pg_database}'}}\n"
+    )
+    config = load(project / "buttress.yaml")
+    s3_config = config.backup.destinations[0]
+    assert (s3_config.connect_timeout, s3_config.read_timeout) == (1.0, 2.0)
+    assert s3_config.object_deadline == 10.0
+    catalog = Catalog(catalog_url(None, project / "data"), connect_timeout=5)
+    catalog.upgrade()
+    backups = Backups(config.backup, catalog)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            backups.run("db")
+        except BaseException as exc:  # examined below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    started = time.monotonic()
+    thread.start()
+    try:
+        wait_until(lambda: hung.failed >= 1, "the upload to reach the hung endpoint", 60)
+        assert _dump_sessions(database) >= 1  # the snapshot, held while the upload hangs
+        thread.join(timeout=120)
+        elapsed = time.monotonic() - started
+    finally:
+        hung.close()
+        thread.join()
+    (error,) = outcome
+    assert isinstance(error, BackupError), error
+    message = str(error)
+    assert "gave up after" in message, message
+    assert "object_deadline 10 s" in message
+    assert "cloud (s3://" in message
+    assert elapsed < 60  # generous: the limits allow about 10 s; boto's defaults took minutes
+    wait_until(lambda: _dump_sessions(database) == 0, "the snapshot to be released", 30)
+    (failed,) = backups.runs("db")
+    assert failed.status == "failed"
+    assert "gave up after" in failed.error
+    catalog.dispose()
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "0", "-1s"])
+def test_s3_timeouts_must_be_finite_and_positive(
+    project: Path, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`config check` refuses an S3 timeout or deadline that is not a finite positive number,
+    naming the field."""
+    for field in ("connect_timeout", "read_timeout", "object_deadline"):
+        (project / "buttress.yaml").write_text(
+            "backup:\n  destinations:\n"
+            f"    - {{name: cloud, type: s3, bucket: b, {field}: {value}}}\n"
+        )
+        capsys.readouterr()
+        assert main(["config", "check"]) == 2
+        assert field in capsys.readouterr().err
+    (project / "buttress.yaml").write_text(
+        "backup:\n  destinations:\n    - {name: cloud, type: s3, bucket: b, connect_timeout: 500ms,"
+        " read_timeout: 10, object_deadline: 1m}\n"
+    )
+    assert main(["config", "check"]) == 0

@@ -77,6 +77,9 @@ def build_destination(config: BackupDestination) -> Destination:
                 part_size=config.part_size_mb << 20,
                 concurrency=config.concurrency,
                 max_attempts=config.max_attempts,
+                connect_timeout=config.connect_timeout,
+                read_timeout=config.read_timeout,
+                object_deadline=config.object_deadline,
             ),
         )
     assert config.path is not None

@@ -96,7 +96,7 @@ def take_backup(
     manifest = Manifest(
         backup_id=backup_id,
         target=target,
-        source={"kind": source.kind, "describe": source.describe(), **facts},
+        source={"kind": source.kind, **source.location(), **facts},  # no DSN, ever
         started_at=started,
         finished_at=_now(),
         compression={"algorithm": "zstd", "level": settings.level},

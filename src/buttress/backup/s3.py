@@ -5,12 +5,22 @@ stays at about ``part_size * (concurrency + 1)`` per destination) and appears un
 when the upload is completed: a crashed run leaves an unfinished multipart upload, never a
 partial object, and never a manifest. Objects smaller than one part are sent in one PUT.
 
+Every request is bounded: ``connect_timeout`` to connect, ``read_timeout`` for each socket
+read or write, and ``object_deadline`` for the request with all its retries (botocore's standard
+mode, backoff included): no attempt starts that could not end within the deadline, so a hung
+endpoint fails the request, and the run with it, in well under a minute with the defaults
+(5 s, 15 s, 45 s: two attempts of 15 s). A destination that timed out is not asked to abort its
+unfinished upload (that would hang too): ``backup prune`` removes it later.
+
 boto3 is imported only when a destination is used (``pip install 'buttress[s3]'``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,9 +30,27 @@ from buttress.backup.destinations import ObjectWriter
 from buttress.backup.errors import BackupError
 from buttress.secrets import mask_url
 
-__all__ = ["S3Destination", "S3Settings", "error_code"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_OBJECT_DEADLINE",
+    "DEFAULT_READ_TIMEOUT",
+    "S3DeadlineError",
+    "S3Destination",
+    "S3Settings",
+    "error_code",
+]
+
+log = logging.getLogger("buttress.backup")
 
 _MIN_PART = 5 << 20  # S3's smallest part (but the last)
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 15.0
+DEFAULT_OBJECT_DEADLINE = 45.0
+_MAX_BACKOFF = 20.0  # botocore's standard retry mode waits at most this long between attempts
+
+
+class S3DeadlineError(TimeoutError):
+    """A request (with its retries) could not finish within ``object_deadline``."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +68,14 @@ class S3Settings:
         part_size: bytes per multipart part (at least 5 MiB).
         concurrency: parts uploaded at once per object.
         max_attempts: attempts per request (boto3's standard retry mode, with backoff).
-        connect_timeout / read_timeout: seconds.
+        connect_timeout: seconds to open a connection.
+        read_timeout: seconds a socket read (or write) may wait.
+        object_deadline: seconds one request on an object may take, all its attempts and
+            backoff included; no attempt starts that could not end in time.
+
+    .. versionchanged:: 0.x
+        ``object_deadline``; shorter default timeouts (a hung endpoint held a backup, and the
+        database's snapshot, for six minutes).
     """
 
     bucket: str
@@ -53,8 +88,9 @@ class S3Settings:
     part_size: int = 8 << 20
     concurrency: int = 4
     max_attempts: int = 5
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    object_deadline: float = DEFAULT_OBJECT_DEADLINE
 
     def __post_init__(self) -> None:
         if not self.bucket:
@@ -65,6 +101,10 @@ class S3Settings:
             raise ValueError("s3: concurrency must be >= 1")
         if self.max_attempts < 1:
             raise ValueError("s3: max_attempts must be >= 1")
+        for name in ("connect_timeout", "read_timeout", "object_deadline"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"s3: {name} must be a finite number of seconds > 0, got {value}")
 
     def __repr__(self) -> str:  # never the secret key
         return f"S3Settings(bucket={self.bucket!r}, prefix={self.prefix!r})"
@@ -192,6 +232,13 @@ class _S3Writer:
                 f.result()
         self.parts.clear()
         self.buffer.clear()
+        if self.upload_id is not None and self.dest.unresponsive:
+            log.warning(
+                "destination %s timed out: unfinished upload of %s left for `backup prune`",
+                self.dest.name,
+                self.key,
+            )
+            self.upload_id = None
         if self.upload_id is not None:
             with contextlib.suppress(Exception):
                 self.dest.client().abort_multipart_upload(
@@ -208,6 +255,7 @@ class S3Destination:
         self.settings = settings
         self._client: Any = None
         self._pool: ThreadPoolExecutor | None = None
+        self.unresponsive = False  # a request timed out: do not wait on it for clean-ups
 
     def describe(self) -> str:
         s = self.settings
@@ -237,11 +285,12 @@ class S3Destination:
                 ) from None
             s = self.settings
             config = Config(
-                retries={"max_attempts": s.max_attempts, "mode": "standard"},
+                retries={"total_max_attempts": s.max_attempts, "mode": "standard"},
                 connect_timeout=s.connect_timeout,
                 read_timeout=s.read_timeout,
                 max_pool_connections=s.concurrency + 2,
                 s3={"addressing_style": "path" if s.endpoint_url else "auto"},
+                tcp_keepalive=True,
                 # only checksum when the operation requires it: S3-compatible servers differ
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
@@ -254,7 +303,36 @@ class S3Destination:
                 aws_secret_access_key=s.secret_access_key,
                 config=config,
             )
+            events = self._client.meta.events
+            events.register("before-call.s3", _start_clock)
+            events.register_first("needs-retry.s3", self._within_deadline)
         return self._client
+
+    def _within_deadline(
+        self,
+        attempts: int,
+        request_dict: dict[str, Any],
+        response: Any = None,
+        caught_exception: BaseException | None = None,
+        **_: Any,
+    ) -> None:
+        """Before botocore retries a failed attempt: give up (S3DeadlineError) when another
+        attempt, after the longest backoff, could end past ``object_deadline``."""
+        status = getattr(response[0], "status_code", 0) if response else 0
+        if caught_exception is None and status < 500 and status != 429:
+            return  # it did not fail (or fails for good): botocore's own decision
+        s = self.settings
+        if attempts >= s.max_attempts:
+            return
+        started = request_dict.get("context", {}).get("buttress_started", time.monotonic())
+        elapsed = time.monotonic() - started
+        next_attempt = min(_MAX_BACKOFF, 2.0**attempts) + s.connect_timeout + s.read_timeout
+        if elapsed + next_attempt > s.object_deadline:
+            cause = str(caught_exception) if caught_exception else f"HTTP {status}"
+            raise S3DeadlineError(
+                f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} in "
+                f"{elapsed:.1f} s (object_deadline {s.object_deadline:g} s): {cause}"
+            )
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -269,6 +347,8 @@ class S3Destination:
             self._pool = None
 
     def error(self, exc: BaseException, doing: str) -> BackupError:
+        if _timed_out(exc):
+            self.unresponsive = True
         code = error_code(exc)
         if code in ("NoSuchBucket",):
             detail = f"bucket {self.settings.bucket!r} does not exist"
@@ -369,3 +449,15 @@ class S3Destination:
         except Exception as exc:  # noqa: BLE001
             raise self.error(exc, "listing unfinished uploads") from None
         return sorted(aborted)
+
+
+def _start_clock(context: dict[str, Any], **_: Any) -> None:
+    """The start of a request (before its first attempt), for ``object_deadline``."""
+    context["buttress_started"] = time.monotonic()
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A request that timed out: the endpoint may hang on the next one too."""
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    return isinstance(exc, S3DeadlineError | ConnectTimeoutError | ReadTimeoutError)

@@ -100,10 +100,10 @@ def _view(row: BackupRun, claim: Claim | None, now: dt.datetime | None) -> RunVi
         row.stored_size,
         list(row.destinations or []),
         dict(row.failed_destinations or {}),
-        row.error,
+        redact(row.error or ""),  # rows written before DSNs were masked by libpq's grammar
         row.verify_status,
         row.restore_test_status,
-        dict(row.detail or {}),
+        _scrubbed(row.detail),
         claim.heartbeat_at if claim is not None and status == "running" else None,
     )
 
@@ -146,6 +146,15 @@ def _abandon(session: Session, view: RunView, actor: str, reason: str, *, forced
     if ended:
         claims.release(session=session, key=_claim_key(view.target), holder=view.id)
     return ended
+
+
+def _scrubbed(detail: dict[str, Any] | None) -> dict[str, Any]:
+    """A run's detail without the connection string older versions recorded in it."""
+    out = dict(detail or {})
+    source = out.get("source")
+    if isinstance(source, dict) and "describe" in source:
+        out["source"] = {k: v for k, v in source.items() if k != "describe"}
+    return out
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -506,6 +506,9 @@ _S3_ONLY = (
     "part_size_mb",
     "concurrency",
     "max_attempts",
+    "connect_timeout",
+    "read_timeout",
+    "object_deadline",
 )
 
 
@@ -536,6 +539,22 @@ class BackupDestination(Section):
     concurrency: int = Field(default=4, ge=1, le=64, description="s3: parts uploaded at once.")
     max_attempts: int = Field(
         default=5, ge=1, le=20, description="s3: attempts per request (with backoff)."
+    )
+    connect_timeout: Duration = Field(
+        default=5.0, gt=0, allow_inf_nan=False, description="s3: to open a connection."
+    )
+    read_timeout: Duration = Field(
+        default=15.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="s3: longest wait for the endpoint on an open connection (each read/write).",
+    )
+    object_deadline: Duration = Field(
+        default=45.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="s3: time allowed to one request on an object, every retry included; no "
+        "attempt starts that could not end in time (a hung endpoint fails within it).",
     )
 
     @model_validator(mode="after")

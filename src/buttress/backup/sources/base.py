@@ -42,7 +42,13 @@ class Source:
     kind: str = ""
 
     def describe(self) -> str:
+        """Where the source is, for messages: secrets masked (never a password)."""
         raise NotImplementedError
+
+    def location(self) -> dict[str, Any]:
+        """Where the source is, for the manifest and the catalog: ``host``, ``port``,
+        ``database``, ``user`` (or ``path``); never a connection string."""
+        return {}
 
     def check(self) -> dict[str, Any]:
         """Reach the source (raising BackupError with a clear reason); returns facts for the

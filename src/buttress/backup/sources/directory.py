@@ -69,6 +69,9 @@ class DirectorySource(Source):
     def describe(self) -> str:
         return f"directory {self.path}"
 
+    def location(self) -> dict[str, Any]:
+        return {"path": str(self.path)}
+
     @property
     def artifacts(self) -> list[str]:
         return ["tar"]

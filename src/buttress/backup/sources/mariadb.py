@@ -109,6 +109,10 @@ class MariadbSource(Source):
     def describe(self) -> str:
         return f"mariadb {mask_url(self.dsn)}"
 
+    def location(self) -> dict[str, Any]:
+        p = self.params
+        return {"host": p["host"], "port": p["port"], "database": p["database"], "user": p["user"]}
+
     @property
     def artifacts(self) -> list[str]:
         return ["dump"]

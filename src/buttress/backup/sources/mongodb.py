@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from buttress.backup.errors import BackupError, RestoreError
 from buttress.backup.sources.base import ReadArtifact, Source, Tool, feed
@@ -113,6 +113,12 @@ class MongoSource(Source):
 
     def describe(self) -> str:
         return f"mongodb {mask_url(self.dsn)}"
+
+    def location(self) -> dict[str, Any]:
+        rest = self.dsn.split("://", 1)[-1].split("/", 1)[0]
+        userinfo, _, hosts = rest.rpartition("@")
+        user = unquote(userinfo.split(":", 1)[0]) if userinfo else None
+        return {"host": hosts, "database": self.database, "user": user}
 
     @property
     def artifacts(self) -> list[str]:

@@ -26,7 +26,7 @@ from buttress.backup.sources.base import (
     tar_stream,
 )
 from buttress.backup.sources.pg_parallel import ParallelRestoreSink, RestoreSink
-from buttress.secrets import mask_url, redact
+from buttress.secrets import mask_url, redact, redact_echo
 
 __all__ = ["PostgresSource"]
 
@@ -55,7 +55,9 @@ def _split(dsn: str) -> tuple[str, dict[str, str]]:
     try:
         params = conninfo_to_dict(dsn)
     except Exception as exc:  # noqa: BLE001  # psycopg's ProgrammingError; say where
-        raise BackupError(f"postgresql dsn {mask_url(dsn)!r}: {redact(str(exc))}") from None
+        raise BackupError(
+            f"postgresql dsn {mask_url(dsn)!r}: {redact_echo(str(exc), dsn)}"
+        ) from None
     password = params.pop("password", None)
     env = dict(os.environ)
     if password is not None:
@@ -69,6 +71,7 @@ class _SnapshotFacts:
     def __init__(self, source: PostgresSource, snapshot: str) -> None:
         self.facts: dict[str, Any] = {}
         self.error: BaseException | None = None
+        self.conn: Any = None
         self.thread = threading.Thread(
             target=self._run, args=(source, snapshot), name="buttress-pg-counts", daemon=True
         )
@@ -76,7 +79,7 @@ class _SnapshotFacts:
 
     def _run(self, source: PostgresSource, snapshot: str) -> None:
         try:
-            conn = source._connect()
+            conn = self.conn = source._connect()
             try:
                 conn.autocommit = False
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -86,6 +89,14 @@ class _SnapshotFacts:
                 conn.close()
         except BaseException as exc:  # noqa: BLE001  # handed to the caller of result()
             self.error = exc
+
+    def cancel(self) -> None:
+        """Stop the counting now (a failed run): its transaction ends with it."""
+        conn = self.conn
+        if conn is not None and self.thread.is_alive():
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=5)
+        self.thread.join()
 
     def result(self) -> dict[str, Any]:
         self.thread.join()
@@ -194,6 +205,21 @@ class PostgresSource(Source):
     def describe(self) -> str:
         return f"postgresql {mask_url(self.dsn)}"
 
+    def location(self) -> dict[str, Any]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            params = conninfo_to_dict(self.dsn)
+        except Exception:  # noqa: BLE001  # check() names the problem; nothing to record
+            return {}
+        port = str(params.get("port") or "5432")
+        return {
+            "host": str(params.get("host") or params.get("hostaddr") or "localhost"),
+            "port": int(port) if port.isdigit() else port,  # "5432,5433" for several hosts
+            "database": str(params.get("dbname") or params.get("user") or ""),
+            "user": str(params["user"]) if params.get("user") else None,
+        }
+
     def _connect(self, dsn: str | None = None) -> Any:
         import psycopg
 
@@ -202,8 +228,9 @@ class PostgresSource(Source):
                 dsn or self.dsn, connect_timeout=max(1, int(self.connect_timeout)), autocommit=True
             )
         except psycopg.Error as exc:
-            where = mask_url(dsn or self.dsn)
-            raise BackupError(f"postgresql {where}: {redact(str(exc)).strip()}") from None
+            where = dsn or self.dsn
+            detail = redact_echo(str(exc), where).strip()
+            raise BackupError(f"postgresql {mask_url(where)}: {detail}") from None
 
     @property
     def artifacts(self) -> list[str]:
@@ -302,12 +329,14 @@ class PostgresSource(Source):
         return self._meta
 
     def close(self) -> None:
-        if self._counting is not None:
-            self._counting.thread.join()
-            self._counting = None
+        # a failed run: the snapshot goes first (its session closes), then the counting that
+        # imported it is cancelled rather than waited for; pg_dump was killed already
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._counting is not None:
+            self._counting.cancel()
+            self._counting = None
 
     # -- restore -------------------------------------------------------------------------------
 

@@ -65,6 +65,9 @@ class RedisSource(Source):
     def describe(self) -> str:
         return f"redis {mask_url(self.dsn)}"
 
+    def location(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port, "user": self.user}
+
     @property
     def artifacts(self) -> list[str]:
         return ["rdb"]

@@ -59,6 +59,9 @@ class SqliteSource(Source):
     def describe(self) -> str:
         return f"sqlite {self.path}"
 
+    def location(self) -> dict[str, Any]:
+        return {"path": str(self.path)}
+
     @property
     def artifacts(self) -> list[str]:
         return ["db"]
