@@ -48,6 +48,23 @@ def test_keep_daily_keeps_the_newest_of_each_day() -> None:
     assert _kept(select(snaps, RetentionPolicy(keep_daily=3))) == ["0-12", "1-12", "2-12"]
 
 
+def test_an_unfilled_rule_keeps_the_oldest_backup_as_restic_does() -> None:
+    """Three backups in one day with keep_daily 5: the newest (daily) and the oldest (the
+    rule still has days to fill) stay, as in restic since PR #4366; the middle one goes."""
+    snaps = [Snapshot(f"h{h}", T0 + dt.timedelta(hours=h)) for h in (0, 6, 12)]
+    decisions = select(snaps, RetentionPolicy(keep_daily=5))
+    assert _kept(decisions) == ["h12", "h0"]
+    assert decisions[2].reasons == ("oldest daily 5",)
+    # once the rule is filled, the oldest is not kept on its account
+    days = [
+        Snapshot(f"{i}-{h}", T0 - dt.timedelta(days=i) + dt.timedelta(hours=h))
+        for i in range(3)
+        for h in (0, 6)
+    ]
+    assert _kept(select(days, RetentionPolicy(keep_daily=3))) == ["0-6", "1-6", "2-6"]
+    assert _kept(select(days, RetentionPolicy(keep_daily=4))) == ["0-6", "1-6", "2-6", "2-0"]
+
+
 def test_keep_weekly_and_monthly_use_iso_weeks_and_months() -> None:
     """60 daily backups: 2 weekly (this ISO week's newest, last week's Sunday), 3 monthly."""
     decisions = select(_daily(60), RetentionPolicy(keep_weekly=2, keep_monthly=3))

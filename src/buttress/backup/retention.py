@@ -5,7 +5,10 @@ decision per backup with every reason it is kept. The rules:
 
 - ``keep_last N``: the N newest backups.
 - ``keep_hourly/daily/weekly/monthly/yearly N``: for the N most recent hours (days, ISO weeks,
-  months, years) that have a backup, the newest backup of each. Periods are in UTC.
+  months, years) that have a backup, the newest backup of each. Periods are in UTC. While a
+  rule still has periods to fill when it reaches the oldest backup, that oldest backup is kept
+  too ("oldest daily 5"), as restic does since 0.16 (restic #3624, PR #4366): the longest
+  history the counts allow.
 - ``keep_within D``: every backup taken within D of the *newest* backup (not of now: a target
   whose backups stopped does not lose them all while nobody looks).
 - Always: the newest backup, and the newest verified backup (checksums or restore test ok).
@@ -108,6 +111,7 @@ def select(snapshots: Sequence[Snapshot], policy: RetentionPolicy) -> list[Decis
         reasons[newest_verified].append("newest verified backup")
     for i in range(min(policy.keep_last, len(ordered))):
         reasons[i].append(f"last {policy.keep_last}")
+    oldest = len(ordered) - 1
     for field, label, bucket in _BUCKETS:
         total = wanted = int(getattr(policy, field))
         seen: object = None
@@ -119,6 +123,8 @@ def select(snapshots: Sequence[Snapshot], policy: RetentionPolicy) -> list[Decis
                 reasons[i].append(f"{label} {total}")
                 seen = b
                 wanted -= 1
+            elif i == oldest:  # periods left unfilled: keep the oldest too, as restic does
+                reasons[i].append(f"oldest {label} {total}")
     if policy.keep_within is not None:
         horizon = utc[0] - dt.timedelta(seconds=policy.keep_within)
         for i, t in enumerate(utc):
