@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import pathlib
+import sys
 import time
 from collections.abc import Callable
 
@@ -13,7 +15,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from buttress import events
-from buttress.health import Check, CheckResult, CheckStatusChanged, HealthMonitor, Status, score
+from buttress.health import (
+    Check,
+    CheckResult,
+    CheckStatusChanged,
+    HealthMonitor,
+    Status,
+    run_check,
+    score,
+)
+from buttress.health.checks.base import importing
 from buttress.health.checks.custom import custom
 from buttress.health.checks.redis import redis
 from tests.conftest import OwnRedis
@@ -108,3 +119,58 @@ async def _until(condition: Callable[[], bool], what: str, timeout: float = 15.0
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for: {what}"
         await asyncio.sleep(0.05)
+
+
+def test_each_checks_latency_is_its_own_when_checks_run_side_by_side(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A check that keeps the event loop busy (as building an SSL context or importing a driver
+    does) is not counted in the latency of the checks beside it, in run_once and when the
+    monitor runs each check on its interval."""
+    from buttress.health.checks.disk import disk
+
+    async def hog() -> str:
+        time.sleep(0.2)  # holds the event loop, as CPU work does
+        return "done"
+
+    checks = [
+        Check(name="hog", kind="custom", probe=hog, interval=0.05, timeout=5),
+        Check(name="disk", kind="disk", probe=disk(str(tmp_path)), interval=0.05, timeout=5),
+    ]
+    monitor = HealthMonitor(checks)
+    by_name = {r.name: r for r in asyncio.run(monitor.run_once())}
+    assert by_name["hog"].latency >= 0.2
+    assert by_name["disk"].latency < by_name["hog"].latency / 4
+
+    async def watch() -> None:
+        monitor.start()
+        while len([s for s in monitor.snapshot()["checks"] if len(s["history"]) >= 3]) < 2:
+            await asyncio.sleep(0.05)
+        await monitor.stop()
+
+    asyncio.run(watch())
+    snapshot = {c["name"]: c for c in monitor.snapshot()["checks"]}
+    disk_ms = max(r["latency_ms"] for r in snapshot["disk"]["history"])
+    hog_ms = min(r["latency_ms"] for r in snapshot["hog"]["history"])
+    assert disk_ms < hog_ms / 4
+
+
+def test_the_first_result_does_not_count_the_probes_setup(tmp_path: pathlib.Path) -> None:
+    """What a probe sets up on first use (importing its driver) happens before its timer:
+    the first result after a start is not an outlier."""
+    (tmp_path / "slow_driver.py").write_text("import time\ntime.sleep(0.3)\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+
+        async def probe() -> str:
+            import slow_driver  # type: ignore[import-not-found]  # noqa: F401  # written above
+
+            return "ok"
+
+        check = Check(name="db", kind="custom", probe=probe, prepare=importing("slow_driver"))
+        first = asyncio.run(run_check(check))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("slow_driver", None)
+    assert first.status is Status.UP
+    assert first.latency < 0.3 / 4

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from buttress.errors import UsageError
-from buttress.health.checks.base import Check, Probe
+from buttress.health.checks.base import Check, Probe, importing
 
 if TYPE_CHECKING:
     from buttress.config import HealthCheckConfig, HealthConfig
@@ -71,16 +72,34 @@ def load_callable(name: str, spec: str) -> Any:
 
 
 def build_check(c: HealthCheckConfig) -> Check:
+    probe = _probe(c)
     return Check(
         name=c.name,
         kind=c.type,
-        probe=_probe(c),
+        probe=probe,
         interval=c.interval,
         timeout=c.timeout,
         weight=c.weight,
         critical=c.critical,
         slow=c.slow,
+        prepare=_prepare(c.type, probe),
     )
+
+
+# what each kind's probe imports on first use: imported before its first timed run
+_IMPORTS: dict[str, tuple[str, ...]] = {
+    "postgresql": ("psycopg",),
+    "mariadb": ("pymysql",),
+    "redis": ("redis.asyncio",),
+    "s3": ("boto3",),
+}
+
+
+def _prepare(kind: str, probe: Probe) -> Callable[[], None] | None:
+    own = getattr(probe, "prepare", None)  # a probe with setup of its own (http: its client)
+    if callable(own):
+        return cast("Callable[[], None]", own)
+    return importing(*_IMPORTS[kind]) if kind in _IMPORTS else None
 
 
 def build_checks(config: HealthConfig) -> list[Check]:

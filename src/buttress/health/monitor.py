@@ -81,6 +81,8 @@ class HealthMonitor:
     history: int = 20
     window: int = 5
     _states: dict[str, _State] = field(init=False)
+    _lock: asyncio.Lock | None = field(default=None, init=False, repr=False)
+    _lock_loop: object = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.history < self.window:
@@ -90,6 +92,16 @@ class HealthMonitor:
         if duplicates:
             raise ValueError(f"health: check names must be unique: {', '.join(duplicates)}")
         self._states = {c.name: _State(c, deque(maxlen=self.history)) for c in self.checks}
+
+    def _turn(self) -> asyncio.Lock:
+        """One check is timed at a time (see :func:`run_check`): side by side on one event loop,
+        each one's latency also counted the others' work (a disk check alone: 0.08 ms; next to
+        a PostgreSQL and a Redis check, 80-95 ms). A check that hangs holds the turn up to its
+        timeout; the others then run late, and are still timed right."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
 
     def record(self, result: CheckResult) -> None:
         """Add a result to its check's history (and report a change of status)."""
@@ -111,15 +123,17 @@ class HealthMonitor:
             )
 
     async def run_once(self) -> list[CheckResult]:
-        """Run every check now, concurrently; record and return the results."""
-        results = await asyncio.gather(*(run_check(s.check) for s in self._states.values()))
+        """Run every check now, one after the other (each timed alone); record and return the
+        results."""
+        turn = self._turn()
+        results = [await run_check(s.check, turn) for s in self._states.values()]
         for result in results:
             self.record(result)
         return list(results)
 
     async def _loop(self, state: _State) -> None:
         while True:
-            self.record(await run_check(state.check))
+            self.record(await run_check(state.check, self._turn()))
             await asyncio.sleep(state.check.interval)
 
     def start(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import importlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 
 from buttress.secrets import redact
 
-__all__ = ["Check", "CheckResult", "Probe", "Status", "run_check"]
+__all__ = ["Check", "CheckResult", "Probe", "Status", "importing", "run_check"]
 
 
 class Status(enum.StrEnum):
@@ -41,6 +42,9 @@ class Check:
         weight: its share of the health score.
         critical: when down, the service is not ready (``/readyz`` answers 503).
         slow: seconds above which an answer counts as degraded (None: never).
+        prepare: called before every timed run, outside the timer (from the event loop): the
+            setup that is not the dependency's latency (importing the driver, building an HTTP
+            client and its SSL context once), so the first result after a start is no outlier.
     """
 
     name: str
@@ -51,6 +55,7 @@ class Check:
     weight: float = 1.0
     critical: bool = False
     slow: float | None = None
+    prepare: Callable[[], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.interval <= 0 or self.timeout <= 0:
@@ -81,13 +86,41 @@ class CheckResult:
         }
 
 
-async def run_check(check: Check) -> CheckResult:
+async def run_check(check: Check, turn: asyncio.Lock | None = None) -> CheckResult:
     """Run ``check`` once: never raises; a timeout or an error is a ``down`` result whose detail
-    says why (secrets redacted)."""
+    says why (secrets redacted).
+
+    Args:
+        turn: a lock shared by checks run side by side: each is timed only while it holds it,
+            so its latency is its own, not the time other checks kept the event loop (or the
+            GIL) busy.
+    """
+    if turn is None:
+        return await _timed(check)
+    async with turn:
+        return await _timed(check)
+
+
+async def _timed(check: Check) -> CheckResult:
+    if check.prepare is not None:
+        try:
+            check.prepare()  # before the clock starts
+        except Exception as exc:  # noqa: BLE001  # a failed setup is a down result, named
+            return CheckResult(
+                check.name,
+                Status.DOWN,
+                0.0,
+                redact(str(exc)) or type(exc).__name__,
+                datetime.now(UTC),
+            )
     started = time.perf_counter()
     at = datetime.now(UTC)
     try:
-        detail = await asyncio.wait_for(check.probe(), check.timeout)
+        # asyncio.timeout, not wait_for: the probe runs in this task, so a cancellation (the
+        # monitor stopping) is never lost when it lands as the probe finishes (3.11's wait_for
+        # could return the result and drop it, and the monitor then never stopped)
+        async with asyncio.timeout(check.timeout):
+            detail = await check.probe()
     except TimeoutError:
         return CheckResult(
             check.name, Status.DOWN, time.perf_counter() - started,
@@ -102,3 +135,13 @@ async def run_check(check: Check) -> CheckResult:
     latency = time.perf_counter() - started
     status = Status.DEGRADED if check.slow is not None and latency > check.slow else Status.UP
     return CheckResult(check.name, status, latency, detail, at)
+
+
+def importing(*modules: str) -> Callable[[], None]:
+    """A ``prepare`` that imports what a probe imports on first use (a no-op once imported)."""
+
+    def prepare() -> None:
+        for module in modules:
+            importlib.import_module(module)
+
+    return prepare
