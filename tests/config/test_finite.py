@@ -110,3 +110,10 @@ def test_config_check_refuses_nan_duration(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert f"{path}:2:21 server.shutdown_timeout: must be a finite number" in result.stderr
+
+
+def test_a_duration_from_the_environment_is_not_quoted_in_its_error() -> None:
+    """A ``${VAR}`` duration that does not parse is reported without its value."""
+    (message,) = issues("server: {shutdown_timeout: '${T}'}\n", env={"T": "inf"})
+    assert message.startswith("buttress.yaml:1:28 server.shutdown_timeout: invalid duration")
+    assert "inf" not in message.removeprefix("buttress.yaml:1:28 server.shutdown_timeout:")

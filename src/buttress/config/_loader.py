@@ -268,12 +268,10 @@ class _Reader:
                     error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
                 )
                 value = error.get("input")
-                if (
-                    not (complete and id(nodes[-1]) in self.hidden)
-                    and not _secret_path(path)
-                    and _echoable(value)
-                    and repr(value) not in message
-                ):
+                private = (complete and id(nodes[-1]) in self.hidden) or _secret_path(path)
+                if private and isinstance(value, str) and value and repr(value) in message:
+                    message = message.replace(repr(value), "(the value)")  # a validator quoted it
+                elif not private and _echoable(value) and repr(value) not in message:
                     message += f" (got {value!r})"
                 self.issue(where, path, message)
 
