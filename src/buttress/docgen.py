@@ -33,6 +33,7 @@ def config_reference() -> str:
         "literal `$`. Durations take a number of seconds or units: `500ms`, `30s`, `5m`, ",
         "`1h30m`, `1d`. Unknown keys are errors. `buttress config check FILE` validates a file; ",
         "`buttress config schema` prints the JSON Schema for editors.\n\n",
+        _limits(),
     ]
     top = [(n, f) for n, f in ButtressConfig.model_fields.items() if _model(f.annotation) is None]
     out.append("## Top level\n\n")
@@ -42,6 +43,38 @@ def config_reference() -> str:
         if model is not None:
             _section(out, name, model)
     return "".join(out)
+
+
+def _limits() -> str:
+    from buttress.config._yaml import MAX_ALIASES, MAX_DEPTH, MAX_VALUES
+    from buttress.errors import ConfigError
+
+    return (
+        "## What a file may hold\n\n"
+        "Limits far above what a configuration needs bound the work of reading any file; each "
+        "is an error at the file, line and column that crosses it:\n\n"
+        f"- at most {MAX_ALIASES:,} `*alias` references; a recursive alias (`a: &a [*a]`) is "
+        "an error. Anchors, aliases and `<<:` merge keys otherwise work as in YAML (a key "
+        "written next to `<<:` overrides the merged one);\n"
+        f"- at most {MAX_DEPTH} levels of nesting, an alias counting as the levels it stands "
+        "for;\n"
+        f"- at most {MAX_VALUES:,} values (keys, list items and scalars), an alias counting as "
+        'every value it stands for (so a "billion laughs" file stops at once);\n'
+        "- integers of at most 4,300 digits (Python's limit);\n"
+        "- every number finite: `.nan`, `.inf`, `-.inf` and floats beyond double range "
+        "(`1.0e+400`) are refused in every field, as is a `${VAR}` whose value reads as one;\n"
+        '- no NUL byte in any string or key, whether written as `"\\0"` or brought by a '
+        "`${VAR}`.\n\n"
+        f"An invalid file lists its first {ConfigError.SHOWN} problems and counts the rest; "
+        "long names in messages are cut with an ellipsis.\n\n"
+        "```sh\n"
+        "$ printf 'server: {shutdown_timeout: .nan}\\n' > bad.yaml\n"
+        "$ buttress config check bad.yaml\n"
+        "error: invalid configuration (1 problem):\n"
+        "  bad.yaml:1:28 server.shutdown_timeout: must be a finite number (.nan, .inf and "
+        "numbers beyond ±1.8e308 are not allowed)\n"
+        "```\n\n"
+    )
 
 
 def _section(out: list[str], path: str, model: type[BaseModel]) -> None:

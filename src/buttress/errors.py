@@ -54,15 +54,26 @@ class ConfigIssue:
 
 
 class ConfigError(ButtressError):
-    """The configuration is invalid; ``issues`` holds every problem found, not only the first."""
+    """The configuration is invalid; ``issues`` holds every problem found, not only the first.
+
+    Its message shows the first :attr:`SHOWN` problems and counts the rest (:meth:`shown`).
+    """
 
     exit_code = 2
+    SHOWN = 50
 
     def __init__(self, issues: list[ConfigIssue] | str) -> None:
         self.issues: list[ConfigIssue] = (
             [ConfigIssue("<config>", 1, 1, "", issues)] if isinstance(issues, str) else issues
         )
-        super().__init__("\n".join(str(issue) for issue in self.issues))
+        super().__init__("\n".join(self.shown()))
+
+    def shown(self) -> list[str]:
+        """The lines to print: the first :attr:`SHOWN` problems, then how many more there are."""
+        lines = [str(issue) for issue in self.issues[: self.SHOWN]]
+        if len(self.issues) > self.SHOWN:
+            lines.append(f"... and {len(self.issues) - self.SHOWN:,} more")
+        return lines
 
 
 class UsageError(ButtressError):

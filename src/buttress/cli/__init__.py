@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         noun = "problem" if len(exc.issues) == 1 else "problems"
         typer.echo(f"error: invalid configuration ({len(exc.issues)} {noun}):", err=True)
-        for issue in exc.issues:
-            typer.echo(f"  {issue}", err=True)
+        for line in exc.shown():
+            typer.echo(f"  {line}", err=True)
         code = exc.exit_code
     except ButtressError as exc:
         if debug:

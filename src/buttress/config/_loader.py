@@ -8,7 +8,10 @@ problems are collected and raised together as one :class:`ConfigError`.
 from __future__ import annotations
 
 import difflib
+import math
 import os
+import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from buttress.config._interpolate import InterpolationError, interpolate
 from buttress.config._models import ButtressConfig
+from buttress.config._yaml import BoundedLoader, LimitError
 from buttress.errors import ConfigError, ConfigIssue
 
 __all__ = [
@@ -37,6 +41,8 @@ DEFAULT_FILE = "buttress.yaml"
 
 Path_ = tuple[str | int, ...]
 _SECRET_WORDS = ("password", "secret", "token", "key", "url", "dsn")
+_MERGE = "tag:yaml.org,2002:merge"
+_NAME_CHARS = 60  # longest key or name echoed in an error, before an ellipsis
 
 
 def resolve_path(explicit: str | Path | None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -99,28 +105,43 @@ def format_path(path: Path_) -> str:
     return out
 
 
+_INVALID: Any = type("_Invalid", (), {"__repr__": lambda self: "<invalid>"})()
+"""Stands for a value already reported: every typed field rejects it, so no model validator
+runs on it and adds a second, misleading error."""
+
+
 class _Reader:
     def __init__(self, filename: str, env: Mapping[str, str]) -> None:
         self.filename = filename
         self.env = env
         self.issues: list[ConfigIssue] = []
-        self.values: dict[Path_, tuple[int, int]] = {(): (1, 1)}
-        self.keys: dict[Path_, tuple[int, int]] = {}
-        self.hidden: set[Path_] = set()  # values from the environment: never echoed
-        self.broken: set[Path_] = set()  # already reported; validation errors there are noise
+        self.root: yaml.Node | None = None
+        # Each node is walked once and its value shared by every alias (as yaml.safe_load
+        # does); positions are found again by following a path through the nodes.
+        self.built: dict[int, Any] = {}
+        self.index: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
+        self.hidden: set[int] = set()  # nodes whose value came from the environment: never echoed
+        self.broken: set[int] = set()  # nodes already reported; validation errors there are noise
 
     def issue(self, where: tuple[int, int], path: Path_, message: str) -> None:
+        shown = tuple(p if isinstance(p, int) else _short(p) for p in path)
         self.issues.append(
-            ConfigIssue(self.filename, where[0], where[1], format_path(path), message)
+            ConfigIssue(
+                self.filename, where[0], where[1], format_path(shown), _shorten_words(message)
+            )
         )
 
     def read(self, text: str) -> Any:
-        loader = yaml.SafeLoader(text)
+        loader = BoundedLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
                 return {}
+            self.root = node
             data = self._walk(loader, node, ())
+        except LimitError as exc:
+            self.issue((exc.mark.line + 1, exc.mark.column + 1), (), exc.message)
+            raise ConfigError(self.issues) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -141,93 +162,157 @@ class _Reader:
         return data
 
     def _walk(self, loader: yaml.SafeLoader, node: yaml.Node, path: Path_) -> Any:
-        self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        # The composer bounded depth and size and refused cycles, so this recursion is bounded.
+        if id(node) in self.built:
+            return self.built[id(node)]
+        value: Any
         if isinstance(node, yaml.MappingNode):
-            loader.flatten_mapping(node)
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = loader.construct_object(key_node, deep=True)
-                at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                if not isinstance(key, str):
-                    self.issue(at, path, f"keys must be strings, got {key!r}")
-                    continue
-                if key in out:
-                    self.issue(at, (*path, key), "duplicate key (an earlier value would be lost)")
-                    continue
-                self.keys[(*path, key)] = at
-                out[key] = self._walk(loader, value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self._walk(loader, item, (*path, i)) for i, item in enumerate(node.value)]
-        value = loader.construct_object(node, deep=True)
+            value = self._walk_mapping(loader, node, path)
+        elif isinstance(node, yaml.SequenceNode):
+            value = [self._walk(loader, item, (*path, i)) for i, item in enumerate(node.value)]
+        else:
+            value = self._scalar(loader, node, path)
+        self.built[id(node)] = value
+        return value
+
+    def _walk_mapping(
+        self, loader: yaml.SafeLoader, node: yaml.MappingNode, path: Path_
+    ) -> dict[str, Any]:
+        own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE)
+        loader.flatten_mapping(node)  # puts the pairs of `<<:` mappings first, own pairs last
+        merged = len(node.value) - own
+        merged_keys: set[yaml.Node] = set()
+        out: dict[str, Any] = {}
+        index: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for position, (key_node, value_node) in enumerate(node.value):
+            at = _position(key_node)
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.issue(at, path, f"keys must be strings, got {_kind_of_node(key_node)}")
+                continue
+            key = self._construct(loader, key_node, path)
+            if key is _INVALID:
+                continue
+            if not isinstance(key, str):
+                self.issue(at, path, f"keys must be strings, got {_short(repr(key))}")
+                continue
+            if "\0" in key:
+                self.issue(at, path, "a key contains a NUL byte (\\0)")
+                continue
+            if key in out and index[key][0] not in merged_keys:
+                self.issue(at, (*path, key), "duplicate key (an earlier value would be lost)")
+                continue
+            if position < merged:
+                merged_keys.add(key_node)  # a later merge or an own key overrides it
+            index[key] = (key_node, value_node)
+            out[key] = self._walk(loader, value_node, (*path, key))
+        self.index[id(node)] = index
+        return out
+
+    def _scalar(self, loader: yaml.SafeLoader, node: yaml.Node, path: Path_) -> Any:
+        value = self._construct(loader, node, path)
         if isinstance(value, str) and "$" in value:
             try:
                 value, substituted = interpolate(value, self.env)
             except InterpolationError as exc:
-                self.issue(self.values[path], path, str(exc))
-                self.broken.add(path)
-                return None
+                return self._reject(node, path, str(exc))
             if substituted:
-                self.hidden.add(path)
+                self.hidden.add(id(node))
+        # Every scalar of the file passes here: the one place for checks on every value.
+        if isinstance(value, str) and "\0" in value:
+            return self._reject(node, path, "contains a NUL byte (\\0)")
+        if isinstance(value, float) and not math.isfinite(value):
+            return self._reject(
+                node,
+                path,
+                "must be a finite number (.nan, .inf and numbers beyond ±1.8e308 are not allowed)",
+            )
         return value
+
+    def _construct(self, loader: yaml.SafeLoader, node: yaml.Node, path: Path_) -> Any:
+        try:
+            return loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:
+            if node.tag == "tag:yaml.org,2002:int":
+                limit = sys.get_int_max_str_digits()
+                message = (
+                    f"integer too large ({len(node.value):,} characters; at most {limit:,} digits)"
+                )
+            else:
+                message = f"invalid {node.tag.rpartition(':')[2]} value: {exc}"
+            return self._reject(node, path, message)
+
+    def _reject(self, node: yaml.Node, path: Path_, message: str) -> Any:
+        self.issue(_position(node), path, message)
+        self.broken.add(id(node))
+        return _INVALID
 
     def add_validation_errors(self, exc: ValidationError) -> None:
         data_root = exc.errors(include_url=False, include_context=False, include_input=True)
         for error in data_root:
-            path = self._data_path(error["loc"])
-            if any(path[: i + 1] in self.broken for i in range(len(path))):
+            path, nodes, key_node = self._locate(error["loc"])
+            if any(id(n) in self.broken for n in nodes):
                 continue
+            where = _position(nodes[-1]) if nodes else (1, 1)
+            complete = len(nodes) == len(path) + 1
             kind = error["type"]
             if kind == "extra_forbidden":
-                where = self.keys.get(path, self._nearest(path))
-                self.issue(where, path, _unknown_key(path))
+                self.issue(
+                    _position(key_node) if complete and key_node else where,
+                    path,
+                    _unknown_key(path),
+                )
             elif kind == "missing":
-                self.issue(self._nearest(path[:-1]), path, "required field is missing")
+                self.issue(where, path, "required field is missing")
             else:
                 message = (
                     error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
                 )
                 value = error.get("input")
-                if (
-                    path not in self.hidden
-                    and not _secret_path(path)
-                    and _echoable(value)
-                    and repr(value) not in message
-                ):
+                private = (complete and id(nodes[-1]) in self.hidden) or _secret_path(path)
+                if private and isinstance(value, str) and value and repr(value) in message:
+                    message = message.replace(repr(value), "(the value)")  # a validator quoted it
+                elif not private and _echoable(value) and repr(value) not in message:
                     message += f" (got {value!r})"
-                self.issue(self._nearest(path), path, message)
+                self.issue(where, path, message)
 
-    def _data_path(self, loc: tuple[int | str, ...]) -> Path_:
+    def _locate(
+        self, loc: tuple[int | str, ...]
+    ) -> tuple[Path_, list[yaml.Node], yaml.Node | None]:
+        """The YAML path of a pydantic location, the nodes along it as far as it goes in the
+        file, and the key node of its last step."""
         # pydantic adds union/validator tags such as 'function-after[...]' to locations;
         # keep only components that are real keys or indexes of the parsed YAML.
         path: list[str | int] = []
+        nodes: list[yaml.Node] = [] if self.root is None else [self.root]
+        key_node: yaml.Node | None = None
         for part in loc:
-            candidate = (*path, part)
-            if (
-                candidate in self.values
-                or candidate in self.keys
-                or (isinstance(part, str) and "[" not in part)
-            ):
+            step = self._child(nodes[-1], part) if len(nodes) == len(path) + 1 else None
+            if step is not None:
+                key_node, child = step
+                nodes.append(child)
                 path.append(part)
-        return tuple(path)
+            elif isinstance(part, str) and "[" not in part:
+                path.append(part)
+        return tuple(path), nodes, key_node
 
-    def _nearest(self, path: Path_) -> tuple[int, int]:
-        for i in range(len(path), -1, -1):
-            if path[:i] in self.values:
-                return self.values[path[:i]]
-        return (1, 1)
+    def _child(self, node: yaml.Node, part: int | str) -> tuple[yaml.Node | None, yaml.Node] | None:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            return self.index.get(id(node), {}).get(part)
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            return None, node.value[part]
+        return None
 
 
 def _unknown_key(path: Path_) -> str:
     key = path[-1]
     model = _model_at(ButtressConfig, path[:-1])
-    message = f"unknown key {key!r}"
+    message = f"unknown key {_short(repr(key))}"
     if model is None:
         return message
     allowed = sorted(model.model_fields)
     if not allowed:
         return f"{message}: this section takes no keys yet"
-    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(key)[:_NAME_CHARS], allowed, n=1, cutoff=0.6)
     if close:
         return f"{message} (did you mean {close[0]!r}?)"
     return f"{message}; allowed keys: {', '.join(allowed)}"
@@ -281,3 +366,24 @@ def _kind(value: Any) -> str:
         return "an empty document"
     names: dict[type, str] = {list: "a list", str: "a string"}
     return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _position(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _kind_of_node(node: yaml.Node) -> str:
+    return "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
+
+
+def _short(text: str, limit: int = _NAME_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+_LONG_WORD = re.compile(rf"\S{{{_NAME_CHARS + 20},}}")
+
+
+def _shorten_words(message: str) -> str:
+    """Cut every overlong word (a name a validator echoed) and, last, the whole message."""
+    message = _LONG_WORD.sub(lambda m: m[0][: _NAME_CHARS - 1] + "\u2026" + m[0][-2:], message)
+    return _short(message, 1000)

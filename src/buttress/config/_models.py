@@ -40,9 +40,12 @@ _POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class Section(BaseModel):
-    """Base of every configuration section: unknown keys are errors, values are frozen."""
+    """Base of every configuration section: unknown keys are errors, values are frozen, and
+    every number is finite (``nan``/``inf`` are refused in every float field, durations too)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class CatalogConfig(Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -26,16 +27,30 @@ def parse_duration(value: Any) -> Any:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _finite(value)
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         if not re.fullmatch(r"(\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+", text):
             raise ValueError(
-                f"invalid duration {value!r}: use a number of seconds or units ms, s, m, h, d, w "
-                "(e.g. '500ms', '30s', '1h30m')"
+                f"invalid duration {_clip(value)!r}: use a number of seconds or units ms, s, m, "
+                "h, d, w (e.g. '500ms', '30s', '1h30m')"
             )
-        return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+        return _finite(sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text)))
     return value
+
+
+def _finite(value: float) -> float:
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond float range
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds (not .nan or .inf)")
+    return seconds
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:59] + "\u2026"
 
 
 def _check_cron(value: str) -> str:
