@@ -1,0 +1,106 @@
+"""Restores fall back object by object: a damaged copy in one destination is read from another
+(and named), --from chooses the destination, verify reports each destination, and `copy`
+repairs a damaged destination by SHA-256; with no good copy anywhere nothing is restored."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from buttress.backup.destinations import LocalDestination
+from buttress.backup.engine import load_manifest, plan_objects, restore
+from buttress.backup.errors import CorruptBackupError
+from buttress.backup.keys import load_identities
+from buttress.backup.sources.directory import DirectorySource
+from buttress.cli import main
+from tests.backup.conftest import config_file, recipient, run_json
+
+DATA = os.urandom(3 << 20)
+
+
+def _two_destinations(project: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """A backup of `site` (four objects of 1 MiB or less) in destinations local and offsite."""
+    config_file(project, recipient(project))
+    path = project / "buttress.yaml"
+    text = path.read_text().replace(
+        "    - {name: local, path: repo}\n",
+        "    - {name: local, path: repo}\n    - {name: offsite, path: offsite}\n",
+    )
+    path.write_text(text.replace("path: site}", "path: site, object_size_mb: 1}"))
+    (project / "site" / "data.bin").write_bytes(DATA)
+    run = run_json(capsys, ["backup", "run", "site", "--json"])
+    assert run["destinations"] == ["local", "offsite"]
+    backup_id: str = run["id"]
+    return backup_id
+
+
+def _flip(project: Path, repo: str, backup_id: str, index: int) -> str:
+    victim = project / repo / "site" / backup_id / f"tar.{index:06d}"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    victim.write_bytes(bytes(data))
+    return f"site/{backup_id}/tar.{index:06d}"
+
+
+def test_a_damaged_object_is_read_from_the_other_destination_and_copy_repairs_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One bit flipped in one object of `local`: verify names it per destination, the restore
+    test and restore read it from `offsite` and say so, --from local fails before restoring,
+    and `copy ID local --from offsite` repairs local."""
+    backup_id = _two_destinations(project, capsys)
+    key = _flip(project, "repo", backup_id, 1)
+    checked = run_json(capsys, ["backup", "verify", backup_id, "--restore-test", "--json"], 1)
+    per = checked["per_destination"]
+    assert per["offsite"]["ok"]
+    assert not per["local"]["ok"]
+    assert per["local"]["problems"] == [f"{key} in local (repo): SHA-256 mismatch"]
+    assert checked["restore_test"]["ok"]
+    skipped = checked["restore_test"]["skipped"]
+    assert skipped == [
+        f"object {key} in destination local (repo): SHA-256 mismatch; read from offsite"
+    ]
+    capsys.readouterr()
+    assert main(["backup", "restore", backup_id, "--to", "out"]) == 0
+    assert f"warning: {skipped[0]}" in capsys.readouterr().err
+    assert (project / "out" / "data.bin").read_bytes() == DATA
+    assert main(["backup", "restore", backup_id, "--to", "out2", "--from", "local"]) == 1
+    err = capsys.readouterr().err
+    assert f"object {key} in destination local" in err
+    assert "nothing was restored" in err
+    assert not (project / "out2").exists()
+    assert main(["backup", "restore", backup_id, "--to", "out2", "--from", "nas"]) == 2
+    assert "unknown destination 'nas' (--from)" in capsys.readouterr().err
+    from_local = ["backup", "verify", backup_id, "--restore-test", "--from", "local", "--json"]
+    assert not run_json(capsys, from_local, 1)["restore_test"]["ok"]
+    copied = run_json(capsys, ["backup", "copy", backup_id, "local", "--from", "offsite", "--json"])
+    assert (copied["repaired"], copied["copied"], copied["skipped"]) == (1, 1, 3)
+    again = run_json(capsys, ["backup", "verify", backup_id, "--json"])
+    assert again["problems"] == []
+    assert all(r["ok"] for r in again["per_destination"].values())
+
+
+def test_an_object_damaged_everywhere_fails_before_the_source_sees_a_byte(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pre-pass finds an object with no good copy and raises, naming it in every
+    destination, before the restore target is created."""
+    backup_id = _two_destinations(project, capsys)
+    _flip(project, "repo", backup_id, 1)
+    key = _flip(project, "offsite", backup_id, 1)
+    dests = [
+        LocalDestination("local", project / "repo"),
+        LocalDestination("offsite", project / "offsite"),
+    ]
+    manifest = load_manifest(dests[0], "site", backup_id)
+    with pytest.raises(CorruptBackupError) as caught:
+        plan_objects(manifest, dests)
+    assert f"object {key} in destination local" in str(caught.value)
+    assert f"object {key} in destination offsite" in str(caught.value)
+    source = DirectorySource(project / "site")
+    identities = load_identities([project / "key.txt"])
+    with pytest.raises(CorruptBackupError, match="no destination holds a good copy"):
+        restore(manifest, source, dests, identities, str(project / "out"))
+    assert not (project / "out").exists()
