@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from buttress.backup import engine
 from buttress.backup.destinations import LocalDestination
-from buttress.backup.engine import load_manifest, plan_objects, restore
 from buttress.backup.errors import CorruptBackupError
 from buttress.backup.keys import load_identities
 from buttress.backup.sources.directory import DirectorySource
@@ -94,13 +94,13 @@ def test_an_object_damaged_everywhere_fails_before_the_source_sees_a_byte(
         LocalDestination("local", project / "repo"),
         LocalDestination("offsite", project / "offsite"),
     ]
-    manifest = load_manifest(dests[0], "site", backup_id)
+    manifest = engine.load_manifest(dests[0], "site", backup_id)
     with pytest.raises(CorruptBackupError) as caught:
-        plan_objects(manifest, dests)
+        engine.plan_objects(manifest, dests)
     assert f"object {key} in destination local" in str(caught.value)
     assert f"object {key} in destination offsite" in str(caught.value)
     source = DirectorySource(project / "site")
     identities = load_identities([project / "key.txt"])
     with pytest.raises(CorruptBackupError, match="no destination holds a good copy"):
-        restore(manifest, source, dests, identities, str(project / "out"))
+        engine.restore(manifest, source, dests, identities, str(project / "out"))
     assert not (project / "out").exists()
