@@ -81,9 +81,7 @@ def test_every_flipped_bit_of_a_manifest_fails_verify(
     original = path.read_bytes()
     with_catalog = open_backups()
     key_only = open_backups(project / "elsewhere")  # an empty catalog: after a disaster
-    assert with_catalog.verify(backup_id)["problems"] == []
-    assert key_only.verify(backup_id)["problems"] == []
-    parsed = 0
+    variants = []
     for bit in range(len(original) * 8):
         variant = bytearray(original)
         variant[bit // 8] ^= 1 << (bit % 8)
@@ -91,15 +89,16 @@ def test_every_flipped_bit_of_a_manifest_fails_verify(
             json.loads(variant)
         except ValueError:
             continue
-        parsed += 1
-        path.write_bytes(bytes(variant))
-        for backups in (with_catalog, key_only):
+        variants.append(bytes(variant))
+    assert len(variants) > 100  # hex digits, names and numbers: many flips still parse
+    for backups in (with_catalog, key_only):
+        path.write_bytes(original)
+        assert backups.verify(backup_id)["problems"] == []
+        for variant in variants:
+            path.write_bytes(variant)
             result = backups.verify(backup_id)
-            assert any("manifest" in p for p in result["problems"]), (bit, result["problems"])
-            assert not result["per_destination"]["local"]["ok"], (bit, variant)
-    assert parsed > 100  # hex digits, names and numbers: many flips still parse
-    path.write_bytes(original)
-    assert key_only.verify(backup_id)["problems"] == []
+            assert any("manifest" in p for p in result["problems"]), (variant, result)
+            assert not result["per_destination"]["local"]["ok"], (variant, result)
 
 
 def test_an_older_backups_manifest_over_a_newer_one_fails_verify_and_restore(
