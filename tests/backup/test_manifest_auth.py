@@ -94,11 +94,11 @@ def test_every_flipped_bit_of_a_manifest_fails_verify(
     for backups in (with_catalog, key_only):
         path.write_bytes(original)
         assert backups.verify(backup_id)["problems"] == []
-        for variant in variants:
-            path.write_bytes(variant)
+        for changed in variants:
+            path.write_bytes(changed)
             result = backups.verify(backup_id)
-            assert any("manifest" in p for p in result["problems"]), (variant, result)
-            assert not result["per_destination"]["local"]["ok"], (variant, result)
+            assert any("manifest" in p for p in result["problems"]), (changed, result)
+            assert not result["per_destination"]["local"]["ok"], (changed, result)
 
 
 def test_an_older_backups_manifest_over_a_newer_one_fails_verify_and_restore(

@@ -4,8 +4,11 @@ can serve. Planned before anything is restored (hash only, no decryption)."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from buttress.backup import progress
@@ -17,6 +20,7 @@ from buttress.backup.pipeline import check_object
 __all__ = ["ObjectPlan", "plan_from_problems", "plan_objects"]
 
 log = logging.getLogger("buttress.backup")
+_MAX_WORKERS = 4
 
 
 @dataclass
@@ -43,28 +47,26 @@ def _objects(manifest: Manifest, artifacts: Sequence[str] | None) -> Iterator[St
             yield from artifact.objects
 
 
+Problem = Callable[[Destination, StoredObject], str]  # "" when the copy is good
+
+
 def _finish(
     manifest: Manifest,
     destinations: Sequence[Destination],
-    problem_of: Mapping[tuple[str, str], str] | None,
-    artifacts: Sequence[str] | None = None,
+    objects: Sequence[StoredObject],
+    problem: Problem,
 ) -> ObjectPlan:
-    if not destinations:
-        raise CorruptBackupError(f"backup {manifest.backup_id}: no destination to read from")
     sources: dict[str, Destination] = {}
     skipped: list[str] = []
     unreadable: list[str] = []
-    for obj in _objects(manifest, artifacts):
+    for obj in objects:
         passed: list[str] = []
         for dest in destinations:
-            if problem_of is None:
-                problem = check_object(obj, dest)
-            else:
-                problem = problem_of.get((dest.name, obj.key), "")
-            if not problem:
+            why = problem(dest, obj)
+            if not why:
                 sources[obj.key] = dest
                 break
-            passed.append(f"object {obj.key} in destination {dest.describe()}: {problem}")
+            passed.append(f"object {obj.key} in destination {dest.describe()}: {why}")
         if obj.key in sources:
             skipped += [f"{p}; read from {sources[obj.key].name}" for p in passed]
         else:
@@ -79,14 +81,30 @@ def _finish(
     return ObjectPlan(manifest, sources, skipped)
 
 
+def _check_all(objects: Sequence[StoredObject], destination: Destination) -> dict[str, str]:
+    """Every object's problem in ``destination``, hashed a few at a time (hashlib and file
+    reads release the GIL, so this scales with the cores while nothing else runs)."""
+    workers = min(len(objects), os.cpu_count() or 1, _MAX_WORKERS)
+    if workers <= 1:
+        return {o.key: check_object(o, destination) for o in objects}
+
+    def one(obj: StoredObject) -> str:
+        return check_object(obj, destination)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="buttress-check") as pool:
+        # each task in a copy of this context, so progress is reported as from here
+        found = pool.map(lambda o: contextvars.copy_context().run(one, o), objects)
+        return {o.key: why for o, why in zip(objects, found, strict=True)}
+
+
 def plan_objects(
     manifest: Manifest,
     destinations: Sequence[Destination],
     artifacts: Sequence[str] | None = None,
 ) -> ObjectPlan:
     """Hash every object of ``manifest`` (or of only these ``artifacts``) in ``destinations``
-    (in order of preference, stopping at the first good copy of each) and say where to read
-    each one from.
+    (in order of preference, trying the next one only for an object whose copy is bad) and
+    say where to read each one from.
 
     Reads each object at least once (a second read for a restore); decrypts nothing.
 
@@ -94,8 +112,17 @@ def plan_objects(
         CorruptBackupError: some object has no good copy anywhere (each named); nothing has
             been read into a restore yet.
     """
+    if not destinations:
+        raise CorruptBackupError(f"backup {manifest.backup_id}: no destination to read from")
     progress.start(f"checking {manifest.target} before restoring", manifest.stored_size)
-    return _finish(manifest, destinations, None, artifacts)
+    objects = list(_objects(manifest, artifacts))
+    preferred = destinations[0]
+    first = _check_all(objects, preferred)
+
+    def problem(dest: Destination, obj: StoredObject) -> str:
+        return first[obj.key] if dest is preferred else check_object(obj, dest)
+
+    return _finish(manifest, destinations, objects, problem)
 
 
 def plan_from_problems(
@@ -105,5 +132,10 @@ def plan_from_problems(
 ) -> ObjectPlan:
     """The plan :func:`plan_objects` would make, from a verify that already read every object:
     ``problems`` is destination name -> object key -> problem (the good ones absent)."""
-    flat = {(d, k): p for d, by_key in problems.items() for k, p in by_key.items()}
-    return _finish(manifest, destinations, flat)
+    if not destinations:
+        raise CorruptBackupError(f"backup {manifest.backup_id}: no destination to read from")
+
+    def problem(dest: Destination, obj: StoredObject) -> str:
+        return problems.get(dest.name, {}).get(obj.key, "")
+
+    return _finish(manifest, destinations, list(_objects(manifest, None)), problem)
