@@ -63,6 +63,10 @@ def test_a_damaged_object_is_read_from_the_other_destination_and_copy_repairs_it
         f"object {key} in destination local (repo): SHA-256 mismatch; read from offsite"
     ]
     capsys.readouterr()
+    assert main(["backup", "verify", backup_id]) == 1
+    shown = capsys.readouterr().out
+    assert "local: 1 problem(s) (manifest authenticated by catalog, key)" in shown
+    assert "offsite: ok (manifest authenticated by catalog, key)" in shown
     assert main(["backup", "restore", backup_id, "--to", "out"]) == 0
     assert f"warning: {skipped[0]}" in capsys.readouterr().err
     assert (project / "out" / "data.bin").read_bytes() == DATA

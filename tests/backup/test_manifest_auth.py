@@ -179,7 +179,7 @@ def test_without_catalog_record_or_key_verify_fails_unless_told(
     other = project / "other.key"
     other.write_text("ab" * 32 + "\n")
     assert main([*lost, "backup", "verify", backup_id, "--manifest-key", str(other)]) == 1
-    assert "(wrong manifest key?)" in capsys.readouterr().err
+    assert "(wrong manifest key?, or the manifest was altered)" in capsys.readouterr().err
     assert main([*lost, "backup", "verify", backup_id, "--trust-unauthenticated"]) == 0
     assert "NOT authenticated (trusted on request)" in capsys.readouterr().err
     assert main([*lost, "backup", "restore", backup_id, "--to", "out"]) == 1

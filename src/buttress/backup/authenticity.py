@@ -185,8 +185,8 @@ def _check_mac(manifest: Manifest, where: str, trust: Trust) -> list[str]:
     mine = key_fingerprint(trust.key)
     if auth["key"] != mine:
         raise ManifestAuthError(
-            f"{where}: manifest was authenticated with manifest key {auth['key']!s:.16}, the key "
-            f"given is {mine} (wrong manifest key?)"
+            f"{where}: manifest names manifest key {auth['key']!s:.16}, the key given is {mine} "
+            "(wrong manifest key?, or the manifest was altered)"
         )
     if not hmac.compare_digest(str(auth["mac"]), _mac(manifest, trust.key)):
         raise ManifestAuthError(f"{where}: manifest MAC mismatch (the manifest was altered)")
