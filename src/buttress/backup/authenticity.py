@@ -133,6 +133,23 @@ def authenticate(data: bytes, where: str, trust: Trust) -> Verdict:
         CorruptBackupError: not a manifest at all.
     """
     manifest = Manifest.from_json(data, where)
+    problems = check_consistency(manifest, trust.backup_id, trust.target)
+    try:
+        by, warnings = _proofs(manifest, data, where, trust)
+    except ManifestAuthError as exc:
+        if problems:  # say what was changed too, when it shows
+            raise ManifestAuthError(f"{exc}; " + "; ".join(problems)) from None
+        raise
+    if problems:
+        raise ManifestAuthError(f"{where}: " + "; ".join(problems))
+    return Verdict(manifest, tuple(by), tuple(warnings))
+
+
+def _proofs(
+    manifest: Manifest, data: bytes, where: str, trust: Trust
+) -> tuple[list[str], list[str]]:
+    """What authenticates ``manifest`` (read as ``data``), and the warnings; raises when
+    nothing may."""
     by: list[str] = []
     warnings: list[str] = []
     if trust.catalog_sha256:
@@ -144,8 +161,7 @@ def authenticate(data: bytes, where: str, trust: Trust) -> Verdict:
         by.append("catalog")
     if data != manifest.to_json():
         raise ManifestAuthError(f"{where}: manifest altered (not the bytes buttress wrote)")
-    auth = manifest.authentication
-    if auth:
+    if manifest.authentication:
         by += _check_mac(manifest, where, trust)
         if trust.key is None and by:
             warnings.append(f"{where}: manifest key not available, its MAC was not checked")
@@ -165,10 +181,7 @@ def authenticate(data: bytes, where: str, trust: Trust) -> Verdict:
                 "to use it anyway"
             )
         warnings.append(f"{where}: manifest NOT authenticated (trusted on request)")
-    problems = check_consistency(manifest, trust.backup_id, trust.target)
-    if problems:
-        raise ManifestAuthError(f"{where}: " + "; ".join(problems))
-    return Verdict(manifest, tuple(by), tuple(warnings))
+    return by, warnings
 
 
 def _check_mac(manifest: Manifest, where: str, trust: Trust) -> list[str]:
