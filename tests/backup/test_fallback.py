@@ -13,9 +13,11 @@ from buttress.backup import engine
 from buttress.backup.destinations import LocalDestination
 from buttress.backup.errors import CorruptBackupError
 from buttress.backup.keys import load_identities
+from buttress.backup.pipeline import Settings
+from buttress.backup.s3 import S3Destination
 from buttress.backup.sources.directory import DirectorySource
 from buttress.cli import main
-from tests.backup.conftest import config_file, recipient, run_json
+from tests.backup.conftest import Keys, config_file, recipient, run_json
 
 DATA = os.urandom(3 << 20)
 
@@ -108,3 +110,30 @@ def test_an_object_damaged_everywhere_fails_before_the_source_sees_a_byte(
     with pytest.raises(CorruptBackupError, match="no destination holds a good copy"):
         engine.restore(manifest, source, dests, identities, str(project / "out"))
     assert not (project / "out").exists()
+
+
+def test_restore_falls_back_from_s3_to_local_object_by_object(
+    tmp_path: Path, keys: Keys, settings: Settings, s3_dest: S3Destination, repo: LocalDestination
+) -> None:
+    """A damaged object in the S3 destination (checked several at a time) is read from the
+    local one; the others still come from S3."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "data.bin").write_bytes(os.urandom(1 << 20))  # five objects of 256 KiB
+    result = engine.take_backup(DirectorySource(site), "site", [s3_dest, repo], settings)
+    manifest = result.manifest
+    objects = manifest.artifacts[0].objects
+    assert len(objects) > 2
+    damaged = bytearray(s3_dest.get(objects[1].key))
+    damaged[7] ^= 4
+    s3_dest.put(objects[1].key, bytes(damaged))
+    plan = engine.plan_objects(manifest, [s3_dest, repo])
+    assert plan.sources[objects[1].key] is repo
+    assert all(plan.sources[o.key] is s3_dest for o in objects if o is not objects[1])
+    assert plan.skipped == [
+        f"object {objects[1].key} in destination {s3_dest.describe()}: SHA-256 mismatch; "
+        "read from local"
+    ]
+    out = tmp_path / "out"
+    engine.restore(manifest, DirectorySource(site), plan, keys.identities, str(out))
+    assert (out / "data.bin").read_bytes() == (site / "data.bin").read_bytes()

@@ -4,6 +4,7 @@ can serve. Planned before anything is restored (hash only, no decryption)."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from buttress.backup import progress
 from buttress.backup.destinations import Destination
-from buttress.backup.errors import CorruptBackupError
+from buttress.backup.errors import BackupError, CorruptBackupError
 from buttress.backup.format import Manifest, StoredObject
 from buttress.backup.pipeline import check_object
 
@@ -91,6 +92,9 @@ def _check_all(objects: Sequence[StoredObject], destination: Destination) -> dic
     def one(obj: StoredObject) -> str:
         return check_object(obj, destination)
 
+    # one call here first, so a destination's lazily made client (S3) is made by one thread
+    with contextlib.suppress(BackupError):
+        destination.size(objects[0].key)
     with ThreadPoolExecutor(workers, thread_name_prefix="buttress-check") as pool:
         # each task in a copy of this context, so progress is reported as from here
         found = pool.map(lambda o: contextvars.copy_context().run(one, o), objects)
