@@ -217,3 +217,19 @@ def test_a_manifest_without_mac_is_trusted_only_through_the_catalog(
     assert "carries no MAC; authenticated by the catalog only" in result["warnings"][0]
     problems = open_backups(project / "elsewhere").verify(backup_id)["problems"]
     assert "it carries no MAC" in problems[0]
+
+
+def test_a_replaced_manifest_key_does_not_fail_backups_the_catalog_vouches_for(
+    project: Path, capsys: pytest.CaptureFixture[str], open_backups: Any
+) -> None:
+    """After the manifest key is lost and a new one made, older backups still verify through
+    the catalog (with a warning naming the old key), and fail without it."""
+    backup_id = _backup(project, capsys)
+    key = project / ".buttress" / "manifest.key"
+    key.write_text("cd" * 32 + "\n")
+    result = open_backups().verify(backup_id)
+    assert result["problems"] == []
+    assert result["per_destination"]["local"]["authenticated_by"] == ["catalog"]
+    assert "its MAC was not checked" in result["warnings"][0]
+    problems = open_backups(project / "elsewhere").verify(backup_id)["problems"]
+    assert "(wrong manifest key?, or the manifest was altered)" in problems[0]

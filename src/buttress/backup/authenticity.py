@@ -162,7 +162,7 @@ def _proofs(
     if data != manifest.to_json():
         raise ManifestAuthError(f"{where}: manifest altered (not the bytes buttress wrote)")
     if manifest.authentication:
-        by += _check_mac(manifest, where, trust)
+        by += _check_mac(manifest, where, trust, warnings, by_catalog=bool(by))
         if trust.key is None and by:
             warnings.append(f"{where}: manifest key not available, its MAC was not checked")
     elif trust.key is not None and not by:
@@ -184,7 +184,9 @@ def _proofs(
     return by, warnings
 
 
-def _check_mac(manifest: Manifest, where: str, trust: Trust) -> list[str]:
+def _check_mac(
+    manifest: Manifest, where: str, trust: Trust, warnings: list[str], *, by_catalog: bool
+) -> list[str]:
     auth = manifest.authentication
     if not isinstance(auth, dict) or set(auth) != {"algorithm", "key", "mac"}:
         raise ManifestAuthError(f"{where}: manifest authentication field is malformed")
@@ -196,6 +198,13 @@ def _check_mac(manifest: Manifest, where: str, trust: Trust) -> list[str]:
     if trust.key is None:
         return []
     mine = key_fingerprint(trust.key)
+    if auth["key"] != mine and by_catalog:
+        # the catalog vouches for these bytes: the key was replaced since (lost, rotated)
+        warnings.append(
+            f"{where}: manifest made with manifest key {auth['key']!s:.16}, not the key given "
+            f"({mine}): its MAC was not checked; keep that key to verify without the catalog"
+        )
+        return []
     if auth["key"] != mine:
         raise ManifestAuthError(
             f"{where}: manifest names manifest key {auth['key']!s:.16}, the key given is {mine} "
