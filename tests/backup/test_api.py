@@ -287,3 +287,40 @@ def test_abandon_through_the_api(
         ("live06", "failed", 409),
         ("live06", "success", 200),
     ]
+
+
+def test_verify_per_destination_and_from_destination_through_the_api(
+    client: tuple[TestClient, dict[str, str]], project: Path
+) -> None:
+    """The API's verify reports each destination, and `from_destination` chooses where the
+    restore test and the restore read from (an unknown one is a 422 naming it)."""
+    c, t = client
+    started = c.post("/api/v1/backups/targets/site/run", headers=_h(t["operator"]))
+    backup_id = _wait_done(c, t["viewer"], started.json()["id"])["id"]
+    url = f"/api/v1/backups/runs/{backup_id}"
+    body = {"restore_test": True, "from_destination": "local"}
+    verified = c.post(f"{url}/verify", json=body, headers=_h(t["operator"])).json()
+    assert verified["per_destination"]["local"] == {
+        "ok": True,
+        "authenticated_by": ["catalog", "key"],
+        "problems": [],
+    }
+    assert verified["restore_test"]["read_from"] == ["local"]
+    victim = next((project / "repo" / "site" / backup_id).glob("tar.*"))
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 1
+    victim.write_bytes(bytes(data))
+    damaged = c.post(f"{url}/verify", json=body, headers=_h(t["operator"])).json()
+    assert not damaged["per_destination"]["local"]["ok"]
+    assert "no destination holds a good copy" in damaged["restore_test"]["problems"][0]
+    shown = c.get(url, headers=_h(t["viewer"])).json()
+    assert shown["verify_status"] == "failed"
+    assert not shown["detail"]["verify"]["local"]["ok"]
+    nas = c.post(
+        f"{url}/restore",
+        json={"to": str(project / "out"), "from_destination": "nas"},
+        headers=_h(t["operator"]),
+    )
+    assert nas.status_code == 422
+    assert "unknown destination 'nas' (--from)" in nas.json()["message"]
+    assert not (project / "out").exists()

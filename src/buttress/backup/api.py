@@ -32,6 +32,11 @@ class VerifyRequest(BaseModel):
     restore_test: bool = Field(
         default=False, description="Also restore into a scratch target and compare."
     )
+    from_destination: str | None = Field(
+        default=None,
+        description="The restore test reads only from this destination (default: each object "
+        "from the first destination whose copy matches the manifest).",
+    )
 
 
 class RestoreRequest(BaseModel):
@@ -47,6 +52,11 @@ class RestoreRequest(BaseModel):
         le=64,
         description="postgresql: pg_restore processes at once (default: the target's "
         "restore_jobs); tables load side by side as the backup streams.",
+    )
+    from_destination: str | None = Field(
+        default=None,
+        description="Read only from this destination (default: each object from the first "
+        "destination whose copy matches the manifest).",
     )
 
 
@@ -120,8 +130,13 @@ def run_now(request: Request, name: str, _who: Operator) -> RunStarted:
 
 @router.post("/runs/{backup_id}/verify", name="backup.verify", summary="Check every object")
 def verify(request: Request, backup_id: str, body: VerifyRequest, _who: Operator) -> dict[str, Any]:
-    request.state.audit_detail = {"restore_test": body.restore_test}
-    return _backups(request).verify(backup_id, restore=body.restore_test)
+    request.state.audit_detail = {
+        "restore_test": body.restore_test,
+        "from": body.from_destination,
+    }
+    return _backups(request).verify(
+        backup_id, restore=body.restore_test, from_destination=body.from_destination
+    )
 
 
 @router.post("/runs/{backup_id}/restore", name="backup.restore", summary="Restore a backup")
@@ -135,6 +150,7 @@ def restore(
         tables=body.tables,
         force=body.force,
         jobs=body.jobs,
+        from_destination=body.from_destination,
     )
     request.state.audit_detail = {"into": where, "force": body.force, "tables": body.tables}
     return {"id": backup_id, "restored_into": where}

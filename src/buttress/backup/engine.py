@@ -9,18 +9,35 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from buttress._version import __version__
+from buttress.backup.authenticity import Trust, Verdict, authenticate, seal
 from buttress.backup.destinations import Destination
 from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
 from buttress.backup.format import Manifest, manifest_key, new_backup_id
 from buttress.backup.keys import fingerprint, passphrase_key
-from buttress.backup.pipeline import Settings, drain, read_artifact, store_artifact, verify_objects
+from buttress.backup.pipeline import (
+    Settings,
+    check_object,
+    drain,
+    read_artifact,
+    store_artifact,
+    verify_objects,
+)
+from buttress.backup.plan import ObjectPlan, plan_objects
 from buttress.backup.sources.base import Source
+
+# where a restore reads from: one destination, several in order of preference (each object
+# from the first whose copy matches the manifest), or a plan already made
+Sources = Destination | Sequence[Destination] | ObjectPlan
 
 __all__ = [
     "BackupResult",
     "CopyResult",
+    "ObjectPlan",
+    "Sources",
     "copy_backup",
     "load_manifest",
+    "plan_objects",
+    "read_manifest",
     "restore",
     "restore_globals",
     "restore_test",
@@ -106,6 +123,8 @@ def take_backup(
         timings=timings,
         buttress_version=__version__,
     )
+    if settings.manifest_key is not None:
+        manifest = seal(manifest, settings.manifest_key)
     data = manifest.to_json()
     ok = []
     for dest in destinations:
@@ -125,19 +144,40 @@ def take_backup(
     return BackupResult(manifest, ok, failed)
 
 
-def load_manifest(destination: Destination, target: str, backup_id: str) -> Manifest:
-    """The manifest of a backup in one destination.
-
-    Raises:
-        CorruptBackupError: there is none (an incomplete run), or it is damaged.
-    """
+def _manifest_bytes(destination: Destination, target: str, backup_id: str) -> tuple[bytes, str]:
     key = manifest_key(target, backup_id)
     if not destination.exists(key):
         raise CorruptBackupError(
             f"backup {backup_id} has no manifest in destination {destination.describe()}: "
             "it never completed (or was removed)"
         )
-    return Manifest.from_json(destination.get(key), f"{destination.describe()}: {key}")
+    return destination.get(key), f"{destination.describe()}: {key}"
+
+
+def load_manifest(
+    destination: Destination, target: str, backup_id: str, trust: Trust | None = None
+) -> Manifest:
+    """The manifest of a backup in one destination; authenticated against ``trust`` when
+    given (see :func:`read_manifest`), else only parsed.
+
+    Raises:
+        CorruptBackupError: there is none (an incomplete run), or it is damaged.
+    """
+    if trust is not None:
+        return read_manifest(destination, trust).manifest
+    data, where = _manifest_bytes(destination, target, backup_id)
+    return Manifest.from_json(data, where)
+
+
+def read_manifest(destination: Destination, trust: Trust) -> Verdict:
+    """The authenticated manifest of backup ``trust.backup_id`` in one destination.
+
+    Raises:
+        ManifestAuthError: it is not authentic, or cannot be authenticated (named).
+        CorruptBackupError: there is none, or it is not a manifest.
+    """
+    data, where = _manifest_bytes(destination, trust.target, trust.backup_id)
+    return authenticate(data, where, trust)
 
 
 def verify(manifest: Manifest, destination: Destination) -> list[str]:
@@ -148,9 +188,19 @@ def verify(manifest: Manifest, destination: Destination) -> list[str]:
     ]
 
 
-def _reader(manifest: Manifest, destination: Destination, identities: Sequence[Any]) -> Any:
+def as_plan(manifest: Manifest, sources: Sources) -> ObjectPlan:
+    """``sources`` as a plan: made by :func:`plan_objects` (every object hashed) unless given."""
+    if isinstance(sources, ObjectPlan):
+        if sources.manifest is not manifest:
+            raise ValueError("the plan was made for another manifest")
+        return sources
+    destinations = list(sources) if isinstance(sources, Sequence) else [sources]
+    return plan_objects(manifest, destinations)
+
+
+def _reader(manifest: Manifest, plan: ObjectPlan, identities: Sequence[Any]) -> Any:
     def read(name: str, out: BinaryIO) -> int:
-        return read_artifact(manifest, name, destination, identities, out)
+        return read_artifact(manifest, name, plan, identities, out)
 
     return read
 
@@ -158,27 +208,34 @@ def _reader(manifest: Manifest, destination: Destination, identities: Sequence[A
 def restore(
     manifest: Manifest,
     source: Source,
-    destination: Destination,
+    destination: Sources,
     identities: Sequence[Any],
     to: str,
     *,
     force: bool = False,
     tables: list[str] | None = None,
 ) -> str:
-    """Restore a backup into ``to``; returns where it went."""
-    return source.restore(
-        _reader(manifest, destination, identities), to, force=force, tables=tables
-    )
+    """Restore a backup into ``to``; returns where it went.
+
+    Every object's SHA-256 is checked (:func:`plan_objects`, unless a plan is given) before
+    the first byte reaches ``source.restore``, so a damaged backup fails before the target is
+    touched; each object is read from the first destination with a good copy.
+
+    Raises:
+        CorruptBackupError: some object has no good copy (named; nothing was restored).
+    """
+    plan = as_plan(manifest, destination)
+    return source.restore(_reader(manifest, plan, identities), to, force=force, tables=tables)
 
 
 def restore_globals(
-    manifest: Manifest, source: Source, destination: Destination, identities: Sequence[Any], to: str
+    manifest: Manifest, source: Source, destination: Sources, identities: Sequence[Any], to: str
 ) -> str:
     """Apply a PostgreSQL backup's roles and tablespaces to the server of ``to``."""
     apply = getattr(source, "restore_globals", None)
     if apply is None or "globals" not in [a.name for a in manifest.artifacts]:
         raise RestoreError(f"backup {manifest.backup_id} holds no globals (roles, tablespaces)")
-    result: str = apply(_reader(manifest, destination, identities), to)
+    result: str = apply(_reader(manifest, as_plan(manifest, destination), identities), to)
     return result
 
 
@@ -187,20 +244,27 @@ class RestoreTest:
     ok: bool
     seconds: float
     problems: list[str]
+    skipped: list[str] = field(default_factory=list)  # damaged copies read from elsewhere
 
 
 def restore_test(
-    manifest: Manifest, source: Source, destination: Destination, identities: Sequence[Any]
+    manifest: Manifest, source: Source, destination: Sources, identities: Sequence[Any]
 ) -> RestoreTest:
-    """Restore into a scratch target, compare with what the backup recorded, clean up."""
+    """Restore into a scratch target, compare with what the backup recorded, clean up (each
+    object from the first destination with a good copy, as :func:`restore` does)."""
     started = time.perf_counter()
+    try:
+        plan = as_plan(manifest, destination)
+    except CorruptBackupError as exc:
+        return RestoreTest(False, round(time.perf_counter() - started, 3), [str(exc)])
     with source.scratch() as where:
         try:
-            source.restore(_reader(manifest, destination, identities), where)
+            source.restore(_reader(manifest, plan, identities), where)
             problems = source.compare(manifest.metadata, source.inspect(where))
         except BackupError as exc:
             problems = [str(exc)]
-    return RestoreTest(not problems, round(time.perf_counter() - started, 3), problems)
+    seconds = round(time.perf_counter() - started, 3)
+    return RestoreTest(not problems, seconds, problems, list(plan.skipped))
 
 
 @dataclass
@@ -208,12 +272,14 @@ class CopyResult:
     copied: int
     skipped: int
     bytes: int
+    repaired: int = 0  # objects that were in ``target`` but damaged, replaced
 
 
 def copy_backup(manifest: Manifest, source: Destination, target: Destination) -> CopyResult:
-    """Put every object of a backup into ``target`` (those already there with the manifest's
-    size are skipped, so an interrupted copy resumes), each checked against the manifest's
-    SHA-256 as it is copied; then the manifest, last.
+    """Put every object of a backup into ``target``, each checked against the manifest's
+    SHA-256 as it is copied; then the manifest, last. An object already in ``target`` is
+    hashed: a good one is skipped (so an interrupted copy resumes), a damaged one replaced
+    (so a copy repairs a destination).
 
     Raises:
         CorruptBackupError: an object in ``source`` does not match the manifest (nothing is
@@ -223,13 +289,15 @@ def copy_backup(manifest: Manifest, source: Destination, target: Destination) ->
     from buttress.backup import progress
 
     progress.start(f"copying to {target.name}", manifest.stored_size)
-    copied = skipped = moved = 0
+    copied = skipped = moved = repaired = 0
     for artifact in manifest.artifacts:
         for obj in artifact.objects:
-            if target.size(obj.key) == obj.size:
-                skipped += 1
-                progress.advance(obj.size)
-                continue
+            there = target.size(obj.key)
+            if there is not None:
+                if there == obj.size and not check_object(obj, target):
+                    skipped += 1
+                    continue
+                repaired += 1
             reader = source.reader(obj.key)
             writer = target.writer(obj.key)
             try:
@@ -248,4 +316,4 @@ def copy_backup(manifest: Manifest, source: Destination, target: Destination) ->
             copied += 1
             moved += size
     target.put(manifest_key(manifest.target, manifest.backup_id), manifest.to_json())
-    return CopyResult(copied, skipped, moved)
+    return CopyResult(copied, skipped, moved, repaired)

@@ -7,6 +7,11 @@ A backup of target ``T`` with id ``I`` is, in every destination::
     ...                         # the whole stream again
     T/I/manifest.json           # written last: its presence is the commit point
 
+The manifest is canonical JSON (``Manifest.to_json``: sorted keys, two-space indent) and, since
+manifest authentication, carries an ``authentication`` field: an HMAC-SHA256 of the same JSON
+without that field, made with the repository's manifest key (see
+:mod:`buttress.backup.authenticity`).
+
 The stored stream of an artifact is ``age(zstd(raw))``: readable with stock tools
 (``cat T/I/dump.* | age -d -i key.txt | zstd -d``).
 """
@@ -88,6 +93,9 @@ class Manifest:
     timings: dict[str, float]
     buttress_version: str
     format_version: int = FORMAT_VERSION
+    # {"algorithm": "HMAC-SHA256", "key": <fingerprint>, "mac": <hex>}; empty: unauthenticated
+    # (a manifest written before manifest authentication, or without a manifest key)
+    authentication: dict[str, Any] = field(default_factory=dict)
 
     @property
     def raw_size(self) -> int:
@@ -104,7 +112,18 @@ class Manifest:
         raise KeyError(name)
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=2, sort_keys=True).encode() + b"\n"
+        """The canonical bytes of the manifest, as written (no ``authentication`` when empty,
+        so a manifest written before it existed is still canonical)."""
+        data = asdict(self)
+        if not self.authentication:
+            del data["authentication"]
+        return json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
+
+    def signed_bytes(self) -> bytes:
+        """What the MAC covers: the canonical JSON without ``authentication``."""
+        data = asdict(self)
+        del data["authentication"]
+        return json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
 
     @classmethod
     def from_json(cls, data: bytes, where: str) -> Manifest:
@@ -129,7 +148,12 @@ class Manifest:
                 )
                 for a in raw["artifacts"]
             ]
-            fields = {k: raw[k] for k in cls.__dataclass_fields__ if k != "artifacts"}
+            optional = {"authentication"}
+            fields = {
+                k: raw[k]
+                for k in cls.__dataclass_fields__
+                if k != "artifacts" and (k not in optional or k in raw)
+            }
             return cls(artifacts=artifacts, **fields)
         except CorruptBackupError:
             raise

@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from buttress.backup import progress
 from buttress.backup.destinations import Destination, ObjectWriter
 from buttress.backup.errors import BackupError, CorruptBackupError
 from buttress.backup.format import Artifact, Manifest, StoredObject, object_key
 
-__all__ = ["Settings", "drain", "read_artifact", "store_artifact", "verify_objects"]
+if TYPE_CHECKING:
+    from buttress.backup.plan import ObjectPlan
+
+__all__ = [
+    "Settings",
+    "check_object",
+    "drain",
+    "read_artifact",
+    "store_artifact",
+    "verify_objects",
+]
 
 CHUNK = 1 << 20
 # zstd's multi-threaded jobs: each worker holds about two jobs' worth of buffers, so the
@@ -39,6 +49,7 @@ class Settings:
     threads: int = -1  # zstd worker threads (-1: one per core)
     object_size: int = 64 << 20
     required: int | None = None  # destinations that must succeed (None: all)
+    manifest_key: bytes | None = field(default=None, repr=False)  # MAC the manifest with it
 
 
 class _Counting:
@@ -215,11 +226,12 @@ def store_artifact(
 
 
 class _ObjectsReader:
-    """The stored stream of an artifact, read object by object from one destination, each
-    object's size and SHA-256 checked as it ends."""
+    """The stored stream of an artifact, read object by object (each from the destination
+    ``source_of`` names for it), each object's size and SHA-256 checked as it ends."""
 
-    def __init__(self, destination: Destination, artifact: Artifact) -> None:
-        self.destination = destination
+    def __init__(self, source_of: Callable[[str], Destination], artifact: Artifact) -> None:
+        self.source_of = source_of
+        self.destination: Destination | None = None
         self.objects = iter(artifact.objects)
         self.current: StoredObject | None = None
         self.file: BinaryIO | None = None
@@ -229,12 +241,14 @@ class _ObjectsReader:
 
     def _where(self) -> str:
         assert self.current is not None
+        assert self.destination is not None
         return f"object {self.current.key} in destination {self.destination.describe()}"
 
     def _next(self) -> bool:
         self.current = next(self.objects, None)
         if self.current is None:
             return False
+        self.destination = self.source_of(self.current.key)
         self.file = self.destination.reader(self.current.key)
         self.hash = hashlib.sha256()
         self.read_bytes = 0
@@ -307,12 +321,13 @@ class _Sink:
 def read_artifact(
     manifest: Manifest,
     name: str,
-    destination: Destination,
+    destination: Destination | ObjectPlan,
     identities: Sequence[Any],
     out: BinaryIO,
 ) -> int:
     """Write the raw bytes of artifact ``name`` to ``out`` (checking, decrypting, decompressing
-    on the way); returns how many were written.
+    on the way); returns how many were written. ``destination`` is the one to read every
+    object from, or a plan naming one per object.
 
     Raises:
         CorruptBackupError: an object is missing, truncated or altered (named), or the
@@ -323,7 +338,15 @@ def read_artifact(
 
     artifact = manifest.artifact(name)
     progress.start(f"restoring {manifest.target} ({name})", artifact.raw_size)
-    reader = _ObjectsReader(destination, artifact)
+    from buttress.backup import plan
+
+    source_of: Callable[[str], Destination]
+    if isinstance(destination, plan.ObjectPlan):
+        source_of = destination.destination_of
+    else:
+        one = destination
+        source_of = lambda _key: one  # noqa: E731
+    reader = _ObjectsReader(source_of, artifact)
     sink = _Sink(out)
     decompressor = zstandard.ZstdDecompressor()
     try:
@@ -368,6 +391,21 @@ def drain(reader: BinaryIO, out: ObjectWriter | None = None) -> tuple[int, str]:
         progress.advance(len(data))
 
 
+def check_object(obj: StoredObject, destination: Destination) -> str:
+    """Read ``obj`` from ``destination`` and hash it: the problem, or "" when it matches."""
+    try:
+        f = destination.reader(obj.key)
+    except BackupError:
+        return "missing"
+    with f:
+        size, digest = drain(f)
+    if size != obj.size:
+        return f"size {size}, expected {obj.size}"
+    if digest != obj.sha256:
+        return "SHA-256 mismatch"
+    return ""
+
+
 def verify_objects(
     manifest: Manifest, destination: Destination
 ) -> Iterator[tuple[StoredObject, str]]:
@@ -376,14 +414,6 @@ def verify_objects(
     progress.start(f"checking {destination.name}", manifest.stored_size)
     for artifact in manifest.artifacts:
         for obj in artifact.objects:
-            try:
-                f = destination.reader(obj.key)
-            except BackupError:
-                yield obj, "missing"
-                continue
-            with f:
-                size, digest = drain(f)
-            if size != obj.size:
-                yield obj, f"size {size}, expected {obj.size}"
-            elif digest != obj.sha256:
-                yield obj, "SHA-256 mismatch"
+            problem = check_object(obj, destination)
+            if problem:
+                yield obj, problem

@@ -17,22 +17,24 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from buttress.backup.authenticity import Trust, ensure_manifest_key, read_manifest_key
 from buttress.backup.build import build_destination, build_source
 from buttress.backup.destinations import Destination
 from buttress.backup.engine import (
     copy_backup,
-    load_manifest,
+    plan_objects,
+    read_manifest,
     restore_globals,
     restore_test,
     take_backup,
-    verify,
 )
 from buttress.backup.engine import restore as restore_backup
 from buttress.backup.errors import BackupBusyError, BackupError
 from buttress.backup.events import BackupFinished, BackupVerified
-from buttress.backup.format import Manifest
+from buttress.backup.format import Manifest, is_backup_id, manifest_key
 from buttress.backup.keys import load_identities, open_passphrase_key, parse_recipients
-from buttress.backup.pipeline import Settings
+from buttress.backup.pipeline import Settings, verify_objects
+from buttress.backup.plan import plan_from_problems
 from buttress.catalog import audit, claims
 from buttress.catalog.tables import BackupRun, Claim, utcnow
 from buttress.errors import NotFoundError, UsageError
@@ -44,7 +46,10 @@ if TYPE_CHECKING:
     from buttress.catalog import Catalog
     from buttress.config import BackupConfig, BackupTarget
 
-__all__ = ["Backups", "RunView"]
+__all__ = ["DEFAULT_MANIFEST_KEY", "Backups", "RunView"]
+
+# backup.manifest_key_file when unset (the CLI and `serve` put it in their data directory)
+DEFAULT_MANIFEST_KEY = Path(".buttress") / "manifest.key"
 
 log = logging.getLogger("buttress.backup")
 
@@ -161,17 +166,57 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+@dataclass(frozen=True)
+class _Located:
+    """A backup asked for by id: its target, its catalog record (if any), where it lies, and
+    what its manifest is authenticated against."""
+
+    id: str
+    target: BackupTarget
+    run: RunView | None
+    destinations: list[Destination]
+    trust: Trust
+
+
 class Backups:
-    """The configured targets and destinations, with the catalog that records their runs."""
+    """The configured targets and destinations, with the catalog that records their runs.
+
+    Args:
+        manifest_key: the manifest key file to authenticate manifests with (default:
+            ``backup.manifest_key_file``).
+        trust_unauthenticated: use a manifest that neither the catalog nor a manifest key can
+            authenticate (after a disaster, with the key lost), with a warning.
+    """
 
     lease: float = claims.LEASE
     """Seconds a run's claim on its target stays live without a heartbeat."""
     heartbeat: float = claims.HEARTBEAT
     """Seconds between a running run's heartbeats."""
 
-    def __init__(self, config: BackupConfig, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        config: BackupConfig,
+        catalog: Catalog,
+        *,
+        manifest_key: Path | None = None,
+        trust_unauthenticated: bool = False,
+    ) -> None:
         self.config = config
         self.catalog = catalog
+        self.manifest_key = manifest_key
+        self.trust_unauthenticated = trust_unauthenticated
+        self.notes: list[str] = []  # warnings of the last calls (skipped copies, trust...)
+
+    def manifest_key_path(self) -> Path:
+        return self.manifest_key or self.config.manifest_key_file or DEFAULT_MANIFEST_KEY
+
+    def _reading_key(self) -> bytes | None:
+        """The manifest key to check manifests with: one given must be readable; the
+        configured or default one is used when it exists."""
+        path = self.manifest_key_path()
+        if self.manifest_key is None and not path.exists():
+            return None
+        return read_manifest_key(path)
 
     def target(self, name: str) -> BackupTarget:
         for target in self.config.targets:
@@ -216,6 +261,7 @@ class Backups:
             object_size=target.object_size_mb << 20,
             required=target.required,
             passphrase=phrase,
+            manifest_key=ensure_manifest_key(self.manifest_key_path()),
         )
 
     def identities(self, manifest: Manifest, files: Sequence[Path] = ()) -> list[Any]:
@@ -467,119 +513,256 @@ class Backups:
             info["encryption"] = manifest.encryption
         return info
 
+    def _locate(self, backup_id: str) -> _Located:
+        """Backup ``backup_id``: from the catalog's record, or (a catalog without it, e.g.
+        after a disaster) from the configured destinations that hold its manifest."""
+        try:
+            run: RunView | None = self.get(backup_id)
+        except NotFoundError:
+            run = None
+        sha: str | None = None
+        if run is not None:
+            target = self.target(run.target)
+            found = [d for d in self.destinations(target) if d.name in run.destinations]
+            with self.catalog.begin() as session:
+                row = session.get(BackupRun, backup_id)
+                sha = (row.manifest_sha256 if row is not None else "") or None
+        else:
+            if not is_backup_id(backup_id):
+                raise NotFoundError("backup run", backup_id)
+            target, found = self._search(backup_id)
+        trust = Trust(backup_id, target.name, sha, self._reading_key(), self.trust_unauthenticated)
+        return _Located(backup_id, target, run, found, trust)
+
+    def _search(self, backup_id: str) -> tuple[BackupTarget, list[Destination]]:
+        for target in self.config.targets:
+            try:
+                candidates = self.destinations(target)
+            except UsageError:
+                continue
+            holding = []
+            for dest in candidates:
+                try:
+                    if dest.exists(manifest_key(target.name, backup_id)):
+                        holding.append(dest)
+                except BackupError:
+                    continue
+            if holding:
+                return target, holding
+        raise NotFoundError("backup run", backup_id)
+
+    def _only(self, located: _Located, name: str | None) -> list[Destination]:
+        """The destinations of ``located`` to read from: all, or only ``name`` (--from)."""
+        if name is None:
+            return located.destinations
+        if name not in {d.name for d in self.config.destinations}:
+            known = ", ".join(d.name for d in self.config.destinations) or "none"
+            raise UsageError(f"unknown destination {name!r} (--from); configured: {known}")
+        chosen = [d for d in located.destinations if d.name == name]
+        if not chosen:
+            raise BackupError(f"backup {located.id} is not in destination {name} (--from)")
+        return chosen
+
+    def _authentic(
+        self, located: _Located, candidates: Sequence[Destination] | None = None
+    ) -> tuple[Manifest, list[Destination]]:
+        """The authentic manifest of ``located`` and the destinations whose manifest is it.
+
+        Raises:
+            BackupError: no destination holds an authentic manifest (each one's reason).
+        """
+        if located.run is not None and located.run.status != "succeeded":
+            raise BackupError(
+                f"backup {located.id} is {located.run.status}: there is nothing to read"
+            )
+        manifest: Manifest | None = None
+        holders: list[Destination] = []
+        problems = []
+        for dest in located.destinations if candidates is None else candidates:
+            try:
+                verdict = read_manifest(dest, located.trust)
+            except BackupError as exc:
+                problems.append(str(exc))
+                continue
+            self.notes.extend(w for w in verdict.warnings if w not in self.notes)
+            manifest = manifest or verdict.manifest
+            holders.append(dest)
+        if manifest is None:
+            why = "; ".join(problems) or "no destination holds it"
+            raise BackupError(f"backup {located.id}: no readable manifest ({why})")
+        self.notes.extend(p for p in problems if p not in self.notes)
+        return manifest, holders
+
     def manifest(
         self, run: RunView, destination: Destination | None = None
     ) -> tuple[Manifest, Destination]:
-        """The manifest of a good run, from the first destination that has it."""
-        if run.status != "succeeded":
-            raise BackupError(f"backup {run.id} is {run.status}: there is nothing to read")
-        target = self.target(run.target)
-        candidates = [destination] if destination else self.destinations(target)
-        problems = []
-        for dest in candidates:
-            if dest.name not in run.destinations:
-                continue
-            try:
-                return load_manifest(dest, run.target, run.id), dest
-            except BackupError as exc:
-                problems.append(str(exc))
-        why = "; ".join(problems) or "no destination holds it"
-        raise BackupError(f"backup {run.id}: no readable manifest ({why})")
+        """The authentic manifest of a good run, from the first destination that has it."""
+        located = self._locate(run.id)
+        manifest, holders = self._authentic(located, None if destination is None else [destination])
+        return manifest, holders[0]
 
     def verify(
-        self, backup_id: str, *, restore: bool = False, identity: Sequence[Path] = ()
+        self,
+        backup_id: str,
+        *,
+        restore: bool = False,
+        identity: Sequence[Path] = (),
+        from_destination: str | None = None,
     ) -> dict[str, Any]:
-        """Check every object at every destination; with ``restore``, also a restore test.
-        The result is recorded in the catalog."""
-        run = self.get(backup_id)
-        target = self.target(run.target)
+        """Authenticate the manifest and check every object at every destination; with
+        ``restore``, also a restore test (each object read from the first destination with a
+        good copy, or only from ``from_destination``). The result, per destination too, is
+        recorded in the catalog when it has the run."""
+        located = self._locate(backup_id)
+        run, target = located.run, located.target
+        chosen = self._only(located, from_destination) if restore else []
         problems: list[str] = []
         checked: list[str] = []
+        warnings: list[str] = []
+        per: dict[str, dict[str, Any]] = {}
+        bad: dict[str, dict[str, str]] = {}
         manifest: Manifest | None = None
-        first: Destination | None = None
-        for dest in self.destinations(target):
-            if dest.name not in run.destinations:
-                continue
+        for dest in located.destinations:
             try:
-                m = load_manifest(dest, run.target, run.id)
+                verdict = read_manifest(dest, located.trust)
             except BackupError as exc:
                 problems.append(str(exc))
+                per[dest.name] = {"ok": False, "authenticated_by": [], "problems": [str(exc)]}
                 continue
-            manifest, first = manifest or m, first or dest
-            problems.extend(verify(m, dest))
+            manifest = manifest or verdict.manifest
+            warnings.extend(verdict.warnings)
+            bad[dest.name] = {o.key: p for o, p in verify_objects(verdict.manifest, dest)}
+            found = [f"{k} in {dest.describe()}: {p}" for k, p in bad[dest.name].items()]
+            problems.extend(found)
             checked.append(dest.name)
-        if run.status != "succeeded":
+            per[dest.name] = {
+                "ok": not found,
+                "authenticated_by": list(verdict.authenticated_by),
+                "problems": found,
+            }
+        if run is None:
+            warnings.insert(0, f"the catalog has no record of backup {backup_id}")
+        elif run.status != "succeeded":
             problems.insert(0, f"backup {run.id} is {run.status}: it never completed")
-        elif not checked:
-            problems.append(f"backup {run.id}: no destination holds a readable copy")
-        result: dict[str, Any] = {"id": run.id, "destinations": checked, "problems": problems}
-        with self.catalog.begin() as session:
-            row = session.get(BackupRun, run.id)
-            assert row is not None
-            row.verify_status = "ok" if checked and not problems else "failed"
-            row.verified_at = utcnow()
-        emit(BackupVerified(run.target, run.id, not problems and bool(checked), False,
-                            tuple(problems)))  # fmt: skip
-        if restore:
-            if manifest is None or first is None:
-                result["restore_test"] = {"ok": False, "problems": ["no readable copy"]}
-            else:
-                test = restore_test(
-                    manifest, build_source(target), first, self.identities(manifest, identity)
-                )
-                result["restore_test"] = {
-                    "ok": test.ok,
-                    "seconds": test.seconds,
-                    "problems": test.problems,
+        if not checked and (run is None or run.status == "succeeded"):
+            problems.append(f"backup {backup_id}: no destination holds a readable copy")
+        result: dict[str, Any] = {
+            "id": backup_id,
+            "target": target.name,
+            "destinations": checked,
+            "problems": problems,
+            "per_destination": per,
+            "warnings": warnings,
+        }
+        ok = bool(checked) and not problems
+        if run is not None:
+            with self.catalog.begin() as session:
+                row = session.get(BackupRun, run.id)
+                assert row is not None
+                row.verify_status = "ok" if ok else "failed"
+                row.verified_at = utcnow()
+                row.detail = {
+                    **(row.detail or {}),
+                    "verify": {
+                        name: {"ok": r["ok"], "problems": r["problems"][:20]}
+                        for name, r in per.items()
+                    },
                 }
-                with self.catalog.begin() as session:
-                    row = session.get(BackupRun, run.id)
-                    assert row is not None
-                    row.restore_test_status = "ok" if test.ok else "failed"
-                    row.restore_tested_at = utcnow()
-                    row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
-                emit(BackupVerified(run.target, run.id, test.ok, True, tuple(test.problems)))
+        emit(BackupVerified(target.name, backup_id, ok, False, tuple(problems)))
+        if restore:
+            self._restore_test(result, located, manifest, chosen, bad, identity)
         return result
 
-    def copy(self, backup_id: str, destination: str) -> dict[str, Any]:
-        """Copy a good backup into the configured destination ``destination`` (resumable:
-        objects already there are skipped); the catalog then lists it there too."""
-        run = self.get(backup_id)
+    def _restore_test(
+        self,
+        result: dict[str, Any],
+        located: _Located,
+        manifest: Manifest | None,
+        chosen: list[Destination],
+        bad: dict[str, dict[str, str]],
+        identity: Sequence[Path],
+    ) -> None:
+        # only destinations whose manifest authenticated have their objects checked in ``bad``
+        order = [d for d in chosen if d.name in bad]
+        if manifest is None or not order:
+            result["restore_test"] = {"ok": False, "problems": ["no readable copy"]}
+            return
+        try:
+            plan = plan_from_problems(manifest, order, bad)
+        except BackupError as exc:
+            result["restore_test"] = {"ok": False, "seconds": 0.0, "problems": [str(exc)]}
+        else:
+            test = restore_test(
+                manifest,
+                build_source(located.target),
+                plan,
+                self.identities(manifest, identity),
+            )
+            result["restore_test"] = {
+                "ok": test.ok,
+                "seconds": test.seconds,
+                "problems": test.problems,
+                "skipped": test.skipped,
+                "read_from": plan.used,
+            }
+        test_ok = bool(result["restore_test"]["ok"])
+        if located.run is not None:
+            with self.catalog.begin() as session:
+                row = session.get(BackupRun, located.id)
+                assert row is not None
+                row.restore_test_status = "ok" if test_ok else "failed"
+                row.restore_tested_at = utcnow()
+                row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
+        emit(
+            BackupVerified(
+                located.target.name,
+                located.id,
+                test_ok,
+                True,
+                tuple(result["restore_test"]["problems"]),
+            )
+        )
+
+    def copy(
+        self, backup_id: str, destination: str, *, from_destination: str | None = None
+    ) -> dict[str, Any]:
+        """Copy a good backup into the configured destination ``destination`` (from
+        ``from_destination``, else the first other destination with an authentic manifest):
+        objects already there are hashed, good ones skipped (resumable), damaged ones replaced
+        (a repair); the catalog then lists it there too."""
+        located = self._locate(backup_id)
         wanted = [d for d in self.config.destinations if d.name == destination]
         if not wanted:
             known = ", ".join(d.name for d in self.config.destinations) or "none"
             raise UsageError(f"unknown destination {destination!r}; configured: {known}")
+        if from_destination == destination:
+            raise UsageError(f"--from {destination}: copying a destination onto itself")
         target_dest = build_destination(wanted[0])
-        sources = [d for d in self.destinations(self.target(run.target)) if d.name != destination]
-        manifest, source = None, None
-        problems = []
-        for candidate in sources:
-            if candidate.name not in run.destinations:
-                continue
-            try:
-                manifest, source = self.manifest(run, candidate)
-                break
-            except BackupError as exc:
-                problems.append(str(exc))
-        if manifest is None or source is None:
+        sources = [d for d in self._only(located, from_destination) if d.name != destination]
+        try:
+            manifest, holders = self._authentic(located, sources)
+        except BackupError as exc:
             raise BackupError(
                 f"backup {backup_id}: no other destination holds a readable copy"
-                + (f" ({'; '.join(problems)})" if problems else "")
-            )
+                + (f" ({exc})" if sources else "")
+            ) from None
+        source = holders[0]
         result = copy_backup(manifest, source, target_dest)
-        with self.catalog.begin() as session:
-            row = session.get(BackupRun, run.id)
-            assert row is not None
-            row.destinations = sorted({*(row.destinations or []), destination})
-            row.failed_destinations = {
-                k: v for k, v in (row.failed_destinations or {}).items() if k != destination
-            }
+        if located.run is not None:
+            with self.catalog.begin() as session:
+                row = session.get(BackupRun, backup_id)
+                assert row is not None
+                row.destinations = sorted({*(row.destinations or []), destination})
+                row.failed_destinations = {
+                    k: v for k, v in (row.failed_destinations or {}).items() if k != destination
+                }
         return {
-            "id": run.id,
+            "id": backup_id,
             "from": source.name,
             "to": destination,
             "copied": result.copied,
             "skipped": result.skipped,
+            "repaired": result.repaired,
             "bytes": result.bytes,
         }
 
@@ -677,10 +860,15 @@ class Backups:
         identity: Sequence[Path] = (),
         globals_only: bool = False,
         jobs: int | None = None,
+        from_destination: str | None = None,
     ) -> str:
-        """Restore a backup (see ``buttress backup restore --help``); returns where it went."""
-        run = self.get(backup_id)
-        target = self.target(run.target)
+        """Restore a backup (see ``buttress backup restore --help``); returns where it went.
+
+        Every object is hashed first and read from the first destination with a good copy
+        (only ``from_destination`` when given); a backup with an object nobody holds intact
+        fails before anything is created or restored."""
+        located = self._locate(backup_id)
+        target = located.target
         if jobs is not None:
             if target.source != "postgresql":
                 raise UsageError(
@@ -689,24 +877,30 @@ class Backups:
                 )
             target = target.model_copy(update={"restore_jobs": jobs})
         source = build_source(target)
-        manifest, dest = self.manifest(run)
+        manifest, _ = self._authentic(located)
+        plan = plan_objects(
+            manifest,
+            self._only(located, from_destination),
+            ["globals"] if globals_only else None,
+        )
+        self.notes.extend(plan.skipped)
         if globals_only:
             where = to or getattr(source, "dsn", None)
             if where is None:
                 raise UsageError("--globals needs --to DSN (a database on the server to apply to)")
             return restore_globals(
-                manifest, source, dest, self.identities(manifest, identity), where
+                manifest, source, plan, self.identities(manifest, identity), where
             )
         create = getattr(source, "create_database", None)
         if database is None and to is None:
             # by default a new place, never the source: a database on the source's server,
             # or ./restored/TARGET/ID
-            stamp = run.id.lower().replace("-", "_")
+            stamp = backup_id.lower().replace("-", "_")
             if create is not None:
-                short = run.target.replace("-", "_").replace(".", "_")[:30]  # names <= 63 bytes
+                short = target.name.replace("-", "_").replace(".", "_")[:30]  # names <= 63 bytes
                 database = f"{short}_restore_{stamp}"
             else:
-                folder = Path("restored") / run.target / run.id
+                folder = Path("restored") / target.name / backup_id
                 to = str(folder / "restored.db") if target.source == "sqlite" else str(folder)
         if database is not None:
             if create is None:
@@ -718,7 +912,7 @@ class Backups:
         return restore_backup(
             manifest,
             source,
-            dest,
+            plan,
             self.identities(manifest, identity),
             to,
             force=force,

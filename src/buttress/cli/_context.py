@@ -35,7 +35,12 @@ class State:
     def config(self) -> ButtressConfig:
         """The configuration, loaded on first use (raises ConfigError with every problem)."""
         if self._config is None:
-            self._config = load(self.config_path)
+            config = load(self.config_path)
+            if config.backup.manifest_key_file is None:  # its default lives in the data dir
+                where = (self.data_dir or config.data_dir or DEFAULT_DATA_DIR) / "manifest.key"
+                backup = config.backup.model_copy(update={"manifest_key_file": where})
+                config = config.model_copy(update={"backup": backup})
+            self._config = config
         return self._config
 
     def resolved_data_dir(self) -> Path:

@@ -7,11 +7,15 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from buttress.cli._context import print_table, state
+
+if TYPE_CHECKING:
+    from buttress.backup.service import Backups
+    from buttress.catalog import Catalog
 
 app = typer.Typer(
     help="Back up the targets declared under `backup:` in buttress.yaml, and restore them.",
@@ -23,6 +27,43 @@ IdentityOption = Annotated[
     list[Path] | None,
     typer.Option("--identity", "-i", help="age identity file (default: backup.identity_files)."),
 ]
+ManifestKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--manifest-key",
+        help="The manifest key file that authenticates manifests (default: "
+        "backup.manifest_key_file); needed when the catalog has no record of the backup.",
+    ),
+]
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-unauthenticated",
+        help="Use a manifest that neither the catalog nor a manifest key can authenticate "
+        "(warned about; a forged or replaced manifest would go unnoticed).",
+    ),
+]
+FromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Read the backup only from this destination (default: each object from the first "
+        "destination whose copy matches the manifest).",
+    ),
+]
+
+
+def _backups(
+    ctx: typer.Context, catalog: Catalog, key: Path | None = None, trust: bool = False
+) -> Backups:
+    from buttress.backup.service import Backups
+
+    return Backups(state(ctx).config.backup, catalog, manifest_key=key, trust_unauthenticated=trust)
+
+
+def _warn(backups: Backups) -> None:
+    for note in backups.notes:
+        typer.echo(f"warning: {note}", err=True)
 
 
 def _size(n: int) -> str:
@@ -211,17 +252,21 @@ def verify(
         bool, typer.Option("--restore-test", help="Also restore into a scratch target and compare.")
     ] = False,
     identity: IdentityOption = None,
+    from_: FromOption = None,
+    manifest_key: ManifestKeyOption = None,
+    trust_unauthenticated: TrustOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-read every object at every destination and check its SHA-256; with --restore-test,
-    restore into a temporary database/file/directory, compare with what the backup recorded
-    (row counts, schema, checksums) and clean up. Exit 1 when anything is wrong."""
-    from buttress.backup.service import Backups
-
+    """Authenticate the manifest, re-read every object at every destination and check its
+    SHA-256 (reported per destination); with --restore-test, restore into a temporary
+    database/file/directory (each object from the first destination with a good copy, or
+    --from), compare with what the backup recorded (row counts, schema, checksums) and clean
+    up. Exit 1 when anything is wrong."""
     st = state(ctx)
     with st.catalog() as catalog, _progress():
-        result = Backups(st.config.backup, catalog).verify(
-            backup_id, restore=restore_test, identity=identity or []
+        backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
+        result = backups.verify(
+            backup_id, restore=restore_test, identity=identity or [], from_destination=from_
         )
     bad = bool(result["problems"]) or (
         "restore_test" in result and not result["restore_test"]["ok"]
@@ -229,9 +274,17 @@ def verify(
     if as_json:
         _echo_json(result)
     else:
+        for warning in result["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
+        for name, res in result["per_destination"].items():
+            how = ", ".join(res["authenticated_by"]) or "nothing"
+            state_ = "ok" if res["ok"] else f"{len(res['problems'])} problem(s)"
+            typer.echo(f"{name}: {state_} (manifest authenticated by {how})")
         for problem in result["problems"]:
             typer.echo(f"problem: {problem}", err=True)
         if "restore_test" in result:
+            for skipped in result["restore_test"].get("skipped", []):
+                typer.echo(f"restore test: skipped {skipped}", err=True)
             for problem in result["restore_test"].get("problems", []):
                 typer.echo(f"restore test: {problem}", err=True)
         if not bad:
@@ -293,26 +346,34 @@ def restore(
         ),
     ] = None,
     identity: IdentityOption = None,
+    from_: FromOption = None,
+    manifest_key: ManifestKeyOption = None,
+    trust_unauthenticated: TrustOption = False,
 ) -> None:
     """Restore a backup into a new place (never over existing data unless --force).
 
     Without --to or --database: a new database on the source's server, named after the backup
-    (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis)."""
-    from buttress.backup.service import Backups
-
+    (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis). Every
+    object is checked against the manifest before anything is restored, and read from the
+    first destination whose copy is good (or only --from); skipped copies are named."""
     st = state(ctx)
     table_list = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
     with st.catalog() as catalog, _progress():
-        where = Backups(st.config.backup, catalog).restore(
-            backup_id,
-            to=to,
-            database=database,
-            tables=table_list,
-            force=force,
-            identity=identity or [],
-            globals_only=globals_,
-            jobs=jobs,
-        )
+        backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
+        try:
+            where = backups.restore(
+                backup_id,
+                to=to,
+                database=database,
+                tables=table_list,
+                force=force,
+                identity=identity or [],
+                globals_only=globals_,
+                jobs=jobs,
+                from_destination=from_,
+            )
+        finally:
+            _warn(backups)
     typer.echo(f"restored {backup_id} into {where}")
 
 
@@ -417,20 +478,28 @@ def copy(
     destination: Annotated[
         str, typer.Argument(help="A destination name from backup.destinations.")
     ],
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="Copy from this destination (default: the first other one)."),
+    ] = None,
+    manifest_key: ManifestKeyOption = None,
+    trust_unauthenticated: TrustOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Copy a backup into another destination: a new offsite copy, or one that failed during
-    the run. Objects already there are skipped, so an interrupted copy resumes; each copied
-    object is checked against the manifest's SHA-256, and the manifest is written last."""
-    from buttress.backup.service import Backups
-
+    """Copy a backup into another destination: a new offsite copy, one that failed during the
+    run, or a repair. Objects already there are hashed: good ones are skipped (so an
+    interrupted copy resumes), damaged ones replaced; each copied object is checked against
+    the manifest's SHA-256, and the manifest is written last."""
     st = state(ctx)
     with st.catalog() as catalog, _progress():
-        result = Backups(st.config.backup, catalog).copy(backup_id, destination)
+        backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
+        result = backups.copy(backup_id, destination, from_destination=from_)
+        _warn(backups)
     if as_json:
         _echo_json(result)
         return
     typer.echo(
         f"backup {backup_id}: {result['copied']} objects copied ({_size(result['bytes'])}), "
-        f"{result['skipped']} already in {destination}; copied from {result['from']}"
+        f"{result['repaired']} of them replacing damaged ones, {result['skipped']} good "
+        f"already in {destination}; copied from {result['from']}"
     )

@@ -698,6 +698,14 @@ class BackupConfig(Section):
     passphrase_file: Path | None = Field(
         default=None, description="A file whose first line is the passphrase (instead)."
     )
+    manifest_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "The manifest key (32 random bytes, hex) that authenticates every backup's "
+            "manifest; created (0600) by the first backup when missing. Default: "
+            "manifest.key in the data directory. Keep a copy offline with the identity."
+        ),
+    )
     destinations: list[BackupDestination] = Field(default_factory=list)
     targets: list[BackupTarget] = Field(default_factory=list)
     max_parallel: int = Field(
