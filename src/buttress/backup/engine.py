@@ -19,6 +19,8 @@ from buttress.backup.sources.base import Source
 __all__ = [
     "BackupResult",
     "CopyResult",
+    "check_identities",
+    "check_objects",
     "copy_backup",
     "load_manifest",
     "restore",
@@ -146,6 +148,53 @@ def verify(manifest: Manifest, destination: Destination) -> list[str]:
         f"{obj.key} in {destination.describe()}: {problem}"
         for obj, problem in verify_objects(manifest, destination)
     ]
+
+
+def check_objects(manifest: Manifest, destination: Destination) -> None:
+    """Every object of the backup in ``destination`` re-read and its SHA-256 checked.
+
+    integrity: the per-object pre-pass (``plan_objects``, choosing a good copy per object among
+    the destinations) supersedes this; it is called in one place, before a restore touches its
+    target (:func:`buttress.backup.restoring.restore_safely`).
+
+    Raises:
+        CorruptBackupError: naming each bad object (missing, wrong size, altered).
+    """
+    bad = verify(manifest, destination)
+    if bad:
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise CorruptBackupError(
+            f"backup {manifest.backup_id} is damaged: " + "; ".join(bad[:5]) + more
+        )
+
+
+class _Opened(Exception):
+    """The first decrypted bytes arrived: the identities open the backup."""
+
+
+class _FirstBytes:
+    def write(self, data: bytes) -> int:
+        raise _Opened
+
+    def flush(self) -> None:
+        return None
+
+
+def check_identities(
+    manifest: Manifest, destination: Destination, identities: Sequence[Any]
+) -> None:
+    """Decrypt the first bytes of the first artifact (about one 64 KiB age chunk is read).
+
+    Raises:
+        CorruptBackupError: the identities cannot decrypt it (or its first object is damaged;
+            named as such).
+    """
+    if not manifest.artifacts:
+        return
+    try:
+        read_artifact(manifest, manifest.artifacts[0].name, destination, identities, _FirstBytes())  # type: ignore[arg-type]
+    except _Opened:
+        return
 
 
 def _reader(manifest: Manifest, destination: Destination, identities: Sequence[Any]) -> Any:

@@ -25,7 +25,6 @@ from buttress.backup.engine import (
     take_backup,
     verify,
 )
-from buttress.backup.engine import restore as restore_backup
 from buttress.backup.errors import BackupBusyError, BackupError
 from buttress.backup.events import BackupFinished, BackupVerified
 from buttress.backup.format import Manifest
@@ -525,11 +524,17 @@ class Backups:
         database: str | None = None,
         tables: list[str] | None = None,
         force: bool = False,
+        force_damaged: bool = False,
         identity: Sequence[Path] = (),
         globals_only: bool = False,
         jobs: int | None = None,
     ) -> str:
-        """Restore a backup (see ``buttress backup restore --help``); returns where it went."""
+        """Restore a backup (see ``buttress backup restore --help``); returns where it went.
+        Nothing is created or written before the identities open the backup and every object
+        checks out; a failed restore removes what it created (:mod:`~buttress.backup.restoring`).
+        """
+        from buttress.backup.restoring import restore_safely
+
         run = self.get(backup_id)
         target = self.target(run.target)
         if jobs is not None:
@@ -541,37 +546,52 @@ class Backups:
             target = target.model_copy(update={"restore_jobs": jobs})
         source = build_source(target)
         manifest, dest = self.manifest(run)
+        identities = self.identities(manifest, identity)  # a missing key: before anything
         if globals_only:
             where = to or getattr(source, "dsn", None)
             if where is None:
                 raise UsageError("--globals needs --to DSN (a database on the server to apply to)")
-            return restore_globals(
-                manifest, source, dest, self.identities(manifest, identity), where
-            )
-        create = getattr(source, "create_database", None)
+            return restore_globals(manifest, source, dest, identities, where)
+        database_dsn = getattr(source, "database_dsn", None)
         if database is None and to is None:
             # by default a new place, never the source: a database on the source's server,
             # or ./restored/TARGET/ID
             stamp = run.id.lower().replace("-", "_")
-            if create is not None:
+            if database_dsn is not None:
                 short = run.target.replace("-", "_").replace(".", "_")[:30]  # names <= 63 bytes
                 database = f"{short}_restore_{stamp}"
             else:
                 folder = Path("restored") / run.target / run.id
                 to = str(folder / "restored.db") if target.source == "sqlite" else str(folder)
         if database is not None:
-            if create is None:
+            if database_dsn is None:
                 raise UsageError(
                     "--database applies to postgresql, mariadb and mongodb targets; use --to"
                 )
-            to = create(database)
+            to = str(database_dsn(database))
         assert to is not None
-        return restore_backup(
+        return restore_safely(
             manifest,
             source,
             dest,
-            self.identities(manifest, identity),
+            identities,
             to,
+            create=database,
             force=force,
+            force_damaged=force_damaged,
             tables=tables,
+            last_check=_failed_check(run),
         )
+
+
+def _failed_check(run: RunView) -> str:
+    """What failed in a run's last checks, as "verify failed" ("" when nothing did)."""
+    failed = [
+        what
+        for what, status in (
+            ("verify", run.verify_status),
+            ("restore test", run.restore_test_status),
+        )
+        if status == "failed"
+    ]
+    return " and ".join(failed) + " failed" if failed else ""

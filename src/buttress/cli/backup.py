@@ -271,7 +271,20 @@ def restore(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Restore over a target that is not empty.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Restore over a target that is not empty (refused from a backup whose last "
+            "verify or restore test failed: see --force-damaged).",
+        ),
+    ] = False,
+    force_damaged: Annotated[
+        bool,
+        typer.Option(
+            "--force-damaged",
+            help="Like --force, even from a backup whose last verify or restore test failed "
+            "(every object is still checked before the target is touched).",
+        ),
     ] = False,
     globals_: Annotated[
         bool,
@@ -297,7 +310,10 @@ def restore(
     """Restore a backup into a new place (never over existing data unless --force).
 
     Without --to or --database: a new database on the source's server, named after the backup
-    (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis)."""
+    (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis).
+
+    Nothing is created or written before the key opens the backup and every object checks out;
+    a failed restore removes what it created and says what state the target is left in."""
     from buttress.backup.service import Backups
 
     st = state(ctx)
@@ -309,6 +325,7 @@ def restore(
             database=database,
             tables=table_list,
             force=force,
+            force_damaged=force_damaged,
             identity=identity or [],
             globals_only=globals_,
             jobs=jobs,

@@ -26,7 +26,14 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from buttress.backup.errors import BackupError, RestoreError
-from buttress.backup.sources.base import ReadArtifact, Source, Tool, feed, run_tool
+from buttress.backup.sources.base import (
+    ReadArtifact,
+    Source,
+    Tool,
+    count_kinds,
+    feed,
+    run_tool,
+)
 from buttress.secrets import mask_url, redact
 
 __all__ = ["MariadbSource", "parse_dsn"]
@@ -54,6 +61,16 @@ _SCHEMA = (
         "WHERE trigger_schema = %s ORDER BY 1"
     ),
     ("SELECT event_name FROM information_schema.events WHERE event_schema = %s ORDER BY 1"),
+)
+
+
+# what makes a database not empty: anything a restore could clash with or overwrite
+_CONTENTS = (
+    "SELECT CASE table_type WHEN 'VIEW' THEN 'view' WHEN 'SEQUENCE' THEN 'sequence' "
+    "ELSE 'table' END FROM information_schema.tables WHERE table_schema = %(db)s "
+    "UNION ALL SELECT lower(routine_type) FROM information_schema.routines "
+    "WHERE routine_schema = %(db)s "
+    "UNION ALL SELECT 'event' FROM information_schema.events WHERE event_schema = %(db)s"
 )
 
 
@@ -271,37 +288,71 @@ class MariadbSource(Source):
                 cur.execute(f"DROP DATABASE IF EXISTS {_quote(name)}")
             conn.close()
 
-    def create_database(self, name: str) -> str:
-        """Create database ``name`` on the source's server (for ``restore --database``)."""
+    def database_dsn(self, name: str) -> str:
+        """The DSN of database ``name`` on the source's server."""
+        return self._dsn_for(name)
+
+    def create_database(self, name: str, *, new: bool = False) -> str:
+        """Create database ``name`` on the source's server (for ``restore --database``); with
+        ``new``, one that exists already is an error (it is not ours to remove)."""
+        import pymysql
+
         conn = self._connect()
         try:
             with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE IF NOT EXISTS {_quote(name)}")
+                cur.execute(f"CREATE DATABASE {'' if new else 'IF NOT EXISTS '}{_quote(name)}")
+        except pymysql.Error as exc:
+            raise RestoreError(f"cannot create database {name!r}: {_message(exc)}") from None
         finally:
             conn.close()
         return self._dsn_for(name)
+
+    def contents(self, to: str) -> list[str] | None:
+        """What database ``to`` holds, counted by kind (tables, views, sequences, procedures,
+        functions, events); None when it does not exist."""
+        params = parse_dsn(to)
+        conn = self._connect(**_overrides(params))
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
+                    [params["database"]],
+                )
+                if not cur.fetchone()[0]:
+                    return None
+                cur.execute(_CONTENTS, {"db": params["database"]})
+                return count_kinds([str(k) for (k,) in cur.fetchall()])
+        finally:
+            conn.close()
+
+    def remove(self, to: str) -> None:
+        """Drop database ``to`` (one a failed restore created)."""
+        params = parse_dsn(to)
+        conn = self._connect(**_overrides(params))
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {_quote(params['database'])}")
+        finally:
+            conn.close()
 
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
     ) -> str:
         params = parse_dsn(to)
         database = params["database"]
+        found = self.contents(to)
         conn = self._connect(**_overrides(params))
         with conn.cursor() as cur:
-            cur.execute(
-                "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
-                [database],
-            )
-            if not cur.fetchone()[0]:
+            if found is None:
                 cur.execute(f"CREATE DATABASE {_quote(database)}")
             cur.execute(_TABLES, [database])
             existing = [str(r[0]) for r in cur.fetchall()]
         conn.close()
         if tables:
             return self._restore_tables(read, to, params, existing, tables, force)
-        if existing and not force:
+        if found and not force:
             raise RestoreError(
-                f"mariadb {mask_url(to)} is not empty ({len(existing)} tables); restore into a "
+                f"mariadb {mask_url(to)} is not empty ({', '.join(found)}); restore into a "
                 "new database, or pass --force to restore over it"
             )
         self._load(read, params, to)

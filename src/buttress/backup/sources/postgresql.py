@@ -22,6 +22,7 @@ from buttress.backup.sources.base import (
     Source,
     Tool,
     Unpacking,
+    count_kinds,
     run_tool,
     tar_stream,
 )
@@ -46,6 +47,33 @@ SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes
 WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3
 """
 _SEQUENCES = "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+# what makes a database not empty: every user object a restore could clash with or overwrite
+# (not extensions, nor what they bring: a new database holds what its template's extensions do)
+_CONTENTS = """
+WITH ns AS (
+  SELECT oid, nspname FROM pg_namespace
+  WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname !~ '^pg_(toast|temp_)'
+), objects AS (
+  SELECT 'pg_class'::regclass AS cls, c.oid,
+         CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+              WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' WHEN 'c' THEN 'type'
+              ELSE 'table' END AS kind
+  FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND NOT c.relispartition
+  UNION ALL
+  SELECT 'pg_proc'::regclass, p.oid,
+         CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END
+  FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
+  UNION ALL
+  SELECT 'pg_type'::regclass, t.oid, 'type'
+  FROM pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r')
+  UNION ALL
+  SELECT 'pg_namespace'::regclass, ns.oid, 'schema' FROM ns WHERE ns.nspname <> 'public'
+)
+SELECT kind FROM objects o WHERE NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = o.cls AND d.objid = o.oid AND d.deptype = 'e'
+)
+"""
 
 
 def _split(dsn: str) -> tuple[str, dict[str, str]]:
@@ -334,8 +362,13 @@ class PostgresSource(Source):
             )
             conn.close()
 
-    def create_database(self, name: str) -> str:
-        """Create database ``name`` on the source's server (for ``restore --database``)."""
+    def database_dsn(self, name: str) -> str:
+        """The DSN of database ``name`` on the source's server."""
+        return self._database_dsn(name)
+
+    def create_database(self, name: str, *, new: bool = False) -> str:
+        """Create database ``name`` on the source's server (for ``restore --database``); with
+        ``new``, one that exists already is an error (it is not ours to remove)."""
         import psycopg
         from psycopg import sql
 
@@ -343,22 +376,69 @@ class PostgresSource(Source):
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.errors.DuplicateDatabase:
-            pass  # an existing one is checked for emptiness by restore()
+            if new:
+                raise RestoreError(
+                    f"database {name!r} was created by someone else meanwhile; not restoring "
+                    "into it"
+                ) from None
+            # an existing one is checked for emptiness by restore()
         except psycopg.Error as exc:
             raise RestoreError(f"cannot create database {name!r}: {str(exc).strip()}") from None
         finally:
             conn.close()
         return self._database_dsn(name)
 
+    def contents(self, to: str) -> list[str] | None:
+        """What database ``to`` holds, counted by kind ("2 tables", "1 view"...); None when it
+        does not exist."""
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        name = str(conninfo_to_dict(to).get("dbname", ""))
+        try:
+            conn = psycopg.connect(to, connect_timeout=max(1, int(self.connect_timeout)))
+        except psycopg.OperationalError as exc:
+            if name and f'database "{name}" does not exist' in str(exc):
+                return None
+            raise BackupError(f"postgresql {mask_url(to)}: {redact(str(exc)).strip()}") from None
+        try:
+            kinds = [str(k) for (k,) in conn.execute(_CONTENTS).fetchall()]
+        finally:
+            conn.close()
+        return count_kinds(kinds)
+
+    def remove(self, to: str) -> None:
+        """Drop database ``to`` (one a failed restore created)."""
+        from psycopg import sql
+        from psycopg.conninfo import conninfo_to_dict
+
+        name = str(conninfo_to_dict(to)["dbname"])
+        conn = self._connect(self._maintenance_dsn(to, avoid=name))
+        try:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _maintenance_dsn(to: str, avoid: str) -> str:
+        """``to``'s server, connected to a database other than ``avoid`` (to drop or rename it)."""
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(to)
+        params["dbname"] = "postgres" if avoid != "postgres" else "template1"
+        return make_conninfo(**{k: str(v) for k, v in params.items()})
+
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
     ) -> str:
-        target = self._connect(to)
-        existing = target.execute(_USER_TABLES).fetchall()
-        target.close()
+        existing = self.contents(to)
+        if existing is None:
+            raise RestoreError(f"postgresql {mask_url(to)}: the database does not exist")
         if existing and not force:
             raise RestoreError(
-                f"postgresql {mask_url(to)} is not empty ({len(existing)} tables); restore into "
+                f"postgresql {mask_url(to)} is not empty ({', '.join(existing)}); restore into "
                 "a new database, or pass --force to restore over it"
             )
         dsn, env = _split(to)
