@@ -255,6 +255,97 @@ def test_a_mariadb_restore_failing_midway_names_what_it_left(
     assert "tables loaded: audit, customers; not loaded (missing or short of rows): orders" in err
 
 
+def test_a_force_restore_over_postgres_failing_midway_leaves_the_target_untouched(
+    project: Path, pg_shop: str, pg_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--force over a populated database restores into a new one beside it: when pg_restore
+    fails halfway (a table's owner no longer exists), the target keeps every row and the
+    half-restored copy is dropped."""
+    role = f"buttress_gone_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_shop, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role}")
+        conn.execute(f"CREATE TABLE zzz_owned (id int); ALTER TABLE zzz_owned OWNER TO {role}")
+    backup_id = _run(capsys, "shop")
+    with psycopg.connect(pg_shop, autocommit=True) as conn:
+        conn.execute(f"REASSIGN OWNED BY {role} TO postgres; DROP ROLE {role}")
+        conn.execute("DELETE FROM orders WHERE id > 100")
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", pg_shop, "--force"])
+    assert code == 1, err
+    assert role in err
+    assert "target untouched (the restore went into a new database beside it, now dropped)" in err
+    assert _pg_counts(pg_shop) == {**PG_COUNTS, "orders": 100}
+    assert _pg_databases(pg_server, "%_bt_new_%") == []
+
+
+def test_a_force_restore_over_postgres_waits_for_no_session(
+    project: Path, pg_shop: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The swap needs the target to itself: with a session connected, --force is refused,
+    saying so, and the target is untouched."""
+    backup_id = _run(capsys, "shop")
+    with psycopg.connect(pg_shop, autocommit=True) as conn:
+        conn.execute("DELETE FROM orders WHERE id > 100")
+        code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", pg_shop, "--force"])
+    assert code == 1, err
+    assert "1 other session is connected to database" in err
+    assert "target untouched" in err
+    assert _pg_counts(pg_shop) == {**PG_COUNTS, "orders": 100}
+
+
+_DB_PROPS = """
+SELECT pg_get_userbyid(d.datdba), d.datconnlimit, d.datacl::text,
+       shobj_description(d.oid, 'pg_database'),
+       (SELECT array_agg(coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '') || ':'
+                         || array_to_string(s.setconfig, ';') ORDER BY s.setrole)
+        FROM pg_db_role_setting s WHERE s.setdatabase = d.oid)
+FROM pg_database d WHERE d.datname = %s
+"""
+
+
+def test_a_force_restore_over_postgres_keeps_what_makes_the_database(
+    project: Path, pg_shop: str, pg_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The swapped-in copy has the target's owner, connection limit, grants, comment and
+    settings (a list setting with a quoted element among them); the data is the backup's."""
+    name = pg_shop.rsplit("/", 1)[1]
+    owner, reader = (f"buttress_{what}_{secrets.token_hex(3)}" for what in ("own", "read"))
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {owner}; CREATE ROLE {reader}")
+        try:
+            for statement in (
+                f'ALTER DATABASE "{name}" OWNER TO {owner}',
+                f'ALTER DATABASE "{name}" CONNECTION LIMIT 50',
+                f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC',
+                f'GRANT CONNECT ON DATABASE "{name}" TO {reader}',
+                f"COMMENT ON DATABASE \"{name}\" IS 'the shop''s data'",
+                f"ALTER DATABASE \"{name}\" SET work_mem TO '7MB'",
+                f'ALTER DATABASE "{name}" SET search_path TO "$user", public, \'odd, name\'',
+                f"ALTER ROLE {reader} IN DATABASE \"{name}\" SET statement_timeout TO '3s'",
+            ):
+                admin.execute(statement)
+            before = admin.execute(_DB_PROPS, [name]).fetchone()
+            assert before is not None
+            assert before[:2] == (owner, 50)
+            assert f"{reader}=c/" in before[2]
+            assert before[3] == "the shop's data"
+            assert sorted(before[4]) == [
+                ':work_mem=7MB;search_path="$user", public, "odd, name"',
+                f"{reader}:statement_timeout=3s",
+            ]
+            backup_id = _run(capsys, "shop")
+            with psycopg.connect(pg_shop, autocommit=True) as conn:
+                conn.execute("DELETE FROM orders WHERE id > 100")
+            code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", pg_shop, "--force"])
+            assert code == 0, err
+            assert _pg_counts(pg_shop) == PG_COUNTS
+            assert admin.execute(_DB_PROPS, [name]).fetchone() == before
+            assert _pg_databases(pg_server, "%_bt_old_%") == []
+            assert _pg_databases(pg_server, "%_bt_new_%") == []
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f"DROP ROLE {owner}; DROP ROLE {reader}")
+
+
 # -- item 12: a failed restore leaves nothing behind ---------------------------------------------
 
 

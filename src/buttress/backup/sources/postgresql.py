@@ -421,14 +421,10 @@ class PostgresSource(Source):
         finally:
             conn.close()
 
-    @staticmethod
-    def _maintenance_dsn(to: str, avoid: str) -> str:
+    @classmethod
+    def _maintenance_dsn(cls, to: str, avoid: str) -> str:
         """``to``'s server, connected to a database other than ``avoid`` (to drop or rename it)."""
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-        params = conninfo_to_dict(to)
-        params["dbname"] = "postgres" if avoid != "postgres" else "template1"
-        return make_conninfo(**{k: str(v) for k, v in params.items()})
+        return cls._with_dbname(to, "postgres" if avoid != "postgres" else "template1")
 
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
@@ -441,6 +437,81 @@ class PostgresSource(Source):
                 f"postgresql {mask_url(to)} is not empty ({', '.join(existing)}); restore into "
                 "a new database, or pass --force to restore over it"
             )
+        if existing and not tables:
+            swapped = self._restore_beside(read, to)
+            if swapped is not None:
+                return swapped
+        return self._load(read, to, force=force, tables=tables)
+
+    def _restore_beside(self, read: ReadArtifact, to: str) -> str | None:
+        """``--force`` over a whole database: restore into a new one beside it, then swap it
+        in by renaming (:mod:`~buttress.backup.sources.pg_swap`); None when this user may not
+        create databases (the restore then goes in place, as pg_restore --clean)."""
+        import psycopg
+        from psycopg import sql
+        from psycopg.conninfo import conninfo_to_dict
+
+        from buttress.backup.sources import pg_swap
+
+        name = str(conninfo_to_dict(to)["dbname"])
+        where = f"postgresql {mask_url(to)}"
+        admin = self._connect(self._maintenance_dsn(to, avoid=name))
+        try:
+            busy = pg_swap.busy_sessions(admin, name)
+            if busy:
+                raise RestoreError(
+                    f"{where}: {busy} other session{'s are' if busy > 1 else ' is'} connected to "
+                    f"database {name!r}; a --force restore loads a new copy beside it and swaps it "
+                    "in by renaming, which needs none: stop them (pg_terminate_backend) and retry",
+                    target_state="untouched",
+                )
+            props = pg_swap.properties(admin, name)
+            new = pg_swap.new_name(name, "new")
+            try:
+                pg_swap.create_like(admin, new, props)
+            except psycopg.errors.InsufficientPrivilege:
+                return None
+            except psycopg.Error as exc:
+                raise RestoreError(
+                    f"{where}: cannot create the database to restore into beside it: "
+                    f"{str(exc).strip()}",
+                    target_state="untouched",
+                ) from None
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            try:
+                self._load(read, self._with_dbname(to, new), force=False, tables=None)
+                old = pg_swap.swap(admin, name, new, props)
+            except BaseException as exc:
+                with contextlib.suppress(psycopg.Error):
+                    admin.execute(drop.format(sql.Identifier(new)))
+                if isinstance(exc, BackupError):
+                    raise RestoreError(
+                        str(exc),
+                        target_state="untouched (the restore went into a new database beside "
+                        "it, now dropped)",
+                    ) from None
+                raise
+            try:
+                admin.execute(drop.format(sql.Identifier(old)))
+            except psycopg.Error as exc:
+                return (
+                    f"{where} (the previous copy is kept as database {old!r}: it could not be "
+                    f"dropped: {str(exc).strip()})"
+                )
+        finally:
+            admin.close()
+        return f"{where} (restored beside it, then swapped in; the previous copy dropped)"
+
+    @staticmethod
+    def _with_dbname(to: str, name: str) -> str:
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(to)
+        params["dbname"] = name
+        return make_conninfo(**{k: str(v) for k, v in params.items()})
+
+    def _load(self, read: ReadArtifact, to: str, *, force: bool, tables: list[str] | None) -> str:
+        """pg_restore the dump into ``to`` (over what is there with ``force``)."""
         dsn, env = _split(to)
         args = ["pg_restore", "--no-password", "--exit-on-error", "--dbname", dsn]
         if force:
