@@ -13,12 +13,14 @@ from typing import Any
 import psycopg
 import pymysql
 import pytest
+from fastapi.testclient import TestClient
 
 from buttress.backup.keys import generate_identity
 from buttress.cli import main
 from tests.backup.conftest import config_file as _config
 from tests.backup.conftest import recipient as _recipient
 from tests.backup.conftest import run_json as _json
+from tests.backup.test_api import _h, _wait_done, client  # noqa: F401  # client: a fixture
 
 PG_DATA = """
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
@@ -344,6 +346,34 @@ def test_a_force_restore_over_postgres_keeps_what_makes_the_database(
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f"DROP ROLE {owner}; DROP ROLE {reader}")
+
+
+def test_the_api_asks_for_force_damaged_too(
+    client: tuple[TestClient, dict[str, str]],  # noqa: F811  # the fixture imported above
+    project: Path,
+) -> None:
+    """Through the API: after a failed verify, force is refused (422, naming force_damaged);
+    force_damaged goes ahead, and a damaged object still stops it before the target is touched."""
+    c, t = client
+    backup_id = c.post("/api/v1/backups/targets/site/run", headers=_h(t["operator"])).json()["id"]
+    assert _wait_done(c, t["viewer"], backup_id)["status"] == "succeeded"
+    obj = next((project / "repo" / "site" / backup_id).glob("tar.*"))
+    obj.write_bytes(obj.read_bytes()[:-1] + bytes([obj.read_bytes()[-1] ^ 1]))
+    url = f"/api/v1/backups/runs/{backup_id}"
+    assert c.post(f"{url}/verify", json={}, headers=_h(t["operator"])).json()["problems"]
+    (project / "live").mkdir()
+    (project / "live" / "keep.txt").write_text("live data")
+    body = {"to": str(project / "live"), "force": True}
+    refused = c.post(f"{url}/restore", json=body, headers=_h(t["operator"]))
+    assert refused.status_code == 422, refused.text
+    assert "last verify failed" in refused.json()["message"]
+    assert "force_damaged" in refused.json()["message"]
+    body = {"to": str(project / "live"), "force_damaged": True}
+    stopped = c.post(f"{url}/restore", json=body, headers=_h(t["operator"]))
+    assert stopped.status_code == 422, stopped.text
+    assert obj.name in stopped.json()["message"]
+    assert "target untouched" in stopped.json()["message"]
+    assert [p.name for p in (project / "live").iterdir()] == ["keep.txt"]
 
 
 # -- item 12: a failed restore leaves nothing behind ---------------------------------------------

@@ -38,8 +38,8 @@ def refusal(
     if last_check and not force_damaged:
         return UsageError, (
             f"the backup's last {last_check}: it is not restored over a target that is not "
-            "empty; restore it into a new place, or pass --force-damaged to restore over it "
-            "anyway (every object is still checked before the target is touched)"
+            "empty; restore it into a new place, or pass --force-damaged (API: force_damaged) to "
+            "restore over it anyway (every object is still checked before the target is touched)"
         )
     return None
 
@@ -111,6 +111,8 @@ def restore_safely(
         raise kind(f"{where} is not empty ({', '.join(holds or [])}); {why}")
     untouched = "nothing was created" if holds is None else "target untouched"
     try:
+        if holds:
+            source.preflight(to, force=force or force_damaged, tables=tables)
         check_identities(manifest, destination, identities)
         check_objects(manifest, destination)  # integrity: plan_objects(manifest, destinations)
         if create is not None and holds is None:

@@ -83,6 +83,11 @@ class Source:
         create it). Anything a restore could clash with or overwrite counts."""
         raise NotImplementedError
 
+    def preflight(self, to: str, *, force: bool, tables: list[str] | None) -> None:
+        """Refuse (RestoreError) a restore over non-empty ``to`` that cannot go ahead, before
+        the backup is read; nothing to check by default."""
+        return
+
     def remove(self, to: str) -> None:
         """Remove restore target ``to``; called only on one that a failed restore created."""
         raise NotImplementedError

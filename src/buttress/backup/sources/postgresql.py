@@ -91,6 +91,19 @@ def _split(dsn: str) -> tuple[str, dict[str, str]]:
     return make_conninfo(**{k: str(v) for k, v in params.items()}), env
 
 
+def _refuse_if_busy(admin: Any, name: str, where: str) -> None:
+    from buttress.backup.sources.pg_swap import busy_sessions
+
+    busy = busy_sessions(admin, name)
+    if busy:
+        raise RestoreError(
+            f"{where}: {busy} other session{'s are' if busy > 1 else ' is'} connected to "
+            f"database {name!r}; a --force restore loads a new copy beside it and swaps it in by "
+            "renaming, which needs none: stop them (pg_terminate_backend) and retry",
+            target_state="untouched",
+        )
+
+
 class _SnapshotFacts:
     """The facts of the dump's snapshot, read by a thread in a session of its own."""
 
@@ -443,6 +456,20 @@ class PostgresSource(Source):
                 return swapped
         return self._load(read, to, force=force, tables=tables)
 
+    def preflight(self, to: str, *, force: bool, tables: list[str] | None) -> None:
+        """A ``--force`` restore over a whole database swaps by renaming, which needs no session
+        connected to it: refused now, before the backup is read, when one is."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        if not force or tables:
+            return
+        name = str(conninfo_to_dict(to)["dbname"])
+        admin = self._connect(self._maintenance_dsn(to, avoid=name))
+        try:
+            _refuse_if_busy(admin, name, f"postgresql {mask_url(to)}")
+        finally:
+            admin.close()
+
     def _restore_beside(self, read: ReadArtifact, to: str) -> str | None:
         """``--force`` over a whole database: restore into a new one beside it, then swap it
         in by renaming (:mod:`~buttress.backup.sources.pg_swap`); None when this user may not
@@ -457,14 +484,7 @@ class PostgresSource(Source):
         where = f"postgresql {mask_url(to)}"
         admin = self._connect(self._maintenance_dsn(to, avoid=name))
         try:
-            busy = pg_swap.busy_sessions(admin, name)
-            if busy:
-                raise RestoreError(
-                    f"{where}: {busy} other session{'s are' if busy > 1 else ' is'} connected to "
-                    f"database {name!r}; a --force restore loads a new copy beside it and swaps it "
-                    "in by renaming, which needs none: stop them (pg_terminate_backend) and retry",
-                    target_state="untouched",
-                )
+            _refuse_if_busy(admin, name, where)
             props = pg_swap.properties(admin, name)
             new = pg_swap.new_name(name, "new")
             try:
