@@ -348,6 +348,36 @@ def test_a_force_restore_over_postgres_keeps_what_makes_the_database(
             admin.execute(f"DROP ROLE {owner}; DROP ROLE {reader}")
 
 
+def test_a_force_restore_by_a_user_who_may_not_create_databases_goes_in_place(
+    project: Path, pg_server: str, pg_other: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without CREATEDB there is no database to restore beside the target: the restore goes
+    in place (pg_restore --clean), after the same checks, and succeeds."""
+    role = f"buttress_plain_{secrets.token_hex(3)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN NOCREATEDB")
+        admin.execute(f'CREATE DATABASE "{pg_other}" OWNER {role}')
+        try:
+            dsn = _pg_dsn(pg_server, pg_other).replace("postgres@", f"{role}@")
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(PG_DATA)
+            _configure(
+                project, f"    - {{name: shop, source: postgresql, dsn: '{dsn}', globals: false}}\n"
+            )
+            backup_id = _run(capsys, "shop")
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("DELETE FROM orders WHERE id > 100")
+            oid = "SELECT oid FROM pg_database WHERE datname = %s"
+            before = admin.execute(oid, [pg_other]).fetchone()
+            code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", dsn, "--force"])
+            assert code == 0, err
+            assert _pg_counts(dsn) == PG_COUNTS
+            assert admin.execute(oid, [pg_other]).fetchone() == before  # the same database
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{pg_other}" WITH (FORCE)')
+            admin.execute(f"DROP ROLE {role}")
+
+
 def test_the_api_asks_for_force_damaged_too(
     client: tuple[TestClient, dict[str, str]],  # noqa: F811  # the fixture imported above
     project: Path,
