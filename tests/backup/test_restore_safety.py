@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from buttress.backup.keys import generate_identity
+from buttress.backup.restoring import refusal
 from buttress.cli import main
 from tests.backup.conftest import config_file as _config
 from tests.backup.conftest import recipient as _recipient
@@ -579,3 +580,23 @@ def test_a_mariadb_database_holding_only_a_non_table_is_not_empty(
         )
         assert cur.fetchone()[0] == 0
     conn.close()
+
+
+@pytest.mark.parametrize(
+    ("holds", "force", "force_damaged", "last_check", "refused"),
+    [
+        (None, False, False, "verify failed", None),  # a new place: nothing to protect
+        ([], False, False, "verify failed", None),  # an empty one: the same
+        (["1 view"], False, False, "", "RestoreError"),
+        (["1 view"], True, False, "", None),
+        (["1 view"], True, False, "restore test failed", "UsageError"),
+        (["1 view"], False, True, "verify failed", None),  # told twice
+    ],
+)
+def test_the_refusal_rule(
+    holds: list[str] | None, force: bool, force_damaged: bool, last_check: str, refused: str | None
+) -> None:
+    """Only a non-empty target is protected: by --force, and after a failed check by
+    --force-damaged."""
+    got = refusal(holds=holds, force=force, force_damaged=force_damaged, last_check=last_check)
+    assert (got[0].__name__ if got else None) == refused
