@@ -255,7 +255,8 @@ def test_a_mariadb_restore_failing_midway_names_what_it_left(
     code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", to, "--force"])
     assert code == 1, err
     assert "restored over in place and is left partly restored" in err
-    assert "tables loaded: audit, customers; not loaded (missing or short of rows): orders" in err
+    assert "tables loaded: audit, customers; not restored (missing, or row count differs " in err
+    assert "from the backup): orders" in err
 
 
 def test_a_force_restore_over_postgres_failing_midway_leaves_the_target_untouched(

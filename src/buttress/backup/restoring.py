@@ -62,9 +62,10 @@ def _partial(source: Source, to: str, manifest: Manifest, tables: list[str] | No
         if tables:
             want = {k: v for k, v in want.items() if k in got or k.split(".")[-1] in tables}
         loaded = sorted(t for t in want if got.get(t) == want[t])
-        short = sorted(t for t in want if got.get(t) != want[t])
-        return f"tables loaded: {_names(loaded)}; not loaded (missing or short of rows): " + (
-            _names(short)
+        other = sorted(t for t in want if got.get(t) != want[t])
+        return (
+            f"tables loaded: {_names(loaded)}; not restored (missing, or row count differs "
+            f"from the backup): {_names(other)}"
         )
     files, present = manifest.metadata.get("files"), facts.get("files")
     if isinstance(files, dict) and isinstance(present, dict):
