@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from buttress.backup.errors import RestoreError
+from buttress.secrets import redact
 
 __all__ = ["LIST_SETTINGS", "Properties", "busy_sessions", "create_like", "properties", "swap"]
 
@@ -212,7 +213,7 @@ def swap(conn: Any, name: str, new: str, props: Properties) -> str:
             _carry_over(conn, name, props)
     except psycopg.Error as exc:
         raise RestoreError(
-            f"swapping the restored copy in for database {name!r}: {str(exc).strip()}",
+            f"swapping the restored copy in for database {name!r}: {redact(str(exc)).strip()}",
             target_state="untouched",
         ) from None
     return old

@@ -426,7 +426,7 @@ class PostgresSource(Source):
         from psycopg.conninfo import conninfo_to_dict
 
         name = str(conninfo_to_dict(to)["dbname"])
-        conn = self._connect(self._maintenance_dsn(to, avoid=name))
+        conn = self._admin(to, avoid=name)
         try:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
@@ -434,10 +434,18 @@ class PostgresSource(Source):
         finally:
             conn.close()
 
-    @classmethod
-    def _maintenance_dsn(cls, to: str, avoid: str) -> str:
-        """``to``'s server, connected to a database other than ``avoid`` (to drop or rename it)."""
-        return cls._with_dbname(to, "postgres" if avoid != "postgres" else "template1")
+    def _admin(self, to: str, avoid: str) -> Any:
+        """A session on ``to``'s server in a database other than ``avoid`` (to drop or rename
+        it): ``postgres``, else ``template1``."""
+        tried: BackupError | None = None
+        for name in ("postgres", "template1"):
+            if name != avoid:
+                try:
+                    return self._connect(self._with_dbname(to, name))
+                except BackupError as exc:
+                    tried = tried or exc
+        assert tried is not None
+        raise tried
 
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
@@ -464,7 +472,7 @@ class PostgresSource(Source):
         if not force or tables:
             return
         name = str(conninfo_to_dict(to)["dbname"])
-        admin = self._connect(self._maintenance_dsn(to, avoid=name))
+        admin = self._admin(to, avoid=name)
         try:
             _refuse_if_busy(admin, name, f"postgresql {mask_url(to)}")
         finally:
@@ -482,7 +490,7 @@ class PostgresSource(Source):
 
         name = str(conninfo_to_dict(to)["dbname"])
         where = f"postgresql {mask_url(to)}"
-        admin = self._connect(self._maintenance_dsn(to, avoid=name))
+        admin = self._admin(to, avoid=name)
         try:
             _refuse_if_busy(admin, name, where)
             props = pg_swap.properties(admin, name)
@@ -494,7 +502,7 @@ class PostgresSource(Source):
             except psycopg.Error as exc:
                 raise RestoreError(
                     f"{where}: cannot create the database to restore into beside it: "
-                    f"{str(exc).strip()}",
+                    f"{redact(str(exc)).strip()}",
                     target_state="untouched",
                 ) from None
             drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
@@ -516,7 +524,7 @@ class PostgresSource(Source):
             except psycopg.Error as exc:
                 return (
                     f"{where} (the previous copy is kept as database {old!r}: it could not be "
-                    f"dropped: {str(exc).strip()})"
+                    f"dropped: {redact(str(exc)).strip()})"
                 )
         finally:
             admin.close()
