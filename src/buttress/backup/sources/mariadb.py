@@ -355,8 +355,60 @@ class MariadbSource(Source):
                 f"mariadb {mask_url(to)} is not empty ({', '.join(found)}); restore into a "
                 "new database, or pass --force to restore over it"
             )
+        if found:
+            swapped = self._restore_beside(read, to, params)
+            if swapped is not None:
+                return swapped
         self._load(read, params, to)
         return f"mariadb {mask_url(to)}"
+
+    def _restore_beside(self, read: ReadArtifact, to: str, params: dict[str, Any]) -> str | None:
+        """``--force`` over a database: load the dump into a new one beside it, then swap the
+        tables in (:mod:`~buttress.backup.sources.mariadb_swap`); None when the swap cannot be
+        done (views, routines, events, triggers or sequences on either side): in place then."""
+        import pymysql
+
+        from buttress.backup.sources import mariadb_swap as swap
+
+        database, where = params["database"], f"mariadb {mask_url(to)}"
+        conn = self._connect(**_overrides(params))
+        try:
+            with conn.cursor() as cur:
+                if swap.obstacles(cur, database):
+                    return None
+                new = swap.new_name(database, "new")
+                swap.create_like(cur, new, database)
+            try:
+                self._load(read, {**params, "database": new}, to)
+                with conn.cursor() as cur:
+                    if swap.obstacles(cur, new):  # the backup holds them: in place after all
+                        cur.execute(f"DROP DATABASE {_quote(new)}")
+                        return None
+                    old = swap.swap_tables(cur, database, new)
+            except BaseException as exc:
+                with contextlib.suppress(pymysql.Error), conn.cursor() as cur:
+                    cur.execute(f"DROP DATABASE IF EXISTS {_quote(new)}")
+                if isinstance(exc, pymysql.Error):
+                    exc = BackupError(f"{where}: {redact(_message(exc))}")
+                if isinstance(exc, BackupError):
+                    raise RestoreError(
+                        str(exc),
+                        target_state="untouched (the restore went into a new database beside "
+                        "it, now dropped)",
+                    ) from None
+                raise
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"DROP DATABASE {_quote(new)}")
+                    cur.execute(f"DROP DATABASE {_quote(old)}")
+            except pymysql.Error as exc:
+                return (
+                    f"{where} (its tables swapped in; the previous ones are kept in database "
+                    f"{old!r}, which could not be dropped: {redact(_message(exc))})"
+                )
+        finally:
+            conn.close()
+        return f"{where} (loaded beside it, then its tables swapped in; the previous ones dropped)"
 
     def _load(self, read: ReadArtifact, params: dict[str, Any], to: str) -> None:
         with _option_file(params) as options:
