@@ -297,6 +297,34 @@ def test_a_force_restore_over_mariadb_failing_midway_leaves_the_target_untouched
     assert _my_schemata(f"{name[:40]}_bt_%") == []
 
 
+def test_a_force_restore_of_a_mariadb_backup_with_routines_goes_in_place(
+    project: Path, my_shop: str, my_other: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backup holding a procedure cannot be swapped in by renaming tables: once loaded beside
+    the target and found so, it is dropped and the backup restored in place (read again)."""
+    conn = _my(my_shop)
+    with conn.cursor() as cur:
+        cur.execute("CREATE PROCEDURE order_count(OUT n INT) SELECT count(*) INTO n FROM orders")
+    conn.close()
+    backup_id = _run(capsys, "shop")
+    to = my_shop.rsplit("/", 1)[0] + "/" + my_other
+    conn = _my()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{my_other}`")
+        cur.execute(f"CREATE TABLE `{my_other}`.junk (id INT)")
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", to, "--force"])
+    assert code == 0, err
+    assert _my_counts(to) == MY_COUNTS
+    with conn.cursor() as cur:
+        cur.execute(f"CALL `{my_other}`.order_count(@n)")
+        cur.execute("SELECT @n")
+        assert cur.fetchone()[0] == MY_COUNTS["orders"]
+        cur.execute(f"SHOW TABLES FROM `{my_other}`")
+        assert "junk" in [str(r[0]) for r in cur.fetchall()]  # in place: the rest stays
+    conn.close()
+    assert _my_schemata(f"{my_other[:40]}_bt_%") == []
+
+
 def test_a_mariadb_restore_failing_midway_names_what_it_left(
     project: Path, my_shop: str, my_other: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
