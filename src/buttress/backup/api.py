@@ -46,6 +46,10 @@ class RestoreRequest(BaseModel):
     )
     tables: list[str] | None = Field(default=None, description="Only these tables.")
     force: bool = Field(default=False, description="Restore over a target that is not empty.")
+    force_damaged: bool = Field(
+        default=False,
+        description="Like force, even from a backup whose last verify or restore test failed.",
+    )
     jobs: int | None = Field(
         default=None,
         ge=1,
@@ -149,10 +153,16 @@ def restore(
         database=body.database,
         tables=body.tables,
         force=body.force,
+        force_damaged=body.force_damaged,
         jobs=body.jobs,
         from_destination=body.from_destination,
     )
-    request.state.audit_detail = {"into": where, "force": body.force, "tables": body.tables}
+    request.state.audit_detail = {
+        "into": where,
+        "force": body.force,
+        "force_damaged": body.force_damaged,
+        "tables": body.tables,
+    }
     return {"id": backup_id, "restored_into": where}
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "CopyResult",
     "ObjectPlan",
     "Sources",
+    "check_identities",
     "copy_backup",
     "load_manifest",
     "plan_objects",
@@ -196,6 +197,35 @@ def as_plan(manifest: Manifest, sources: Sources) -> ObjectPlan:
         return sources
     destinations = list(sources) if isinstance(sources, Sequence) else [sources]
     return plan_objects(manifest, destinations)
+
+
+class _Opened(Exception):
+    """The first decrypted bytes arrived: the identities open the backup."""
+
+
+class _FirstBytes:
+    def write(self, data: bytes) -> int:
+        raise _Opened
+
+    def flush(self) -> None:
+        return None
+
+
+def check_identities(manifest: Manifest, sources: Sources, identities: Sequence[Any]) -> None:
+    """Decrypt the first bytes of the first artifact (about one 64 KiB age chunk is read).
+
+    Raises:
+        CorruptBackupError: the identities cannot decrypt it (or its first object is damaged;
+            named as such).
+    """
+    if not manifest.artifacts:
+        return
+    try:
+        source = sources if isinstance(sources, ObjectPlan) else as_plan(manifest, sources)
+        first = manifest.artifacts[0].name
+        read_artifact(manifest, first, source, identities, _FirstBytes())  # type: ignore[arg-type]
+    except _Opened:
+        return
 
 
 def _reader(manifest: Manifest, plan: ObjectPlan, identities: Sequence[Any]) -> Any:

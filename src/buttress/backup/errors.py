@@ -17,7 +17,14 @@ class CorruptBackupError(BackupError):
 
 
 class RestoreError(BackupError):
-    """A restore could not be done (target not empty without ``force``, tool failed...)."""
+    """A restore could not be done (target not empty without ``force``, tool failed...).
+
+    ``target_state`` says what the failure left the target in, when whoever raised it knows
+    (``"untouched"``...); empty when it is for the caller to find out."""
+
+    def __init__(self, message: str, *, target_state: str = "") -> None:
+        super().__init__(message)
+        self.target_state = target_state
 
 
 class BackupBusyError(BackupError):

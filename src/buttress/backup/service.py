@@ -28,7 +28,6 @@ from buttress.backup.engine import (
     restore_test,
     take_backup,
 )
-from buttress.backup.engine import restore as restore_backup
 from buttress.backup.errors import BackupBusyError, BackupError
 from buttress.backup.events import BackupFinished, BackupVerified
 from buttress.backup.format import Manifest, is_backup_id, manifest_key
@@ -857,6 +856,7 @@ class Backups:
         database: str | None = None,
         tables: list[str] | None = None,
         force: bool = False,
+        force_damaged: bool = False,
         identity: Sequence[Path] = (),
         globals_only: bool = False,
         jobs: int | None = None,
@@ -864,9 +864,12 @@ class Backups:
     ) -> str:
         """Restore a backup (see ``buttress backup restore --help``); returns where it went.
 
-        Every object is hashed first and read from the first destination with a good copy
-        (only ``from_destination`` when given); a backup with an object nobody holds intact
-        fails before anything is created or restored."""
+        Nothing is created or written before every object is hashed (each read from the first
+        destination with a good copy, only ``from_destination`` when given) and the identities
+        open the backup; a failed restore removes what it created
+        (:mod:`~buttress.backup.restoring`)."""
+        from buttress.backup.restoring import restore_safely
+
         located = self._locate(backup_id)
         target = located.target
         if jobs is not None:
@@ -878,43 +881,56 @@ class Backups:
             target = target.model_copy(update={"restore_jobs": jobs})
         source = build_source(target)
         manifest, _ = self._authentic(located)
-        plan = plan_objects(
-            manifest,
-            self._only(located, from_destination),
-            ["globals"] if globals_only else None,
-        )
-        self.notes.extend(plan.skipped)
+        sources = self._only(located, from_destination)
+        identities = self.identities(manifest, identity)  # a missing key: before anything
         if globals_only:
             where = to or getattr(source, "dsn", None)
             if where is None:
                 raise UsageError("--globals needs --to DSN (a database on the server to apply to)")
-            return restore_globals(
-                manifest, source, plan, self.identities(manifest, identity), where
-            )
-        create = getattr(source, "create_database", None)
+            plan = plan_objects(manifest, sources, ["globals"])
+            self.notes.extend(plan.skipped)
+            return restore_globals(manifest, source, plan, identities, where)
+        database_dsn = getattr(source, "database_dsn", None)
         if database is None and to is None:
             # by default a new place, never the source: a database on the source's server,
             # or ./restored/TARGET/ID
             stamp = backup_id.lower().replace("-", "_")
-            if create is not None:
+            if database_dsn is not None:
                 short = target.name.replace("-", "_").replace(".", "_")[:30]  # names <= 63 bytes
                 database = f"{short}_restore_{stamp}"
             else:
                 folder = Path("restored") / target.name / backup_id
                 to = str(folder / "restored.db") if target.source == "sqlite" else str(folder)
         if database is not None:
-            if create is None:
+            if database_dsn is None:
                 raise UsageError(
                     "--database applies to postgresql, mariadb and mongodb targets; use --to"
                 )
-            to = create(database)
+            to = str(database_dsn(database))
         assert to is not None
-        return restore_backup(
+        return restore_safely(
             manifest,
             source,
-            plan,
-            self.identities(manifest, identity),
+            sources,
+            identities,
             to,
+            create=database,
             force=force,
+            force_damaged=force_damaged,
             tables=tables,
+            last_check=_failed_check(located.run) if located.run is not None else "",
+            notes=self.notes,
         )
+
+
+def _failed_check(run: RunView) -> str:
+    """What failed in a run's last checks, as "verify failed" ("" when nothing did)."""
+    failed = [
+        what
+        for what, status in (
+            ("verify", run.verify_status),
+            ("restore test", run.restore_test_status),
+        )
+        if status == "failed"
+    ]
+    return " and ".join(failed) + " failed" if failed else ""

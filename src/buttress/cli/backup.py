@@ -324,7 +324,20 @@ def restore(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Restore over a target that is not empty.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Restore over a target that is not empty (refused from a backup whose last "
+            "verify or restore test failed: see --force-damaged).",
+        ),
+    ] = False,
+    force_damaged: Annotated[
+        bool,
+        typer.Option(
+            "--force-damaged",
+            help="Like --force, even from a backup whose last verify or restore test failed "
+            "(every object is still checked before the target is touched).",
+        ),
     ] = False,
     globals_: Annotated[
         bool,
@@ -353,9 +366,12 @@ def restore(
     """Restore a backup into a new place (never over existing data unless --force).
 
     Without --to or --database: a new database on the source's server, named after the backup
-    (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis). Every
-    object is checked against the manifest before anything is restored, and read from the
-    first destination whose copy is good (or only --from); skipped copies are named."""
+    (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis).
+
+    Nothing is created or written before every object checks out against the manifest (each
+    read from the first destination whose copy is good, or only --from; skipped copies are
+    named) and the key opens the backup; a failed restore removes what it created and says
+    what state the target is left in."""
     st = state(ctx)
     table_list = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
     with st.catalog() as catalog, _progress():
@@ -367,6 +383,7 @@ def restore(
                 database=database,
                 tables=table_list,
                 force=force,
+                force_damaged=force_damaged,
                 identity=identity or [],
                 globals_only=globals_,
                 jobs=jobs,

@@ -20,6 +20,7 @@ __all__ = [
     "Source",
     "Unpacking",
     "compare_metadata",
+    "count_kinds",
     "feed",
     "produced",
     "run_tool",
@@ -82,6 +83,21 @@ class Source:
         description of where."""
         raise NotImplementedError
 
+    def contents(self, to: str) -> list[str] | None:
+        """What restore target ``to`` holds now, counted by kind (``["2 tables", "1 view"]``):
+        empty when it exists and holds nothing, None when it does not exist (a restore would
+        create it). Anything a restore could clash with or overwrite counts."""
+        raise NotImplementedError
+
+    def preflight(self, to: str, *, force: bool, tables: list[str] | None) -> None:
+        """Refuse (RestoreError) a restore over non-empty ``to`` that cannot go ahead, before
+        the backup is read; nothing to check by default."""
+        return
+
+    def remove(self, to: str) -> None:
+        """Remove restore target ``to``; called only on one that a failed restore created."""
+        raise NotImplementedError
+
     def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
         """The same facts as :meth:`metadata`, read from a restored copy."""
         raise NotImplementedError
@@ -113,6 +129,14 @@ def compare_metadata(recorded: dict[str, Any], actual: dict[str, Any]) -> list[s
         elif want != got:
             problems.append(f"{key}: backed up {want!r}, restored {got!r}")
     return problems
+
+
+def count_kinds(kinds: list[str]) -> list[str]:
+    """``["table", "view", "table"]`` as ``["2 tables", "1 view"]`` (in order of appearance)."""
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
+    return [f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in counts.items()]
 
 
 class Tool:

@@ -164,5 +164,21 @@ class DirectorySource(Source):
             raise errors[0]
         return f"directory {target}"
 
+    def contents(self, to: str) -> list[str] | None:
+        """The entries of directory ``to`` (a file there counts as one); None when missing."""
+        target = Path(to)
+        if not target.exists():
+            return None
+        if not target.is_dir():
+            return ["an existing file"]
+        entries = sum(1 for _ in target.iterdir())
+        return [f"{entries} entr{'y' if entries == 1 else 'ies'}"] if entries else []
+
+    def remove(self, to: str) -> None:
+        """Remove directory ``to`` and what a failed restore unpacked into it."""
+        import shutil
+
+        shutil.rmtree(to, ignore_errors=True)
+
     def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
         return _tree_facts(Path(where))

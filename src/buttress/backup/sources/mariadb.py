@@ -26,7 +26,14 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from buttress.backup.errors import BackupError, RestoreError
-from buttress.backup.sources.base import ReadArtifact, Source, Tool, feed, run_tool
+from buttress.backup.sources.base import (
+    ReadArtifact,
+    Source,
+    Tool,
+    count_kinds,
+    feed,
+    run_tool,
+)
 from buttress.secrets import mask_url, redact
 
 __all__ = ["MariadbSource", "parse_dsn"]
@@ -54,6 +61,16 @@ _SCHEMA = (
         "WHERE trigger_schema = %s ORDER BY 1"
     ),
     ("SELECT event_name FROM information_schema.events WHERE event_schema = %s ORDER BY 1"),
+)
+
+
+# what makes a database not empty: anything a restore could clash with or overwrite
+_CONTENTS = (
+    "SELECT CASE table_type WHEN 'VIEW' THEN 'view' WHEN 'SEQUENCE' THEN 'sequence' "
+    "ELSE 'table' END FROM information_schema.tables WHERE table_schema = %(db)s "
+    "UNION ALL SELECT lower(routine_type) FROM information_schema.routines "
+    "WHERE routine_schema = %(db)s "
+    "UNION ALL SELECT 'event' FROM information_schema.events WHERE event_schema = %(db)s"
 )
 
 
@@ -275,41 +292,127 @@ class MariadbSource(Source):
                 cur.execute(f"DROP DATABASE IF EXISTS {_quote(name)}")
             conn.close()
 
-    def create_database(self, name: str) -> str:
-        """Create database ``name`` on the source's server (for ``restore --database``)."""
+    def database_dsn(self, name: str) -> str:
+        """The DSN of database ``name`` on the source's server."""
+        return self._dsn_for(name)
+
+    def create_database(self, name: str, *, new: bool = False) -> str:
+        """Create database ``name`` on the source's server (for ``restore --database``); with
+        ``new``, one that exists already is an error (it is not ours to remove)."""
+        import pymysql
+
         conn = self._connect()
         try:
             with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE IF NOT EXISTS {_quote(name)}")
+                cur.execute(f"CREATE DATABASE {'' if new else 'IF NOT EXISTS '}{_quote(name)}")
+        except pymysql.Error as exc:
+            raise RestoreError(f"cannot create database {name!r}: {_message(exc)}") from None
         finally:
             conn.close()
         return self._dsn_for(name)
+
+    def contents(self, to: str) -> list[str] | None:
+        """What database ``to`` holds, counted by kind (tables, views, sequences, procedures,
+        functions, events); None when it does not exist."""
+        params = parse_dsn(to)
+        conn = self._connect(**_overrides(params))
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
+                    [params["database"]],
+                )
+                if not cur.fetchone()[0]:
+                    return None
+                cur.execute(_CONTENTS, {"db": params["database"]})
+                return count_kinds([str(k) for (k,) in cur.fetchall()])
+        finally:
+            conn.close()
+
+    def remove(self, to: str) -> None:
+        """Drop database ``to`` (one a failed restore created)."""
+        params = parse_dsn(to)
+        conn = self._connect(**_overrides(params))
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {_quote(params['database'])}")
+        finally:
+            conn.close()
 
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
     ) -> str:
         params = parse_dsn(to)
         database = params["database"]
+        found = self.contents(to)
         conn = self._connect(**_overrides(params))
         with conn.cursor() as cur:
-            cur.execute(
-                "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
-                [database],
-            )
-            if not cur.fetchone()[0]:
+            if found is None:
                 cur.execute(f"CREATE DATABASE {_quote(database)}")
             cur.execute(_TABLES, [database])
             existing = [str(r[0]) for r in cur.fetchall()]
         conn.close()
         if tables:
             return self._restore_tables(read, to, params, existing, tables, force)
-        if existing and not force:
+        if found and not force:
             raise RestoreError(
-                f"mariadb {mask_url(to)} is not empty ({len(existing)} tables); restore into a "
+                f"mariadb {mask_url(to)} is not empty ({', '.join(found)}); restore into a "
                 "new database, or pass --force to restore over it"
             )
+        if found:
+            swapped = self._restore_beside(read, to, params)
+            if swapped is not None:
+                return swapped
         self._load(read, params, to)
         return f"mariadb {mask_url(to)}"
+
+    def _restore_beside(self, read: ReadArtifact, to: str, params: dict[str, Any]) -> str | None:
+        """``--force`` over a database: load the dump into a new one beside it, then swap the
+        tables in (:mod:`~buttress.backup.sources.mariadb_swap`); None when the swap cannot be
+        done (views, routines, events, triggers or sequences on either side): in place then."""
+        import pymysql
+
+        from buttress.backup.sources import mariadb_swap as swap
+
+        database, where = params["database"], f"mariadb {mask_url(to)}"
+        conn = self._connect(**_overrides(params))
+        try:
+            with conn.cursor() as cur:
+                if swap.obstacles(cur, database):
+                    return None
+                new = swap.new_name(database, "new")
+                swap.create_like(cur, new, database)
+            try:
+                self._load(read, {**params, "database": new}, to)
+                with conn.cursor() as cur:
+                    if swap.obstacles(cur, new):  # the backup holds them: in place after all
+                        cur.execute(f"DROP DATABASE {_quote(new)}")
+                        return None
+                    old = swap.swap_tables(cur, database, new)
+            except BaseException as exc:
+                with contextlib.suppress(pymysql.Error), conn.cursor() as cur:
+                    cur.execute(f"DROP DATABASE IF EXISTS {_quote(new)}")
+                if isinstance(exc, pymysql.Error):
+                    exc = BackupError(f"{where}: {redact(_message(exc))}")
+                if isinstance(exc, BackupError):
+                    raise RestoreError(
+                        str(exc),
+                        target_state="untouched (the restore went into a new database beside "
+                        "it, now dropped)",
+                    ) from None
+                raise
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"DROP DATABASE {_quote(new)}")
+                    cur.execute(f"DROP DATABASE {_quote(old)}")
+            except pymysql.Error as exc:
+                return (
+                    f"{where} (its tables swapped in; the previous ones are kept in database "
+                    f"{old!r}, which could not be dropped: {redact(_message(exc))})"
+                )
+        finally:
+            conn.close()
+        return f"{where} (loaded beside it, then its tables swapped in; the previous ones dropped)"
 
     def _load(self, read: ReadArtifact, params: dict[str, Any], to: str) -> None:
         with _option_file(params) as options:

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from buttress.backup.errors import BackupError, RestoreError
-from buttress.backup.sources.base import ReadArtifact, Source, Tool, feed
+from buttress.backup.sources.base import ReadArtifact, Source, Tool, count_kinds, feed
 from buttress.secrets import mask_url, redact
 
 __all__ = ["MongoSource", "dump_command", "restore_command"]
@@ -191,24 +191,51 @@ class MongoSource(Source):
                 client.drop_database(name)
             client.close()
 
-    def create_database(self, name: str) -> str:
+    def database_dsn(self, name: str) -> str:
+        """The DSN of database ``name`` on the source's server."""
+        return _with_database(self.dsn, name)
+
+    def create_database(self, name: str, *, new: bool = False) -> str:
         """The DSN of database ``name`` on the source's server (MongoDB creates it on write)."""
         return _with_database(self.dsn, name)
+
+    def contents(self, to: str) -> list[str] | None:
+        """What database ``to`` holds: its collections and views (``system.*`` aside, except
+        ``system.views``'s views, listed by name); None when it does not exist."""
+        import pymongo.errors
+
+        target_db = _database(to)
+        client = self._client(to)
+        try:
+            if target_db not in client.list_database_names():
+                return None
+            kinds = [
+                "view" if c.get("type") == "view" else "collection"
+                for c in client[target_db].list_collections()
+                if not str(c.get("name", "")).startswith("system.")
+            ]
+        except pymongo.errors.PyMongoError as exc:
+            raise BackupError(f"mongodb {mask_url(to)}: {redact(str(exc))}") from None
+        finally:
+            client.close()
+        return count_kinds(kinds)
+
+    def remove(self, to: str) -> None:
+        """Drop database ``to`` (one a failed restore created)."""
+        client = self._client(to)
+        try:
+            client.drop_database(_database(to))
+        finally:
+            client.close()
 
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
     ) -> str:
         target_db = _database(to)
-        client = self._client(to)
-        try:
-            existing = [
-                n for n in client[target_db].list_collection_names() if not n.startswith("system.")
-            ]
-        finally:
-            client.close()
+        existing = self.contents(to)
         if existing and not force:
             raise RestoreError(
-                f"mongodb {mask_url(to)} is not empty ({len(existing)} collections); restore "
+                f"mongodb {mask_url(to)} is not empty ({', '.join(existing)}); restore "
                 "into a new database, or pass --force to restore over it"
             )
         with _config_file(to) as config:

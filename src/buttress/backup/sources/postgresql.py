@@ -22,6 +22,7 @@ from buttress.backup.sources.base import (
     Source,
     Tool,
     Unpacking,
+    count_kinds,
     run_tool,
     tar_stream,
 )
@@ -46,6 +47,33 @@ SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes
 WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3
 """
 _SEQUENCES = "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+# what makes a database not empty: every user object a restore could clash with or overwrite
+# (not extensions, nor what they bring: a new database holds what its template's extensions do)
+_CONTENTS = """
+WITH ns AS (
+  SELECT oid, nspname FROM pg_namespace
+  WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname !~ '^pg_(toast|temp_)'
+), objects AS (
+  SELECT 'pg_class'::regclass AS cls, c.oid,
+         CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+              WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' WHEN 'c' THEN 'type'
+              ELSE 'table' END AS kind
+  FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND NOT c.relispartition
+  UNION ALL
+  SELECT 'pg_proc'::regclass, p.oid,
+         CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END
+  FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
+  UNION ALL
+  SELECT 'pg_type'::regclass, t.oid, 'type'
+  FROM pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r')
+  UNION ALL
+  SELECT 'pg_namespace'::regclass, ns.oid, 'schema' FROM ns WHERE ns.nspname <> 'public'
+)
+SELECT kind FROM objects o WHERE NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = o.cls AND d.objid = o.oid AND d.deptype = 'e'
+)
+"""
 
 
 def _split(dsn: str) -> tuple[str, dict[str, str]]:
@@ -63,6 +91,19 @@ def _split(dsn: str) -> tuple[str, dict[str, str]]:
     if password is not None:
         env["PGPASSWORD"] = str(password)
     return make_conninfo(**{k: str(v) for k, v in params.items()}), env
+
+
+def _refuse_if_busy(admin: Any, name: str, where: str) -> None:
+    from buttress.backup.sources.pg_swap import busy_sessions
+
+    busy = busy_sessions(admin, name)
+    if busy:
+        raise RestoreError(
+            f"{where}: {busy} other session{'s are' if busy > 1 else ' is'} connected to "
+            f"database {name!r}; a --force restore loads a new copy beside it and swaps it in by "
+            "renaming, which needs none: stop them (pg_terminate_backend) and retry",
+            target_state="untouched",
+        )
 
 
 class _SnapshotFacts:
@@ -363,8 +404,13 @@ class PostgresSource(Source):
             )
             conn.close()
 
-    def create_database(self, name: str) -> str:
-        """Create database ``name`` on the source's server (for ``restore --database``)."""
+    def database_dsn(self, name: str) -> str:
+        """The DSN of database ``name`` on the source's server."""
+        return self._database_dsn(name)
+
+    def create_database(self, name: str, *, new: bool = False) -> str:
+        """Create database ``name`` on the source's server (for ``restore --database``); with
+        ``new``, one that exists already is an error (it is not ours to remove)."""
         import psycopg
         from psycopg import sql
 
@@ -372,24 +418,157 @@ class PostgresSource(Source):
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.errors.DuplicateDatabase:
-            pass  # an existing one is checked for emptiness by restore()
+            if new:
+                raise RestoreError(
+                    f"database {name!r} was created by someone else meanwhile; not restoring "
+                    "into it"
+                ) from None
+            # an existing one is checked for emptiness by restore()
         except psycopg.Error as exc:
             raise RestoreError(f"cannot create database {name!r}: {str(exc).strip()}") from None
         finally:
             conn.close()
         return self._database_dsn(name)
 
+    def contents(self, to: str) -> list[str] | None:
+        """What database ``to`` holds, counted by kind ("2 tables", "1 view"...); None when it
+        does not exist."""
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        name = str(conninfo_to_dict(to).get("dbname", ""))
+        try:
+            conn = psycopg.connect(to, connect_timeout=max(1, int(self.connect_timeout)))
+        except psycopg.OperationalError as exc:
+            if name and f'database "{name}" does not exist' in str(exc):
+                return None
+            raise BackupError(f"postgresql {mask_url(to)}: {redact(str(exc)).strip()}") from None
+        try:
+            kinds = [str(k) for (k,) in conn.execute(_CONTENTS).fetchall()]
+        finally:
+            conn.close()
+        return count_kinds(kinds)
+
+    def remove(self, to: str) -> None:
+        """Drop database ``to`` (one a failed restore created)."""
+        from psycopg import sql
+        from psycopg.conninfo import conninfo_to_dict
+
+        name = str(conninfo_to_dict(to)["dbname"])
+        conn = self._admin(to, avoid=name)
+        try:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        finally:
+            conn.close()
+
+    def _admin(self, to: str, avoid: str) -> Any:
+        """A session on ``to``'s server in a database other than ``avoid`` (to drop or rename
+        it): ``postgres``, else ``template1``."""
+        tried: BackupError | None = None
+        for name in ("postgres", "template1"):
+            if name != avoid:
+                try:
+                    return self._connect(self._with_dbname(to, name))
+                except BackupError as exc:
+                    tried = tried or exc
+        assert tried is not None
+        raise tried
+
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
     ) -> str:
-        target = self._connect(to)
-        existing = target.execute(_USER_TABLES).fetchall()
-        target.close()
+        existing = self.contents(to)
+        if existing is None:
+            raise RestoreError(f"postgresql {mask_url(to)}: the database does not exist")
         if existing and not force:
             raise RestoreError(
-                f"postgresql {mask_url(to)} is not empty ({len(existing)} tables); restore into "
+                f"postgresql {mask_url(to)} is not empty ({', '.join(existing)}); restore into "
                 "a new database, or pass --force to restore over it"
             )
+        if existing and not tables:
+            swapped = self._restore_beside(read, to)
+            if swapped is not None:
+                return swapped
+        return self._load(read, to, force=force, tables=tables)
+
+    def preflight(self, to: str, *, force: bool, tables: list[str] | None) -> None:
+        """A ``--force`` restore over a whole database swaps by renaming, which needs no session
+        connected to it: refused now, before the backup is read, when one is."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        if not force or tables:
+            return
+        name = str(conninfo_to_dict(to)["dbname"])
+        admin = self._admin(to, avoid=name)
+        try:
+            _refuse_if_busy(admin, name, f"postgresql {mask_url(to)}")
+        finally:
+            admin.close()
+
+    def _restore_beside(self, read: ReadArtifact, to: str) -> str | None:
+        """``--force`` over a whole database: restore into a new one beside it, then swap it
+        in by renaming (:mod:`~buttress.backup.sources.pg_swap`); None when this user may not
+        create databases (the restore then goes in place, as pg_restore --clean)."""
+        import psycopg
+        from psycopg import sql
+        from psycopg.conninfo import conninfo_to_dict
+
+        from buttress.backup.sources import pg_swap
+
+        name = str(conninfo_to_dict(to)["dbname"])
+        where = f"postgresql {mask_url(to)}"
+        admin = self._admin(to, avoid=name)
+        try:
+            _refuse_if_busy(admin, name, where)
+            props = pg_swap.properties(admin, name)
+            new = pg_swap.new_name(name, "new")
+            try:
+                pg_swap.create_like(admin, new, props)
+            except psycopg.errors.InsufficientPrivilege:
+                return None
+            except psycopg.Error as exc:
+                raise RestoreError(
+                    f"{where}: cannot create the database to restore into beside it: "
+                    f"{redact(str(exc)).strip()}",
+                    target_state="untouched",
+                ) from None
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            try:
+                self._load(read, self._with_dbname(to, new), force=False, tables=None)
+                old = pg_swap.swap(admin, name, new, props)
+            except BaseException as exc:
+                with contextlib.suppress(psycopg.Error):
+                    admin.execute(drop.format(sql.Identifier(new)))
+                if isinstance(exc, BackupError):
+                    raise RestoreError(
+                        str(exc),
+                        target_state="untouched (the restore went into a new database beside "
+                        "it, now dropped)",
+                    ) from None
+                raise
+            try:
+                admin.execute(drop.format(sql.Identifier(old)))
+            except psycopg.Error as exc:
+                return (
+                    f"{where} (the previous copy is kept as database {old!r}: it could not be "
+                    f"dropped: {redact(str(exc)).strip()})"
+                )
+        finally:
+            admin.close()
+        return f"{where} (restored beside it, then swapped in; the previous copy dropped)"
+
+    @staticmethod
+    def _with_dbname(to: str, name: str) -> str:
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(to)
+        params["dbname"] = name
+        return make_conninfo(**{k: str(v) for k, v in params.items()})
+
+    def _load(self, read: ReadArtifact, to: str, *, force: bool, tables: list[str] | None) -> str:
+        """pg_restore the dump into ``to`` (over what is there with ``force``)."""
         dsn, env = _split(to)
         args = ["pg_restore", "--no-password", "--exit-on-error", "--dbname", dsn]
         if force:

@@ -152,6 +152,18 @@ class RedisSource(Source):
             "--dbfilename dump.rdb)"
         )
 
+    def contents(self, to: str) -> list[str] | None:
+        """A directory holding a ``dump.rdb`` is not empty; a missing one is None."""
+        folder = Path(to)
+        if not folder.exists():
+            return None
+        return ["a dump.rdb"] if (folder / "dump.rdb").exists() else []
+
+    def remove(self, to: str) -> None:
+        """Remove the directory a failed restore created (empty: its .partial is gone)."""
+        with contextlib.suppress(OSError):
+            Path(to).rmdir()
+
     def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
         with serve_rdb(Path(where) / "dump.rdb") as client:
             keys: dict[str, dict[str, int]] = {}

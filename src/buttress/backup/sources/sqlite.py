@@ -118,5 +118,12 @@ class SqliteSource(Source):
             partial.unlink(missing_ok=True)
         return f"sqlite {target}"
 
+    def contents(self, to: str) -> list[str] | None:
+        """An existing path counts as not empty (a restore never writes over a file)."""
+        return ["an existing file"] if Path(to).exists() else None
+
+    def remove(self, to: str) -> None:
+        Path(to).unlink(missing_ok=True)  # a failed restore leaves only its .partial, removed
+
     def inspect(self, where: str, tables: list[str] | None = None) -> dict[str, Any]:
         return _facts(Path(where), tables)
