@@ -10,7 +10,7 @@ from buttress.catalog import Catalog, catalog_url
 
 
 def _mode(path: Path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_new_data_dir_and_catalog_files_are_private(tmp_path: Path) -> None:
