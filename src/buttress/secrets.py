@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["MASK", "mask_url", "redact"]
+__all__ = ["MASK", "mask_url", "redact", "redact_tokens"]
 
 MASK = "***"
 
@@ -52,3 +52,14 @@ def redact(text: str) -> str:
     text = _TOKEN.sub(lambda m: m[0][:11] + "_" + MASK, text)
     text = _BEARER.sub(lambda m: m[1] + MASK, text)
     return _KV_SECRET.sub(lambda m: f"{m[1]}={MASK}", text)
+
+
+# anything shaped like an API token, wherever it sits (no word boundary needed: a request id
+# "xbt_..." or a path segment carries the secret just the same)
+_TOKEN_SHAPED = re.compile(r"bt_([A-Za-z0-9]{8})_[A-Za-z0-9]{8,}")
+
+
+def redact_tokens(text: str) -> str:
+    """Mask every API-token-shaped string in ``text`` (``bt_<id>_***``), whatever it is part of:
+    request ids, paths, query strings, error messages."""
+    return _TOKEN_SHAPED.sub(lambda m: f"bt_{m[1]}_{MASK}", text)

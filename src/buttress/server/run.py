@@ -146,6 +146,7 @@ def serve(
     import uvicorn
 
     from buttress.server.app import create_app
+    from buttress.server.protocol import header_timeout_protocol
 
     class _Server(uvicorn.Server):
         # uvicorn re-raises the caught signal after shutdown, which makes a clean, drained
@@ -170,10 +171,12 @@ def serve(
     server = _Server(
         uvicorn.Config(
             app,
+            http=header_timeout_protocol(config.server.header_timeout),
             log_config=None,
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=int(config.server.shutdown_timeout) or 1,
+            timeout_keep_alive=max(1, round(config.server.keep_alive_timeout)),
             server_header=False,
         )
     )
