@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, literal, select
 from sqlalchemy.orm import Session
 
 from buttress.catalog.tables import AuditRecord, utcnow
@@ -58,7 +58,9 @@ def get_all(
     """Audit records, newest first; page with ``before_id`` (the last id of the previous page)."""
     query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
     if before_id is not None:
-        query = query.where(AuditRecord.id < before_id)
+        # bound as BIGINT: on PostgreSQL the id column is 32-bit, and a larger page bound
+        # (valid, it simply matches every record) must not overflow the column's type
+        query = query.where(AuditRecord.id < literal(before_id, BigInteger()))
     if actor:
         query = query.where(AuditRecord.actor == actor)
     if action:

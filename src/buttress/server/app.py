@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from buttress import events
@@ -95,8 +96,10 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.state.started_monotonic = time.monotonic()
     install_handlers(app)
     app.include_router(probes)
+    app.state.api_routes = []  # for the audit of requests the gate refuses before routing
     for router in (api, backup_api, health_api, level_api):
         app.include_router(router, responses=ERROR_RESPONSES)
+        app.state.api_routes.extend(r for r in router.routes if isinstance(r, APIRoute))
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

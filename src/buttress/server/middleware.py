@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from buttress.catalog import Catalog, audit
@@ -100,9 +101,10 @@ class RequestContextMiddleware:
         state: dict[str, Any] = scope.get("state", {})
         principal = state.get("principal")
         actor = principal.actor if principal is not None else "anonymous"
-        route = scope.get("route")
+        route, params = scope.get("route"), scope.get("path_params") or {}
+        if route is None:  # refused by the gate before routing: find the route it was meant for
+            route, params = _match(scope)
         action = getattr(route, "name", None) or f"{scope['method']} {_route(scope)}"
-        params = scope.get("path_params") or {}
         target = state.get("audit_target") or ",".join(f"{k}={v}" for k, v in params.items())
         outcome: audit.Outcome = (
             "success" if status < 400 else "denied" if status in (401, 403) else "failed"
@@ -150,6 +152,15 @@ def _request_id(scope: Scope) -> str:
             if _GOOD_ID.fullmatch(text):
                 return redact_tokens(text)
     return secrets.token_hex(8)
+
+
+def _match(scope: Scope) -> tuple[Any, dict[str, Any]]:
+    state = getattr(scope.get("app"), "state", None)
+    for route in getattr(state, "api_routes", ()):
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            return route, dict(child.get("path_params") or {})
+    return None, {}
 
 
 def _route(scope: Scope) -> str:
