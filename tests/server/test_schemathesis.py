@@ -17,7 +17,8 @@ import pytest
 from tests.conftest import Served, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES_PER_OPERATION = 10
+# CI's budget; BUTTRESS_FUZZ_EXAMPLES=200 digs deeper on a developer's machine
+EXAMPLES_PER_OPERATION = int(os.environ.get("BUTTRESS_FUZZ_EXAMPLES", "10"))
 
 
 def _buttress(*args: str, cwd: Path) -> str:

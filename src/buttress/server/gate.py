@@ -4,14 +4,14 @@ FastAPI parses a JSON body before it resolves the dependencies that check the to
 anonymous caller could make the server buffer any body, and malformed JSON got 422 instead of
 401. This pure ASGI middleware runs first:
 
-1. a NUL character in the path or the query string is a 422;
-2. ``/api/`` routes (except the OpenAPI document and its page) need a valid bearer token, else
+1. ``/api/`` routes (except the OpenAPI document and its page) need a valid bearer token, else
    401, before a byte of the body is read; the principal is handed on in ``scope["state"]``
    and the routes' dependencies keep checking roles;
+2. a NUL character in the path or the query string is a 422;
 3. the body is read here, at most ``max_body_bytes`` (413 past it, from ``Content-Length`` at
    once or counted as chunks stream in) and within ``body_timeout`` seconds (408 after);
-4. a JSON body with a NUL character in any string or key, or an integer that does not fit in
-   64 bits, is a 422 naming the field;
+4. a JSON body with a NUL character in any string or key, an integer that does not fit in
+   64 bits, or NaN/Infinity is a 422 naming the field (``payload.py``);
 
 then the body is handed to the app as if it came from the client.
 """
@@ -19,9 +19,6 @@ then the body is handed to the app as if it came from the client.
 from __future__ import annotations
 
 import json
-import math
-from typing import Any
-from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
@@ -30,13 +27,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from buttress.catalog import Catalog, tokens
 from buttress.catalog.tokens import Principal
 from buttress.server.errors import error_body
+from buttress.server.payload import json_problem, target_problem
 
-__all__ = ["DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "INT64", "RequestGate"]
+__all__ = ["DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "RequestGate"]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 30.0
-INT64 = (-(2**63), 2**63 - 1)
-"""The range every integer of an API request must fit (the catalog's columns are 64-bit)."""
 
 _PUBLIC = frozenset({"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"})
 
@@ -68,13 +64,23 @@ class RequestGate:
             await self.app(scope, receive, send)
             return
         try:
-            _check_target(scope)
             if _needs_token(scope["path"]):
                 principal = await self._authenticate(scope)
                 scope.setdefault("state", {})["principal"] = principal
+            problem = target_problem(scope["path"], scope.get("query_string", b""))
+            if problem is not None:
+                raise _Reject(422, "invalid_request", problem)
             body = await self._read_body(scope, receive)
-            if body:
-                _check_json(scope, body)
+            if body and "json" in (_header(scope, b"content-type") or "").lower():
+                found = json_problem(body)
+                if found is not None:
+                    field, message = found
+                    raise _Reject(
+                        422,
+                        "invalid_request",
+                        f"{field}: {message}",
+                        problems=[{"field": field, "message": message}],
+                    )
         except _Reject as rejected:
             await _answer(send, rejected)
             return
@@ -147,68 +153,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             text: str = value.decode("latin-1")
             return text
-    return None
-
-
-def _check_target(scope: Scope) -> None:
-    if "\x00" in scope["path"]:
-        raise _Reject(422, "invalid_request", "path: must not contain a NUL character")
-    query: bytes = scope.get("query_string", b"")
-    if b"%00" not in query and b"\x00" not in query:
-        return
-    for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-        if "\x00" in key or "\x00" in value:
-            field = f"query.{key.replace(chr(0), '')}"
-            raise _Reject(422, "invalid_request", f"{field}: must not contain a NUL character")
-
-
-def _check_json(scope: Scope, body: bytes) -> None:
-    content_type = (_header(scope, b"content-type") or "").lower()
-    if "json" not in content_type:
-        return
-    try:
-        document = json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        return  # not JSON: FastAPI answers its 422 naming the position
-    problem = _first_problem(document, "body")
-    if problem is not None:
-        field, message = problem
-        raise _Reject(
-            422,
-            "invalid_request",
-            f"{field}: {message}",
-            problems=[{"field": field, "message": message}],
-        )
-
-
-def _no_constant(name: str) -> float:
-    # NaN and Infinity are not JSON; json.loads accepts them, the API does not
-    return math.nan
-
-
-def _first_problem(value: Any, where: str) -> tuple[str, str] | None:
-    if isinstance(value, str):
-        return (where, "must not contain a NUL character") if "\x00" in value else None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        if not INT64[0] <= value <= INT64[1]:
-            return where, "integer out of range: it must fit in 64 bits"
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (where, "must be a finite number")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                return f"{where}.{key.replace(chr(0), '')}", "must not contain a NUL character"
-            found = _first_problem(item, f"{where}.{key}")
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            found = _first_problem(item, f"{where}[{i}]")
-            if found is not None:
-                return found
     return None
 
 

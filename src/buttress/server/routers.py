@@ -15,7 +15,6 @@ from buttress.catalog import Catalog, migrate, tokens
 from buttress.catalog import audit as audit_log
 from buttress.errors import CatalogError
 from buttress.server.auth import Admin, Viewer
-from buttress.server.gate import INT64
 from buttress.server.models import (
     AuditRead,
     StatusRead,
@@ -24,6 +23,7 @@ from buttress.server.models import (
     TokenRead,
     WhoAmI,
 )
+from buttress.server.payload import INT64
 
 __all__ = ["api", "probes"]
 

@@ -17,14 +17,7 @@ from buttress.catalog import Catalog, audit, catalog_url, tokens
 from buttress.config import ButtressConfig
 from buttress.errors import CatalogError, ServeError
 
-__all__ = [
-    "Prepared",
-    "bind",
-    "bootstrap_admin",
-    "open_catalog",
-    "prepare",
-    "serve",
-]
+__all__ = ["Prepared", "bind", "bootstrap_admin", "open_catalog", "prepare", "serve"]
 
 log = logging.getLogger("buttress.server")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
