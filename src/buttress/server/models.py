@@ -31,7 +31,12 @@ class TokenCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, examples=["ci-deploy"])
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.@:-]{0,99}$",  # as tokens.create checks it
+        examples=["ci-deploy"],
+    )
     role: Role = Field(default=Role.VIEWER)
 
 
