@@ -35,3 +35,15 @@ def test_override_longer_than_a_year_is_422(
     )
     assert response.status_code == 422
     assert response.json()["problems"][0]["field"] == "body.for"
+
+
+def test_405_allow_names_every_method_of_the_path(
+    leveled: tuple[TestClient, dict[str, str]],
+) -> None:
+    """A 405 lists in Allow every method the path has, not only the first route's."""
+    client, headers = leveled
+    tokens_path = client.request("PATCH", "/api/v1/tokens", headers=headers)
+    assert tokens_path.status_code == 405
+    assert tokens_path.headers["allow"] == "GET, POST"
+    override = client.request("PUT", "/api/v1/level/override", headers=headers)
+    assert override.headers["allow"] == "DELETE, POST"

@@ -65,9 +65,12 @@ def install_handlers(app: FastAPI) -> None:
     """Map HTTP, validation and buttress errors to JSON responses, once for the whole app."""
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "error")
-        return _json(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request) or headers.get("Allow", "")
+        return _json(exc.status_code, code, str(exc.detail), headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -108,3 +111,12 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ButtressError)
     async def other(_request: Request, exc: ButtressError) -> JSONResponse:
         return _json(500 if exc.exit_code == 1 else 422, "error", str(exc))
+
+
+def _allowed(request: Request) -> str:
+    # Starlette's 405 names the methods of the first route matching the path only; the path
+    # may have several (GET and POST /api/v1/tokens are two routes)
+    path = request.url.path
+    routes = getattr(request.app.state, "api_routes", [])
+    methods = {m for r in routes if r.path_regex.match(path) for m in (r.methods or ())}
+    return ", ".join(sorted(methods))
