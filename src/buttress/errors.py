@@ -5,6 +5,7 @@
     ButtressError                 every error buttress raises on purpose
     ├── ConfigError               buttress.yaml or CLI input is wrong (exit code 2)
     ├── UsageError                a command was asked for something it cannot do (exit code 2)
+    │   └── ConflictError         ...because of the state things are in (API: 409)
     ├── CatalogError              the catalog database cannot be reached or used (exit code 1)
     ├── NotFoundError             a named thing (token, backup, incident...) does not exist
     └── ServeError                the control plane cannot start (exit code 2 for bad input)
@@ -22,6 +23,7 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "ConfigIssue",
+    "ConflictError",
     "NotFoundError",
     "ServeError",
     "UsageError",
@@ -80,6 +82,10 @@ class UsageError(ButtressError):
     """A command or API call was asked for something it cannot do with the given input."""
 
     exit_code = 2
+
+
+class ConflictError(UsageError):
+    """The request cannot be done in the current state (e.g. revoking the last admin token)."""
 
 
 class CatalogError(ButtressError):

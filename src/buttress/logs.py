@@ -13,7 +13,7 @@ import logging
 import sys
 from typing import Any, Literal, TextIO
 
-from buttress.secrets import redact
+from buttress.secrets import redact, redact_tokens
 
 __all__ = ["RedactingFilter", "configure", "request_id"]
 
@@ -32,14 +32,16 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = redact_tokens(redact(message))
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = redact_tokens(
+                redact(logging.Formatter().formatException(record.exc_info))
+            )
         elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        record.request_id = request_id.get()
+            record.exc_text = redact_tokens(redact(record.exc_text))
+        record.request_id = redact_tokens(request_id.get())
         return True
 
 
@@ -47,7 +49,9 @@ class _PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         rid = getattr(record, "request_id", "")
-        extras = " ".join(f"{k}={redact(str(v))}" for k, v in _extras(record).items())
+        extras = " ".join(
+            f"{k}={redact_tokens(redact(str(v)))}" for k, v in _extras(record).items()
+        )
         line = f"{ts}Z {record.levelname:<7} {record.name}"
         if rid:
             line += f" [{rid}]"
@@ -74,7 +78,7 @@ class _JsonFormatter(logging.Formatter):
             out[key] = (
                 value
                 if isinstance(value, int | float | bool) or value is None
-                else redact(str(value))
+                else redact_tokens(redact(str(value)))
             )
         if record.exc_text:
             out["exc"] = record.exc_text

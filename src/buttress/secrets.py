@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-__all__ = ["MASK", "mask_dsn", "mask_url", "redact", "redact_echo"]
+__all__ = ["MASK", "mask_dsn", "mask_url", "redact", "redact_echo", "redact_tokens"]
 
 MASK = "***"
 
@@ -238,3 +238,14 @@ def redact_echo(message: str, dsn: str) -> str:
         return match[0] if not fragment or fragment in shown else f"{match[1]}{MASK}{match[1]}"
 
     return redact(re.sub(r"([\"'])(.*?)\1", hide, message))
+
+
+# anything shaped like an API token, wherever it sits (no word boundary needed: a request id
+# "xbt_..." or a path segment carries the secret just the same)
+_TOKEN_SHAPED = re.compile(r"bt_([A-Za-z0-9]{8})_[A-Za-z0-9]{8,}")
+
+
+def redact_tokens(text: str) -> str:
+    """Mask every API-token-shaped string in ``text`` (``bt_<id>_***``), whatever it is part of:
+    request ids, paths, query strings, error messages."""
+    return _TOKEN_SHAPED.sub(lambda m: f"bt_{m[1]}_{MASK}", text)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from buttress.catalog import Catalog, tokens
 from buttress.catalog.tables import ApiToken
 from buttress.catalog.tokens import Role
-from buttress.errors import NotFoundError, UsageError
+from buttress.errors import ConflictError, NotFoundError, UsageError
 
 
 def test_token_is_stored_only_as_hash(catalog: Catalog) -> None:
@@ -57,7 +57,7 @@ def test_wrong_tokens_do_not_authenticate(catalog: Catalog, mangle: object) -> N
 def test_revoked_token_is_refused(catalog: Catalog) -> None:
     """After revocation a token no longer authenticates; revoking again is harmless."""
     with catalog.begin() as session:
-        row, text = tokens.create(session=session, name="ci", role="admin", created_by="test")
+        row, text = tokens.create(session=session, name="ci", role="operator", created_by="test")
     with catalog.begin() as session:
         tokens.revoke(session=session, token_id=row.id)
         tokens.revoke(session=session, token_id=row.id)
@@ -65,6 +65,29 @@ def test_revoked_token_is_refused(catalog: Catalog) -> None:
         assert tokens.authenticate(session=session, token=text) is None
         assert tokens.get_all(session=session) == []
         assert len(tokens.get_all(session=session, include_revoked=True)) == 1
+
+
+def test_last_active_admin_cannot_be_revoked(catalog: Catalog) -> None:
+    """The last active admin token is refused revocation; with a second admin it may go."""
+    with catalog.begin() as session:
+        first, _ = tokens.create(session=session, name="a1", role="admin", created_by="test")
+        tokens.create(session=session, name="op", role="operator", created_by="test")
+    with (
+        catalog.begin() as session,
+        pytest.raises(ConflictError, match="last active admin token"),
+    ):
+        tokens.revoke(session=session, token_id=first.id)
+    with catalog.begin() as session:
+        second, _ = tokens.create(session=session, name="a2", role="admin", created_by="test")
+    with catalog.begin() as session:
+        assert tokens.revoke(session=session, token_id=first.id).revoked_at is not None
+    with (
+        catalog.begin() as session,
+        pytest.raises(ConflictError, match=f"token '{second.id}' is the last active admin"),
+    ):
+        tokens.revoke(session=session, token_id=second.id)
+    with catalog.begin() as session:
+        assert [t.id for t in tokens.get_all(session=session) if t.role == "admin"] == [second.id]
 
 
 def test_revoke_unknown_token(catalog: Catalog) -> None:

@@ -81,3 +81,17 @@ def test_unreachable_postgres_exits_1_with_host_and_masked_password(
     assert "hunter2" not in result.err + result.out
     assert result.err.count("\n") == 1
     assert result.err.startswith("error: ")
+
+
+def test_last_admin_token_cannot_be_revoked(with_catalog: Run) -> None:
+    """Revoking the only active admin token exits 2 with the reason, and the token stays."""
+    with_catalog("db", "upgrade")
+    token = with_catalog("token", "create", "root", "--role", "admin").out.strip()
+    token_id = token.split("_")[1]
+    refused = with_catalog("token", "revoke", token_id)
+    assert refused.code == 2
+    assert refused.err.strip() == (
+        f"error: token '{token_id}' is the last active admin token: "
+        "create another admin token before revoking it"
+    )
+    assert token_id in with_catalog("token", "list").out

@@ -16,6 +16,7 @@ def test_missing_token_is_401_json(api: Api) -> None:
     assert response.json() == {
         "error": "unauthorized",
         "message": "missing API token: send 'Authorization: Bearer <token>'",
+        "request_id": response.headers["x-request-id"],
     }
 
 

@@ -39,7 +39,11 @@ def test_unknown_token_revoke_is_404(api: Api) -> None:
     """Revoking an unknown id is a 404 JSON error."""
     response = api.client.delete("/api/v1/tokens/ZZZZZZZZ", headers=api.auth(api.admin))
     assert response.status_code == 404
-    assert response.json() == {"error": "not_found", "message": "token 'ZZZZZZZZ' not found"}
+    assert response.json() == {
+        "error": "not_found",
+        "message": "token 'ZZZZZZZZ' not found",
+        "request_id": response.headers["x-request-id"],
+    }
 
 
 def test_mutations_are_audited_with_who_what_where_outcome(api: Api) -> None:
@@ -73,3 +77,20 @@ def test_reads_are_not_audited(api: Api) -> None:
     """GET requests leave no audit record."""
     api.client.get("/api/v1/status", headers=api.auth(api.admin))
     assert api.client.get("/api/v1/audit", headers=api.auth(api.admin)).json() == []
+
+
+def test_admin_cannot_revoke_the_last_admin_token(api: Api) -> None:
+    """An admin revoking its own token, the last active admin, gets 409 and keeps its access."""
+    me = api.client.get("/api/v1/whoami", headers=api.auth(api.admin)).json()["token_id"]
+    refused = api.client.delete(f"/api/v1/tokens/{me}", headers=api.auth(api.admin))
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["error"] == "conflict"
+    assert "last active admin token" in body["message"]
+    assert api.client.get("/api/v1/whoami", headers=api.auth(api.admin)).status_code == 200
+    other = api.client.post(
+        "/api/v1/tokens", json={"name": "admin-2", "role": "admin"}, headers=api.auth(api.admin)
+    ).json()
+    assert api.client.delete(f"/api/v1/tokens/{me}", headers=api.auth(api.admin)).status_code == 200
+    last = api.client.delete(f"/api/v1/tokens/{other['id']}", headers=api.auth(other["token"]))
+    assert last.status_code == 409

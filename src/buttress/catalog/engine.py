@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ class Catalog:
         connect_args: dict[str, Any] = {}
         if self.backend == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(parsed.database))
             connect_args = {"timeout": connect_timeout, "check_same_thread": False}
         else:
             connect_args = {"connect_timeout": max(1, round(connect_timeout))}
@@ -134,6 +135,21 @@ class Catalog:
             raise CatalogError(
                 f"catalog database error at {self.location}: {_reason(exc)}"
             ) from exc
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file's directory 0700 and the file itself 0600 before SQLite opens it
+    (SQLite gives its -wal and -shm files the database file's mode). Existing ones are left as
+    they are."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise CatalogError(f"cannot create the catalog file {path}: {exc.strerror}") from exc
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

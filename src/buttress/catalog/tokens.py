@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from buttress.catalog.tables import ApiToken, utcnow
-from buttress.errors import NotFoundError, UsageError
+from buttress.errors import ConflictError, NotFoundError, UsageError
 
 __all__ = [
     "Principal",
@@ -129,13 +129,30 @@ def revoke(*, session: Session, token_id: str) -> ApiToken:
 
     Raises:
         NotFoundError: no token has that id.
+        ConflictError: it is the last active admin token (nobody could manage tokens after).
     """
     row = session.get(ApiToken, token_id)
     if row is None:
         raise NotFoundError("token", token_id)
     if row.revoked_at is None:
+        if row.role == Role.ADMIN and not _other_admins(session, row.id):
+            raise ConflictError(
+                f"token {row.id!r} is the last active admin token: create another admin token "
+                "before revoking it"
+            )
         row.revoked_at = utcnow()
     return row
+
+
+def _other_admins(session: Session, token_id: str) -> list[str]:
+    # FOR UPDATE (PostgreSQL) locks the active admin rows, so two concurrent revokes of the last
+    # two admins cannot both see the other one still active; SQLite serialises writers anyway.
+    query = (
+        select(ApiToken.id)
+        .where(ApiToken.role == Role.ADMIN.value, ApiToken.revoked_at.is_(None))
+        .with_for_update()
+    )
+    return [i for i in session.scalars(query) if i != token_id]
 
 
 def authenticate(*, session: Session, token: str) -> Principal | None:

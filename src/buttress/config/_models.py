@@ -79,6 +79,23 @@ class ServerConfig(Section):
     shutdown_timeout: Duration = Field(
         default=10.0, description="On SIGTERM, how long in-flight requests may take to finish."
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        le=1024**3,
+        description="Largest request body accepted (bytes); a larger one gets 413.",
+    )
+    body_timeout: Duration = Field(
+        default=30.0, gt=0, description="How long a request body may take to arrive (408 after)."
+    )
+    header_timeout: Duration = Field(
+        default=10.0,
+        gt=0,
+        description="How long a client may take to send a request's headers (then it is cut off).",
+    )
+    keep_alive_timeout: Duration = Field(
+        default=5.0, gt=0, description="How long an idle keep-alive connection stays open."
+    )
 
 
 StoreFailureMode = Literal["local", "allow", "deny"]

@@ -18,12 +18,16 @@ from buttress.server.auth import Operator, Viewer
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["degradation"])
+_MAX_OVERRIDE_SECONDS = 366 * 86400  # a longer hold is a mistake, and 1e18 s overflows a date
 
 
 class OverrideCreate(BaseModel):
     level: str = Field(description="A level name, e.g. ORANGE.")
     duration: Annotated[float, BeforeValidator(parse_duration)] = Field(
-        alias="for", gt=0, description="How long: `30m`, `2h`, or seconds."
+        alias="for",
+        gt=0,
+        le=_MAX_OVERRIDE_SECONDS,
+        description="How long: `30m`, `2h`, or seconds (at most 366 days).",
     )
     reason: str = Field(min_length=1, max_length=1000, description="Why (shown and audited).")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from buttress import events
@@ -29,8 +30,10 @@ from buttress.health.level_metrics import LevelCollector
 from buttress.health.metrics import HealthCollector
 from buttress.health.monitor import HealthMonitor
 from buttress.server.errors import install_handlers
+from buttress.server.gate import RequestGate
 from buttress.server.metrics import ServerMetrics
 from buttress.server.middleware import RequestContextMiddleware
+from buttress.server.models import ERROR_RESPONSES
 from buttress.server.routers import api, probes
 
 __all__ = ["create_app"]
@@ -93,16 +96,22 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.state.started_monotonic = time.monotonic()
     install_handlers(app)
     app.include_router(probes)
-    app.include_router(api)
-    app.include_router(backup_api)
-    app.include_router(health_api)
-    app.include_router(level_api)
+    app.state.api_routes = []  # for the audit of requests the gate refuses before routing
+    for router in (api, backup_api, health_api, level_api):
+        app.include_router(router, responses=ERROR_RESPONSES)
+        app.state.api_routes.extend(r for r in router.routes if isinstance(r, APIRoute))
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers=_SECURITY_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(
+        RequestGate,
+        catalog=catalog,
+        max_body_bytes=config.server.max_body_bytes,
+        body_timeout=config.server.body_timeout,
+    )  # inside the request context: its answers get the request id, the access log, the audit
     app.add_middleware(RequestContextMiddleware, catalog=catalog, metrics=app.state.metrics)
     return app
 

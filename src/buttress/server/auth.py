@@ -23,13 +23,15 @@ def require(role: Role) -> object:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        if credentials is None:
+        # the request gate has already authenticated the token before the body was read
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None and credentials is None:
             raise ApiError(
                 401, "unauthorized", "missing API token: send 'Authorization: Bearer <token>'"
             )
-        catalog = request.app.state.catalog
-        with catalog.begin() as session:
-            principal = tokens.authenticate(session=session, token=credentials.credentials)
+        if principal is None and credentials is not None:
+            with request.app.state.catalog.begin() as session:
+                principal = tokens.authenticate(session=session, token=credentials.credentials)
         if principal is None:
             raise ApiError(401, "unauthorized", "invalid or revoked API token")
         request.state.principal = principal

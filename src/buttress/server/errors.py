@@ -1,4 +1,7 @@
-"""API errors as JSON: ``{"error": "<code>", "message": "<one clear sentence>"}``."""
+"""API errors as JSON: ``{"error": "<code>", "message": "<one clear sentence>", "request_id": ...}``
+(plus ``problems`` on a 422): every error the control plane answers has this shape, whether a
+route, the request gate or an unhandled exception produced it. Token-shaped strings are masked.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ from starlette.exceptions import HTTPException
 
 from buttress.backup.errors import BackupBusyError, BackupError, CorruptBackupError, RestoreError
 from buttress.config import format_path
-from buttress.errors import ButtressError, CatalogError, NotFoundError, UsageError
+from buttress.errors import ButtressError, CatalogError, ConflictError, NotFoundError, UsageError
+from buttress.logs import request_id
+from buttress.secrets import redact_tokens
 
-__all__ = ["ApiError", "install_handlers"]
+__all__ = ["ApiError", "error_body", "install_handlers"]
 
 log = logging.getLogger("buttress.server")
 
@@ -23,7 +28,9 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
+    413: "payload_too_large",
     422: "invalid_request",
     503: "unavailable",
 }
@@ -38,26 +45,38 @@ class ApiError(HTTPException):
         self.code = code
 
 
+def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    """The JSON body of an error: code, message (token-shaped strings masked), request id."""
+    return {
+        "error": code,
+        "message": redact_tokens(message),
+        "request_id": request_id.get(),
+        **extra,
+    }
+
+
 def _json(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": code, "message": message, **extra}, status_code=status, headers=headers
-    )
+    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
 
 
 def install_handlers(app: FastAPI) -> None:
     """Map HTTP, validation and buttress errors to JSON responses, once for the whole app."""
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "error")
-        return _json(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request) or headers.get("Allow", "")
+        return _json(exc.status_code, code, str(exc.detail), headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": format_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()
+            {"field": redact_tokens(format_path(tuple(e["loc"]))), "message": e["msg"]}
+            for e in exc.errors()
         ]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         return _json(422, "invalid_request", summary, problems=problems)
@@ -65,6 +84,10 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
         return _json(404, "not_found", str(exc))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(_request: Request, exc: ConflictError) -> JSONResponse:
+        return _json(409, "conflict", str(exc))
 
     @app.exception_handler(UsageError)
     async def usage(_request: Request, exc: UsageError) -> JSONResponse:
@@ -88,3 +111,12 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ButtressError)
     async def other(_request: Request, exc: ButtressError) -> JSONResponse:
         return _json(500 if exc.exit_code == 1 else 422, "error", str(exc))
+
+
+def _allowed(request: Request) -> str:
+    # Starlette's 405 names the methods of the first route matching the path only; the path
+    # may have several (GET and POST /api/v1/tokens are two routes)
+    path = request.url.path
+    routes = getattr(request.app.state, "api_routes", [])
+    methods = {m for r in routes if r.path_regex.match(path) for m in (r.methods or ())}
+    return ", ".join(sorted(methods))

@@ -1,11 +1,15 @@
 """The one middleware every request passes: request id, access log, metrics and audit.
 
 Mutating API calls (POST, PUT, PATCH, DELETE under ``/api/``) get an audit record written
-*before* their response starts, so a client that saw the answer can rely on the record.
+*before* their response starts, so a client that saw the answer can rely on the record, whatever
+the outcome: an unhandled exception is answered here as a JSON 500 with the request id (and
+audited as ``failed``), and a request that ends with no response at all is audited too.
+A client's ``X-Request-ID`` is kept only with token-shaped strings masked.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -13,11 +17,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from buttress.catalog import Catalog, audit
 from buttress.errors import CatalogError
 from buttress.logs import request_id
+from buttress.secrets import redact_tokens
+from buttress.server.errors import error_body
 
 if TYPE_CHECKING:
     from buttress.server.metrics import ServerMetrics
@@ -48,20 +55,30 @@ class RequestContextMiddleware:
         audited = method in _MUTATING and path.startswith("/api/")
         started = time.perf_counter()
         status = 500
+        started_response = written = False
         self.metrics.in_flight.inc()
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response, written
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
                 if audited:
+                    written = True
                     await self._audit(scope, status, rid)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception:
+                log.exception("unhandled error in %s %s", method, path)
+                if started_response:
+                    raise  # too late for an error response: the connection is cut
+                await _internal_error(send_wrapper, rid)
+            if audited and not written:
+                await self._audit(scope, status, rid)  # no response at all (client gone)
         finally:
             elapsed = time.perf_counter() - started
             route = _route(scope)
@@ -84,9 +101,10 @@ class RequestContextMiddleware:
         state: dict[str, Any] = scope.get("state", {})
         principal = state.get("principal")
         actor = principal.actor if principal is not None else "anonymous"
-        route = scope.get("route")
+        route, params = scope.get("route"), scope.get("path_params") or {}
+        if route is None:  # refused by the gate before routing: find the route it was meant for
+            route, params = _match(scope)
         action = getattr(route, "name", None) or f"{scope['method']} {_route(scope)}"
-        params = scope.get("path_params") or {}
         target = state.get("audit_target") or ",".join(f"{k}={v}" for k, v in params.items())
         outcome: audit.Outcome = (
             "success" if status < 400 else "denied" if status in (401, 403) else "failed"
@@ -116,13 +134,33 @@ class RequestContextMiddleware:
             log.error("could not write the audit record for %s: %s", action, exc)
 
 
+async def _internal_error(send: Send, rid: str) -> None:
+    body = error_body(
+        "internal_error",
+        f"internal error: the server log has the details (request id {rid})",
+    )
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             text: str = value.decode("latin-1")
             if _GOOD_ID.fullmatch(text):
-                return text
+                return redact_tokens(text)
     return secrets.token_hex(8)
+
+
+def _match(scope: Scope) -> tuple[Any, dict[str, Any]]:
+    state = getattr(scope.get("app"), "state", None)
+    for route in getattr(state, "api_routes", ()):
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            return route, dict(child.get("path_params") or {})
+    return None, {}
 
 
 def _route(scope: Scope) -> str:

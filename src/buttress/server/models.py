@@ -9,7 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from buttress.catalog.tokens import Role
 
-__all__ = ["AuditRead", "StatusRead", "TokenCreate", "TokenCreated", "TokenRead", "WhoAmI"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "AuditRead",
+    "ErrorRead",
+    "Problem",
+    "StatusRead",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenRead",
+    "WhoAmI",
+]
 
 
 class _Read(BaseModel):
@@ -21,7 +31,12 @@ class TokenCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, examples=["ci-deploy"])
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.@:-]{0,99}$",  # as tokens.create checks it
+        examples=["ci-deploy"],
+    )
     role: Role = Field(default=Role.VIEWER)
 
 
@@ -75,3 +90,37 @@ class WhoAmI(BaseModel):
     token_id: str
     name: str
     role: Role
+
+
+class Problem(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(examples=["body.name"])
+    message: str
+
+
+class ErrorRead(BaseModel):
+    """Every error the API answers: a stable code, one sentence, the request id."""
+
+    error: str = Field(examples=["not_found"])
+    message: str
+    request_id: str = Field(description="Also in the X-Request-ID header and the server log.")
+    problems: list[Problem] | None = Field(default=None, description="On 422: each field.")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorRead, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Malformed request (e.g. a bad Content-Length)"),
+    401: _error("No API token, or an invalid or revoked one"),
+    403: _error("The token's role does not allow this"),
+    404: _error("No such object or route"),
+    408: _error("The request body did not arrive within server.body_timeout"),
+    409: _error("Conflicts with the current state"),
+    413: _error("The request body is larger than server.max_body_bytes"),
+    422: _error("Invalid input: each field is named in problems"),
+    500: _error("Internal error: the request id names it in the server log"),
+}
+"""The error responses every ``/api`` route declares in the OpenAPI document."""

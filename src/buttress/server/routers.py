@@ -23,6 +23,7 @@ from buttress.server.models import (
     TokenRead,
     WhoAmI,
 )
+from buttress.server.payload import INT64
 
 __all__ = ["api", "probes"]
 
@@ -70,7 +71,17 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@probes.get("/metrics", summary="Prometheus metrics (text exposition format)")
+@probes.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "The Prometheus text exposition format",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(request: Request) -> Response:
     data = generate_latest(request.app.state.metrics.registry)
     return PlainTextResponse(data, media_type=CONTENT_TYPE_LATEST)
@@ -133,7 +144,7 @@ def list_audit(
     _who: Admin,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[
-        int | None, Query(ge=1, description="page: records older than this id")
+        int | None, Query(ge=1, le=INT64[1], description="page: records older than this id")
     ] = None,
     actor: str | None = None,
     action: str | None = None,

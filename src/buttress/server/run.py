@@ -88,12 +88,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def bootstrap_admin(catalog: Catalog) -> str | None:
-    """On an empty catalog (no token ever created), create an admin token and return its text;
-    otherwise return ``None``."""
+@contextlib.contextmanager
+def bootstrap_admin(catalog: Catalog) -> Iterator[str | None]:
+    """On an empty catalog (no token ever created), create an admin token and yield its text;
+    otherwise yield ``None``.
+
+    The token is created in a transaction that commits only when the ``with`` body (which
+    prints it) has returned: if anything fails before the token was shown, no token is left,
+    and the next start creates and shows one. (If the commit itself fails after the token was
+    printed, that printed token does not work and the next start shows a new one.)
+    """
     with catalog.begin() as session:
         if tokens.get_all(session=session, include_revoked=True):
-            return None
+            yield None
+            return
         row, text = tokens.create(
             session=session, name="bootstrap-admin", role="admin", created_by="serve:bootstrap"
         )
@@ -105,7 +113,7 @@ def bootstrap_admin(catalog: Catalog) -> str | None:
             outcome="success",
             detail={"reason": "first start with an empty catalog", "role": "admin"},
         )
-    return text
+        yield text
 
 
 @dataclass
@@ -119,22 +127,19 @@ class Prepared:
 
 
 def prepare(config: ButtressConfig, data_dir: Path, *, host: str, port: int) -> Prepared:
-    """Open and migrate the catalog, bind the port and bootstrap the admin token.
-
-    The port is bound before the token is created, so a failed start leaves no token that was
-    never shown.
-    """
+    """Open and migrate the catalog and bind the port. The bootstrap admin token is created
+    later, by :func:`serve`, after everything else that can fail, in the same step that prints
+    it."""
     catalog = ready_catalog(config, data_dir)
-    sock = bind(host, port)
     try:
-        admin = bootstrap_admin(catalog)
+        sock = bind(host, port)
     except BaseException:
-        sock.close()
+        catalog.dispose()
         raise
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     return Prepared(
-        catalog=catalog, sock=sock, url=f"http://{shown}:{bound_port}/", admin_token=admin
+        catalog=catalog, sock=sock, url=f"http://{shown}:{bound_port}/", admin_token=None
     )
 
 
@@ -146,6 +151,7 @@ def serve(
     import uvicorn
 
     from buttress.server.app import create_app
+    from buttress.server.protocol import header_timeout_protocol
 
     class _Server(uvicorn.Server):
         # uvicorn re-raises the caught signal after shutdown, which makes a clean, drained
@@ -167,18 +173,21 @@ def serve(
             self.handle_exit(sig, frame)
 
     app = create_app(prepared.catalog, config)
-    server = _Server(
-        uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=int(config.server.shutdown_timeout) or 1,
-            server_header=False,
-        )
+    uv_config = uvicorn.Config(
+        app,
+        http=header_timeout_protocol(config.server.header_timeout),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(config.server.shutdown_timeout) or 1,
+        timeout_keep_alive=max(1, round(config.server.keep_alive_timeout)),
+        server_header=False,
     )
-    announce(prepared)
+    uv_config.load()  # fails here, before a token exists, rather than in run()
+    server = _Server(uv_config)
     try:
+        with bootstrap_admin(prepared.catalog) as prepared.admin_token:
+            announce(prepared)  # the token commits only once this has written it out
         server.run(sockets=[prepared.sock])
     finally:
         prepared.sock.close()
