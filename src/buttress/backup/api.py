@@ -4,16 +4,21 @@ runs, verifies and restores; admin prunes). Every mutating call is audited by th
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from buttress.backup.restore_policy import RestorePolicy, decide
 from buttress.backup.service import Backups
+from buttress.catalog.tokens import Role
 from buttress.config import ButtressConfig
 from buttress.errors import ButtressError
 from buttress.server.auth import Admin, Operator, Viewer
+from buttress.server.errors import ApiError
 
 __all__ = ["router"]
 
@@ -34,12 +39,22 @@ class VerifyRequest(BaseModel):
 
 
 class RestoreRequest(BaseModel):
-    to: str | None = Field(default=None, description="A DSN, a file (sqlite) or a directory.")
+    to: str | None = Field(
+        default=None,
+        description="A DSN on the target's own server or one of backup.restore_servers "
+        "(postgresql, mariadb, mongodb), or a path inside backup.restore_roots (directory, "
+        "sqlite, redis; relative: inside the first root).",
+    )
     database: str | None = Field(
-        default=None, description="A new database on the source's server (postgresql/mariadb)."
+        default=None,
+        description="A new database on the target's server (postgresql, mariadb, mongodb): "
+        "letters, digits, _ and -, at most 63 bytes.",
     )
     tables: list[str] | None = Field(default=None, description="Only these tables.")
-    force: bool = Field(default=False, description="Restore over a target that is not empty.")
+    force: bool = Field(
+        default=False,
+        description="Restore over a target that is not empty (needs the admin role).",
+    )
     jobs: int | None = Field(
         default=None,
         ge=1,
@@ -118,20 +133,51 @@ def verify(request: Request, backup_id: str, body: VerifyRequest, _who: Operator
     return _backups(request).verify(backup_id, restore=body.restore_test)
 
 
-@router.post("/runs/{backup_id}/restore", name="backup.restore", summary="Restore a backup")
+@router.post(
+    "/runs/{backup_id}/restore",
+    name="backup.restore",
+    summary="Restore a backup, into the places the configuration allows (docs/server.md)",
+)
 def restore(
-    request: Request, backup_id: str, body: RestoreRequest, _who: Operator
+    request: Request, backup_id: str, body: RestoreRequest, who: Operator
 ) -> dict[str, str]:
-    where = _backups(request).restore(
-        backup_id,
+    backups = _backups(request)
+    request.state.audit_detail = {"force": body.force, "tables": body.tables}
+    run = backups.get(backup_id)
+    placement = decide(
+        _restore_policy(request),
+        backups.target(run.target),
+        run.id,
         to=body.to,
         database=body.database,
+        env=os.environ,
+    )
+    request.state.audit_detail["into"] = placement.shown
+    if body.force and not who.role.allows(Role.ADMIN):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"force (restoring over a target that is not empty) needs the 'admin' role through "
+            f"the API; token {who.name!r} has {who.role.value!r}",
+        )
+    where = backups.restore(
+        backup_id,
+        to=placement.to,
+        database=placement.database,
         tables=body.tables,
         force=body.force,
         jobs=body.jobs,
     )
-    request.state.audit_detail = {"into": where, "force": body.force, "tables": body.tables}
+    request.state.audit_detail["into"] = where
     return {"id": backup_id, "restored_into": where}
+
+
+def _restore_policy(request: Request) -> RestorePolicy:
+    config = request.app.state.config
+    assert isinstance(config, ButtressConfig)
+    # `buttress serve` sets data_dir to the resolved data directory; an app built without one
+    # uses the CLI's default, in the working directory at start
+    return RestorePolicy.from_config(config.backup, config.data_dir or Path(".buttress"))
 
 
 @router.post("/prune", name="backup.prune", summary="Apply retention (dry run by default)")
