@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +26,7 @@ from buttress.catalog import Catalog, catalog_url, tokens
 from buttress.config import load
 from buttress.server.app import create_app
 from tests.backup.conftest import config_file, recipient
+from tests.conftest import start_server
 
 
 @dataclass
@@ -414,3 +416,30 @@ def test_mariadb_restores_reach_only_the_targets_server(
             for created in ("../../etc", "a" * 64, name):  # longer names cannot exist
                 conn.cursor().execute(f"DROP DATABASE IF EXISTS `{created}`")
             conn.close()
+
+
+def test_served_restores_go_inside_the_data_directory(project: Path) -> None:
+    """``buttress serve --data-dir D`` restores a relative ``to`` into ``D/restored`` (not the
+    server's working directory) and refuses ``..`` out of it."""
+    config = config_file(project, recipient(project))
+    server = start_server(project / "data", env={"BUTTRESS_CONFIG": config})
+    try:
+        assert server.admin_token is not None
+        headers = {"Authorization": f"Bearer {server.admin_token}"}
+        api = f"{server.url}api/v1/backups"
+        backup_id = httpx.post(f"{api}/targets/site/run", headers=headers).json()["id"]
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{api}/runs/{backup_id}", headers=headers).json()["status"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        out = httpx.post(
+            f"{api}/runs/{backup_id}/restore", json={"to": "../../out"}, headers=headers
+        )
+        _refused(out, "not inside a restore root", str(project / "data" / "restored"))
+        assert not (project / "out").exists()
+        done = httpx.post(f"{api}/runs/{backup_id}/restore", json={"to": "x"}, headers=headers)
+        assert done.status_code == 200, done.text
+        assert (project / "data" / "restored" / "x" / "index.html").is_file()
+        assert not (project / "x").exists()
+    finally:
+        assert server.stop() == 0
