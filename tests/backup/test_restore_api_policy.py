@@ -162,6 +162,7 @@ def test_force_through_the_api_needs_an_admin(project: Path, sqlite_catalog: Cat
         forced = [a for a in audit if a["detail"].get("force")]
         assert [a["outcome"] for a in forced] == ["success", "failed", "denied"]
         assert forced[0]["detail"]["into"] == f"directory {root / 'full'}"
+        assert "not inside a restore root" in forced[1]["detail"]["refused"]
 
 
 def test_configured_restore_roots_replace_the_default(
@@ -333,10 +334,16 @@ def test_postgresql_restores_reach_only_the_targets_server(
         created.append(empty)
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{empty}"')
-        into = api.restore(
-            backup_id, {"to": f"host=127.0.0.1 port=5432 user=postgres dbname={empty}"}
-        )
+        secret = "host=127.0.0.1 port=5432 user=postgres password = hunter2-pw"
+        _refused(api.restore(backup_id, {"to": f"{secret} dbname=a.b"}), "to: database name")
+        into = api.restore(backup_id, {"to": f"{secret} dbname={empty}"})  # trust: pw unused
         assert into.status_code == 200, into.text
+        audit = api.client.get(
+            "/api/v1/audit?action=backup.restore",
+            headers={"Authorization": f"Bearer {api.tokens['admin']}"},
+        )
+        assert audit.json()[0]["detail"]["into"] == f"postgresql database {empty} on 127.0.0.1:5432"
+        assert "hunter2" not in audit.text
         for restored in (name, empty):
             dsn = pg_server.rsplit("/", 1)[0] + f"/{restored}"
             with psycopg.connect(dsn) as conn:

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from buttress.backup.restore_policy import RestorePolicy, decide
+from buttress.backup.restore_policy import PATH_SOURCES, RestorePolicy, decide
 from buttress.backup.service import Backups
 from buttress.catalog.tokens import Role
 from buttress.config import ButtressConfig
-from buttress.errors import ButtressError
+from buttress.errors import ButtressError, UsageError
 from buttress.server.auth import Admin, Operator, Viewer
 from buttress.server.errors import ApiError
 
@@ -144,14 +144,19 @@ def restore(
     backups = _backups(request)
     request.state.audit_detail = {"force": body.force, "tables": body.tables}
     run = backups.get(backup_id)
-    placement = decide(
-        _restore_policy(request),
-        backups.target(run.target),
-        run.id,
-        to=body.to,
-        database=body.database,
-        env=os.environ,
-    )
+    target = backups.target(run.target)
+    try:
+        placement = decide(
+            _restore_policy(request),
+            target,
+            run.id,
+            to=body.to,
+            database=body.database,
+            env=os.environ,
+        )
+    except UsageError as exc:
+        request.state.audit_detail["refused"] = str(exc)  # the reason names no secret
+        raise
     request.state.audit_detail["into"] = placement.shown
     if body.force and not who.role.allows(Role.ADMIN):
         raise ApiError(
@@ -168,7 +173,9 @@ def restore(
         force=body.force,
         jobs=body.jobs,
     )
-    request.state.audit_detail["into"] = where
+    if placement.to is None or target.source in PATH_SOURCES:
+        request.state.audit_detail["into"] = where
+    # else the caller's DSN: the audit keeps the description without it (no password in it)
     return {"id": backup_id, "restored_into": where}
 
 
