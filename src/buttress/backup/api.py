@@ -1,5 +1,6 @@
 """``/api/v1/backups``: targets, runs, run now, verify, restore, prune (viewer reads; operator
-runs, verifies and restores; admin prunes). Every mutating call is audited by the server."""
+runs, verifies and restores; admin prunes and restores with ``force``). Restores go only where
+:mod:`buttress.backup.restore_policy` allows. Every mutating call is audited by the server."""
 
 from __future__ import annotations
 
