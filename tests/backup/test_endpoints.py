@@ -115,6 +115,8 @@ def test_restore_roots_must_be_absolute() -> None:
     """A relative restore root would depend on the server's working directory: an error."""
     with pytest.raises(ConfigError, match="'restored' is not an absolute path"):
         load_text("backup:\n  restore_roots: [restored]\n")
+    with pytest.raises(ConfigError, match="NUL byte"):
+        load_text('backup:\n  restore_roots: ["/srv/a\\0b"]\n')
     config = load_text("backup:\n  restore_roots: [/srv/restores]\n")
     assert [str(p) for p in config.backup.restore_roots] == ["/srv/restores"]
 

@@ -707,6 +707,8 @@ class BackupConfig(Section):
     @classmethod
     def _absolute_roots(cls, roots: list[Path]) -> list[Path]:
         for root in roots:
+            if "\0" in str(root):
+                raise ValueError("a restore root holds a NUL byte")
             if not root.is_absolute():
                 raise ValueError(f"{str(root)[:200]!r} is not an absolute path")
         return roots
