@@ -73,14 +73,15 @@ def test_run_verify_restore_and_prune_through_the_api(
     assert verified["restore_test"]["ok"]
     restored = c.post(
         f"/api/v1/backups/runs/{backup_id}/restore",
-        json={"to": str(project / "api-restore")},
+        json={"to": "api-restore"},
         headers=_h(t["operator"]),
     )
     assert restored.status_code == 200, restored.text
-    assert (project / "api-restore" / "index.html").is_file()
+    # a relative path lands in the default restore root, <data dir>/restored
+    assert (project / ".buttress" / "restored" / "api-restore" / "index.html").is_file()
     again = c.post(
         f"/api/v1/backups/runs/{backup_id}/restore",
-        json={"to": str(project / "api-restore")},
+        json={"to": "api-restore"},
         headers=_h(t["operator"]),
     )
     assert again.status_code == 409

@@ -1,20 +1,26 @@
 """``/api/v1/backups``: targets, runs, run now, verify, restore, abandon, prune (viewer reads;
-operator runs, verifies, restores and abandons; admin prunes). Every mutating call is audited
-by the server."""
+operator runs, verifies, restores and abandons; admin prunes and restores with ``force``).
+Restores go only where :mod:`buttress.backup.restore_policy` allows. Every mutating call is
+audited by the server."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from buttress.backup.restore_policy import PATH_SOURCES, RestorePolicy, decide
 from buttress.backup.service import Backups
+from buttress.catalog.tokens import Role
 from buttress.config import ButtressConfig
-from buttress.errors import ButtressError
+from buttress.errors import ButtressError, UsageError
 from buttress.server.auth import Admin, Operator, Viewer
+from buttress.server.errors import ApiError
 
 __all__ = ["router"]
 
@@ -40,15 +46,26 @@ class VerifyRequest(BaseModel):
 
 
 class RestoreRequest(BaseModel):
-    to: str | None = Field(default=None, description="A DSN, a file (sqlite) or a directory.")
+    to: str | None = Field(
+        default=None,
+        description="A DSN on the target's own server or one of backup.restore_servers "
+        "(postgresql, mariadb, mongodb), or a path inside backup.restore_roots (directory, "
+        "sqlite, redis; relative: inside the first root).",
+    )
     database: str | None = Field(
-        default=None, description="A new database on the source's server (postgresql/mariadb)."
+        default=None,
+        description="A new database on the target's server (postgresql, mariadb, mongodb): "
+        "letters, digits, _ and -, at most 63 bytes.",
     )
     tables: list[str] | None = Field(default=None, description="Only these tables.")
-    force: bool = Field(default=False, description="Restore over a target that is not empty.")
+    force: bool = Field(
+        default=False,
+        description="Restore over a target that is not empty (needs the admin role).",
+    )
     force_damaged: bool = Field(
         default=False,
-        description="Like force, even from a backup whose last verify or restore test failed.",
+        description="Like force, even from a backup whose last verify or restore test failed "
+        "(needs the admin role).",
     )
     jobs: int | None = Field(
         default=None,
@@ -143,26 +160,55 @@ def verify(request: Request, backup_id: str, body: VerifyRequest, _who: Operator
     )
 
 
-@router.post("/runs/{backup_id}/restore", name="backup.restore", summary="Restore a backup")
+@router.post(
+    "/runs/{backup_id}/restore",
+    name="backup.restore",
+    summary="Restore a backup, into the places the configuration allows (docs/server.md)",
+)
 def restore(
-    request: Request, backup_id: str, body: RestoreRequest, _who: Operator
+    request: Request, backup_id: str, body: RestoreRequest, who: Operator
 ) -> dict[str, str]:
-    where = _backups(request).restore(
+    backups = _backups(request)
+    request.state.audit_detail = {
+        "force": body.force,
+        "force_damaged": body.force_damaged,
+        "tables": body.tables,
+    }
+    run = backups.get(backup_id)
+    target = backups.target(run.target)
+    try:
+        placement = decide(
+            _restore_policy(request),
+            target,
+            run.id,
+            to=body.to,
+            database=body.database,
+            env=os.environ,
+        )
+    except UsageError as exc:
+        request.state.audit_detail["refused"] = str(exc)  # the reason names no secret
+        raise
+    request.state.audit_detail["into"] = placement.shown
+    if (body.force or body.force_damaged) and not who.role.allows(Role.ADMIN):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"force (restoring over a target that is not empty) needs the 'admin' role through "
+            f"the API; token {who.name!r} has {who.role.value!r}",
+        )
+    where = backups.restore(
         backup_id,
-        to=body.to,
-        database=body.database,
+        to=placement.to,
+        database=placement.database,
         tables=body.tables,
         force=body.force,
         force_damaged=body.force_damaged,
         jobs=body.jobs,
         from_destination=body.from_destination,
     )
-    request.state.audit_detail = {
-        "into": where,
-        "force": body.force,
-        "force_damaged": body.force_damaged,
-        "tables": body.tables,
-    }
+    if placement.to is None or target.source in PATH_SOURCES:
+        request.state.audit_detail["into"] = where
+    # else the caller's DSN: the audit keeps the description without it (no password in it)
     return {"id": backup_id, "restored_into": where}
 
 
@@ -179,6 +225,14 @@ def abandon(
         backup_id, actor=who.actor, reason=body.reason, force=body.force, audited=False
     )  # the middleware audits the request, whatever its outcome
     return view.as_dict()
+
+
+def _restore_policy(request: Request) -> RestorePolicy:
+    config = request.app.state.config
+    assert isinstance(config, ButtressConfig)
+    # `buttress serve` sets data_dir to the resolved data directory; an app built without one
+    # uses the CLI's default, in the working directory at start
+    return RestorePolicy.from_config(config.backup, config.data_dir or Path(".buttress"))
 
 
 @router.post("/prune", name="backup.prune", summary="Apply retention (dry run by default)")

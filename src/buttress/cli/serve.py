@@ -39,7 +39,9 @@ def serve(
     from buttress.server.run import serve as run
 
     st = state(ctx)
-    config = st.config
+    # the app learns the data directory (--data-dir, data_dir, ./.buttress) from the config:
+    # restores through the API go inside <data dir>/restored by default
+    config = st.config.model_copy(update={"data_dir": st.resolved_data_dir().absolute()})
     logs.configure(
         log_format or config.server.log_format, "debug" if st.debug else config.server.log_level
     )

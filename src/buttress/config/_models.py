@@ -12,7 +12,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from buttress.config._types import Cron, Duration, SecretDsn, SecretText
 
@@ -728,6 +735,39 @@ class BackupConfig(Section):
     max_parallel: int = Field(
         default=2, ge=1, le=32, description="Scheduled jobs `buttress serve` runs at once."
     )
+    restore_roots: list[Path] = Field(
+        default_factory=list,
+        description=(
+            "Absolute directories that restores through the API (directory, sqlite, redis "
+            "targets) write inside (default: `restored` in the data directory). Not the CLI."
+        ),
+    )
+    restore_servers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Servers (`host:port`) that restores through the API may connect to besides each "
+            "target's own (postgresql, mariadb, mongodb). Not the CLI."
+        ),
+    )
+
+    @field_validator("restore_roots")
+    @classmethod
+    def _absolute_roots(cls, roots: list[Path]) -> list[Path]:
+        for root in roots:
+            if "\0" in str(root):
+                raise ValueError("a restore root holds a NUL byte")
+            if not root.is_absolute():
+                raise ValueError(f"{str(root)[:200]!r} is not an absolute path")
+        return roots
+
+    @field_validator("restore_servers")
+    @classmethod
+    def _servers(cls, servers: list[str]) -> list[str]:
+        from buttress.backup.endpoints import parse_server
+
+        for server in servers:
+            parse_server(server)  # a ValueError names the entry and the form expected
+        return servers
 
     @model_validator(mode="after")
     def _references(self) -> BackupConfig:
