@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-ensure_venv "server"
+ensure_venv "server,backup"
 exec .venv/bin/buttress serve "$@"

@@ -8,6 +8,8 @@
     │   └── ConflictError         ...because of the state things are in (API: 409)
     ├── CatalogError              the catalog database cannot be reached or used (exit code 1)
     ├── NotFoundError             a named thing (token, backup, incident...) does not exist
+    ├── MissingDependencyError    an optional dependency is not installed (exit code 2): names
+    │                             the extra to install (``pip install 'buttress[backup]'``)
     └── ServeError                the control plane cannot start (exit code 2 for bad input)
 
 Every error's message is one line that names what is wrong and where, and never contains a
@@ -24,6 +26,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConflictError",
+    "MissingDependencyError",
     "NotFoundError",
     "ServeError",
     "UsageError",
@@ -105,3 +108,50 @@ class ServeError(ButtressError):
     """The control plane cannot start (for example, its port is taken)."""
 
     exit_code = 2
+
+
+# the optional dependencies, by top-level module, and the extra that installs each
+_EXTRAS = {
+    "pyrage": "backup",
+    "zstandard": "backup",
+    "boto3": "s3",
+    "botocore": "s3",
+    "pymysql": "mariadb",
+    "pymongo": "mongodb",
+    "bson": "mongodb",
+    "redis": "redis",
+    "hiredis": "redis",
+    "fastapi": "server",
+    "starlette": "server",
+    "uvicorn": "server",
+    "sqlalchemy": "server",
+    "alembic": "server",
+    "prometheus_client": "server",
+    "psycopg": "server",
+    "httpx": "server",
+    "psutil": "server",
+    "opentelemetry": "otel",
+    "openfeature": "openfeature",
+}
+
+
+class MissingDependencyError(ButtressError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+    exit_code = 2
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"this needs the optional dependency {module!r}, which is not installed: "
+            f"pip install 'buttress[{extra}]' (or 'buttress[all]' for everything)"
+        )
+        self.module = module
+        self.extra = extra
+
+    @classmethod
+    def from_import(cls, exc: ImportError) -> MissingDependencyError | None:
+        """The error for a failed import of an optional dependency; None for any other module
+        (a missing module of buttress itself is a bug, not a missing extra)."""
+        top = (exc.name or "").partition(".")[0]
+        extra = _EXTRAS.get(top)
+        return None if extra is None else cls(top, extra)

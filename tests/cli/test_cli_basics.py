@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from buttress import __version__
 from tests.cli.conftest import Run
@@ -82,3 +86,53 @@ def test_the_command_is_found_after_global_options() -> None:
     assert _command(["--config", "a.yaml"]) == ("", "")
     assert _command(["serve"]) == ("serve", "")
     assert _command([]) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "extra"),
+    [
+        ("pyrage", ["backup", "keygen", "key.txt"], "backup"),
+        ("boto3", ["backup", "keygen", "key.txt"], None),  # keygen does not need boto3
+    ],
+)
+def test_a_missing_optional_dependency_names_its_extra(
+    tmp_path: Path, module: str, args: list[str], extra: str | None
+) -> None:
+    """A command whose optional dependency is not installed says which extra installs it and
+    exits 2; it is never an internal error."""
+    blocked = tmp_path / "blocked"
+    (blocked / module).mkdir(parents=True)
+    (blocked / module / "__init__.py").write_text(
+        f'raise ModuleNotFoundError("No module named {module!r}", name={module!r})\n'
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(blocked), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "buttress", "--data-dir", str(tmp_path / "data"), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert "internal error" not in done.stderr
+    if extra is None:
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode == 2, done.stderr
+    assert f"pip install 'buttress[{extra}]'" in done.stderr
+    assert f"optional dependency {module!r}" in done.stderr
+
+
+def test_a_missing_module_of_buttress_itself_stays_an_internal_error() -> None:
+    """Only optional dependencies are named as extras; anything else is a bug, said as such."""
+    from buttress.errors import MissingDependencyError
+
+    assert MissingDependencyError.from_import(ModuleNotFoundError(name="buttress.nope")) is None
+    found = MissingDependencyError.from_import(ModuleNotFoundError(name="botocore.session"))
+    assert found is not None
+    assert found.extra == "s3"
+    assert found.exit_code == 2

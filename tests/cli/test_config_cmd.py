@@ -94,3 +94,44 @@ def test_config_env_var_is_used(cli: Run, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("BUTTRESS_CONFIG", str(tmp_path / "env.yaml"))
     result = cli("config", "show", "--format", "json")
     assert json.loads(result.out)["server"]["port"] == 9123
+
+
+def test_a_six_field_schedule_is_refused_naming_the_five_fields(cli: Run, tmp_path: Path) -> None:
+    """'42 * * * * *' (seconds last to croniter, first to Quartz) fired 60 backups in a minute:
+    six fields are an error naming the five a schedule has, with the likely meaning."""
+    (tmp_path / "b.yaml").write_text(
+        "backup:\n  targets:\n    - {name: db, source: directory, path: /srv, "
+        "schedule: '42 * * * * *'}\n"
+    )
+    result = cli("config", "check", "b.yaml")
+    assert result.code == 2
+    assert "b.yaml:3:" in result.err
+    assert "backup.targets[0].schedule" in result.err
+    assert "has six fields" in result.err
+    assert "minute hour day-of-month month day-of-week" in result.err
+    assert "did you mean '42 * * * *'?" in result.err
+
+
+def test_check_prints_each_schedules_next_three_times(cli: Run, tmp_path: Path) -> None:
+    """config check shows when each schedule fires next (UTC), so a wrong field order shows."""
+    (tmp_path / "b.yaml").write_text(
+        "backup:\n  targets:\n    - {name: db, source: directory, path: /srv, "
+        "schedule: '0 3 * * *', restore_test_schedule: '@weekly'}\n"
+    )
+    result = cli("config", "check", "b.yaml")
+    assert result.code == 0, result.err
+    lines = result.out.strip().splitlines()
+    assert lines[0] == "b.yaml: ok"
+    daily = next(line for line in lines if ".schedule '0 3 * * *'" in line)
+    times = daily.split("next: ")[1].split(", ")
+    assert len(times) == 3
+    assert all(t.endswith(" 03:00") for t in times)
+    assert any("restore_test_schedule '@weekly'" in line for line in lines)
+
+
+def test_check_without_argument_names_the_file_it_read(cli: Run, tmp_path: Path) -> None:
+    """With ./buttress.yaml present and no argument, config check names that file."""
+    (tmp_path / "buttress.yaml").write_text("server: {port: 9000}\n")
+    result = cli("config", "check")
+    assert result.code == 0, result.err
+    assert result.out.strip() == "buttress.yaml: ok"

@@ -91,9 +91,10 @@ def test_invalid_cron_expression() -> None:
         "backup:\n  targets:\n    - name: db\n      source: postgresql\n"
         "      schedule: '61 * * * *'\n"
     )
-    assert (
-        message
-        == "buttress.yaml:5:17 backup.targets[0].schedule: invalid cron expression '61 * * * *'"
+    assert message == (
+        "buttress.yaml:5:17 backup.targets[0].schedule: invalid cron expression '61 * * * *'"
+        ": expected five fields (minute hour day-of-month month day-of-week, UTC) or @hourly, "
+        "@daily, @weekly, @monthly, @yearly"
     )
 
 

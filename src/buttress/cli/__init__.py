@@ -19,7 +19,7 @@ from buttress.cli._context import State
 from buttress.cli.health import health
 from buttress.cli.level import flags_app, level_app
 from buttress.cli.serve import serve
-from buttress.errors import ButtressError, ConfigError
+from buttress.errors import ButtressError, ConfigError, MissingDependencyError
 
 __all__ = ["app", "main"]
 
@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001  # last resort: one line instead of a traceback
         if debug:
             traceback.print_exc()
+        missing = MissingDependencyError.from_import(exc) if isinstance(exc, ImportError) else None
+        if missing is not None:  # an optional dependency: name the extra, never "internal"
+            typer.echo(f"error: {missing}", err=True)
+            return missing.exit_code
         from buttress.secrets import redact
 
         typer.echo(

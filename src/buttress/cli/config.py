@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,6 +12,8 @@ import yaml
 
 from buttress.cli._context import state
 from buttress.config import ButtressConfig, load
+from buttress.config._loader import resolve_path
+from buttress.config._types import next_fire_times
 
 app = typer.Typer(
     help="Check, show and export the configuration (buttress.yaml).", no_args_is_help=True
@@ -31,9 +34,16 @@ def check(
 
     Exit code 0 when it is valid, 2 when it is not.
     """
-    path = file or state(ctx).config_path
-    load(path)
-    typer.echo(f"{path or 'built-in defaults'}: ok")
+    path = resolve_path(file or state(ctx).config_path)
+    config = load(path)
+    typer.echo(f"{path or 'built-in defaults (no buttress.yaml here)'}: ok")
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for i, target in enumerate(config.backup.targets):
+        for field in ("schedule", "restore_test_schedule"):
+            cron = getattr(target, field)
+            if cron:
+                times = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in next_fire_times(cron, now))
+                typer.echo(f"  backup.targets[{i}].{field} {cron!r} (UTC) next: {times}")
 
 
 @app.command("show")

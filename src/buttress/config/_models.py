@@ -622,11 +622,19 @@ class BackupTarget(Section):
     name: str = Field(min_length=1, pattern=_NAME)
     source: Literal["postgresql", "mariadb", "redis", "sqlite", "mongodb", "directory"]
     schedule: Cron | None = Field(
-        default=None, description="When `buttress serve` backs it up (cron, UTC); empty: manual."
+        default=None,
+        description=(
+            "When `buttress serve` backs it up: cron, five fields (minute hour day-of-month "
+            "month day-of-week), UTC, e.g. '0 3 * * *'; empty: manual. `config check` prints "
+            "the next three times."
+        ),
     )
     restore_test_schedule: Cron | None = Field(
         default=None,
-        description="When `buttress serve` restore-tests its newest good backup (cron, UTC).",
+        description=(
+            "When `buttress serve` restore-tests its newest good backup: cron, five fields "
+            "(minute hour day-of-month month day-of-week), UTC, e.g. '0 5 * * 0'."
+        ),
     )
     dsn: SecretDsn | None = Field(
         default=None,

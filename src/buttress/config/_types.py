@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from typing import Annotated, Any
@@ -53,12 +54,34 @@ def _clip(text: str) -> str:
     return text if len(text) <= 60 else text[:59] + "\u2026"
 
 
+CRON_FIELDS = "minute hour day-of-month month day-of-week"
+
+
 def _check_cron(value: str) -> str:
     from croniter import croniter  # deferred: only configs with schedules pay for it
 
-    if not croniter.is_valid(value):
-        raise ValueError(f"invalid cron expression {value!r}")
+    fields = value.split()
+    if len(fields) == 6 and not value.startswith("@"):
+        # croniter would read a sixth field as seconds, *last* (Quartz and Spring put them
+        # first): '42 * * * * *' fired every second of minute 42, 60 backups in a minute
+        raise ValueError(
+            f"{value!r} has six fields; a schedule has five ({CRON_FIELDS}, in UTC) and fires "
+            f"at most once a minute; did you mean {' '.join(fields[:5])!r}?"
+        )
+    if len(fields) not in (1, 5) or not croniter.is_valid(value):
+        raise ValueError(
+            f"invalid cron expression {value!r}: expected five fields ({CRON_FIELDS}, UTC) "
+            "or @hourly, @daily, @weekly, @monthly, @yearly"
+        )
     return value
+
+
+def next_fire_times(cron: str, after: datetime.datetime, count: int = 3) -> list[datetime.datetime]:
+    """The next ``count`` times ``cron`` fires after ``after`` (UTC)."""
+    from croniter import croniter
+
+    it = croniter(cron, after)
+    return [it.get_next(datetime.datetime) for _ in range(count)]
 
 
 Duration = Annotated[
@@ -82,12 +105,16 @@ Cron = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "description": "cron expression, e.g. '0 3 * * *' or '@daily' (a sixth field: seconds)",
+            "description": (
+                "cron expression, five fields: minute hour day-of-month month day-of-week, in "
+                "UTC (e.g. '0 3 * * *': 03:00 every day), or @hourly, @daily, @weekly..."
+            ),
         }
     ),
 ]
-"""A five-field cron expression (or ``@hourly``, ``@daily``...; an optional sixth field is
-seconds), checked when loaded."""
+"""A five-field cron expression, minute hour day-of-month month day-of-week, UTC (or
+``@hourly``, ``@daily``...), checked when loaded; six fields (seconds) are refused: a schedule
+fires at most once a minute."""
 
 SecretDsn = Annotated[
     str,
