@@ -319,9 +319,9 @@ def test_verify_per_destination_and_from_destination_through_the_api(
     assert not shown["detail"]["verify"]["local"]["ok"]
     nas = c.post(
         f"{url}/restore",
-        json={"to": str(project / "out"), "from_destination": "nas"},
+        json={"to": "out", "from_destination": "nas"},  # inside the restore root
         headers=_h(t["operator"]),
     )
     assert nas.status_code == 422
     assert "unknown destination 'nas' (--from)" in nas.json()["message"]
-    assert not (project / "out").exists()
+    assert not (project / ".buttress" / "restored" / "out").exists()

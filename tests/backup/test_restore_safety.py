@@ -478,19 +478,21 @@ def test_the_api_asks_for_force_damaged_too(
     obj.write_bytes(obj.read_bytes()[:-1] + bytes([obj.read_bytes()[-1] ^ 1]))
     url = f"/api/v1/backups/runs/{backup_id}"
     assert c.post(f"{url}/verify", json={}, headers=_h(t["operator"])).json()["problems"]
-    (project / "live").mkdir()
-    (project / "live" / "keep.txt").write_text("live data")
-    body = {"to": str(project / "live"), "force": True}
-    refused = c.post(f"{url}/restore", json=body, headers=_h(t["operator"]))
+    live = project / ".buttress" / "restored" / "live"  # inside the API's restore root
+    live.mkdir(parents=True)
+    (live / "keep.txt").write_text("live data")
+    body = {"to": "live", "force": True}  # force through the API needs an admin
+    refused = c.post(f"{url}/restore", json=body, headers=_h(t["admin"]))
     assert refused.status_code == 422, refused.text
     assert "last verify failed" in refused.json()["message"]
     assert "force_damaged" in refused.json()["message"]
-    body = {"to": str(project / "live"), "force_damaged": True}
-    stopped = c.post(f"{url}/restore", json=body, headers=_h(t["operator"]))
+    body = {"to": "live", "force_damaged": True}
+    assert c.post(f"{url}/restore", json=body, headers=_h(t["operator"])).status_code == 403
+    stopped = c.post(f"{url}/restore", json=body, headers=_h(t["admin"]))
     assert stopped.status_code == 422, stopped.text
     assert obj.name in stopped.json()["message"]
     assert "target untouched" in stopped.json()["message"]
-    assert [p.name for p in (project / "live").iterdir()] == ["keep.txt"]
+    assert [p.name for p in live.iterdir()] == ["keep.txt"]
 
 
 # -- item 12: a failed restore leaves nothing behind ---------------------------------------------

@@ -20,7 +20,7 @@ def test_serve_backs_up_on_schedule(project: Path, capsys: pytest.CaptureFixture
         .read_text()
         .replace(
             "source: directory, path: site}",
-            "source: directory, path: site, schedule: '* * * * * */2'}",  # a sixth field: seconds
+            "source: directory, path: site, schedule_seconds: true, schedule: '* * * * * */2'}",
         )
     )
     (project / "buttress.yaml").write_text(text)

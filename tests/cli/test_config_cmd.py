@@ -110,6 +110,11 @@ def test_a_six_field_schedule_is_refused_naming_the_five_fields(cli: Run, tmp_pa
     assert "has six fields" in result.err
     assert "minute hour day-of-month month day-of-week" in result.err
     assert "did you mean '42 * * * *'?" in result.err
+    (tmp_path / "c.yaml").write_text(  # seconds, last, written out: for tests and demos
+        "backup:\n  targets:\n    - {name: db, source: directory, path: /srv, "
+        "schedule_seconds: true, schedule: '* * * * * */2'}\n"
+    )
+    assert cli("config", "check", "c.yaml").code == 0
 
 
 def test_check_prints_each_schedules_next_three_times(cli: Run, tmp_path: Path) -> None:

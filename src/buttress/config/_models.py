@@ -17,11 +17,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from buttress.config._types import Cron, Duration, SecretDsn, SecretText
+from buttress.config._types import Cron, Duration, SecretDsn, SecretText, refuse_seconds
 
 __all__ = [
     "AlertingConfig",
@@ -621,6 +622,13 @@ class BackupTarget(Section):
 
     name: str = Field(min_length=1, pattern=_NAME)
     source: Literal["postgresql", "mariadb", "redis", "sqlite", "mongodb", "directory"]
+    schedule_seconds: bool = Field(
+        default=False,
+        description=(
+            "Let the schedules have a sixth field, seconds, LAST (croniter's order, not "
+            "Quartz's): they may fire more than once a minute (for tests and demos)."
+        ),
+    )
     schedule: Cron | None = Field(
         default=None,
         description=(
@@ -636,6 +644,12 @@ class BackupTarget(Section):
             "(minute hour day-of-month month day-of-week), UTC, e.g. '0 5 * * 0'."
         ),
     )
+
+    @field_validator("schedule", "restore_test_schedule")
+    @classmethod
+    def _at_most_once_a_minute(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if info.data.get("schedule_seconds") else refuse_seconds(value)
+
     dsn: SecretDsn | None = Field(
         default=None,
         description=(

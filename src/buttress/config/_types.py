@@ -61,14 +61,7 @@ def _check_cron(value: str) -> str:
     from croniter import croniter  # deferred: only configs with schedules pay for it
 
     fields = value.split()
-    if len(fields) == 6 and not value.startswith("@"):
-        # croniter would read a sixth field as seconds, *last* (Quartz and Spring put them
-        # first): '42 * * * * *' fired every second of minute 42, 60 backups in a minute
-        raise ValueError(
-            f"{value!r} has six fields; a schedule has five ({CRON_FIELDS}, in UTC) and fires "
-            f"at most once a minute; did you mean {' '.join(fields[:5])!r}?"
-        )
-    if len(fields) not in (1, 5) or not croniter.is_valid(value):
+    if len(fields) not in (1, 5, 6) or not croniter.is_valid(value):
         raise ValueError(
             f"invalid cron expression {value!r}: expected five fields ({CRON_FIELDS}, UTC) "
             "or @hourly, @daily, @weekly, @monthly, @yearly"
@@ -113,8 +106,23 @@ Cron = Annotated[
     ),
 ]
 """A five-field cron expression, minute hour day-of-month month day-of-week, UTC (or
-``@hourly``, ``@daily``...), checked when loaded; six fields (seconds) are refused: a schedule
-fires at most once a minute."""
+``@hourly``, ``@daily``...), checked when loaded. A sixth field (seconds, last, as croniter
+reads it) is refused where it is used unless the section opts in (``schedule_seconds``)."""
+
+
+def refuse_seconds(value: str | None) -> str | None:
+    """A schedule fires at most once a minute: a six-field expression is an error naming the
+    five fields (croniter reads a sixth as seconds, *last*; Quartz and Spring put them first:
+    '42 * * * * *' fired every second of minute 42, 60 backups in a minute)."""
+    fields = (value or "").split()
+    if len(fields) == 6:
+        raise ValueError(
+            f"{value!r} has six fields; a schedule has five ({CRON_FIELDS}, in UTC) and fires "
+            f"at most once a minute; did you mean {' '.join(fields[:5])!r}? (a sixth field, "
+            "seconds, last, needs schedule_seconds: true)"
+        )
+    return value
+
 
 SecretDsn = Annotated[
     str,
