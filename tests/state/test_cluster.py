@@ -1,0 +1,155 @@
+"""Redis Cluster: a cluster node is detected and served by the cluster client (every key to
+its slot's node), chosen by the URL or the ``cluster`` setting; a single-endpoint store refuses
+a cluster node with the reason; each logical state's keys share one slot."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
+
+from buttress.resilience import CircuitBreaker, RateLimiter
+from buttress.state import RedisStore, StoreUnavailableError
+from tests.state.conftest import ClusterNodes, drop_prefix
+
+LUA = ("token_bucket", "gcra", "fixed_window", "sliding_log", "sliding_counter", "leaky_bucket")
+
+
+def _limiters(store: RedisStore, count: int, **kwargs: object) -> list[RateLimiter]:
+    return [
+        RateLimiter.gcra(rate=5, per=60, name=f"limiter-{i}", store=store, **kwargs)  # type: ignore[arg-type]
+        for i in range(count)
+    ]
+
+
+def test_a_cluster_node_behind_a_plain_url_is_detected_and_every_limiter_stays_shared(
+    redis_cluster: ClusterNodes, prefix: str
+) -> None:
+    """12 limiters on redis://<one node>: each decides in Redis on its key's node (none falls
+    back to local state after a MOVED), and the limit holds exactly."""
+    store = RedisStore(redis_cluster.url, prefix=prefix, retry_interval=0.2)
+    try:
+        limiters = _limiters(store, 12, on_store_failure="deny")
+        granted = [sum(lim.try_acquire("user-42").allowed for _ in range(7)) for lim in limiters]
+        assert [lim.store_mode for lim in limiters] == ["shared"] * 12
+        assert granted == [5] * 12
+        assert store.cluster is True
+        # the keys really live on several nodes (a single-endpoint client would get MOVED)
+        cluster: Any = RedisCluster.from_url(redis_cluster.url)  # get_node_from_key is untyped
+        owners = {
+            cluster.get_node_from_key(store.key("rl", f"limiter-{i}", "user-42")).name
+            for i in range(12)
+        }
+        cluster.close()
+        cluster.disconnect_connection_pools()
+        assert len(owners) >= 2
+    finally:
+        store.close()
+        drop_prefix(redis_cluster.url, prefix)
+
+
+@pytest.mark.anyio
+async def test_async_decisions_detect_the_cluster_too(
+    redis_cluster: ClusterNodes, prefix: str
+) -> None:
+    """The asyncio face detects the cluster on its first decision and routes every key."""
+    store = RedisStore(redis_cluster.url, prefix=prefix)
+    try:
+        limiters = _limiters(store, 6, on_store_failure="deny")
+        granted = [
+            sum([(await lim.atry_acquire("u")).allowed for _ in range(7)]) for lim in limiters
+        ]
+        assert granted == [5] * 6
+        assert [lim.store_mode for lim in limiters] == ["shared"] * 6
+        await store.aclose()
+    finally:
+        store.close()
+        drop_prefix(redis_cluster.url, prefix)
+
+
+@pytest.mark.parametrize("how", ["scheme", "setting"])
+def test_the_url_scheme_or_the_setting_chooses_the_cluster_client(
+    redis_cluster: ClusterNodes, prefix: str, how: str
+) -> None:
+    """``redis+cluster://`` and ``cluster=True`` use the cluster client without detection."""
+    url = redis_cluster.url
+    if how == "scheme":
+        store = RedisStore(url.replace("redis://", "redis+cluster://"), prefix=prefix)
+    else:
+        store = RedisStore(url, prefix=prefix, cluster=True)
+    try:
+        assert store.cluster is True
+        assert isinstance(store.client, RedisCluster)
+        report = store.check()
+        assert report["cluster"] == 3
+        breaker = CircuitBreaker(name="db", store=store, failure_rate=50, minimum_calls=10)
+        assert breaker.call(lambda: "ok") == "ok"
+        assert breaker.store_mode == "shared"
+    finally:
+        store.close()
+        drop_prefix(url, prefix)
+
+
+def test_a_single_endpoint_store_refuses_a_cluster_node_with_the_reason(
+    redis_cluster: ClusterNodes, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``cluster=False`` on a cluster node: check() fails naming the cause, and a policy
+    follows its failure mode from its first call, logging why (never a silent local limit)."""
+    store = RedisStore(redis_cluster.url, prefix=prefix, cluster=False, retry_interval=60)
+    try:
+        with pytest.raises(StoreUnavailableError) as caught:
+            store.check()
+        assert "ClusterModeError: the server is a Redis Cluster node" in str(caught.value)
+        limiter = _limiters(store, 1, on_store_failure="deny")[0]
+        with caplog.at_level(logging.WARNING, logger="buttress.state"):
+            decision = limiter.try_acquire("u")
+        assert not decision.allowed
+        assert decision.reason == "store_deny"
+        assert "Redis Cluster node (INFO cluster: cluster_enabled:1)" in caplog.text
+    finally:
+        store.close()
+
+
+def test_cluster_true_on_a_standalone_redis_is_refused(redis_url: str) -> None:
+    """A store told it is on a cluster says so when the server is not one."""
+    store = RedisStore(redis_url, cluster=True)
+    try:
+        with pytest.raises(StoreUnavailableError, match=r"[Cc]luster"):
+            store.check()
+    finally:
+        store.close()
+
+
+def test_a_standalone_redis_is_detected_as_one_endpoint(redis_url: str) -> None:
+    """Detection leaves a standalone Redis on the single-endpoint client and its held
+    connections (the fast path)."""
+    store = RedisStore(redis_url, prefix="bt-detect")
+    try:
+        assert store.check()["cluster"] is None
+        assert store.cluster is False
+        limiter = _limiters(store, 1)[0]
+        limiter.try_acquire("u")
+        assert store._idle  # the decision ran on a held connection
+    finally:
+        store.close()
+        drop_prefix(redis_url, "bt-detect")
+
+
+def test_every_script_touches_the_keys_of_one_slot(redis_url: str) -> None:
+    """Each logical state's keys (a sliding log and its counter, a breaker and its window)
+    share a hash tag, so multi-key scripts are valid on a cluster."""
+    store = RedisStore(redis_url, prefix="shop:prod")
+    try:
+        for lua in LUA:
+            _, keys, _ = store._limit_call("api{v2}", "user:{42}", lua, (), 1.0, False)
+            assert len({key_slot(k.encode()) for k in keys}) == 1, (lua, keys)
+        breaker = CircuitBreaker(name="db{x}", store=store, on_store_failure="local")
+        keys = breaker._keys  # type: ignore[attr-defined]
+        assert len(keys) == 2
+        assert len({key_slot(k.encode()) for k in keys}) == 1, keys
+    finally:
+        store.close()
+        drop_prefix(redis_url, "shop:prod")
