@@ -104,6 +104,12 @@ class ClusterNodes:
                 pytest.fail(f"the Redis Cluster on ports {self.ports} did not start")
             time.sleep(0.05)
 
+    def kill(self, port: int) -> None:
+        """Kill the node on ``port`` (SIGKILL: it answers nothing from now on)."""
+        proc = self.procs[self.ports.index(port)]
+        proc.kill()
+        proc.wait()
+
     def stop(self) -> None:
         for proc in self.procs:
             proc.kill()

@@ -4,7 +4,10 @@ a cluster node with the reason; each logical state's keys share one slot."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from redis.crc import key_slot
 
 from buttress.resilience import CircuitBreaker, RateLimiter
 from buttress.state import RedisStore, StoreUnavailableError
+from tests.conftest import wait_until
 from tests.state.conftest import ClusterNodes, drop_prefix
 
 LUA = ("token_bucket", "gcra", "fixed_window", "sliding_log", "sliding_counter", "leaky_bucket")
@@ -68,6 +72,24 @@ async def test_async_decisions_detect_the_cluster_too(
     finally:
         store.close()
         drop_prefix(redis_cluster.url, prefix)
+
+
+@pytest.mark.anyio
+async def test_concurrent_first_async_decisions_all_decide_in_redis(
+    redis_cluster: ClusterNodes, prefix: str
+) -> None:
+    """Many coroutines making a fresh store's first decisions at once: none fails over to its
+    failure mode (redis.asyncio's cluster client must not be initialized by several at once)."""
+    for round_ in range(5):
+        store = RedisStore(redis_cluster.url, prefix=f"{prefix}-{round_}", cluster=True)
+        try:
+            limiters = _limiters(store, 12, on_store_failure="deny")
+            decisions = await asyncio.gather(*(lim.atry_acquire("u") for lim in limiters))
+            assert [d.reason for d in decisions] == ["ok"] * 12
+            await store.aclose()
+        finally:
+            store.close()
+            drop_prefix(redis_cluster.url, f"{prefix}-{round_}")
 
 
 @pytest.mark.parametrize("how", ["scheme", "setting"])
@@ -153,3 +175,60 @@ def test_every_script_touches_the_keys_of_one_slot(redis_url: str) -> None:
     finally:
         store.close()
         drop_prefix(redis_url, "shop:prod")
+
+
+def test_a_dead_node_fails_its_keys_like_an_unreachable_redis(tmp_path: Path, prefix: str) -> None:
+    """A node that stops answering: decisions for its slots follow on_store_failure (no Redis
+    exception reaches the caller), decisions for the other nodes' slots stay shared."""
+    nodes = ClusterNodes(tmp_path)
+    nodes.start()
+    store = RedisStore(nodes.url, prefix=prefix, connect_timeout=0.5, retry_interval=0.1)
+    try:
+        limiters = [
+            RateLimiter.gcra(
+                rate=1000, per=60, name=f"limiter-{i}", store=store, on_store_failure="deny"
+            )
+            for i in range(12)
+        ]
+        assert all(lim.try_acquire("u").allowed for lim in limiters)
+        cluster: Any = RedisCluster.from_url(nodes.url)  # get_node_from_key is untyped
+        owner = {
+            i: cluster.get_node_from_key(store.key("rl", f"limiter-{i}", "u")).port
+            for i in range(12)
+        }
+        cluster.close()
+        cluster.disconnect_connection_pools()
+        victim = next(port for port in nodes.ports[1:] if port in owner.values())
+        nodes.kill(victim)
+        decisions = [lim.try_acquire("u") for lim in limiters]
+        for i, decision in enumerate(decisions):
+            if owner[i] == victim:
+                assert decision.reason == "store_deny", (i, decision)
+        live = [i for i in range(12) if owner[i] != victim]
+        assert live
+        # the client learns the topology again from a live node: their keys are shared again
+        for i in live:
+            limiter = limiters[i]
+            wait_until(partial(_granted_in_redis, limiter), f"limiter-{i} shared again")
+    finally:
+        store.close()
+        nodes.stop()
+
+
+def _granted_in_redis(limiter: RateLimiter) -> bool:
+    return limiter.try_acquire("u").reason == "ok" and limiter.store_mode == "shared"
+
+
+@pytest.mark.parametrize("scheme", ["redis://", "redis+cluster://"])
+def test_the_password_is_masked_in_cluster_errors(redis_cluster: ClusterNodes, scheme: str) -> None:
+    """Refused credentials on a cluster node: the error names the store, never the password."""
+    url = redis_cluster.url.replace("redis://", f"{scheme}app:pw-not-shown@")
+    store = RedisStore(url, connect_timeout=0.5)
+    try:
+        with pytest.raises(StoreUnavailableError) as caught:
+            store.check()
+    finally:
+        store.close()
+    message = str(caught.value)
+    assert "pw-not-shown" not in message
+    assert f"{scheme}app:***@127.0.0.1:{redis_cluster.ports[0]}/0" in message

@@ -19,6 +19,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio
@@ -108,6 +109,10 @@ class RedisStore(StateStore):
             cluster = True
         if cluster and url.startswith("unix://"):
             raise ValueError(f"state store url {mask_url(url)!r}: a Redis Cluster needs TCP")
+        if cluster and urlsplit(url).path.strip("/") not in ("", "0"):
+            raise ValueError(
+                f"state store url {mask_url(url)!r}: a Redis Cluster has database 0 only"
+            )
         for field, value in (
             ("connect_timeout", connect_timeout),
             ("command_timeout", command_timeout),
@@ -253,6 +258,25 @@ class RedisStore(StateStore):
                     await client.aclose()
                     await client.connection_pool.disconnect()
 
+    async def _acluster(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop's cluster client, initialized before any caller uses it: redis.asyncio's
+        cluster client initializes on first use, and several callers initializing it at once
+        close each other's connections ("Connection closed by server")."""
+        client = self._new_acluster()
+        try:
+            await client.initialize()
+        except BaseException:
+            await client.aclose()
+            raise
+        self._aclients[loop] = client
+
+    def _new_acluster(self) -> Any:
+        from redis.asyncio.cluster import RedisCluster
+        from redis.asyncio.retry import Retry as AsyncRetry
+
+        options = {**self._cluster_options, "retry": AsyncRetry(NoBackoff(), 0)}
+        return RedisCluster.from_url(self._url, **options)
+
     def aclient(self) -> Any:
         """The pooled asyncio client of the running event loop (one per loop): a
         ``redis.asyncio.Redis``, or a ``redis.asyncio.cluster.RedisCluster`` on a cluster
@@ -261,11 +285,7 @@ class RedisStore(StateStore):
         client = self._aclients.get(loop)
         if client is None:
             if self.cluster:
-                from redis.asyncio.cluster import RedisCluster
-                from redis.asyncio.retry import Retry as AsyncRetry
-
-                options = {**self._cluster_options, "retry": AsyncRetry(NoBackoff(), 0)}
-                client = RedisCluster.from_url(self._url, **options)
+                client = self._new_acluster()  # initialized on first use (see _acluster)
             else:
                 pool = redis.asyncio.BlockingConnectionPool.from_url(self._url, **self._options)
                 client = redis.asyncio.Redis(connection_pool=pool)
@@ -488,10 +508,12 @@ class RedisStore(StateStore):
         try:
             conn = held.idle.pop()
         except IndexError:
-            if not self._verified:
+            if not self._verified or (self.cluster and loop not in self._aclients):
                 async with held.detecting:  # the loop's first callers wait for one answer
                     if not self._verified:
                         await self._adetect(held)
+                    if self.cluster and loop not in self._aclients:
+                        await self._acluster(loop)
                 if not self.cluster and held.idle:
                     return await self._asend(held.idle.pop(), command, held)
             conn = self._aconnection(held)
