@@ -232,3 +232,28 @@ def test_the_password_is_masked_in_cluster_errors(redis_cluster: ClusterNodes, s
     message = str(caught.value)
     assert "pw-not-shown" not in message
     assert f"{scheme}app:***@127.0.0.1:{redis_cluster.ports[0]}/0" in message
+
+
+def test_the_shared_degradation_level_reaches_every_replica_on_a_cluster(
+    redis_cluster: ClusterNodes,
+) -> None:
+    """The shared level (a hash per fleet, notices by pub/sub) works through the cluster
+    client too: a replica that runs hot raises the other one."""
+    from buttress import flags
+    from tests.health.test_shared_level import _replica
+
+    hot, cool = {"value": 10.0}, {"value": 10.0}
+    a, b = _replica(redis_cluster.url, hot, ttl=1.0), _replica(redis_cluster.url, cool, ttl=1.0)
+    try:
+        a.evaluate()
+        b.evaluate()
+        hot["value"] = 90
+        assert a.evaluate().level == "YELLOW"
+        wait_until(lambda: b.state.level == "YELLOW", "the other replica to follow")
+        assert b.state.reasons[0] == "another replica is at YELLOW"
+    finally:
+        for controller in (a, b):
+            controller._shared.close()
+            controller._shared.store.close()
+        flags.publish(None, frozenset(), {})
+        drop_prefix(redis_cluster.url, "lvl")
