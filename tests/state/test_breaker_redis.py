@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from buttress.resilience import CircuitBreaker, CircuitOpenError
 from buttress.resilience.events import Event, StateStoreModeChanged
 from buttress.state import RedisStore
 from tests.conftest import OwnRedis, wait_until
+from tests.state.conftest import evalsha_calls
 
 
 def _boom() -> None:
@@ -28,9 +28,9 @@ def _fail(breaker: CircuitBreaker, times: int) -> None:
 
 
 @pytest.fixture
-def pair(store: RedisStore, redis_url: str) -> Iterator[tuple[RedisStore, RedisStore]]:
+def pair(store: RedisStore) -> Iterator[tuple[RedisStore, RedisStore]]:
     """Two stores on one Redis: two processes' views (each with its own agent thread)."""
-    other = RedisStore(redis_url, prefix=store.prefix, retry_interval=0.2, sync_interval=0.05)
+    other = RedisStore(store.url, prefix=store.prefix, retry_interval=0.2, sync_interval=0.05)
     yield store, other
     other.close()
 
@@ -70,18 +70,16 @@ def test_a_time_window_is_shared_too(pair: tuple[RedisStore, RedisStore]) -> Non
 def test_successes_keep_it_closed_and_cost_no_round_trip(store: RedisStore) -> None:
     breaker = CircuitBreaker(name="hot", store=store, **SETTINGS)
     breaker.sync()
-    client = redis.Redis.from_url(store.url)
-    before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    before = evalsha_calls(store.url)
     rounds = store.agent.rounds
     for _ in range(5000):
         breaker.call(lambda: None)
     breaker.sync()
-    after = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    after = evalsha_calls(store.url)
     # one script per sync round (the agent's, and ours), none per call
     assert after - before <= store.agent.rounds - rounds + 1
     assert breaker.metrics()["calls"] >= 4900  # counted in batches (a rare increment may race)
     assert breaker.state == "closed"
-    client.close()
 
 
 def test_half_open_probes_are_handed_out_once_across_processes(

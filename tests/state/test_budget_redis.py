@@ -9,8 +9,8 @@ from buttress.state import RedisStore
 from tests.conftest import OwnRedis
 
 
-def test_calls_in_one_process_earn_retries_for_another(store: RedisStore, redis_url: str) -> None:
-    other = RedisStore(redis_url, prefix=store.prefix)
+def test_calls_in_one_process_earn_retries_for_another(store: RedisStore) -> None:
+    other = RedisStore(store.url, prefix=store.prefix)
     a = RetryBudget(name="api", ratio=0.1, min_per_second=0.1, ttl=10, store=store)
     b = RetryBudget(name="api", ratio=0.1, min_per_second=0.1, ttl=10, store=other)
     for _ in range(100):

@@ -19,10 +19,8 @@ from buttress.state import RedisStore
 from tests.conftest import OwnRedis
 
 
-def test_the_limit_holds_across_stores_and_a_release_lets_the_next_in(
-    store: RedisStore, redis_url: str
-) -> None:
-    other = RedisStore(redis_url, prefix=store.prefix)
+def test_the_limit_holds_across_stores_and_a_release_lets_the_next_in(store: RedisStore) -> None:
+    other = RedisStore(store.url, prefix=store.prefix)
     a = Bulkhead(name="pool", max_concurrent=2, store=store)
     b = Bulkhead(name="pool", max_concurrent=2, store=other)
     with a.slot(), b.slot():
@@ -34,10 +32,8 @@ def test_the_limit_holds_across_stores_and_a_release_lets_the_next_in(
     other.close()
 
 
-def test_a_queued_caller_gets_the_permit_released_by_another_process(
-    store: RedisStore, redis_url: str
-) -> None:
-    other = RedisStore(redis_url, prefix=store.prefix)
+def test_a_queued_caller_gets_the_permit_released_by_another_process(store: RedisStore) -> None:
+    other = RedisStore(store.url, prefix=store.prefix)
     holder = Bulkhead(name="q", max_concurrent=1, store=store)
     waiter = Bulkhead(name="q", max_concurrent=1, max_queue=5, max_wait=5.0, store=other)
     release = threading.Event()

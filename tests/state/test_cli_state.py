@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from buttress.cli import main
+from tests.state.conftest import ClusterNodes
 
 
 def _config(tmp_path: Path, text: str) -> str:
@@ -50,3 +51,36 @@ def test_a_bad_state_section_is_a_usage_error(
     err = capsys.readouterr().err
     assert "buttress.yaml:3:3 state.comand_timeout" in err
     assert "did you mean 'command_timeout'" in err
+
+
+def test_check_on_a_cluster_node_reports_the_cluster(
+    tmp_path: Path, redis_cluster: ClusterNodes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain redis:// URL of a cluster node is detected: the check says it is a cluster."""
+    url = redis_cluster.url
+    path = _config(tmp_path, f"state: {{backend: redis, url: '{url}', prefix: cli}}\n")
+    assert main(["-c", path, "state", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "cluster:        yes, 3 primaries (cluster_state:ok)" in out
+    assert "scripts loaded: " in out
+
+
+def test_check_refuses_a_cluster_node_when_told_it_is_one_endpoint(
+    tmp_path: Path, redis_cluster: ClusterNodes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With `cluster: false`, a cluster node is an error naming the reason, exit 1."""
+    url = redis_cluster.url
+    path = _config(tmp_path, f"state: {{backend: redis, url: '{url}', cluster: false}}\n")
+    assert main(["-c", path, "state", "check"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: redis {url}: ClusterModeError: the server is a Redis Cluster")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_check_on_a_standalone_redis_says_so(
+    tmp_path: Path, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A standalone Redis is reported as one endpoint."""
+    path = _config(tmp_path, f"state: {{backend: redis, url: '{redis_url}', prefix: cli}}\n")
+    assert main(["-c", path, "state", "check"]) == 0
+    assert "cluster:        no (one endpoint)" in capsys.readouterr().out

@@ -173,7 +173,16 @@ def test_acl_user_and_a_wrong_password(own_redis: OwnRedis) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"url": "http://127.0.0.1:6379"}, "expected redis://, rediss:// or unix://"),
+        (
+            {"url": "http://127.0.0.1:6379"},
+            "expected redis://, rediss://, unix://, redis+cluster:// or rediss+cluster://",
+        ),
+        (
+            {"url": "redis+cluster://:pw@127.0.0.1:1", "cluster": False},
+            "'redis+cluster://:***@127.0.0.1:1' names a cluster but cluster=False",
+        ),
+        ({"url": "unix:///run/redis.sock", "cluster": True}, "a Redis Cluster needs TCP"),
+        ({"url": "redis+cluster://h:7000/2"}, "a Redis Cluster has database 0 only"),
         ({"command_timeout": 0}, "command_timeout=0: expected seconds > 0"),
         ({"pool_size": 0}, "pool_size=0: expected an integer >= 1"),
         ({"prefix": "a{b}"}, "prefix='a{b}': expected a non-empty name, no braces"),

@@ -48,9 +48,9 @@ def _kind(policy: object) -> type:
 
 
 def test_named_policies_share_state_through_the_configured_store(
-    redis_url: str, prefix: str
+    store_url: str, prefix: str
 ) -> None:
-    config = load_text(YAML.format(url=redis_url, prefix=prefix))
+    config = load_text(YAML.format(url=store_url, prefix=prefix))
     one = PolicyRegistry(config.resilience, open_store(config.state), "deny")
     two = PolicyRegistry(config.resilience, open_store(config.state), "deny")  # another process
     try:
@@ -81,7 +81,7 @@ def test_named_policies_share_state_through_the_configured_store(
             registry.store.close()
         from tests.state.conftest import drop_prefix
 
-        drop_prefix(redis_url, prefix)
+        drop_prefix(store_url, prefix)
 
 
 def test_configure_opens_the_store_and_closes_the_previous_one(redis_url: str) -> None:
@@ -105,6 +105,15 @@ def test_configure_opens_the_store_and_closes_the_previous_one(redis_url: str) -
         ("state: {prefix: 'a{b}'}", "state.prefix"),
         ("state: {command_timeout: 0}", "state.command_timeout"),
         ("state: {on_store_failure: open}", "state.on_store_failure"),
+        ("state: {cluster: maybe}", "state.cluster"),
+        (
+            "state: {backend: redis, url: 'redis+cluster://h:1', cluster: false}",
+            "cluster: false contradicts the url's +cluster:// scheme",
+        ),
+        (
+            "state: {backend: redis, url: 'unix:///run/redis.sock', cluster: true}",
+            "cluster: true needs a TCP url",
+        ),
         ("state: {tls: {verfy: true}}", "did you mean 'verify'"),
         ("resilience: {policies: {x: {on_store_failure: maybe}}}", "on_store_failure"),
         ("resilience: {policies: {x: {bulkhead: {lease: 0}}}}", "lease"),

@@ -127,8 +127,14 @@ class StateConfig(Section):
     )
     url: SecretDsn | None = Field(
         default=None,
-        description="redis://[user:password@]host:port/db, rediss:// for TLS "
+        description="redis://[user:password@]host:port/db, rediss:// for TLS, "
+        "redis+cluster:// (rediss+cluster://) for a node of a Redis Cluster "
         "(default redis://127.0.0.1:6379/0).",
+    )
+    cluster: Literal["auto", True, False] = Field(
+        default="auto",
+        description="`auto`: detected when the store connects (INFO cluster); `true`: a Redis "
+        "Cluster; `false`: one endpoint, and a cluster node there is refused.",
     )
     prefix: str = Field(
         default="buttress",
@@ -156,8 +162,15 @@ class StateConfig(Section):
 
     @model_validator(mode="after")
     def _url_matches_backend(self) -> StateConfig:
-        if self.url is not None and not self.url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("url: expected redis://, rediss:// or unix://")
+        schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+        if self.url is not None and not self.url.startswith(schemes):
+            raise ValueError(
+                "url: expected redis://, rediss://, unix://, redis+cluster:// or rediss+cluster://"
+            )
+        if self.url is not None and "+cluster://" in self.url and self.cluster is False:
+            raise ValueError("cluster: false contradicts the url's +cluster:// scheme")
+        if self.url is not None and self.url.startswith("unix://") and self.cluster is True:
+            raise ValueError("cluster: true needs a TCP url (a Redis Cluster has no unix socket)")
         return self
 
 

@@ -52,6 +52,7 @@ def open_store(config: StateConfig) -> StateStore:
         ssl_cert_file=str(tls.cert_file) if tls and tls.cert_file else None,
         ssl_key_file=str(tls.key_file) if tls and tls.key_file else None,
         ssl_verify=tls.verify if tls else True,
+        cluster=None if config.cluster == "auto" else config.cluster,
     )
 
 

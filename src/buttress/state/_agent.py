@@ -16,9 +16,10 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
 from buttress.state._lua import Script
+from buttress.state.redis_store import STORE_ERRORS
 
 if TYPE_CHECKING:
     from buttress.state.redis_store import RedisStore
@@ -115,7 +116,7 @@ class Agent:
             return
         try:
             replies = self._execute([op for _, ops in batches for op in ops])
-        except (RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             error = self.store.unavailable(exc)
             for member, _ in batches:
                 member.sync_failed(error)
@@ -127,6 +128,7 @@ class Agent:
 
     def _execute(self, ops: list[Op]) -> list[Any]:
         client: Any = self.store.client  # redis-py's pipeline commands are untyped
+        # on a cluster the pipeline sends each node the scripts of its slots
         now = self.store._now()
         for attempt in range(2):
             pipe = client.pipeline(transaction=False)
@@ -156,7 +158,7 @@ class Agent:
                     message = pubsub.get_message(timeout=0.5)
                     if message is not None and message.get("type") == "message":
                         self._dispatch(message["data"])
-            except (RedisError, OSError):
+            except STORE_ERRORS:
                 # the sync round reports the outage; wait, then subscribe again
                 self._stop.wait(self.store.retry_interval)
             except Exception:
@@ -164,7 +166,7 @@ class Agent:
                 self._stop.wait(self.store.retry_interval)
             finally:
                 if pubsub is not None:
-                    with contextlib.suppress(RedisError, OSError):
+                    with contextlib.suppress(*STORE_ERRORS):
                         pubsub.close()
 
     def _dispatch(self, data: bytes | str) -> None:

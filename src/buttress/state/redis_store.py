@@ -5,6 +5,10 @@ NOSCRIPT), on Redis server time. Breakers and retry budgets keep a local view th
 background thread (:mod:`buttress.state._agent`) reconciles with Redis in batches, and learn
 state changes through pub/sub. Keys are ``<prefix>:<kind>:{<name>:<key>}``: the braces are a
 Redis Cluster hash tag, so every key a script touches lives in one slot.
+
+On a Redis Cluster (``redis+cluster://``, ``cluster=True``, or detected with ``INFO cluster``
+when the store first connects) the clients are redis-py's cluster clients, which route each
+script by its keys' slot and follow ``MOVED``/``ASK`` redirections.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 from redis.retry import Retry
 
 from buttress._deadlines import LoopDeadlines, current_task
@@ -30,9 +35,22 @@ from buttress.state._lua import SCRIPTS, Script
 if TYPE_CHECKING:
     from buttress.state._agent import Agent
 
-__all__ = ["RedisStore"]
+__all__ = ["STORE_ERRORS", "ClusterModeError", "RedisStore"]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+
+
+class ClusterModeError(RedisError):
+    """The server is a Redis Cluster node but the store was told it is not (``cluster=False``):
+    a single-endpoint client would get ``MOVED`` for most keys."""
+
+
+#: what a Redis call of the store can raise when Redis fails or refuses (redis-py's cluster
+#: client raises ``RedisClusterException``, which is not a ``RedisError``, e.g. when no node
+#: answers)
+STORE_ERRORS: tuple[type[BaseException], ...] = (RedisError, RedisClusterException, OSError)
 
 
 def _escape(part: str) -> str:
@@ -41,11 +59,12 @@ def _escape(part: str) -> str:
 
 
 class RedisStore(StateStore):
-    """Policy state in Redis (standalone, Sentinel-fronted or a Cluster-compatible proxy).
+    """Policy state in Redis: standalone, Sentinel-fronted, a cluster proxy or a Redis Cluster.
 
     Args:
-        url: ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS). The password
-            is never printed: :meth:`describe` and every error mask it.
+        url: ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS;
+            ``redis+cluster://`` or ``rediss+cluster://`` for any node of a Redis Cluster).
+            The password is never printed: :meth:`describe` and every error mask it.
         prefix: namespace of every key, e.g. ``"shop:prod"`` (one per application and
             environment).
         connect_timeout: seconds to open a connection.
@@ -75,10 +94,24 @@ class RedisStore(StateStore):
         ssl_cert_file: str | None = None,
         ssl_key_file: str | None = None,
         ssl_verify: bool = True,
+        cluster: bool | None = None,
     ) -> None:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        if not url.startswith(_SCHEMES):
             raise ValueError(
-                f"state store url {mask_url(url)!r}: expected redis://, rediss:// or unix://"
+                f"state store url {mask_url(url)!r}: expected redis://, rediss://, unix://, "
+                "redis+cluster:// or rediss+cluster://"
+            )
+        if "+cluster://" in url.split("@", 1)[0]:
+            if cluster is False:
+                raise ValueError(
+                    f"state store url {mask_url(url)!r} names a cluster but cluster=False"
+                )
+            cluster = True
+        if cluster and url.startswith("unix://"):
+            raise ValueError(f"state store url {mask_url(url)!r}: a Redis Cluster needs TCP")
+        if cluster and urlsplit(url).path.strip("/") not in ("", "0"):
+            raise ValueError(
+                f"state store url {mask_url(url)!r}: a Redis Cluster has database 0 only"
             )
         for field, value in (
             ("connect_timeout", connect_timeout),
@@ -93,6 +126,11 @@ class RedisStore(StateStore):
         if not prefix or "{" in prefix or "}" in prefix:
             raise ValueError(f"state store prefix={prefix!r}: expected a non-empty name, no braces")
         self.url = url
+        self._url = url.replace("+cluster://", "://", 1)  # what redis-py's clients parse
+        #: ``None`` until the first connection detects it (see ``cluster`` above)
+        self.cluster: bool | None = cluster
+        # the server's INFO agreed with ``cluster`` (a cluster client checks that itself)
+        self._verified = cluster is True
         self.prefix = prefix
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
@@ -113,8 +151,12 @@ class RedisStore(StateStore):
                 ssl_keyfile=ssl_key_file,
                 ssl_cert_reqs="required" if ssl_verify else "none",
             )
-        self._client: redis.Redis | None = None
-        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]
+        # the cluster clients keep a pool per node (no wait for a free connection: "timeout")
+        self._cluster_options = {k: v for k, v in self._options.items() if k != "timeout"}
+        self._client: Any = None  # redis.Redis, or redis.cluster.RedisCluster on a cluster
+        # the single-endpoint pool (opens nothing until used)
+        self._pool = redis.BlockingConnectionPool.from_url(self._url, **self._options)
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
         self._aclients = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._agent: Agent | None = None
@@ -133,24 +175,120 @@ class RedisStore(StateStore):
         return f"redis {mask_url(self.url)}"
 
     @property
-    def client(self) -> redis.Redis:
-        """The pooled sync client (created on first use)."""
+    def client(self) -> Any:
+        """The pooled sync client (created on first use): a ``redis.Redis``, or a
+        ``redis.cluster.RedisCluster`` on a cluster.
+
+        Raises:
+            RedisError: the first connection, which detects cluster mode, failed (or met a
+                cluster node with ``cluster=False``: :class:`ClusterModeError`).
+        """
         client = self._client
         if client is None:
+            if not self._verified:
+                self._detect()
             with self._lock:
                 if self._client is None:
-                    pool = redis.BlockingConnectionPool.from_url(self.url, **self._options)
-                    self._client = redis.Redis(connection_pool=pool)
+                    if self.cluster:
+                        from redis.cluster import RedisCluster
+
+                        self._client = RedisCluster.from_url(self._url, **self._cluster_options)
+                    else:
+                        self._client = redis.Redis(connection_pool=self._pool)
                 client = self._client
         return client
 
-    def aclient(self) -> redis.asyncio.Redis:
-        """The pooled asyncio client of the running event loop (one per loop)."""
+    def _detect(self) -> None:
+        """Ask the server ``INFO cluster`` on a new connection, which the store then holds
+        for its decisions (one endpoint), or closes (a cluster, or a refusal)."""
+        with self._lock:
+            self._held += 1
+        pool: Any = self._pool
+        conn = pool.connection_class(**pool.connection_kwargs)
+        try:
+            reply = self._send(conn, ("INFO", "cluster"), self._idle)
+        except ResponseError:
+            reply = b""  # no INFO (some proxies): one endpoint
+        try:
+            self._detected(reply)
+        finally:
+            if not (self._verified and self.cluster is False):
+                for idle in self._drain(self._idle):
+                    idle.disconnect()
+
+    def _drain(self, idle: list[Any]) -> list[Any]:
+        gone, idle[:] = list(idle), []
+        with self._lock:
+            self._held -= len(gone)
+        return gone
+
+    def _detected(self, reply: Any) -> None:
+        """Record what ``INFO cluster`` said (refusing a cluster node when told ``False``)."""
+        enabled = _says_cluster(reply)
+        if enabled and self.cluster is False:
+            raise ClusterModeError(
+                "the server is a Redis Cluster node (INFO cluster: cluster_enabled:1) but "
+                "state.cluster is false: a single-endpoint client gets MOVED for most keys; "
+                "set cluster: true (or leave it unset) or use redis+cluster://"
+            )
+        self.cluster, self._verified = enabled, True
+
+    async def _adetect(self, held: _Held) -> None:
+        """:meth:`_detect` for the asyncio face, on a connection of the running loop."""
+        conn = self._aconnection(held)
+        if conn is None:  # pool_size callers at once: ask through the loop's client
+            reply = await self.aclient().info("cluster")
+        else:
+            try:
+                reply = await self._asend(conn, ("INFO", "cluster"), held)
+            except ResponseError:
+                reply = b""
+        try:
+            self._detected(reply)
+        finally:
+            if not (self._verified and self.cluster is False):
+                idle, held.idle = held.idle, []
+                held.count -= len(idle)
+                for gone in idle:
+                    await gone.disconnect()
+                loop = asyncio.get_running_loop()
+                client = self._aclients.get(loop)
+                if isinstance(client, redis.asyncio.Redis):  # made for the connection's kwargs
+                    del self._aclients[loop]
+                    await client.aclose()
+                    await client.connection_pool.disconnect()
+
+    async def _acluster(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop's cluster client, initialized before any caller uses it: redis.asyncio's
+        cluster client initializes on first use, and several callers initializing it at once
+        close each other's connections ("Connection closed by server")."""
+        client = self._new_acluster()
+        try:
+            await client.initialize()
+        except BaseException:
+            await client.aclose()
+            raise
+        self._aclients[loop] = client
+
+    def _new_acluster(self) -> Any:
+        from redis.asyncio.cluster import RedisCluster
+        from redis.asyncio.retry import Retry as AsyncRetry
+
+        options = {**self._cluster_options, "retry": AsyncRetry(NoBackoff(), 0)}
+        return RedisCluster.from_url(self._url, **options)
+
+    def aclient(self) -> Any:
+        """The pooled asyncio client of the running event loop (one per loop): a
+        ``redis.asyncio.Redis``, or a ``redis.asyncio.cluster.RedisCluster`` on a cluster
+        (cluster mode must be known: see :meth:`_adetect`)."""
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
-            pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
-            client = redis.asyncio.Redis(connection_pool=pool)
+            if self.cluster:
+                client = self._new_acluster()  # initialized on first use (see _acluster)
+            else:
+                pool = redis.asyncio.BlockingConnectionPool.from_url(self._url, **self._options)
+                client = redis.asyncio.Redis(connection_pool=pool)
             self._aclients[loop] = client
         return client
 
@@ -194,7 +332,9 @@ class RedisStore(StateStore):
             self._held -= len(idle)
         if client is not None:
             client.close()
-            client.connection_pool.disconnect()
+            if self.cluster:  # close() leaves the nodes' pools connected
+                client.disconnect_connection_pools()
+        self._pool.disconnect()
 
     async def aclose(self) -> None:
         """Close the running loop's asyncio client (call it before the loop ends, or its
@@ -209,34 +349,47 @@ class RedisStore(StateStore):
         client = self._aclients.pop(loop, None)
         if client is not None:
             await client.aclose()
-            await client.connection_pool.disconnect()
+            if not self.cluster:
+                await client.connection_pool.disconnect()
 
     def check(self) -> dict[str, Any]:
-        """Ask Redis what a policy will need: answers, version, round trip, clock, scripts.
+        """Ask Redis what a policy will need: answers, version, round trip, clock, scripts,
+        and whether it is a Redis Cluster (``cluster``: ``None`` for one endpoint, else the
+        number of primaries; a cluster whose state is not ``ok`` is refused).
 
         Raises:
-            StoreUnavailableError: Redis refused, timed out, or refused the credentials.
+            StoreUnavailableError: Redis refused, timed out, refused the credentials, or is a
+                cluster node while the store was told ``cluster=False``, or a cluster that
+                is down.
         """
         import time
 
-        client: Any = self.client
         try:
+            client = self.client
+            one: dict[str, Any] = {"target_nodes": client.RANDOM} if self.cluster else {}
             trips = []
             for _ in range(5):
                 started = time.perf_counter()
-                client.ping()
+                client.ping(**one)
                 trips.append(time.perf_counter() - started)
-            seconds, micros = client.time()
+            seconds, micros = client.time(**one)
             skew = seconds + micros / 1e6 - time.time()
-            version = client.info("server").get("redis_version", "?")
+            version = client.info("server", **one).get("redis_version", "?")
+            primaries = None
+            if self.cluster:
+                state = client.cluster_info().get("cluster_state")
+                if state != "ok":
+                    raise RedisClusterException(f"cluster_state:{state}")
+                primaries = len(client.get_primaries())
             for script in SCRIPTS.values():
-                client.script_load(script.text)
-        except (RedisError, OSError) as exc:
+                client.script_load(script.text)  # on a cluster: on every primary
+        except STORE_ERRORS as exc:
             raise self.unavailable(exc) from None
         return {
             "store": self.describe(),
             "prefix": self.prefix,
             "redis_version": version,
+            "cluster": primaries,
             "round_trip_ms": min(trips) * 1000,
             "clock_offset_ms": skew * 1000,
             "scripts_loaded": len(SCRIPTS),
@@ -261,7 +414,7 @@ class RedisStore(StateStore):
                 return self._execute("EVALSHA", script.sha, len(keys), *keys, *args)
             except NoScriptError:
                 return self._execute("EVAL", script.text, len(keys), *keys, *args)
-        except (RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             raise self.unavailable(exc) from None
 
     def _execute(self, *command: Any) -> Any:
@@ -297,12 +450,20 @@ class RedisStore(StateStore):
             return self._send(fresh, command, idle)
 
     def _connection(self) -> Any:
-        """A new connection like the client pool's, or ``None`` at ``pool_size`` of them."""
+        """A new connection like the client pool's, or ``None`` at ``pool_size`` of them or on
+        a cluster (whose client routes every command to its slot's node)."""
+        client = self.client  # the first use detects cluster mode on a connection it holds
+        if self.cluster:
+            return None
+        try:
+            return self._idle.pop()  # that connection
+        except IndexError:
+            pass
         with self._lock:
             if self._held >= self._options["max_connections"]:
                 return None
             self._held += 1
-        pool: Any = self.client.connection_pool
+        pool: Any = client.connection_pool
         return pool.connection_class(**pool.connection_kwargs)
 
     def _send(self, conn: Any, command: tuple[Any, ...], idle: list[Any]) -> Any:
@@ -328,7 +489,7 @@ class RedisStore(StateStore):
                 return await self._aexecute("EVALSHA", script.sha, len(keys), *keys, *args)
             except NoScriptError:
                 return await self._aexecute("EVAL", script.text, len(keys), *keys, *args)
-        except (RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             raise self.unavailable(exc) from None
 
     async def _aexecute(self, *command: Any) -> Any:
@@ -347,6 +508,14 @@ class RedisStore(StateStore):
         try:
             conn = held.idle.pop()
         except IndexError:
+            if not self._verified or (self.cluster and loop not in self._aclients):
+                async with held.detecting:  # the loop's first callers wait for one answer
+                    if not self._verified:
+                        await self._adetect(held)
+                    if self.cluster and loop not in self._aclients:
+                        await self._acluster(loop)
+                if not self.cluster and held.idle:
+                    return await self._asend(held.idle.pop(), command, held)
             conn = self._aconnection(held)
             if conn is None:
                 client: Any = self.aclient()
@@ -362,8 +531,8 @@ class RedisStore(StateStore):
 
     def _aconnection(self, held: _Held) -> Any:
         """A new connection like the loop's client pool's (no socket timeout: see
-        :meth:`_aexecute`), or ``None`` at ``pool_size`` of them."""
-        if held.count >= self._options["max_connections"]:
+        :meth:`_aexecute`), or ``None`` at ``pool_size`` of them or on a cluster."""
+        if self.cluster or held.count >= self._options["max_connections"]:
             return None
         held.count += 1
         pool: Any = self.aclient().connection_pool
@@ -444,12 +613,20 @@ class _Held:
     """The connections one event loop holds between single commands, and the deadlines of
     the commands running on them (all ``command_timeout`` long: one timer serves them)."""
 
-    __slots__ = ("count", "deadlines", "idle")
+    __slots__ = ("count", "deadlines", "detecting", "idle")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.idle: list[Any] = []
         self.count = 0
         self.deadlines = LoopDeadlines(loop)
+        self.detecting = asyncio.Lock()  # cluster mode is asked once (see _adetect)
+
+
+def _says_cluster(reply: Any) -> bool:
+    """Does an ``INFO cluster`` reply (raw bytes, or parsed by redis-py) say cluster mode?"""
+    if isinstance(reply, dict):
+        return str(reply.get("cluster_enabled")) == "1"
+    return isinstance(reply, bytes) and b"cluster_enabled:1" in reply
 
 
 def _decision(reply: Any) -> tuple[int, float, float, float]:
