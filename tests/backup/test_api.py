@@ -240,11 +240,9 @@ def _stuck_run(catalog: Catalog, run_id: str, live: bool) -> None:
     """A `running` row of `site`; ``live``: with a claim held by a live process elsewhere."""
     with catalog.begin() as session:
         session.add(
-            BackupRun(
+            BackupRun(  # the other columns take their defaults
                 id=run_id, target="site", status="running", started_at=utcnow(), host="db-2",
-                pid=1, raw_size=0, stored_size=0, destinations=[], failed_destinations={},
-                manifest_sha256="", error="", verify_status="", restore_test_status="",
-                detail={},
+                pid=1,
             )
         )  # fmt: skip
         if live:

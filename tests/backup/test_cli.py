@@ -237,11 +237,9 @@ def _stuck(project: Path, run_id: str, lease_ends_in: float | None) -> None:
     cat = Catalog(catalog_url(None, project / ".buttress"))
     with cat.begin() as session:
         session.add(
-            BackupRun(
+            BackupRun(  # the other columns take their defaults
                 id=run_id, target="site", status="running", started_at=utcnow(), host="db-2",
-                pid=1, raw_size=0, stored_size=0, destinations=[], failed_destinations={},
-                manifest_sha256="", error="", verify_status="", restore_test_status="",
-                detail={},
+                pid=1,
             )
         )  # fmt: skip
         if lease_ends_in is not None:

@@ -43,14 +43,6 @@ def _add_run(project: Path, run_id: str, status: str, pid: int = 0) -> None:
                 started_at=NOW - 10 * DAY,
                 host=__import__("socket").gethostname(),
                 pid=pid,
-                raw_size=0,
-                stored_size=0,
-                destinations=[],
-                failed_destinations={},
-                manifest_sha256="",
-                error="",
-                verify_status="",
-                restore_test_status="",
                 detail={},
             )
         )

@@ -44,14 +44,6 @@ def _stuck_run(catalog: Catalog, run_id: str, pid: int, claim: claims.Owner | No
                 started_at=utcnow() - dt.timedelta(hours=1),
                 host=socket.gethostname(),
                 pid=pid,
-                raw_size=0,
-                stored_size=0,
-                destinations=[],
-                failed_destinations={},
-                manifest_sha256="",
-                error="",
-                verify_status="",
-                restore_test_status="",
                 detail={"trigger": "cli"},
             )
         )

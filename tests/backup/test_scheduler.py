@@ -126,14 +126,6 @@ def test_a_killed_run_whose_pid_is_reused_does_not_stop_the_schedule(
                 started_at=T0 - dt.timedelta(days=1),
                 host=socket.gethostname(),
                 pid=os.getpid(),
-                raw_size=0,
-                stored_size=0,
-                destinations=[],
-                failed_destinations={},
-                manifest_sha256="",
-                error="",
-                verify_status="",
-                restore_test_status="",
                 detail={},
             )
         )

@@ -151,3 +151,17 @@ def test_the_heartbeat_renews_and_notices_a_lost_claim(catalog: Catalog) -> None
         with catalog.begin() as session:
             assert claims.release(session=session, key="k", holder="mine")
         wait_until(beat.lost.is_set, "the heartbeat to notice")
+
+
+def test_a_live_holder_stays_live_when_the_boot_time_reading_moves(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psutil's create_time() adds the boot time of /proc/stat, which moves by a second now and
+    then: a live holder must not be judged gone for it (it once was, and its claim was taken)."""
+    import psutil
+
+    real = psutil.Process.create_time
+    monkeypatch.setattr(psutil.Process, "create_time", lambda self: real(self) + 1.0)
+    _put(catalog, "k", "alive", HERE, expires_in=20)
+    with pytest.raises(claims.ClaimHeldError):
+        _acquire(catalog, "k", "mine")

@@ -321,14 +321,6 @@ class Backups:
                         started_at=utcnow(),
                         host=socket.gethostname(),
                         pid=os.getpid(),
-                        raw_size=0,
-                        stored_size=0,
-                        destinations=[],
-                        failed_destinations={},
-                        manifest_sha256="",
-                        error="",
-                        verify_status="",
-                        restore_test_status="",
                         detail={"trigger": trigger},
                     )
                 )

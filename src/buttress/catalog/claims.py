@@ -110,9 +110,30 @@ class Owner:
 
 @functools.cache
 def _owner(pid: int) -> Owner:
+
+    return Owner(socket.gethostname(), _machine(), pid, _start_mark(pid))
+
+
+def _start_mark(pid: int) -> float:
+    """When process ``pid`` started, as a value that never changes while it runs: on Linux its
+    start time in clock ticks since boot (``/proc/PID/stat``, field 22). psutil's
+    ``create_time()`` adds the boot time read from ``/proc/stat``, which moves by a second now
+    and then (it is "now - uptime", rounded): a live holder was once judged gone and its claim
+    taken. Elsewhere, psutil's time (epoch seconds).
+
+    Raises:
+        psutil.NoSuchProcess: no such process.
+    """
     import psutil
 
-    return Owner(socket.gethostname(), _machine(), pid, psutil.Process(pid).create_time())
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        raise psutil.NoSuchProcess(pid) from None
+    except OSError:
+        return float(psutil.Process(pid).create_time())
+    # the command name (field 2) is in parentheses and may hold spaces: count after it
+    return float(stat.rsplit(")", 1)[1].split()[19])
 
 
 def _machine() -> str:
@@ -138,7 +159,7 @@ def _process_runs(claim: Claim, here: Owner) -> bool | None:
     import psutil
 
     try:
-        started = psutil.Process(claim.pid).create_time()
+        started = _start_mark(claim.pid)
     except psutil.NoSuchProcess:
         return False
     except psutil.Error:

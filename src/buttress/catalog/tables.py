@@ -96,7 +96,9 @@ class Claim(Base):
     host: Mapped[str] = mapped_column(String(200))  # for display
     machine: Mapped[str] = mapped_column(String(200))  # boot id + PID namespace: where pid counts
     pid: Mapped[int] = mapped_column(Integer)
-    pid_started: Mapped[float] = mapped_column(Float)  # the process's start time (epoch seconds)
+    # the process's start mark: clock ticks since boot on Linux (claims._start_mark), else
+    # epoch seconds
+    pid_started: Mapped[float] = mapped_column(Float)
     claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
