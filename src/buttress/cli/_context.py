@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from buttress.config import ButtressConfig, load
+from buttress.config._loader import DEFAULT_FILE, resolve_path
 
 if TYPE_CHECKING:
     from buttress.catalog import Catalog
@@ -31,11 +32,21 @@ class State:
     debug: bool = False
     _config: ButtressConfig | None = field(default=None, repr=False)
 
+    def config_file(self) -> Path | None:
+        """The file the configuration comes from: --config / $BUTTRESS_CONFIG /
+        ./buttress.yaml, else the starter ``buttress.yaml`` in the data directory (written by
+        the first ``buttress serve``), else ``None`` (built-in defaults)."""
+        found = resolve_path(self.config_path)
+        if found is None:
+            starter = (self.data_dir or DEFAULT_DATA_DIR) / DEFAULT_FILE
+            found = starter if starter.is_file() else None
+        return found
+
     @property
     def config(self) -> ButtressConfig:
         """The configuration, loaded on first use (raises ConfigError with every problem)."""
         if self._config is None:
-            config = load(self.config_path)
+            config = load(self.config_file())
             if config.backup.manifest_key_file is None:  # its default lives in the data dir
                 where = (self.data_dir or config.data_dir or DEFAULT_DATA_DIR) / "manifest.key"
                 backup = config.backup.model_copy(update={"manifest_key_file": where})
