@@ -54,7 +54,8 @@ class Starter:
             )
         else:
             lines.append(f"  backups are encrypted to the existing key {self.key}")
-        lines.append(f"  edit {self.config} (or run 'buttress init') to back up your own data")
+        more = " (or run 'buttress init' for one with examples)" if lead else ""
+        lines.append(f"  edit {self.config}{more} to back up your own data")
         return "\n".join(lines) + "\n"
 
 
