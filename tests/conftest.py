@@ -99,6 +99,7 @@ class Served:
     admin_token: str | None
     startup_seconds: float
     stderr_path: Path
+    announcement: str = ""  # what it printed on stdout up to the "dashboard:" line
 
     def stop(self) -> int:
         """SIGTERM, then wait for the graceful exit; returns the exit code."""
@@ -137,7 +138,9 @@ def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) 
     assert process.stdout is not None
     url: str | None = None
     token: str | None = None
+    printed: list[str] = []
     for line in process.stdout:  # the announcement ends with the "dashboard:" line
+        printed.append(line)
         if " serving on " in line:
             url = line.rsplit(" ", 1)[1].strip()
         elif line.strip().startswith("bt_"):
@@ -148,7 +151,7 @@ def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) 
         process.wait(timeout=10)
         process.stdout.close()
         raise AssertionError(f"serve did not start: {stderr_path.read_text()}")
-    return Served(process, url, token, time.monotonic() - started, stderr_path)
+    return Served(process, url, token, time.monotonic() - started, stderr_path, "".join(printed))
 
 
 @pytest.fixture

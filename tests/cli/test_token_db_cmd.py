@@ -60,10 +60,13 @@ def test_bad_role_and_unknown_id(with_catalog: Run) -> None:
     with_catalog("db", "upgrade")
     bad = with_catalog("token", "create", "ci", "--role", "root")
     assert bad.code == 2
-    assert bad.err.strip() == "error: invalid role 'root': use one of viewer, operator, admin"
+    assert bad.err.startswith("catalog: ")  # which catalog, then the one-line error
+    assert bad.err.splitlines()[1:] == [
+        "error: invalid role 'root': use one of viewer, operator, admin"
+    ]
     missing = with_catalog("token", "revoke", "ZZZZZZZZ")
     assert missing.code == 1
-    assert missing.err.strip() == "error: token 'ZZZZZZZZ' not found"
+    assert missing.err.splitlines()[1:] == ["error: token 'ZZZZZZZZ' not found"]
 
 
 def test_unreachable_postgres_exits_1_with_host_and_masked_password(
@@ -90,8 +93,8 @@ def test_last_admin_token_cannot_be_revoked(with_catalog: Run) -> None:
     token_id = token.split("_")[1]
     refused = with_catalog("token", "revoke", token_id)
     assert refused.code == 2
-    assert refused.err.strip() == (
+    assert refused.err.splitlines()[1:] == [
         f"error: token '{token_id}' is the last active admin token: "
         "create another admin token before revoking it"
-    )
+    ]
     assert token_id in with_catalog("token", "list").out

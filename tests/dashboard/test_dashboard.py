@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from buttress import __version__
-from tests.conftest import Served
+from tests.conftest import Served, start_server
 
 DOMAINS = ["resilience", "health", "backups", "alerts", "incidents", "drills"]
 
@@ -37,9 +40,22 @@ def test_wrong_token_is_rejected(page: Page, served: Served) -> None:
     expect(page.locator("#shell")).to_be_hidden()
 
 
+@pytest.fixture
+def served_empty(tmp_path: Path) -> Iterator[Served]:
+    """A control plane with an empty configuration file: no starter, nothing configured."""
+    config = tmp_path / "empty.yaml"
+    config.write_text("{}\n")
+    server = start_server(tmp_path / "data", env={"BUTTRESS_CONFIG": str(config)})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.mark.browser
-def test_every_domain_page_has_an_empty_state(page: Page, served: Served) -> None:
+def test_every_domain_page_has_an_empty_state(page: Page, served_empty: Served) -> None:
     """The navigation has one page per domain, each with its empty state."""
+    served = served_empty
     assert served.admin_token is not None
     sign_in(page, served, served.admin_token)
     expect(page.locator("#status-version")).to_be_visible()
@@ -71,3 +87,27 @@ def test_audit_page_lists_the_bootstrap(page: Page, served: Served) -> None:
     sign_in(page, served, served.admin_token)
     page.click("nav a[data-page=audit]")
     expect(page.locator("#page table")).to_contain_text("serve:bootstrap")
+
+
+@pytest.mark.browser
+def test_first_start_shows_a_verified_backup_and_a_disk_check(page: Page, served: Served) -> None:
+    """The embedded default (no config): the Backups page shows the starter's verified,
+    restore-tested backup of the catalog, the Health page its disk check."""
+    assert served.admin_token is not None
+    sign_in(page, served, served.admin_token)
+    expect(page.locator("#status-version")).to_be_visible()
+    page.click("nav a[data-page=backups]")
+    catalog = page.locator("#backup-targets tr[data-target=catalog]")
+    expect(catalog).to_contain_text("sqlite")
+    for _ in range(30):  # the first backup runs in the background: reload until it shows
+        if "restore test: ok" in (catalog.locator(".checks").text_content() or ""):
+            break
+        page.wait_for_timeout(1000)
+        page.click("nav a[data-page=health]")
+        page.click("nav a[data-page=backups]")
+    expect(catalog.locator(".checks")).to_contain_text("checksums: ok")
+    expect(catalog.locator(".checks")).to_contain_text("restore test: ok")
+    expect(catalog.locator(".last-success")).to_contain_text("ago")
+    page.click("nav a[data-page=health]")
+    disk = page.locator("#health-checks tr[data-check=data-disk]")
+    expect(disk.locator(".status")).to_have_text("up", timeout=30_000)

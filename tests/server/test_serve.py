@@ -149,3 +149,80 @@ def test_serve_on_postgres_catalog(tmp_path: Path, pg_database: str) -> None:
         assert httpx.get(server.url + "readyz").status_code == 200
     finally:
         server.stop()
+
+
+def _wait_for_verified_backup(served: Served, deadline_s: float = 90) -> dict[str, object]:
+    """Poll the API until the catalog target has a succeeded, verified, restore-tested run."""
+    headers = {"Authorization": f"Bearer {served.admin_token}"}
+    started = time.monotonic()
+    while True:
+        runs = httpx.get(served.url + "api/v1/backups/runs", headers=headers, timeout=5).json()
+        done = [
+            r
+            for r in runs
+            if r["target"] == "catalog"
+            and r["status"] == "succeeded"
+            and r["verify_status"] == "ok"
+            and r["restore_test_status"] == "ok"
+        ]
+        if done:
+            run: dict[str, object] = done[0]
+            return run
+        assert time.monotonic() - started < deadline_s, f"no verified backup of the catalog: {runs}"
+        time.sleep(0.2)
+
+
+def test_first_start_without_config_protects_the_catalog(tmp_path: Path) -> None:
+    """No buttress.yaml: the first start writes a starter, says so once, generates a 0600 key
+    and backs up and restore-tests the catalog right away; the API shows it and a disk check.
+    The second start says nothing new, reuses the key and the starter."""
+    data = tmp_path / "data"
+    first = start_server(data)
+    try:
+        key = data / "backup-identity.txt"
+        starter = data / "buttress.yaml"
+        assert f"wrote a starter configuration to {starter.absolute()}" in first.announcement
+        assert f"generated the backup key {key.absolute()} (0600)" in first.announcement
+        assert "copy it somewhere safe" in first.announcement
+        assert key.stat().st_mode & 0o777 == 0o600
+        assert "AGE-SECRET-KEY-" not in first.announcement
+        run = _wait_for_verified_backup(first)
+        assert run["destinations"] == ["local"]
+        assert any((data / "backups").rglob("*"))
+        headers = {"Authorization": f"Bearer {first.admin_token}"}
+        started = time.monotonic()
+        while True:
+            checks = httpx.get(first.url + "api/v1/health", headers=headers).json()["checks"]
+            disk = [c for c in checks if c["name"] == "data-disk"]
+            if disk and disk[0]["status"] != "unknown":
+                break
+            assert time.monotonic() - started < 60, checks
+            time.sleep(0.2)
+        assert disk[0]["status"] == "up"
+    finally:
+        assert first.stop() == 0
+    key_text, starter_text = key.read_text(), starter.read_text()
+    second = start_server(data)
+    try:
+        wait_healthy(second.url)
+        assert "starter configuration" not in second.announcement
+        assert "backup key" not in second.announcement
+    finally:
+        assert second.stop() == 0
+    assert key.read_text() == key_text
+    assert starter.read_text() == starter_text
+    assert sorted(p.name for p in data.glob("*identity*")) == ["backup-identity.txt"]
+
+
+def test_no_starter_when_a_config_is_given(tmp_path: Path) -> None:
+    """--config (or ./buttress.yaml, BUTTRESS_CONFIG): no starter is written, no key made."""
+    config = tmp_path / "b.yaml"
+    config.write_text("server:\n  log_level: info\n")
+    server = start_server(tmp_path / "data", env={"BUTTRESS_CONFIG": str(config)})
+    try:
+        wait_healthy(server.url)
+        assert "starter configuration" not in server.announcement
+    finally:
+        server.stop()
+    assert not (tmp_path / "data" / "buttress.yaml").exists()
+    assert not (tmp_path / "data" / "backup-identity.txt").exists()

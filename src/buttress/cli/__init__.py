@@ -17,6 +17,7 @@ from buttress._version import __version__
 from buttress.cli import backup, config, db, state, token
 from buttress.cli._context import State
 from buttress.cli.health import health
+from buttress.cli.init import init
 from buttress.cli.level import flags_app, level_app
 from buttress.cli.serve import serve
 from buttress.errors import ButtressError, ConfigError, MissingDependencyError
@@ -41,6 +42,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(state.app, name="state")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve)
+app.command("init")(init)
 app.command("health")(health)
 app.add_typer(level_app, name="level")
 app.add_typer(flags_app, name="flags")
@@ -62,7 +64,8 @@ def _root(
             "-c",
             envvar="BUTTRESS_CONFIG",
             help=(
-                "Configuration file (default: ./buttress.yaml if present, else built-in defaults)."
+                "Configuration file (default: ./buttress.yaml if present, else the starter "
+                "<data dir>/buttress.yaml that the first serve writes, else built-in defaults)."
             ),
         ),
     ] = None,

@@ -14,7 +14,7 @@ def upgrade(ctx: typer.Context) -> None:
     """Apply every pending migration to the catalog (safe to run again)."""
     from buttress.catalog import migrate
 
-    with state(ctx).catalog(migrate=False) as catalog:
+    with state(ctx).catalog(migrate=False, create=True) as catalog:
         before = migrate.current(catalog)
         catalog.upgrade()
         after = migrate.current(catalog)

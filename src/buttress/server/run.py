@@ -144,10 +144,15 @@ def prepare(config: ButtressConfig, data_dir: Path, *, host: str, port: int) -> 
 
 
 def serve(
-    config: ButtressConfig, prepared: Prepared, *, announce: Callable[[Prepared], None]
+    config: ButtressConfig,
+    prepared: Prepared,
+    *,
+    announce: Callable[[Prepared], None],
+    started: Callable[[Prepared], None] | None = None,
 ) -> None:
     """Run the control plane until SIGTERM or SIGINT, then drain in-flight requests and return
-    (so the process exits 0 after a graceful stop)."""
+    (so the process exits 0 after a graceful stop). ``started`` is called once announced (and
+    the bootstrap token committed), before the server runs: to start work in the background."""
     import uvicorn
 
     from buttress.server.app import create_app
@@ -188,6 +193,8 @@ def serve(
     try:
         with bootstrap_admin(prepared.catalog) as prepared.admin_token:
             announce(prepared)  # the token commits only once this has written it out
+        if started is not None:
+            started(prepared)
         server.run(sockets=[prepared.sock])
     finally:
         prepared.sock.close()
