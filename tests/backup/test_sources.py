@@ -10,11 +10,13 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from buttress.backup.destinations import LocalDestination
 from buttress.backup.engine import restore, restore_globals, restore_test, take_backup
@@ -122,6 +124,25 @@ def test_postgres_unreachable_is_clear(settings: Settings, repo: LocalDestinatio
     assert repo.keys("") == []
 
 
+def test_postgres_errors_are_one_line(
+    settings: Settings, repo: LocalDestination, pg_server: str
+) -> None:
+    """libpq's hint stays on the line; a refusal says what the server answered."""
+    dsn = "postgresql://nobody:pw-x@127.0.0.1:1/x"
+    with pytest.raises(BackupError) as down:
+        take_backup(PostgresSource(dsn, connect_timeout=2), "s", [repo], settings)
+    assert "\n" not in str(down.value)
+    assert str(down.value).endswith(
+        "Connection refused (Is the server running on that host and accepting TCP/IP connections?)"
+    )
+    role = f"nobody_{uuid.uuid4().hex[:8]}"
+    with pytest.raises(BackupError) as refused:
+        take_backup(PostgresSource(make_conninfo(pg_server, user=role)), "s", [repo], settings)
+    assert "\n" not in str(refused.value)
+    assert str(refused.value).endswith(f'FATAL: role "{role}" does not exist')
+    assert repo.keys("") == []
+
+
 @pytest.fixture(scope="module")
 def pg_with_passwords() -> Iterator[str]:
     """A private PostgreSQL cluster that checks passwords (the machine's trusts 127.0.0.1)."""
@@ -206,6 +227,37 @@ def test_stock_tools_restore_a_postgres_backup(
         )
         subprocess.run(["bash", "-o", "pipefail", "-c", script], check=True, capture_output=True)
         assert source.inspect(scratch) == manifest.metadata
+
+
+def test_the_documented_postgres_recipe_runs_as_written(
+    shop: str, keys: Keys, settings: Settings, repo: LocalDestination, pg_server: str
+) -> None:
+    """docs/backup.md's "Restore without buttress" PostgreSQL recipe, run as it is written
+    (paths and the database name substituted): it creates the database it restores into."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "backup.md").read_text()
+    section = doc.split("## Restore without buttress", 1)[1]
+    recipe = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    manifest = take_backup(PostgresSource(shop, globals=False), "shop", [repo], settings).manifest
+    name = f"shop_restored_{uuid.uuid4().hex[:8]}"
+    script = (
+        recipe.replace(
+            "/var/backups/buttress/shop/ID", str(repo.root / "shop" / manifest.backup_id)
+        )
+        .replace("/etc/buttress/backup-key.txt", str(keys.path))
+        .replace("shop_restored", name)
+    )
+    server = psycopg.conninfo.conninfo_to_dict(pg_server)
+    env = {**os.environ, "PGHOST": str(server["host"]), "PGUSER": str(server["user"])}
+    try:
+        done = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        restored = make_conninfo(pg_server, dbname=name)
+        assert PostgresSource(restored).inspect(restored) == manifest.metadata
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- SQLite -------------------------------------------------------------------------------------

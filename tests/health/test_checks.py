@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from buttress.health import Check, CheckResult, Status, run_check
 from buttress.health.checks.custom import custom
@@ -35,6 +37,15 @@ def test_postgresql(pg_server: str) -> None:
     assert down.status is Status.DOWN
     assert "pw-secret-1" not in down.detail
     assert "127.0.0.1" in down.detail
+    assert "\n" not in down.detail  # one line, libpq's hint on it
+    assert down.detail.endswith(
+        "(Is the server running on that host and accepting TCP/IP connections?)"
+    )
+    role = f"nobody_{uuid.uuid4().hex[:8]}"
+    refused = _run("pg", postgresql(make_conninfo(pg_server, user=role), 3))
+    assert refused.status is Status.DOWN
+    assert refused.detail.endswith(f'failed: FATAL: role "{role}" does not exist')
+    assert "\n" not in refused.detail
 
 
 def test_mariadb(mariadb_server: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "generate_identity",
     "load_identities",
     "open_passphrase_key",
+    "parse_recipient",
     "parse_recipients",
     "passphrase_key",
 ]
@@ -38,10 +39,22 @@ def generate_identity(path: Path) -> str:
     return recipient
 
 
-def parse_recipients(values: list[str]) -> list[Any]:
-    """age X25519 recipients from ``age1...`` strings (or files holding them, one per line)."""
+def parse_recipient(text: str) -> Any:
+    """One age X25519 recipient from its ``age1...`` text; ``config check`` uses it too.
+
+    Raises:
+        BackupError: not a valid key (the message shows only its first characters).
+    """
     from pyrage import x25519
 
+    try:
+        return x25519.Recipient.from_str(text)
+    except Exception:  # noqa: BLE001  # pyrage raises its own types; say which key
+        raise BackupError(f"recipient {text[:12]}...: not a valid age X25519 public key") from None
+
+
+def parse_recipients(values: list[str]) -> list[Any]:
+    """age X25519 recipients from ``age1...`` strings (or files holding them, one per line)."""
     found: list[Any] = []
     for value in values:
         lines = [value]
@@ -57,12 +70,7 @@ def parse_recipients(values: list[str]) -> list[Any]:
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            try:
-                found.append(x25519.Recipient.from_str(line))
-            except Exception:  # noqa: BLE001  # pyrage raises its own types; say which key
-                raise BackupError(
-                    f"recipient {line[:12]}...: not a valid age X25519 public key"
-                ) from None
+            found.append(parse_recipient(line))
     if not found:
         raise BackupError(
             "no age recipient given: a backup is always encrypted to at least one key"

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from buttress._pgerror import one_line, refusal
 from buttress.errors import CatalogError, ConfigError
 from buttress.secrets import redact
 
@@ -125,6 +126,12 @@ class Catalog:
             yield
         except DBAPIError as exc:
             if exc.connection_invalidated or _is_connect_error(exc):
+                answer = refusal(str(exc.orig))
+                if answer is not None:  # it answered: say what, not that it did not
+                    raise CatalogError(
+                        f"catalog database at {self.location} refused the connection: "
+                        f"{redact(answer)}"
+                    ) from exc
                 raise CatalogError(
                     f"catalog database at {self.location} did not answer: {_reason(exc)}"
                 ) from exc
@@ -177,5 +184,4 @@ def _is_connect_error(exc: DBAPIError) -> bool:
 
 def _reason(exc: Exception) -> str:
     orig = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
-    return redact(lines[0] if lines else type(orig).__name__)
+    return redact(one_line(str(orig)) or type(orig).__name__)

@@ -35,7 +35,7 @@ def check(
     Exit code 0 when it is valid, 2 when it is not.
     """
     path = resolve_path(file or state(ctx).config_path)
-    config = load(path)
+    config = load(path, check_files=True)
     typer.echo(f"{path or 'built-in defaults (no buttress.yaml here)'}: ok")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for i, target in enumerate(config.backup.targets):

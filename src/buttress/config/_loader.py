@@ -57,8 +57,16 @@ def resolve_path(explicit: str | Path | None, env: Mapping[str, str] | None = No
     return default if default.is_file() else None
 
 
-def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> ButtressConfig:
+def load(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    check_files: bool = False,
+) -> ButtressConfig:
     """Read and validate a configuration file (see :func:`resolve_path` for which one).
+
+    ``check_files`` (``config check``) also reads the key files the backup section names
+    (recipients, identities, passphrase file), which other commands read only when they need them.
 
     Raises:
         ConfigError: the file cannot be read or is invalid; ``issues`` lists every problem.
@@ -74,20 +82,24 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         raise ConfigError(
             [ConfigIssue(str(resolved), 0, 0, "", f"cannot read config file: {reason}")]
         ) from exc
-    config = load_text(text, filename=str(resolved), env=env)
+    config = load_text(text, filename=str(resolved), env=env, check_files=check_files)
     if config.data_dir is not None and not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": resolved.parent / config.data_dir})
     return config
 
 
 def load_text(
-    text: str, *, filename: str = "<string>", env: Mapping[str, str] | None = None
+    text: str,
+    *,
+    filename: str = "<string>",
+    env: Mapping[str, str] | None = None,
+    check_files: bool = False,
 ) -> ButtressConfig:
     """Validate configuration given as YAML text; ``filename`` is used in error messages."""
     reader = _Reader(filename, os.environ if env is None else env)
     data = reader.read(text)
     try:
-        config = ButtressConfig.model_validate(data)
+        config = ButtressConfig.model_validate(data, context={"check_files": check_files})
     except ValidationError as exc:
         reader.add_validation_errors(exc)
         config = None

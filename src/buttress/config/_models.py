@@ -17,10 +17,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from buttress.config._types import Cron, Duration, SecretDsn, SecretText, refuse_seconds
 
@@ -45,6 +47,28 @@ __all__ = [
 DEFAULT_PORT = 8470
 DEFAULT_HOST = "127.0.0.1"
 _POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _raise_at(title: str, errors: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """Report ``errors`` (location inside the model being validated, message) at once, so the
+    loader points at the line of the very field rather than at its section."""
+    if errors:
+        raise ValidationError.from_exception_data(
+            title,
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("config", "{message}", {"message": message}),
+                    loc=loc,
+                    input=None,  # never echoed: a recipient list may hold a pasted private key
+                )
+                for loc, message in errors
+            ],
+        )
+
+
+def _checking_files(info: ValidationInfo) -> bool:
+    """True for ``config check``: the files the config names are read now, not at run time."""
+    return isinstance(info.context, dict) and bool(info.context.get("check_files"))
 
 
 class Section(BaseModel):
@@ -528,6 +552,16 @@ class HealthConfig(Section):
 
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "postgresql": ("dsn", "globals", "jobs", "restore_jobs", "tmp_dir"),
+    "mariadb": ("dsn", "consistent_counts", "lock_timeout"),
+    "redis": ("dsn", "tmp_dir"),
+    "mongodb": ("dsn", "oplog"),
+    "sqlite": ("path",),
+    "directory": ("path", "include", "exclude"),
+}
+"""The one table of which source reads which target field: a field set on a target whose
+source ignores it is an error rather than a setting that silently does nothing."""
 _SOURCE_NEEDS = {
     "postgresql": "dsn",
     "mariadb": "dsn",
@@ -733,6 +767,19 @@ class BackupTarget(Section):
             raise ValueError(f"source {self.source!r} is not supported by this version yet")
         if getattr(self, needed) is None:
             raise ValueError(f"a {self.source} target needs `{needed}`")
+        own = _SOURCE_FIELDS[self.source]
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        for field in type(self).model_fields:  # declaration order: stable messages
+            users = [s for s, fields in _SOURCE_FIELDS.items() if field in fields]
+            if field in self.model_fields_set and users and field not in own:
+                errors.append(
+                    (
+                        (field,),
+                        f"`{field}` does not apply to a {self.source} target "
+                        f"(only {', '.join(users)})",
+                    )
+                )
+        _raise_at("BackupTarget", errors)
         return self
 
 
@@ -794,6 +841,85 @@ class BackupConfig(Section):
             if not root.is_absolute():
                 raise ValueError(f"{str(root)[:200]!r} is not an absolute path")
         return roots
+
+    @field_validator("destinations")
+    @classmethod
+    def _unique_destinations(cls, destinations: list[BackupDestination]) -> list[BackupDestination]:
+        seen: set[str] = set()
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        for i, destination in enumerate(destinations):
+            if destination.name in seen:
+                errors.append(
+                    (
+                        (i, "name"),
+                        f"destination {destination.name!r} is "
+                        "declared twice (names must be unique)",
+                    )
+                )
+            seen.add(destination.name)
+        _raise_at("BackupConfig", errors)
+        return destinations
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        from buttress.backup.errors import BackupError
+        from buttress.backup.keys import parse_recipient, parse_recipients
+
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        for i, value in enumerate(values):
+            if value.startswith("AGE-SECRET-KEY-"):
+                errors.append(
+                    (
+                        (i,),
+                        "this is a private key (AGE-SECRET-KEY-...): put its public key "
+                        "(age1...) here, and the private key in an identity file",
+                    )
+                )
+                continue
+            try:
+                if value.startswith("age1"):
+                    parse_recipient(value)  # the parser backups use
+                elif _checking_files(info):
+                    parse_recipients([value])  # a file of keys, read as a backup reads it
+            except BackupError as exc:
+                errors.append(((i,), str(exc)))
+            except ImportError:  # pyrage missing: a backup run says which extra to install
+                break
+        _raise_at("BackupConfig", errors)
+        return values
+
+    @field_validator("identity_files")
+    @classmethod
+    def _identities(cls, paths: list[Path], info: ValidationInfo) -> list[Path]:
+        if not _checking_files(info):
+            return paths  # read when a restore needs them, with its own clear message
+        from buttress.backup.errors import BackupError
+        from buttress.backup.keys import load_identities
+
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        for i, path in enumerate(paths):
+            try:
+                load_identities([path])
+            except BackupError as exc:
+                errors.append(((i,), str(exc)))
+            except ImportError:  # pyrage missing: only say whether the file can be read
+                try:
+                    path.read_bytes()
+                except OSError as err:
+                    errors.append(((i,), f"identity file {path}: {err.strerror}"))
+        _raise_at("BackupConfig", errors)
+        return paths
+
+    @field_validator("passphrase_file")
+    @classmethod
+    def _passphrase_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is not None and _checking_files(info):
+            try:
+                path.read_bytes()
+            except OSError as exc:
+                raise ValueError(f"{path}: {exc.strerror}") from None
+        return path
 
     @field_validator("restore_servers")
     @classmethod

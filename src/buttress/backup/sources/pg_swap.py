@@ -17,6 +17,7 @@ import secrets
 import time
 from typing import Any
 
+from buttress._pgerror import one_line
 from buttress.backup.errors import RestoreError
 from buttress.secrets import redact
 
@@ -213,7 +214,7 @@ def swap(conn: Any, name: str, new: str, props: Properties) -> str:
             _carry_over(conn, name, props)
     except psycopg.Error as exc:
         raise RestoreError(
-            f"swapping the restored copy in for database {name!r}: {redact(str(exc)).strip()}",
+            f"swapping the restored copy in for database {name!r}: {redact(one_line(str(exc)))}",
             target_state="untouched",
         ) from None
     return old

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from buttress._pgerror import one_line
 from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
 from buttress.backup.sources.base import (
     ReadArtifact,
@@ -270,7 +271,7 @@ class PostgresSource(Source):
             )
         except psycopg.Error as exc:
             where = dsn or self.dsn
-            detail = redact_echo(str(exc), where).strip()
+            detail = redact_echo(one_line(str(exc)), where)
             raise BackupError(f"postgresql {mask_url(where)}: {detail}") from None
 
     @property
@@ -425,7 +426,9 @@ class PostgresSource(Source):
                 ) from None
             # an existing one is checked for emptiness by restore()
         except psycopg.Error as exc:
-            raise RestoreError(f"cannot create database {name!r}: {str(exc).strip()}") from None
+            raise RestoreError(
+                f"cannot create database {name!r}: {redact(one_line(str(exc)))}"
+            ) from None
         finally:
             conn.close()
         return self._database_dsn(name)
@@ -442,7 +445,7 @@ class PostgresSource(Source):
         except psycopg.OperationalError as exc:
             if name and f'database "{name}" does not exist' in str(exc):
                 return None
-            raise BackupError(f"postgresql {mask_url(to)}: {redact(str(exc)).strip()}") from None
+            raise BackupError(f"postgresql {mask_url(to)}: {redact(one_line(str(exc)))}") from None
         try:
             kinds = [str(k) for (k,) in conn.execute(_CONTENTS).fetchall()]
         finally:
@@ -531,7 +534,7 @@ class PostgresSource(Source):
             except psycopg.Error as exc:
                 raise RestoreError(
                     f"{where}: cannot create the database to restore into beside it: "
-                    f"{redact(str(exc)).strip()}",
+                    f"{redact(one_line(str(exc)))}",
                     target_state="untouched",
                 ) from None
             drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
@@ -553,7 +556,7 @@ class PostgresSource(Source):
             except psycopg.Error as exc:
                 return (
                     f"{where} (the previous copy is kept as database {old!r}: it could not be "
-                    f"dropped: {redact(str(exc)).strip()})"
+                    f"dropped: {redact(one_line(str(exc)))})"
                 )
         finally:
             admin.close()

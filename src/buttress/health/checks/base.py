@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from buttress._pgerror import one_line
 from buttress.secrets import redact
 
 __all__ = ["Check", "CheckResult", "Probe", "Status", "importing", "run_check"]
@@ -127,7 +128,7 @@ async def _timed(check: Check) -> CheckResult:
             f"no answer within {check.timeout:g}s", at,
         )  # fmt: skip
     except Exception as exc:  # noqa: BLE001  # every failure is a result, named
-        reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        reason = redact(one_line(str(exc)))  # the first line and libpq's hint after it
         return CheckResult(
             check.name, Status.DOWN, time.perf_counter() - started,
             reason or type(exc).__name__, at,
