@@ -690,3 +690,82 @@ def test_the_refusal_rule(
 
     got = refusal(holds=holds, force=force, force_damaged=force_damaged, last_check=last_check)
     assert (got[0].__name__ if got else None) == refused
+
+
+# -- refused before anything is created: unknown tables, a --to of the wrong kind, a missing --to
+# database (issue 16 item 11) ------------------------------------------------------------------
+
+
+def test_unknown_tables_are_refused_naming_the_tables_the_backup_has(
+    project: Path,
+    pg_shop: str,
+    pg_server: str,
+    pg_other: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--tables with a typo exits 2 naming the unknown name and the backup's tables; nothing
+    is created."""
+    backup_id = _run(capsys, "shop")
+    argv = ["backup", "restore", backup_id, "--database", pg_other, "--tables", "orderz,customers"]
+    code, err = _cli(capsys, argv)
+    assert code == 2, err
+    assert "has no table orderz; it has: public.customers, public.orders" in err
+    assert _pg_databases(pg_server, pg_other) == []
+
+
+def test_known_tables_by_short_or_qualified_name_are_restored(
+    project: Path,
+    pg_shop: str,
+    pg_server: str,
+    pg_other: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Tables named as `table` or `schema.table` pass the check and are restored."""
+    backup_id = _run(capsys, "shop")
+    argv = ["backup", "restore", backup_id, "--database", pg_other]
+    code, err = _cli(capsys, [*argv, "--tables", "orders,public.customers"])
+    assert code == 0, err
+    assert _pg_databases(pg_server, pg_other) == [pg_other]
+
+
+def test_a_directory_backup_refuses_a_dsn_as_to(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory backup restored --to a DSN exits 2 and creates no directory named after it."""
+    _configure(project, "")
+    backup_id = _run(capsys, "site")
+    before = sorted(p.name for p in project.iterdir())
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", "postgresql://u@h/db"])
+    assert code == 2, err
+    assert "a directory backup restores into a directory: give a path, not a DSN" in err
+    assert sorted(p.name for p in project.iterdir()) == before
+    assert not Path("postgresql:").exists()
+
+
+def test_a_postgres_backup_refuses_a_path_as_to(
+    project: Path, pg_shop: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PostgreSQL backup restored --to a path exits 2 asking for a DSN (not a libpq error)."""
+    backup_id = _run(capsys, "shop")
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", str(project / "out")])
+    assert code == 2, err
+    assert "a postgresql backup restores into a database: give a DSN" in err
+    assert not (project / "out").exists()
+
+
+def test_to_a_missing_postgres_database_says_that_database_creates_one(
+    project: Path,
+    pg_shop: str,
+    pg_server: str,
+    pg_other: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--to a DSN whose database does not exist exits 1 naming --database as the way to have it
+    created, and creates nothing."""
+    backup_id = _run(capsys, "shop")
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", _pg_dsn(pg_server, pg_other)])
+    assert code == 1, err
+    assert "the database does not exist; --to restores into an existing database" in err
+    assert "--database NAME" in err
+    assert "nothing was created" in err
+    assert _pg_databases(pg_server, pg_other) == []

@@ -868,10 +868,12 @@ class Backups:
         destination with a good copy, only ``from_destination`` when given) and the identities
         open the backup; a failed restore removes what it created
         (:mod:`~buttress.backup.restoring`)."""
-        from buttress.backup.restoring import restore_safely
+        from buttress.backup.restoring import check_place, check_tables, restore_safely
 
         located = self._locate(backup_id)
         target = located.target
+        if to is not None:
+            check_place(target.source, to)
         if jobs is not None:
             if target.source != "postgresql":
                 raise UsageError(
@@ -881,6 +883,7 @@ class Backups:
             target = target.model_copy(update={"restore_jobs": jobs})
         source = build_source(target)
         manifest, _ = self._authentic(located)
+        check_tables(manifest, tables)
         sources = self._only(located, from_destination)
         identities = self.identities(manifest, identity)  # a missing key: before anything
         if globals_only:
