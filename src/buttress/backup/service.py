@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from buttress.backup.authenticity import Trust, ensure_manifest_key, read_manifest_key
@@ -485,6 +485,14 @@ class Backups:
         with self.catalog.begin() as session:
             return _views(session, list(session.scalars(query)))
 
+    def count_runs(self, target: str | None = None) -> int:
+        """How many runs the catalog has (of ``target``)."""
+        query = select(func.count()).select_from(BackupRun)
+        if target is not None:
+            query = query.where(BackupRun.target == target)
+        with self.catalog.begin() as session:
+            return int(session.scalar(query) or 0)
+
     def get(self, backup_id: str) -> RunView:
         with self.catalog.begin() as session:
             row = session.get(BackupRun, backup_id)
@@ -703,6 +711,7 @@ class Backups:
                 "problems": test.problems,
                 "skipped": test.skipped,
                 "read_from": plan.used,
+                "compared": test.compared,
             }
         test_ok = bool(result["restore_test"]["ok"])
         if located.run is not None:
