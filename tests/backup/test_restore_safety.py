@@ -20,7 +20,7 @@ from buttress.cli import main
 from tests.backup.conftest import config_file as _config
 from tests.backup.conftest import recipient as _recipient
 from tests.backup.conftest import run_json as _json
-from tests.backup.test_api import _h, _wait_done, client  # noqa: F401  # client: a fixture
+from tests.backup.test_api import _h, _verify, _wait_done, client  # noqa: F401  # client: a fixture
 
 PG_DATA = """
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
@@ -477,7 +477,7 @@ def test_the_api_asks_for_force_damaged_too(
     obj = next((project / "repo" / "site" / backup_id).glob("tar.*"))
     obj.write_bytes(obj.read_bytes()[:-1] + bytes([obj.read_bytes()[-1] ^ 1]))
     url = f"/api/v1/backups/runs/{backup_id}"
-    assert c.post(f"{url}/verify", json={}, headers=_h(t["operator"])).json()["problems"]
+    assert _verify(c, t["operator"], backup_id, {})["problems"]
     live = project / ".buttress" / "restored" / "live"  # inside the API's restore root
     live.mkdir(parents=True)
     (live / "keep.txt").write_text("live data")

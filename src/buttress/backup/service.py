@@ -680,6 +680,57 @@ class Backups:
             self._restore_test(result, located, manifest, chosen, bad, identity)
         return result
 
+    def start_check(
+        self, backup_id: str, *, restore: bool = False, from_destination: str | None = None
+    ) -> RunView:
+        """Mark a verify of catalogued run ``backup_id`` as begun (``detail.checking``) for
+        :meth:`check` to do in the background; what would refuse it is refused now.
+
+        Raises:
+            NotFoundError: the catalog has no run ``backup_id``.
+            UsageError: ``from_destination`` is not one of the run's destinations.
+        """
+        located = self._locate(backup_id)
+        if located.run is None:
+            raise NotFoundError("backup run", backup_id)
+        if restore:
+            self._only(located, from_destination)
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, backup_id)
+            assert row is not None
+            checking = {"restore_test": restore, "started_at": utcnow().isoformat()}
+            row.detail = {**(row.detail or {}), "checking": checking}
+        return self.get(backup_id)
+
+    def check(
+        self, backup_id: str, *, restore: bool = False, from_destination: str | None = None
+    ) -> dict[str, Any]:
+        """:meth:`verify`, then the result in ``detail.last_check`` (what the API's verify
+        answered when it waited) and ``detail.checking`` gone, whatever happened."""
+        raised = False
+        try:
+            result = self.verify(backup_id, restore=restore, from_destination=from_destination)
+        except Exception as exc:  # noqa: BLE001  # recorded: the caller is a background thread
+            raised = True
+            why = str(exc) if isinstance(exc, BackupError | UsageError) else "internal error"
+            log.error("verify of backup %s failed: %s", backup_id, redact(str(exc)))
+            result = {"id": backup_id, "problems": [redact(why)[:2000]], "per_destination": {}}
+            if restore:
+                result["restore_test"] = {"ok": False, "problems": ["not run"]}
+        ok = not result["problems"] and result.get("restore_test", {}).get("ok", True)
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, backup_id)
+            assert row is not None
+            detail = {k: v for k, v in (row.detail or {}).items() if k != "checking"}
+            last = {k: v[:20] if isinstance(v, list) else v for k, v in result.items()}
+            detail["last_check"] = {**last, "ok": ok, "finished_at": utcnow().isoformat()}
+            row.detail = detail
+            if raised:
+                row.verify_status = "failed"
+            if restore and not result["restore_test"]["ok"]:  # some refusals record nothing
+                row.restore_test_status = "failed"
+        return result
+
     def _restore_test(
         self,
         result: dict[str, Any],
