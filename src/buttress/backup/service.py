@@ -36,7 +36,7 @@ from buttress.backup.pipeline import Settings, verify_objects
 from buttress.backup.plan import plan_from_problems
 from buttress.catalog import audit, claims
 from buttress.catalog.tables import BackupRun, Claim, utcnow
-from buttress.errors import NotFoundError, UsageError
+from buttress.errors import ConfigError, NotFoundError, UsageError
 from buttress.events import emit
 from buttress.secrets import redact
 
@@ -224,9 +224,21 @@ class Backups:
         known = ", ".join(t.name for t in self.config.targets) or "none"
         raise UsageError(f"unknown backup target {name!r}; configured: {known}")
 
-    def destinations(self, target: BackupTarget) -> list[Destination]:
+    def destinations(self, target: BackupTarget, *, reading: bool = False) -> list[Destination]:
+        """``target``'s destinations. ``reading``: one whose ``${VAR}`` is unset is left out
+        (said in :attr:`notes`) while another remains; else it is an error (ConfigError)."""
         wanted = target.destinations or [d.name for d in self.config.destinations]
-        found = [build_destination(d) for d in self.config.destinations if d.name in wanted]
+        configs = [d for d in self.config.destinations if d.name in wanted]
+        usable = [d for d in configs if not d.unresolved]
+        if reading and usable and len(usable) < len(configs):
+            for d in configs:
+                if d.unresolved:
+                    unset = "; ".join(str(i) for i in d.unresolved)
+                    note = f"destination {d.name} not used by this command: {unset}"
+                    if note not in self.notes:
+                        self.notes.append(note)
+            configs = usable
+        found = [build_destination(d) for d in configs]
         if not found:
             raise UsageError(f"target {target.name}: no destination (declare backup.destinations)")
         return found
@@ -530,7 +542,9 @@ class Backups:
         sha: str | None = None
         if run is not None:
             target = self.target(run.target)
-            found = [d for d in self.destinations(target) if d.name in run.destinations]
+            found = [
+                d for d in self.destinations(target, reading=True) if d.name in run.destinations
+            ]
             with self.catalog.begin() as session:
                 row = session.get(BackupRun, backup_id)
                 sha = (row.manifest_sha256 if row is not None else "") or None
@@ -544,7 +558,7 @@ class Backups:
     def _search(self, backup_id: str) -> tuple[BackupTarget, list[Destination]]:
         for target in self.config.targets:
             try:
-                candidates = self.destinations(target)
+                candidates = self.destinations(target, reading=True)
             except UsageError:
                 continue
             holding = []
@@ -837,8 +851,8 @@ class Backups:
 
     def _destination_names(self, target: BackupTarget) -> list[str]:
         try:
-            return [d.name for d in self.destinations(target)]
-        except UsageError:
+            return [d.name for d in self.destinations(target, reading=True)]
+        except (UsageError, ConfigError):
             return []  # the summary shows none; running the target says why
 
     def all_runs(self, target: str) -> list[RunView]:

@@ -289,9 +289,12 @@ def verify(
     st = state(ctx)
     with st.catalog() as catalog, _progress():
         backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
-        result = backups.verify(
-            backup_id, restore=restore_test, identity=identity or [], from_destination=from_
-        )
+        try:
+            result = backups.verify(
+                backup_id, restore=restore_test, identity=identity or [], from_destination=from_
+            )
+        finally:
+            _warn(backups)
     bad = bool(result["problems"]) or (
         "restore_test" in result and not result["restore_test"]["ok"]
     )

@@ -17,12 +17,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from buttress.config._types import Cron, Duration, SecretDsn, SecretText, refuse_seconds
+from buttress.errors import ConfigIssue
 
 __all__ = [
     "AlertingConfig",
@@ -555,6 +557,14 @@ _S3_ONLY = (
 
 class BackupDestination(Section):
     """A place backups are stored: a directory (`type: local`) or an S3-compatible bucket."""
+
+    # ${VAR}s left unset in this destination (set by the loader): an error only where it is used
+    _unresolved: tuple[ConfigIssue, ...] = PrivateAttr(default=())
+
+    @property
+    def unresolved(self) -> tuple[ConfigIssue, ...]:
+        """Its unset ``${VAR}``s, each with file:line: commands that use it fail with them."""
+        return self._unresolved
 
     name: str = Field(min_length=1, pattern=_NAME)
     type: Literal["local", "s3"] = Field(
