@@ -735,8 +735,10 @@ def test_a_directory_backup_refuses_a_dsn_as_to(
     _configure(project, "")
     backup_id = _run(capsys, "site")
     before = sorted(p.name for p in project.iterdir())
-    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", "postgresql://u@h/db"])
+    dsn = "postgresql://u:pw-secret-3@h/db"
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", dsn])
     assert code == 2, err
+    assert "pw-secret-3" not in err
     assert "a directory backup restores into a directory: give a path, not a DSN" in err
     assert sorted(p.name for p in project.iterdir()) == before
     assert not Path("postgresql:").exists()

@@ -18,7 +18,7 @@ from buttress.backup.format import Manifest
 from buttress.backup.restore_policy import PATH_SOURCES
 from buttress.backup.sources.base import Source
 from buttress.errors import UsageError
-from buttress.secrets import mask_url
+from buttress.secrets import mask_url, redact
 
 __all__ = ["check_place", "check_tables", "refusal", "restore_safely"]
 
@@ -30,14 +30,13 @@ _NEEDS_EXISTING = frozenset({"postgresql"})  # mariadb and mongodb restores crea
 def check_place(kind: str, to: str) -> None:
     """Refuse (UsageError) a ``--to`` that is not the kind of place a ``kind`` backup restores
     into: a DSN for a database, a path for a file or directory."""
-    is_dsn = "://" in to
-    if kind in DSN_SOURCES and not is_dsn:
+    if kind in DSN_SOURCES and "://" not in to and "=" not in to:  # URL or libpq key=value
         raise UsageError(
-            f"--to {to!r}: a {kind} backup restores into a database: give a DSN "
+            f"--to {redact(to)!r}: a {kind} backup restores into a database: give a DSN "
             f"({kind}://user@host:port/database), or --database NAME for a new one on the "
             "source's server"
         )
-    if kind in PATH_SOURCES and is_dsn:
+    if kind in PATH_SOURCES and "://" in to:
         raise UsageError(
             f"--to {mask_url(to)!r}: a {kind} backup restores into a "
             f"{'file' if kind == 'sqlite' else 'directory'}: give a path, not a DSN"
