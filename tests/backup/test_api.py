@@ -333,6 +333,23 @@ def test_verify_answers_202_and_the_run_holds_the_result(
     assert (shown["verify_status"], shown["restore_test_status"]) == ("ok", "ok")
 
 
+def test_a_background_verify_that_fails_is_recorded_not_left_running(
+    client: tuple[TestClient, dict[str, str]], project: Path
+) -> None:
+    """A restore test that cannot start (the identity file is gone) ends the check: the run's
+    detail.last_check says why, its restore test is failed, and detail.checking is gone."""
+    c, t = client
+    started = c.post("/api/v1/backups/targets/site/run", headers=_h(t["operator"]))
+    backup_id = _wait_done(c, t["viewer"], started.json()["id"])["id"]
+    (project / "key.txt").unlink()
+    result = _verify(c, t["operator"], backup_id, {"restore_test": True})
+    assert not result["ok"]
+    assert "key.txt" in " ".join(result["problems"] + result["restore_test"]["problems"])
+    shown = c.get(f"/api/v1/backups/runs/{backup_id}", headers=_h(t["viewer"])).json()
+    assert shown["restore_test_status"] == "failed"
+    assert "checking" not in shown["detail"]
+
+
 def test_verify_per_destination_and_from_destination_through_the_api(
     client: tuple[TestClient, dict[str, str]], project: Path
 ) -> None:

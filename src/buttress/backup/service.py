@@ -36,7 +36,7 @@ from buttress.backup.pipeline import Settings, verify_objects
 from buttress.backup.plan import plan_from_problems
 from buttress.catalog import audit, claims
 from buttress.catalog.tables import BackupRun, Claim, utcnow
-from buttress.errors import ConfigError, NotFoundError, UsageError
+from buttress.errors import ButtressError, ConfigError, NotFoundError, UsageError
 from buttress.events import emit
 from buttress.secrets import redact
 
@@ -726,7 +726,7 @@ class Backups:
             result = self.verify(backup_id, restore=restore, from_destination=from_destination)
         except Exception as exc:  # noqa: BLE001  # recorded: the caller is a background thread
             raised = True
-            why = str(exc) if isinstance(exc, BackupError | UsageError) else "internal error"
+            why = str(exc) if isinstance(exc, ButtressError) else "internal error"
             log.error("verify of backup %s failed: %s", backup_id, redact(str(exc)))
             result = {"id": backup_id, "problems": [redact(why)[:2000]], "per_destination": {}}
             if restore:
