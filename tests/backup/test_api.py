@@ -52,6 +52,21 @@ def _wait_done(c: TestClient, token: str, backup_id: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
+def _verify(c: TestClient, token: str, backup_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST verify (202 at once), then poll the run until its check is done: the result."""
+    started = c.post(f"/api/v1/backups/runs/{backup_id}/verify", json=body, headers=_h(token))
+    assert started.status_code == 202, started.text
+    assert started.json()["id"] == backup_id
+    deadline = time.monotonic() + 60
+    while True:
+        run: dict[str, Any] = c.get(f"/api/v1/backups/runs/{backup_id}", headers=_h(token)).json()
+        if "checking" not in run["detail"]:
+            result: dict[str, Any] = run["detail"]["last_check"]
+            return result
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_run_verify_restore_and_prune_through_the_api(
     client: tuple[TestClient, dict[str, str]], project: Path
 ) -> None:
@@ -64,11 +79,7 @@ def test_run_verify_restore_and_prune_through_the_api(
     assert run["status"] == "succeeded"
     assert run["detail"]["trigger"] == "api"
     assert run["metadata"]["file_count"] == 1
-    verified = c.post(
-        f"/api/v1/backups/runs/{backup_id}/verify",
-        json={"restore_test": True},
-        headers=_h(t["operator"]),
-    ).json()
+    verified = _verify(c, t["operator"], backup_id, {"restore_test": True})
     assert verified["problems"] == []
     assert verified["restore_test"]["ok"]
     restored = c.post(
@@ -113,8 +124,10 @@ def test_run_verify_restore_and_prune_through_the_api(
 def test_failures_and_bad_requests(client: tuple[TestClient, dict[str, str]]) -> None:
     c, t = client
     nope = c.post("/api/v1/backups/targets/nope/run", headers=_h(t["operator"]))
-    assert nope.status_code == 422
-    assert "unknown backup target 'nope'" in nope.json()["message"]
+    assert nope.status_code == 404
+    assert "backup target 'nope' not found" in nope.json()["message"]
+    unknown = c.post("/api/v1/backups/runs/nope/verify", json={}, headers=_h(t["operator"]))
+    assert unknown.status_code == 404
     assert c.get("/api/v1/backups/runs/x", headers=_h(t["viewer"])).status_code == 404
     bad = c.post("/api/v1/backups/targets/db/run", headers=_h(t["operator"]))
     assert bad.status_code == 202
@@ -288,6 +301,53 @@ def test_abandon_through_the_api(
     ]
 
 
+def test_verify_answers_202_and_the_run_holds_the_result(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    """POST verify answers 202 with the run's id at once (the check runs in the background);
+    the run shows detail.checking until detail.last_check holds the whole result; what would
+    refuse the check (an unknown destination) is answered at once and leaves no mark."""
+    c, t = client
+    started = c.post("/api/v1/backups/targets/site/run", headers=_h(t["operator"]))
+    backup_id = _wait_done(c, t["viewer"], started.json()["id"])["id"]
+    url = f"/api/v1/backups/runs/{backup_id}"
+    body = {"restore_test": True, "from_destination": "nas"}
+    refused = c.post(f"{url}/verify", json=body, headers=_h(t["operator"]))
+    assert refused.status_code == 422
+    assert "unknown destination 'nas'" in refused.json()["message"]
+    assert "checking" not in c.get(url, headers=_h(t["viewer"])).json()["detail"]
+    answer = c.post(f"{url}/verify", json={"restore_test": True}, headers=_h(t["operator"]))
+    assert answer.status_code == 202
+    assert answer.json() == {"id": backup_id, "target": "site", "status": "running"}
+    detail = c.get(url, headers=_h(t["viewer"])).json()["detail"]
+    assert "checking" in detail or "last_check" in detail
+    result = _verify(c, t["operator"], backup_id, {"restore_test": True})
+    assert result["ok"]
+    assert result["restore_test"]["ok"]
+    assert {"what": "file_count", "entries": None, "differences": 0} in result["restore_test"][
+        "compared"
+    ]
+    shown = c.get(url, headers=_h(t["viewer"])).json()
+    assert (shown["verify_status"], shown["restore_test_status"]) == ("ok", "ok")
+
+
+def test_a_background_verify_that_fails_is_recorded_not_left_running(
+    client: tuple[TestClient, dict[str, str]], project: Path
+) -> None:
+    """A restore test that cannot start (the identity file is gone) ends the check: the run's
+    detail.last_check says why, its restore test is failed, and detail.checking is gone."""
+    c, t = client
+    started = c.post("/api/v1/backups/targets/site/run", headers=_h(t["operator"]))
+    backup_id = _wait_done(c, t["viewer"], started.json()["id"])["id"]
+    (project / "key.txt").unlink()
+    result = _verify(c, t["operator"], backup_id, {"restore_test": True})
+    assert not result["ok"]
+    assert "key.txt" in " ".join(result["problems"] + result["restore_test"]["problems"])
+    shown = c.get(f"/api/v1/backups/runs/{backup_id}", headers=_h(t["viewer"])).json()
+    assert shown["restore_test_status"] == "failed"
+    assert "checking" not in shown["detail"]
+
+
 def test_verify_per_destination_and_from_destination_through_the_api(
     client: tuple[TestClient, dict[str, str]], project: Path
 ) -> None:
@@ -298,7 +358,7 @@ def test_verify_per_destination_and_from_destination_through_the_api(
     backup_id = _wait_done(c, t["viewer"], started.json()["id"])["id"]
     url = f"/api/v1/backups/runs/{backup_id}"
     body = {"restore_test": True, "from_destination": "local"}
-    verified = c.post(f"{url}/verify", json=body, headers=_h(t["operator"])).json()
+    verified = _verify(c, t["operator"], backup_id, body)
     assert verified["per_destination"]["local"] == {
         "ok": True,
         "authenticated_by": ["catalog", "key"],
@@ -309,7 +369,7 @@ def test_verify_per_destination_and_from_destination_through_the_api(
     data = bytearray(victim.read_bytes())
     data[-1] ^= 1
     victim.write_bytes(bytes(data))
-    damaged = c.post(f"{url}/verify", json=body, headers=_h(t["operator"])).json()
+    damaged = _verify(c, t["operator"], backup_id, body)
     assert not damaged["per_destination"]["local"]["ok"]
     assert "no destination holds a good copy" in damaged["restore_test"]["problems"][0]
     shown = c.get(url, headers=_h(t["viewer"])).json()

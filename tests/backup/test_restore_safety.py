@@ -20,7 +20,7 @@ from buttress.cli import main
 from tests.backup.conftest import config_file as _config
 from tests.backup.conftest import recipient as _recipient
 from tests.backup.conftest import run_json as _json
-from tests.backup.test_api import _h, _wait_done, client  # noqa: F401  # client: a fixture
+from tests.backup.test_api import _h, _verify, _wait_done, client  # noqa: F401  # client: a fixture
 
 PG_DATA = """
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
@@ -477,7 +477,7 @@ def test_the_api_asks_for_force_damaged_too(
     obj = next((project / "repo" / "site" / backup_id).glob("tar.*"))
     obj.write_bytes(obj.read_bytes()[:-1] + bytes([obj.read_bytes()[-1] ^ 1]))
     url = f"/api/v1/backups/runs/{backup_id}"
-    assert c.post(f"{url}/verify", json={}, headers=_h(t["operator"])).json()["problems"]
+    assert _verify(c, t["operator"], backup_id, {})["problems"]
     live = project / ".buttress" / "restored" / "live"  # inside the API's restore root
     live.mkdir(parents=True)
     (live / "keep.txt").write_text("live data")
@@ -690,3 +690,84 @@ def test_the_refusal_rule(
 
     got = refusal(holds=holds, force=force, force_damaged=force_damaged, last_check=last_check)
     assert (got[0].__name__ if got else None) == refused
+
+
+# -- refused before anything is created: unknown tables, a --to of the wrong kind, a missing --to
+# database (issue 16 item 11) ------------------------------------------------------------------
+
+
+def test_unknown_tables_are_refused_naming_the_tables_the_backup_has(
+    project: Path,
+    pg_shop: str,
+    pg_server: str,
+    pg_other: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--tables with a typo exits 2 naming the unknown name and the backup's tables; nothing
+    is created."""
+    backup_id = _run(capsys, "shop")
+    argv = ["backup", "restore", backup_id, "--database", pg_other, "--tables", "orderz,customers"]
+    code, err = _cli(capsys, argv)
+    assert code == 2, err
+    assert "has no table orderz; it has: public.customers, public.orders" in err
+    assert _pg_databases(pg_server, pg_other) == []
+
+
+def test_known_tables_by_short_or_qualified_name_are_restored(
+    project: Path,
+    pg_shop: str,
+    pg_server: str,
+    pg_other: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Tables named as `table` or `schema.table` pass the check and are restored."""
+    backup_id = _run(capsys, "shop")
+    argv = ["backup", "restore", backup_id, "--database", pg_other]
+    code, err = _cli(capsys, [*argv, "--tables", "orders,public.customers"])
+    assert code == 0, err
+    assert _pg_databases(pg_server, pg_other) == [pg_other]
+
+
+def test_a_directory_backup_refuses_a_dsn_as_to(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory backup restored --to a DSN exits 2 and creates no directory named after it."""
+    _configure(project, "")
+    backup_id = _run(capsys, "site")
+    before = sorted(p.name for p in project.iterdir())
+    dsn = "postgresql://u:pw-secret-3@h/db"
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", dsn])
+    assert code == 2, err
+    assert "pw-secret-3" not in err
+    assert "a directory backup restores into a directory: give a path, not a DSN" in err
+    assert sorted(p.name for p in project.iterdir()) == before
+    assert not Path("postgresql:").exists()
+
+
+def test_a_postgres_backup_refuses_a_path_as_to(
+    project: Path, pg_shop: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PostgreSQL backup restored --to a path exits 2 asking for a DSN (not a libpq error)."""
+    backup_id = _run(capsys, "shop")
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", str(project / "out")])
+    assert code == 2, err
+    assert "a postgresql backup restores into a database: give a DSN" in err
+    assert not (project / "out").exists()
+
+
+def test_to_a_missing_postgres_database_says_that_database_creates_one(
+    project: Path,
+    pg_shop: str,
+    pg_server: str,
+    pg_other: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--to a DSN whose database does not exist exits 1 naming --database as the way to have it
+    created, and creates nothing."""
+    backup_id = _run(capsys, "shop")
+    code, err = _cli(capsys, ["backup", "restore", backup_id, "--to", _pg_dsn(pg_server, pg_other)])
+    assert code == 1, err
+    assert "the database does not exist; --to restores into an existing database" in err
+    assert "--database NAME" in err
+    assert "nothing was created" in err
+    assert _pg_databases(pg_server, pg_other) == []

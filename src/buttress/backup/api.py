@@ -18,7 +18,7 @@ from buttress.backup.restore_policy import PATH_SOURCES, RestorePolicy, decide
 from buttress.backup.service import Backups
 from buttress.catalog.tokens import Role
 from buttress.config import ButtressConfig
-from buttress.errors import ButtressError, UsageError
+from buttress.errors import ButtressError, NotFoundError, UsageError
 from buttress.server.auth import Admin, Operator, Viewer
 from buttress.server.errors import ApiError
 
@@ -134,6 +134,8 @@ def show(request: Request, backup_id: str, _who: Viewer) -> dict[str, Any]:
 )
 def run_now(request: Request, name: str, _who: Operator) -> RunStarted:
     backups = _backups(request)
+    if all(t.name != name for t in backups.config.targets):
+        raise NotFoundError("backup target", name)
     backup_id = backups.start(name, trigger="api")
 
     def work() -> None:
@@ -149,15 +151,32 @@ def run_now(request: Request, name: str, _who: Operator) -> RunStarted:
     return RunStarted(id=backup_id, target=name)
 
 
-@router.post("/runs/{backup_id}/verify", name="backup.verify", summary="Check every object")
-def verify(request: Request, backup_id: str, body: VerifyRequest, _who: Operator) -> dict[str, Any]:
+@router.post(
+    "/runs/{backup_id}/verify",
+    name="backup.verify",
+    status_code=202,
+    response_model=RunStarted,
+    summary="Check every object, and with restore_test restore and compare (in the background; "
+    "poll the run: detail.checking while it works, then detail.last_check)",
+)
+def verify(request: Request, backup_id: str, body: VerifyRequest, _who: Operator) -> RunStarted:
     request.state.audit_detail = {
         "restore_test": body.restore_test,
         "from": body.from_destination,
     }
-    return _backups(request).verify(
-        backup_id, restore=body.restore_test, from_destination=body.from_destination
-    )
+    backups = _backups(request)
+    restore, source = body.restore_test, body.from_destination
+    # an unknown run or destination is answered now
+    view = backups.start_check(backup_id, restore=restore, from_destination=source)
+
+    def work() -> None:
+        try:
+            backups.check(backup_id, restore=restore, from_destination=source)
+        except Exception:
+            log.exception("verify of backup %s could not be recorded", backup_id)
+
+    threading.Thread(target=work, name=f"buttress-verify-{backup_id}", daemon=True).start()
+    return RunStarted(id=backup_id, target=view.target)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from buttress.backup.destinations import Destination, LocalDestination
 from buttress.backup.sources.base import Source
-from buttress.errors import UsageError
+from buttress.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from buttress.config import BackupDestination, BackupTarget
@@ -59,6 +59,8 @@ def build_source(target: BackupTarget) -> Source:
 
 
 def build_destination(config: BackupDestination) -> Destination:
+    if config.unresolved:  # its ${VAR}s were left for the commands that use it
+        raise ConfigError(list(config.unresolved))
     if config.type == "s3":
         from buttress.backup.s3 import S3Destination, S3Settings
 

@@ -275,6 +275,20 @@ class RestoreTest:
     seconds: float
     problems: list[str]
     skipped: list[str] = field(default_factory=list)  # damaged copies read from elsewhere
+    compared: list[dict[str, Any]] = field(default_factory=list)  # see :func:`comparisons`
+
+
+def comparisons(recorded: dict[str, Any], problems: list[str]) -> list[dict[str, Any]]:
+    """What a restore test compared, one entry per recorded fact: ``what`` (``row_counts``...),
+    ``entries`` (how many tables, files... it holds; None for a single value) and
+    ``differences`` (the problems about it, which a source's compare starts with its name)."""
+    out = []
+    for key in sorted(recorded):
+        value = recorded[key]
+        bad = sum(1 for p in problems if p.startswith((f"{key}[", f"{key}:")))
+        entries = len(value) if isinstance(value, dict | list) else None
+        out.append({"what": key, "entries": entries, "differences": bad})
+    return out
 
 
 def restore_test(
@@ -287,14 +301,16 @@ def restore_test(
         plan = as_plan(manifest, destination)
     except CorruptBackupError as exc:
         return RestoreTest(False, round(time.perf_counter() - started, 3), [str(exc)])
+    compared: list[dict[str, Any]] = []
     with source.scratch() as where:
         try:
             source.restore(_reader(manifest, plan, identities), where)
             problems = source.compare(manifest.metadata, source.inspect(where))
+            compared = comparisons(manifest.metadata, problems)
         except BackupError as exc:
             problems = [str(exc)]
     seconds = round(time.perf_counter() - started, 3)
-    return RestoreTest(not problems, seconds, problems, list(plan.skipped))
+    return RestoreTest(not problems, seconds, problems, list(plan.skipped), compared)
 
 
 @dataclass

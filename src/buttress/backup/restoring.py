@@ -15,13 +15,53 @@ from buttress.backup.engine import Sources, as_plan, check_identities
 from buttress.backup.engine import restore as restore_backup
 from buttress.backup.errors import BackupError, RestoreError
 from buttress.backup.format import Manifest
+from buttress.backup.restore_policy import PATH_SOURCES
 from buttress.backup.sources.base import Source
 from buttress.errors import UsageError
-from buttress.secrets import mask_url
+from buttress.secrets import mask_url, redact
 
-__all__ = ["refusal", "restore_safely"]
+__all__ = ["check_place", "check_tables", "refusal", "restore_safely"]
 
 _SHOWN = 10  # names listed in a state message before "and N more"
+DSN_SOURCES = frozenset({"postgresql", "mariadb", "mongodb"})
+_NEEDS_EXISTING = frozenset({"postgresql"})  # mariadb and mongodb restores create the database
+
+
+def check_place(kind: str, to: str) -> None:
+    """Refuse (UsageError) a ``--to`` that is not the kind of place a ``kind`` backup restores
+    into: a DSN for a database, a path for a file or directory."""
+    if kind in DSN_SOURCES and "://" not in to and "=" not in to:  # URL or libpq key=value
+        raise UsageError(
+            f"--to {redact(to)!r}: a {kind} backup restores into a database: give a DSN "
+            f"({kind}://user@host:port/database), or --database NAME for a new one on the "
+            "source's server"
+        )
+    if kind in PATH_SOURCES and "://" in to:
+        raise UsageError(
+            f"--to {mask_url(to)!r}: a {kind} backup restores into a "
+            f"{'file' if kind == 'sqlite' else 'directory'}: give a path, not a DSN"
+        )
+
+
+def check_tables(manifest: Manifest, tables: list[str] | None) -> None:
+    """Refuse (UsageError) table names the backup does not have (per its recorded row counts;
+    ``schema.table`` or ``table``), naming the ones it has."""
+    counts = manifest.metadata.get("row_counts")
+    if not tables or not isinstance(counts, dict):
+        return
+    names = set(counts)
+    short = {k.split(".")[-1] for k in names}
+    dotted = any("." in k for k in names)
+    unknown = [
+        t
+        for t in tables
+        if t not in names and t not in short and (dotted or t.split(".")[-1] not in names)
+    ]
+    if unknown:
+        raise UsageError(
+            f"--tables: backup {manifest.backup_id} of {manifest.target} has no table "
+            f"{', '.join(unknown)}; it has: {_names(sorted(names))}"
+        )
 
 
 def refusal(
@@ -111,6 +151,12 @@ def restore_safely(
     if refused is not None:
         kind, why = refused
         raise kind(f"{where} is not empty ({', '.join(holds or [])}); {why}")
+    if holds is None and create is None and source.kind in _NEEDS_EXISTING:
+        raise RestoreError(
+            f"{where}: the database does not exist; --to restores into an existing database "
+            "(create it first, e.g. with createdb), or pass --database NAME to have a new one "
+            "created on the source's server; nothing was created"
+        )
     untouched = "nothing was created" if holds is None else "target untouched"
     try:
         if holds:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from buttress.backup.authenticity import Trust, ensure_manifest_key, read_manifest_key
@@ -36,7 +36,7 @@ from buttress.backup.pipeline import Settings, verify_objects
 from buttress.backup.plan import plan_from_problems
 from buttress.catalog import audit, claims
 from buttress.catalog.tables import BackupRun, Claim, utcnow
-from buttress.errors import NotFoundError, UsageError
+from buttress.errors import ButtressError, ConfigError, NotFoundError, UsageError
 from buttress.events import emit
 from buttress.secrets import redact
 
@@ -224,9 +224,21 @@ class Backups:
         known = ", ".join(t.name for t in self.config.targets) or "none"
         raise UsageError(f"unknown backup target {name!r}; configured: {known}")
 
-    def destinations(self, target: BackupTarget) -> list[Destination]:
+    def destinations(self, target: BackupTarget, *, reading: bool = False) -> list[Destination]:
+        """``target``'s destinations. ``reading``: one whose ``${VAR}`` is unset is left out
+        (said in :attr:`notes`) while another remains; else it is an error (ConfigError)."""
         wanted = target.destinations or [d.name for d in self.config.destinations]
-        found = [build_destination(d) for d in self.config.destinations if d.name in wanted]
+        configs = [d for d in self.config.destinations if d.name in wanted]
+        usable = [d for d in configs if not d.unresolved]
+        if reading and usable and len(usable) < len(configs):
+            for d in configs:
+                if d.unresolved:
+                    unset = "; ".join(str(i) for i in d.unresolved)
+                    note = f"destination {d.name} not used by this command: {unset}"
+                    if note not in self.notes:
+                        self.notes.append(note)
+            configs = usable
+        found = [build_destination(d) for d in configs]
         if not found:
             raise UsageError(f"target {target.name}: no destination (declare backup.destinations)")
         return found
@@ -477,6 +489,14 @@ class Backups:
         with self.catalog.begin() as session:
             return _views(session, list(session.scalars(query)))
 
+    def count_runs(self, target: str | None = None) -> int:
+        """How many runs the catalog has (of ``target``)."""
+        query = select(func.count()).select_from(BackupRun)
+        if target is not None:
+            query = query.where(BackupRun.target == target)
+        with self.catalog.begin() as session:
+            return int(session.scalar(query) or 0)
+
     def get(self, backup_id: str) -> RunView:
         with self.catalog.begin() as session:
             row = session.get(BackupRun, backup_id)
@@ -514,7 +534,9 @@ class Backups:
         sha: str | None = None
         if run is not None:
             target = self.target(run.target)
-            found = [d for d in self.destinations(target) if d.name in run.destinations]
+            found = [
+                d for d in self.destinations(target, reading=True) if d.name in run.destinations
+            ]
             with self.catalog.begin() as session:
                 row = session.get(BackupRun, backup_id)
                 sha = (row.manifest_sha256 if row is not None else "") or None
@@ -528,7 +550,7 @@ class Backups:
     def _search(self, backup_id: str) -> tuple[BackupTarget, list[Destination]]:
         for target in self.config.targets:
             try:
-                candidates = self.destinations(target)
+                candidates = self.destinations(target, reading=True)
             except UsageError:
                 continue
             holding = []
@@ -664,6 +686,57 @@ class Backups:
             self._restore_test(result, located, manifest, chosen, bad, identity)
         return result
 
+    def start_check(
+        self, backup_id: str, *, restore: bool = False, from_destination: str | None = None
+    ) -> RunView:
+        """Mark a verify of catalogued run ``backup_id`` as begun (``detail.checking``) for
+        :meth:`check` to do in the background; what would refuse it is refused now.
+
+        Raises:
+            NotFoundError: the catalog has no run ``backup_id``.
+            UsageError: ``from_destination`` is not one of the run's destinations.
+        """
+        located = self._locate(backup_id)
+        if located.run is None:
+            raise NotFoundError("backup run", backup_id)
+        if restore:
+            self._only(located, from_destination)
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, backup_id)
+            assert row is not None
+            checking = {"restore_test": restore, "started_at": utcnow().isoformat()}
+            row.detail = {**(row.detail or {}), "checking": checking}
+        return self.get(backup_id)
+
+    def check(
+        self, backup_id: str, *, restore: bool = False, from_destination: str | None = None
+    ) -> dict[str, Any]:
+        """:meth:`verify`, then the result in ``detail.last_check`` (what the API's verify
+        answered when it waited) and ``detail.checking`` gone, whatever happened."""
+        raised = False
+        try:
+            result = self.verify(backup_id, restore=restore, from_destination=from_destination)
+        except Exception as exc:  # noqa: BLE001  # recorded: the caller is a background thread
+            raised = True
+            why = str(exc) if isinstance(exc, ButtressError) else "internal error"
+            log.error("verify of backup %s failed: %s", backup_id, redact(str(exc)))
+            result = {"id": backup_id, "problems": [redact(why)[:2000]], "per_destination": {}}
+            if restore:
+                result["restore_test"] = {"ok": False, "problems": ["not run"]}
+        ok = not result["problems"] and result.get("restore_test", {}).get("ok", True)
+        with self.catalog.begin() as session:
+            row = session.get(BackupRun, backup_id)
+            assert row is not None
+            detail = {k: v for k, v in (row.detail or {}).items() if k != "checking"}
+            last = {k: v[:20] if isinstance(v, list) else v for k, v in result.items()}
+            detail["last_check"] = {**last, "ok": ok, "finished_at": utcnow().isoformat()}
+            row.detail = detail
+            if raised:
+                row.verify_status = "failed"
+            if restore and not result["restore_test"]["ok"]:  # some refusals record nothing
+                row.restore_test_status = "failed"
+        return result
+
     def _restore_test(
         self,
         result: dict[str, Any],
@@ -695,6 +768,7 @@ class Backups:
                 "problems": test.problems,
                 "skipped": test.skipped,
                 "read_from": plan.used,
+                "compared": test.compared,
             }
         test_ok = bool(result["restore_test"]["ok"])
         if located.run is not None:
@@ -769,8 +843,8 @@ class Backups:
 
     def _destination_names(self, target: BackupTarget) -> list[str]:
         try:
-            return [d.name for d in self.destinations(target)]
-        except UsageError:
+            return [d.name for d in self.destinations(target, reading=True)]
+        except (UsageError, ConfigError):
             return []  # the summary shows none; running the target says why
 
     def all_runs(self, target: str) -> list[RunView]:
@@ -860,10 +934,12 @@ class Backups:
         destination with a good copy, only ``from_destination`` when given) and the identities
         open the backup; a failed restore removes what it created
         (:mod:`~buttress.backup.restoring`)."""
-        from buttress.backup.restoring import restore_safely
+        from buttress.backup.restoring import check_place, check_tables, restore_safely
 
         located = self._locate(backup_id)
         target = located.target
+        if to is not None:
+            check_place(target.source, to)
         if jobs is not None:
             if target.source != "postgresql":
                 raise UsageError(
@@ -873,6 +949,7 @@ class Backups:
             target = target.model_copy(update={"restore_jobs": jobs})
         source = build_source(target)
         manifest, _ = self._authentic(located)
+        check_tables(manifest, tables)
         sources = self._only(located, from_destination)
         identities = self.identities(manifest, identity)  # a missing key: before anything
         if globals_only:

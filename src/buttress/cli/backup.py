@@ -184,7 +184,11 @@ def list_(
 
     st = state(ctx)
     with st.catalog() as catalog:
-        runs = Backups(st.config.backup, catalog).runs(target, limit)
+        backups = Backups(st.config.backup, catalog)
+        runs = backups.runs(target, limit)
+        total = backups.count_runs(target) if len(runs) >= limit else len(runs)
+    if total > len(runs):  # on stderr, so that --json stays a plain list
+        typer.echo(f"{len(runs)} of {total} runs shown, newest first; --limit N for more", err=True)
     if as_json:
         _echo_json([r.as_dict() for r in runs])
         return
@@ -242,6 +246,26 @@ def show(
         typer.echo(
             f"{'artifact ' + art['name']:20} {_size(art['raw_size'])}, {art['objects']} objects"
         )
+    if info.get("metadata"):
+        typer.echo("recorded (what a restore test compares):")
+    for key, value in sorted(info.get("metadata", {}).items()):
+        _echo_fact(key, value)
+
+
+_FACTS_SHOWN = 20  # entries of one recorded fact (tables, files...) listed before "and N more"
+
+
+def _echo_fact(key: str, value: Any) -> None:
+    """One fact the backup recorded (and a restore test compares), as text."""
+    if not isinstance(value, dict):
+        typer.echo(f"{key:20} {value}")
+        return
+    typer.echo(f"{key:20} {len(value)} recorded")
+    items = sorted(value.items())
+    for name, sub in items[:_FACTS_SHOWN]:
+        typer.echo(f"  {name:30} {sub}")
+    if len(items) > _FACTS_SHOWN:
+        typer.echo(f"  ... and {len(items) - _FACTS_SHOWN} more (--json shows all)")
 
 
 @app.command("verify")
@@ -265,9 +289,12 @@ def verify(
     st = state(ctx)
     with st.catalog() as catalog, _progress():
         backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
-        result = backups.verify(
-            backup_id, restore=restore_test, identity=identity or [], from_destination=from_
-        )
+        try:
+            result = backups.verify(
+                backup_id, restore=restore_test, identity=identity or [], from_destination=from_
+            )
+        finally:
+            _warn(backups)
     bad = bool(result["problems"]) or (
         "restore_test" in result and not result["restore_test"]["ok"]
     )
@@ -283,6 +310,11 @@ def verify(
         for problem in result["problems"]:
             typer.echo(f"problem: {problem}", err=True)
         if "restore_test" in result:
+            for fact in result["restore_test"].get("compared", []):
+                count = "" if fact["entries"] is None else f" ({fact['entries']} recorded)"
+                diff = fact["differences"]
+                verdict = "same" if not diff else f"{diff} difference(s)"
+                typer.echo(f"restore test compared {fact['what']}{count}: {verdict}")
             for skipped in result["restore_test"].get("skipped", []):
                 typer.echo(f"restore test: skipped {skipped}", err=True)
             for problem in result["restore_test"].get("problems", []):

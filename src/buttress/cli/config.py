@@ -37,6 +37,12 @@ def check(
     path = resolve_path(file or state(ctx).config_path)
     config = load(path, check_files=True)
     typer.echo(f"{path or 'built-in defaults (no buttress.yaml here)'}: ok")
+    for destination in config.backup.destinations:
+        for issue in destination.unresolved:
+            typer.echo(
+                f"warning: {issue} (commands that use destination {destination.name} fail)",
+                err=True,
+            )
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for i, target in enumerate(config.backup.targets):
         for field in ("schedule", "restore_test_schedule"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["InterpolationError", "interpolate"]
+__all__ = ["InterpolationError", "UnsetVariableError", "interpolate"]
 
 _TOKEN = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -13,6 +13,17 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class InterpolationError(ValueError):
     """A ``${...}`` reference could not be resolved; the message says which and why."""
+
+
+class UnsetVariableError(InterpolationError):
+    """``${NAME}`` names a variable that is not set (and gives no default)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"environment variable {name} is not set "
+            f"(set it, or give a default with ${{{name}:-default}})"
+        )
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, bool]:
@@ -45,10 +56,7 @@ def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, bool]:
             used = True
             return value if value else default
         if value is None:
-            raise InterpolationError(
-                f"environment variable {name} is not set "
-                f"(set it, or give a default with ${{{name}:-default}})"
-            )
+            raise UnsetVariableError(name)
         used = True
         return value
 

@@ -21,7 +21,7 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from buttress.config._interpolate import InterpolationError, interpolate
+from buttress.config._interpolate import InterpolationError, UnsetVariableError, interpolate
 from buttress.config._models import ButtressConfig
 from buttress.config._yaml import BoundedLoader, LimitError
 from buttress.errors import ConfigError, ConfigIssue
@@ -106,6 +106,9 @@ def load_text(
     if reader.issues:
         raise ConfigError(sorted(reader.issues, key=lambda i: (i.line, i.column)))
     assert config is not None
+    for path, issue in reader.unresolved:
+        destination = config.backup.destinations[int(path[2])]
+        destination._unresolved = (*destination._unresolved, issue)
     return config
 
 
@@ -134,6 +137,7 @@ class _Reader:
         self.index: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
         self.hidden: set[int] = set()  # nodes whose value came from the environment: never echoed
         self.broken: set[int] = set()  # nodes already reported; validation errors there are noise
+        self.unresolved: list[tuple[Path_, ConfigIssue]] = []  # deferred unset ${VAR}s
 
     def issue(self, where: tuple[int, int], path: Path_, message: str) -> None:
         shown = tuple(p if isinstance(p, int) else _short(p) for p in path)
@@ -225,6 +229,16 @@ class _Reader:
         if isinstance(value, str) and "$" in value:
             try:
                 value, substituted = interpolate(value, self.env)
+            except UnsetVariableError as exc:
+                if path[:2] != ("backup", "destinations") or len(path) < 4:
+                    return self._reject(node, path, str(exc))
+                # a destination's unset ${VAR} fails only the commands that use it (item 14)
+                self.hidden.add(id(node))
+                where = _position(node)
+                self.unresolved.append((path, ConfigIssue(
+                    self.filename, where[0], where[1], format_path(path), str(exc)
+                )))  # fmt: skip
+                return value
             except InterpolationError as exc:
                 return self._reject(node, path, str(exc))
             if substituted:

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -25,6 +26,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from buttress.config._types import Cron, Duration, SecretDsn, SecretText, refuse_seconds
+from buttress.errors import ConfigIssue
 
 __all__ = [
     "AlertingConfig",
@@ -589,6 +591,14 @@ _S3_ONLY = (
 
 class BackupDestination(Section):
     """A place backups are stored: a directory (`type: local`) or an S3-compatible bucket."""
+
+    # ${VAR}s left unset in this destination (set by the loader): an error only where it is used
+    _unresolved: tuple[ConfigIssue, ...] = PrivateAttr(default=())
+
+    @property
+    def unresolved(self) -> tuple[ConfigIssue, ...]:
+        """Its unset ``${VAR}``s, each with file:line: commands that use it fail with them."""
+        return self._unresolved
 
     name: str = Field(min_length=1, pattern=_NAME)
     type: Literal["local", "s3"] = Field(

@@ -484,7 +484,10 @@ class PostgresSource(Source):
     ) -> str:
         existing = self.contents(to)
         if existing is None:
-            raise RestoreError(f"postgresql {mask_url(to)}: the database does not exist")
+            raise RestoreError(
+                f"postgresql {mask_url(to)}: the database does not exist (--to needs an "
+                "existing database; --database NAME creates one)"
+            )
         if existing and not force:
             raise RestoreError(
                 f"postgresql {mask_url(to)} is not empty ({', '.join(existing)}); restore into "
