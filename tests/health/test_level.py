@@ -134,7 +134,7 @@ def test_level_and_flags_on_the_command_line(
     assert main(["level", "show"]) == 0
     out = capsys.readouterr().out
     assert "1 YELLOW       health_score < 60" in out
-    assert "override: none" in out
+    assert "in force: no override holds" in out
     assert main(["level", "set", "PURPLE", "--reason", "x"]) == 2
     assert "the levels are GREEN, YELLOW, ORANGE, RED" in capsys.readouterr().err
     assert main(["level", "set", "ORANGE", "--for", "30m"]) == 2
