@@ -77,6 +77,7 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
     config = load_text(text, filename=str(resolved), env=env)
     if config.data_dir is not None and not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": resolved.parent / config.data_dir})
+    config._file = resolved.absolute()
     return config
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -860,3 +861,9 @@ class ButtressConfig(Section):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     drills: DrillsConfig = Field(default_factory=DrillsConfig)
+    _file: Path | None = PrivateAttr(default=None)  # set by load(): the file it was read from
+
+    @property
+    def base_dir(self) -> Path | None:
+        """The directory of the file this configuration was read from (None: built in)."""
+        return self._file.parent if self._file is not None else None

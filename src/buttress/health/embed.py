@@ -69,7 +69,7 @@ def controller_from_config(
     from buttress.health.build import load_callable
 
     for spec in settings.hooks:
-        controller.add_hook(load_callable("degradation hook", spec))
+        controller.add_hook(load_callable("degradation hook", spec, config.base_dir))
     if catalog is not None:
         from buttress.health import overrides
 
@@ -116,7 +116,9 @@ def start_degradation(
         from buttress.health.monitor import HealthMonitor
 
         monitor = HealthMonitor(
-            build_checks(config.health), history=config.health.history, window=config.health.window
+            build_checks(config.health, config.base_dir),
+            history=config.health.history,
+            window=config.health.window,
         )
     catalog = None
     if overrides and config.catalog.url:
