@@ -241,8 +241,10 @@ class DegradationController:
     def follow_overrides(self, read: Callable[[], Any]) -> None:
         """Take the override in force from ``read()`` at each evaluation (an object with
         ``level``, ``reason``, ``actor`` and an aware ``expires_at``, or None): the catalog's,
-        so that every replica and the CLI share it."""
+        so that every replica and the CLI share it. Read once now, so that the first answer
+        after start already reflects an override in force."""
         self._override_source = read
+        self._sync_override()
 
     def _sync_override(self) -> None:
         try:
@@ -315,7 +317,10 @@ class DegradationController:
 
     def _publish(self, state: LevelState) -> None:
         flags.publish(
-            state.level, self.levels.disabled(state.index), self.levels.limits(state.index)
+            state.level,
+            self.levels.disabled(state.index),
+            self.levels.limits(state.index),
+            self.levels.features,
         )
 
     def _changed(
