@@ -450,6 +450,14 @@ class DegradationConfig(Section):
         default_factory=list,
         description=f"Custom metric names triggers may use (besides {', '.join(BUILTIN_METRICS)}).",
     )
+    cpu: Literal["auto", "process", "cgroup", "machine"] = Field(
+        default="auto",
+        description=(
+            "What `cpu_usage` measures: `process` (this process), `cgroup` (its container, "
+            "against the cgroup's CPU limit), `machine` (every process); `auto`: `cgroup` where "
+            "a cgroup CPU limit exists, else `process`."
+        ),
+    )
     features: list[str] = Field(default_factory=list, description="Every feature flag.")
     limits: dict[str, Any] = Field(default_factory=dict, description="Limits at the first level.")
     level: dict[str, LevelSettings] = Field(

@@ -66,7 +66,10 @@ def controller_from_config(
     if settings is None:
         raise UsageError("no degradation levels configured (declare health.degradation)")
     controller = DegradationController(
-        build_levels(settings), evaluate_every=settings.evaluate_every, monitor=monitor
+        build_levels(settings),
+        evaluate_every=settings.evaluate_every,
+        monitor=monitor,
+        cpu=settings.cpu,
     )
     from buttress.health.build import load_callable
 
