@@ -13,7 +13,7 @@ from buttress.cli import main
 from buttress.config import load
 from buttress.health.controller import DegradationController, build_levels
 from buttress.state.redis_store import RedisStore
-from tests.conftest import OwnRedis, wait_until
+from tests.conftest import OwnRedis, start_server, wait_until
 
 LEVELS = (
     "health:\n  degradation:\n    shared: {shared}\n    for: 0s\n"
@@ -83,3 +83,43 @@ def test_show_gives_the_fleet_level_and_the_replica_that_reported_it(
     finally:
         replica._shared.close()
         store.close()
+
+
+def test_show_asks_a_running_server_for_the_automatic_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --server and $BUTTRESS_TOKEN, the automatic level, why and since when come from
+    the server; without the token the error says what to set."""
+    config = tmp_path / "buttress.yaml"
+    config.write_text(
+        "health:\n  window: 1\n  checks:\n"
+        "    - {name: payments, type: tcp, host: 127.0.0.1, port: 1,\n"
+        "       interval: 100ms, timeout: 100ms}\n"
+        "  degradation:\n    evaluate_every: 100ms\n    for: 0s\n"
+        "    level: {YELLOW: {when: {health_score: 60}}}\n"
+    )
+    server = start_server(tmp_path / "data", env={"BUTTRESS_CONFIG": str(config)})
+    try:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("BUTTRESS_CONFIG", str(config))
+        monkeypatch.delenv("BUTTRESS_TOKEN", raising=False)
+        data = ["--data-dir", str(tmp_path / "data")]
+        assert main([*data, "level", "show", "--server", server.url]) == 1
+        assert "set $BUTTRESS_TOKEN" in capsys.readouterr().err
+        assert server.admin_token is not None
+        monkeypatch.setenv("BUTTRESS_TOKEN", server.admin_token)
+
+        token = server.admin_token
+
+        def first_line() -> str:
+            assert main([*data, "level", "show", "--server", server.url]) == 0
+            out = capsys.readouterr().out
+            assert token not in out
+            return out.splitlines()[0]
+
+        wait_until(lambda: first_line().startswith("in force: YELLOW"), "YELLOW from the check")
+        line = first_line()
+        assert line.startswith("in force: YELLOW (automatic YELLOW) since ")
+        assert line.endswith(f"UTC: health_score < 60 (from {server.url})")
+    finally:
+        server.stop()

@@ -102,15 +102,65 @@ def _in_force(ctx: typer.Context, names: list[str], current: Any) -> dict[str, o
 
 AUTOMATIC_NOTE = (
     "no override holds: the automatic level is computed by `buttress serve` from its own "
-    "metrics; see it with GET /api/v1/level "
-    "(curl -H 'Authorization: Bearer TOKEN' http://HOST:PORT/api/v1/level) or on the dashboard"
+    "metrics; ask it with `buttress level show --server http://HOST:PORT` (token in "
+    "$BUTTRESS_TOKEN), GET /api/v1/level or the dashboard"
 )
+
+
+def _served(url: str) -> dict[str, Any]:
+    """``GET /api/v1/level`` of a running ``buttress serve`` (token: $BUTTRESS_TOKEN)."""
+    import os
+
+    import httpx
+
+    from buttress.errors import ButtressError
+
+    token = os.environ.get("BUTTRESS_TOKEN", "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    where = f"{url.rstrip('/')}/api/v1/level"
+    try:
+        answer = httpx.get(where, headers=headers, timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise ButtressError(f"--server: {where} did not answer: {type(exc).__name__}") from None
+    if answer.status_code in (401, 403):
+        raise ButtressError(
+            f"--server: {where} answered {answer.status_code}: set $BUTTRESS_TOKEN to a viewer "
+            "token (buttress token create)"
+        )
+    if answer.status_code != 200:
+        raise ButtressError(f"--server: {where} answered HTTP {answer.status_code}")
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _served_line(body: dict[str, Any]) -> str:
+    import datetime as dt
+
+    since = dt.datetime.fromtimestamp(float(body["since"]), dt.UTC)
+    override = body.get("override")
+    if override:
+        why = f"override by {override['actor']}: {override['reason']}"
+    else:
+        why = ", ".join(body.get("reasons") or []) or "triggers clear"
+    return (
+        f"in force: {body['level']} (automatic {body['automatic']}) since "
+        f"{since:%Y-%m-%d %H:%M:%S} UTC: {why}"
+    )
 
 
 @level_app.command("show")
 def show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="BUTTRESS_SERVER",
+            help="URL of a running `buttress serve` to ask for the automatic level "
+            "(token: $BUTTRESS_TOKEN).",
+        ),
+    ] = None,
 ) -> None:
     """The level in force now, why and since when (the override if one holds; else, with a
     shared level on Redis, the fleet's level and which replica reported it), then the
@@ -123,6 +173,18 @@ def show(
         current = overrides.active(session=session)
         history = overrides.recent(session=session, limit=5)
     in_force = _in_force(ctx, list(levels.names), current)
+    if server:
+        served = _served(server)
+        in_force = {
+            "source": "server",
+            "server": server,
+            "level": served["level"],
+            "automatic": served["automatic"],
+            "reasons": served.get("reasons", []),
+            "since": served["since"],
+            "override": served.get("override"),
+            "line": _served_line(served),
+        }
     info = {
         "in_force": in_force,
         "levels": [
@@ -140,7 +202,9 @@ def show(
     if as_json:
         typer.echo(json.dumps(info, indent=2, sort_keys=True))
         return
-    if current:
+    if in_force["source"] == "server":
+        typer.echo(f"{in_force['line']} (from {server})")
+    elif current:
         typer.echo(
             f"in force: {current.level} (override) since "
             f"{current.created_at:%Y-%m-%d %H:%M:%S} UTC until "

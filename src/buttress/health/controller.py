@@ -163,6 +163,7 @@ class DegradationController:
         self._override_error = False
         self._broken: set[str] = set()  # metrics whose failure was logged
         self.state = levels.state(clock())
+        self.since = wall()  # wall time the level in force was entered
         self.last_metrics: dict[str, float | None] = {}
         self._publish(self.state)
 
@@ -336,6 +337,8 @@ class DegradationController:
         force: bool = False,
     ) -> None:
         self._publish(after)
+        if before.level != after.level:
+            self.since = self.wall()
         if before.level == after.level and not force:
             return
         override = after.override
@@ -372,6 +375,7 @@ class DegradationController:
             "automatic": state.automatic,
             "levels": list(self.levels.names),
             "reasons": list(state.reasons),
+            "since": self.since,
             "fleet": (self.levels.names[self._shared.fleet] if self._shared is not None else None),
             "override": (
                 {
