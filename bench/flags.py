@@ -24,7 +24,7 @@ def cases() -> dict[str, Callable[[], object]]:
     from buttress.health.openfeature import ButtressProvider
 
     table = {"recommendations": True, "analytics": False}
-    flags.publish("YELLOW", frozenset({"analytics"}), {"orders_per_minute": 500})
+    flags.publish("YELLOW", frozenset({"analytics"}), {"orders_per_minute": 500}, table)
 
     api.set_provider(
         InMemoryProvider({"recommendations": InMemoryFlag("on", {"on": True, "off": False})}),

@@ -94,7 +94,7 @@ def test_controller_moves_flags_events_and_hooks(config: DegradationConfig) -> N
         assert c.evaluate().level == "YELLOW"
         assert not flags.enabled("recommendations")
         assert flags.enabled("checkout")
-        assert flags.enabled("never-declared")  # unknown features are on
+        assert not flags.enabled("never-declared")  # unknown features are off (and warned)
         assert flags.level() == "YELLOW"
         changed = [e for e in seen if isinstance(e, LevelChanged)]
         assert [(e.old, e.new, e.cause) for e in changed] == [("GREEN", "YELLOW", "automatic")]

@@ -51,3 +51,73 @@ def test_without_degradation_it_says_so(tmp_path: Path) -> None:
     (tmp_path / "buttress.yaml").write_text("health: {}\n")
     with pytest.raises(Exception, match="no degradation levels configured"):
         start_degradation(config_path=tmp_path / "buttress.yaml")
+
+
+@pytest.mark.parametrize("backend", ["default-sqlite", "postgresql"])
+def test_an_override_already_in_force_is_the_first_answer_and_later_ones_follow(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    backend: str,
+) -> None:
+    """On the default SQLite catalog as on PostgreSQL: the first read after start reflects the
+    override the CLI set before, and the next set and clear reach the app's flags."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BUTTRESS_DATA_DIR", raising=False)
+    catalog = (
+        f"catalog: {{url: '{request.getfixturevalue('pg_database')}'}}\n"
+        if backend == "postgresql"
+        else ""
+    )
+    (tmp_path / "buttress.yaml").write_text(
+        catalog + "health:\n  degradation:\n    evaluate_every: 100ms\n"
+        "    features: [recommendations]\n"
+        "    level: {YELLOW: {disable: [recommendations]}, ORANGE: {}}\n"
+    )
+    assert main(["db", "upgrade"]) == 0
+    assert main(["level", "set", "ORANGE", "--for", "5m", "--reason", "failover"]) == 0
+    embedded = start_degradation(load(tmp_path / "buttress.yaml"))
+    try:
+        assert flags.level() == "ORANGE"  # the first read, before any evaluation round
+        assert not flags.enabled("recommendations")
+        assert main(["level", "clear"]) == 0
+        wait_until(lambda: flags.level() == "GREEN", "the override's end")
+        assert flags.enabled("recommendations")
+        assert main(["level", "set", "YELLOW", "--for", "5m", "--reason", "drill"]) == 0
+        wait_until(lambda: flags.level() == "YELLOW", "the override written by the CLI")
+        assert not flags.enabled("recommendations")
+    finally:
+        embedded.stop()
+
+
+def test_without_a_catalog_it_says_overrides_are_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No SQLite catalog in the data directory: a warning names the path, none is created."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BUTTRESS_DATA_DIR", raising=False)
+    (tmp_path / "buttress.yaml").write_text("health:\n  degradation: {evaluate_every: 100ms}\n")
+    embedded = start_degradation(load(tmp_path / "buttress.yaml"), checks=False)
+    embedded.stop()
+    assert "no catalog at .buttress/catalog.db" in caplog.text
+    assert not (tmp_path / ".buttress").exists()
+
+
+def test_an_unknown_feature_is_off_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once a controller runs, a feature name it does not know answers False and warns once."""
+    assert flags.enabled("nonexistent_feature")  # no controller yet: every feature is on
+    (tmp_path / "buttress.yaml").write_text(
+        "health:\n  degradation:\n    features: [recommendations]\n"
+    )
+    embedded = start_degradation(load(tmp_path / "buttress.yaml"), overrides=False)
+    try:
+        assert flags.enabled("recommendations")
+        assert not flags.enabled("nonexistent_feature")
+        assert not flags.enabled("nonexistent_feature")
+        warnings = [r for r in caplog.records if "nonexistent_feature" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "health.degradation.features: recommendations" in warnings[0].getMessage()
+    finally:
+        embedded.stop()

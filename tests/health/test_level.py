@@ -134,7 +134,7 @@ def test_level_and_flags_on_the_command_line(
     assert main(["level", "show"]) == 0
     out = capsys.readouterr().out
     assert "1 YELLOW       health_score < 60" in out
-    assert "override: none" in out
+    assert "in force: no override holds" in out
     assert main(["level", "set", "PURPLE", "--reason", "x"]) == 2
     assert "the levels are GREEN, YELLOW, ORANGE, RED" in capsys.readouterr().err
     assert main(["level", "set", "ORANGE", "--for", "30m"]) == 2
@@ -161,3 +161,19 @@ def test_level_and_flags_on_the_command_line(
     (tmp_path / "buttress.yaml").write_text("health: {}\n")
     assert main(["level", "show"]) == 2
     assert "no degradation levels configured" in capsys.readouterr().err
+
+
+def test_the_servers_first_answer_reflects_an_override_already_in_force(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    """An override written before the app is built is in the flags before any evaluation."""
+    (tmp_path / "buttress.yaml").write_text(CONFIG)
+    with catalog.begin() as session:
+        overrides.create(session=session, level="RED", reason="failover", seconds=600, actor="t")
+    try:
+        create_app(catalog, load(tmp_path / "buttress.yaml"))
+        assert flags.level() == "RED"
+        assert flags.enabled("checkout")
+        assert not flags.enabled("recommendations")
+    finally:
+        flags.publish(None, frozenset(), {})

@@ -24,8 +24,11 @@ def health(
     from buttress.health.build import build_checks
     from buttress.health.monitor import HealthMonitor
 
-    config = state(ctx).config.health
-    monitor = HealthMonitor(build_checks(config), history=config.history, window=config.window)
+    whole = state(ctx).config
+    config = whole.health
+    monitor = HealthMonitor(
+        build_checks(config, whole.base_dir), history=config.history, window=config.window
+    )
     asyncio.run(monitor.run_once())
     snapshot = monitor.snapshot()
     if as_json:

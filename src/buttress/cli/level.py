@@ -45,13 +45,126 @@ def _announce(ctx: typer.Context) -> None:
         store.close()
 
 
+def _fleet(ctx: typer.Context) -> dict[str, object] | None:
+    """With ``shared: true`` on Redis: the most severe live report of the replicas."""
+    config = state(ctx).config
+    if config.health.degradation is None or not config.health.degradation.shared:
+        return None
+    from buttress.health.shared_level import reports
+    from buttress.state import open_store
+    from buttress.state.redis_store import RedisStore
+
+    store = open_store(config.state)
+    if not isinstance(store, RedisStore):
+        return None
+    try:
+        live = reports(store)
+    except Exception as exc:  # noqa: BLE001  # Redis down: say so, the override still shows
+        return {"error": f"{store.describe()} does not answer: {type(exc).__name__}"}
+    finally:
+        store.close()
+    if not live:
+        return None
+    return {
+        "index": live[0].index,
+        "reported_by": live[0].member,
+        "replicas": [{"member": r.member, "index": r.index} for r in live],
+    }
+
+
+def _in_force(ctx: typer.Context, names: list[str], current: Any) -> dict[str, object]:
+    """The level in force now, why and since when, as far as the CLI can know it."""
+    if current is not None:
+        return {
+            "source": "override",
+            "level": current.level,
+            "reason": current.reason,
+            "actor": current.actor,
+            "since": current.created_at.isoformat(),
+            "until": current.expires_at.isoformat(),
+        }
+    fleet = _fleet(ctx)
+    if fleet is not None and "index" in fleet:
+        index = int(str(fleet["index"]))
+        return {
+            "source": "fleet",
+            "level": names[index] if index < len(names) else str(index),
+            "reported_by": fleet["reported_by"],
+            "replicas": fleet["replicas"],
+        }
+    return {
+        "source": "automatic",
+        "level": None,
+        "note": AUTOMATIC_NOTE,
+        **({"shared_state": fleet["error"]} if fleet else {}),
+    }
+
+
+AUTOMATIC_NOTE = (
+    "no override holds: the automatic level is computed by `buttress serve` from its own "
+    "metrics; ask it with `buttress level show --server http://HOST:PORT` (token in "
+    "$BUTTRESS_TOKEN), GET /api/v1/level or the dashboard"
+)
+
+
+def _served(url: str) -> dict[str, Any]:
+    """``GET /api/v1/level`` of a running ``buttress serve`` (token: $BUTTRESS_TOKEN)."""
+    import os
+
+    import httpx
+
+    from buttress.errors import ButtressError
+
+    token = os.environ.get("BUTTRESS_TOKEN", "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    where = f"{url.rstrip('/')}/api/v1/level"
+    try:
+        answer = httpx.get(where, headers=headers, timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise ButtressError(f"--server: {where} did not answer: {type(exc).__name__}") from None
+    if answer.status_code in (401, 403):
+        raise ButtressError(
+            f"--server: {where} answered {answer.status_code}: set $BUTTRESS_TOKEN to a viewer "
+            "token (buttress token create)"
+        )
+    if answer.status_code != 200:
+        raise ButtressError(f"--server: {where} answered HTTP {answer.status_code}")
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _served_line(body: dict[str, Any]) -> str:
+    import datetime as dt
+
+    since = dt.datetime.fromtimestamp(float(body["since"]), dt.UTC)
+    override = body.get("override")
+    if override:
+        why = f"override by {override['actor']}: {override['reason']}"
+    else:
+        why = ", ".join(body.get("reasons") or []) or "triggers clear"
+    return (
+        f"in force: {body['level']} (automatic {body['automatic']}) since "
+        f"{since:%Y-%m-%d %H:%M:%S} UTC: {why}"
+    )
+
+
 @level_app.command("show")
 def show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="BUTTRESS_SERVER",
+            help="URL of a running `buttress serve` to ask for the automatic level "
+            "(token: $BUTTRESS_TOKEN).",
+        ),
+    ] = None,
 ) -> None:
-    """The configured levels (with their triggers) and the override in force, if any. The
-    automatic level is computed by `buttress serve` (GET /api/v1/level)."""
+    """The level in force now, why and since when (the override if one holds; else, with a
+    shared level on Redis, the fleet's level and which replica reported it), then the
+    configured levels with their triggers."""
     from buttress.health import overrides
     from buttress.health.controller import build_levels
 
@@ -59,7 +172,21 @@ def show(
     with state(ctx).catalog() as catalog, catalog.begin() as session:
         current = overrides.active(session=session)
         history = overrides.recent(session=session, limit=5)
+    in_force = _in_force(ctx, list(levels.names), current)
+    if server:
+        served = _served(server)
+        in_force = {
+            "source": "server",
+            "server": server,
+            "level": served["level"],
+            "automatic": served["automatic"],
+            "reasons": served.get("reasons", []),
+            "since": served["since"],
+            "override": served.get("override"),
+            "line": _served_line(served),
+        }
     info = {
+        "in_force": in_force,
         "levels": [
             {
                 "name": lv.name,
@@ -75,16 +202,28 @@ def show(
     if as_json:
         typer.echo(json.dumps(info, indent=2, sort_keys=True))
         return
+    if in_force["source"] == "server":
+        typer.echo(f"{in_force['line']} (from {server})")
+    elif current:
+        typer.echo(
+            f"in force: {current.level} (override) since "
+            f"{current.created_at:%Y-%m-%d %H:%M:%S} UTC until "
+            f"{current.expires_at:%Y-%m-%d %H:%M:%S} UTC, by {current.actor}: {current.reason}"
+        )
+    elif in_force["source"] == "fleet":
+        count = len(in_force["replicas"])  # type: ignore[arg-type]  # a list, built above
+        typer.echo(
+            f"in force: at least {in_force['level']} (fleet level, reported by replica "
+            f"{in_force['reported_by']}; {count} live replica report(s)); no override holds"
+        )
+    else:
+        if "shared_state" in in_force:
+            typer.echo(f"fleet level unknown: {in_force['shared_state']}")
+        typer.echo(f"in force: {AUTOMATIC_NOTE}")
+    typer.echo("levels:")
     for i, lv in enumerate(levels.levels):
         when = ", ".join(t.describe() for t in lv.triggers) or "normal operation"
         typer.echo(f"{i} {lv.name:12} {when}")
-    if current:
-        typer.echo(
-            f"override: {current.level} until {current.expires_at:%Y-%m-%d %H:%M:%S} UTC, "
-            f"by {current.actor}: {current.reason}"
-        )
-    else:
-        typer.echo("override: none (the automatic level is in force)")
 
 
 @level_app.command("set")

@@ -85,6 +85,7 @@ def load(
     config = load_text(text, filename=str(resolved), env=env, check_files=check_files)
     if config.data_dir is not None and not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": resolved.parent / config.data_dir})
+    config._file = resolved.absolute()
     return config
 
 

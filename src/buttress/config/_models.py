@@ -475,6 +475,14 @@ class DegradationConfig(Section):
         default_factory=list,
         description=f"Custom metric names triggers may use (besides {', '.join(BUILTIN_METRICS)}).",
     )
+    cpu: Literal["auto", "process", "cgroup", "machine"] = Field(
+        default="auto",
+        description=(
+            "What `cpu_usage` measures: `process` (this process), `cgroup` (its container, "
+            "against the cgroup's CPU limit), `machine` (every process); `auto`: `cgroup` where "
+            "a cgroup CPU limit exists, else `process`."
+        ),
+    )
     features: list[str] = Field(default_factory=list, description="Every feature flag.")
     limits: dict[str, Any] = Field(default_factory=dict, description="Limits at the first level.")
     level: dict[str, LevelSettings] = Field(
@@ -996,3 +1004,9 @@ class ButtressConfig(Section):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     drills: DrillsConfig = Field(default_factory=DrillsConfig)
+    _file: Path | None = PrivateAttr(default=None)  # set by load(): the file it was read from
+
+    @property
+    def base_dir(self) -> Path | None:
+        """The directory of the file this configuration was read from (None: built in)."""
+        return self._file.parent if self._file is not None else None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from buttress.errors import UsageError
@@ -15,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["build_check", "build_checks", "load_callable"]
 
 
-def _probe(c: HealthCheckConfig) -> Probe:
+def _probe(c: HealthCheckConfig, base_dir: Path | None) -> Probe:
 
     if c.type == "postgresql":
         from buttress.health.checks.postgresql import postgresql
@@ -57,22 +60,61 @@ def _probe(c: HealthCheckConfig) -> Probe:
         return disk(str(c.path), c.min_free_percent)
     from buttress.health.checks.custom import custom
 
-    return custom(load_callable(f"check {c.name}", str(c.callable)))
+    return custom(load_callable(f"check {c.name}", str(c.callable), base_dir))
 
 
-def load_callable(name: str, spec: str) -> Any:
+@contextlib.contextmanager
+def _on_path(directory: Path) -> Iterator[None]:
+    """``directory`` first on the import path for one import (then as it was)."""
+    entry = str(directory)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+        importlib.invalidate_caches()
+
+
+def _import(module_name: str, base_dir: Path | None) -> Any:
+    """The module, from the import path, else from ``base_dir`` (the config file's directory)."""
+    top = module_name.split(".")[0]
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if base_dir is None or exc.name != top:
+            raise
+    with _on_path(base_dir):
+        return importlib.import_module(module_name)
+
+
+def load_callable(name: str, spec: str, base_dir: Path | None = None) -> Any:
+    """The callable ``module:function``; the module is looked for on the import path, then
+    in ``base_dir`` (the directory of buttress.yaml)."""
     module_name, _, attr = spec.partition(":")
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"{name}: cannot load {spec!r} ({exc})") from None
+        module = _import(module_name, base_dir)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name.split(".")[0]:  # the module itself imports a missing one
+            raise UsageError(f"{name}: cannot load {spec!r}: {exc}") from None
+        where = f"{base_dir} (the config file's directory) and " if base_dir else ""
+        raise UsageError(
+            f"{name}: cannot load {spec!r}: no module {exc.name!r} in {where}the import path "
+            f"(current directory {Path.cwd()}, PYTHONPATH); put {exc.name}.py beside "
+            "buttress.yaml or add its directory to PYTHONPATH"
+        ) from None
+    except ImportError as exc:
+        raise UsageError(f"{name}: cannot load {spec!r}: {exc}") from None
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise UsageError(f"{name}: cannot load {spec!r}: {module_name} has no {attr!r}")
     if not callable(fn):
         raise UsageError(f"{name}: {spec!r} is not callable")
     return fn
 
 
-def build_check(c: HealthCheckConfig) -> Check:
-    probe = _probe(c)
+def build_check(c: HealthCheckConfig, base_dir: Path | None = None) -> Check:
+    probe = _probe(c, base_dir)
     return Check(
         name=c.name,
         kind=c.type,
@@ -102,5 +144,7 @@ def _prepare(kind: str, probe: Probe) -> Callable[[], None] | None:
     return importing(*_IMPORTS[kind]) if kind in _IMPORTS else None
 
 
-def build_checks(config: HealthConfig) -> list[Check]:
-    return [build_check(c) for c in config.checks]
+def build_checks(config: HealthConfig, base_dir: Path | None = None) -> list[Check]:
+    """The checks of ``config``; custom checks' modules are also looked for in ``base_dir``
+    (pass :attr:`ButtressConfig.base_dir`)."""
+    return [build_check(c, base_dir) for c in config.checks]

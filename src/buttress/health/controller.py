@@ -1,10 +1,12 @@
 """The degradation controller: samples the metrics, runs the level machine, and makes the
 result known (feature flags, an event, a log line, hooks, metrics).
 
-Metrics: ``cpu_usage`` and ``memory_usage`` (percent, psutil), ``health_score`` (the health
-monitor), ``error_rate`` (percent) and ``response_time_p95`` (seconds) from the requests the
-application reports (:meth:`RequestStats.record`; the load-shedding middleware will), and any
-metric registered with :meth:`DegradationController.register_metric`.
+Metrics: ``cpu_usage`` (percent of this process's, its cgroup's or the machine's CPU, as
+``health.degradation.cpu`` says: :mod:`buttress.health.cpu`), ``memory_usage`` (percent,
+psutil), ``health_score`` (the health monitor), ``error_rate`` (percent) and
+``response_time_p95`` (seconds) from the requests the application reports
+(:meth:`RequestStats.record`; the load-shedding middleware will), and any metric registered
+with :meth:`DegradationController.register_metric`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from buttress import flags
 from buttress.events import DomainEvent, emit
+from buttress.health.cpu import CpuSource, cpu_meter
 from buttress.health.degradation import BELOW_BY_DEFAULT, Level, Levels, LevelState, Trigger
 
 if TYPE_CHECKING:
@@ -135,6 +138,7 @@ class DegradationController:
         monitor: HealthMonitor | None = None,
         requests: RequestStats | None = None,
         system_metrics: bool = True,
+        cpu: CpuSource = "auto",
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -152,13 +156,14 @@ class DegradationController:
         if monitor is not None:
             self._metrics["health_score"] = monitor.score
         if system_metrics:
-            self._metrics.update(_system_metrics())
+            self._metrics.update(_system_metrics(cpu))
         self._task: asyncio.Task[None] | None = None
         self._override_source: Callable[[], Any] | None = None
         self._shared: Any = None
         self._override_error = False
         self._broken: set[str] = set()  # metrics whose failure was logged
         self.state = levels.state(clock())
+        self.since = wall()  # wall time the level in force was entered
         self.last_metrics: dict[str, float | None] = {}
         self._publish(self.state)
 
@@ -241,8 +246,10 @@ class DegradationController:
     def follow_overrides(self, read: Callable[[], Any]) -> None:
         """Take the override in force from ``read()`` at each evaluation (an object with
         ``level``, ``reason``, ``actor`` and an aware ``expires_at``, or None): the catalog's,
-        so that every replica and the CLI share it."""
+        so that every replica and the CLI share it. Read once now, so that the first answer
+        after start already reflects an override in force."""
         self._override_source = read
+        self._sync_override()
 
     def _sync_override(self) -> None:
         try:
@@ -315,7 +322,10 @@ class DegradationController:
 
     def _publish(self, state: LevelState) -> None:
         flags.publish(
-            state.level, self.levels.disabled(state.index), self.levels.limits(state.index)
+            state.level,
+            self.levels.disabled(state.index),
+            self.levels.limits(state.index),
+            self.levels.features,
         )
 
     def _changed(
@@ -327,6 +337,8 @@ class DegradationController:
         force: bool = False,
     ) -> None:
         self._publish(after)
+        if before.level != after.level:
+            self.since = self.wall()
         if before.level == after.level and not force:
             return
         override = after.override
@@ -363,6 +375,7 @@ class DegradationController:
             "automatic": state.automatic,
             "levels": list(self.levels.names),
             "reasons": list(state.reasons),
+            "since": self.since,
             "fleet": (self.levels.names[self._shared.fleet] if self._shared is not None else None),
             "override": (
                 {
@@ -404,17 +417,15 @@ class DegradationController:
             self._task = None
 
 
-def _system_metrics() -> dict[str, Metric]:
+def _system_metrics(cpu_source: CpuSource) -> dict[str, Metric]:
+    """``cpu_usage`` from ``cpu_source`` (see :mod:`buttress.health.cpu`) and ``memory_usage``
+    (psutil; without psutil, memory and machine CPU triggers hold nothing, as documented)."""
     try:
         import psutil
-    except ImportError:  # no psutil: CPU and memory triggers hold nothing (documented)
-        return {}
-    psutil.cpu_percent(interval=None)  # the first reading primes the counter
-
-    def cpu() -> float:
-        return float(psutil.cpu_percent(interval=None))
+    except ImportError:
+        return {} if cpu_source == "machine" else {"cpu_usage": cpu_meter(cpu_source)}
 
     def memory() -> float:
         return float(psutil.virtual_memory().percent)
 
-    return {"cpu_usage": cpu, "memory_usage": memory}
+    return {"cpu_usage": cpu_meter(cpu_source), "memory_usage": memory}

@@ -10,8 +10,9 @@
 This runs, in a daemon thread of the application, what ``buttress serve`` runs: the level
 machine of ``health.degradation`` on this process's metrics (its CPU and memory, the requests
 the middleware reports, the health checks of ``health.checks`` when ``checks=True``), the
-overrides kept in the catalog (when ``catalog.url`` names a shared database, so that
-``buttress level set`` reaches every process), and the fleet's level through Redis when
+overrides kept in the catalog (``catalog.url``, else the SQLite catalog of the data directory,
+so that ``buttress level set`` reaches every process within ``evaluate_every``, and the first
+answer already reflects an override in force), and the fleet's level through Redis when
 ``shared: true``. :func:`buttress.flags.enabled` then answers for this process.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,12 +66,15 @@ def controller_from_config(
     if settings is None:
         raise UsageError("no degradation levels configured (declare health.degradation)")
     controller = DegradationController(
-        build_levels(settings), evaluate_every=settings.evaluate_every, monitor=monitor
+        build_levels(settings),
+        evaluate_every=settings.evaluate_every,
+        monitor=monitor,
+        cpu=settings.cpu,
     )
     from buttress.health.build import load_callable
 
     for spec in settings.hooks:
-        controller.add_hook(load_callable("degradation hook", spec))
+        controller.add_hook(load_callable("degradation hook", spec, config.base_dir))
     if catalog is not None:
         from buttress.health import overrides
 
@@ -89,6 +94,26 @@ def controller_from_config(
             )
         controller.share(store)
     return controller
+
+
+def _catalog(config: ButtressConfig) -> Catalog | None:
+    """The catalog `buttress level set` writes to: ``catalog.url``, else the SQLite file of the
+    data directory (``data_dir``, $BUTTRESS_DATA_DIR, ./.buttress), which is never created here."""
+    from buttress.catalog import Catalog, catalog_url
+
+    env = os.environ.get("BUTTRESS_DATA_DIR")  # the same order as the CLI's
+    data_dir = Path(env) if env else (config.data_dir or Path(".buttress"))
+    if not config.catalog.url:
+        from buttress.catalog.engine import SQLITE_FILE
+
+        if not (data_dir / SQLITE_FILE).is_file():
+            log.warning(
+                "no catalog at %s: this process does not follow `buttress level set` overrides "
+                "(set data_dir or catalog.url to the catalog `buttress serve` uses)",
+                data_dir / SQLITE_FILE,
+            )
+            return None
+    return Catalog(catalog_url(config.catalog.url, data_dir))
 
 
 def start_degradation(
@@ -116,13 +141,11 @@ def start_degradation(
         from buttress.health.monitor import HealthMonitor
 
         monitor = HealthMonitor(
-            build_checks(config.health), history=config.health.history, window=config.health.window
+            build_checks(config.health, config.base_dir),
+            history=config.health.history,
+            window=config.health.window,
         )
-    catalog = None
-    if overrides and config.catalog.url:
-        from buttress.catalog import Catalog, catalog_url
-
-        catalog = Catalog(catalog_url(config.catalog.url, Path()))
+    catalog = _catalog(config) if overrides else None
     controller = controller_from_config(config, monitor, catalog)
     cleanup: list[Callable[[], None]] = [catalog.dispose] if catalog is not None else []
     stop = threading.Event()

@@ -20,12 +20,13 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from buttress.state._lua import SCRIPTS
 from buttress.state.redis_store import RedisStore
 
-__all__ = ["SharedLevel", "announce_override"]
+__all__ = ["Report", "SharedLevel", "announce_override", "reports"]
 
 log = logging.getLogger("buttress.degradation")
 
@@ -130,3 +131,29 @@ def announce_override(store: RedisStore, name: str = "degradation") -> None:
         store.client.publish(store.channel, f"level|{store.notice_name(name)}|override")
     except Exception as exc:  # noqa: BLE001  # the catalog stays the source of truth
         log.warning("could not announce the override through %s: %s", store.describe(), exc)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One live replica's automatic level, as it last reported it."""
+
+    member: str  # host:pid:random
+    index: int
+    expires_in: float  # seconds
+
+
+def reports(store: RedisStore, name: str = "degradation") -> list[Report]:
+    """The live reports of every process, most severe first (what ``buttress level show``
+    prints as the fleet level)."""
+    seconds, micros = store.client.time()
+    now = int(seconds) * 1_000_000 + int(micros)
+    live = []
+    for member, value in store.client.hgetall(store.key("level", name)).items():
+        index, _, expires = _text(value).partition(":")
+        if index.isdigit() and expires and float(expires) > now:
+            live.append(Report(_text(member), int(index), (float(expires) - now) / 1e6))
+    return sorted(live, key=lambda r: (-r.index, r.member))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -54,7 +54,9 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     backup_metrics = BackupMetrics(metrics.registry, config.backup, catalog)
     scheduler = BackupScheduler(config.backup, lambda: Backups(config.backup, catalog))
     monitor = HealthMonitor(
-        build_checks(config.health), history=config.health.history, window=config.health.window
+        build_checks(config.health, config.base_dir),
+        history=config.health.history,
+        window=config.health.window,
     )
     metrics.registry.register(HealthCollector(monitor))
     degradation = _degradation(config, catalog, monitor)
