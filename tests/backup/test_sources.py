@@ -300,6 +300,28 @@ def test_sqlite_backup_while_it_is_written(
     assert count == manifest.metadata["row_counts"]["events"]
 
 
+def test_a_wal_mode_database_is_backed_up_without_leaving_files_beside_it(
+    tmp_path: Path, keys: Keys, settings: Settings, repo: LocalDestination
+) -> None:
+    """A WAL-mode source (the catalog itself is one) leaves nothing beside it: the snapshot
+    copy and its -wal and -shm files are all removed, and the restored file opens as usual."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    db = folder / "catalog.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (i INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
+    conn.commit()
+    before = sorted(p.name for p in folder.iterdir())
+    manifest = take_backup(SqliteSource(db), "cat", [repo], settings).manifest
+    assert sorted(p.name for p in folder.iterdir()) == before
+    conn.close()
+    out = tmp_path / "restored.db"
+    restore(manifest, SqliteSource(db), repo, keys.identities, str(out))
+    assert sqlite3.connect(out).execute("SELECT count(*) FROM t").fetchone() == (100,)
+
+
 def test_sqlite_missing_file(tmp_path: Path, settings: Settings, repo: LocalDestination) -> None:
     with pytest.raises(BackupError, match="no such file"):
         take_backup(SqliteSource(tmp_path / "nope.db"), "app", [repo], settings)

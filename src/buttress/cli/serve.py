@@ -88,9 +88,14 @@ def _first_run_starter(config: ButtressConfig) -> Callable[[Prepared], None]:
             if backups.runs(STARTER_TARGET, limit=1):
                 return
             view = backups.run(STARTER_TARGET, trigger="first-start")
-            if view.status == "succeeded":
-                backups.verify(view.id, restore=True)
-            log.info("first start: backup %s of %s is %s", view.id, STARTER_TARGET, view.status)
+            checked = backups.verify(view.id, restore=True)
+            ok = not checked["problems"] and checked.get("restore_test", {}).get("ok")
+            log.info(
+                "first start: backup %s of %s %s",
+                view.id,
+                STARTER_TARGET,
+                "succeeded, verified and restore-tested" if ok else "failed its checks",
+            )
         except Exception:  # a failed first run is recorded; it must not stop the server
             log.exception("first start: the first backup of %s failed", STARTER_TARGET)
 

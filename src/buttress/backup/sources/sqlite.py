@@ -82,6 +82,9 @@ class SqliteSource(Source):
                 dst = sqlite3.connect(copy)
                 with dst:
                     src.backup(dst)
+                # the copy keeps the source's WAL mode, and a read-only open of a WAL database
+                # (the facts below, a stock-tools reader) leaves -wal and -shm files behind it
+                dst.execute("PRAGMA journal_mode=DELETE")
                 src.close()
                 dst.close()
             except sqlite3.Error as exc:
@@ -90,7 +93,8 @@ class SqliteSource(Source):
             with open(copy, "rb") as stream:
                 yield stream
         finally:
-            copy.unlink(missing_ok=True)
+            for leftover in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
+                leftover.unlink(missing_ok=True)
 
     def metadata(self) -> dict[str, Any]:
         return self._meta
