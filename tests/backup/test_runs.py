@@ -269,3 +269,21 @@ def test_a_run_renews_its_claim_while_it_runs_and_releases_it_at_the_end(
     assert results == ["succeeded"]
     with catalog.begin() as session:
         assert claims.get(session=session, key="backup:pg") is None
+
+
+def test_a_run_that_ends_while_it_is_read_shows_how_it_ended(
+    backups: Backups, catalog: Catalog
+) -> None:
+    """A run read as `running` whose claim is gone by the time the claims are read (it ended
+    in between: status and claim change in one transaction) shows its end, not `incomplete`."""
+    from sqlalchemy import select
+
+    from buttress.backup import service
+
+    run_id = backups.start("site")
+    with catalog.begin() as session:
+        rows = list(session.scalars(select(BackupRun).where(BackupRun.id == run_id)))
+        assert rows[0].status == "running"
+        backups._finish(run_id, status="succeeded")  # another process ends it meanwhile
+        (view,) = service._views(session, rows)
+    assert view.status == "succeeded"

@@ -117,6 +117,18 @@ def _views(session: Session, rows: Sequence[BackupRun]) -> list[RunView]:
     running = [r.id for r in rows if r.status == "running"]
     held = claims.held_by(session=session, holders=running)
     now = claims.catalog_now(session) if running else None
+    unclaimed = [r for r in rows if r.status == "running" and r.id not in held]
+    if unclaimed:
+        # SQLite reads each SELECT apart: a run that ended between the read of its row and the
+        # read of the claims shows no claim; its row, read again, shows how it ended (a run
+        # ends and releases its claim in one transaction)
+        ended = session.execute(
+            select(BackupRun.id)
+            .where(BackupRun.id.in_([r.id for r in unclaimed]))
+            .where(BackupRun.status != "running")
+        ).scalars()
+        for backup_id in set(ended):
+            session.refresh(next(r for r in unclaimed if r.id == backup_id))
     return [_view(r, held.get(r.id), now) for r in rows]
 
 
