@@ -109,7 +109,8 @@ def test_a_check_on_another_host_is_interrupted_when_its_lease_runs_out(
     project: Path, catalog: Catalog
 ) -> None:
     """A check claimed from another machine is under way while its lease holds, and reads as
-    interrupted (a plain verify this time) once the lease has run out unrenewed."""
+    interrupted (a plain verify this time) once the lease has run out unrenewed; starting a
+    check again releases that dead claim."""
     config_file(project, recipient(project))
     backups = Backups(load(project / "buttress.yaml").backup, catalog)
     backup_id = backups.run("site").id
@@ -127,3 +128,8 @@ def test_a_check_on_another_host_is_interrupted_when_its_lease_runs_out(
     assert last["interrupted"] is True
     assert "restore_test" not in last
     assert last["problems"][0].startswith("the server stopped while checking (verify, started ")
+    _, again = backups.start_check(backup_id)  # starting it again removes the dead claim
+    with catalog.begin() as session:
+        assert claims.get(session=session, key=job) is None
+        assert claims.get(session=session, key=again) is not None
+    assert backups.get(backup_id).detail["checking"]["job"] == again

@@ -787,6 +787,11 @@ class Backups:
         with self.catalog.begin() as session:
             row = _run_to_change(session, backup_id)
             assert row is not None
+            previous = _check_job(row.detail)
+            held = claims.get(session=session, key=previous) if previous else None
+            if held is not None and claims.state(held, claims.catalog_now(session)) != "live":
+                # the interrupted check this one replaces: nothing else would ever remove it
+                claims.release(session=session, key=held.key, holder=held.holder)
             claims.acquire(session=session, key=job, holder=job, lease=self.lease)
             checking = {"restore_test": restore, "started_at": utcnow().isoformat(), "job": job}
             row.detail = {**(row.detail or {}), "checking": checking}
