@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Sequence
@@ -776,8 +777,6 @@ class Backups:
             NotFoundError: the catalog has no run ``backup_id``.
             UsageError: ``from_destination`` is not one of the run's destinations.
         """
-        import secrets
-
         located = self._locate(backup_id)
         if located.run is None:
             raise NotFoundError("backup run", backup_id)
