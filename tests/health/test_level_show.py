@@ -4,7 +4,9 @@ Redis (naming the replica), else where the automatic level can be seen."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -77,9 +79,67 @@ def test_show_gives_the_fleet_level_and_the_replica_that_reported_it(
         assert shown()["reported_by"] == member
         assert main(["level", "show"]) == 0
         first = capsys.readouterr().out.splitlines()[0]
+        assert first.startswith("in force: at least YELLOW (fleet level) since ")
+        assert f" UTC, reported by replica {member}; 1 live replica report(s);" in first
+    finally:
+        replica._shared.close()
+        store.close()
+
+
+def test_show_gives_since_when_the_fleet_level_holds(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    own_redis: OwnRedis,
+) -> None:
+    """The fleet level's "since" is when a report changed it (Redis's clock, pinned here),
+    not when it was last reported: the same level reported again keeps its start."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "buttress.yaml").write_text(
+        LEVELS.format(shared="true")
+        + f"state: {{backend: redis, url: '{own_redis.url}', prefix: since}}\n"
+    )
+    config = load(tmp_path / "buttress.yaml")
+    assert config.health.degradation is not None
+    monotonic = [0.0]
+    replica = DegradationController(
+        build_levels(config.health.degradation), system_metrics=False, clock=lambda: monotonic[0]
+    )
+    error_rate = [90.0]
+    replica.register_metric("error_rate", lambda: error_rate[0])
+    store = RedisStore(own_redis.url, prefix="since", sync_interval=0.05)
+    started = float(int(time.time()) - 1)  # whole seconds: the text shows seconds
+    pinned = [started]
+    store.pinned_time = lambda: pinned[0]
+    replica.share(store, ttl=600.0)  # the reports outlive the pinned clock's lag behind Redis's
+
+    def shown() -> dict[str, object]:
+        assert main(["level", "show", "--json"]) == 0
+        in_force: dict[str, object] = json.loads(capsys.readouterr().out)["in_force"]
+        return in_force
+
+    def iso(seconds: float) -> str:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+
+    try:
+        assert replica.evaluate().level == "YELLOW"
+        wait_until(lambda: shown() == {**shown(), "level": "YELLOW", "since": iso(started)})
+        pinned[0] = started + 30  # later rounds report YELLOW again, 30 s "later"
+        rounds = store.agent.rounds
+        wait_until(lambda: store.agent.rounds >= rounds + 3, "three more report rounds")
+        assert shown()["since"] == iso(started)
+        assert main(["level", "show"]) == 0
+        first = capsys.readouterr().out.splitlines()[0]
+        moment = dt.datetime.fromtimestamp(started, dt.UTC)
         assert first.startswith(
-            f"in force: at least YELLOW (fleet level, reported by replica {member};"
+            f"in force: at least YELLOW (fleet level) since {moment:%Y-%m-%d %H:%M:%S} UTC, "
         )
+        error_rate[0] = 0.0
+        replica.evaluate()  # the triggers clear: the cooldown starts
+        monotonic[0] = 10_000.0  # and is over
+        assert replica.evaluate().level == "GREEN"
+        wait_until(lambda: shown().get("level") == "GREEN", "the fleet back to GREEN")
+        assert shown()["since"] == iso(started + 30)
     finally:
         replica._shared.close()
         store.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
-from buttress.catalog import migrate
+from buttress.catalog import Catalog, migrate, tokens
+from buttress.server.app import create_app
+from buttress.server.auth import Viewer
 from tests.server.conftest import Api
 
 
@@ -53,3 +56,26 @@ def test_whoami(api: Api) -> None:
     """whoami names the token and its role."""
     body = api.client.get("/api/v1/whoami", headers=api.auth(api.operator)).json()
     assert (body["name"], body["role"]) == ("operator-token", "operator")
+
+
+def test_a_role_checked_route_outside_the_gate_is_refused(catalog: Catalog) -> None:
+    """A route that checks a role but that the request gate does not guard (not under /api/)
+    answers 401 even to a valid token: roles trust only the principal the gate found, and the
+    token is never looked up a second way; the same token through the gate is let in."""
+    with catalog.begin() as session:
+        token = tokens.create(session=session, name="ops", role="admin", created_by="test")[1]
+    app = create_app(catalog)
+
+    @app.get("/outside-the-gate")
+    def outside(who: Viewer) -> dict[str, str]:
+        return {"name": who.name}
+
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(app, client=("127.0.0.9", 50000)) as client:
+        refused = client.get("/outside-the-gate", headers=headers)
+        inside = client.get("/api/v1/whoami", headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "unauthorized"
+    assert token not in refused.text
+    assert inside.status_code == 200
+    assert inside.json()["name"] == "ops"

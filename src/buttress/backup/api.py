@@ -167,11 +167,11 @@ def verify(request: Request, backup_id: str, body: VerifyRequest, _who: Operator
     backups = _backups(request)
     restore, source = body.restore_test, body.from_destination
     # an unknown run or destination is answered now
-    view = backups.start_check(backup_id, restore=restore, from_destination=source)
+    view, job = backups.start_check(backup_id, restore=restore, from_destination=source)
 
     def work() -> None:
         try:
-            backups.check(backup_id, restore=restore, from_destination=source)
+            backups.check(backup_id, restore=restore, from_destination=source, job=job)
         except Exception:
             log.exception("verify of backup %s could not be recorded", backup_id)
 

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Sequence
@@ -90,10 +91,50 @@ def _claim_key(target: str) -> str:
     return f"backup:{target}"
 
 
-def _view(row: BackupRun, claim: Claim | None, now: dt.datetime | None) -> RunView:
+def _check_job(detail: dict[str, Any] | None) -> str | None:
+    """The claim of the check a run's ``detail.checking`` records (None: no check, or one
+    recorded by a version without claims)."""
+    checking = (detail or {}).get("checking")
+    job = checking.get("job") if isinstance(checking, dict) else None
+    return job if isinstance(job, str) else None
+
+
+def _interrupted(detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` of a run whose check's process is gone: no ``checking``, and a failed
+    ``last_check`` that says so (the run's verify and restore-test statuses stay those of the
+    last check that finished: an interrupted check says nothing about the backup)."""
+    checking = detail.pop("checking")
+    checking = checking if isinstance(checking, dict) else {}
+    restore = bool(checking.get("restore_test"))
+    started = str(checking.get("started_at") or "at an unknown time")
+    what = "verify and restore test" if restore else "verify"
+    last: dict[str, Any] = {
+        "ok": False,
+        "interrupted": True,
+        "started_at": checking.get("started_at"),
+        "problems": [
+            f"the server stopped while checking ({what}, started {started}): the check never "
+            "finished; start it again"
+        ],
+    }
+    if restore:
+        last["restore_test"] = {"ok": False, "problems": ["interrupted"]}
+    return {**detail, "last_check": last}
+
+
+def _view(
+    row: BackupRun,
+    claim: Claim | None,
+    now: dt.datetime | None,
+    check: Claim | None = None,
+) -> RunView:
     status = row.status
     if status == "running" and (claim is None or now is None or claims.state(claim, now) != "live"):
         status = "incomplete"  # no live claim: killed, crashed, or its lease ran out
+    detail = _scrubbed(row.detail)
+    checking = "checking" in detail
+    if checking and (check is None or now is None or claims.state(check, now) != "live"):
+        detail = _interrupted(detail)  # the check's claim is dead: killed, crashed, restarted
     return RunView(
         row.id,
         row.target,
@@ -107,16 +148,28 @@ def _view(row: BackupRun, claim: Claim | None, now: dt.datetime | None) -> RunVi
         redact(row.error or ""),  # rows written before DSNs were masked by libpq's grammar
         row.verify_status,
         row.restore_test_status,
-        _scrubbed(row.detail),
+        detail,
         claim.heartbeat_at if claim is not None and status == "running" else None,
     )
 
 
 def _views(session: Session, rows: Sequence[BackupRun]) -> list[RunView]:
-    """Views of ``rows``, a running one judged by its claim (one query for all of them)."""
+    """Views of ``rows``, a running one (and one being checked) judged by its claim (one
+    query for all of them)."""
     running = [r.id for r in rows if r.status == "running"]
-    held = claims.held_by(session=session, holders=running)
-    now = claims.catalog_now(session) if running else None
+    checked = [r for r in rows if "checking" in (r.detail or {})]
+    jobs = {r.id: job for r in checked if (job := _check_job(r.detail)) is not None}
+    held = claims.held_by(session=session, holders=running + list(jobs.values()))
+    now = claims.catalog_now(session) if running or checked else None
+    stale = [r for r in checked if jobs.get(r.id) not in held]
+    if stale:
+        # as for runs below: a check that ended between the read of its row and the read of
+        # the claims shows no claim; its row, read again, shows its result (or a newer check)
+        for row in stale:
+            session.refresh(row)
+        newer = {r.id: job for r in stale if (job := _check_job(r.detail)) != jobs.get(r.id)}
+        jobs.update({k: v for k, v in newer.items() if v is not None})
+        held.update(claims.held_by(session=session, holders=[v for v in newer.values() if v]))
     unclaimed = [r for r in rows if r.status == "running" and r.id not in held]
     if unclaimed:
         # SQLite reads each SELECT apart: a run that ended between the read of its row and the
@@ -129,7 +182,7 @@ def _views(session: Session, rows: Sequence[BackupRun]) -> list[RunView]:
         ).scalars()
         for backup_id in set(ended):
             session.refresh(next(r for r in unclaimed if r.id == backup_id))
-    return [_view(r, held.get(r.id), now) for r in rows]
+    return [_view(r, held.get(r.id), now, held.get(jobs.get(r.id, ""))) for r in rows]
 
 
 def _end_run(session: Session, backup_id: str, values: dict[str, Any]) -> bool:
@@ -143,6 +196,19 @@ def _end_run(session: Session, backup_id: str, values: dict[str, Any]) -> bool:
         .execution_options(synchronize_session=False)
     )
     return done.first() is not None
+
+
+def _run_to_change(session: Session, backup_id: str) -> BackupRun | None:
+    """Run ``backup_id``'s row, locked for this transaction and read after the lock: a write
+    first (SQLite takes its write lock, PostgreSQL the row's), so a change made to ``detail``
+    by a check or run that ends meanwhile is not lost by writing over an older read."""
+    session.execute(
+        update(BackupRun)
+        .where(BackupRun.id == backup_id)
+        .values(id=BackupRun.id)
+        .execution_options(synchronize_session=False)
+    )
+    return session.get(BackupRun, backup_id, populate_existing=True)
 
 
 def _abandon(session: Session, view: RunView, actor: str, reason: str, *, forced: bool) -> bool:
@@ -682,7 +748,7 @@ class Backups:
         ok = bool(checked) and not problems
         if run is not None:
             with self.catalog.begin() as session:
-                row = session.get(BackupRun, run.id)
+                row = _run_to_change(session, run.id)
                 assert row is not None
                 row.verify_status = "ok" if ok else "failed"
                 row.verified_at = utcnow()
@@ -700,9 +766,12 @@ class Backups:
 
     def start_check(
         self, backup_id: str, *, restore: bool = False, from_destination: str | None = None
-    ) -> RunView:
+    ) -> tuple[RunView, str]:
         """Mark a verify of catalogued run ``backup_id`` as begun (``detail.checking``) for
-        :meth:`check` to do in the background; what would refuse it is refused now.
+        :meth:`check` to do in the background; returns the run and the check's ``job`` (pass it
+        to :meth:`check`). What would refuse the check is refused now. The check is claimed in
+        the catalog with the mark, so a check whose process dies (killed, crashed, restarted)
+        reads as interrupted, as a run reads as incomplete.
 
         Raises:
             NotFoundError: the catalog has no run ``backup_id``.
@@ -713,20 +782,41 @@ class Backups:
             raise NotFoundError("backup run", backup_id)
         if restore:
             self._only(located, from_destination)
+        job = f"verify:{backup_id}:{secrets.token_hex(4)}"
         with self.catalog.begin() as session:
-            row = session.get(BackupRun, backup_id)
+            row = _run_to_change(session, backup_id)
             assert row is not None
-            checking = {"restore_test": restore, "started_at": utcnow().isoformat()}
+            previous = _check_job(row.detail)
+            held = claims.get(session=session, key=previous) if previous else None
+            if held is not None and claims.state(held, claims.catalog_now(session)) != "live":
+                # the interrupted check this one replaces: nothing else would ever remove it
+                claims.release(session=session, key=held.key, holder=held.holder)
+            claims.acquire(session=session, key=job, holder=job, lease=self.lease)
+            checking = {"restore_test": restore, "started_at": utcnow().isoformat(), "job": job}
             row.detail = {**(row.detail or {}), "checking": checking}
-        return self.get(backup_id)
+        return self.get(backup_id), job
 
     def check(
-        self, backup_id: str, *, restore: bool = False, from_destination: str | None = None
+        self,
+        backup_id: str,
+        *,
+        restore: bool = False,
+        from_destination: str | None = None,
+        job: str | None = None,
     ) -> dict[str, Any]:
         """:meth:`verify`, then the result in ``detail.last_check`` (what the API's verify
-        answered when it waited) and ``detail.checking`` gone, whatever happened."""
+        answered when it waited) and ``detail.checking`` gone (unless a newer check started
+        meanwhile), whatever happened. While it works, a thread renews the claim ``job`` that
+        :meth:`start_check` took."""
         raised = False
+        beat = (
+            claims.Heartbeat(self.catalog, job, job, every=self.heartbeat, lease=self.lease)
+            if job is not None
+            else None
+        )
         try:
+            if beat is not None:
+                beat.start()
             result = self.verify(backup_id, restore=restore, from_destination=from_destination)
         except Exception as exc:  # noqa: BLE001  # recorded: the caller is a background thread
             raised = True
@@ -735,11 +825,18 @@ class Backups:
             result = {"id": backup_id, "problems": [redact(why)[:2000]], "per_destination": {}}
             if restore:
                 result["restore_test"] = {"ok": False, "problems": ["not run"]}
+        finally:
+            if beat is not None:
+                beat.stop()
         ok = not result["problems"] and result.get("restore_test", {}).get("ok", True)
         with self.catalog.begin() as session:
-            row = session.get(BackupRun, backup_id)
+            row = _run_to_change(session, backup_id)
             assert row is not None
-            detail = {k: v for k, v in (row.detail or {}).items() if k != "checking"}
+            detail = dict(row.detail or {})
+            if job is None or _check_job(detail) == job:  # else a newer check is under way
+                detail.pop("checking", None)
+            if job is not None:
+                claims.release(session=session, key=job, holder=job)
             last = {k: v[:20] if isinstance(v, list) else v for k, v in result.items()}
             detail["last_check"] = {**last, "ok": ok, "finished_at": utcnow().isoformat()}
             row.detail = detail
@@ -785,7 +882,7 @@ class Backups:
         test_ok = bool(result["restore_test"]["ok"])
         if located.run is not None:
             with self.catalog.begin() as session:
-                row = session.get(BackupRun, located.id)
+                row = _run_to_change(session, located.id)
                 assert row is not None
                 row.restore_test_status = "ok" if test_ok else "failed"
                 row.restore_tested_at = utcnow()
@@ -827,7 +924,7 @@ class Backups:
         result = copy_backup(manifest, source, target_dest)
         if located.run is not None:
             with self.catalog.begin() as session:
-                row = session.get(BackupRun, backup_id)
+                row = _run_to_change(session, backup_id)
                 assert row is not None
                 row.destinations = sorted({*(row.destinations or []), destination})
                 row.failed_destinations = {
@@ -868,7 +965,7 @@ class Backups:
     def mark_pruned(self, backup_id: str, was: str, why: list[str]) -> None:
         """Record that a run's objects were removed (its row stays, as history)."""
         with self.catalog.begin() as session:
-            row = session.get(BackupRun, backup_id)
+            row = _run_to_change(session, backup_id)
             assert row is not None
             claims.release(session=session, key=_claim_key(row.target), holder=backup_id)
             row.detail = {

@@ -6,6 +6,7 @@ Errors are printed as one line each (``error: ...``); ``--debug`` adds the trace
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -20,7 +21,7 @@ from buttress.cli.health import health
 from buttress.cli.init import init
 from buttress.cli.level import flags_app, level_app
 from buttress.cli.serve import serve
-from buttress.errors import ButtressError, ConfigError, MissingDependencyError
+from buttress.errors import ButtressError, ConfigError, MissingDependencyError, UsageError
 
 __all__ = ["app", "main"]
 
@@ -70,7 +71,7 @@ def _root(
         ),
     ] = None,
     data_dir: Annotated[
-        Path | None,
+        str | None,  # a str: Path("") would be the working directory, not an error
         typer.Option(
             "--data-dir",
             envvar="BUTTRESS_DATA_DIR",
@@ -88,7 +89,27 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = State(config_path=config_path, data_dir=data_dir, debug=debug)
+    ctx.obj = State(config_path=config_path, data_dir=_data_dir(ctx, data_dir), debug=debug)
+
+
+def _data_dir(ctx: typer.Context, given: str | None) -> Path | None:
+    """--data-dir / $BUTTRESS_DATA_DIR as a path; an empty one (often an unset variable in a
+    script) is refused: it would put the catalog wherever the command happens to run."""
+    where = "--data-dir is empty"
+    source = ctx.get_parameter_source("data_dir")  # Typer's own copy of Click's enum
+    if source is not None and source.name == "ENVIRONMENT":
+        where = "BUTTRESS_DATA_DIR is empty"
+    elif given is None and os.environ.get("BUTTRESS_DATA_DIR") == "":
+        # Click reads an empty variable as unset; in a script it is an unset ${VAR} just the same
+        given, where = "", "BUTTRESS_DATA_DIR is set but empty"
+    if given is None:
+        return None
+    if not given.strip():
+        raise UsageError(
+            f"{where}: give the data directory of your server (--data-dir DIR), or leave it "
+            "out for the default (data_dir from buttress.yaml, else ./.buttress)"
+        )
+    return Path(given)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,7 @@ def _fleet(ctx: typer.Context) -> dict[str, object] | None:
     config = state(ctx).config
     if config.health.degradation is None or not config.health.degradation.shared:
         return None
-    from buttress.health.shared_level import reports
+    from buttress.health.shared_level import fleet_record, reports
     from buttress.state import open_store
     from buttress.state.redis_store import RedisStore
 
@@ -59,17 +59,28 @@ def _fleet(ctx: typer.Context) -> dict[str, object] | None:
         return None
     try:
         live = reports(store)
+        record = fleet_record(store)
     except Exception as exc:  # noqa: BLE001  # Redis down: say so, the override still shows
         return {"error": f"{store.describe()} does not answer: {type(exc).__name__}"}
     finally:
         store.close()
     if not live:
         return None
+    # the record agrees with the live reports but for a report that expired within the last
+    # round (sync_interval): then when it changed is not known yet
+    since = record.since if record is not None and record.index == live[0].index else None
     return {
         "index": live[0].index,
+        "since": _iso(since) if since is not None else None,
         "reported_by": live[0].member,
         "replicas": [{"member": r.member, "index": r.index} for r in live],
     }
+
+
+def _iso(seconds: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
 
 
 def _in_force(ctx: typer.Context, names: list[str], current: Any) -> dict[str, object]:
@@ -89,6 +100,7 @@ def _in_force(ctx: typer.Context, names: list[str], current: Any) -> dict[str, o
         return {
             "source": "fleet",
             "level": names[index] if index < len(names) else str(index),
+            "since": fleet["since"],
             "reported_by": fleet["reported_by"],
             "replicas": fleet["replicas"],
         }
@@ -163,7 +175,7 @@ def show(
     ] = None,
 ) -> None:
     """The level in force now, why and since when (the override if one holds; else, with a
-    shared level on Redis, the fleet's level and which replica reported it), then the
+    shared level on Redis, the fleet's level, since when, and which replica reported it), then the
     configured levels with their triggers."""
     from buttress.health import overrides
     from buttress.health.controller import build_levels
@@ -211,10 +223,18 @@ def show(
             f"{current.expires_at:%Y-%m-%d %H:%M:%S} UTC, by {current.actor}: {current.reason}"
         )
     elif in_force["source"] == "fleet":
+        import datetime as dt
+
         count = len(in_force["replicas"])  # type: ignore[arg-type]  # a list, built above
+        since = in_force["since"]
+        when = (
+            f" since {dt.datetime.fromisoformat(str(since)):%Y-%m-%d %H:%M:%S} UTC"
+            if since is not None
+            else " (changing: since when is known after the next report)"
+        )
         typer.echo(
-            f"in force: at least {in_force['level']} (fleet level, reported by replica "
-            f"{in_force['reported_by']}; {count} live replica report(s)); no override holds"
+            f"in force: at least {in_force['level']} (fleet level){when}, reported by replica "
+            f"{in_force['reported_by']}; {count} live replica report(s); no override holds"
         )
     else:
         if "shared_state" in in_force:

@@ -1010,3 +1010,12 @@ class ButtressConfig(Section):
     def base_dir(self) -> Path | None:
         """The directory of the file this configuration was read from (None: built in)."""
         return self._file.parent if self._file is not None else None
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_not_empty(cls, value: object) -> object:
+        # Path("") is the working directory: an empty value (often an unset ${VAR}) would
+        # put the catalog wherever the command happens to run
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: name the data directory, or leave data_dir out")
+        return value

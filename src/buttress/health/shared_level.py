@@ -5,9 +5,10 @@ an expiry, every sync round of the store's agent (``sync_interval``, 0.1 s by de
 once when it changes, with a notice on the store's channel. The **fleet level** is the most
 severe live report of the other processes: every process applies at least that level, so
 when one replica runs hot, the whole service sheds the same features. A replica that dies
-stops counting when its report expires (``ttl``). A change reaches the other processes in one
-pub/sub message (measured in tests/health/test_shared_level.py); a missed message is caught up
-by the next round.
+stops counting when its report expires (``ttl``). The reports' script also records when
+the fleet level last changed (:func:`fleet_record`, for ``buttress level show``). A change
+reaches the other processes in one pub/sub message (measured in
+tests/health/test_shared_level.py); a missed message is caught up by the next round.
 
 When Redis does not answer, each process goes on with its own level (and says so once).
 """
@@ -26,7 +27,7 @@ from typing import Any
 from buttress.state._lua import SCRIPTS
 from buttress.state.redis_store import RedisStore
 
-__all__ = ["Report", "SharedLevel", "announce_override", "reports"]
+__all__ = ["FleetRecord", "Report", "SharedLevel", "announce_override", "fleet_record", "reports"]
 
 log = logging.getLogger("buttress.degradation")
 
@@ -55,6 +56,7 @@ class SharedLevel:
         self.notice_key = ("level", store.notice_name(name))
         self.member = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.key = store.key("level", name)
+        self.fleet_key = _fleet_key(store, name)
         self.ttl_us = int(ttl * 1e6)
         self.on_change = on_change
         self.on_override = on_override
@@ -80,7 +82,7 @@ class SharedLevel:
             self._announce = False
             own = self.own
         args = [self.member, own, self.ttl_us, self.store.channel, notice]
-        return [(SCRIPTS["level_report"], [self.key], args)]
+        return [(SCRIPTS["level_report"], [self.key, self.fleet_key], args)]
 
     def synced(self, replies: list[Any]) -> None:
         if not self.available:
@@ -153,6 +155,30 @@ def reports(store: RedisStore, name: str = "degradation") -> list[Report]:
         if index.isdigit() and expires and float(expires) > now:
             live.append(Report(_text(member), int(index), (float(expires) - now) / 1e6))
     return sorted(live, key=lambda r: (-r.index, r.member))
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRecord:
+    """The fleet level (the most severe live report of every process) and when it changed."""
+
+    index: int
+    since: float  # Unix time, seconds (Redis's clock)
+
+
+def fleet_record(store: RedisStore, name: str = "degradation") -> FleetRecord | None:
+    """The fleet level as the replicas' last report recorded it, or ``None`` (no replica has
+    reported for ``ttl``, or they run a version that does not record it). A report that
+    expired since then is counted out by the next replica's round (``sync_interval``)."""
+    held = store.client.get(_fleet_key(store, name))
+    index, _, since = _text(held).partition(":") if held is not None else ("", "", "")
+    try:
+        return FleetRecord(int(index), float(since) / 1e6) if index.isdigit() else None
+    except ValueError:  # not written by this version: no date to show
+        return None
+
+
+def _fleet_key(store: RedisStore, name: str) -> str:
+    return store.key("level-fleet", name)  # the reports' hash tag: one slot on a cluster
 
 
 def _text(value: bytes | str) -> str:
