@@ -24,7 +24,7 @@ def test_cron_in_a_time_zone_fires_at_local_time() -> None:
     ("make", "needle"),
     [
         (lambda: Cron("0 3 * *"), "five-field"),
-        (lambda: Cron("42 * * * * *"), "five-field"),
+        (lambda: Cron("42 * * * * *"), "six fields"),
         (lambda: Cron("0 3 * * *", "Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
         (lambda: Every(0), "more than 0"),
         (lambda: At(dt.datetime(2026, 1, 1)), "time zone"),

@@ -45,7 +45,15 @@ from buttress.jobs.leader import Election, FencedError
 from buttress.jobs.schedule import Missed, Schedule, decide, first_due, parse_schedule
 from buttress.jobs.tables import JobRow, JobRunRow, ReplicaRow
 
-__all__ = ["Job", "JobContext", "JobRunner", "ReplicaInfo", "RunInfo", "replica_id"]
+__all__ = [
+    "Job",
+    "JobContext",
+    "JobRunner",
+    "ReplicaInfo",
+    "RunInfo",
+    "refuse_sqlite_elsewhere",
+    "replica_id",
+]
 
 log = logging.getLogger("buttress.jobs")
 
@@ -167,6 +175,26 @@ def _boot(machine: str) -> str:
     """The boot id part of a claims machine string (``host|boot|pidns``)."""
     parts = machine.split("|")
     return parts[1] if len(parts) > 1 else machine
+
+
+def refuse_sqlite_elsewhere(catalog: Catalog, alive_after: float = 20.0) -> None:
+    """SQLite is one host: raise :class:`ButtressError` when a replica on another machine has
+    reported itself in the last ``alive_after`` seconds (``buttress serve`` checks at start)."""
+    if catalog.backend != "sqlite":
+        return
+    me = claims.Owner.current()
+    with catalog.begin() as session:
+        now = claims.catalog_now(session)
+        recent = session.scalars(
+            select(ReplicaRow).where(ReplicaRow.seen_at > now - dt.timedelta(seconds=alive_after))
+        ).all()
+    for other in recent:
+        if _boot(other.machine) != _boot(me.machine):
+            raise ButtressError(
+                f"the SQLite catalog {catalog.location} is in use by replica {other.id} on host "
+                f"{other.host}: a SQLite catalog serves one host only; give every replica the "
+                "same PostgreSQL catalog (catalog.url) to run them on several hosts"
+            )
 
 
 class JobRunner:
@@ -595,24 +623,7 @@ class JobRunner:
             log.warning("could not report replica %s: %s", self.replica, exc)
 
     def _refuse_sqlite_elsewhere(self) -> None:
-        """SQLite is one host: refuse to start beside a live replica on another machine."""
-        if self.catalog.backend != "sqlite":
-            return
-        me = claims.Owner.current()
-        with self.catalog.begin() as session:
-            now = claims.catalog_now(session)
-            recent = session.scalars(
-                select(ReplicaRow).where(
-                    ReplicaRow.seen_at > now - dt.timedelta(seconds=self.alive_after)
-                )
-            ).all()
-        for other in recent:
-            if _boot(other.machine) != _boot(me.machine):
-                raise ButtressError(
-                    f"the SQLite catalog {self.catalog.location} is in use by replica {other.id} "
-                    f"on host {other.host}: a SQLite catalog serves one host only; give every "
-                    "replica the same PostgreSQL catalog (catalog.url) to run them on several hosts"
-                )
+        refuse_sqlite_elsewhere(self.catalog, self.alive_after)
 
     @property
     def alive_after(self) -> float:

@@ -28,15 +28,24 @@ or no replica led): ``skip`` them (as cron does) or ``run_once`` now for all of 
 
 @dataclass(frozen=True, slots=True)
 class Cron:
-    """A five-field cron expression (minute hour day month weekday) read in ``tz``."""
+    """A five-field cron expression (minute hour day-of-month month day-of-week) read in
+    ``tz``; with ``seconds``, a sixth field of seconds, last (croniter's order)."""
 
     expression: str
     tz: str = "UTC"
+    seconds: bool = False
 
     def __post_init__(self) -> None:
         from croniter import croniter
 
-        if not croniter.is_valid(self.expression) or len(self.expression.split()) != 5:
+        fields = len(self.expression.split())
+        if fields == 6 and not self.seconds:
+            raise ConfigError(
+                f"schedule {self.expression!r} has six fields: a five-field cron expression "
+                "(minute hour day-of-month month day-of-week) fires at most once a minute; "
+                "a sixth field, seconds, last, needs the seconds option"
+            )
+        if fields not in (5, 6) or not croniter.is_valid(self.expression):
             raise ConfigError(
                 f"schedule {self.expression!r} is not a five-field cron expression "
                 "(minute hour day-of-month month day-of-week)"
@@ -107,7 +116,7 @@ def parse_schedule(spec: str) -> Schedule:
     kind, _, rest = spec.partition(" ")
     if kind == "cron":
         expression, _, tz = rest.rpartition(" ")
-        return Cron(expression, tz)
+        return Cron(expression, tz, seconds=len(expression.split()) == 6)
     if kind == "every" and rest.endswith("s"):
         return Every(float(rest[:-1]))
     if kind == "at":
