@@ -77,6 +77,9 @@ def test_replicas_back_up_once_per_due_time_and_fail_over(project: Path, pg_data
             in httpx.get(f"{s.url}metrics").text
         ]
         assert leaders == [lead]
+        ready = {s is lead: httpx.get(f"{s.url}readyz").json()["checks"] for s in servers}
+        assert ready[True]["scheduler"] == {"ok": True, "leading": True, "reason": "leader"}
+        assert ready[False]["scheduler"]["reason"] == f"{leader} leads"
 
         lead.process.kill()
         lead.process.wait(10)

@@ -8,6 +8,7 @@ import datetime as dt
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -239,3 +240,34 @@ def test_registration_mistakes_are_refused(catalog: Catalog) -> None:
         runner.register(Job("x", Every(1), "h"))
     with pytest.raises(ButtressError, match="shorter than its lease"):
         JobRunner(catalog, lease=1, renew=2)
+
+
+def test_a_leader_that_loses_the_catalog_steps_down_and_says_why(pg_database: str) -> None:
+    import psycopg
+
+    from buttress.catalog import catalog_url
+    from tests.conftest import PG_ADMIN_DSN
+
+    catalog = Catalog(catalog_url(pg_database, Path()), connect_timeout=2)
+    catalog.upgrade()
+    name = pg_database.rsplit("/", 1)[1]
+    runner = JobRunner(catalog, replica="a", **FAST)  # type: ignore[arg-type]
+    try:
+        assert runner.election.step()
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        try:
+            assert runner.election.step() is False
+            assert not runner.election.leading
+            assert runner.election.reason.startswith("the catalog did not answer")
+        finally:
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert runner.election.step()  # back: it leads again, under a new term
+        assert runner.election.term == 2
+    finally:
+        catalog.dispose()
