@@ -6,6 +6,7 @@ SQLite file elect one leader."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from tests.conftest import wait_until
 
 SCRIPT = Path(__file__).with_name("replica.py")
 ROOT = Path(__file__).parents[2]
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"  # Debian's faketime
 
 
 class Replicas:
@@ -33,8 +35,10 @@ class Replicas:
         self.catalog = Catalog(url)
         self.catalog.upgrade()
 
-    def start(self, name: str, *, every: float = 2.0) -> None:
+    def start(self, name: str, *, every: float = 2.0, skew: str = "") -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+        if skew:  # this process's clock off by ``skew`` ("+4s"), by libfaketime
+            env |= {"LD_PRELOAD": FAKETIME, "FAKETIME": skew, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
         log = (self.tmp / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
             [sys.executable, str(SCRIPT), self.url, name, str(every)],
@@ -135,3 +139,34 @@ def test_two_processes_on_one_sqlite_file_elect_one_leader(tmp_path: Path) -> No
         _ticks_ran_once(runs)
     finally:
         replicas.close()
+
+
+def test_replicas_with_skewed_clocks_run_each_due_time_once(pg_replicas: Replicas) -> None:
+    """Clocks 4 s ahead and 4 s behind: due times and leases come from the catalog's clock, so
+    a change of leader neither runs a due time twice nor jumps ahead."""
+    if not Path(FAKETIME).exists():
+        pytest.fail(f"{FAKETIME} is missing: install Debian's faketime (scripts/check.sh does)")
+    pg_replicas.start("ahead", every=1.0, skew="+4s")
+    wait_until(lambda: pg_replicas.leader() is not None, "a leader", timeout=20)
+    pg_replicas.start("behind", every=1.0, skew="-4s")
+    pg_replicas.start("true", every=1.0)
+    wait_until(lambda: len(pg_replicas.runs()) >= 3, "three ticks", timeout=20)
+    for _ in range(2):  # hand over twice, between skewed clocks
+        lead = pg_replicas.leader()
+        assert lead is not None
+        pg_replicas.procs[lead.holder].kill()
+        pg_replicas.procs[lead.holder].wait(10)
+        wait_until(
+            lambda lead=lead: (
+                (now := pg_replicas.leader()) is not None and now.holder != lead.holder
+            ),  # type: ignore[misc]
+            "the next leader",
+            timeout=10,
+        )
+        count = len(pg_replicas.runs())
+        wait_until(lambda count=count: len(pg_replicas.runs()) >= count + 2, "ticks")  # type: ignore[misc]
+    runs = pg_replicas.runs()
+    _ticks_ran_once(runs)
+    assert len({r.replica for r in runs}) == 3
+    dues = sorted(r.due_at for r in runs)
+    assert all((b - a).total_seconds() >= 0.99 for a, b in itertools.pairwise(dues))
