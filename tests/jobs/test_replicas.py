@@ -146,11 +146,14 @@ def test_replicas_with_skewed_clocks_run_each_due_time_once(pg_replicas: Replica
     a change of leader neither runs a due time twice nor jumps ahead."""
     if not Path(FAKETIME).exists():
         pytest.fail(f"{FAKETIME} is missing: install Debian's faketime (scripts/check.sh does)")
-    pg_replicas.start("ahead", every=1.0, skew="+4s")
+    pg_replicas.start("behind", every=1.0, skew="-4s")  # leads first, with a slow clock
     wait_until(lambda: pg_replicas.leader() is not None, "a leader", timeout=20)
-    pg_replicas.start("behind", every=1.0, skew="-4s")
+    pg_replicas.start("ahead", every=1.0, skew="+4s")  # a follower with a fast clock
     pg_replicas.start("true", every=1.0)
-    wait_until(lambda: len(pg_replicas.runs()) >= 3, "three ticks", timeout=20)
+    wait_until(lambda: len(pg_replicas.runs()) >= 6, "six ticks", timeout=20)
+    first = pg_replicas.leader()
+    assert first is not None
+    assert (first.holder, first.term) == ("behind", 1)
     for _ in range(2):  # hand over twice, between skewed clocks
         lead = pg_replicas.leader()
         assert lead is not None
@@ -168,5 +171,9 @@ def test_replicas_with_skewed_clocks_run_each_due_time_once(pg_replicas: Replica
     runs = pg_replicas.runs()
     _ticks_ran_once(runs)
     assert len({r.replica for r in runs}) == 3
+    final = pg_replicas.leader()
+    assert final is not None
+    assert final.term == 3, "a replica with a fast clock took the lease from a live leader"
+    assert max(r.term for r in runs) == 3
     dues = sorted(r.due_at for r in runs)
     assert all((b - a).total_seconds() >= 0.99 for a, b in itertools.pairwise(dues))
