@@ -126,6 +126,7 @@ def test_a_hung_job_is_marked_timed_out_and_its_claim_released(
     with catalog.begin() as session:
         assert claims.get(session=session, key="job:hangs") is None
     release.set()
+    runner.stop()  # waits for the released job to end before the catalog is closed
 
 
 def test_a_one_shot_timer_survives_a_restart_and_says_how_late(

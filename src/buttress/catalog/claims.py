@@ -135,7 +135,10 @@ def _start_mark(pid: int) -> float:
     except OSError:
         return float(psutil.Process(pid).create_time())
     # the command name (field 2) is in parentheses and may hold spaces: count after it
-    return float(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # a zombie (killed, not yet reaped by its parent) runs no more
+        raise psutil.NoSuchProcess(pid)
+    return float(fields[19])
 
 
 def _machine() -> str:

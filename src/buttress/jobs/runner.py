@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from buttress._version import __version__
@@ -163,6 +163,7 @@ class _Running:
     cancelled: threading.Event
     heartbeat: claims.Heartbeat
     context: JobContext
+    handler: Handler
     thread: threading.Thread | None = None
     timed_out: bool = False
 
@@ -234,6 +235,9 @@ class JobRunner:
         self._synced_term = 0
         self._unknown: set[str] = set()
         self._passes = 0
+        self._workers: list[threading.Thread] = []  # job threads, timed-out ones included
+        self._last_seen = self._last_elected = -1e9
+        self._soonest: float | None = None  # monotonic time the next job is due
         self.last_error = ""
 
     # -- registration (domains, at start) -------------------------------------------------
@@ -302,14 +306,20 @@ class JobRunner:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop starting jobs and give the lease up (running jobs go on until they end or the
-        process does)."""
+        """Stop starting jobs, give the lease up, and wait up to ``timeout`` seconds in all for
+        running jobs to end (those still running then go on until they end or the process
+        does)."""
         self._stopping.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
         self.election.resign()
+        with self._lock:
+            threads = list(self._workers)
+        for thread in threads:  # running jobs get what is left of ``timeout`` to end
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -320,41 +330,30 @@ class JobRunner:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("job runner pass failed")
             wait = max(0.05, self.renew - (time.monotonic() - began))
-            soonest = self._soonest()
-            if soonest is not None:
-                wait = min(wait, max(0.01, soonest))
+            if self._soonest is not None and self.election.leading:
+                wait = min(wait, max(0.005, self._soonest - time.monotonic()))
             self._wake.wait(wait)
             self._wake.clear()
 
     def step(self) -> list[int]:
-        """One pass: report this replica, renew or seek the lease, and (as leader) start the
-        due jobs and expire runs past their timeout. Returns the ids of the runs started."""
+        """One pass: report this replica, renew or seek the lease (once per ``renew``), and
+        (as leader) start the due jobs and expire runs past their timeout. Returns the ids of
+        the runs started."""
         self._passes += 1
-        if self._passes % 5 == 1:
+        now = time.monotonic()
+        if now - self._last_seen >= 5 * self.renew:
+            self._last_seen = now
             self._seen()
         self._expire_timeouts()
-        if not self.election.step():
-            return []
-        if self._synced_term != self.election.term:
-            self._sync()
-        elif self._passes % 10 == 0:
-            self._sweep_interrupted()
+        if now - self._last_elected >= self.renew or not self.election.leading:
+            self._last_elected = now
+            if not self.election.step():
+                return []
+            if self._synced_term != self.election.term:
+                self._sync()
+            elif self._passes % 10 == 0:
+                self._sweep_interrupted()
         return self._start_due()
-
-    def _soonest(self) -> float | None:
-        """Seconds until the next due job, from the last pass's view (None: not leading)."""
-        if not self.election.leading:
-            return None
-        try:
-            with self.catalog.begin() as session:
-                soonest = session.scalars(
-                    select(JobRow.next_due).order_by(JobRow.next_due).limit(1)
-                ).first()
-                if soonest is None:
-                    return None
-                return (soonest - claims.catalog_now(session)).total_seconds()
-        except ButtressError:
-            return None
 
     # -- the leader's work -------------------------------------------------------------------
 
@@ -414,80 +413,83 @@ class JobRunner:
                 )
 
     def _start_due(self) -> list[int]:
-        with self.catalog.begin() as session:
-            now = claims.catalog_now(session)
-            due = session.scalars(
-                select(JobRow).where(JobRow.next_due <= now).order_by(JobRow.next_due).limit(BATCH)
-            ).all()
-            snapshot = [(row.key, row.handler, row.schedule, row.next_due) for row in due]
-        started = []
-        for key, handler, spec, next_due in snapshot:
-            if not self.election.leading or self._stopping.is_set():
-                break
-            if handler not in self.handlers:
-                if key not in self._unknown:
-                    self._unknown.add(key)
-                    log.warning("job %s is due but this replica has no handler %r", key, handler)
-                continue
-            try:
-                run = self._begin(key, spec, next_due)
-            except FencedError as exc:
-                log.warning("job %s not started: %s", key, exc)
-                break
-            if run is not None:
-                started.append(run.run_id)
-                self._launch(run, handler)
-        return started
+        """Start the due jobs (up to :data:`BATCH`) in one fenced catalog transaction: for each,
+        move its due time on, take its claim and record its run; then launch them."""
+        started: list[_Running] = []
+        try:
+            with self.catalog.begin() as session:
+                self.election.fence(session)
+                now = claims.catalog_now(session)
+                due = session.scalars(
+                    select(JobRow)
+                    .where(JobRow.next_due <= now)
+                    .order_by(JobRow.next_due)
+                    .limit(BATCH)
+                ).all()
+                for row in due:
+                    run = self._begin(session, row, now)
+                    if run is not None:
+                        started.append(run)
+                soonest = session.scalar(select(func.min(JobRow.next_due)))
+                self._soonest = (
+                    None
+                    if soonest is None
+                    else time.monotonic() + (soonest - claims.catalog_now(session)).total_seconds()
+                )
+        except FencedError as exc:
+            log.warning("due jobs not started: %s", exc)
+            return []
+        for run in started:
+            self._launch(run)
+        return [run.run_id for run in started]
 
-    def _begin(self, key: str, spec: str, next_due: dt.datetime) -> _Running | None:
-        """Fence, move the due time on, take the job's claim and record the run: all or none."""
+    def _begin(self, session: Session, row: JobRow, now: dt.datetime) -> _Running | None:
+        """Move ``row``'s due time on, take the job's claim and record the run (in the caller's
+        fenced transaction); None when nothing is to run (missed, still running, no handler)."""
+        key = row.key
+        handler = self.handlers.get(row.handler)
+        if handler is None:
+            if key not in self._unknown:
+                self._unknown.add(key)
+                log.warning("job %s is due but this replica has no handler %r", key, row.handler)
+            return None
         job = self.jobs.get(key)
         grace = job.grace if job is not None else 60.0
-        schedule = parse_schedule(spec)
-        holder = f"{self.replica}"[:100]
-        with self.catalog.begin() as session:
-            self.election.fence(session)
-            row = session.get(JobRow, key, populate_existing=True)
-            if row is None or row.next_due != next_due:
-                return None  # moved or removed meanwhile
-            now = claims.catalog_now(session)
-            decision = decide(schedule, next_due, now, missed=_missed(row.missed), grace=grace)
-            if decision.next_due is None:
-                session.delete(row)
-            else:
-                row.next_due = decision.next_due
-            record = JobRunRow(
-                job=key,
-                due_at=next_due,
-                started_at=now,
-                late=decision.late,
-                missed=decision.missed,
-                replica=self.replica,
-                term=self.election.term,
-                error="",
-            )
-            if not decision.run:
-                record.outcome, record.ended_at = "missed", now
-                record.error = f"{decision.missed} due time(s) passed unnoticed (missed: skip)"
-                session.add(record)
-                log.warning("job %s: %s", key, record.error)
-                return None
-            try:
-                claims.acquire(
-                    session=session, key=f"job:{key}", holder=holder, lease=self.lease * 6
-                )
-            except claims.ClaimHeldError as exc:
-                record.outcome, record.ended_at = "skipped", now
-                record.error = f"still running: {exc}"
-                session.add(record)
-                log.warning("job %s is still running at its next due time: skipped", key)
-                return None
-            record.outcome = "running"
-            session.add(record)
-            session.flush()
-            run_id = record.id
-            timeout = row.timeout
-            payload = dict(row.payload or {})
+        due_at = row.next_due
+        decision = decide(
+            parse_schedule(row.schedule), due_at, now, missed=_missed(row.missed), grace=grace
+        )
+        timeout, payload = row.timeout, dict(row.payload or {})
+        if decision.next_due is None:
+            session.delete(row)
+        else:
+            row.next_due = decision.next_due
+        record = JobRunRow(
+            job=key,
+            due_at=due_at,
+            started_at=now,
+            late=decision.late,
+            missed=decision.missed,
+            replica=self.replica,
+            term=self.election.term,
+            error="",
+            outcome="running",
+        )
+        session.add(record)
+        if not decision.run:
+            record.outcome, record.ended_at = "missed", now
+            record.error = f"{decision.missed} due time(s) passed unnoticed (missed: skip)"
+            log.warning("job %s: %s", key, record.error)
+            return None
+        holder = self.replica[:100]
+        try:
+            claims.acquire(session=session, key=f"job:{key}", holder=holder, lease=self.lease * 6)
+        except claims.ClaimHeldError as exc:
+            record.outcome, record.ended_at = "skipped", now
+            record.error = f"still running: {exc}"
+            log.warning("job %s is still running at its next due time: skipped", key)
+            return None
+        session.flush()
         if decision.late > 1.0:
             log.info("job %s started %.1f s late", key, decision.late)
         cancelled = threading.Event()
@@ -496,28 +498,38 @@ class JobRunner:
         )
         context = JobContext(
             key,
-            run_id,
+            record.id,
             self.election.term,
-            next_due,
+            due_at,
             decision.late,
             payload,
             cancelled,
             self.election,
         )
         return _Running(
-            run_id, key, holder, time.monotonic(), timeout, cancelled, heartbeat, context
+            record.id,
+            key,
+            holder,
+            time.monotonic(),
+            timeout,
+            cancelled,
+            heartbeat,
+            context,
+            handler,
         )
 
-    def _launch(self, run: _Running, handler: str) -> None:
+    def _launch(self, run: _Running) -> None:
         with self._lock:
             self._running[run.run_id] = run
         run.heartbeat.start()
         run.thread = threading.Thread(
             target=self._work,
-            args=(run, self.handlers[handler]),
+            args=(run, run.handler),
             name=f"buttress-job-{run.key}",
             daemon=True,
         )
+        with self._lock:
+            self._workers = [t for t in self._workers if t.is_alive()] + [run.thread]
         run.thread.start()
 
     def _work(self, run: _Running, handler: Handler) -> None:
