@@ -126,7 +126,8 @@ def overhead(jobs: int, seconds: float) -> None:
     try:
         runner.start()
         _wait(lambda: runner.election.leading, 60)
-        time.sleep(2)  # the first pass stores the jobs
+        _wait(lambda: len(runner.due()) >= jobs, 120)  # the first pass stores the jobs
+        time.sleep(2)
         cpu, wall = time.process_time(), time.monotonic()
         time.sleep(seconds)
         idle = (time.process_time() - cpu) / (time.monotonic() - wall) * 60
