@@ -53,3 +53,6 @@ DEGRADATION_LEVEL = f"{PREFIX}_degradation_level"  # gauge: index of the level (
 DEGRADATION_LEVEL_INFO = f"{PREFIX}_degradation_level_info"  # gauge{level, automatic}: 1
 DEGRADATION_OVERRIDE = f"{PREFIX}_degradation_override"  # gauge: 1 while an override holds
 FEATURE_ENABLED = f"{PREFIX}_feature_enabled"  # gauge{feature}: 1 on, 0 off
+
+# jobs and replicas (buttress.jobs.metrics)
+LEADER = f"{PREFIX}_leader"  # gauge{replica}: 1 on the replica that leads (runs scheduled jobs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,25 @@ def test_a_live_holder_stays_live_when_the_boot_time_reading_moves(
     _put(catalog, "k", "alive", HERE, expires_in=20)
     with pytest.raises(claims.ClaimHeldError):
         _acquire(catalog, "k", "mine")
+
+
+def test_a_killed_process_not_yet_reaped_is_gone() -> None:
+    """A holder killed by ``kill -9`` is a zombie until its parent reaps it: its claim is dead
+    at once, not after its lease (a leader's failover took the whole lease that way)."""
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owner = claims.Owner(HERE.host, HERE.machine, child.pid, claims._start_mark(child.pid))
+        assert claims.process_runs(owner.machine, owner.pid, owner.started, HERE) is True
+        os.kill(child.pid, signal.SIGKILL)
+        wait_until(
+            lambda: Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z",
+            "the zombie",
+        )
+        assert claims.process_runs(owner.machine, owner.pid, owner.started, HERE) is False
+    finally:
+        child.kill()
+        child.wait()

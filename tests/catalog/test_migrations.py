@@ -8,6 +8,7 @@ from sqlalchemy import inspect, text
 
 from buttress.catalog import Catalog, migrate
 from buttress.catalog.tables import Base
+from buttress.jobs import tables as _job_tables  # noqa: F401  (its tables on Base.metadata)
 
 
 def test_upgrade_creates_every_table(catalog: Catalog) -> None:

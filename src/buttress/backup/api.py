@@ -102,7 +102,7 @@ def _next_runs(request: Request) -> dict[tuple[str, str], Any]:
     scheduler = getattr(request.app.state, "scheduler", None)
     if not scheduler:
         return {}
-    return {(job.target, job.kind): job.next_at for job in scheduler.jobs}
+    return dict(scheduler.next_times())
 
 
 @router.get("/targets", summary="Every target: schedule, last run, newest good backup, sizes")

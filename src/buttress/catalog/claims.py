@@ -51,6 +51,8 @@ __all__ = [
     "decide",
     "get",
     "held_by",
+    "insert_if_free",
+    "process_runs",
     "release",
     "renew",
     "state",
@@ -133,7 +135,10 @@ def _start_mark(pid: int) -> float:
     except OSError:
         return float(psutil.Process(pid).create_time())
     # the command name (field 2) is in parentheses and may hold spaces: count after it
-    return float(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # a zombie (killed, not yet reaped by its parent) runs no more
+        raise psutil.NoSuchProcess(pid)
+    return float(fields[19])
 
 
 def _machine() -> str:
@@ -154,17 +159,24 @@ def _machine() -> str:
 def _process_runs(claim: Claim, here: Owner) -> bool | None:
     """Whether the claim's process still runs: None when this process cannot tell (another
     machine or PID namespace)."""
-    if claim.machine != here.machine:
+    return process_runs(claim.machine, claim.pid, claim.pid_started, here)
+
+
+def process_runs(machine: str, pid: int, started: float, here: Owner) -> bool | None:
+    """Whether the process ``pid`` that started at ``started`` on ``machine`` (an
+    :class:`Owner`'s fields) still runs: None when ``here`` cannot tell (another machine or
+    PID namespace)."""
+    if machine != here.machine:
         return None
     import psutil
 
     try:
-        started = _start_mark(claim.pid)
+        mark = _start_mark(pid)
     except psutil.NoSuchProcess:
         return False
     except psutil.Error:
         return None  # exists, but we may not look at it: the lease decides
-    return abs(started - claim.pid_started) < 0.5  # else the PID was reused
+    return abs(mark - started) < 0.5  # else the PID was reused
 
 
 def decide(expires_at: dt.datetime, now: dt.datetime, process_runs: bool | None) -> State:
@@ -191,24 +203,29 @@ def catalog_now(session: Session) -> dt.datetime:
     return utcnow()
 
 
-def _changed(session: Session, stmt: Any) -> bool:
-    """Whether an INSERT, UPDATE or DELETE changed a claim (by RETURNING: drivers do not all
+def _changed(session: Session, stmt: Any, column: Any = Claim.key) -> bool:
+    """Whether an INSERT, UPDATE or DELETE changed a row (by RETURNING: drivers do not all
     give a rowcount for ``ON CONFLICT DO NOTHING``)."""
-    return session.execute(stmt.returning(Claim.key)).first() is not None
+    return session.execute(stmt.returning(column)).first() is not None
 
 
-def _insert_if_free(session: Session, values: dict[str, object]) -> bool:
+def insert_if_free(session: Session, model: Any, values: dict[str, object]) -> bool:
+    """``INSERT ... ON CONFLICT (primary key) DO NOTHING`` of one ``model`` row: whether this
+    caller inserted it (exactly one of any number of racing callers does)."""
+    key = [column.name for column in model.__table__.primary_key]
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return _changed(
-            session, pg_insert(Claim).values(values).on_conflict_do_nothing(index_elements=["key"])
-        )
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        stmt: Any = pg_insert(model).values(values).on_conflict_do_nothing(index_elements=key)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return _changed(
-        session, sqlite_insert(Claim).values(values).on_conflict_do_nothing(index_elements=["key"])
-    )
+        stmt = sqlite_insert(model).values(values).on_conflict_do_nothing(index_elements=key)
+    return _changed(session, stmt, getattr(model, key[0]))
+
+
+def _insert_if_free(session: Session, values: dict[str, object]) -> bool:
+    return insert_if_free(session, Claim, values)
 
 
 def acquire(

@@ -130,6 +130,29 @@ class ServerConfig(Section):
     keep_alive_timeout: Duration = Field(
         default=5.0, gt=0, description="How long an idle keep-alive connection stays open."
     )
+    leader_lease: Duration = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "With several replicas on one catalog: how long the elected leader (the one that "
+            "runs scheduled jobs) keeps leading without renewing; the longest failover gap when "
+            "it dies on another host (docs/replicas.md)."
+        ),
+    )
+    leader_renew: Duration = Field(
+        default=1.0,
+        gt=0,
+        description="How often the leader renews its lease and looks for due jobs (< lease).",
+    )
+
+    @model_validator(mode="after")
+    def _renew_within_lease(self) -> ServerConfig:
+        if self.leader_renew >= self.leader_lease:
+            raise ValueError(
+                f"leader_renew ({self.leader_renew:g}s) must be shorter than leader_lease "
+                f"({self.leader_lease:g}s): the leader renews several times per lease"
+            )
+        return self
 
 
 StoreFailureMode = Literal["local", "allow", "deny"]

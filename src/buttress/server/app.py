@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
@@ -29,6 +30,9 @@ from buttress.health.level_api import router as level_api
 from buttress.health.level_metrics import LevelCollector
 from buttress.health.metrics import HealthCollector
 from buttress.health.monitor import HealthMonitor
+from buttress.jobs import JobRunner
+from buttress.jobs.api import router as jobs_api
+from buttress.jobs.metrics import LeaderCollector
 from buttress.server.errors import install_handlers
 from buttress.server.gate import RequestGate
 from buttress.server.metrics import ServerMetrics
@@ -52,7 +56,9 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     config = config or ButtressConfig()
     metrics = ServerMetrics.create(catalog)
     backup_metrics = BackupMetrics(metrics.registry, config.backup, catalog)
-    scheduler = BackupScheduler(config.backup, lambda: Backups(config.backup, catalog))
+    runner = JobRunner(catalog, lease=config.server.leader_lease, renew=config.server.leader_renew)
+    metrics.registry.register(LeaderCollector(runner))
+    scheduler = BackupScheduler(config.backup, lambda: Backups(config.backup, catalog), runner)
     monitor = HealthMonitor(
         build_checks(config.health, config.base_dir),
         history=config.health.history,
@@ -66,7 +72,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         events.subscribe(backup_metrics)
-        scheduler.start()
+        await anyio.to_thread.run_sync(runner.start)
         monitor.start()
         if degradation is not None:
             degradation.start()
@@ -76,7 +82,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
             if degradation is not None:
                 await degradation.stop()
             await monitor.stop()
-            scheduler.stop()
+            await anyio.to_thread.run_sync(runner.stop)
             events.unsubscribe(backup_metrics)
             catalog.dispose()
 
@@ -91,6 +97,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.state.catalog = catalog
     app.state.config = config
     app.state.scheduler = scheduler
+    app.state.jobs = runner
     app.state.health = monitor
     app.state.degradation = degradation
     app.state.metrics = metrics
@@ -99,7 +106,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     install_handlers(app)
     app.include_router(probes)
     app.state.api_routes = []  # for the audit of requests the gate refuses before routing
-    for router in (api, backup_api, health_api, level_api):
+    for router in (api, backup_api, health_api, level_api, jobs_api):
         app.include_router(router, responses=ERROR_RESPONSES)
         app.state.api_routes.extend(r for r in router.routes if isinstance(r, APIRoute))
 

@@ -64,6 +64,13 @@ async def readyz(request: Request) -> JSONResponse:
                     "status": check["status"],
                     "detail": check["detail"],
                 }
+    runner = getattr(request.app.state, "jobs", None)
+    if runner is not None:  # not a condition of readiness: every replica serves the API
+        checks["scheduler"] = {
+            "ok": True,
+            "leading": runner.election.leading,
+            "reason": runner.election.reason,
+        }
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

@@ -130,8 +130,13 @@ def prepare(config: ButtressConfig, data_dir: Path, *, host: str, port: int) -> 
     """Open and migrate the catalog and bind the port. The bootstrap admin token is created
     later, by :func:`serve`, after everything else that can fail, in the same step that prints
     it."""
+    from buttress.jobs.runner import refuse_sqlite_elsewhere
+
     catalog = ready_catalog(config, data_dir)
     try:
+        refuse_sqlite_elsewhere(
+            catalog, 5 * config.server.leader_renew * 3 + config.server.leader_lease
+        )
         sock = bind(host, port)
     except BaseException:
         catalog.dispose()

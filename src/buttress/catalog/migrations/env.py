@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from buttress.catalog.tables import Base
 
 engine = context.config.attributes["engine"]
 assert isinstance(engine, Engine)
 
+MIGRATION_LOCK = 0x62757474  # "butt": the advisory lock key replicas migrate under
+
 with engine.begin() as connection:
+    if connection.dialect.name == "postgresql":
+        # replicas starting together on one catalog: one migrates, the others wait here (the
+        # lock ends with this transaction), then find the schema current and do nothing
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
