@@ -9,7 +9,7 @@ source scripts/lib.sh
 started=$(date +%s)
 
 ensure_debian_packages chromium postgresql postgresql-client mariadb-server mariadb-client \
-  redis-server redis-tools openssl age zstd
+  redis-server redis-tools openssl age zstd faketime
 ensure_postgres
 ensure_mariadb
 ensure_redis
