@@ -35,13 +35,23 @@ class Replicas:
         self.catalog = Catalog(url)
         self.catalog.upgrade()
 
-    def start(self, name: str, *, every: float = 2.0, skew: str = "") -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    def start(
+        self, name: str, *, every: float = 2.0, skew: str = "", host: bool = False, **extra: str
+    ) -> None:
+        """``host``: in a PID namespace of its own (``unshare``), so that to the others it is
+        on another machine (its PID means nothing to them: only the lease and the catalog
+        session tell them it is gone)."""
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+            **extra,
+        }
         if skew:  # this process's clock off by ``skew`` ("+4s"), by libfaketime
             env |= {"LD_PRELOAD": FAKETIME, "FAKETIME": skew, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
         log = (self.tmp / f"{name}.log").open("wb")
+        wrap = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"] if host else []
         self.procs[name] = subprocess.Popen(
-            [sys.executable, str(SCRIPT), self.url, name, str(every)],
+            [*wrap, sys.executable, str(SCRIPT), self.url, name, str(every)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -177,3 +187,29 @@ def test_replicas_with_skewed_clocks_run_each_due_time_once(pg_replicas: Replica
     assert max(r.term for r in runs) == 3
     dues = sorted(r.due_at for r in runs)
     assert all((b - a).total_seconds() >= 0.99 for a, b in itertools.pairwise(dues))
+
+
+def test_a_leader_killed_on_another_host_is_replaced_before_its_lease_ends(
+    pg_replicas: Replicas,
+) -> None:
+    """Two replicas that cannot see each other's processes (PID namespaces of their own) and a
+    60 s lease: after ``kill -9`` of the leader, the other leads as soon as PostgreSQL has
+    ended the killed leader's session (its advisory lock with it), not 60 s later."""
+    for name in ("h1", "h2"):
+        pg_replicas.start(name, host=True, BUTTRESS_TEST_LEASE="60")
+    wait_until(lambda: pg_replicas.leader() is not None, "a leader", timeout=20)
+    wait_until(
+        lambda: (lead := pg_replicas.leader()) is not None and lead.backend is not None,
+        "the leader's lock",
+    )
+    first = pg_replicas.leader()
+    assert first is not None
+    killed = time.monotonic()
+    pg_replicas.procs[first.holder].kill()  # unshare --kill-child: the replica goes with it
+    pg_replicas.procs[first.holder].wait(10)
+    wait_until(
+        lambda: (lead := pg_replicas.leader()) is not None and lead.holder != first.holder,
+        "the other replica to lead",
+        timeout=30,  # half the lease: without the lock, it would wait for all of it
+    )
+    print(f"failover from another host after kill -9: {time.monotonic() - killed:.2f}s")

@@ -272,3 +272,33 @@ def test_a_leader_that_loses_the_catalog_steps_down_and_says_why(pg_database: st
         assert runner.election.term == 2
     finally:
         catalog.dispose()
+
+
+def test_a_leader_whose_catalog_session_ends_is_replaced_at_once(pg_database: str) -> None:
+    """PostgreSQL: the leader's advisory lock goes with its session, and another replica takes
+    over without waiting for the lease (here 60 s) to run out."""
+    import psycopg
+
+    from buttress.catalog import catalog_url
+    from buttress.jobs import Election
+    from tests.conftest import PG_ADMIN_DSN
+
+    catalog = Catalog(catalog_url(pg_database, Path()))
+    catalog.upgrade()
+    a = Election(catalog, "a", lease=60, renew=1)
+    b = Election(catalog, "b", lease=60, renew=1)
+    try:
+        assert a.step()
+        assert a.backend is not None
+        assert b.step() is False  # a's lease is live and its session holds the lock
+        assert b.reason == "a leads"
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (a.backend,))
+        wait_until(lambda: b.step(), "b to take over", timeout=10)
+        assert b.term == 2
+        assert a.step() is False  # a learns it at its next renewal
+        assert a.term == 0
+    finally:
+        a.resign()
+        b.resign()
+        catalog.dispose()

@@ -2,9 +2,13 @@
 
 The leader holds one row of ``leader_lease`` per election name and renews its lease every
 ``renew`` seconds, from the catalog's clock (PostgreSQL's for every host; SQLite is one host).
-A replica takes the lease over when it is free, expired, or its holder's process is
-demonstrably gone (same machine, PID gone or reused: a ``kill -9``'d leader on this host is
-replaced at the next poll, not after its lease). Each takeover increments the row's ``term``:
+A replica takes the lease over when it is free, expired, or its holder is demonstrably gone:
+its process, on the same machine (PID gone, reused, or a zombie); or, with PostgreSQL, its
+catalog session: the leader holds a session advisory lock on a connection of its own and
+records that connection's backend PID in the lease, and PostgreSQL releases the lock the moment
+that session ends (a ``kill -9``'d or crashed leader on any host is replaced at the next poll,
+not after its lease; a host that vanishes without closing its connections is replaced when the
+lease runs out). Each takeover increments the row's ``term``:
 the fencing token every job run is recorded with.
 
 A leader that cannot renew (catalog unreachable) steps down at once: it starts no job until a
@@ -20,10 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from buttress.catalog import claims
@@ -52,12 +58,31 @@ class Leadership:
     expires_at: dt.datetime
 
 
-def _state(row: LeaderLease, now: dt.datetime, here: claims.Owner) -> claims.State:
-    """Gone when its process is seen gone; otherwise the lease decides (a stopped process
-    still exists, but it no longer leads once its lease has run out)."""
+def lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of the election ``name`` (31 bits)."""
+    return zlib.crc32(f"buttress-leader:{name}".encode()) & 0x7FFFFFFF
+
+
+_LOCK_HELD = text(
+    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid"
+    " AND classid = 0 AND objid::bigint = :key AND objsubid = 1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def _state(
+    session: Session, row: LeaderLease, now: dt.datetime, here: claims.Owner
+) -> claims.State:
+    """Gone when its process is seen gone, or (PostgreSQL) the session that held its lock has
+    ended; otherwise the lease decides (a stopped process still exists, but it no longer leads
+    once its lease has run out)."""
     runs = claims.process_runs(row.machine, row.pid, row.pid_started, here)
     if runs is False:
         return "gone"
+    if row.backend is not None and session.get_bind().dialect.name == "postgresql":
+        held = session.execute(_LOCK_HELD, {"pid": row.backend, "key": lock_key(row.name)})
+        if held.first() is None:
+            return "gone"
     return "live" if row.expires_at > now else "expired"
 
 
@@ -94,6 +119,8 @@ class Election:
         self.deadline = 0.0  # monotonic: leads until then without a renewal
         self.reason = "not yet elected"
         self._clock = monotonic
+        self.backend: int | None = None  # PostgreSQL: the backend PID holding the leader lock
+        self._lock: Connection | None = None
 
     @property
     def leading(self) -> bool:
@@ -114,10 +141,66 @@ class Election:
                 log.error("leader %s steps down: the catalog did not answer: %s", self.holder, exc)
             self._lose(f"the catalog did not answer: {exc}")
             return False
+        if won and self.catalog.backend == "postgresql" and not self._hold_lock():
+            return False
         if won:
             # counted from before the request: the catalog's lease began no earlier than that
             self.deadline = asked + self.lease - self.renew_every
         return won
+
+    def _hold_lock(self) -> bool:
+        """Take the session advisory lock (once per term; another session may still hold it:
+        a paused former leader, until it learns it lost) and check, at each renewal, that the
+        session holding it still lives; False when it has ended (another replica may take
+        over at once: this one steps down)."""
+        try:
+            if self._lock is not None:
+                self._lock.execute(text("SELECT 1"))
+                self._lock.commit()
+                return True
+            conn = self.catalog.engine.connect()
+            got, pid = conn.execute(
+                text("SELECT pg_try_advisory_lock(:key), pg_backend_pid()"),
+                {"key": lock_key(self.name)},
+            ).one()
+            conn.commit()
+            if not got:
+                conn.close()
+                return True  # held by a former leader's session still open: the lease decides
+            self._lock, self.backend = conn, int(pid)
+            with self.catalog.begin() as session:
+                session.execute(
+                    update(LeaderLease)
+                    .where(
+                        LeaderLease.name == self.name,
+                        LeaderLease.holder == self.holder,
+                        LeaderLease.term == self.term,
+                    )
+                    .values(backend=self.backend)
+                    .execution_options(synchronize_session=False)
+                )
+            return True
+        except (SQLAlchemyError, ButtressError) as exc:
+            log.error(
+                "leader %s steps down: its catalog session holding the leader lock ended: %s",
+                self.holder,
+                exc,
+            )
+            self._lose("its catalog session holding the leader lock ended")
+            return False
+
+    def _release_lock(self) -> None:
+        conn, self._lock, self.backend = self._lock, None, None
+        if conn is None:
+            return
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(self.name)})
+            conn.commit()
+        except SQLAlchemyError:
+            pass  # the session is gone, and its lock with it
+        finally:
+            conn.invalidate()  # never back to the pool: its session must end
+            conn.close()
 
     def _step(self, session: Session) -> bool:
         now = claims.catalog_now(session)
@@ -155,6 +238,7 @@ class Election:
             "since": now,
             "renewed_at": now,
             "expires_at": expires,
+            "backend": None,  # until it holds the advisory lock (PostgreSQL)
         }
         if row is None:
             if not claims.insert_if_free(
@@ -162,7 +246,7 @@ class Election:
             ):
                 return False  # another replica inserted it first: it leads
             return self._won(1, now, None)
-        if _state(row, now, me) == "live" and row.holder != self.holder:
+        if _state(session, row, now, me) == "live" and row.holder != self.holder:
             self.reason = f"{row.holder} leads"
             return False
         taken = session.execute(
@@ -192,6 +276,7 @@ class Election:
 
     def _lose(self, reason: str) -> None:
         self.term, self.since, self.deadline, self.reason = 0, None, 0.0, reason
+        self._release_lock()
 
     def fence(self, session: Session) -> None:
         """Refuse (raise :class:`FencedError`) unless this replica's term still holds the lease

@@ -62,6 +62,8 @@ class LeaderLease(Base):
     pid: Mapped[int] = mapped_column(Integer)
     pid_started: Mapped[float] = mapped_column(Float)
     term: Mapped[int] = mapped_column(Integer)
+    # PostgreSQL: the backend PID of the leader's session holding the advisory lock
+    backend: Mapped[int | None] = mapped_column(Integer, nullable=True)
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     renewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

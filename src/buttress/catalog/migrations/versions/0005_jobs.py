@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer(), nullable=False),
         sa.Column("pid_started", sa.Float(), nullable=False),
         sa.Column("term", sa.Integer(), nullable=False),
+        sa.Column("backend", sa.Integer(), nullable=True),
         sa.Column("since", UTCDateTime(), nullable=False),
         sa.Column("renewed_at", UTCDateTime(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
