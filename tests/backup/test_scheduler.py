@@ -14,8 +14,8 @@ import pytest
 
 from buttress.backup.scheduler import BackupScheduler
 from buttress.backup.service import Backups
+from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog, catalog_url
-from buttress.catalog.tables import BackupRun
 from buttress.config import load
 from tests.backup.conftest import config_file, recipient
 

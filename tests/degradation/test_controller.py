@@ -11,7 +11,7 @@ import pytest
 from buttress import events, flags
 from buttress.cli import main
 from buttress.config import DegradationConfig, load
-from buttress.health.controller import (
+from buttress.degradation.controller import (
     DegradationController,
     LevelChanged,
     RequestStats,
@@ -171,11 +171,11 @@ def record_hook(event: LevelChanged) -> None:
 
 def test_hooks_from_yaml(tmp_path: Path) -> None:
     """`hooks: [module:function]` are called with every change; bad ones are named."""
+    from buttress.degradation.embed import controller_from_config
     from buttress.errors import ConfigError, UsageError
-    from buttress.health.embed import controller_from_config
 
     (tmp_path / "buttress.yaml").write_text(
-        "health:\n  degradation:\n    hooks: ['tests.health.test_controller:record_hook']\n"
+        "health:\n  degradation:\n    hooks: ['tests.degradation.test_controller:record_hook']\n"
     )
     controller = controller_from_config(load(tmp_path / "buttress.yaml"), None, None)
     try:

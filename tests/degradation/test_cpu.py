@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from buttress.config import ConfigError, load_text
-from buttress.errors import UsageError
-from buttress.health.cpu import (
+from buttress.degradation.cpu import (
     cgroup_limit,
     cgroup_usage_seconds,
     cpu_meter,
     process_cpu_seconds,
     resolve_source,
 )
+from buttress.errors import UsageError
 
 BURN = "sum(i * i for i in range(3_000_000))"
 

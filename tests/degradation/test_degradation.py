@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from buttress.health.degradation import Level, Levels, Trigger
+from buttress.degradation.levels import Level, Levels, Trigger
 
 CPU_Y, CPU_O = Trigger("cpu_usage", 70), Trigger("cpu_usage", 85)
 

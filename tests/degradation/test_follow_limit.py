@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from buttress import flags
-from buttress.health.controller import DegradationController
-from buttress.health.degradation import Level, Levels
+from buttress.degradation.controller import DegradationController
+from buttress.degradation.levels import Level, Levels
 from buttress.resilience import RateLimitedError, RateLimiter
 
 

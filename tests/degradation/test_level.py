@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import wait_until
 
 from buttress import flags
 from buttress.catalog import Catalog, tokens
 from buttress.cli import main
 from buttress.config import load
-from buttress.health import overrides
+from buttress.degradation import overrides
 from buttress.server.app import create_app
-from tests.conftest import wait_until
 
 CONFIG = """
 health:

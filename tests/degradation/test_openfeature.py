@@ -10,7 +10,7 @@ from openfeature import api
 from openfeature.flag_evaluation import Reason
 
 from buttress import flags
-from buttress.health.openfeature import ButtressProvider
+from buttress.degradation.openfeature import ButtressProvider
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import redis
+from tests.conftest import OwnRedis, wait_until
 
 from buttress import flags
-from buttress.health.controller import DegradationController
-from buttress.health.degradation import Level, Levels, Trigger
+from buttress.degradation.controller import DegradationController
+from buttress.degradation.levels import Level, Levels, Trigger
 from buttress.state.redis_store import RedisStore
-from tests.conftest import OwnRedis, wait_until
 
 
 def _levels() -> Levels:
@@ -156,7 +156,7 @@ def test_the_cli_announces_overrides_when_levels_are_shared(
 ) -> None:
     """`buttress level set/clear` with `shared: true` tell every listening process at once."""
     from buttress.cli import main
-    from buttress.health.shared_level import SharedLevel
+    from buttress.degradation.shared_level import SharedLevel
 
     heard: list[str] = []
     store = RedisStore(own_redis.url, prefix="cli", sync_interval=0.05)

@@ -17,8 +17,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route as StarletteRoute
 
 from buttress import flags
-from buttress.health.controller import RequestStats
-from buttress.health.shedding import AIMDLimit, CpuThrottle, LoadSheddingMiddleware, Route
+from buttress.degradation.controller import RequestStats
+from buttress.degradation.shedding import AIMDLimit, CpuThrottle, LoadSheddingMiddleware, Route
 
 ROUTES = [
     Route("/checkout*", "critical"),

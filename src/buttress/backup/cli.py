@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from buttress.cli._context import print_table, state
+from buttress.platform.cli import print_table, state
 
 if TYPE_CHECKING:
     from buttress.backup.service import Backups

@@ -10,10 +10,10 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from buttress.catalog import Catalog
 from buttress.config._types import parse_duration
+from buttress.degradation import overrides
+from buttress.degradation.controller import DegradationController
 from buttress.errors import NotFoundError, UsageError
-from buttress.health import overrides
-from buttress.health.controller import DegradationController
-from buttress.server.auth import Operator, Viewer
+from buttress.platform.auth import Operator, Viewer
 
 __all__ = ["router"]
 

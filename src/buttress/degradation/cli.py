@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from buttress.cli._context import state
 from buttress.errors import UsageError
+from buttress.platform.cli import state
 
 __all__ = ["flags_app", "level_app"]
 
@@ -35,7 +35,7 @@ def _announce(ctx: typer.Context) -> None:
     config = state(ctx).config
     if config.health.degradation is None or not config.health.degradation.shared:
         return
-    from buttress.health.shared_level import announce_override
+    from buttress.degradation.shared_level import announce_override
     from buttress.state import open_store
     from buttress.state.redis_store import RedisStore
 
@@ -50,7 +50,7 @@ def _fleet(ctx: typer.Context) -> dict[str, object] | None:
     config = state(ctx).config
     if config.health.degradation is None or not config.health.degradation.shared:
         return None
-    from buttress.health.shared_level import reports
+    from buttress.degradation.shared_level import reports
     from buttress.state import open_store
     from buttress.state.redis_store import RedisStore
 
@@ -165,8 +165,8 @@ def show(
     """The level in force now, why and since when (the override if one holds; else, with a
     shared level on Redis, the fleet's level and which replica reported it), then the
     configured levels with their triggers."""
-    from buttress.health import overrides
-    from buttress.health.controller import build_levels
+    from buttress.degradation import overrides
+    from buttress.degradation.controller import build_levels
 
     levels = build_levels(_settings(ctx))
     with state(ctx).catalog() as catalog, catalog.begin() as session:
@@ -236,8 +236,8 @@ def set_(
     """Hold LEVEL for a while, whatever the triggers say (the override is audited)."""
     from buttress.catalog import audit
     from buttress.config._types import parse_duration
-    from buttress.health import overrides
-    from buttress.health.controller import build_levels
+    from buttress.degradation import overrides
+    from buttress.degradation.controller import build_levels
 
     names = build_levels(_settings(ctx)).names
     if level not in names:
@@ -265,7 +265,7 @@ def set_(
 def clear(ctx: typer.Context) -> None:
     """End the override in force (the automatic level takes over)."""
     from buttress.catalog import audit
-    from buttress.health import overrides
+    from buttress.degradation import overrides
 
     _settings(ctx)
     st = state(ctx)
@@ -285,7 +285,7 @@ def list_flags(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Every feature, on or off at each level, and the limits of each level."""
-    from buttress.health.controller import build_levels
+    from buttress.degradation.controller import build_levels
 
     levels = build_levels(_settings(ctx))
     table = {

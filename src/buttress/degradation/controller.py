@@ -2,7 +2,7 @@
 result known (feature flags, an event, a log line, hooks, metrics).
 
 Metrics: ``cpu_usage`` (percent of this process's, its cgroup's or the machine's CPU, as
-``health.degradation.cpu`` says: :mod:`buttress.health.cpu`), ``memory_usage`` (percent,
+``health.degradation.cpu`` says: :mod:`buttress.degradation.cpu`), ``memory_usage`` (percent,
 psutil), ``health_score`` (the health monitor), ``error_rate`` (percent) and
 ``response_time_p95`` (seconds) from the requests the application reports
 (:meth:`RequestStats.record`; the load-shedding middleware will), and any metric registered
@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from buttress import flags
+from buttress.degradation import flags
+from buttress.degradation.cpu import CpuSource, cpu_meter
+from buttress.degradation.levels import BELOW_BY_DEFAULT, Level, Levels, LevelState, Trigger
 from buttress.events import DomainEvent, emit
-from buttress.health.cpu import CpuSource, cpu_meter
-from buttress.health.degradation import BELOW_BY_DEFAULT, Level, Levels, LevelState, Trigger
 
 if TYPE_CHECKING:
     from buttress.config import DegradationConfig
@@ -170,8 +170,8 @@ class DegradationController:
     def share(self, store: Any, name: str = "degradation", ttl: float = 5.0) -> None:
         """Share the level with every process on ``store`` (a RedisStore): each reports its
         own automatic level, and all apply at least the most severe one (see
-        :mod:`buttress.health.shared_level`)."""
-        from buttress.health.shared_level import SharedLevel
+        :mod:`buttress.degradation.shared_level`)."""
+        from buttress.degradation.shared_level import SharedLevel
 
         self._shared = SharedLevel(
             store, name, ttl=ttl, on_change=self._fleet_changed, on_override=self._sync_override
@@ -418,7 +418,7 @@ class DegradationController:
 
 
 def _system_metrics(cpu_source: CpuSource) -> dict[str, Metric]:
-    """``cpu_usage`` from ``cpu_source`` (see :mod:`buttress.health.cpu`) and ``memory_usage``
+    """``cpu_usage`` from ``cpu_source`` (see :mod:`buttress.degradation.cpu`) and ``memory_usage``
     (psutil; without psutil, memory and machine CPU triggers hold nothing, as documented)."""
     try:
         import psutil

@@ -1,6 +1,6 @@
 """Degradation levels inside your application's own process, where the flags are read.
 
-    from buttress.health.embed import start_degradation
+    from buttress.degradation.embed import start_degradation
 
     levels = start_degradation()  # reads buttress.yaml ($BUTTRESS_CONFIG, ./buttress.yaml)
     app = LoadSheddingMiddleware(app, routes=..., stats=levels.controller.requests)
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from buttress.degradation.controller import DegradationController, build_levels
 from buttress.errors import UsageError
-from buttress.health.controller import DegradationController, build_levels
 
 if TYPE_CHECKING:
     from buttress.catalog import Catalog
@@ -76,7 +76,7 @@ def controller_from_config(
     for spec in settings.hooks:
         controller.add_hook(load_callable("degradation hook", spec, config.base_dir))
     if catalog is not None:
-        from buttress.health import overrides
+        from buttress.degradation import overrides
 
         def current() -> overrides.OverrideRecord | None:
             with catalog.begin() as session:

@@ -8,7 +8,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from buttress import metric_names as names
-from buttress.health.controller import DegradationController
+from buttress.degradation.controller import DegradationController
 
 __all__ = ["LevelCollector"]
 

@@ -2,7 +2,7 @@
 read them through it (``pip install openfeature-sdk``):
 
     from openfeature import api
-    from buttress.health.openfeature import ButtressProvider
+    from buttress.degradation.openfeature import ButtressProvider
 
     api.set_provider(ButtressProvider())
     client = api.get_client()
@@ -24,7 +24,7 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from buttress import flags
+from buttress.degradation import flags
 
 __all__ = ["ButtressProvider"]
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from buttress.catalog.tables import LevelOverride, utcnow
+from buttress.catalog.tables import utcnow
+from buttress.degradation.tables import LevelOverride
 
 __all__ = ["OverrideRecord", "active", "clear", "create", "recent"]
 

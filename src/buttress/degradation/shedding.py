@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from buttress import flags
+from buttress.degradation import flags
 from buttress.events import DomainEvent, emit
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from buttress.cli._context import print_table, state
+from buttress.platform.cli import print_table, state
 
 __all__ = ["health"]
 

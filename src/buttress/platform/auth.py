@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from buttress.catalog.tokens import Principal, Role
-from buttress.server.errors import ApiError
+from buttress.platform.http import ApiError
 
 __all__ = ["Admin", "Operator", "Viewer", "require"]
 

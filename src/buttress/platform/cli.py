@@ -67,7 +67,7 @@ class State:
         creates one), a new SQLite catalog in the default data directory, with no config
         file saying where, is refused rather than created silently."""
         from buttress.catalog.engine import SQLITE_FILE
-        from buttress.server.run import open_catalog, ready_catalog
+        from buttress.platform.catalog import open_catalog, ready_catalog
 
         data_dir = self.resolved_data_dir()
         if (
