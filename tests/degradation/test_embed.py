@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import wait_until
 
 from buttress import flags
 from buttress.cli import main
 from buttress.config import load
 from buttress.degradation.embed import start_degradation
+from tests.conftest import wait_until
 
 
 @pytest.fixture(autouse=True)

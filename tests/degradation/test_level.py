@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import wait_until
 
 from buttress import flags
 from buttress.catalog import Catalog, tokens
@@ -20,6 +19,7 @@ from buttress.cli import main
 from buttress.config import load
 from buttress.degradation import overrides
 from buttress.server.app import create_app
+from tests.conftest import wait_until
 
 CONFIG = """
 health:

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import OwnRedis, start_server, wait_until
 
 from buttress.cli import main
 from buttress.config import load
 from buttress.degradation.controller import DegradationController, build_levels
 from buttress.state.redis_store import RedisStore
+from tests.conftest import OwnRedis, start_server, wait_until
 
 LEVELS = (
     "health:\n  degradation:\n    shared: {shared}\n    for: 0s\n"

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import OwnRedis, wait_until
 
 from buttress import flags
 from buttress.degradation.controller import DegradationController
 from buttress.degradation.levels import Level, Levels, Trigger
 from buttress.state.redis_store import RedisStore
+from tests.conftest import OwnRedis, wait_until
 
 
 def _levels() -> Levels:

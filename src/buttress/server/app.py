@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -15,9 +15,9 @@ from fastapi.staticfiles import StaticFiles
 
 from buttress._version import __version__
 from buttress.catalog import Catalog
-from buttress.components import components
+from buttress.components import components as listed_components
 from buttress.config import ButtressConfig
-from buttress.platform.component import Contribution, ServerContext
+from buttress.platform.component import Component, Contribution, ServerContext
 from buttress.server.errors import install_handlers
 from buttress.server.gate import RequestGate
 from buttress.server.metrics import ServerMetrics
@@ -35,13 +35,20 @@ _SECURITY_HEADERS = {
 }
 
 
-def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAPI:
+def create_app(
+    catalog: Catalog,
+    config: ButtressConfig | None = None,
+    *,
+    components: Sequence[Component] | None = None,
+) -> FastAPI:
     """Build the control-plane app around an open, migrated catalog and the configuration:
-    the system routes, then what each component of :mod:`buttress.components` contributes."""
+    the system routes, then what each component contributes (``components``: those of
+    :mod:`buttress.components` by default)."""
     config = config or ButtressConfig()
     metrics = ServerMetrics.create(catalog)
     context = ServerContext(config=config, catalog=catalog, registry=metrics.registry)
-    contributions: list[Contribution] = [c.serve(context) for c in components()]
+    parts = listed_components() if components is None else tuple(components)
+    contributions: list[Contribution] = [part.serve(context) for part in parts]
     for contribution in contributions:
         for collector in contribution.collectors:
             metrics.registry.register(collector)
@@ -71,7 +78,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     app.state.readiness = [c.readiness for c in contributions if c.readiness is not None]
     app.state.dashboards = {
         component.name: contribution.dashboard
-        for component, contribution in zip(components(), contributions, strict=True)
+        for component, contribution in zip(parts, contributions, strict=True)
         if contribution.dashboard is not None
     }
     for contribution in contributions:
