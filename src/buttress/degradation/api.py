@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, BeforeValidator, Field
 
-from buttress.catalog import Catalog
 from buttress.config._types import parse_duration
 from buttress.degradation import overrides
 from buttress.degradation.controller import DegradationController
 from buttress.errors import NotFoundError, UsageError
 from buttress.platform.auth import Operator, Viewer
+from buttress.platform.http import CatalogDep
 
 __all__ = ["router"]
 
@@ -40,28 +40,24 @@ def _controller(request: Request) -> DegradationController:
     return controller
 
 
-def _catalog(request: Request) -> Catalog:
-    catalog = request.app.state.catalog
-    assert isinstance(catalog, Catalog)
-    return catalog
-
-
 @router.get("/level", summary="The level in force, why, overrides, features, limits, recovery")
-def level(request: Request, _who: Viewer) -> dict[str, Any]:
+def level(request: Request, catalog: CatalogDep, _who: Viewer) -> dict[str, Any]:
     snap = _controller(request).snapshot()
-    with _catalog(request).begin() as session:
+    with catalog.begin() as session:
         snap["override_history"] = [o.as_dict() for o in overrides.recent(session=session)]
     return snap
 
 
 @router.post("/level/override", name="level.override", summary="Hold a level for a while")
-def set_override(request: Request, body: OverrideCreate, who: Operator) -> dict[str, Any]:
+def set_override(
+    request: Request, body: OverrideCreate, catalog: CatalogDep, who: Operator
+) -> dict[str, Any]:
     controller = _controller(request)
     if body.level not in controller.levels.names:
         raise UsageError(
             f"unknown level {body.level!r}; the levels are {', '.join(controller.levels.names)}"
         )
-    with _catalog(request).begin() as session:
+    with catalog.begin() as session:
         record = overrides.create(
             session=session,
             level=body.level,
@@ -77,9 +73,9 @@ def set_override(request: Request, body: OverrideCreate, who: Operator) -> dict[
 
 
 @router.delete("/level/override", name="level.clear", summary="End the override in force")
-def clear_override(request: Request, who: Operator) -> dict[str, Any]:
+def clear_override(request: Request, catalog: CatalogDep, who: Operator) -> dict[str, Any]:
     controller = _controller(request)
-    with _catalog(request).begin() as session:
+    with catalog.begin() as session:
         cleared = overrides.clear(session=session, actor=who.actor)
     controller.clear_override(actor=who.actor)
     controller.announce_override()
