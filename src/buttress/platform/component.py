@@ -13,7 +13,8 @@ themselves. A domain contributes:
 - :meth:`Component.serve`: at app build time, given a :class:`ServerContext` (configuration,
   catalog, metrics registry, what earlier components provide), a :class:`Contribution`: API
   routers, metric collectors, a lifespan (background tasks), readiness checks for ``/readyz``,
-  exception handlers, ``app.state`` entries, its dashboard page's data endpoint, and jobs.
+  exception handlers, ``app.state`` entries, its dashboard page's data endpoint, and the
+  registration of its jobs.
 
 Authentication is not imported from the server: routers use the role dependencies of
 :mod:`buttress.platform.auth` (``Viewer``, ``Operator``, ``Admin``) and the catalog dependency
@@ -46,7 +47,6 @@ __all__ = [
     "CliGroup",
     "Component",
     "Contribution",
-    "Job",
     "Listed",
     "ReadinessCheck",
     "ServerContext",
@@ -75,16 +75,6 @@ class CliCommand:
 
     name: str
     command: Callable[..., Any]
-
-
-@dataclass(frozen=True)
-class Job:
-    """A unit of scheduled work a domain declares (the hook for the job runner of a later
-    issue; today a domain that schedules work runs it from its lifespan)."""
-
-    name: str
-    run: Callable[[], Any]
-    schedule: str | None = None  # a cron expression; None: run on demand
 
 
 @dataclass
@@ -133,7 +123,11 @@ class Contribution:
     """Set as attributes of ``app.state`` (e.g. ``health``), for this domain's routes."""
     dashboard: str | None = None
     """The URL path of the data endpoint the dashboard page of this domain reads."""
-    jobs: Sequence[Job] = ()
+    jobs: Callable[[Any], None] | None = None
+    """The hook for the job runner (issue 18's ``buttress.jobs.JobRunner``, not on this branch
+    yet): called with the runner to register the domain's handlers and recurring jobs
+    (``runner.handler(name, fn)``, ``runner.register(Job(...))``). Until the server makes one,
+    a domain that schedules work runs it from its lifespan."""
 
 
 class Component:
