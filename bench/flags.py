@@ -21,7 +21,7 @@ def cases() -> dict[str, Callable[[], object]]:
     from openfeature import api
     from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
 
-    from buttress.health.openfeature import ButtressProvider
+    from buttress.degradation.openfeature import ButtressProvider
 
     table = {"recommendations": True, "analytics": False}
     flags.publish("YELLOW", frozenset({"analytics"}), {"orders_per_minute": 500}, table)

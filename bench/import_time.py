@@ -3,8 +3,9 @@
     .venv/bin/python bench/import_time.py [--runs 15]
 
 Prints milliseconds per module and the ratio to a bare interpreter start. The library
-domains (buttress.resilience, buttress.health) must stay cheap: they are imported by every
-service that uses buttress, while the server stack is imported only by `buttress serve`.
+domains (buttress.resilience, buttress.health, buttress.degradation) must stay cheap: they are
+imported by every service that uses buttress, while the server stack is imported only by
+`buttress serve`.
 Then whole commands, start to exit, as the console script runs them (``buttress._entry``) and
 as a plain ``main()`` call would (no collector tuning), to show what the entry point saves.
 """
@@ -20,13 +21,14 @@ MODULES = [
     "buttress",
     "buttress.resilience",
     "buttress.health",
+    "buttress.degradation",
     "buttress.config",
     "buttress.cli",
     "buttress.server.app",
 ]
 
 
-COMMANDS = [["--version"], ["config", "check"], ["backup", "--help"]]
+COMMANDS = [["--version"], ["config", "check"], ["backup", "--help"], ["level", "--help"]]
 
 
 def best_of(code: str, runs: int, args: tuple[str, ...] = ()) -> float:

@@ -25,7 +25,7 @@ def serve(port: int, wrapped: bool) -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    from buttress.health.shedding import AIMDLimit, CpuThrottle, LoadSheddingMiddleware, Route
+    from buttress.degradation.shedding import AIMDLimit, CpuThrottle, LoadSheddingMiddleware, Route
 
     app = FastAPI()
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command (b): install everything (Python dependencies into .venv, Debian packages that are
 # missing, PostgreSQL/MariaDB/Redis started when they do not answer) and run the whole check:
-# ruff (lint + format), mypy --strict, and pytest against the real services and Chromium.
+# ruff (lint + format), mypy --strict, the import contracts, and pytest against the real services and Chromium.
 # Extra arguments go to pytest (e.g. -k token).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,8 @@ say "ruff"
 .venv/bin/ruff format --check src tests scripts bench
 say "mypy --strict"
 .venv/bin/mypy
+say "import contracts (lint-imports: [tool.importlinter] in pyproject.toml)"
+.venv/bin/lint-imports --no-cache
 say "pytest"
 set +e
 .venv/bin/python -m pytest "$@"

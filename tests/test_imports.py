@@ -35,6 +35,9 @@ HEAVY = [
         "buttress.state",
         "buttress.backup",
         "buttress.health",
+        "buttress.degradation",
+        "buttress.flags",
+        "buttress.components",
         "buttress.errors",
     ],
 )

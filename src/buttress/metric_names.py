@@ -48,7 +48,7 @@ HEALTH_CHECK_UP = f"{PREFIX}_health_check_up"  # gauge{check}
 HEALTH_CHECK_STATUS = f"{PREFIX}_health_check_status"  # gauge{check, status}
 HEALTH_CHECK_LATENCY = f"{PREFIX}_health_check_latency_seconds"  # gauge{check}
 
-# degradation (buttress.health.level_metrics)
+# degradation (buttress.degradation.metrics)
 DEGRADATION_LEVEL = f"{PREFIX}_degradation_level"  # gauge: index of the level (0: normal)
 DEGRADATION_LEVEL_INFO = f"{PREFIX}_degradation_level_info"  # gauge{level, automatic}: 1
 DEGRADATION_OVERRIDE = f"{PREFIX}_degradation_override"  # gauge: 1 while an override holds

@@ -18,8 +18,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog, claims, tokens
-from buttress.catalog.tables import BackupRun, Claim, utcnow
+from buttress.catalog.tables import Claim, utcnow
 from buttress.config import load
 from buttress.server.app import create_app
 from tests.backup.conftest import config_file, recipient

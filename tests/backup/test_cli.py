@@ -231,8 +231,9 @@ def _stuck(project: Path, run_id: str, lease_ends_in: float | None) -> None:
     claim whose lease ends that many seconds from now."""
     import datetime as dt
 
+    from buttress.backup.tables import BackupRun
     from buttress.catalog import Catalog, catalog_url, claims
-    from buttress.catalog.tables import BackupRun, Claim, utcnow
+    from buttress.catalog.tables import Claim, utcnow
 
     cat = Catalog(catalog_url(None, project / ".buttress"))
     with cat.begin() as session:
@@ -260,7 +261,7 @@ def test_abandon_a_run_that_will_never_finish(
     """`backup abandon` marks an incomplete run abandoned (audited, with who and why), refuses
     a live one (exit 1) unless --force, and a run that already ended (exit 2)."""
     from buttress.catalog import Catalog, audit, catalog_url
-    from buttress.cli._context import State
+    from buttress.platform.cli import State
 
     _config(project, _recipient(project))
     done = _json(capsys, ["backup", "run", "site", "--json"])["id"]

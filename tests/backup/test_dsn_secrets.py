@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from buttress.backup.service import Backups
+from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog
-from buttress.catalog.tables import BackupRun, utcnow
+from buttress.catalog.tables import utcnow
 from buttress.cli import main
 from buttress.config import load
 from tests.backup.conftest import config_file, recipient

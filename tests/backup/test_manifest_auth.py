@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from buttress.backup.service import Backups
+from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog, catalog_url
-from buttress.catalog.tables import BackupRun
 from buttress.cli import main
 from buttress.config import load
 from tests.backup.conftest import config_file, recipient, run_json

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog, catalog_url
-from buttress.catalog.tables import BackupRun
 from buttress.cli import main
 from tests.backup.conftest import add_s3_destination, config_file, recipient, run_json
 from tests.conftest import S3Server

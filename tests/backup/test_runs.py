@@ -18,8 +18,9 @@ import pytest
 
 from buttress.backup.errors import BackupBusyError, BackupError
 from buttress.backup.service import Backups
+from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog, audit, claims
-from buttress.catalog.tables import BackupRun, Claim, utcnow
+from buttress.catalog.tables import Claim, utcnow
 from buttress.config import load
 from buttress.errors import UsageError
 from tests.backup.conftest import config_file, recipient

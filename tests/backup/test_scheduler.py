@@ -18,8 +18,8 @@ from sqlalchemy import update
 
 from buttress.backup.scheduler import BackupScheduler, job_key
 from buttress.backup.service import Backups
+from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog, catalog_url, claims
-from buttress.catalog.tables import BackupRun
 from buttress.config import load
 from buttress.jobs import JobRunner, RunInfo
 from buttress.jobs.tables import JobRow

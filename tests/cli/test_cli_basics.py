@@ -60,7 +60,7 @@ def test_entry_point_keeps_the_collector_of_an_embedding_process() -> None:
         "import gc, sys\n"
         "import buttress.cli\n"
         "assert gc.isenabled() and gc.get_freeze_count() == 0\n"
-        "import buttress.cli.backup\n"
+        "import buttress.backup.cli\n"
         "def main(args=None):\n"
         "    print(gc.isenabled(), gc.get_freeze_count() > 10000, "
         "'buttress.backup.service' in sys.modules)\n"

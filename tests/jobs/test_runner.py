@@ -271,6 +271,7 @@ def test_a_leader_that_loses_the_catalog_steps_down_and_says_why(pg_database: st
         assert runner.election.step()  # back: it leads again, under a new term
         assert runner.election.term == 2
     finally:
+        runner.election.resign()  # closes its lock session
         catalog.dispose()
 
 

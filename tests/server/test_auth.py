@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from buttress.catalog import Catalog, migrate, tokens
+from buttress.platform.auth import Viewer
 from buttress.server.app import create_app
-from buttress.server.auth import Viewer
 from tests.server.conftest import Api
 
 

@@ -240,7 +240,7 @@ def test_the_shared_degradation_level_reaches_every_replica_on_a_cluster(
     """The shared level (a hash per fleet, notices by pub/sub) works through the cluster
     client too: a replica that runs hot raises the other one."""
     from buttress import flags
-    from tests.health.test_shared_level import _replica
+    from tests.degradation.test_shared_level import _replica
 
     hot, cool = {"value": 10.0}, {"value": 10.0}
     a, b = _replica(redis_cluster.url, hot, ttl=1.0), _replica(redis_cluster.url, cool, ttl=1.0)

@@ -19,8 +19,8 @@ from buttress.backup.service import Backups
 from buttress.catalog.tokens import Role
 from buttress.config import ButtressConfig
 from buttress.errors import ButtressError, NotFoundError, UsageError
-from buttress.server.auth import Admin, Operator, Viewer
-from buttress.server.errors import ApiError
+from buttress.platform.auth import Admin, Operator, Viewer
+from buttress.platform.http import ApiError
 
 __all__ = ["router"]
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from buttress import metric_names as names
 from buttress.backup.events import BackupFinished, BackupVerified
+from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog
-from buttress.catalog.tables import BackupRun
 from buttress.config import BackupConfig
 from buttress.errors import CatalogError
 from buttress.events import DomainEvent

@@ -35,8 +35,9 @@ from buttress.backup.format import Manifest, is_backup_id, manifest_key
 from buttress.backup.keys import load_identities, open_passphrase_key, parse_recipients
 from buttress.backup.pipeline import Settings, verify_objects
 from buttress.backup.plan import plan_from_problems
+from buttress.backup.tables import BackupRun
 from buttress.catalog import audit, claims
-from buttress.catalog.tables import BackupRun, Claim, utcnow
+from buttress.catalog.tables import Claim, utcnow
 from buttress.errors import ButtressError, ConfigError, NotFoundError, UsageError
 from buttress.events import emit
 from buttress.secrets import redact

@@ -1,6 +1,10 @@
-"""Catalog tables owned by the foundation: API tokens, the audit log and claims.
+"""The catalog's one SQLAlchemy metadata (:class:`Base`), its column types, and the tables
+owned by the foundation: API tokens, the audit log and claims.
 
-Later domains add their own tables to :data:`Base.metadata` and their own migrations.
+Each domain declares its own tables on :class:`Base` in its ``tables.py`` (``backup_runs`` in
+:mod:`buttress.backup.tables`, ``level_overrides`` in :mod:`buttress.degradation.tables`) and
+names that module in its component; :func:`buttress.components.metadata` imports them all.
+Migrations stay one linear Alembic history in ``catalog/migrations/versions``.
 """
 
 from __future__ import annotations
@@ -8,17 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, Float, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ApiToken",
     "AuditRecord",
-    "BackupRun",
     "Base",
     "Claim",
-    "LevelOverride",
     "UTCDateTime",
     "utcnow",
 ]
@@ -102,45 +104,3 @@ class Claim(Base):
     claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-
-
-class BackupRun(Base):
-    """One backup run: what it stored where, and what verify and restore tests found."""
-
-    __tablename__ = "backup_runs"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    target: Mapped[str] = mapped_column(String(200), index=True)
-    # running/succeeded/failed/abandoned/pruned
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    host: Mapped[str] = mapped_column(String(200), default="")
-    pid: Mapped[int] = mapped_column(Integer, default=0)
-    raw_size: Mapped[int] = mapped_column(BigInteger, default=0)
-    stored_size: Mapped[int] = mapped_column(BigInteger, default=0)
-    destinations: Mapped[list[str]] = mapped_column(JSON, default=list)
-    failed_destinations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    manifest_sha256: Mapped[str] = mapped_column(String(64), default="")
-    error: Mapped[str] = mapped_column(String(2000), default="")
-    verify_status: Mapped[str] = mapped_column(String(16), default="")  # ""/ok/failed
-    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    restore_test_status: Mapped[str] = mapped_column(String(16), default="")
-    restore_tested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-class LevelOverride(Base):
-    """A manual degradation level, in force from ``created_at`` until ``expires_at`` or until
-    it is cleared; the newest one in force wins."""
-
-    __tablename__ = "level_overrides"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    level: Mapped[str] = mapped_column(String(100))
-    reason: Mapped[str] = mapped_column(String(1000))
-    actor: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    cleared_by: Mapped[str] = mapped_column(String(200), default="")

@@ -10,43 +10,79 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from buttress._version import __version__
-from buttress.cli import backup, config, db, state, token
-from buttress.cli._context import State
-from buttress.cli.health import health
+from buttress.cli import config, db, token
 from buttress.cli.init import init
-from buttress.cli.level import flags_app, level_app
 from buttress.cli.serve import serve
+from buttress.components import COMPONENTS
 from buttress.errors import ButtressError, ConfigError, MissingDependencyError, UsageError
+from buttress.platform.cli import State
+from buttress.platform.component import CliGroup, Listed
 
 __all__ = ["app", "main"]
 
+_SETTINGS: dict[str, Any] = {
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,  # plain usage errors: "Error: ..." on one line, no box
+    "add_completion": False,
+}
+
+
+_LISTED: dict[str, Listed] = {name: listed for listed in COMPONENTS for name in listed.commands}
+
+
+class _Root(TyperGroup):
+    """The root group: the foundation's commands, and each component's, imported only when
+    one of them runs (or is listed by ``--help``)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *_LISTED]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        listed = _LISTED.get(cmd_name)
+        if listed is None:
+            return super().get_command(ctx, cmd_name)
+        for mount in listed.load().cli():
+            if mount.name == cmd_name:
+                return _click(mount)
+        raise LookupError(f"{listed.module} does not mount the command {cmd_name!r}")
+
+
+def _click(mount: Any) -> Any:
+    # built the way add_typer/command would have built it under this root
+    holder = typer.Typer(**_SETTINGS)
+    if isinstance(mount, CliGroup):
+        holder.add_typer(mount.app, name=mount.name)
+    else:
+        holder.command(mount.name)(mount.command)
+        holder.callback()(lambda: None)  # a group even with one command
+    return typer.main.get_command(holder).get_command(None, mount.name)  # type: ignore[attr-defined]
+
+
 app = typer.Typer(
+    cls=_Root,
     name="buttress",
     help=(
         "buttress: resilience and operations toolkit for Python services.\n\n"
         "Exit codes: 0 ok, 1 operation failed, 2 usage or configuration error."
     ),
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain usage errors: "Error: ..." on one line, no box
-    add_completion=False,
+    **_SETTINGS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(config.app, name="config")
-app.add_typer(backup.app, name="backup")
-app.add_typer(db.app, name="db")
-app.add_typer(state.app, name="state")
-app.add_typer(token.app, name="token")
 app.command("serve")(serve)
 app.command("init")(init)
-app.command("health")(health)
-app.add_typer(level_app, name="level")
-app.add_typer(flags_app, name="flags")
+app.command("serve")(serve)
+app.command("init")(init)
+app.add_typer(config.app, name="config")
+app.add_typer(db.app, name="db")
+app.add_typer(token.app, name="token")
 
 
 def _version(value: bool) -> None:

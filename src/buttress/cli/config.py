@@ -10,10 +10,10 @@ from typing import Annotated, Literal
 import typer
 import yaml
 
-from buttress.cli._context import state
 from buttress.config import ButtressConfig, load
 from buttress.config._loader import resolve_path
 from buttress.config._types import next_fire_times
+from buttress.platform.cli import state
 
 app = typer.Typer(
     help="Check, show and export the configuration (buttress.yaml).", no_args_is_help=True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from buttress.cli._context import state
+from buttress.platform.cli import state
 
 app = typer.Typer(help="Manage the catalog database schema.", no_args_is_help=True)
 

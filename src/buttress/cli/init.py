@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from buttress.cli._context import DEFAULT_DATA_DIR, state
 from buttress.cli._starter import Starter, ensure_key, starter_text, write_config
 from buttress.config._loader import DEFAULT_FILE
 from buttress.errors import UsageError
+from buttress.platform.cli import DEFAULT_DATA_DIR, state
 
 __all__ = ["init"]
 

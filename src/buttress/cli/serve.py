@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from buttress._version import __version__
-from buttress.cli._context import DEFAULT_DATA_DIR, state
 from buttress.cli._starter import STARTER_TARGET, write_starter
 from buttress.config._loader import resolve_path
+from buttress.platform.cli import DEFAULT_DATA_DIR, state
 
 if TYPE_CHECKING:
     from buttress.config import ButtressConfig

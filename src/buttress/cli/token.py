@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from buttress.cli._context import print_table, state
+from buttress.platform.cli import print_table, state
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 

@@ -420,7 +420,7 @@ BUILTIN_METRICS = ("cpu_usage", "memory_usage", "error_rate", "response_time_p95
 
 
 def _presets() -> dict[str, tuple[str, ...]]:
-    from buttress.health.degradation import PRESETS  # deferred: only degradation configs pay
+    from buttress.degradation.levels import PRESETS  # deferred: only degradation configs pay
 
     return PRESETS
 

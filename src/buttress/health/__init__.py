@@ -1,4 +1,5 @@
-"""Health checks, health score, degradation levels, feature flags and load shedding.
+"""Health checks and the health score (degradation levels, feature flags and load shedding are
+:mod:`buttress.degradation`, which reads the score as a trigger).
 
 Like ``buttress.resilience`` this package stays light: no server, database or object-storage
 stack is imported with it (checked by ``tests/test_imports.py``); each check loads its client

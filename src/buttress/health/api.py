@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from buttress.health.monitor import HealthMonitor
-from buttress.server.auth import Viewer
+from buttress.platform.auth import Viewer
 
 __all__ = ["router"]
 

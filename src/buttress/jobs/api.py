@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from buttress.jobs.runner import JobRunner
 from buttress.jobs.tables import JobRow
-from buttress.server.auth import Viewer
+from buttress.platform.auth import Viewer
 
 __all__ = ["router"]
 

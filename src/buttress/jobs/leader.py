@@ -121,6 +121,7 @@ class Election:
         self._clock = monotonic
         self.backend: int | None = None  # PostgreSQL: the backend PID holding the leader lock
         self._lock: Connection | None = None
+        self._resigned = False
 
     @property
     def leading(self) -> bool:
@@ -132,6 +133,8 @@ class Election:
 
         Never raises for a catalog that does not answer: it steps down and says why
         (:attr:`reason`)."""
+        if self._resigned:
+            return False
         asked = self._clock()
         try:
             with self.catalog.begin() as session:
@@ -140,6 +143,9 @@ class Election:
             if self.term:
                 log.error("leader %s steps down: the catalog did not answer: %s", self.holder, exc)
             self._lose(f"the catalog did not answer: {exc}")
+            return False
+        if won and self._resigned:  # resigned meanwhile (stop() from another thread)
+            self._lose("resigned")
             return False
         if won and self.catalog.backend == "postgresql" and not self._hold_lock():
             return False
@@ -303,7 +309,9 @@ class Election:
             raise FencedError(f"{self.holder}'s leader term {term} is over")
 
     def resign(self) -> None:
-        """Give the lease up (a clean stop): another replica leads at its next poll."""
+        """Give the lease up (a clean stop): another replica leads at its next poll. This
+        election takes part no more."""
+        self._resigned = True
         if not self.term:
             return
         try:

@@ -4,35 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from buttress import events
 from buttress._version import __version__
-from buttress.backup.api import router as backup_api
-from buttress.backup.metrics import BackupMetrics
-from buttress.backup.scheduler import BackupScheduler
-from buttress.backup.service import Backups
 from buttress.catalog import Catalog
+from buttress.components import components as listed_components
 from buttress.config import ButtressConfig
-from buttress.health.api import router as health_api
-from buttress.health.build import build_checks
-from buttress.health.controller import DegradationController
-from buttress.health.embed import controller_from_config
-from buttress.health.level_api import router as level_api
-from buttress.health.level_metrics import LevelCollector
-from buttress.health.metrics import HealthCollector
-from buttress.health.monitor import HealthMonitor
-from buttress.jobs import JobRunner
-from buttress.jobs.api import router as jobs_api
-from buttress.jobs.metrics import LeaderCollector
+from buttress.platform.component import Component, Contribution, ServerContext
 from buttress.server.errors import install_handlers
 from buttress.server.gate import RequestGate
 from buttress.server.metrics import ServerMetrics
@@ -50,40 +35,33 @@ _SECURITY_HEADERS = {
 }
 
 
-def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAPI:
-    """Build the control-plane app around an open, migrated catalog and the configuration
-    (its backup targets, their schedules)."""
+def create_app(
+    catalog: Catalog,
+    config: ButtressConfig | None = None,
+    *,
+    components: Sequence[Component] | None = None,
+) -> FastAPI:
+    """Build the control-plane app around an open, migrated catalog and the configuration:
+    the system routes, then what each component contributes (``components``: those of
+    :mod:`buttress.components` by default)."""
     config = config or ButtressConfig()
     metrics = ServerMetrics.create(catalog)
-    backup_metrics = BackupMetrics(metrics.registry, config.backup, catalog)
-    runner = JobRunner(catalog, lease=config.server.leader_lease, renew=config.server.leader_renew)
-    metrics.registry.register(LeaderCollector(runner))
-    scheduler = BackupScheduler(config.backup, lambda: Backups(config.backup, catalog), runner)
-    monitor = HealthMonitor(
-        build_checks(config.health, config.base_dir),
-        history=config.health.history,
-        window=config.health.window,
-    )
-    metrics.registry.register(HealthCollector(monitor))
-    degradation = _degradation(config, catalog, monitor)
-    if degradation is not None:
-        metrics.registry.register(LevelCollector(degradation))
+    context = ServerContext(config=config, catalog=catalog, registry=metrics.registry)
+    parts = listed_components() if components is None else tuple(components)
+    contributions: list[Contribution] = [part.serve(context) for part in parts]
+    for contribution in contributions:
+        for collector in contribution.collectors:
+            metrics.registry.register(collector)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        events.subscribe(backup_metrics)
-        await anyio.to_thread.run_sync(runner.start)
-        monitor.start()
-        if degradation is not None:
-            degradation.start()
         try:
-            yield
+            async with AsyncExitStack() as stack:  # left in reverse order, even on a failure
+                for contribution in contributions:
+                    if contribution.lifespan is not None:
+                        await stack.enter_async_context(contribution.lifespan())
+                yield
         finally:
-            if degradation is not None:
-                await degradation.stop()
-            await monitor.stop()
-            await anyio.to_thread.run_sync(runner.stop)
-            events.unsubscribe(backup_metrics)
             catalog.dispose()
 
     app = FastAPI(
@@ -96,17 +74,26 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     )
     app.state.catalog = catalog
     app.state.config = config
-    app.state.scheduler = scheduler
-    app.state.jobs = runner
-    app.state.health = monitor
-    app.state.degradation = degradation
     app.state.metrics = metrics
+    app.state.readiness = [c.readiness for c in contributions if c.readiness is not None]
+    app.state.dashboards = {
+        component.name: contribution.dashboard
+        for component, contribution in zip(parts, contributions, strict=True)
+        if contribution.dashboard is not None
+    }
+    for contribution in contributions:
+        for key, value in contribution.state.items():
+            setattr(app.state, key, value)
     app.state.started_at = dt.datetime.now(dt.UTC)
     app.state.started_monotonic = time.monotonic()
     install_handlers(app)
+    for contribution in contributions:
+        for error, handler in contribution.exception_handlers.items():
+            app.add_exception_handler(error, handler)
     app.include_router(probes)
     app.state.api_routes = []  # for the audit of requests the gate refuses before routing
-    for router in (api, backup_api, health_api, level_api, jobs_api):
+    routers = [api, *(router for c in contributions for router in c.routers)]
+    for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
         app.state.api_routes.extend(r for r in router.routes if isinstance(r, APIRoute))
 
@@ -123,13 +110,3 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     )  # inside the request context: its answers get the request id, the access log, the audit
     app.add_middleware(RequestContextMiddleware, catalog=catalog, metrics=app.state.metrics)
     return app
-
-
-def _degradation(
-    config: ButtressConfig, catalog: Catalog, monitor: HealthMonitor
-) -> DegradationController | None:
-    """The degradation controller of ``health.degradation`` (None when not configured): it
-    follows the overrides kept in the catalog, so that the CLI and every replica agree."""
-    if config.health.degradation is None:
-        return None
-    return controller_from_config(config, monitor, catalog)

@@ -12,10 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from buttress.backup.errors import BackupBusyError, BackupError, CorruptBackupError, RestoreError
 from buttress.config import format_path
 from buttress.errors import ButtressError, CatalogError, ConflictError, NotFoundError, UsageError
-from buttress.logs import request_id
+from buttress.platform.http import ApiError, error_body, error_response
 from buttress.secrets import redact_tokens
 
 __all__ = ["ApiError", "error_body", "install_handlers"]
@@ -36,33 +35,9 @@ _CODES = {
 }
 
 
-class ApiError(HTTPException):
-    """An error answered as JSON with a stable machine-readable ``code``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        super().__init__(status_code=status, detail=message, headers=headers)
-        self.code = code
-
-
-def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
-    """The JSON body of an error: code, message (token-shaped strings masked), request id."""
-    return {
-        "error": code,
-        "message": redact_tokens(message),
-        "request_id": request_id.get(),
-        **extra,
-    }
-
-
-def _json(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
-) -> JSONResponse:
-    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
-
-
 def install_handlers(app: FastAPI) -> None:
-    """Map HTTP, validation and buttress errors to JSON responses, once for the whole app."""
+    """Map HTTP, validation and buttress errors to JSON responses, once for the whole app (a
+    component adds the handlers of its own errors: see its ``Contribution``)."""
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -70,7 +45,7 @@ def install_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed(request) or headers.get("Allow", "")
-        return _json(exc.status_code, code, str(exc.detail), headers or None)
+        return error_response(exc.status_code, code, str(exc.detail), headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -79,38 +54,28 @@ def install_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        return _json(422, "invalid_request", summary, problems=problems)
+        return error_response(422, "invalid_request", summary, problems=problems)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
-        return _json(404, "not_found", str(exc))
+        return error_response(404, "not_found", str(exc))
 
     @app.exception_handler(ConflictError)
     async def conflict(_request: Request, exc: ConflictError) -> JSONResponse:
-        return _json(409, "conflict", str(exc))
+        return error_response(409, "conflict", str(exc))
 
     @app.exception_handler(UsageError)
     async def usage(_request: Request, exc: UsageError) -> JSONResponse:
-        return _json(422, "invalid_request", str(exc))
+        return error_response(422, "invalid_request", str(exc))
 
     @app.exception_handler(CatalogError)
     async def catalog(_request: Request, exc: CatalogError) -> JSONResponse:
         log.error("catalog error: %s", exc)
-        return _json(503, "unavailable", str(exc))
-
-    @app.exception_handler(BackupError)
-    async def backup(_request: Request, exc: BackupError) -> JSONResponse:
-        if isinstance(exc, BackupBusyError):
-            return _json(409, "conflict", str(exc))
-        if isinstance(exc, CorruptBackupError):
-            return _json(422, "corrupt_backup", str(exc))
-        if isinstance(exc, RestoreError):
-            return _json(409, "restore_refused", str(exc))
-        return _json(502, "backup_failed", str(exc))
+        return error_response(503, "unavailable", str(exc))
 
     @app.exception_handler(ButtressError)
     async def other(_request: Request, exc: ButtressError) -> JSONResponse:
-        return _json(500 if exc.exit_code == 1 else 422, "error", str(exc))
+        return error_response(500 if exc.exit_code == 1 else 422, "error", str(exc))
 
 
 def _allowed(request: Request) -> str:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from buttress.catalog import Catalog, tokens
 from buttress.catalog.tokens import Principal
-from buttress.server.errors import error_body
+from buttress.platform.http import error_body
 from buttress.server.payload import json_problem, target_problem
 
 __all__ = ["DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "RequestGate"]

@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from buttress.catalog import Catalog, audit
 from buttress.errors import CatalogError
 from buttress.logs import request_id
+from buttress.platform.http import error_body
 from buttress.secrets import redact_tokens
-from buttress.server.errors import error_body
 
 if TYPE_CHECKING:
     from buttress.server.metrics import ServerMetrics

@@ -14,7 +14,7 @@ from buttress._version import __version__
 from buttress.catalog import Catalog, migrate, tokens
 from buttress.catalog import audit as audit_log
 from buttress.errors import CatalogError
-from buttress.server.auth import Admin, Viewer
+from buttress.platform.auth import Admin, Viewer
 from buttress.server.models import (
     AuditRead,
     StatusRead,
@@ -55,22 +55,8 @@ async def readyz(request: Request) -> JSONResponse:
         }
     except CatalogError as exc:
         checks["catalog"] = {"ok": False, "error": str(exc)}
-    monitor = getattr(request.app.state, "health", None)
-    if monitor is not None:
-        for check in monitor.snapshot()["checks"]:
-            if check["critical"]:
-                checks[check["name"]] = {
-                    "ok": check["status"] in ("up", "degraded"),
-                    "status": check["status"],
-                    "detail": check["detail"],
-                }
-    runner = getattr(request.app.state, "jobs", None)
-    if runner is not None:  # not a condition of readiness: every replica serves the API
-        checks["scheduler"] = {
-            "ok": True,
-            "leading": runner.election.leading,
-            "reason": runner.election.reason,
-        }
+    for readiness in getattr(request.app.state, "readiness", ()):
+        checks.update(readiness())  # each component's (the health checks marked critical)
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

@@ -13,54 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from buttress.catalog import Catalog, audit, catalog_url, tokens
+from buttress.catalog import Catalog, audit, tokens
 from buttress.config import ButtressConfig
-from buttress.errors import CatalogError, ServeError
+from buttress.errors import ServeError
+from buttress.platform.catalog import open_catalog, ready_catalog
 
 __all__ = ["Prepared", "bind", "bootstrap_admin", "open_catalog", "prepare", "serve"]
 
 log = logging.getLogger("buttress.server")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def open_catalog(config: ButtressConfig, data_dir: Path) -> Catalog:
-    """Open the configured catalog and check that it answers.
-
-    Raises:
-        CatalogError: the database does not answer (the host is named, never the password).
-    """
-    catalog = Catalog(
-        catalog_url(config.catalog.url, data_dir), connect_timeout=config.catalog.connect_timeout
-    )
-    catalog.ping()
-    return catalog
-
-
-def ready_catalog(config: ButtressConfig, data_dir: Path) -> Catalog:
-    """Open the catalog and bring its schema to this version (``catalog.auto_migrate``), or
-    refuse clearly when it is behind and migrations are manual.
-
-    Raises:
-        CatalogError: the database does not answer, or its schema is behind.
-    """
-    catalog = open_catalog(config, data_dir)
-    try:
-        if config.catalog.auto_migrate:
-            catalog.upgrade()
-        else:
-            from buttress.catalog import migrate  # Alembic: only when it is needed
-
-            current, head = migrate.current(catalog), migrate.head()
-            if current != head:
-                raise CatalogError(
-                    f"the catalog at {catalog.location} is at revision {current or 'none'}, "
-                    f"this version needs {head}: run 'buttress db upgrade' "
-                    "(or set catalog.auto_migrate)"
-                )
-    except BaseException:
-        catalog.dispose()
-        raise
-    return catalog
 
 
 def bind(host: str, port: int) -> socket.socket:

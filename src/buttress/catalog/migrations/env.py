@@ -19,6 +19,9 @@ with engine.begin() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     context.configure(
         connection=connection,
+        # the foundation's tables, plus the domains' tables already imported; for autogenerate
+        # (`alembic revision --autogenerate`) import buttress.components and call metadata()
+        # first, so that every domain's tables are compared (the catalog imports no domain)
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite can only ALTER by copy
         compare_type=True,

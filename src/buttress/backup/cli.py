@@ -1,0 +1,554 @@
+"""``buttress backup``: take, list, check and restore backups of the configured targets."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from buttress.platform.cli import print_table, state
+
+if TYPE_CHECKING:
+    from buttress.backup.service import Backups
+    from buttress.catalog import Catalog
+
+app = typer.Typer(
+    help="Back up the targets declared under `backup:` in buttress.yaml, and restore them.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+IdentityOption = Annotated[
+    list[Path] | None,
+    typer.Option("--identity", "-i", help="age identity file (default: backup.identity_files)."),
+]
+ManifestKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--manifest-key",
+        help="The manifest key file that authenticates manifests (default: "
+        "backup.manifest_key_file); needed when the catalog has no record of the backup.",
+    ),
+]
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-unauthenticated",
+        help="Use a manifest that neither the catalog nor a manifest key can authenticate "
+        "(warned about; a forged or replaced manifest would go unnoticed).",
+    ),
+]
+FromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Read the backup only from this destination (default: each object from the first "
+        "destination whose copy matches the manifest).",
+    ),
+]
+
+
+def _backups(
+    ctx: typer.Context, catalog: Catalog, key: Path | None = None, trust: bool = False
+) -> Backups:
+    from buttress.backup.service import Backups
+
+    return Backups(state(ctx).config.backup, catalog, manifest_key=key, trust_unauthenticated=trust)
+
+
+def _warn(backups: Backups) -> None:
+    for note in backups.notes:
+        typer.echo(f"warning: {note}", err=True)
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+class _RichReporter:
+    """Progress bars on the terminal: bytes, rate, elapsed, and an ETA when the total is known."""
+
+    def __init__(self, bars: Any) -> None:
+        self.bars = bars
+        self.task: Any = None
+
+    def start(self, description: str, total: int | None) -> None:
+        if self.task is not None:  # the previous phase is over: show it complete
+            done = next(t for t in self.bars.tasks if t.id == self.task)
+            self.bars.update(self.task, total=done.completed)
+        self.task = self.bars.add_task(description, total=total)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.bars.advance(self.task, n)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[None]:
+    """Report long work as progress bars on stderr, when stderr is a terminal."""
+    from buttress.backup import progress
+
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    with bars, progress.reporting(_RichReporter(bars)):
+        yield
+
+
+@app.command("keygen")
+def keygen(
+    path: Annotated[Path, typer.Argument(help="Where to write the new private key (mode 0600).")],
+) -> None:
+    """Create an age key pair: the private key goes to PATH, the public key is printed.
+
+    Put the public key (age1...) in backup.recipients on the machines that take backups; keep
+    the private key where restores happen (backup.identity_files), and a copy offline.
+    """
+    from buttress.backup.keys import generate_identity
+
+    recipient = generate_identity(path)
+    typer.echo(f"wrote private key {path}; public key (for backup.recipients):", err=True)
+    typer.echo(recipient)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A target name from backup.targets.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Back up TARGET now: dump, compress, encrypt, checksum and store it in its destinations.
+
+    The run is recorded in the catalog whatever happens; exit 1 if it failed.
+    """
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog, _progress():
+        view = Backups(st.config.backup, catalog).run(target)
+    if as_json:
+        _echo_json(view.as_dict())
+        return
+    took = view.detail.get("timings", {}).get("total", 0.0)
+    typer.echo(
+        f"backup {view.id} of {view.target}: {_size(view.raw_size)} -> {_size(view.stored_size)} "
+        f"(x{view.ratio:.1f}) in {took:.1f}s, stored in {', '.join(view.destinations)}"
+    )
+    for name, why in view.failed_destinations.items():
+        typer.echo(f"warning: destination {name} failed: {why}", err=True)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Only this target.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs, newest first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List backup runs, newest first: status, sizes, verify and restore-test results."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        backups = Backups(st.config.backup, catalog)
+        runs = backups.runs(target, limit)
+        total = backups.count_runs(target) if len(runs) >= limit else len(runs)
+    if total > len(runs):  # on stderr, so that --json stays a plain list
+        typer.echo(f"{len(runs)} of {total} runs shown, newest first; --limit N for more", err=True)
+    if as_json:
+        _echo_json([r.as_dict() for r in runs])
+        return
+    print_table(
+        ("id", "target", "status", "started", "raw", "stored", "verify", "restore test"),
+        (
+            (
+                r.id,
+                r.target,
+                r.status,
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                _size(r.raw_size),
+                _size(r.stored_size),
+                r.verify_status or "-",
+                r.restore_test_status or "-",
+            )
+            for r in runs
+        ),
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one run: catalog record and, for a good backup, its manifest summary."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        info = Backups(st.config.backup, catalog).describe(backup_id)
+    if as_json:
+        _echo_json(info)
+        return
+    for key in (
+        "id",
+        "target",
+        "status",
+        "started_at",
+        "finished_at",
+        "error",
+        "destinations",
+        "failed_destinations",
+        "verify_status",
+        "restore_test_status",
+    ):
+        if info.get(key) not in (None, "", [], {}):
+            typer.echo(f"{key:20} {info[key]}")
+    raw, stored = info["raw_size"], info["stored_size"]
+    ratio = raw / stored if stored else 0.0
+    typer.echo(f"{'size':20} {_size(raw)} -> {_size(stored)} (x{ratio:.1f})")
+    for art in info.get("artifacts", []):
+        typer.echo(
+            f"{'artifact ' + art['name']:20} {_size(art['raw_size'])}, {art['objects']} objects"
+        )
+    if info.get("metadata"):
+        typer.echo("recorded (what a restore test compares):")
+    for key, value in sorted(info.get("metadata", {}).items()):
+        _echo_fact(key, value)
+
+
+_FACTS_SHOWN = 20  # entries of one recorded fact (tables, files...) listed before "and N more"
+
+
+def _echo_fact(key: str, value: Any) -> None:
+    """One fact the backup recorded (and a restore test compares), as text."""
+    if not isinstance(value, dict):
+        typer.echo(f"{key:20} {value}")
+        return
+    typer.echo(f"{key:20} {len(value)} recorded")
+    items = sorted(value.items())
+    for name, sub in items[:_FACTS_SHOWN]:
+        typer.echo(f"  {name:30} {sub}")
+    if len(items) > _FACTS_SHOWN:
+        typer.echo(f"  ... and {len(items) - _FACTS_SHOWN} more (--json shows all)")
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    restore_test: Annotated[
+        bool, typer.Option("--restore-test", help="Also restore into a scratch target and compare.")
+    ] = False,
+    identity: IdentityOption = None,
+    from_: FromOption = None,
+    manifest_key: ManifestKeyOption = None,
+    trust_unauthenticated: TrustOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Authenticate the manifest, re-read every object at every destination and check its
+    SHA-256 (reported per destination); with --restore-test, restore into a temporary
+    database/file/directory (each object from the first destination with a good copy, or
+    --from), compare with what the backup recorded (row counts, schema, checksums) and clean
+    up. Exit 1 when anything is wrong."""
+    st = state(ctx)
+    with st.catalog() as catalog, _progress():
+        backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
+        try:
+            result = backups.verify(
+                backup_id, restore=restore_test, identity=identity or [], from_destination=from_
+            )
+        finally:
+            _warn(backups)
+    bad = bool(result["problems"]) or (
+        "restore_test" in result and not result["restore_test"]["ok"]
+    )
+    if as_json:
+        _echo_json(result)
+    else:
+        for warning in result["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
+        for name, res in result["per_destination"].items():
+            how = ", ".join(res["authenticated_by"]) or "nothing"
+            state_ = "ok" if res["ok"] else f"{len(res['problems'])} problem(s)"
+            typer.echo(f"{name}: {state_} (manifest authenticated by {how})")
+        for problem in result["problems"]:
+            typer.echo(f"problem: {problem}", err=True)
+        if "restore_test" in result:
+            for fact in result["restore_test"].get("compared", []):
+                count = "" if fact["entries"] is None else f" ({fact['entries']} recorded)"
+                diff = fact["differences"]
+                verdict = "same" if not diff else f"{diff} difference(s)"
+                typer.echo(f"restore test compared {fact['what']}{count}: {verdict}")
+            for skipped in result["restore_test"].get("skipped", []):
+                typer.echo(f"restore test: skipped {skipped}", err=True)
+            for problem in result["restore_test"].get("problems", []):
+                typer.echo(f"restore test: {problem}", err=True)
+        if not bad:
+            extra = ""
+            if "restore_test" in result:
+                extra = f"; restore test ok in {result['restore_test']['seconds']:.1f}s"
+            typer.echo(
+                f"backup {backup_id}: every object checked in "
+                f"{', '.join(result['destinations'])}{extra}"
+            )
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="Where: a PostgreSQL/MariaDB DSN, a file (sqlite) or a directory."
+        ),
+    ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="postgresql/mariadb/mongodb: a new database on the source's server.",
+        ),
+    ] = None,
+    tables: Annotated[
+        str | None,
+        typer.Option(
+            "--tables",
+            help="postgresql/mariadb: only these tables; mongodb: collections (comma-separated).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Restore over a target that is not empty (refused from a backup whose last "
+            "verify or restore test failed: see --force-damaged).",
+        ),
+    ] = False,
+    force_damaged: Annotated[
+        bool,
+        typer.Option(
+            "--force-damaged",
+            help="Like --force, even from a backup whose last verify or restore test failed "
+            "(every object is still checked before the target is touched).",
+        ),
+    ] = False,
+    globals_: Annotated[
+        bool,
+        typer.Option(
+            "--globals",
+            help="postgresql: apply the backed-up roles and tablespaces (to --to's server, else "
+            "the source's) instead of the data.",
+        ),
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            max=64,
+            help="postgresql: pg_restore processes at once (default: the target's restore_jobs); "
+            "tables load side by side as the backup streams, then indexes in parallel.",
+        ),
+    ] = None,
+    identity: IdentityOption = None,
+    from_: FromOption = None,
+    manifest_key: ManifestKeyOption = None,
+    trust_unauthenticated: TrustOption = False,
+) -> None:
+    """Restore a backup into a new place (never over existing data unless --force).
+
+    Without --to or --database: a new database on the source's server, named after the backup
+    (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis).
+
+    Nothing is created or written before every object checks out against the manifest (each
+    read from the first destination whose copy is good, or only --from; skipped copies are
+    named) and the key opens the backup; a failed restore removes what it created and says
+    what state the target is left in."""
+    st = state(ctx)
+    table_list = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
+    with st.catalog() as catalog, _progress():
+        backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
+        try:
+            where = backups.restore(
+                backup_id,
+                to=to,
+                database=database,
+                tables=table_list,
+                force=force,
+                force_damaged=force_damaged,
+                identity=identity or [],
+                globals_only=globals_,
+                jobs=jobs,
+                from_destination=from_,
+            )
+        finally:
+            _warn(backups)
+    typer.echo(f"restored {backup_id} into {where}")
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Only this target.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Show what would be removed; change nothing.")
+    ] = False,
+    remove_orphans: Annotated[
+        bool,
+        typer.Option(
+            "--remove-orphans",
+            help="Also delete objects of backups the catalog does not know (reported otherwise).",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply each target's `retention:` rules: show every backup kept or removed and why, and
+    remove the others from every destination (manifest first).
+
+    The newest backup and the newest verified backup are always kept; a target with no rule
+    keeps everything. Leftovers of failed, abandoned and incomplete (killed) runs are removed,
+    an incomplete run that stored nothing is marked abandoned, unfinished S3 uploads of dead
+    runs are aborted, and objects the catalog does not know are reported.
+    Exit 1 when a destination could not be cleaned.
+    """
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        report = Backups(st.config.backup, catalog).prune(
+            target=target, dry_run=dry_run, remove_orphans=remove_orphans
+        )
+    if as_json:
+        _echo_json(report.as_dict())
+    else:
+        verb = "would remove" if dry_run else "remove"
+        verbs = {"remove": verb, "resolve": "would resolve" if dry_run else "resolve"}
+        rows = []
+        for item in report.items:
+            action = verbs.get(item.action, "keep")
+            if item.error:
+                action += " (FAILED)"
+            rows.append((item.id, item.target, item.status, action, ", ".join(item.reasons)))
+        print_table(("id", "target", "status", "action", "why"), rows)
+        for dest, ids in report.orphans.items():
+            what = "removed" if report.orphans_removed else "left (use --remove-orphans)"
+            typer.echo(f"orphans in {dest}: {', '.join(ids)} ({what})")
+        for dest, keys in report.aborted_uploads.items():
+            typer.echo(f"aborted {len(keys)} unfinished uploads in {dest}")
+        removed = len(report.removed)
+        typer.echo(
+            f"{removed} backup{'s' if removed != 1 else ''} {verb}d"
+            if not dry_run
+            else f"{removed} would be removed (dry run: nothing changed)"
+        )
+        for error in report.errors:
+            typer.echo(f"error: {error}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("abandon")
+def abandon(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A running or incomplete run's id.")],
+    reason: Annotated[
+        str, typer.Option("--reason", "-m", help="Why (recorded with the run and audited).")
+    ] = "",
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Abandon it even though its claim is live (it looks alive)."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Mark a run that will never finish as abandoned: its target is free for the next run,
+    and `prune` removes what it stored. Recorded with who and why, and audited.
+
+    A run whose claim is live (its heartbeat is recent, or its process runs on this machine)
+    is refused (exit 1) unless --force: a forced run that is in fact alive goes on, but its
+    result is not recorded."""
+    from buttress.backup.service import Backups
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        view = Backups(st.config.backup, catalog).abandon(
+            backup_id, actor=st.actor(), reason=reason, force=force
+        )
+    if as_json:
+        _echo_json(view.as_dict())
+        return
+    was = view.detail.get("abandoned", {}).get("was", "running")
+    typer.echo(f"abandoned backup {view.id} of {view.target} (it was {was})")
+
+
+@app.command("copy")
+def copy(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    destination: Annotated[
+        str, typer.Argument(help="A destination name from backup.destinations.")
+    ],
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="Copy from this destination (default: the first other one)."),
+    ] = None,
+    manifest_key: ManifestKeyOption = None,
+    trust_unauthenticated: TrustOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a backup into another destination: a new offsite copy, one that failed during the
+    run, or a repair. Objects already there are hashed: good ones are skipped (so an
+    interrupted copy resumes), damaged ones replaced; each copied object is checked against
+    the manifest's SHA-256, and the manifest is written last."""
+    st = state(ctx)
+    with st.catalog() as catalog, _progress():
+        backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
+        result = backups.copy(backup_id, destination, from_destination=from_)
+        _warn(backups)
+    if as_json:
+        _echo_json(result)
+        return
+    typer.echo(
+        f"backup {backup_id}: {result['copied']} objects copied ({_size(result['bytes'])}), "
+        f"{result['repaired']} of them replacing damaged ones, {result['skipped']} good "
+        f"already in {destination}; copied from {result['from']}"
+    )

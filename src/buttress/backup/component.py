@@ -1,0 +1,84 @@
+"""The backup domain as a component: the ``backup`` section and ``buttress backup``; in the
+control plane the targets' schedules (jobs of the job runner), the backup metrics,
+``/api/v1/backups`` and the answers to backup errors; its table is ``backup_runs``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from buttress.platform.component import (
+    CliCommand,
+    CliGroup,
+    Component,
+    Contribution,
+    ServerContext,
+)
+
+if TYPE_CHECKING:
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    from buttress.backup.errors import BackupError
+
+__all__ = ["COMPONENT", "BackupComponent"]
+
+
+class BackupComponent(Component):
+    name = "backup"
+    section = "backup"
+    tables = "buttress.backup.tables"
+
+    def cli(self) -> Sequence[CliGroup | CliCommand]:
+        from buttress.backup.cli import app
+
+        return [CliGroup("backup", app)]
+
+    def serve(self, ctx: ServerContext) -> Contribution:
+        from buttress import events
+        from buttress.backup.api import router
+        from buttress.backup.errors import BackupError
+        from buttress.backup.metrics import BackupMetrics
+        from buttress.backup.scheduler import BackupScheduler
+        from buttress.backup.service import Backups
+        from buttress.jobs.component import JOB_RUNNER
+        from buttress.jobs.runner import JobRunner
+
+        config, catalog = ctx.config.backup, ctx.catalog
+        metrics = BackupMetrics(ctx.registry, config, catalog)
+        # the targets' schedules, as jobs of the runner (run once across replicas, by the leader)
+        runner = ctx.require(JOB_RUNNER, JobRunner)
+        scheduler = BackupScheduler(config, lambda: Backups(config, catalog), runner)
+
+        @asynccontextmanager
+        async def lifespan() -> AsyncIterator[None]:
+            events.subscribe(metrics)
+            try:
+                yield
+            finally:
+                events.unsubscribe(metrics)
+
+        return Contribution(
+            routers=[router],
+            lifespan=lifespan,
+            exception_handlers={BackupError: _backup_error},
+            state={"scheduler": scheduler},
+            dashboard="/api/v1/backups",
+        )
+
+
+async def _backup_error(_request: Request, exc: BackupError) -> JSONResponse:
+    from buttress.backup.errors import BackupBusyError, CorruptBackupError, RestoreError
+    from buttress.platform.http import error_response
+
+    if isinstance(exc, BackupBusyError):
+        return error_response(409, "conflict", str(exc))
+    if isinstance(exc, CorruptBackupError):
+        return error_response(422, "corrupt_backup", str(exc))
+    if isinstance(exc, RestoreError):
+        return error_response(409, "restore_refused", str(exc))
+    return error_response(502, "backup_failed", str(exc))
+
+
+COMPONENT = BackupComponent()

@@ -1,0 +1,70 @@
+"""What a domain's API router needs from the control plane, without importing it: the error
+that answers with a stable code, and the catalog as a FastAPI dependency.
+
+    from buttress.platform.auth import Operator
+    from buttress.platform.http import ApiError, CatalogDep
+
+    @router.post("/things")
+    def create(catalog: CatalogDep, who: Operator) -> Thing:
+        with catalog.begin() as session:
+            ...
+
+The server puts the open catalog on ``app.state.catalog``; the dependency hands it over.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from buttress.catalog import Catalog
+from buttress.logs import request_id
+from buttress.secrets import redact_tokens
+
+__all__ = ["ApiError", "CatalogDep", "catalog", "error_body", "error_response"]
+
+
+class ApiError(HTTPException):
+    """An error answered as JSON with a stable machine-readable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        super().__init__(status_code=status, detail=message, headers=headers)
+        self.code = code
+
+
+def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    """The JSON body of an error: code, message (token-shaped strings masked), request id."""
+    return {
+        "error": code,
+        "message": redact_tokens(message),
+        "request_id": request_id.get(),
+        **extra,
+    }
+
+
+def _json(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    """An error answered in the control plane's one JSON shape (see :func:`error_body`)."""
+    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
+
+
+def catalog(request: Request) -> Catalog:
+    """The control plane's catalog (a FastAPI dependency)."""
+    found = request.app.state.catalog
+    if not isinstance(found, Catalog):
+        raise TypeError("app.state.catalog is not a Catalog: build the app with create_app")
+    return found
+
+
+CatalogDep = Annotated[Catalog, Depends(catalog)]
