@@ -14,6 +14,7 @@ from buttress.cli._context import state
 from buttress.config import ButtressConfig, load
 from buttress.config._loader import resolve_path
 from buttress.config._types import next_fire_times
+from buttress.config_checks import register_domain_checks
 
 app = typer.Typer(
     help="Check, show and export the configuration (buttress.yaml).", no_args_is_help=True
@@ -35,6 +36,7 @@ def check(
     Exit code 0 when it is valid, 2 when it is not.
     """
     path = resolve_path(file or state(ctx).config_path)
+    register_domain_checks()
     config = load(path, check_files=True)
     typer.echo(f"{path or 'built-in defaults (no buttress.yaml here)'}: ok")
     for destination in config.backup.destinations:
