@@ -43,7 +43,10 @@ def _threshold(value: object) -> object:
     return value
 
 
-Threshold = Annotated[float | TriggerBoundConfig, BeforeValidator(_threshold)]
+Threshold = Annotated[
+    float | TriggerBoundConfig,
+    BeforeValidator(_threshold, json_schema_input_type=Duration | TriggerBoundConfig),
+]
 
 
 class LevelConfig(Section):
