@@ -11,7 +11,8 @@ import typer
 import yaml
 
 from buttress.cli._context import state
-from buttress.config import ButtressConfig, load
+from buttress.config import json_schema as config_json_schema
+from buttress.config import load
 from buttress.config._loader import resolve_path
 from buttress.config._types import next_fire_times
 from buttress.config_checks import register_domain_checks
@@ -87,10 +88,5 @@ def schema(
 
 
 def json_schema() -> dict[str, object]:
-    """The JSON Schema of ``buttress.yaml``."""
-    body = ButtressConfig.model_json_schema(mode="validation")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "buttress.yaml",
-        **body,
-    }
+    """The JSON Schema of ``buttress.yaml`` (:func:`buttress.config.json_schema`)."""
+    return config_json_schema()

@@ -102,6 +102,7 @@ from buttress.config._resilience import (
     TimeoutSpec,
 )
 from buttress.config._root import ButtressConfig
+from buttress.config._schema import json_schema
 from buttress.config._server import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
 from buttress.config._state import StateConfig, StateTls, StateTlsConfig, StoreFailureMode
 from buttress.config._types import Cron, Duration, SecretDsn, SecretText, parse_duration
@@ -181,6 +182,7 @@ __all__ = [
     "TriggerBound",
     "TriggerBoundConfig",
     "format_path",
+    "json_schema",
     "load",
     "load_text",
     "parse_duration",

@@ -333,8 +333,14 @@ class BackupConfig(Section):
             "manifest.key in the data directory. Keep a copy offline with the identity."
         ),
     )
-    destinations: list[AnyBackupDestinationConfig] = Field(default_factory=list)
-    targets: list[AnyBackupTargetConfig] = Field(default_factory=list)
+    destinations: list[AnyBackupDestinationConfig] = Field(
+        default_factory=list,
+        description="Places backups are stored: directories (`type: local`) or S3-compatible "
+        "buckets.",
+    )
+    targets: list[AnyBackupTargetConfig] = Field(
+        default_factory=list, description="Things to back up, each on its schedule."
+    )
     max_parallel: int = Field(
         default=2, ge=1, le=32, description="Scheduled jobs `buttress serve` runs at once."
     )

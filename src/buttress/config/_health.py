@@ -94,9 +94,7 @@ class HttpCheckConfig(HealthCheckConfig):
 
     type: Literal["http"]
     url: str = Field(description="The URL to GET.")
-    expect_status: list[int] = Field(
-        default_factory=lambda: [200], description="Statuses that count as up."
-    )
+    expect_status: list[int] = Field(default=[200], description="Statuses that count as up.")
 
 
 class TcpCheckConfig(HealthCheckConfig):

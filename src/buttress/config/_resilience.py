@@ -138,7 +138,9 @@ class ResilienceConfig(Section):
 
     A named policy is a pipeline of every policy kind set in ``defaults`` or in its own entry
     (``enabled: false`` drops one), in the order fallback, retry, circuit breaker, timeout,
-    bulkhead, rate limiter. Reach it with ``buttress.resilience.policy("name")``.
+    bulkhead, rate limiter. Reach it with ``buttress.resilience.policy("name")``. The limits
+    of each setting (``attempts`` at least 1, a ``rate`` above 0...) are the policy's own,
+    checked when the file is loaded and reported at the setting's line.
     """
 
     defaults: PolicyConfig = Field(

@@ -1,4 +1,8 @@
-"""Value types shared by the configuration models: durations, cron expressions, secrets."""
+"""Value types shared by the configuration models: durations, cron expressions, secrets.
+
+Each one's JSON Schema carries ``x-kind`` (``duration``, ``cron``, ``dsn``, ``secret``): an
+annotation validators ignore, which the reference generator (:mod:`buttress.docgen`) reads.
+"""
 
 from __future__ import annotations
 
@@ -87,6 +91,7 @@ Duration = Annotated[
                 {"type": "string", "pattern": _DURATION_PATTERN},
             ],
             "description": "seconds, or a duration such as '500ms', '30s', '5m', '1h30m'",
+            "x-kind": "duration",
         }
     ),
 ]
@@ -102,6 +107,7 @@ Cron = Annotated[
                 "cron expression, five fields: minute hour day-of-month month day-of-week, in "
                 "UTC (e.g. '0 3 * * *': 03:00 every day), or @hourly, @daily, @weekly..."
             ),
+            "x-kind": "cron",
         }
     ),
 ]
@@ -128,7 +134,12 @@ SecretDsn = Annotated[
     str,
     PlainSerializer(mask_url, when_used="json"),
     WithJsonSchema(
-        {"type": "string", "format": "uri", "description": "DSN; password is masked on display"}
+        {
+            "type": "string",
+            "format": "uri",
+            "description": "DSN; password is masked on display",
+            "x-kind": "dsn",
+        }
     ),
 ]
 """A connection URL whose password is masked whenever it is displayed."""
@@ -136,6 +147,6 @@ SecretDsn = Annotated[
 SecretText = Annotated[
     SecretStr,
     PlainSerializer(lambda s: MASK if s.get_secret_value() else "", when_used="json"),
-    WithJsonSchema({"type": "string", "writeOnly": True}),
+    WithJsonSchema({"type": "string", "writeOnly": True, "x-kind": "secret"}),
 ]
 """A secret (password, key): held as ``SecretStr``, displayed as ``***``."""
