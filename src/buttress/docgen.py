@@ -177,8 +177,10 @@ class _Doc:
 
     def type(self, prop: Schema) -> str:
         kind = _kind(prop)
+        if kind == "duration" and "exclusiveMinimum" in json.dumps(prop):
+            return "duration, > 0"
         if kind is not None:
-            return {"duration": "duration", "cron": "cron", "dsn": "DSN (secret)"}.get(kind, kind)
+            return {"cron": "cron", "dsn": "DSN (secret)"}.get(kind, kind)
         if "$ref" in prop or "oneOf" in prop:
             return "mapping"
         if "const" in prop:

@@ -102,3 +102,12 @@ def test_the_schema_accepts_every_documented_configuration_buttress_accepts() ->
         assert errors(document) == [], where
         checked += 1
     assert checked >= 5  # the docs hold complete examples (fragments are skipped)
+
+
+@pytest.mark.parametrize(
+    ("server", "ok"),
+    [({"body_timeout": 0}, False), ({"body_timeout": "0.5s"}, True), ({"port": 70000}, False)],
+)
+def test_bounds_are_in_the_schema(server: dict[str, Any], ok: bool) -> None:
+    """A duration that must be above zero, a port's range: the schema has the loader's bounds."""
+    assert (errors({"server": server}) == []) is ok

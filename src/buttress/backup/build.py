@@ -60,12 +60,12 @@ def build_destination(config: BackupDestination) -> Destination:
     if config.unresolved:  # its ${VAR}s were left for the commands that use it
         raise ConfigError(list(config.unresolved))
     if isinstance(config, S3DestinationConfig):
-        from buttress.backup.s3 import S3Destination, S3Settings
+        from buttress.backup.s3 import S3Destination, S3Options
 
         secret = config.secret_access_key
         return S3Destination(
             config.name,
-            S3Settings(
+            S3Options(
                 bucket=config.bucket,
                 prefix=config.prefix,
                 endpoint_url=config.endpoint_url,

@@ -105,7 +105,14 @@ from buttress.config._root import ButtressConfig
 from buttress.config._schema import json_schema
 from buttress.config._server import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
 from buttress.config._state import StateConfig, StateTls, StateTlsConfig, StoreFailureMode
-from buttress.config._types import Cron, Duration, SecretDsn, SecretText, parse_duration
+from buttress.config._types import (
+    Cron,
+    Duration,
+    PositiveDuration,
+    SecretDsn,
+    SecretText,
+    parse_duration,
+)
 from buttress.errors import ConfigError, ConfigIssue
 
 __all__ = [
@@ -156,6 +163,7 @@ __all__ = [
     "PathTargetConfig",
     "PolicyConfig",
     "PolicySpec",
+    "PositiveDuration",
     "PostgresqlCheckConfig",
     "PostgresqlTargetConfig",
     "Problem",

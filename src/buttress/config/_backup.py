@@ -23,7 +23,13 @@ from pydantic import (
 )
 
 from buttress.config._base import NAME_PATTERN, Section, Variant, raise_at
-from buttress.config._types import Cron, Duration, SecretDsn, SecretText, refuse_seconds
+from buttress.config._types import (
+    Cron,
+    PositiveDuration,
+    SecretDsn,
+    SecretText,
+    refuse_seconds,
+)
 from buttress.errors import ConfigIssue
 
 __all__ = [
@@ -99,15 +105,13 @@ class S3DestinationConfig(BackupDestinationConfig):
     max_attempts: int = Field(
         default=5, ge=1, le=20, description="Attempts per request (with backoff)."
     )
-    connect_timeout: Duration = Field(default=5.0, gt=0, description="To open a connection.")
-    read_timeout: Duration = Field(
+    connect_timeout: PositiveDuration = Field(default=5.0, description="To open a connection.")
+    read_timeout: PositiveDuration = Field(
         default=15.0,
-        gt=0,
         description="Longest wait for the endpoint on an open connection (each read/write).",
     )
-    object_deadline: Duration = Field(
+    object_deadline: PositiveDuration = Field(
         default=45.0,
-        gt=0,
         description="Time allowed to one request on an object, every retry included; no "
         "attempt starts that could not end in time (a hung endpoint fails within it).",
     )
@@ -136,8 +140,8 @@ class BackupRetentionConfig(Section):
     keep_weekly: int = Field(default=0, ge=0, description="The newest of each of N ISO weeks.")
     keep_monthly: int = Field(default=0, ge=0, description="The newest of each of N months.")
     keep_yearly: int = Field(default=0, ge=0, description="The newest of each of N years.")
-    keep_within: Duration | None = Field(
-        default=None, gt=0, description="Every backup within this long of the newest (`30d`)."
+    keep_within: PositiveDuration | None = Field(
+        default=None, description="Every backup within this long of the newest (`30d`)."
     )
 
 
@@ -251,8 +255,8 @@ class MariadbTargetConfig(DsnTargetConfig):
             "so the recorded row counts are exact."
         ),
     )
-    lock_timeout: Duration = Field(
-        default=10.0, gt=0, description="Longest wait for that lock and snapshot."
+    lock_timeout: PositiveDuration = Field(
+        default=10.0, description="Longest wait for that lock and snapshot."
     )
 
 

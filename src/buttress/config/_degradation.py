@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from buttress._levels import LEVEL_PRESETS
 from buttress.config._base import Section
-from buttress.config._types import Duration, parse_duration
+from buttress.config._types import Duration, PositiveDuration, parse_duration
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -80,8 +80,8 @@ class DegradationConfig(Section):
         description="`traffic_light` (GREEN..RED), `service` (OPTIMAL..EMERGENCY) or a list.",
     )
     for_: Duration = Field(default=30.0, ge=0, alias="for", description="Default `for`.")
-    cooldown: Duration = Field(default=120.0, gt=0, description="Default cooldown.")
-    evaluate_every: Duration = Field(default=5.0, gt=0, description="Time between evaluations.")
+    cooldown: PositiveDuration = Field(default=120.0, description="Default cooldown.")
+    evaluate_every: PositiveDuration = Field(default=5.0, description="Time between evaluations.")
     hooks: list[str] = Field(
         default_factory=list,
         description="`module:function` called with each LevelChanged event (alerts, incidents).",

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from buttress.config._base import NAME_PATTERN, Section, Variant
 from buttress.config._degradation import DegradationConfig
-from buttress.config._types import Duration, SecretDsn, SecretText
+from buttress.config._types import PositiveDuration, SecretDsn, SecretText
 
 __all__ = [
     "AnyHealthCheckConfig",
@@ -39,12 +39,12 @@ class HealthCheckConfig(Variant):
 
     name: str = Field(min_length=1, pattern=NAME_PATTERN)
     type: Literal["postgresql", "mariadb", "redis", "s3", "http", "tcp", "disk", "custom"]
-    interval: Duration = Field(default=10.0, gt=0, description="Time between runs.")
-    timeout: Duration = Field(default=2.0, gt=0, description="Longest a run may take.")
+    interval: PositiveDuration = Field(default=10.0, description="Time between runs.")
+    timeout: PositiveDuration = Field(default=2.0, description="Longest a run may take.")
     weight: float = Field(default=1.0, ge=0, description="Share of the health score.")
     critical: bool = Field(default=False, description="Down means not ready (/readyz 503).")
-    slow: Duration | None = Field(
-        default=None, gt=0, description="Answers slower than this count as degraded."
+    slow: PositiveDuration | None = Field(
+        default=None, description="Answers slower than this count as degraded."
     )
 
     @model_validator(mode="after")

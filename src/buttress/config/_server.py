@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from buttress.config._base import Section
-from buttress.config._types import Duration
+from buttress.config._types import Duration, PositiveDuration
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ServerConfig"]
 
@@ -33,14 +33,13 @@ class ServerConfig(Section):
         le=1024**3,
         description="Largest request body accepted (bytes); a larger one gets 413.",
     )
-    body_timeout: Duration = Field(
-        default=30.0, gt=0, description="How long a request body may take to arrive (408 after)."
+    body_timeout: PositiveDuration = Field(
+        default=30.0, description="How long a request body may take to arrive (408 after)."
     )
-    header_timeout: Duration = Field(
+    header_timeout: PositiveDuration = Field(
         default=10.0,
-        gt=0,
         description="How long a client may take to send a request's headers (then it is cut off).",
     )
-    keep_alive_timeout: Duration = Field(
-        default=5.0, gt=0, description="How long an idle keep-alive connection stays open."
+    keep_alive_timeout: PositiveDuration = Field(
+        default=5.0, description="How long an idle keep-alive connection stays open."
     )

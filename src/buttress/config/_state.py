@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from buttress.config._base import Section
-from buttress.config._types import Duration, SecretDsn
+from buttress.config._types import PositiveDuration, SecretDsn
 
 __all__ = ["StateConfig", "StateTls", "StateTlsConfig", "StoreFailureMode"]
 
@@ -48,16 +48,16 @@ class StateConfig(Section):
         pattern=r"^[^{}]+$",
         description="Namespace of every key, one per application and environment (`shop:prod`).",
     )
-    connect_timeout: Duration = Field(default=1.0, gt=0, description="To open a connection.")
-    command_timeout: Duration = Field(
-        default=0.25, gt=0, description="Longest wait for an answer; decisions come within it."
+    connect_timeout: PositiveDuration = Field(default=1.0, description="To open a connection.")
+    command_timeout: PositiveDuration = Field(
+        default=0.25, description="Longest wait for an answer; decisions come within it."
     )
     pool_size: int = Field(default=50, ge=1, description="Connections per client.")
-    retry_interval: Duration = Field(
-        default=1.0, gt=0, description="After a store failure, ask the store again this often."
+    retry_interval: PositiveDuration = Field(
+        default=1.0, description="After a store failure, ask the store again this often."
     )
-    sync_interval: Duration = Field(
-        default=0.1, gt=0, description="Breaker and budget outcomes are sent this often."
+    sync_interval: PositiveDuration = Field(
+        default=0.1, description="Breaker and budget outcomes are sent this often."
     )
     on_store_failure: StoreFailureMode = Field(
         default="local",

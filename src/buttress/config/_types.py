@@ -11,11 +11,12 @@ import math
 import re
 from typing import Annotated, Any
 
+from annotated_types import Gt
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr, WithJsonSchema
 
 from buttress.secrets import MASK, mask_url
 
-__all__ = ["Cron", "Duration", "SecretDsn", "SecretText", "parse_duration"]
+__all__ = ["Cron", "Duration", "PositiveDuration", "SecretDsn", "SecretText", "parse_duration"]
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -96,6 +97,23 @@ Duration = Annotated[
     ),
 ]
 """A duration in float seconds; YAML may say ``30s``, ``5m``, ``1h30m``, ``500ms`` or a number."""
+
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Gt(0),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _DURATION_PATTERN},
+            ],
+            "description": "seconds (> 0), or a duration such as '500ms', '30s', '5m', '1h30m'",
+            "x-kind": "duration",
+        }
+    ),
+]
+"""A :data:`Duration` above zero (the bound written once, so the JSON Schema has it too)."""
 
 Cron = Annotated[
     str,
