@@ -91,3 +91,17 @@ def test_a_policy_limit_set_in_defaults_is_reported_there() -> None:
 def test_level_presets_are_one_table() -> None:
     """The configuration and the degradation levels read the same presets."""
     assert buttress.health.degradation.PRESETS is LEVEL_PRESETS
+
+
+def test_a_configuration_built_in_code_is_checked_when_it_configures_the_registry() -> None:
+    """registry.configure() runs the policies' checks on a configuration that skipped load(),
+    so a bad setting fails there, naming it, rather than at the first call."""
+    from buttress.config import ResilienceConfig
+    from buttress.resilience import registry
+
+    bad = ResilienceConfig.model_validate({"policies": {"db": {"retry": {"attempts": 0}}}})
+    with pytest.raises(ConfigError) as info:
+        registry.configure(bad)
+    (issue,) = info.value.issues
+    assert issue.path == "resilience.policies.db.retry.attempts"
+    assert "expected an integer >= 1" in issue.message

@@ -240,10 +240,17 @@ def configure(config: ButtressConfig | ResilienceConfig | None) -> PolicyRegistr
     :func:`policy` call loads buttress.yaml again). A whole :class:`ButtressConfig` brings its
     ``state:`` store (Redis: policies shared across processes); a ``ResilienceConfig`` alone
     keeps state in the process. The previous registry's store is closed. Returns the new one.
+
+    Raises:
+        ConfigError: a policy refuses its settings (each named with its place in the file).
     """
     global _default
-    from buttress.config import ButtressConfig
+    from buttress.config import ButtressConfig, Problem, validate
 
+    if config is not None:  # a configuration built in code has not been through load()
+        whole = config if isinstance(config, ButtressConfig) else ButtressConfig(resilience=config)
+        found = [Problem(path, message) for path, message in check_config(whole.resilience)]
+        validate(whole, checks=[lambda _config, /, *, check_files: found])
     with _default_lock:
         old = _default
         if config is None:
