@@ -105,3 +105,16 @@ def test_a_configuration_built_in_code_is_checked_when_it_configures_the_registr
     (issue,) = info.value.issues
     assert issue.path == "resilience.policies.db.retry.attempts"
     assert "expected an integer >= 1" in issue.message
+
+
+def test_a_check_never_echoes_a_value_from_the_environment() -> None:
+    """A check that quotes the value it refuses shows "(the value)" for one a ${VAR} gave."""
+    with pytest.raises(ConfigError) as info:
+        load_text(
+            "backup:\n  restore_servers: ['${SERVER}']\n",
+            filename="b.yaml",
+            env={"SERVER": "secret-host"},
+        )
+    (issue,) = info.value.issues
+    assert "secret-host" not in str(issue)
+    assert "(the value)" in issue.message

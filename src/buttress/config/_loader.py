@@ -288,16 +288,24 @@ class _Reader:
     def report(self, path: Path_, message: str) -> ConfigIssue:
         """A problem the validation step found at ``path``, placed at its line in the file."""
         _, nodes, _, _ = self._locate(path)
-        node = nodes[-1] if len(nodes) == len(path) + 1 else None
-        if node is not None and id(node) in self.hidden:  # never echo a ${VAR}'s value
-            value = self.built.get(id(node))
-            if isinstance(value, str) and value:
-                message = message.replace(value, "(the value)")
+        if len(nodes) == len(path) + 1:  # never echo a ${VAR}'s value, here or below
+            for hidden in self._hidden_under(nodes[-1]):
+                value = self.built.get(id(hidden))
+                if isinstance(value, str) and value:  # as a check quotes it, as the models do
+                    message = message.replace(repr(value), "(the value)")
         where = _position(nodes[-1]) if nodes else (0, 0)
         shown = tuple(p if isinstance(p, int) else _short(p) for p in path)
         return ConfigIssue(
             self.filename, where[0], where[1], format_path(shown), _shorten_words(message)
         )
+
+    def _hidden_under(self, node: yaml.Node) -> list[yaml.Node]:
+        """The scalars at or under ``node`` whose value came from the environment."""
+        if isinstance(node, yaml.MappingNode):
+            return [h for _, child in node.value for h in self._hidden_under(child)]
+        if isinstance(node, yaml.SequenceNode):
+            return [h for child in node.value for h in self._hidden_under(child)]
+        return [node] if id(node) in self.hidden else []
 
     def add_validation_errors(self, exc: ValidationError) -> None:
         data_root = exc.errors(include_url=False, include_context=False, include_input=True)
