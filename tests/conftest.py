@@ -25,6 +25,10 @@ import pytest
 import redis
 
 from buttress.catalog import Catalog, catalog_url
+from buttress.config_checks import register_domain_checks
+
+# as the CLI does: every configuration a test loads also passes the domains' checks
+register_domain_checks()
 
 PG_ADMIN_DSN = os.environ.get(
     "BUTTRESS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"

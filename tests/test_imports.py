@@ -72,6 +72,7 @@ def test_a_config_without_named_policies_does_not_load_the_resilience_package() 
     build, so the resilience package (40 ms of imports) stays out of commands that need none."""
     code = (
         "import sys; from buttress.config import load_text; "
+        "from buttress.config_checks import register_domain_checks; register_domain_checks(); "
         "load_text('backup: {targets: []}'); "
         "print('buttress.resilience' in sys.modules); "
         "load_text('resilience: {policies: {db: {retry: {attempts: 2}}}}'); "

@@ -163,9 +163,12 @@ def test_a_target_backed_up_to_disk_and_s3(
     [
         ("{name: a, type: s3}", "an s3 destination needs `bucket`"),
         ("{name: a}", "a local destination needs `path`"),
-        ("{name: a, path: x, bucket: b}", "bucket apply to `type: s3` only"),
+        (
+            "{name: a, path: x, bucket: b}",
+            "`bucket` does not apply to a local destination (only s3)",
+        ),
         ("{name: a, type: s3, bucket: b, part_size_mb: 1}", "greater than or equal to 5"),
-        ("{name: a, type: gcs, bucket: b}", "'local' or 's3'"),
+        ("{name: a, type: gcs, bucket: b}", "unknown destination type 'gcs' (one of: local, s3)"),
     ],
 )
 def test_bad_destinations_are_named(

@@ -23,7 +23,7 @@ from buttress.backup.s3 import S3Destination, S3Settings
 from buttress.backup.service import Backups
 from buttress.catalog import Catalog, catalog_url
 from buttress.cli import main
-from buttress.config import load
+from buttress.config import S3DestinationConfig, load
 from tests.backup.conftest import Keys, recipient
 from tests.backup.s3_proxy import FaultyProxy
 from tests.backup.test_pipeline import BytesSource
@@ -213,6 +213,7 @@ def test_a_hung_s3_endpoint_fails_the_run_in_time_and_releases_the_snapshot(
     )
     config = load(project / "buttress.yaml")
     s3_config = config.backup.destinations[0]
+    assert isinstance(s3_config, S3DestinationConfig)
     assert (s3_config.connect_timeout, s3_config.read_timeout) == (1.0, 2.0)
     assert s3_config.object_deadline == 10.0
     catalog = Catalog(catalog_url(None, project / "data"), connect_timeout=5)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from buttress.config import load_text
+from buttress.config import PostgresqlTargetConfig, TcpCheckConfig, load_text
 from buttress.config._yaml import MAX_ALIASES, MAX_DEPTH, MAX_VALUES
 from buttress.errors import ConfigError
 from tests.config.test_loader import issues
@@ -81,7 +81,8 @@ def test_aliases_share_their_value_and_keep_positions() -> None:
         "    - {<<: *db, name: db3, port: 5433}\n"
     )
     checks = load_text(text, env={}).health.checks
-    assert [(c.name, c.port, c.interval) for c in checks] == [
+    assert all(isinstance(c, TcpCheckConfig) for c in checks)
+    assert [(c.name, c.port, c.interval) for c in checks if isinstance(c, TcpCheckConfig)] == [
         ("db", 5432, 5.0),
         ("db2", 5432, 5.0),
         ("db3", 5433, 5.0),
@@ -110,7 +111,9 @@ def test_a_real_config_with_anchors_is_within_the_limits() -> None:
     config = load_text(text, env={})
     assert len(config.backup.targets) == 500
     assert config.backup.targets[-1].retention.keep_weekly == 4
-    assert config.backup.targets[-1].dsn == "postgresql:///db499"
+    last = config.backup.targets[-1]
+    assert isinstance(last, PostgresqlTargetConfig)
+    assert last.dsn == "postgresql:///db499"
 
 
 def test_errors_are_capped_when_shown() -> None:
@@ -131,10 +134,12 @@ def test_long_names_are_truncated() -> None:
     assert "\u2026" in unknown
     assert len(unknown) < 400  # the echoed name is cut; the list of valid keys is not
     name = "n" * 100_000
-    (invalid,) = issues(f"backup:\n  destinations: [{{name: {name}}}]\n")
+    (invalid,) = issues(f"backup:\n  destinations: [{{name: {name}, type: gcs}}]\n")
+    assert "\u2026" not in invalid  # the name is not echoed
+    (invalid,) = issues(f"backup:\n  destinations: [{{name: a, type: {name}}}]\n")
     assert "\u2026" in invalid
     assert len(invalid) < 300
-    assert invalid.endswith("a local destination needs `path`")
+    assert invalid.endswith("(one of: local, s3)")
 
 
 def _limit_memory() -> None:

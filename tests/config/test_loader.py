@@ -81,18 +81,20 @@ def test_unknown_top_level_section() -> None:
 
 def test_missing_required_field() -> None:
     """A list item missing a required field is reported at the item."""
-    (message,) = issues("backup:\n  targets:\n    - source: redis\n")
-    assert message == "buttress.yaml:3:7 backup.targets[0].name: required field is missing"
+    assert issues("backup:\n  targets:\n    - source: redis\n") == [
+        "buttress.yaml:3:7 backup.targets[0].name: required field is missing",
+        "buttress.yaml:3:7 backup.targets[0]: a redis target needs `dsn`",
+    ]
 
 
 def test_invalid_cron_expression() -> None:
     """A bad cron schedule is named as in the documented example."""
     (message,) = issues(
-        "backup:\n  targets:\n    - name: db\n      source: postgresql\n"
+        "backup:\n  targets:\n    - name: db\n      source: sqlite\n      path: /db.sqlite\n"
         "      schedule: '61 * * * *'\n"
     )
     assert message == (
-        "buttress.yaml:5:17 backup.targets[0].schedule: invalid cron expression '61 * * * *'"
+        "buttress.yaml:6:17 backup.targets[0].schedule: invalid cron expression '61 * * * *'"
         ": expected five fields (minute hour day-of-month month day-of-week, UTC) or @hourly, "
         "@daily, @weekly, @monthly, @yearly"
     )
@@ -102,9 +104,9 @@ def test_all_errors_are_reported_at_once() -> None:
     """Every problem in the file is reported, in file order, not only the first."""
     found = issues(
         "server:\n  prot: 1\n  log_format: xml\ncatalog:\n  url: ${NOPE}\nbackup:\n"
-        "  targets:\n    - source: mysql\n"
+        "  targets:\n    - {name: db, source: mysql}\n    - source: redis\n"
     )
-    assert len(found) == 5
+    assert len(found) == 6  # prot, log_format, NOPE, mysql, and the redis target's name and dsn
     lines = [int(m.split(":")[1]) for m in found]
     assert lines == sorted(lines)
 

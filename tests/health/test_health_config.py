@@ -60,7 +60,10 @@ def test_cli_runs_every_check(
         ("{name: a, type: tcp, host: h}", "a tcp check needs `port`"),
         ("{name: a, type: disk, path: /, interval: 1s, timeout: 5s}", "timeout (5s) is longer"),
         ("{name: a, type: custom, callable: nomodule}", "callable must be `module:function`"),
-        ("{name: a, type: ping, host: h}", "'postgresql', 'mariadb'"),
+        (
+            "{name: a, type: ping, host: h}",
+            "unknown check type 'ping' (one of: postgresql, mariadb",
+        ),
         ("{name: a, type: disk, path: /, weight: -1}", "greater than or equal to 0"),
     ],
 )

@@ -86,10 +86,16 @@ def test_loaded_from_buttress_yaml_on_first_use(
     [
         (
             "db: {circuit_breaker: {failure_rate: 150}}",
-            "failure_rate: Input should be less than or equal to 100",
+            "b.yaml:3:42 resilience.policies.db.circuit_breaker.failure_rate: policy 'db', "
+            "circuit_breaker: circuit breaker failure_rate=150.0: expected a percentage in "
+            "(0, 100]",
         ),
         ("db: {retry: {atempts: 2}}", "unknown key 'atempts' (did you mean 'attempts'?)"),
-        ("db: {retry: {attempts: 0}}", "attempts: Input should be greater than or equal to 1"),
+        (
+            "db: {retry: {attempts: 0}}",
+            "b.yaml:3:28 resilience.policies.db.retry.attempts: policy 'db', retry: retry "
+            "attempts=0: expected an integer >= 1",
+        ),
         ("db: {circuit_breaker: {wait: 10s, max_wait: 5s}}", "policy 'db', circuit_breaker: "),
         ("db: {rate_limit: {per: 1s}}", "rate_limit needs `rate`"),
         ("db: {rate_limit: {algorithm: magic, rate: 5}}", "algorithm: Input should be"),

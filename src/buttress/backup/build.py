@@ -15,10 +15,11 @@ __all__ = ["build_destination", "build_source"]
 
 
 def build_source(target: BackupTarget) -> Source:
-    if target.source == "postgresql":
+    from buttress import config as c  # the variant classes (config is loaded by now)
+
+    if isinstance(target, c.PostgresqlTargetConfig):
         from buttress.backup.sources.postgresql import PostgresSource
 
-        assert target.dsn is not None
         return PostgresSource(
             target.dsn,
             globals=target.globals,
@@ -26,49 +27,45 @@ def build_source(target: BackupTarget) -> Source:
             restore_jobs=target.restore_jobs,
             tmp_dir=target.tmp_dir,
         )
-    if target.source == "mariadb":
+    if isinstance(target, c.MariadbTargetConfig):
         from buttress.backup.sources.mariadb import MariadbSource
 
-        assert target.dsn is not None
         return MariadbSource(
             target.dsn,
             consistent_counts=target.consistent_counts,
             lock_timeout=target.lock_timeout,
         )
-    if target.source == "redis":
+    if isinstance(target, c.RedisTargetConfig):
         from buttress.backup.sources.redis import RedisSource
 
-        assert target.dsn is not None
         return RedisSource(target.dsn, tmp_dir=target.tmp_dir)
-    if target.source == "mongodb":
+    if isinstance(target, c.MongodbTargetConfig):
         from buttress.backup.sources.mongodb import MongoSource
 
-        assert target.dsn is not None
         return MongoSource(target.dsn, oplog=target.oplog)
-    if target.source == "sqlite":
+    if isinstance(target, c.SqliteTargetConfig):
         from buttress.backup.sources.sqlite import SqliteSource
 
-        assert target.path is not None
         return SqliteSource(target.path)
-    if target.source == "directory":
+    if isinstance(target, c.DirectoryTargetConfig):
         from buttress.backup.sources.directory import DirectorySource
 
-        assert target.path is not None
         return DirectorySource(target.path, target.include, target.exclude)
     raise UsageError(f"target {target.name}: source {target.source!r} is not supported yet")
 
 
 def build_destination(config: BackupDestination) -> Destination:
+    from buttress.config import S3DestinationConfig
+
     if config.unresolved:  # its ${VAR}s were left for the commands that use it
         raise ConfigError(list(config.unresolved))
-    if config.type == "s3":
-        from buttress.backup.s3 import S3Destination, S3Settings
+    if isinstance(config, S3DestinationConfig):
+        from buttress.backup.s3 import S3Destination, S3Options
 
-        assert config.bucket is not None
         secret = config.secret_access_key
         return S3Destination(
             config.name,
-            S3Settings(
+            S3Options(
                 bucket=config.bucket,
                 prefix=config.prefix,
                 endpoint_url=config.endpoint_url,
@@ -84,5 +81,8 @@ def build_destination(config: BackupDestination) -> Destination:
                 object_deadline=config.object_deadline,
             ),
         )
-    assert config.path is not None
+    from buttress.config import LocalDestinationConfig
+
+    if not isinstance(config, LocalDestinationConfig):
+        raise UsageError(f"destination {config.name}: type {config.type!r} is not supported yet")
     return LocalDestination(config.name, config.path)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Settings",
+    "StorageOptions",
     "check_object",
     "drain",
     "read_artifact",
@@ -40,7 +41,7 @@ ZSTD_JOB = 1 << 20
 
 
 @dataclass(frozen=True)
-class Settings:
+class StorageOptions:
     """How an artifact is stored."""
 
     recipients: Sequence[Any]  # pyrage recipients
@@ -50,6 +51,9 @@ class Settings:
     object_size: int = 64 << 20
     required: int | None = None  # destinations that must succeed (None: all)
     manifest_key: bytes | None = field(default=None, repr=False)  # MAC the manifest with it
+
+
+Settings = StorageOptions  # the name before the naming convention (docs/architecture.md)
 
 
 class _Counting:
@@ -179,7 +183,7 @@ def store_artifact(
     target: str,
     backup_id: str,
     destinations: Sequence[Destination],
-    settings: Settings,
+    settings: StorageOptions,
     failed: dict[str, str],
 ) -> Artifact:
     """Compress, encrypt, hash and split ``raw`` into objects in every destination.

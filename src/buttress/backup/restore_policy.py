@@ -247,7 +247,9 @@ def decide(
         return Placement(None, database, f"database {database} on the target's server")
     if to is None:
         return Placement(None, None, "a new database on the target's server")
-    assert target.dsn is not None  # a DSN source always has one (the config says so)
+    from buttress.config import DsnTargetConfig
+
+    assert isinstance(target, DsnTargetConfig)  # every source but PATH_SOURCES reads a DSN
     parsed = parse_dsn_endpoints(target.source, to, env=env)
     own = parse_dsn_endpoints(
         target.source, target.dsn, field=f"target {target.name!r} dsn", env=env

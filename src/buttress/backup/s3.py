@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_READ_TIMEOUT",
     "S3DeadlineError",
     "S3Destination",
+    "S3Options",
     "S3Settings",
     "error_code",
 ]
@@ -54,7 +55,7 @@ class S3DeadlineError(TimeoutError):
 
 
 @dataclass(frozen=True)
-class S3Settings:
+class S3Options:
     """Where and how objects are stored.
 
     Args:
@@ -107,7 +108,10 @@ class S3Settings:
                 raise ValueError(f"s3: {name} must be a finite number of seconds > 0, got {value}")
 
     def __repr__(self) -> str:  # never the secret key
-        return f"S3Settings(bucket={self.bucket!r}, prefix={self.prefix!r})"
+        return f"S3Options(bucket={self.bucket!r}, prefix={self.prefix!r})"
+
+
+S3Settings = S3Options  # the name before the naming convention (docs/architecture.md)
 
 
 def error_code(exc: BaseException) -> str:
@@ -250,7 +254,7 @@ class _S3Writer:
 class S3Destination:
     """A bucket (and key prefix) on an S3-compatible service."""
 
-    def __init__(self, name: str, settings: S3Settings) -> None:
+    def __init__(self, name: str, settings: S3Options) -> None:
         self.name = name
         self.settings = settings
         self._client: Any = None

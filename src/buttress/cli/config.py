@@ -10,9 +10,11 @@ from typing import Annotated, Literal
 import typer
 import yaml
 
-from buttress.config import ButtressConfig, load
+from buttress.config import json_schema as config_json_schema
+from buttress.config import load
 from buttress.config._loader import resolve_path
 from buttress.config._types import next_fire_times
+from buttress.config_checks import register_domain_checks
 from buttress.platform.cli import state
 
 app = typer.Typer(
@@ -35,6 +37,7 @@ def check(
     Exit code 0 when it is valid, 2 when it is not.
     """
     path = resolve_path(file or state(ctx).config_path)
+    register_domain_checks()
     config = load(path, check_files=True)
     typer.echo(f"{path or 'built-in defaults (no buttress.yaml here)'}: ok")
     for destination in config.backup.destinations:
@@ -85,10 +88,5 @@ def schema(
 
 
 def json_schema() -> dict[str, object]:
-    """The JSON Schema of ``buttress.yaml``."""
-    body = ButtressConfig.model_json_schema(mode="validation")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "buttress.yaml",
-        **body,
-    }
+    """The JSON Schema of ``buttress.yaml`` (:func:`buttress.config.json_schema`)."""
+    return config_json_schema()

@@ -3,8 +3,81 @@
 >>> from buttress.config import load_text
 >>> load_text("server: {port: 9000}").server.port
 9000
+
+One module per section (``_catalog``, ``_server``, ``_state``, ``_resilience``, ``_health``,
+``_degradation``, ``_backup`` and the reserved ``_alerting``, ``_incidents``, ``_drills``),
+assembled by :class:`ButtressConfig` (``_root``); every name is imported from here. This
+package imports no domain package: checks that need a domain's code (building the resilience
+pipelines, parsing age recipients...) are the domain's, run by the validation step
+(:func:`validate`, :func:`register_check`) that :func:`load` ends with.
+
+Naming convention (docs/architecture.md, "Configuration models"):
+
+- ``<Thing>Config``: a pydantic model of a part of buttress.yaml (``RetryConfig``,
+  ``BackupConfig``, ``HttpCheckConfig``); it checks the shape of the file only.
+- ``Any<Thing>Config``: the discriminated union of the kinds of one list item
+  (``AnyHealthCheckConfig`` by ``type``); ``<Thing>Config`` is then their common base.
+- ``<Thing>Options``: the frozen dataclass a domain object is built from (``RetryOptions``,
+  ``CircuitBreakerOptions``); its ``__post_init__`` is the one check of a policy's limits.
+
+The older names (``RetrySpec``, ``PolicySpec``, ``BackupTarget``, ``LevelSettings``...) stay as
+aliases.
 """
 
+from buttress._levels import LEVEL_PRESETS
+from buttress.config._alerting import AlertingConfig
+from buttress.config._backup import (
+    AnyBackupDestinationConfig,
+    AnyBackupTargetConfig,
+    BackupConfig,
+    BackupDestination,
+    BackupDestinationConfig,
+    BackupRetention,
+    BackupRetentionConfig,
+    BackupTarget,
+    BackupTargetConfig,
+    DirectoryTargetConfig,
+    DsnTargetConfig,
+    LocalDestinationConfig,
+    MariadbTargetConfig,
+    MongodbTargetConfig,
+    PathTargetConfig,
+    PostgresqlTargetConfig,
+    RedisTargetConfig,
+    S3DestinationConfig,
+    SqliteTargetConfig,
+)
+from buttress.config._catalog import CatalogConfig
+from buttress.config._checks import (
+    ConfigCheck,
+    Problem,
+    register_check,
+    registered_checks,
+    validate,
+)
+from buttress.config._degradation import (
+    BUILTIN_METRICS,
+    DegradationConfig,
+    LevelConfig,
+    LevelSettings,
+    TriggerBound,
+    TriggerBoundConfig,
+)
+from buttress.config._drills import DrillsConfig
+from buttress.config._health import (
+    AnyHealthCheckConfig,
+    CustomCheckConfig,
+    DiskCheckConfig,
+    HealthCheckConfig,
+    HealthConfig,
+    HttpCheckConfig,
+    MariadbCheckConfig,
+    PostgresqlCheckConfig,
+    RedisCheckConfig,
+    S3CheckConfig,
+    TcpCheckConfig,
+)
+from buttress.config._incidents import IncidentsConfig
 from buttress.config._loader import (
     CONFIG_ENV,
     DEFAULT_FILE,
@@ -13,51 +86,116 @@ from buttress.config._loader import (
     load_text,
     resolve_path,
 )
-from buttress.config._models import (
-    AlertingConfig,
-    BackupConfig,
-    BackupDestination,
-    BackupTarget,
-    ButtressConfig,
-    CatalogConfig,
-    DegradationConfig,
-    DrillsConfig,
-    HealthCheckConfig,
-    HealthConfig,
-    IncidentsConfig,
+from buttress.config._resilience import (
+    BulkheadConfig,
+    BulkheadSpec,
+    CircuitBreakerConfig,
+    CircuitBreakerSpec,
+    PolicyConfig,
+    PolicySpec,
+    RateLimitConfig,
+    RateLimitSpec,
     ResilienceConfig,
-    ServerConfig,
-    StateConfig,
+    RetryConfig,
+    RetrySpec,
+    TimeoutConfig,
+    TimeoutSpec,
 )
-from buttress.config._types import Cron, Duration, SecretDsn, SecretText, parse_duration
+from buttress.config._root import ButtressConfig
+from buttress.config._schema import json_schema
+from buttress.config._server import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
+from buttress.config._state import StateConfig, StateTls, StateTlsConfig, StoreFailureMode
+from buttress.config._types import (
+    Cron,
+    Duration,
+    PositiveDuration,
+    SecretDsn,
+    SecretText,
+    parse_duration,
+)
 from buttress.errors import ConfigError, ConfigIssue
 
 __all__ = [
+    "BUILTIN_METRICS",
     "CONFIG_ENV",
     "DEFAULT_FILE",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "LEVEL_PRESETS",
     "AlertingConfig",
+    "AnyBackupDestinationConfig",
+    "AnyBackupTargetConfig",
+    "AnyHealthCheckConfig",
     "BackupConfig",
     "BackupDestination",
+    "BackupDestinationConfig",
+    "BackupRetention",
+    "BackupRetentionConfig",
     "BackupTarget",
+    "BackupTargetConfig",
+    "BulkheadConfig",
+    "BulkheadSpec",
     "ButtressConfig",
     "CatalogConfig",
+    "CircuitBreakerConfig",
+    "CircuitBreakerSpec",
+    "ConfigCheck",
     "ConfigError",
     "ConfigIssue",
     "Cron",
+    "CustomCheckConfig",
     "DegradationConfig",
+    "DirectoryTargetConfig",
+    "DiskCheckConfig",
     "DrillsConfig",
+    "DsnTargetConfig",
     "Duration",
     "HealthCheckConfig",
     "HealthConfig",
+    "HttpCheckConfig",
     "IncidentsConfig",
+    "LevelConfig",
+    "LevelSettings",
+    "LocalDestinationConfig",
+    "MariadbCheckConfig",
+    "MariadbTargetConfig",
+    "MongodbTargetConfig",
+    "PathTargetConfig",
+    "PolicyConfig",
+    "PolicySpec",
+    "PositiveDuration",
+    "PostgresqlCheckConfig",
+    "PostgresqlTargetConfig",
+    "Problem",
+    "RateLimitConfig",
+    "RateLimitSpec",
+    "RedisCheckConfig",
+    "RedisTargetConfig",
     "ResilienceConfig",
+    "RetryConfig",
+    "RetrySpec",
+    "S3CheckConfig",
+    "S3DestinationConfig",
     "SecretDsn",
     "SecretText",
     "ServerConfig",
+    "SqliteTargetConfig",
     "StateConfig",
+    "StateTls",
+    "StateTlsConfig",
+    "StoreFailureMode",
+    "TcpCheckConfig",
+    "TimeoutConfig",
+    "TimeoutSpec",
+    "TriggerBound",
+    "TriggerBoundConfig",
     "format_path",
+    "json_schema",
     "load",
     "load_text",
     "parse_duration",
+    "register_check",
+    "registered_checks",
     "resolve_path",
+    "validate",
 ]

@@ -14,15 +14,19 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from buttress.config._backup import AnyBackupDestinationConfig, AnyBackupTargetConfig
+from buttress.config._base import Variant, format_path
+from buttress.config._checks import ConfigCheck, problems_of
+from buttress.config._health import AnyHealthCheckConfig
 from buttress.config._interpolate import InterpolationError, UnsetVariableError, interpolate
-from buttress.config._models import ButtressConfig
+from buttress.config._root import ButtressConfig
 from buttress.config._yaml import BoundedLoader, LimitError
 from buttress.errors import ConfigError, ConfigIssue
 
@@ -43,6 +47,7 @@ Path_ = tuple[str | int, ...]
 _SECRET_WORDS = ("password", "secret", "token", "key", "url", "dsn")
 _MERGE = "tag:yaml.org,2002:merge"
 _NAME_CHARS = 60  # longest key or name echoed in an error, before an ellipsis
+_UNIONS: tuple[Any, ...] = (AnyHealthCheckConfig, AnyBackupTargetConfig, AnyBackupDestinationConfig)
 
 
 def resolve_path(explicit: str | Path | None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -62,11 +67,14 @@ def load(
     *,
     env: Mapping[str, str] | None = None,
     check_files: bool = False,
+    checks: Sequence[ConfigCheck] | None = None,
 ) -> ButtressConfig:
     """Read and validate a configuration file (see :func:`resolve_path` for which one).
 
     ``check_files`` (``config check``) also reads the key files the backup section names
     (recipients, identities, passphrase file), which other commands read only when they need them.
+    ``checks`` are the domain checks of the validation step (default: every registered one,
+    see :func:`register_check`); the built-in defaults (no file) pass them all.
 
     Raises:
         ConfigError: the file cannot be read or is invalid; ``issues`` lists every problem.
@@ -82,7 +90,9 @@ def load(
         raise ConfigError(
             [ConfigIssue(str(resolved), 0, 0, "", f"cannot read config file: {reason}")]
         ) from exc
-    config = load_text(text, filename=str(resolved), env=env, check_files=check_files)
+    config = load_text(
+        text, filename=str(resolved), env=env, check_files=check_files, checks=checks
+    )
     if config.data_dir is not None and not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": resolved.parent / config.data_dir})
     config._file = resolved.absolute()
@@ -95,8 +105,13 @@ def load_text(
     filename: str = "<string>",
     env: Mapping[str, str] | None = None,
     check_files: bool = False,
+    checks: Sequence[ConfigCheck] | None = None,
 ) -> ButtressConfig:
-    """Validate configuration given as YAML text; ``filename`` is used in error messages."""
+    """Validate configuration given as YAML text; ``filename`` is used in error messages.
+
+    The models check the file first; when they accept it, the domain ``checks`` run (default:
+    every registered one), and their problems are placed at file:line like the models' own.
+    """
     reader = _Reader(filename, os.environ if env is None else env)
     data = reader.read(text)
     try:
@@ -104,21 +119,18 @@ def load_text(
     except ValidationError as exc:
         reader.add_validation_errors(exc)
         config = None
+    if config is not None:
+        config._filename = filename
+        config._report = reader.report
+        for path, issue in reader.unresolved:
+            destination = config.backup.destinations[int(path[2])]
+            destination._unresolved = (*destination._unresolved, issue)
+        for problem in problems_of(config, checks, check_files=check_files):
+            reader.issues.append(reader.report(problem.path, problem.message))
     if reader.issues:
         raise ConfigError(sorted(reader.issues, key=lambda i: (i.line, i.column)))
     assert config is not None
-    for path, issue in reader.unresolved:
-        destination = config.backup.destinations[int(path[2])]
-        destination._unresolved = (*destination._unresolved, issue)
     return config
-
-
-def format_path(path: Path_) -> str:
-    """``('backup', 'targets', 0, 'schedule')`` -> ``backup.targets[0].schedule``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 _INVALID: Any = type("_Invalid", (), {"__repr__": lambda self: "<invalid>"})()
@@ -273,20 +285,60 @@ class _Reader:
         self.broken.add(id(node))
         return _INVALID
 
+    def report(self, path: Path_, message: str) -> ConfigIssue:
+        """A problem the validation step found at ``path``, placed at its line in the file."""
+        _, nodes, _, _ = self._locate(path)
+        if len(nodes) == len(path) + 1:  # never echo a ${VAR}'s value, here or below
+            for hidden in self._hidden_under(nodes[-1]):
+                value = self.built.get(id(hidden))
+                if isinstance(value, str) and value:  # as a check quotes it, as the models do
+                    message = message.replace(repr(value), "(the value)")
+        where = _position(nodes[-1]) if nodes else (0, 0)
+        shown = tuple(p if isinstance(p, int) else _short(p) for p in path)
+        return ConfigIssue(
+            self.filename, where[0], where[1], format_path(shown), _shorten_words(message)
+        )
+
+    def _hidden_under(self, node: yaml.Node) -> list[yaml.Node]:
+        """The scalars at or under ``node`` whose value came from the environment."""
+        if isinstance(node, yaml.MappingNode):
+            return [h for _, child in node.value for h in self._hidden_under(child)]
+        if isinstance(node, yaml.SequenceNode):
+            return [h for child in node.value for h in self._hidden_under(child)]
+        return [node] if id(node) in self.hidden else []
+
     def add_validation_errors(self, exc: ValidationError) -> None:
         data_root = exc.errors(include_url=False, include_context=False, include_input=True)
         for error in data_root:
-            path, nodes, key_node = self._locate(error["loc"])
+            path, nodes, key_node, model = self._locate(error["loc"])
             if any(id(n) in self.broken for n in nodes):
                 continue
             where = _position(nodes[-1]) if nodes else (1, 1)
             complete = len(nodes) == len(path) + 1
             kind = error["type"]
-            if kind == "extra_forbidden":
+            variant = model if isinstance(model, type) and issubclass(model, Variant) else None
+            if kind in ("union_tag_invalid", "union_tag_not_found"):
+                self._bad_kind(path, nodes, complete, _variants(model))
+            elif kind == "extra_forbidden":
+                owners = _owners(variant, str(path[-1])) if variant else []
+                if variant is not None and owners:
+                    self.issue(
+                        where,
+                        path,
+                        f"`{path[-1]}` does not apply to {_a(_tag(variant))} "
+                        f"{variant.variant_noun} (only {', '.join(owners)})",
+                    )
+                else:
+                    self.issue(
+                        _position(key_node) if complete and key_node else where,
+                        path,
+                        _unknown_key(path, model),
+                    )
+            elif kind == "missing" and variant is not None and path and _own(variant, path[-1]):
                 self.issue(
-                    _position(key_node) if complete and key_node else where,
-                    path,
-                    _unknown_key(path),
+                    where,
+                    path[:-1],
+                    f"{_a(_tag(variant))} {variant.variant_noun} needs `{path[-1]}`",
                 )
             elif kind == "missing":
                 self.issue(where, path, "required field is missing")
@@ -302,17 +354,50 @@ class _Reader:
                     message += f" (got {value!r})"
                 self.issue(where, path, message)
 
+    def _bad_kind(
+        self, path: Path_, nodes: list[yaml.Node], complete: bool, variants: list[type[Variant]]
+    ) -> None:
+        """The key that tells the kinds apart (``type``, ``source``) is missing or unknown."""
+        where = _position(nodes[-1]) if nodes else (1, 1)
+        if not variants:
+            self.issue(where, path, "invalid value")
+            return
+        key = variants[0].variant_key
+        tags = ", ".join(_tag(v) for v in variants)
+        at = self._child(nodes[-1], key) if complete else None
+        if at is None:
+            self.issue(where, (*path, key), f"required field is missing (one of: {tags})")
+            return
+        if id(at[1]) in self.broken:
+            return
+        value = self.built.get(id(at[1]))
+        shown = f" {_short(repr(value))}" if isinstance(value, str | int | float) else ""
+        noun = variants[0].variant_noun
+        self.issue(_position(at[1]), (*path, key), f"unknown {noun} {key}{shown} (one of: {tags})")
+
     def _locate(
         self, loc: tuple[int | str, ...]
-    ) -> tuple[Path_, list[yaml.Node], yaml.Node | None]:
+    ) -> tuple[Path_, list[yaml.Node], yaml.Node | None, Any]:
         """The YAML path of a pydantic location, the nodes along it as far as it goes in the
-        file, and the key node of its last step."""
-        # pydantic adds union/validator tags such as 'function-after[...]' to locations;
-        # keep only components that are real keys or indexes of the parsed YAML.
+        file, the key node of its last step, and the model the last step is a field of (the
+        union itself when the location ends at a discriminated union)."""
+        # pydantic adds union/validator tags such as 'function-after[...]' and the tag of a
+        # discriminated union's kind to locations; the type is walked alongside the location
+        # to tell those from the keys and indexes of the parsed YAML.
         path: list[str | int] = []
         nodes: list[yaml.Node] = [] if self.root is None else [self.root]
         key_node: yaml.Node | None = None
+        tp: Any = ButtressConfig
+        model: Any = None
         for part in loc:
+            variants = _variants(tp)
+            if variants and isinstance(part, str):
+                chosen = next((v for v in variants if _tag(v) == part), None)
+                if chosen is not None:
+                    tp = chosen
+                    continue
+            model = unwrap_annotation(tp)
+            tp = _field_type(model, part)
             step = self._child(nodes[-1], part) if len(nodes) == len(path) + 1 else None
             if step is not None:
                 key_node, child = step
@@ -320,7 +405,7 @@ class _Reader:
                 path.append(part)
             elif isinstance(part, str) and "[" not in part:
                 path.append(part)
-        return tuple(path), nodes, key_node
+        return tuple(path), nodes, key_node, (tp if _variants(tp) else model)
 
     def _child(self, node: yaml.Node, part: int | str) -> tuple[yaml.Node | None, yaml.Node] | None:
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):
@@ -330,11 +415,10 @@ class _Reader:
         return None
 
 
-def _unknown_key(path: Path_) -> str:
+def _unknown_key(path: Path_, model: Any) -> str:
     key = path[-1]
-    model = _model_at(ButtressConfig, path[:-1])
     message = f"unknown key {_short(repr(key))}"
-    if model is None:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return message
     allowed = sorted(model.model_fields)
     if not allowed:
@@ -345,24 +429,54 @@ def _unknown_key(path: Path_) -> str:
     return f"{message}; allowed keys: {', '.join(allowed)}"
 
 
-def _model_at(root: type[BaseModel], path: Path_) -> type[BaseModel] | None:
-    tp: Any = root
-    for part in path:
-        tp = unwrap_annotation(tp)
-        origin = typing.get_origin(tp)
-        if isinstance(part, int) and origin is list:
-            tp = typing.get_args(tp)[0]
-        elif origin is dict:
-            tp = typing.get_args(tp)[1]
-        elif isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
-            field = tp.model_fields.get(part)
-            if field is None:
-                return None
-            tp = field.annotation
-        else:
-            return None
-    tp = unwrap_annotation(tp)
-    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+def _field_type(tp: Any, part: str | int) -> Any:
+    """The type one step (a key or an index) inside ``tp``; ``None`` when there is none."""
+    origin = typing.get_origin(tp)
+    if isinstance(part, int) and origin is list:
+        return typing.get_args(tp)[0]
+    if origin is dict:
+        return typing.get_args(tp)[1]
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+        for name, field in tp.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation
+    return None
+
+
+def _variants(tp: Any) -> list[type[Variant]]:
+    """The kinds of a discriminated union of :class:`Variant` models (else ``[]``)."""
+    base = unwrap_annotation(tp)
+    if typing.get_origin(base) not in (Union, types.UnionType):
+        return []
+    kinds = [unwrap_annotation(a) for a in typing.get_args(base)]
+    if kinds and all(isinstance(k, type) and issubclass(k, Variant) for k in kinds):
+        return kinds
+    return []
+
+
+def _tag(variant: type[Variant]) -> str:
+    """The value of the key that selects ``variant`` (``local`` for a local destination)."""
+    field = variant.model_fields[variant.variant_key]
+    return str(typing.get_args(unwrap_annotation(field.annotation))[0])
+
+
+def _owners(variant: type[Variant], key: str) -> list[str]:
+    """The kinds, among ``variant``'s siblings, that do have the field ``key``."""
+    for union in _UNIONS:
+        kinds = _variants(union)
+        if variant in kinds:
+            return [_tag(k) for k in kinds if k is not variant and key in k.model_fields]
+    return []
+
+
+def _own(variant: type[Variant], field: str | int) -> bool:
+    """True when ``field`` is one of ``variant``'s own (not a field every kind has)."""
+    common = next(c for c in reversed(variant.__mro__) if c in Variant.__subclasses__())
+    return field not in common.model_fields
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" or word == "s3" else f"a {word}"
 
 
 def unwrap_annotation(tp: Any) -> Any:

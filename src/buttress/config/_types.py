@@ -1,4 +1,8 @@
-"""Value types shared by the configuration models: durations, cron expressions, secrets."""
+"""Value types shared by the configuration models: durations, cron expressions, secrets.
+
+Each one's JSON Schema carries ``x-kind`` (``duration``, ``cron``, ``dsn``, ``secret``): an
+annotation validators ignore, which the reference generator (:mod:`buttress.docgen`) reads.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ import math
 import re
 from typing import Annotated, Any
 
+from annotated_types import Gt
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr, WithJsonSchema
 
 from buttress.secrets import MASK, mask_url
 
-__all__ = ["Cron", "Duration", "SecretDsn", "SecretText", "parse_duration"]
+__all__ = ["Cron", "Duration", "PositiveDuration", "SecretDsn", "SecretText", "parse_duration"]
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -87,10 +92,28 @@ Duration = Annotated[
                 {"type": "string", "pattern": _DURATION_PATTERN},
             ],
             "description": "seconds, or a duration such as '500ms', '30s', '5m', '1h30m'",
+            "x-kind": "duration",
         }
     ),
 ]
 """A duration in float seconds; YAML may say ``30s``, ``5m``, ``1h30m``, ``500ms`` or a number."""
+
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Gt(0),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _DURATION_PATTERN},
+            ],
+            "description": "seconds (> 0), or a duration such as '500ms', '30s', '5m', '1h30m'",
+            "x-kind": "duration",
+        }
+    ),
+]
+"""A :data:`Duration` above zero (the bound written once, so the JSON Schema has it too)."""
 
 Cron = Annotated[
     str,
@@ -102,6 +125,7 @@ Cron = Annotated[
                 "cron expression, five fields: minute hour day-of-month month day-of-week, in "
                 "UTC (e.g. '0 3 * * *': 03:00 every day), or @hourly, @daily, @weekly..."
             ),
+            "x-kind": "cron",
         }
     ),
 ]
@@ -128,7 +152,12 @@ SecretDsn = Annotated[
     str,
     PlainSerializer(mask_url, when_used="json"),
     WithJsonSchema(
-        {"type": "string", "format": "uri", "description": "DSN; password is masked on display"}
+        {
+            "type": "string",
+            "format": "uri",
+            "description": "DSN; password is masked on display",
+            "x-kind": "dsn",
+        }
     ),
 ]
 """A connection URL whose password is masked whenever it is displayed."""
@@ -136,6 +165,6 @@ SecretDsn = Annotated[
 SecretText = Annotated[
     SecretStr,
     PlainSerializer(lambda s: MASK if s.get_secret_value() else "", when_used="json"),
-    WithJsonSchema({"type": "string", "writeOnly": True}),
+    WithJsonSchema({"type": "string", "writeOnly": True, "x-kind": "secret"}),
 ]
 """A secret (password, key): held as ``SecretStr``, displayed as ``***``."""

@@ -131,7 +131,9 @@ def start_degradation(
     """
     if config is None:
         from buttress.config import load
+        from buttress.config_checks import register_domain_checks
 
+        register_domain_checks()
         config = load(Path(config_path) if config_path else None)
     if config.health.degradation is None:
         raise UsageError("no degradation levels configured (declare health.degradation)")

@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from buttress._levels import LEVEL_PRESETS
+
 __all__ = [
     "PRESETS",
     "Level",
@@ -40,10 +42,7 @@ __all__ = [
     "Trigger",
 ]
 
-PRESETS: dict[str, tuple[str, ...]] = {
-    "traffic_light": ("GREEN", "YELLOW", "ORANGE", "RED"),
-    "service": ("OPTIMAL", "DEGRADED", "LIMITED", "MINIMAL", "EMERGENCY"),
-}
+PRESETS: dict[str, tuple[str, ...]] = LEVEL_PRESETS  # one table, shared with buttress.config
 
 BELOW_BY_DEFAULT = frozenset({"health_score"})
 

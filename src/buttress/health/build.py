@@ -19,48 +19,49 @@ __all__ = ["build_check", "build_checks", "load_callable"]
 
 
 def _probe(c: HealthCheckConfig, base_dir: Path | None) -> Probe:
+    from buttress import config as k  # the kinds of check (config is loaded by now)
 
-    if c.type == "postgresql":
+    if isinstance(c, k.PostgresqlCheckConfig):
         from buttress.health.checks.postgresql import postgresql
 
-        return postgresql(str(c.dsn), c.timeout)
-    if c.type == "mariadb":
+        return postgresql(c.dsn, c.timeout)
+    if isinstance(c, k.MariadbCheckConfig):
         from buttress.health.checks.mariadb import mariadb
 
-        return mariadb(str(c.dsn), c.timeout)
-    if c.type == "redis":
+        return mariadb(c.dsn, c.timeout)
+    if isinstance(c, k.RedisCheckConfig):
         from buttress.health.checks.redis import redis
 
-        return redis(str(c.dsn), c.timeout)
-    if c.type == "s3":
+        return redis(c.dsn, c.timeout)
+    if isinstance(c, k.S3CheckConfig):
         from buttress.health.checks.s3 import s3
 
         secret = c.secret_access_key.get_secret_value() if c.secret_access_key else None
         return s3(
-            str(c.bucket),
+            c.bucket,
             endpoint_url=c.endpoint_url,
             region=c.region,
             access_key_id=c.access_key_id,
             secret_access_key=secret,
             timeout=c.timeout,
         )
-    if c.type == "http":
+    if isinstance(c, k.HttpCheckConfig):
         from buttress.health.checks.http import http
 
-        return http(str(c.url), c.timeout, tuple(c.expect_status))
-    if c.type == "tcp":
+        return http(c.url, c.timeout, tuple(c.expect_status))
+    if isinstance(c, k.TcpCheckConfig):
         from buttress.health.checks.tcp import tcp
 
-        assert c.host is not None
-        assert c.port is not None
         return tcp(c.host, c.port)
-    if c.type == "disk":
+    if isinstance(c, k.DiskCheckConfig):
         from buttress.health.checks.disk import disk
 
-        return disk(str(c.path), c.min_free_percent)
-    from buttress.health.checks.custom import custom
+        return disk(c.path, c.min_free_percent)
+    if isinstance(c, k.CustomCheckConfig):
+        from buttress.health.checks.custom import custom
 
-    return custom(load_callable(f"check {c.name}", str(c.callable), base_dir))
+        return custom(load_callable(f"check {c.name}", c.callable, base_dir))
+    raise UsageError(f"check {c.name}: type {c.type!r} is not supported yet")
 
 
 @contextlib.contextmanager

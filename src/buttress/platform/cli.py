@@ -14,6 +14,7 @@ import typer
 
 from buttress.config import ButtressConfig, load
 from buttress.config._loader import DEFAULT_FILE, resolve_path
+from buttress.config_checks import register_domain_checks
 from buttress.errors import UsageError
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class State:
     def config(self) -> ButtressConfig:
         """The configuration, loaded on first use (raises ConfigError with every problem)."""
         if self._config is None:
+            register_domain_checks()  # the validation step checks what needs domain code
             config = load(self.config_file())
             if config.backup.manifest_key_file is None:  # its default lives in the data dir
                 where = (self.data_dir or config.data_dir or DEFAULT_DATA_DIR) / "manifest.key"

@@ -8,6 +8,7 @@ the process. The registry is loaded from the configuration on first use (``--con
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from buttress.config import ButtressConfig, ResilienceConfig
 
-__all__ = ["PolicyRegistry", "build_pipeline", "configure", "policy"]
+__all__ = ["PolicyRegistry", "build_pipeline", "check_config", "configure", "policy"]
 
 _KINDS = ("retry", "circuit_breaker", "timeout", "bulkhead", "rate_limit")
 
@@ -91,6 +92,55 @@ def build_pipeline(
         except (ValueError, TypeError) as exc:
             raise ValueError(f"policy {name!r}, {kind}: {exc}") from None
     return Pipeline.standard(*parts, name=name) if parts else None
+
+
+def check_config(config: ResilienceConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every setting combination of ``resilience:`` that a policy refuses, each with the path
+    of the setting in buttress.yaml (the validation step of :mod:`buttress.config`; the limits
+    are the policies' own, checked once in their options dataclasses).
+
+    Each named policy is built as :func:`build_pipeline` would; with no named policy the
+    defaults are built kind by kind (a kind needing a value its policies would give, a
+    timeout's ``seconds``, a limiter's ``rate``, is not judged alone).
+    """
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for name in config.policies or [None]:
+        for kind in _KINDS:
+            values = _merged(config, name or "", kind)
+            if values is None or (name is None and kind in _NEEDS and _NEEDS[kind] not in values):
+                continue
+            label = f"policy {name!r}" if name is not None else "defaults"
+            try:
+                _build(kind, f"{name or 'defaults'}.{kind}", values, None, "local")
+            except (ValueError, TypeError) as exc:
+                found.append((_setting(config, name, kind, str(exc)), f"{label}, {kind}: {exc}"))
+    return found
+
+
+_NEEDS = {"timeout": "seconds", "rate_limit": "rate"}
+_FIELD = re.compile(r"\b([a-z_]+)=")
+
+
+def _setting(
+    config: ResilienceConfig, name: str | None, kind: str, message: str
+) -> tuple[str | int, ...]:
+    """The path of the setting ``message`` is about: in the policy's entry when it set it,
+    else in ``defaults`` (the kind itself when the message names no field)."""
+    spec = config.policies.get(name) if name is not None else None
+    own: BaseModel | None = getattr(spec, kind) if spec is not None else None
+    base: BaseModel | None = getattr(config.defaults, kind)
+    match = _FIELD.search(message)
+    field = match.group(1) if match else None
+    present = own if own is not None else base
+    fields = type(present).model_fields if present is not None else {}
+    if field is not None and field not in fields and f"budget_{field}" in fields:
+        field = f"budget_{field}"  # the retry budget's own names, prefixed in the YAML
+    policy: tuple[str | int, ...] = ("resilience", "policies", name) if name else ()
+    defaults: tuple[str | int, ...] = ("resilience", "defaults")
+    for part, where in ((own, policy), (base, defaults)):
+        if part is not None and where and field in part.model_fields_set:
+            return (*where, kind, str(field))
+    return (*(policy if own is not None else defaults), kind)
 
 
 def _build(
@@ -190,10 +240,17 @@ def configure(config: ButtressConfig | ResilienceConfig | None) -> PolicyRegistr
     :func:`policy` call loads buttress.yaml again). A whole :class:`ButtressConfig` brings its
     ``state:`` store (Redis: policies shared across processes); a ``ResilienceConfig`` alone
     keeps state in the process. The previous registry's store is closed. Returns the new one.
+
+    Raises:
+        ConfigError: a policy refuses its settings (each named with its place in the file).
     """
     global _default
-    from buttress.config import ButtressConfig
+    from buttress.config import ButtressConfig, Problem, validate
 
+    if config is not None:  # a configuration built in code has not been through load()
+        whole = config if isinstance(config, ButtressConfig) else ButtressConfig(resilience=config)
+        found = [Problem(path, message) for path, message in check_config(whole.resilience)]
+        validate(whole, checks=[lambda _config, /, *, check_files: found])
     with _default_lock:
         old = _default
         if config is None:
@@ -218,7 +275,9 @@ def policy(name: str) -> Pipeline:
     registry = _default
     if registry is None:
         from buttress.config import load
+        from buttress.config_checks import register_domain_checks
 
+        register_domain_checks()  # the file's policies are checked as the CLI checks them
         with _default_lock:
             if _default is None:
                 _default = _from_config(load())

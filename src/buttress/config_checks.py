@@ -1,0 +1,44 @@
+"""buttress's own checks of ``buttress.yaml`` that need a domain's code, for the validation step.
+
+:mod:`buttress.config` imports no domain package; the checks that need one (building every
+named resilience pipeline with the policies' own validation, parsing age recipients, identity
+files and restore servers with the backup domain's parsers) are registered with it here, by
+the edges that know the domains: the CLI, the embedded degradation controller and the
+resilience registry call :func:`register_domain_checks` before they load a file. Each check
+imports its domain only when its section has something to check, so a command whose file has
+no ``resilience.policies`` never imports the resilience package.
+"""
+
+from __future__ import annotations
+
+from buttress.config import ButtressConfig, Problem, register_check
+
+__all__ = ["register_domain_checks"]
+
+
+def register_domain_checks() -> None:
+    """Register buttress's domain checks with :func:`buttress.config.register_check` (again:
+    harmless)."""
+    register_check("resilience", _resilience)
+    register_check("backup", _backup)
+
+
+def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    section = config.resilience
+    if not section.policies and section.defaults == type(section.defaults)():
+        return []  # nothing to build (and the resilience package is not imported)
+    from buttress.resilience.registry import check_config
+
+    return [Problem(path, message) for path, message in check_config(section)]
+
+
+def _backup(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    section = config.backup
+    files = check_files and (section.identity_files or section.passphrase_file)
+    if not (section.recipients or section.restore_servers or files):
+        return []
+    from buttress.backup.config_check import check_backup
+
+    return [
+        Problem(path, message) for path, message in check_backup(section, check_files=check_files)
+    ]
