@@ -29,6 +29,7 @@ from buttress.health.level_api import router as level_api
 from buttress.health.level_metrics import LevelCollector
 from buttress.health.metrics import HealthCollector
 from buttress.health.monitor import HealthMonitor
+from buttress.resilience.api import router as resilience_api
 from buttress.server.errors import install_handlers
 from buttress.server.gate import RequestGate
 from buttress.server.metrics import ServerMetrics
@@ -99,7 +100,7 @@ def create_app(catalog: Catalog, config: ButtressConfig | None = None) -> FastAP
     install_handlers(app)
     app.include_router(probes)
     app.state.api_routes = []  # for the audit of requests the gate refuses before routing
-    for router in (api, backup_api, health_api, level_api):
+    for router in (api, backup_api, health_api, level_api, resilience_api):
         app.include_router(router, responses=ERROR_RESPONSES)
         app.state.api_routes.extend(r for r in router.routes if isinstance(r, APIRoute))
 
