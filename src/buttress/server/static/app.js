@@ -548,32 +548,39 @@ async function runNow(target, button) {
   }
 }
 
+let RENDER = 0; // the latest render: an older one still awaiting its data is dropped
+
 async function route() {
+  const render = ++RENDER;
   const page = (location.hash.replace(/^#\//, "") || "status").split("?")[0];
   const main = $("#page");
   main.replaceChildren();
   main.dataset.page = page;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === page);
+  const view = document.createElement("div"); // built apart, shown when complete
   try {
-    if (page === "status") await showStatus(main);
-    else if (page === "audit") await showAudit(main);
-    else if (page === "backups") await showBackups(main);
-    else if (page === "health") await showHealth(main);
-    else if (page === "resilience") await showResilience(main);
+    if (page === "status") await showStatus(view);
+    else if (page === "audit") await showAudit(view);
+    else if (page === "backups") await showBackups(view);
+    else if (page === "health") await showHealth(view);
+    else if (page === "resilience") await showResilience(view);
     else if (EMPTY[page]) {
-      main.append(text("h1", EMPTY[page][0]));
-      main.append(empty(page));
-    } else main.append(text("h1", "Not found"));
+      view.append(text("h1", EMPTY[page][0]));
+      view.append(empty(page));
+    } else view.append(text("h1", "Not found"));
   } catch (err) {
+    if (render !== RENDER) return;
     if (err.status === 401) return signOut("Your token is no longer valid; sign in again.");
-    main.append(text("p", err.message, "error"));
+    view.append(text("p", err.message, "error"));
   }
+  if (render === RENDER && token()) main.replaceChildren(...view.childNodes);
 }
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   NOTE = { text: "", cls: "" }; // a flash message belongs to the session that caused it
   ROLE = "viewer";
+  RENDER++; // a page still loading for the old session is not shown
   $("#page").replaceChildren();
   $("nav").classList.remove("open");
   $("#shell").hidden = true;
