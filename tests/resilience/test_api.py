@@ -56,9 +56,6 @@ def _client(catalog: Catalog, text: str) -> Iterator[Client]:
     app = create_app(catalog, load_text(text, env={}))
     with TestClient(app, client=("127.0.0.9", 50000)) as client:
         yield Client(client, catalog, made)
-    own = getattr(app.state, "resilience", None)
-    if own is not None and own is not registry._default and own.store is not None:
-        own.store.close()  # the server's own registry: its Redis connections
 
 
 @pytest.fixture
@@ -188,3 +185,27 @@ def test_no_policies_is_an_empty_list(catalog: Catalog) -> None:
     """With no resilience: section the list is empty (the page shows its empty state)."""
     for client in _client(catalog, "{}\n"):
         assert client.get("/api/v1/resilience/policies") == []
+
+
+def test_shutdown_closes_the_store_of_the_apps_own_registry(catalog: Catalog) -> None:
+    """The app's own registry (built for it) has its Redis store closed at shutdown; the
+    process's registry, when the app uses it, is left open."""
+    registry.configure(None)
+    text = f"state: {{backend: redis, url: '{REDIS_URL}', prefix: t-{secrets.token_hex(4)}}}\n"
+    config = load_text(text + POLICIES, env={})
+    with catalog.begin() as session:
+        token = tokens.create(session=session, name="v", role="viewer", created_by="t")[1]
+    try:
+        for shared_with_process in (False, True):
+            process = registry.configure(config) if shared_with_process else None
+            app = create_app(catalog, config)
+            with TestClient(app) as client:
+                listed = client.get(
+                    "/api/v1/resilience/policies", headers={"Authorization": f"Bearer {token}"}
+                )
+                assert listed.status_code == 200
+                own = app.state.resilience
+            assert (own is process) is shared_with_process
+            assert own.store._closed is not shared_with_process
+    finally:
+        registry.configure(None)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -25,12 +27,23 @@ from buttress.resilience._policy import Policy
 from buttress.resilience.bulkhead import Bulkhead
 from buttress.resilience.circuit_breaker import CircuitBreaker
 from buttress.resilience.rate_limit import RateLimiter
-from buttress.resilience.registry import PolicyRegistry, UnknownPolicyError, for_config
+from buttress.resilience.registry import PolicyRegistry, UnknownPolicyError, current, for_config
 from buttress.server.auth import Operator, Viewer
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/resilience", tags=["resilience"])
+
+@asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """At shutdown, close the store of a registry built for this app (not the process's)."""
+    yield
+    own = getattr(app.state, "resilience", None)
+    store = own.store if isinstance(own, PolicyRegistry) else None
+    if store is not None and getattr(app.state, "resilience_own", False):
+        store.close()
+
+
+router = APIRouter(prefix="/api/v1/resilience", tags=["resilience"], lifespan=_lifespan)
 _KEYS_SHOWN = 50
 _lock = threading.Lock()
 
@@ -111,7 +124,9 @@ def policy_registry(request: Request) -> PolicyRegistry:
     with _lock:
         found = getattr(state, "resilience", None)
         if not isinstance(found, PolicyRegistry):
-            found = state.resilience = for_config(config)
+            found = for_config(config)
+            state.resilience_own = found is not current()
+            state.resilience = found
     return found
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from buttress.config import ButtressConfig, ResilienceConfig
 
-__all__ = ["PolicyRegistry", "build_pipeline", "configure", "for_config", "policy"]
+__all__ = ["PolicyRegistry", "build_pipeline", "configure", "current", "for_config", "policy"]
 
 _KINDS = ("retry", "circuit_breaker", "timeout", "bulkhead", "rate_limit")
 
@@ -183,6 +183,11 @@ def _from_config(config: ButtressConfig) -> PolicyRegistry:
 
     store = open_store(config.state)
     return PolicyRegistry(config.resilience, store, config.state.on_store_failure)
+
+
+def current() -> PolicyRegistry | None:
+    """The process's registry, when :func:`configure` or :func:`policy` has set it up."""
+    return _default
 
 
 def for_config(config: ButtressConfig) -> PolicyRegistry:
