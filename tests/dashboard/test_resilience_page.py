@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Served, start_server
 from tests.dashboard.test_backups_page import _viewer_token
@@ -103,3 +103,31 @@ def test_a_viewer_sees_the_state_but_no_buttons(
     page.click("nav a[data-page=resilience]")
     expect(page.locator(".breaker-state")).to_have_text("closed")
     expect(page.locator("button[data-action]")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_a_breaker_can_be_forced_on_a_phone(
+    browser: Browser, resilient: tuple[Served, Path], tmp_path: Path
+) -> None:
+    """At 390x844 each policy's rows stack: the breaker's state and buttons are on screen, the
+    page no wider than it."""
+    served, _ = resilient
+    assert served.admin_token is not None
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        sign_in(page, served, served.admin_token)
+        page.goto(served.url + "#/resilience")
+        breaker = page.locator("section.policy[data-policy=database] tr[data-kind=CircuitBreaker]")
+        button = breaker.locator("button[data-action=force_open]")
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(tmp_path / "resilience-390.png"), full_page=True)
+        button.click()
+        expect(breaker.locator(".breaker-state")).to_have_text("forced open")
+    finally:
+        context.close()
