@@ -384,3 +384,27 @@ def test_verify_per_destination_and_from_destination_through_the_api(
     assert nas.status_code == 422
     assert "unknown destination 'nas' (--from)" in nas.json()["message"]
     assert not (project / ".buttress" / "restored" / "out").exists()
+
+
+def test_a_run_shows_its_copy_in_each_destination(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    """GET a run: per destination, whether it holds every object and the manifest, how many
+    objects, and its last check's answer; a failed run holds no copy."""
+    c, tok = client
+    started = c.post("/api/v1/backups/targets/site/run", headers=_h(tok["operator"]))
+    good = _wait_done(c, tok["viewer"], started.json()["id"])
+    assert good["status"] == "succeeded"
+    objects = sum(a["objects"] for a in good["artifacts"]) + 1  # and the manifest
+    assert good["copies"] == [
+        {"destination": "local", "stored": True, "objects": objects,
+         "stored_size": good["stored_size"], "error": "", "check": None},
+    ]  # fmt: skip
+    _verify(c, tok["operator"], good["id"], {})
+    checked = c.get(f"/api/v1/backups/runs/{good['id']}", headers=_h(tok["viewer"])).json()
+    assert checked["copies"][0]["check"]["ok"] is True
+    started = c.post("/api/v1/backups/targets/db/run", headers=_h(tok["operator"]))
+    failed = _wait_done(c, tok["viewer"], started.json()["id"])
+    assert failed["status"] == "failed"
+    assert failed["copies"] == []
+    assert "pw-9" not in str(failed)

@@ -6,12 +6,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from buttress import __version__
+from buttress.cli import main
+from buttress.config import load
 from tests.conftest import Served, start_server
 
 DOMAINS = ["resilience", "health", "backups", "alerts", "incidents", "drills"]
+DOCS = {
+    "resilience": "docs/resilience.md",
+    "health": "docs/health.md",
+    "backups": "docs/backup.md",
+    "alerts": "README.md",
+    "incidents": "README.md",
+    "drills": "README.md",
+}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sign_in(page: Page, served: Served, token: str) -> None:
@@ -64,6 +75,41 @@ def test_every_domain_page_has_an_empty_state(page: Page, served_empty: Served) 
         expect(page.locator("#page")).to_have_attribute("data-page", domain)
         expect(page.locator("#page .empty")).to_be_visible()
         expect(page.locator(f"nav a[data-page={domain}]")).to_have_class("active")
+        expect(page.locator("#page .empty .doc code")).to_have_text(DOCS[domain])
+
+
+@pytest.mark.browser
+def test_each_empty_state_shows_yaml_that_fills_it(
+    page: Page,
+    served_empty: Served,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Resilience, Health and Backups empty states name their doc section, which exists,
+    and show a YAML snippet that `buttress config check` accepts and that fills the page."""
+    served = served_empty
+    assert served.admin_token is not None
+    sign_in(page, served, served.admin_token)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "site").mkdir()
+    monkeypatch.chdir(project)  # the snippets' relative paths, as `serve` run there reads them
+    assert main(["backup", "keygen", str(project / "age.key")]) == 0
+    (project / "age.pub").write_text(capsys.readouterr().out.strip() + "\n")
+    filling = {"resilience": "policies", "health": "checks", "backups": "targets"}
+    for domain, filled in filling.items():
+        page.click(f"nav a[data-page={domain}]")
+        expect(page.locator("#page .empty pre.snippet")).to_be_visible()
+        doc, section = (page.locator("#page .empty .doc").text_content() or "").split(" § ")
+        heading = f"## {section}"
+        assert heading in (ROOT / doc.removeprefix("Docs: ")).read_text().splitlines()
+        snippet = page.locator("#page .empty pre.snippet").text_content() or ""
+        path = project / f"{domain}.yaml"
+        path.write_text(snippet)
+        assert main(["config", "check", str(path)]) == 0, capsys.readouterr()
+        section_of = getattr(load(path), "backup" if domain == "backups" else domain)
+        assert getattr(section_of, filled), f"the {domain} snippet configures no {filled}"
 
 
 @pytest.mark.browser
@@ -111,3 +157,89 @@ def test_first_start_shows_a_verified_backup_and_a_disk_check(page: Page, served
     page.click("nav a[data-page=health]")
     disk = page.locator("#health-checks tr[data-check=data-disk]")
     expect(disk.locator(".status")).to_have_text("up", timeout=30_000)
+
+
+PAGES = ["status", "resilience", "health", "backups", "alerts", "incidents", "drills", "audit"]
+
+
+@pytest.mark.browser
+def test_no_console_error_or_failed_request_on_any_page(page: Page, served: Served) -> None:
+    """With the default configuration, every page (and a run's detail) loads with no console
+    error, no page error and no request that fails or answers 4xx/5xx (favicon included)."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None,
+    )
+    assert served.admin_token is not None
+    sign_in(page, served, served.admin_token)
+    expect(page.locator("#status-version")).to_be_visible()
+    for name in PAGES:
+        page.click(f"nav a[data-page={name}]")
+        expect(page.locator(f"#page[data-page={name}] h1")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+    expect(page.locator("#health-checks")).to_have_count(0)  # on Audit now
+    assert problems == []
+    runs = page.request.get(
+        served.url + "api/v1/backups/runs",
+        headers={"Authorization": f"Bearer {served.admin_token}"},
+    ).json()
+    assert runs, "the starter's first backup has a run"
+    page.goto(served.url + f"#/backups?run={runs[0]['id']}")
+    expect(page.locator("#run-detail h2")).to_contain_text(runs[0]["id"])
+    page.wait_for_load_state("networkidle")
+    icon = page.request.get(served.url + "static/favicon.svg")
+    assert icon.status == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert problems == []
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+@pytest.mark.browser
+def test_usable_on_a_390px_wide_phone(browser: Browser, served: Served, tmp_path: Path) -> None:
+    """At 390x844 the navigation is collapsed behind a menu button that opens it, no page is
+    wider than the screen, and wide tables scroll inside their box; a screenshot is saved."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        assert served.admin_token is not None
+        sign_in(page, served, served.admin_token)
+        expect(page.locator("#status-version")).to_be_visible()
+        menu = page.locator("#menu-button")
+        expect(menu).to_be_visible()
+        expect(page.locator("nav a[data-page=backups]")).to_be_hidden()
+        menu.click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+        expect(page.locator("nav a[data-page=backups]")).to_be_visible()
+        page.click("nav a[data-page=backups]")
+        expect(page.locator("#backup-targets")).to_be_visible()
+        expect(page.locator("nav a[data-page=backups]")).to_be_hidden()  # closed again
+        for name in PAGES:
+            page.goto(served.url + f"#/{name}")
+            expect(page.locator(f"#page[data-page={name}] h1")).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            expect(page.locator("#page h1")).to_have_count(1)  # no earlier page mixed in
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the {name} page is {width} px wide on a 390 px screen"
+        page.goto(served.url + "#/backups")
+        expect(page.locator("#backup-runs")).to_be_visible()
+        box = page.locator("#backup-runs").locator("xpath=..")
+        assert box.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+        shot = tmp_path / "dashboard-390.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert _png_size(shot)[0] == 390
+        menu.click()
+        page.screenshot(path=str(tmp_path / "dashboard-390-menu.png"))
+    finally:
+        context.close()

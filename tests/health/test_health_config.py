@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from buttress.catalog import Catalog, tokens
 from buttress.cli import main
-from buttress.config import load
+from buttress.config import load, load_text
 from buttress.server.app import create_app
 from tests.conftest import PG_ADMIN_DSN
 from tests.health.conftest import Web
@@ -141,3 +141,18 @@ def test_readyz_api_and_metrics_follow_a_critical_check(
     assert 'buttress_health_check_status{check="payments",status="down"} 1.0' in metrics
     web.status = 200
     _wait(client, ready=True)
+
+
+def test_health_says_whether_degradation_is_configured(catalog: Catalog) -> None:
+    """GET /api/v1/health says `degradation: false` when no levels are configured (and
+    /api/v1/level is 404), `true` when they are: the dashboard asks /level only then."""
+    with catalog.begin() as session:
+        token = tokens.create(session=session, name="v", role="viewer", created_by="t")[1]
+    levels = "health:\n  degradation: {levels: traffic_light}\n"
+    for text, configured in (("{}\n", False), (levels, True)):
+        app = create_app(catalog, load_text(text, env={}))
+        with TestClient(app) as client:
+            auth = {"Authorization": f"Bearer {token}"}
+            assert client.get("/api/v1/health", headers=auth).json()["degradation"] is configured
+            level = client.get("/api/v1/level", headers=auth).status_code
+            assert level == (200 if configured else 404)

@@ -39,7 +39,8 @@ def _buttress(*args: str, cwd: Path) -> str:
 
 @pytest.fixture
 def fuzz_target(tmp_path: Path) -> Iterator[tuple[Served, str, Path]]:
-    """A control plane with a directory target backed up once and degradation levels; all its
+    """A control plane with a directory target backed up once, degradation levels and two
+    resilience policies (one with a breaker to force); all its
     files (site, repository, restores, catalog) live in the test's temporary directory."""
     recipient = _buttress("backup", "keygen", str(tmp_path / "key.txt"), cwd=tmp_path).strip()
     site = tmp_path / "site"
@@ -53,6 +54,9 @@ def fuzz_target(tmp_path: Path) -> Iterator[tuple[Served, str, Path]]:
         f"  destinations:\n    - {{name: local, path: {tmp_path / 'repo'}}}\n"
         f"  targets:\n    - {{name: site, source: directory, path: {site}}}\n"
         "health:\n  degradation:\n    levels: traffic_light\n"
+        "resilience:\n  policies:\n"
+        "    database: {retry: {attempts: 2}, circuit_breaker: {wait: 5s}, timeout: {seconds: 1}}\n"
+        "    payments: {rate_limit: {rate: 5, per: 1s}, bulkhead: {max_concurrent: 2}}\n"
     )
     server = start_server(tmp_path / "data", env={"BUTTRESS_CONFIG": str(config)})
     try:

@@ -87,6 +87,37 @@ class RunView:
         return out
 
 
+def _copies(view: RunView, artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per destination of a run: what it holds (every object and the manifest, written last)
+    or why it holds nothing, and its last check's answer (``None``: not checked)."""
+    objects = sum(a["objects"] for a in artifacts) + 1 if artifacts else 0
+    last = view.detail.get("last_check") or {}
+    checked = last.get("per_destination") or view.detail.get("verify") or {}
+    out: list[dict[str, Any]] = [
+        {
+            "destination": name,
+            "stored": True,
+            "objects": objects,
+            "stored_size": view.stored_size,
+            "error": "",
+            "check": checked.get(name),
+        }
+        for name in view.destinations
+    ]
+    out += [
+        {
+            "destination": name,
+            "stored": False,
+            "objects": 0,
+            "stored_size": 0,
+            "error": redact(str(error)),
+            "check": None,
+        }
+        for name, error in view.failed_destinations.items()
+    ]
+    return out
+
+
 def _claim_key(target: str) -> str:
     """What a run of ``target`` claims while it runs (one run per target at a time)."""
     return f"backup:{target}"
@@ -601,6 +632,7 @@ class Backups:
             ]
             info["metadata"] = manifest.metadata
             info["encryption"] = manifest.encryption
+        info["copies"] = _copies(view, info.get("artifacts", []))
         return info
 
     def _locate(self, backup_id: str) -> _Located:

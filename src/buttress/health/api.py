@@ -14,8 +14,14 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
 
-@router.get("/health", summary="Health score, readiness, and every dependency check")
+@router.get(
+    "/health",
+    summary="Health score, readiness, every dependency check, and whether degradation levels "
+    "are configured (`degradation`: false means GET /api/v1/level answers 404)",
+)
 def health(request: Request, _who: Viewer) -> dict[str, Any]:
     monitor = request.app.state.health
     assert isinstance(monitor, HealthMonitor)
-    return monitor.snapshot()
+    snapshot = monitor.snapshot()
+    snapshot["degradation"] = getattr(request.app.state, "degradation", None) is not None
+    return snapshot

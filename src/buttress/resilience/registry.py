@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 
     from buttress.config import ButtressConfig, ResilienceConfig
 
-__all__ = ["PolicyRegistry", "build_pipeline", "check_config", "configure", "policy"]
+__all__ = [
+    "PolicyRegistry",
+    "build_pipeline",
+    "check_config",
+    "configure",
+    "current",
+    "for_config",
+    "policy",
+]
 
 _KINDS = ("retry", "circuit_breaker", "timeout", "bulkhead", "rate_limit")
 
@@ -233,6 +241,21 @@ def _from_config(config: ButtressConfig) -> PolicyRegistry:
 
     store = open_store(config.state)
     return PolicyRegistry(config.resilience, store, config.state.on_store_failure)
+
+
+def current() -> PolicyRegistry | None:
+    """The process's registry, when :func:`configure` or :func:`policy` has set it up."""
+    return _default
+
+
+def for_config(config: ButtressConfig) -> PolicyRegistry:
+    """The process's registry (:func:`configure`, :func:`policy`) when it was built from this
+    configuration's ``resilience:`` section, else a new one built from ``config`` (with its
+    ``state:`` store), which the caller keeps: what the control plane shows and forces."""
+    registry = _default
+    if registry is not None and registry.config == config.resilience:
+        return registry
+    return _from_config(config)
 
 
 def configure(config: ButtressConfig | ResilienceConfig | None) -> PolicyRegistry | None:

@@ -153,6 +153,22 @@ class RateLimiter(Policy):
         self._default = algorithm.new(reading)
         self._states[""] = (algorithm, self._default)
 
+    def tracked_keys(self, limit: int = 100) -> list[tuple[str, float]]:
+        """The keys this process holds state for (not the global key ``""``), with the permits
+        each has left now, fewest first; at most ``limit``. With a shared store the shared
+        counts live there: these are the in-process states kept for ``on_store_failure:
+        local``."""
+        with self._lock:
+            now = self._clock()
+            left = [(k, a.remaining(s, now)) for k, (a, s) in self._states.items() if k]
+        left.sort(key=lambda kv: (kv[1], kv[0]))
+        return left[:limit]
+
+    @property
+    def tracked(self) -> int:
+        """How many keys this process holds state for (the global key ``""`` not counted)."""
+        return len(self._states) - 1
+
     # -- named constructors -------------------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
