@@ -34,8 +34,7 @@ DEV_ONLY = {"dev", "bench"}  # extras a user does not install to run buttress
 # declared distributions that are used without being imported, and why
 TOOLS = {
     "pytest-timeout": "pytest plugin, configured by `timeout` in pyproject",
-    "pytest-cov": "pytest plugin, --cov in scripts/check.sh",
-    "coverage": "pytest-cov's engine; `coverage report` in scripts/check.sh",
+    "coverage": "`coverage run -m pytest` in scripts/check.sh",
     "ruff": "linter, run by scripts/check.sh",
     "mypy": "type checker, run by scripts/check.sh",
     "httpx2": "the transport of starlette's TestClient",
