@@ -13,6 +13,7 @@ way says so with an explicit ``@pytest.mark.<service>``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -36,6 +37,7 @@ from buttress.catalog import Catalog, catalog_url
 # fixture -> the service marker every test using it (directly or through other fixtures) gets
 SERVICE_FIXTURES: dict[str, str] = {
     "pg_server": "postgres",
+    "pg_with_passwords": "postgres",  # a private cluster of the PostgreSQL binaries
     "mariadb_server": "mariadb",
     "redis_url": "redis",
     "redis_cluster": "redis",
@@ -69,15 +71,18 @@ SLOW_TESTS = (
     "tests/backup/test_restore_api_policy.py::test_served_restores_go_inside_the_data_directory",
     "tests/backup/test_runs.py::test_racing_processes_start_exactly_one_run_on_sqlite",
     "tests/backup/test_serve_schedule.py",
+    "tests/backup/test_sources.py::test_sqlite_backup_while_it_is_written",
     "tests/config/test_hostile.py::test_config_check_output_is_bounded",
     "tests/config/test_hostile.py::test_config_check_rejects_hostile_file",
     "tests/health/test_level_show.py::test_show_asks_a_running_server_for_the_automatic_level",
+    "tests/resilience/test_breaker_model.py",
     "tests/server/test_bootstrap.py::test_start_that_cannot_print_the_token_leaves_none",
     "tests/server/test_gate.py::test_slow_body_is_cut_off_with_408",
     "tests/server/test_gate.py::test_slow_headers_are_cut_off",
     "tests/server/test_schemathesis.py",
     "tests/server/test_serve.py",
     "tests/state/test_cluster.py::test_a_dead_node_fails_its_keys_like_an_unreachable_redis",
+    "tests/test_markers.py::test_each_parameter_is_marked_with_the_service_it_reaches",
     "tests/test_secrets.py::test_keyword_dsns_mask_what_libpq_reads_as_the_password",
 )
 SERVICE_MARKERS = ("postgres", "mariadb", "redis", "s3", "browser", "root")
@@ -119,6 +124,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     stale = sorted(set(SLOW_TESTS) - matched)
     if whole_suite and not config.option.keyword and stale:
         raise pytest.UsageError(f"tests/conftest.py SLOW_TESTS: no such test: {', '.join(stale)}")
+
+
+@pytest.fixture(autouse=True)
+def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every RedisStore a test opens is closed after it, also when the test failed before its
+    own ``close()``: no agent thread or socket outlives its test (they piled up under load)."""
+    from buttress.state.redis_store import RedisStore
+
+    opened: list[RedisStore] = []
+    init = RedisStore.__init__
+
+    def tracked(self: RedisStore, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(RedisStore, "__init__", tracked)
+    yield
+    for store in opened:
+        with contextlib.suppress(Exception):  # a half-built store, or one closed already
+            store.close()
 
 
 PG_ADMIN_DSN = os.environ.get(
@@ -393,11 +418,31 @@ class OwnRedis:
             self.proc = None
 
     def debug_sleep(self, seconds: float) -> subprocess.Popen[bytes]:
-        """Make the server unresponsive for ``seconds`` (DEBUG SLEEP, from another client)."""
-        return subprocess.Popen(
+        """Make the server unresponsive for ``seconds`` (DEBUG SLEEP, from another client);
+        returns once it has stopped answering."""
+        sleeper = subprocess.Popen(
             ["redis-cli", "-p", str(self.port), "DEBUG", "SLEEP", str(seconds)],
             stdout=subprocess.DEVNULL,
         )
+        wait_until_redis_hangs(self.url)
+        return sleeper
+
+
+def wait_until_redis_hangs(url: str, timeout: float = 10.0) -> None:
+    """Return once the Redis at ``url`` no longer answers a PING within 0.2 s (a DEBUG SLEEP
+    sent by another client has begun)."""
+
+    def hangs() -> bool:
+        client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=1)
+        try:
+            client.ping()
+        except redis.TimeoutError:
+            return True
+        finally:
+            client.close()
+        return False
+
+    wait_until(hangs, "the Redis server to stop answering (DEBUG SLEEP)", timeout)
 
 
 @pytest.fixture
