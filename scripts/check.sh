@@ -9,7 +9,8 @@
 # needs no service and takes no seconds (the marker expression FAST_LANE of tests/conftest.py);
 # no service is installed or started, no mypy, no coverage.
 #
-# Extra arguments go to pytest (e.g. -k token, or --fast -k token).
+# Extra arguments go to pytest (e.g. -k token, or --fast -k token); a run given some is a
+# developer's: it skips the lowest-redis-py stage and coverage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -45,23 +46,31 @@ else
   say "mypy --strict"
   set -e
   .venv/bin/mypy
-  ensure_min_redis
-  say "tests/state at the lowest declared redis-py ($(cat "$MIN_REDIS_DIR/.version"))"
-  PYTHONPATH="$MIN_REDIS_DIR" .venv/bin/python -c "import redis, sys
+  if [ "$#" -eq 0 ]; then  # the whole check (CI); a run given pytest arguments skips this
+    ensure_min_redis
+    say "tests/state at the lowest declared redis-py ($(cat "$MIN_REDIS_DIR/.version"))"
+    PYTHONPATH="$MIN_REDIS_DIR" .venv/bin/python -c "import redis, sys
 from packaging.version import Version
 sys.exit(Version(redis.__version__) != Version('$(cat "$MIN_REDIS_DIR/.version")'))"
-  PYTHONPATH="$MIN_REDIS_DIR" .venv/bin/python -m pytest -q -p no:cacheprovider tests/state \
-    -m "not slow"
+    PYTHONPATH="$MIN_REDIS_DIR" .venv/bin/python -m pytest -q -p no:cacheprovider tests/state \
+      -m "not slow"
+  fi
   set +e
-  say "pytest (branch coverage; the tests' subprocesses are measured too)"
-  rm -f .coverage .coverage.*
-  COVERAGE_FILE="$PWD/.coverage" .venv/bin/python -m coverage run -m pytest "$@"
-  rc=$?
-  say "coverage per package"
-  if ! { COVERAGE_FILE="$PWD/.coverage" .venv/bin/python -m coverage combine -q &&
-         .venv/bin/python scripts/coverage_report.py .coverage; }; then
-    echo "error: the coverage report failed" >&2
-    [ "$rc" -eq 0 ] && rc=1
+  if [ "$#" -gt 0 ]; then
+    say "pytest $*"
+    .venv/bin/python -m pytest "$@"
+    rc=$?
+  else
+    say "pytest (branch coverage; the tests' subprocesses are measured too)"
+    rm -f .coverage .coverage.*
+    COVERAGE_FILE="$PWD/.coverage" .venv/bin/python -m coverage run -m pytest
+    rc=$?
+    say "coverage per package"
+    if ! { COVERAGE_FILE="$PWD/.coverage" .venv/bin/python -m coverage combine -q &&
+           .venv/bin/python scripts/coverage_report.py .coverage; }; then
+      echo "error: the coverage report failed" >&2
+      [ "$rc" -eq 0 ] && rc=1
+    fi
   fi
 fi
 set -e
