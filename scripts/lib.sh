@@ -20,7 +20,8 @@ find_python() {
   return 1
 }
 
-# ensure_venv EXTRAS: a virtualenv in .venv with buttress installed editable with EXTRAS.
+# ensure_venv EXTRAS: a virtualenv in .venv with buttress installed editable with EXTRAS, at
+# the versions of constraints.txt (the tested ones; scripts/update_constraints.py writes it).
 ensure_venv() {
   local extras="$1"
   if [ ! -x .venv/bin/python ]; then
@@ -28,13 +29,38 @@ ensure_venv() {
     "$(find_python)" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
   fi
-  # skip pip when this exact pyproject.toml was already installed with these extras
+  # skip pip when this exact pyproject.toml and constraints.txt were already installed with
+  # these extras
   local stamp=".venv/.buttress-$extras" digest
-  digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  digest=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then return 0; fi
-  say "installing buttress[$extras] into .venv"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+  say "installing buttress[$extras] into .venv (versions of constraints.txt)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+    -e ".[$extras]"
   echo "$digest" > "$stamp"
+}
+
+# The lowest redis-py that pyproject.toml's redis extra allows ("redis[hiredis]>=5.0.1" ->
+# 5.0.1), installed alone into .venv/min-redis (MIN_REDIS_DIR) to put first on PYTHONPATH:
+# the state store uses redis-py's connection and cluster internals, which move between
+# releases.
+MIN_REDIS_DIR=.venv/min-redis
+ensure_min_redis() {
+  local version
+  version=$(.venv/bin/python - <<'PY'
+import re, tomllib
+specs = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["redis"]
+found = [m.group(1) for s in specs if (m := re.match(r"redis(?:\[[^\]]*\])?\s*>=\s*([0-9.]+)", s))]
+print(found[0] if found else "")
+PY
+)
+  if [ -z "$version" ]; then echo "error: pyproject.toml: the redis extra has no 'redis>=' bound" >&2; return 1; fi
+  if [ "$(cat "$MIN_REDIS_DIR/.version" 2>/dev/null)" = "$version" ]; then return 0; fi
+  say "installing redis==$version alone into $MIN_REDIS_DIR"
+  rm -rf "$MIN_REDIS_DIR"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    --target "$MIN_REDIS_DIR" "redis==$version"
+  echo "$version" > "$MIN_REDIS_DIR/.version"
 }
 
 # ensure_debian_packages PKG...: install the Debian packages whose status is not "installed".

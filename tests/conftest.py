@@ -2,10 +2,18 @@
 
 Services are never mocked and never skipped: when PostgreSQL does not answer, the tests that
 need it fail with the reason (``scripts/check.sh`` starts the services first).
+
+Each test is marked with the services it needs (postgres, mariadb, redis, s3, browser, root),
+found from the fixtures it uses and the parameters it runs with, and ``slow`` when it takes
+seconds (``pytest_collection_modifyitems`` below): ``-m "not (postgres or mariadb or redis or s3
+or browser or root)"`` runs every test that needs no service, and the fast lane (``bash
+scripts/check.sh --fast``) leaves out ``slow`` too. A test that reaches a service some other
+way says so with an explicit ``@pytest.mark.<service>``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -29,6 +37,118 @@ from buttress.config_checks import register_domain_checks
 
 # as the CLI does: every configuration a test loads also passes the domains' checks
 register_domain_checks()
+
+# fixture -> the service marker every test using it (directly or through other fixtures) gets
+SERVICE_FIXTURES: dict[str, str] = {
+    "pg_server": "postgres",
+    "pg_with_passwords": "postgres",  # a private cluster of the PostgreSQL binaries
+    "mariadb_server": "mariadb",
+    "redis_url": "redis",
+    "redis_cluster": "redis",
+    "own_redis": "redis",
+    "s3_server": "s3",
+    "browser": "browser",
+    "full_disk": "root",
+    "served": "slow",  # a `buttress serve` subprocess
+}
+# (parameter, value) -> the marker of the service that value reaches (through
+# request.getfixturevalue, which the static fixture closure does not show)
+SERVICE_PARAMS: dict[tuple[str, str], str] = {
+    ("catalog_dsn", "postgresql"): "postgres",
+    ("backend", "postgresql"): "postgres",
+    ("store_url", "standalone"): "redis",
+    ("store_url", "cluster"): "redis",
+    ("destination", "s3"): "s3",
+}
+# Service-free tests that take seconds each (they start processes, wait for timeouts, fuzz or
+# derive scrypt keys): a module, or a test with all its parameters. A collection of the whole
+# suite fails when an entry matches nothing, so a moved test is not silently unmarked.
+SLOW_TESTS = (
+    "tests/backup/test_api.py::test_a_second_run_of_a_running_target_is_refused",
+    "tests/backup/test_cli.py::test_a_run_killed_midway_is_incomplete",
+    "tests/backup/test_manifest_auth.py::test_every_flipped_bit_of_a_manifest_fails_verify",
+    "tests/backup/test_passphrase.py",
+    "tests/backup/test_pg_archive.py::test_every_cut_is_a_chunk_start",
+    "tests/backup/test_progress.py::test_progress_on_a_terminal",
+    "tests/backup/test_redis.py::test_redis_unreachable_and_bad_dsn",
+    "tests/backup/test_redis.py::test_serving_a_damaged_snapshot_fails_clearly",
+    "tests/backup/test_restore_api_policy.py::test_served_restores_go_inside_the_data_directory",
+    "tests/backup/test_runs.py::test_racing_processes_start_exactly_one_run_on_sqlite",
+    "tests/backup/test_serve_schedule.py",
+    "tests/backup/test_sources.py::test_sqlite_backup_while_it_is_written",
+    "tests/config/test_hostile.py::test_config_check_output_is_bounded",
+    "tests/config/test_hostile.py::test_config_check_rejects_hostile_file",
+    "tests/health/test_level_show.py::test_show_asks_a_running_server_for_the_automatic_level",
+    "tests/resilience/test_breaker_model.py",
+    "tests/server/test_bootstrap.py::test_start_that_cannot_print_the_token_leaves_none",
+    "tests/server/test_gate.py::test_slow_body_is_cut_off_with_408",
+    "tests/server/test_gate.py::test_slow_headers_are_cut_off",
+    "tests/server/test_schemathesis.py",
+    "tests/server/test_serve.py",
+    "tests/state/test_cluster.py::test_a_dead_node_fails_its_keys_like_an_unreachable_redis",
+    "tests/test_markers.py::test_each_parameter_is_marked_with_the_service_it_reaches",
+    "tests/test_secrets.py::test_keyword_dsns_mask_what_libpq_reads_as_the_password",
+)
+SERVICE_MARKERS = ("postgres", "mariadb", "redis", "s3", "browser", "root")
+# every service-free test; FAST_LANE (scripts/check.sh --fast) leaves out the slow ones too
+SERVICE_FREE = "not (" + " or ".join(SERVICE_MARKERS) + ")"
+FAST_LANE = "not (" + " or ".join((*SERVICE_MARKERS, "slow")) + ")"
+
+
+def _slow_entry(nodeid: str) -> str | None:
+    """The SLOW_TESTS entry that covers ``nodeid``, if any."""
+    module, _, rest = nodeid.partition("::")
+    test = module + "::" + rest.partition("[")[0]
+    for entry in SLOW_TESTS:
+        if entry in (module, test):
+            return entry
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by the markers added here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with the services its fixtures and parameters need, and ``slow``."""
+    matched: set[str] = set()
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        needed = {SERVICE_FIXTURES[f] for f in fixtures if f in SERVICE_FIXTURES}
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            for name, value in callspec.params.items():
+                marker = SERVICE_PARAMS.get((name, value)) if isinstance(value, str) else None
+                if marker is not None:
+                    needed.add(marker)
+        entry = _slow_entry(item.nodeid)
+        if entry is not None:
+            matched.add(entry)
+            needed.add("slow")
+        for marker in sorted(needed - {m.name for m in item.iter_markers()}):
+            item.add_marker(marker)
+    whole_suite = [Path(a).resolve() for a in config.args] == [Path(config.rootpath, "tests")]
+    stale = sorted(set(SLOW_TESTS) - matched)
+    if whole_suite and not config.option.keyword and stale:
+        raise pytest.UsageError(f"tests/conftest.py SLOW_TESTS: no such test: {', '.join(stale)}")
+
+
+@pytest.fixture(autouse=True)
+def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every RedisStore a test opens is closed after it, also when the test failed before its
+    own ``close()``: no agent thread or socket outlives its test (they piled up under load)."""
+    from buttress.state.redis_store import RedisStore
+
+    opened: list[RedisStore] = []
+    init = RedisStore.__init__
+
+    def tracked(self: RedisStore, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(RedisStore, "__init__", tracked)
+    yield
+    for store in opened:
+        with contextlib.suppress(Exception):  # a half-built store, or one closed already
+            store.close()
+
 
 PG_ADMIN_DSN = os.environ.get(
     "BUTTRESS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -302,11 +422,31 @@ class OwnRedis:
             self.proc = None
 
     def debug_sleep(self, seconds: float) -> subprocess.Popen[bytes]:
-        """Make the server unresponsive for ``seconds`` (DEBUG SLEEP, from another client)."""
-        return subprocess.Popen(
+        """Make the server unresponsive for ``seconds`` (DEBUG SLEEP, from another client);
+        returns once it has stopped answering."""
+        sleeper = subprocess.Popen(
             ["redis-cli", "-p", str(self.port), "DEBUG", "SLEEP", str(seconds)],
             stdout=subprocess.DEVNULL,
         )
+        wait_until_redis_hangs(self.url)
+        return sleeper
+
+
+def wait_until_redis_hangs(url: str, timeout: float = 10.0) -> None:
+    """Return once the Redis at ``url`` no longer answers a PING within 0.2 s (a DEBUG SLEEP
+    sent by another client has begun)."""
+
+    def hangs() -> bool:
+        client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=1)
+        try:
+            client.ping()
+        except redis.TimeoutError:
+            return True
+        finally:
+            client.close()
+        return False
+
+    wait_until(hangs, "the Redis server to stop answering (DEBUG SLEEP)", timeout)
 
 
 @pytest.fixture

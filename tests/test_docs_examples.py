@@ -11,8 +11,14 @@ from buttress.resilience import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+# an example that connects to a service is marked with it (tests/conftest.py: the fast lane)
+SERVICES = {"redis://": "redis", "postgresql://": "postgres", "mariadb://": "mariadb"}
 EXAMPLES = [
-    pytest.param(code, id=f"{doc.name}#{i}")
+    pytest.param(
+        code,
+        id=f"{doc.name}#{i}",
+        marks=[getattr(pytest.mark, m) for scheme, m in SERVICES.items() if scheme in code],
+    )
     for doc in sorted((ROOT / "docs").glob("*.md"))
     for i, code in enumerate(BLOCK.findall(doc.read_text(encoding="utf-8")))
 ]

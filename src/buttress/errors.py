@@ -123,6 +123,8 @@ _EXTRAS = {
     "hiredis": "redis",
     "fastapi": "server",
     "starlette": "server",
+    "anyio": "server",
+    "h11": "server",
     "uvicorn": "server",
     "sqlalchemy": "server",
     "alembic": "server",
@@ -140,9 +142,9 @@ class MissingDependencyError(ButtressError):
 
     exit_code = 2
 
-    def __init__(self, module: str, extra: str) -> None:
+    def __init__(self, module: str, extra: str, *, needed_by: str = "this") -> None:
         super().__init__(
-            f"this needs the optional dependency {module!r}, which is not installed: "
+            f"{needed_by} needs the optional dependency {module!r}, which is not installed: "
             f"pip install 'buttress[{extra}]' (or 'buttress[all]' for everything)"
         )
         self.module = module

@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from buttress.backup.errors import BackupError, RestoreError
 from buttress.backup.pipeline import Settings
 from buttress.backup.sources.mariadb import MariadbSource, parse_dsn
 from tests.backup.conftest import Keys
+from tests.conftest import wait_until
 
 SHOP = [
     """CREATE TABLE customers (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL,
@@ -160,9 +160,10 @@ def test_mariadb_counts_are_exact_while_writes_go_on(
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        time.sleep(0.2)
+        wait_until(lambda: written[0] > 0, "the first write")
         manifest = take_backup(MariadbSource(shop), "shop", [repo], settings).manifest
-        time.sleep(0.1)
+        after = written[0]
+        wait_until(lambda: written[0] > after, "a write after the backup")
     finally:
         stop.set()
         writer.join()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from buttress.backup.pipeline import Settings
 from buttress.backup.sources.rdb import RdbError, count_keys
 from buttress.backup.sources.redis import TYPES, RedisSource, serve_rdb
 from tests.backup.conftest import Keys
-from tests.conftest import OwnRedis
+from tests.conftest import OwnRedis, wait_until
 
 
 def _fill(client: redis.Redis) -> None:
@@ -109,7 +108,7 @@ def test_keys_that_expire_before_the_restore_test_are_not_a_failure(
     client.set("goes", 1, px=1500)
     manifest = take_backup(RedisSource(quick_redis.url), "cache", [repo], settings).manifest
     assert manifest.metadata["keys"] == {"db0": {"string": 2}}
-    time.sleep(1.6)
+    wait_until(lambda: not client.exists("goes"), "the key with a TTL to expire")
     test = restore_test(manifest, RedisSource(quick_redis.url), repo, keys.identities)
     assert test.ok, test.problems
     source = RedisSource(quick_redis.url)

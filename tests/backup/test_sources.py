@@ -26,7 +26,7 @@ from buttress.backup.sources.directory import DirectorySource
 from buttress.backup.sources.postgresql import PostgresSource
 from buttress.backup.sources.sqlite import SqliteSource
 from tests.backup.conftest import Keys
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
@@ -95,16 +95,18 @@ def test_row_counts_come_from_the_dump_snapshot_while_writes_go_on(
     shop: str, keys: Keys, settings: Settings, repo: LocalDestination
 ) -> None:
     stop = threading.Event()
+    written = [0]
 
     def write() -> None:
         with psycopg.connect(shop, autocommit=True) as conn:
             while not stop.is_set():
                 conn.execute("INSERT INTO orders (customer, total) VALUES (1, 1)")
+                written[0] += 1
 
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        time.sleep(0.2)
+        wait_until(lambda: written[0] > 0, "the first write")
         manifest = take_backup(
             PostgresSource(shop, globals=False), "shop", [repo], settings
         ).manifest

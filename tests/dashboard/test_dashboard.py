@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -25,6 +28,26 @@ DOCS = {
 ROOT = Path(__file__).resolve().parents[2]
 
 
+UPTIME = re.compile(r"^(?:(\d+)d )?(?:(\d+)h )?(\d+)m (\d+)s$")  # "1d 0h 3m 7s", "0m 2s"
+
+
+def _seconds(shown: str) -> int:
+    found = UPTIME.match(shown)
+    assert found is not None, shown
+    days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _api_uptime(served: Served, token: str) -> float:
+    answer = httpx.get(
+        served.url.rstrip("/") + "/api/v1/status",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return float(answer.json()["uptime_seconds"])
+
+
 def sign_in(page: Page, served: Served, token: str) -> None:
     page.goto(served.url)
     page.fill("#token", token)
@@ -35,10 +58,14 @@ def sign_in(page: Page, served: Served, token: str) -> None:
 def test_sign_in_shows_status_page(page: Page, served: Served) -> None:
     """Signing in with the admin token shows the status page: version, uptime, catalog backend."""
     assert served.admin_token is not None
+    before = _api_uptime(served, served.admin_token)
     sign_in(page, served, served.admin_token)
     expect(page.locator("#status-version")).to_have_text(__version__)
     expect(page.locator("#status-backend")).to_have_text("sqlite")
-    expect(page.locator("#status-uptime")).to_contain_text("s")
+    expect(page.locator("#status-uptime")).to_have_text(UPTIME)
+    shown = _seconds(page.locator("#status-uptime").inner_text())
+    # the server's uptime as the API told it just before and just after the page showed it
+    assert math.floor(before) <= shown <= _api_uptime(served, served.admin_token)
     expect(page.locator("#who")).to_contain_text("bootstrap-admin (admin)")
     assert page.locator("#token").input_value() == ""
 

@@ -83,7 +83,7 @@ def test_without_redis_each_replica_follows_its_own_level(own_redis: OwnRedis) -
     wait_until(lambda: b.state.level == "YELLOW", "sharing again")
 
 
-def _child(url: str, ready: Any, go: Any, done: Any) -> None:
+def _child(url: str, ready: Any, go: Any, done: Any, seen: Any) -> None:
     cpu = {"value": 10.0}
     controller = _replica(url, cpu)
     controller.evaluate()
@@ -92,14 +92,14 @@ def _child(url: str, ready: Any, go: Any, done: Any) -> None:
     cpu["value"] = 90
     controller.evaluate()
     done.put(time.time())
-    time.sleep(1)
+    seen.wait(30)  # alive until the parent has seen the level
 
 
 def test_propagation_between_two_processes(own_redis: OwnRedis) -> None:
     """A level raised in one process reaches another process through Redis: measured."""
     ctx = multiprocessing.get_context("spawn")
-    ready, go, done = ctx.Event(), ctx.Event(), ctx.Queue()
-    child = ctx.Process(target=_child, args=(own_redis.url, ready, go, done))
+    ready, go, done, seen = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Event()
+    child = ctx.Process(target=_child, args=(own_redis.url, ready, go, done, seen))
     child.start()
     try:
         here = _replica(own_redis.url, {"value": 10.0})
@@ -113,6 +113,7 @@ def test_propagation_between_two_processes(own_redis: OwnRedis) -> None:
         print(f"cross-process propagation: {samples[0] * 1000:.1f} ms")
         assert not flags.enabled("recommendations")
     finally:
+        seen.set()
         child.join(timeout=10)
         if child.is_alive():
             child.kill()

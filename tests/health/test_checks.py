@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -87,7 +88,10 @@ def test_http(web: Web) -> None:
 
 
 def test_tcp() -> None:
-    assert _run("pg-port", tcp("127.0.0.1", 5432)).status is Status.UP
+    """A port something listens on is up; a closed one is down, naming the address."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        assert _run("listening", tcp("127.0.0.1", port)).status is Status.UP
     down = _run("closed", tcp("127.0.0.1", 1))
     assert down.status is Status.DOWN
     assert "127.0.0.1:1" in down.detail

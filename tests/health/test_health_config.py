@@ -34,6 +34,7 @@ def jobs_ok() -> str:
     return "3 workers"
 
 
+@pytest.mark.postgres  # PG_ADMIN_DSN in the config
 def test_cli_runs_every_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -113,28 +114,39 @@ async def test_one_timer_serves_many_calls_each_cut_at_its_own_deadline() -> Non
     """A policy's concurrent calls share one timer: calls that end in time are untouched,
     calls that hang are cut at their own deadline (also when they started later, after the
     first deadline's call ended early), and nothing stays queued afterwards."""
-    policy = Timeout(0.05)
+    policy = Timeout(0.5)  # far beyond the quick calls, which end at once, however loaded
+    first_ended = asyncio.Event()
 
-    async def sleeper(seconds: float) -> str:
-        await asyncio.sleep(seconds)
-        return f"slept {seconds}"
+    async def quick(value: str) -> str:
+        await asyncio.sleep(0)
+        return value
 
-    async def late(start: float, seconds: float) -> str:
-        await asyncio.sleep(start)
-        return await policy.acall(sleeper, seconds)
+    async def hang() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    async def first() -> str:
+        try:
+            return await policy.acall(quick, "first")  # its deadline's timer must re-arm
+        finally:
+            first_ended.set()
+
+    async def late(fn: Callable[..., Awaitable[str]], *args: str) -> str:
+        await first_ended.wait()  # starts after the first deadline's call ended early
+        return await policy.acall(fn, *args)
 
     results = await asyncio.gather(
-        policy.acall(sleeper, 0.001),  # ends first: its deadline's timer must re-arm for others
-        late(0.02, 5),  # hangs, started later: cut about 0.07 s in
-        policy.acall(sleeper, 5),  # hangs: cut at 0.05 s
-        late(0.01, 0.005),
-        policy.acall(sleeper, 0.01),
+        first(),
+        late(hang),  # hangs, started later: cut at its own, later deadline
+        policy.acall(hang),  # hangs: cut at the first deadline still armed
+        late(quick, "late"),
+        policy.acall(quick, "other"),
         return_exceptions=True,
     )
-    assert results[0] == "slept 0.001"
+    assert results[0] == "first"
     assert isinstance(results[1], PolicyTimeoutError)
     assert isinstance(results[2], PolicyTimeoutError)
-    assert list(results[3:]) == ["slept 0.005", "slept 0.01"]
+    assert list(results[3:]) == ["late", "other"]
     for deadlines in policy._by_loop.values():
         assert not deadlines.calls
 

@@ -162,6 +162,8 @@ def test_a_new_process_sees_a_breaker_already_open(pair: tuple[RedisStore, Redis
 def _watch(url: str, prefix: str, ready: Any, out: Any) -> None:
     st = RedisStore(url, prefix=prefix)
     breaker = CircuitBreaker(name="watched", store=st, **SETTINGS)
+    first = breaker.state  # read once: connected and watching before it says ready
+    assert first == "closed"
     ready.set()
     while breaker.state != "forced_open":
         time.sleep(0.0002)
@@ -178,7 +180,6 @@ def test_forced_open_in_one_process_is_open_in_another_within_the_bound(
     proc.start()
     assert ready.wait(30)
     breaker = CircuitBreaker(name="watched", store=store, **SETTINGS)
-    time.sleep(0.1)
     sent = time.time()
     breaker.force_open()
     seen = out.get(timeout=10)

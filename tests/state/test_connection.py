@@ -19,7 +19,7 @@ from buttress.config import load_text
 from buttress.resilience import RateLimiter
 from buttress.state import RedisStore, StoreUnavailableError, open_store
 from buttress.state._lua import SCRIPTS, Script
-from tests.conftest import OwnRedis, free_port
+from tests.conftest import OwnRedis, free_port, wait_until_redis_hangs
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -312,7 +312,7 @@ async def test_async_decision_on_a_slow_server_ends_within_the_command_timeout(
         sleeper = asyncio.get_running_loop().run_in_executor(
             None, lambda: admin_any.execute_command("DEBUG", "SLEEP", "0.8")
         )
-        await asyncio.sleep(0.1)
+        await asyncio.to_thread(wait_until_redis_hangs, own_redis.url)
         started = time.monotonic()
         decision = await limiter.atry_acquire("k")
         elapsed = time.monotonic() - started
@@ -348,9 +348,9 @@ async def test_a_cancelled_async_decision_closes_its_connection(own_redis: OwnRe
         limiter = RateLimiter.fixed_window(limit=100, window=60, name="acancel", store=store)
         assert (await limiter.atry_acquire("k")).remaining == 99
         sleeper = asyncio.get_running_loop().run_in_executor(
-            None, lambda: admin_any.execute_command("DEBUG", "SLEEP", "0.4")
+            None, lambda: admin_any.execute_command("DEBUG", "SLEEP", "1.0")
         )
-        await asyncio.sleep(0.1)
+        await asyncio.to_thread(wait_until_redis_hangs, own_redis.url)
         task = asyncio.ensure_future(limiter.atry_acquire("k"))
         await asyncio.sleep(0.1)
         task.cancel()

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from buttress.degradation import flags
-from buttress.degradation.cpu import CpuSource, cpu_meter
+from buttress.degradation.cpu import CpuSource, cpu_meter, resolve_source
 from buttress.degradation.levels import BELOW_BY_DEFAULT, Level, Levels, LevelState, Trigger
+from buttress.errors import MissingDependencyError
 from buttress.events import DomainEvent, emit
 
 if TYPE_CHECKING:
@@ -156,7 +157,8 @@ class DegradationController:
         if monitor is not None:
             self._metrics["health_score"] = monitor.score
         if system_metrics:
-            self._metrics.update(_system_metrics(cpu))
+            triggered = {t.metric for level in levels.levels for t in level.triggers}
+            self._metrics.update(_system_metrics(cpu, triggered))
         self._task: asyncio.Task[None] | None = None
         self._override_source: Callable[[], Any] | None = None
         self._shared: Any = None
@@ -417,13 +419,30 @@ class DegradationController:
             self._task = None
 
 
-def _system_metrics(cpu_source: CpuSource) -> dict[str, Metric]:
+def _system_metrics(cpu_source: CpuSource, triggered: set[str]) -> dict[str, Metric]:
     """``cpu_usage`` from ``cpu_source`` (see :mod:`buttress.degradation.cpu`) and ``memory_usage``
-    (psutil; without psutil, memory and machine CPU triggers hold nothing, as documented)."""
+    (psutil).
+
+    Raises:
+        MissingDependencyError: psutil is not installed and a trigger of ``triggered`` needs
+            it (``memory_usage``, or ``cpu_usage`` read from the ``machine``): such a trigger
+            would never hold.
+    """
     try:
         import psutil
     except ImportError:
-        return {} if cpu_source == "machine" else {"cpu_usage": cpu_meter(cpu_source)}
+        machine_cpu = resolve_source(cpu_source) == "machine"
+        needs = [
+            m
+            for m in sorted(triggered)
+            if m == "memory_usage" or (m == "cpu_usage" and machine_cpu)
+        ]
+        if needs:
+            what = " and ".join(f"the {m} trigger" for m in needs)
+            raise MissingDependencyError(
+                "psutil", "server", needed_by=f"health.degradation: {what}"
+            ) from None
+        return {} if machine_cpu else {"cpu_usage": cpu_meter(cpu_source)}
 
     def memory() -> float:
         return float(psutil.virtual_memory().percent)
