@@ -46,8 +46,8 @@ SETTINGS: dict[str, Any] = {
 def test_failures_from_two_processes_fill_one_window_and_open_it_for_both(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
-    a = CircuitBreaker(name="db", store=pair[0], **SETTINGS)
-    b = CircuitBreaker(name="db", store=pair[1], **SETTINGS)
+    a = CircuitBreaker.shared(name="db", store=pair[0], **SETTINGS)
+    b = CircuitBreaker.shared(name="db", store=pair[1], **SETTINGS)
     _fail(a, 2)  # neither alone reaches minimum_calls=4
     _fail(b, 2)
     wait_until(lambda: a.state == "open" and b.state == "open")
@@ -59,8 +59,8 @@ def test_failures_from_two_processes_fill_one_window_and_open_it_for_both(
 
 def test_a_time_window_is_shared_too(pair: tuple[RedisStore, RedisStore]) -> None:
     opts = {**SETTINGS, "window": "time", "window_size": 5}
-    a = CircuitBreaker(name="tw", store=pair[0], **opts)
-    b = CircuitBreaker(name="tw", store=pair[1], **opts)
+    a = CircuitBreaker.shared(name="tw", store=pair[0], **opts)
+    b = CircuitBreaker.shared(name="tw", store=pair[1], **opts)
     for _ in range(3):
         a.call(lambda: None)
     _fail(b, 3)  # 3 of 6 calls failed: 50%
@@ -68,7 +68,7 @@ def test_a_time_window_is_shared_too(pair: tuple[RedisStore, RedisStore]) -> Non
 
 
 def test_successes_keep_it_closed_and_cost_no_round_trip(store: RedisStore) -> None:
-    breaker = CircuitBreaker(name="hot", store=store, **SETTINGS)
+    breaker = CircuitBreaker.shared(name="hot", store=store, **SETTINGS)
     breaker.sync()
     before = evalsha_calls(store.url)
     rounds = store.agent.rounds
@@ -85,8 +85,8 @@ def test_successes_keep_it_closed_and_cost_no_round_trip(store: RedisStore) -> N
 def test_half_open_probes_are_handed_out_once_across_processes(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
-    a = CircuitBreaker(name="probe", store=pair[0], **SETTINGS)
-    b = CircuitBreaker(name="probe", store=pair[1], **SETTINGS)
+    a = CircuitBreaker.shared(name="probe", store=pair[0], **SETTINGS)
+    b = CircuitBreaker.shared(name="probe", store=pair[1], **SETTINGS)
     _fail(a, 4)
     wait_until(lambda: b.state == "open")
     time.sleep(0.35)
@@ -106,8 +106,8 @@ def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_l
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
     opts = {**SETTINGS, "wait_multiplier": 2.0}
-    a = CircuitBreaker(name="heal", store=pair[0], **opts)
-    b = CircuitBreaker(name="heal", store=pair[1], **opts)
+    a = CircuitBreaker.shared(name="heal", store=pair[0], **opts)
+    b = CircuitBreaker.shared(name="heal", store=pair[1], **opts)
     _fail(a, 4)
     wait_until(lambda: b.state == "open")
     time.sleep(0.35)
@@ -125,8 +125,8 @@ def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_l
 
 
 def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) -> None:
-    a = CircuitBreaker(name="manual", store=pair[0], **SETTINGS)
-    b = CircuitBreaker(name="manual", store=pair[1], **SETTINGS)
+    a = CircuitBreaker.shared(name="manual", store=pair[0], **SETTINGS)
+    b = CircuitBreaker.shared(name="manual", store=pair[1], **SETTINGS)
     for action, expected in (
         (a.force_open, "forced_open"),
         (b.disable, "disabled"),
@@ -142,8 +142,8 @@ def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) 
 
 
 def test_a_missed_notice_is_caught_up_by_the_next_sync(pair: tuple[RedisStore, RedisStore]) -> None:
-    a = CircuitBreaker(name="deaf", store=pair[0], **SETTINGS)
-    b = CircuitBreaker(name="deaf", store=pair[1], **SETTINGS)
+    a = CircuitBreaker.shared(name="deaf", store=pair[0], **SETTINGS)
+    b = CircuitBreaker.shared(name="deaf", store=pair[1], **SETTINGS)
     b.notice = lambda fields: None  # type: ignore[attr-defined]  # pub/sub lost
     a.force_open()
     took = wait_until(lambda: b.state == "forced_open", timeout=2.0)
@@ -151,8 +151,8 @@ def test_a_missed_notice_is_caught_up_by_the_next_sync(pair: tuple[RedisStore, R
 
 
 def test_a_new_process_sees_a_breaker_already_open(pair: tuple[RedisStore, RedisStore]) -> None:
-    CircuitBreaker(name="early", store=pair[0], **SETTINGS).force_open()
-    late = CircuitBreaker(name="early", store=pair[1], **SETTINGS)
+    CircuitBreaker.shared(name="early", store=pair[0], **SETTINGS).force_open()
+    late = CircuitBreaker.shared(name="early", store=pair[1], **SETTINGS)
     assert late.state == "forced_open"  # read at construction, before any call
 
 
@@ -161,7 +161,7 @@ def test_a_new_process_sees_a_breaker_already_open(pair: tuple[RedisStore, Redis
 
 def _watch(url: str, prefix: str, ready: Any, out: Any) -> None:
     st = RedisStore(url, prefix=prefix)
-    breaker = CircuitBreaker(name="watched", store=st, **SETTINGS)
+    breaker = CircuitBreaker.shared(name="watched", store=st, **SETTINGS)
     ready.set()
     while breaker.state != "forced_open":
         time.sleep(0.0002)
@@ -177,7 +177,7 @@ def test_forced_open_in_one_process_is_open_in_another_within_the_bound(
     proc = ctx.Process(target=_watch, args=(store.url, store.prefix, ready, out))
     proc.start()
     assert ready.wait(30)
-    breaker = CircuitBreaker(name="watched", store=store, **SETTINGS)
+    breaker = CircuitBreaker.shared(name="watched", store=store, **SETTINGS)
     time.sleep(0.1)
     sent = time.time()
     breaker.force_open()
@@ -208,7 +208,7 @@ def test_failures_recorded_as_the_local_mode_starts_count(own_redis: OwnRedis) -
     from the mode-change event itself) are judged locally and open the breaker; none is lost
     to the local window being set up after them."""
     store = _faulty(own_redis)
-    breaker = CircuitBreaker(name="edge", store=store, on_store_failure="local", **SETTINGS)
+    breaker = CircuitBreaker.shared(name="edge", store=store, on_store_failure="local", **SETTINGS)
     raised: list[str] = []
 
     def on_event(event: Event) -> None:
@@ -230,7 +230,7 @@ def test_failures_recorded_as_the_local_mode_starts_count(own_redis: OwnRedis) -
 @pytest.mark.parametrize("mode", ["local", "allow", "deny"])
 def test_failure_modes_and_recovery(own_redis: OwnRedis, mode: str) -> None:
     store = _faulty(own_redis)
-    breaker = CircuitBreaker(name="m", store=store, on_store_failure=mode, **SETTINGS)  # type: ignore[arg-type]
+    breaker = CircuitBreaker.shared(name="m", store=store, on_store_failure=mode, **SETTINGS)  # type: ignore[arg-type]
     assert breaker.store_mode == "shared"
     own_redis.stop()
     wait_until(lambda: breaker.store_mode == mode)
@@ -254,7 +254,7 @@ def test_deny_rejects_from_the_moment_the_failure_mode_shows(own_redis: OwnRedis
     """A call made while the breaker enters `deny` (here: from the mode-change event, which
     fires inside that transition) is rejected, never let through the closed fast path."""
     store = _faulty(own_redis)
-    breaker = CircuitBreaker(name="race", store=store, on_store_failure="deny", **SETTINGS)
+    breaker = CircuitBreaker.shared(name="race", store=store, on_store_failure="deny", **SETTINGS)
     outcomes: list[str] = []
 
     def during_transition(event: object) -> None:

@@ -15,7 +15,7 @@ import itertools
 import math
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, overload
 
 from buttress.resilience import events
 from buttress.state._base import OnStoreFailure, StateStore, check_on_store_failure
@@ -48,6 +48,9 @@ class Policy:
     name: str
     _listeners: tuple[events.Listener, ...]
     _guard: StoreGuard | None = None  # set by _init_store for a policy with shared state
+    # a policy class whose shared-state variant is another class names its constructor here
+    # (e.g. "CircuitBreaker.shared"): a shared store given to this class is refused
+    _shared_via: ClassVar[str | None] = None
     _cm: contextvars.ContextVar[tuple[Any, ...]]
 
     def _init_policy(
@@ -67,6 +70,11 @@ class Policy:
         self._guard = None
         if store is None or not store.shared:
             return
+        if self._shared_via is not None:
+            raise TypeError(
+                f"{type(self).__name__}(store=...) keeps its state in this process: for state "
+                f"shared through {type(store).__name__}, build it with {self._shared_via}(...)"
+            )
         if self.name.startswith(f"{self._kind}-"):
             raise ValueError(
                 f"a {self._kind.replace('_', ' ')} with shared state needs a name= (its state "
@@ -139,25 +147,16 @@ class Policy:
         """This policy around ``inner`` as a pipeline stage: a function of one argument, the
         call to make (a no-argument callable), that runs ``inner(thunk)`` under the policy.
 
+        The stage is the sync driver itself, ``call(inner, thunk)``, bound with a C-level
+        ``partial`` (no frame of its own): a stage has no logic to keep in step with ``call``.
         A stage takes one positional argument where ``call`` takes ``*args, **kwargs``: a
-        pipeline of five pays for one argument tuple, not five. Policies on a pipeline's hot
-        path override this with their fast path inlined and their slow path left to ``call``.
+        pipeline of five pays for one argument tuple, not five.
         """
-        call = self.call
-
-        def link(thunk: Callable[[], Any]) -> Any:
-            return call(inner, thunk)
-
-        return link
+        return functools.partial(self.call, inner)
 
     def _alink(self, inner: AsyncLink) -> AsyncLink:
-        """:meth:`_link` for asyncio: ``inner(thunk)`` and the result are awaitables."""
-        acall = self.acall
-
-        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
-            return await acall(inner, thunk)
-
-        return link
+        """:meth:`_link` for asyncio: ``acall(inner, thunk)``; the result is an awaitable."""
+        return functools.partial(self.acall, inner)
 
     def _enter(self) -> object:
         raise TypeError(self._no_with())
