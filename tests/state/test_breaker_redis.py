@@ -144,7 +144,7 @@ def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) 
 def test_a_missed_notice_is_caught_up_by_the_next_sync(pair: tuple[RedisStore, RedisStore]) -> None:
     a = CircuitBreaker.shared(name="deaf", store=pair[0], **SETTINGS)
     b = CircuitBreaker.shared(name="deaf", store=pair[1], **SETTINGS)
-    b.notice = lambda fields: None  # type: ignore[attr-defined]  # pub/sub lost
+    b.notice = lambda fields: None  # type: ignore[method-assign]  # pub/sub lost
     a.force_open()
     took = wait_until(lambda: b.state == "forced_open", timeout=2.0)
     assert took <= 1.0  # sync_interval is 0.05 s here; the bound is one interval plus a round trip

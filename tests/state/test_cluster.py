@@ -169,7 +169,7 @@ def test_every_script_touches_the_keys_of_one_slot(redis_url: str) -> None:
             _, keys, _ = store._limit_call("api{v2}", "user:{42}", lua, (), 1.0, False)
             assert len({key_slot(k.encode()) for k in keys}) == 1, (lua, keys)
         breaker = CircuitBreaker.shared(name="db{x}", store=store, on_store_failure="local")
-        keys = breaker._keys  # type: ignore[attr-defined]
+        keys = breaker._keys
         assert len(keys) == 2
         assert len({key_slot(k.encode()) for k in keys}) == 1, keys
     finally:
