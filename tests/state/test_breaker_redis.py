@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, assert_type
 
 import pytest
 
@@ -14,6 +14,7 @@ from buttress.resilience import CircuitBreaker, CircuitOpenError
 from buttress.resilience.events import Event, StateStoreModeChanged
 from buttress.state import RedisStore
 from tests.conftest import OwnRedis, wait_until
+from tests.resilience.test_faces import FACES, through
 from tests.state.conftest import evalsha_calls
 
 
@@ -271,3 +272,65 @@ def test_deny_rejects_from_the_moment_the_failure_mode_shows(own_redis: OwnRedis
     wait_until(lambda: bool(outcomes))
     assert outcomes == ["rejected"]
     store.close()
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_every_face_of_a_shared_breaker_counts_its_calls(store: RedisStore, face: str) -> None:
+    """Successes on the lock-free path reach the shared window from every face: a pipeline
+    stage used to take the in-process fast path and never counted them."""
+    breaker = CircuitBreaker.shared(name=f"faces-{face}", store=store, **SETTINGS)
+    for _ in range(5):
+        assert through(breaker, face, lambda: "ok") == "ok"
+    breaker.sync()
+    assert breaker.metrics()["calls"] == 5
+    assert breaker.metrics()["failures"] == 0
+    with pytest.raises(RuntimeError):
+        through(breaker, face, _boom)
+    breaker.sync()
+    assert (breaker.metrics()["calls"], breaker.metrics()["failures"]) == (6, 1)
+    breaker.close()
+
+
+def test_the_plain_constructors_refuse_a_shared_store(store: RedisStore) -> None:
+    """CircuitBreaker/Bulkhead/RetryBudget(store=<shared>) used to turn into their shared
+    subclass in __new__; the choice is now explicit, and the error names the constructor."""
+    from buttress.resilience import Bulkhead, RetryBudget
+
+    for build, hint in (
+        (lambda: CircuitBreaker(name="x", store=store), "CircuitBreaker.shared"),
+        (lambda: Bulkhead(name="x", store=store), "Bulkhead.shared"),
+        (lambda: RetryBudget(name="x", store=store), "RetryBudget.shared"),
+    ):
+        with pytest.raises(TypeError, match=hint):
+            build()
+
+
+def test_shared_returns_the_documented_types(store: RedisStore) -> None:
+    """shared() returns the exported shared types; without a shared store it is an error."""
+    from buttress.resilience import (
+        Bulkhead,
+        RetryBudget,
+        SharedBulkhead,
+        SharedCircuitBreaker,
+        SharedRetryBudget,
+    )
+    from buttress.state import MemoryStore
+
+    breaker = CircuitBreaker.shared(name="typed", store=store)
+    bulkhead = Bulkhead.shared(name="typed", store=store)
+    budget = RetryBudget.shared(name="typed", store=store)
+    assert_type(breaker, SharedCircuitBreaker)  # checked by mypy: the real type, not the base
+    assert_type(bulkhead, SharedBulkhead)
+    assert_type(budget, SharedRetryBudget)
+    assert isinstance(breaker, SharedCircuitBreaker)
+    assert isinstance(bulkhead, SharedBulkhead)
+    assert isinstance(budget, SharedRetryBudget)
+    breaker.close()
+    bulkhead.close()
+    for build in (
+        lambda: CircuitBreaker.shared(name="m", store=MemoryStore()),
+        lambda: Bulkhead.shared(name="m", store=MemoryStore()),
+        lambda: RetryBudget.shared(name="m", store=MemoryStore()),
+    ):
+        with pytest.raises(ValueError, match="must be a shared store"):
+            build()
