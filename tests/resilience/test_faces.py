@@ -307,3 +307,18 @@ def test_every_fallback_face_walks_the_chain_alike(face: str) -> None:
     fallback = Fallback(first, Fallback.value("cached"), on=Boom, listeners=(used.append,))
     assert outcome(fallback, face, boom) == "returned 'cached'"
     assert [(type(e).__name__, getattr(e, "index", None)) for e in used] == [("FallbackUsed", 1)]
+
+
+@pytest.mark.parametrize("face", RESULT_FACES)
+def test_every_fallback_face_replaces_results_alike(face: str) -> None:
+    """on_result: an empty answer, from the primary or a handler, goes on down the chain."""
+    used: list[events.Event] = []
+    fallback = Fallback(
+        lambda *a: "",
+        Fallback.value("default"),
+        on_result=lambda r: r == "",
+        listeners=(used.append,),
+    )
+    assert outcome(fallback, face, lambda: "") == "returned 'default'"
+    assert outcome(fallback, face, lambda: "fresh") == "returned 'fresh'"
+    assert [getattr(e, "index", None) for e in used] == [1]
