@@ -322,3 +322,34 @@ def test_every_fallback_face_replaces_results_alike(face: str) -> None:
     assert outcome(fallback, face, lambda: "") == "returned 'default'"
     assert outcome(fallback, face, lambda: "fresh") == "returned 'fresh'"
     assert [getattr(e, "index", None) for e in used] == [1]
+
+
+# -- rate limiter -----------------------------------------------------------------------------
+
+
+def limiter_story(face: str, kind: str) -> list[object]:
+    from buttress.resilience import RateLimitedError, RateLimiter
+
+    clock = FakeClock()
+    seen: list[events.Event] = []
+    limiter = getattr(RateLimiter, kind)(rate=2, per=1.0, clock=clock, listeners=(seen.append,))
+    story: list[object] = []
+    for step in range(4):
+        try:
+            story.append(through(limiter, face, ok))
+        except RateLimitedError as exc:
+            story.append(("limited", exc.retry_after, exc.key, exc.limit, exc.remaining))
+        if step == 2:
+            clock.advance(0.5)
+    story.extend((type(e).__name__, getattr(e, "retry_after", None)) for e in seen)
+    return story
+
+
+@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("kind", ["token_bucket", "gcra"])
+def test_every_limiter_face_grants_and_refuses_alike(face: str, kind: str) -> None:
+    """Grants, the refusal's error (retry_after, key, limit, remaining) and the events agree."""
+    expected = limiter_story("call", kind)
+    assert expected[:2] == ["ok", "ok"]
+    assert expected[2][0] == "limited"  # type: ignore[index]
+    assert limiter_story(face, kind) == expected

@@ -11,7 +11,7 @@ from buttress import _clock
 from buttress._clock import AsyncSleep, Clock, Sleep
 from buttress.resilience import events
 from buttress.resilience._mutex import Mutex
-from buttress.resilience._policy import AsyncLink, Link, Policy, plain
+from buttress.resilience._policy import Policy, plain
 from buttress.resilience.errors import RateLimitedError
 from buttress.resilience.rate_limit._algorithm import Algorithm
 from buttress.resilience.rate_limit.fixed_window import FixedWindow
@@ -583,8 +583,8 @@ class RateLimiter(Policy):
 
     def _take_default(self) -> float:
         """Take one permit of the global key ``""`` from in-process state: 0.0, or the seconds
-        until one would be available. The fast path of call, acall, the decorator and a
-        pipeline stage; the mutex is inlined (see _mutex.py)."""
+        until one would be available. The fast path of call and acall (so of a pipeline stage
+        too, which is call itself) and of the decorators; the mutex is inlined (_mutex.py)."""
         held = self._lock.held
         try:
             held.pop()
@@ -656,32 +656,6 @@ class RateLimiter(Policy):
             raise self._limited((owed - algo.burst) * algo.interval if algo.burst >= 1.0 else _INF)
 
         return wrapper
-
-    def _link(self, inner: Link) -> Link:
-        call = self.call
-
-        def link(thunk: Callable[[], Any]) -> Any:
-            if not self._immediate:
-                return call(inner, thunk)
-            retry = self._take_default()
-            if retry:
-                raise self._limited(retry)
-            return inner(thunk)
-
-        return link
-
-    def _alink(self, inner: AsyncLink) -> AsyncLink:
-        acall = self.acall
-
-        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
-            if not self._immediate:
-                return await acall(inner, thunk)
-            retry = self._take_default()
-            if retry:
-                raise self._limited(retry)
-            return await inner(thunk)
-
-        return link
 
     def _enter(self) -> None:
         if not self._local_only:
