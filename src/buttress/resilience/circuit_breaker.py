@@ -507,11 +507,13 @@ class CircuitBreaker(Policy):
 
     # -- drivers: the only code that makes the call ----------------------------------------------
     #
-    # Every decision is the core's (_admit, _failed, _returned above); a driver only runs the
-    # call between them. The closed fast path (a clean window: a success needs no recording) is
-    # written in the sync driver, the async driver and, hand-inlined once more, in the sync
-    # decorator, where going through call() would cost more than the breaker itself (bench:
-    # "breaker closed"). Links (pipeline stages) and the async decorator are the drivers.
+    # Every decision is the core's (_admit, _failed, _returned, _rejected above); a driver only
+    # runs the call between them. The closed fast path (a clean window: a success needs no
+    # recording) is the six lines below "gen = self._fast_gen", in the sync and async drivers
+    # and, hand-inlined, in the two decorators: a decorator that went through call() or acall()
+    # would cost more than the breaker itself (one more frame, or one more coroutine; measured
+    # in bench/resilience.py "breaker closed"). tests/resilience/test_faces.py runs one scenario
+    # through every face. Pipeline stages are the drivers themselves (Policy._link).
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` if the breaker allows it, and record the outcome.
@@ -559,10 +561,22 @@ class CircuitBreaker(Policy):
         return result
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Use the breaker as a decorator (the sync fast path is inlined in the wrapper)."""
+        """Use the breaker as a decorator (the fast path is inlined in the wrapper; anything
+        else is the driver's)."""
+        failed, call, acall, clock = self._failed, self.call, self.acall, self._clock
         if inspect.iscoroutinefunction(fn):
-            return super().__call__(fn)
-        failed, call = self._failed, self.call
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                gen = self._fast_gen
+                if gen >= 0:
+                    try:
+                        return await fn(*args, **kwargs)
+                    except BaseException as exc:
+                        failed(gen, exc, 0.0)
+                        raise
+                return await acall(fn, *args, **kwargs)
+
+            return functools.update_wrapper(async_wrapper, fn)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             gen = self._fast_gen
@@ -572,6 +586,11 @@ class CircuitBreaker(Policy):
                 except BaseException as exc:
                     failed(gen, exc, 0.0)
                     raise
+            if self._state == "open":  # _admit()'s first check, here: two frames less to unwind
+                now = clock()
+                until = self._open_until
+                if now < until:
+                    raise self._rejected(until - now)
             return call(fn, *args, **kwargs)
 
         return functools.update_wrapper(wrapper, fn)

@@ -290,10 +290,10 @@ class Retry(Policy):
     #
     # A driver runs an attempt and hands its outcome to the core (_retryable, the result check,
     # then _Run.next_wait for "sleep N" or "give up"). The first attempt, the success path, is
-    # written in the sync driver, the async driver and, hand-inlined once more, in the sync
-    # decorator (going through call() costs more than the retry itself: bench "retry
-    # (success)"); after a failure every face continues in _retrying / _aretrying. Links
-    # (pipeline stages) and the async decorator are the drivers themselves.
+    # written in the sync and async drivers and, hand-inlined, in the two decorators (going
+    # through call() or acall() costs more than the retry itself: bench "retry (success)");
+    # after a failure every face continues in the one loop of its kind, _retrying or
+    # _aretrying. Pipeline stages are the drivers themselves (Policy._link).
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)``, retrying as configured; re-raises the last exception."""
@@ -373,14 +373,26 @@ class Retry(Policy):
         return run.result  # type: ignore[no-any-return]  # the last result asked for a retry
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Use the retry as a decorator (the sync success path is inlined in the wrapper)."""
-        if (
-            inspect.iscoroutinefunction(fn)
-            or self._budget is not None
-            or self._deadline is not None
-        ):
+        """Use the retry as a decorator (the success path is inlined in the wrapper; after a
+        failure, the driver's loop goes on)."""
+        if self._budget is not None or self._deadline is not None:
             return super().__call__(fn)
-        retryable, retrying = self._retryable, self._retrying
+        retryable, retrying, aretrying = self._retryable, self._retrying, self._aretrying
+        if inspect.iscoroutinefunction(fn):
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    if not retryable(exc):
+                        raise
+                    return await aretrying(fn, args, kwargs, _Run(self, 0.0, exc, None))
+                check = self._retry_if_result
+                if check is not None and check(result):
+                    return await aretrying(fn, args, kwargs, _Run(self, 0.0, None, result))
+                return result
+
+            return functools.update_wrapper(async_wrapper, fn)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
