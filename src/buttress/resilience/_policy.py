@@ -127,19 +127,28 @@ class Policy:
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Use the policy as a decorator, on a plain or an ``async def`` function."""
-        if inspect.iscoroutinefunction(fn):
-            acall = self.acall
+        wrapper = self._awrap(fn) if inspect.iscoroutinefunction(fn) else self._wrap(fn)
+        return functools.update_wrapper(wrapper, fn)
 
-            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await acall(fn, *args, **kwargs)
-
-            return functools.update_wrapper(async_wrapper, fn)
+    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` under this policy, taking fn's own arguments: the decorator's wrapper. A
+        policy whose success path is worth a frame inlines it here, and links its pipeline
+        stages with this wrapper too (see :meth:`_link`)."""
         call = self.call
 
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             return call(fn, *args, **kwargs)
 
-        return functools.update_wrapper(wrapper, fn)
+        return wrapper
+
+    def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """:meth:`_wrap` for asyncio: ``fn`` returns an awaitable, and so does the wrapper."""
+        acall = self.acall
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await acall(fn, *args, **kwargs)
+
+        return wrapper
 
     # -- links: the policy as one stage of a pipeline --------------------------------------------
 
@@ -147,10 +156,9 @@ class Policy:
         """This policy around ``inner`` as a pipeline stage: a function of one argument, the
         call to make (a no-argument callable), that runs ``inner(thunk)`` under the policy.
 
-        The stage is the sync driver itself, ``call(inner, thunk)``, bound with a C-level
-        ``partial`` (no frame of its own): a stage has no logic to keep in step with ``call``.
-        A stage takes one positional argument where ``call`` takes ``*args, **kwargs``: a
-        pipeline of five pays for one argument tuple, not five.
+        By default the stage is the sync driver itself, ``call(inner, thunk)``, bound with a
+        C-level ``partial`` (no frame of its own). A policy with an inlined decorator links
+        ``self._wrap(inner)`` instead: the same code as its decorator, one frame per stage.
         """
         return functools.partial(self.call, inner)
 

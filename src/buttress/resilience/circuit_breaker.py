@@ -12,8 +12,6 @@ lock and reads no clock; outcomes are recorded under a lock only once something 
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from buttress._clock import Clock, monotonic
 from buttress.resilience import events
 from buttress.resilience._handles import ExceptionRule, ResultRule, exception_rule
-from buttress.resilience._policy import Policy, plain
+from buttress.resilience._policy import AsyncLink, Link, Policy, plain
 from buttress.resilience.errors import CircuitOpenError
 from buttress.state._base import OnStoreFailure, StateStore
 
@@ -510,10 +508,11 @@ class CircuitBreaker(Policy):
     # Every decision is the core's (_admit, _failed, _returned, _rejected above); a driver only
     # runs the call between them. The closed fast path (a clean window: a success needs no
     # recording) is the six lines below "gen = self._fast_gen", in the sync and async drivers
-    # and, hand-inlined, in the two decorators: a decorator that went through call() or acall()
-    # would cost more than the breaker itself (one more frame, or one more coroutine; measured
-    # in bench/resilience.py "breaker closed"). tests/resilience/test_faces.py runs one scenario
-    # through every face. Pipeline stages are the drivers themselves (Policy._link).
+    # and, hand-inlined, in the decorator's wrappers (_wrap, _awrap), which are the pipeline
+    # stages too: a wrapper that went through call() or acall() would cost more than the
+    # breaker itself (one more frame, or one more coroutine; measured in bench/resilience.py
+    # "breaker closed" and "pipeline"). tests/resilience/test_faces.py runs one scenario
+    # through every face.
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` if the breaker allows it, and record the outcome.
@@ -560,23 +559,10 @@ class CircuitBreaker(Policy):
         self._returned(gen, result, started)
         return result
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Use the breaker as a decorator (the fast path is inlined in the wrapper; anything
-        else is the driver's)."""
-        failed, call, acall, clock = self._failed, self.call, self.acall, self._clock
-        if inspect.iscoroutinefunction(fn):
-
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                gen = self._fast_gen
-                if gen >= 0:
-                    try:
-                        return await fn(*args, **kwargs)
-                    except BaseException as exc:
-                        failed(gen, exc, 0.0)
-                        raise
-                return await acall(fn, *args, **kwargs)
-
-            return functools.update_wrapper(async_wrapper, fn)
+    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator's wrapper, and a pipeline stage: the fast path and the lock-free open
+        check inlined, anything else the driver's."""
+        failed, call, clock = self._failed, self.call, self._clock
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             gen = self._fast_gen
@@ -593,7 +579,29 @@ class CircuitBreaker(Policy):
                     raise self._rejected(until - now)
             return call(fn, *args, **kwargs)
 
-        return functools.update_wrapper(wrapper, fn)
+        return wrapper
+
+    def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """:meth:`_wrap` for asyncio."""
+        failed, acall = self._failed, self.acall
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            gen = self._fast_gen
+            if gen >= 0:
+                try:
+                    return await fn(*args, **kwargs)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+            return await acall(fn, *args, **kwargs)
+
+        return wrapper
+
+    def _link(self, inner: Link) -> Link:
+        return self._wrap(inner)
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        return self._awrap(inner)
 
     def _enter(self) -> tuple[int, float]:
         gen = self._admit()

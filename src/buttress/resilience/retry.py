@@ -14,8 +14,6 @@ A ``with`` block cannot run twice, so a block is retried through attempts::
 from __future__ import annotations
 
 import email.utils
-import functools
-import inspect
 import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,7 +30,7 @@ from buttress.resilience._handles import (
     describe_rule,
     exception_rule,
 )
-from buttress.resilience._policy import Policy, plain
+from buttress.resilience._policy import AsyncLink, Link, Policy, plain
 from buttress.resilience.backoff import (
     Backoff,
     JitterKind,
@@ -290,10 +288,10 @@ class Retry(Policy):
     #
     # A driver runs an attempt and hands its outcome to the core (_retryable, the result check,
     # then _Run.next_wait for "sleep N" or "give up"). The first attempt, the success path, is
-    # written in the sync and async drivers and, hand-inlined, in the two decorators (going
-    # through call() or acall() costs more than the retry itself: bench "retry (success)");
-    # after a failure every face continues in the one loop of its kind, _retrying or
-    # _aretrying. Pipeline stages are the drivers themselves (Policy._link).
+    # written in the sync and async drivers and, hand-inlined, in the decorator's wrappers
+    # (_wrap, _awrap), which are the pipeline stages too (going through call() or acall()
+    # costs more than the retry itself: bench "retry (success)" and "pipeline"); after a
+    # failure every face continues in the one loop of its kind, _retrying or _aretrying.
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)``, retrying as configured; re-raises the last exception."""
@@ -372,27 +370,12 @@ class Retry(Policy):
             raise run.error
         return run.result  # type: ignore[no-any-return]  # the last result asked for a retry
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Use the retry as a decorator (the success path is inlined in the wrapper; after a
-        failure, the driver's loop goes on)."""
+    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator's wrapper, and a pipeline stage: the first attempt inlined; after a
+        failure, the driver's loop goes on (with a budget or a deadline: the driver itself)."""
         if self._budget is not None or self._deadline is not None:
-            return super().__call__(fn)
-        retryable, retrying, aretrying = self._retryable, self._retrying, self._aretrying
-        if inspect.iscoroutinefunction(fn):
-
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    if not retryable(exc):
-                        raise
-                    return await aretrying(fn, args, kwargs, _Run(self, 0.0, exc, None))
-                check = self._retry_if_result
-                if check is not None and check(result):
-                    return await aretrying(fn, args, kwargs, _Run(self, 0.0, None, result))
-                return result
-
-            return functools.update_wrapper(async_wrapper, fn)
+            return super()._wrap(fn)
+        retryable, retrying = self._retryable, self._retrying
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -406,7 +389,33 @@ class Retry(Policy):
                 return retrying(fn, args, kwargs, _Run(self, 0.0, None, result))
             return result
 
-        return functools.update_wrapper(wrapper, fn)
+        return wrapper
+
+    def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """:meth:`_wrap` for asyncio."""
+        if self._budget is not None or self._deadline is not None:
+            return super()._awrap(fn)
+        retryable, aretrying = self._retryable, self._aretrying
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                if not retryable(exc):
+                    raise
+                return await aretrying(fn, args, kwargs, _Run(self, 0.0, exc, None))
+            check = self._retry_if_result
+            if check is not None and check(result):
+                return await aretrying(fn, args, kwargs, _Run(self, 0.0, None, result))
+            return result
+
+        return wrapper
+
+    def _link(self, inner: Link) -> Link:
+        return self._wrap(inner)
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        return self._awrap(inner)
 
     # -- attempts, for with-blocks: drivers too -------------------------------------------------
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -11,7 +9,7 @@ from buttress import _clock
 from buttress._clock import AsyncSleep, Clock, Sleep
 from buttress.resilience import events
 from buttress.resilience._mutex import Mutex
-from buttress.resilience._policy import Policy, plain
+from buttress.resilience._policy import AsyncLink, Link, Policy, plain
 from buttress.resilience.errors import RateLimitedError
 from buttress.resilience.rate_limit._algorithm import Algorithm
 from buttress.resilience.rate_limit.fixed_window import FixedWindow
@@ -595,22 +593,10 @@ class RateLimiter(Policy):
         finally:
             held.append(None)
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Use the limiter as a decorator (key ``""``); the in-process path is inlined."""
-        call, acall, take = self.call, self.acall, self._take_default
-        if inspect.iscoroutinefunction(fn):
-            if self._immediate and isinstance(self.algorithm, GCRA):
-                return functools.update_wrapper(self._gcra_async(fn), fn)
-
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                if not self._immediate:
-                    return await acall(fn, *args, **kwargs)
-                retry = take()
-                if retry:
-                    raise self._limited(retry)
-                return await fn(*args, **kwargs)
-
-            return functools.update_wrapper(async_wrapper, fn)
+    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator's wrapper (key ``""``), and a pipeline stage: the in-process take
+        inlined, anything else the driver's."""
+        call, take = self.call, self._take_default
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not self._immediate:
@@ -620,7 +606,29 @@ class RateLimiter(Policy):
                 raise self._limited(retry)
             return fn(*args, **kwargs)
 
-        return functools.update_wrapper(wrapper, fn)
+        return wrapper
+
+    def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """:meth:`_wrap` for asyncio."""
+        if self._immediate and isinstance(self.algorithm, GCRA):
+            return self._gcra_async(fn)
+        acall, take = self.acall, self._take_default
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not self._immediate:
+                return await acall(fn, *args, **kwargs)
+            retry = take()
+            if retry:
+                raise self._limited(retry)
+            return await fn(*args, **kwargs)
+
+        return wrapper
+
+    def _link(self, inner: Link) -> Link:
+        return self._wrap(inner)
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        return self._awrap(inner)
 
     def _gcra_async(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """The async decorator of an in-process token bucket or GCRA: :meth:`GCRA.take`, the
