@@ -157,8 +157,9 @@ class Policy:
         call to make (a no-argument callable), that runs ``inner(thunk)`` under the policy.
 
         By default the stage is the sync driver itself, ``call(inner, thunk)``, bound with a
-        C-level ``partial`` (no frame of its own). A policy with an inlined decorator links
-        ``self._wrap(inner)`` instead: the same code as its decorator, one frame per stage.
+        C-level ``partial`` (no frame of its own). A policy on a pipeline's hot path overrides
+        it with its wrapper's fast path for the one argument (a ``*args, **kwargs`` wrapper
+        costs a tuple and a dict per stage), and leaves the rest to ``call``.
         """
         return functools.partial(self.call, inner)
 

@@ -508,11 +508,13 @@ class CircuitBreaker(Policy):
     # Every decision is the core's (_admit, _failed, _returned, _rejected above); a driver only
     # runs the call between them. The closed fast path (a clean window: a success needs no
     # recording) is the six lines below "gen = self._fast_gen", in the sync and async drivers
-    # and, hand-inlined, in the decorator's wrappers (_wrap, _awrap), which are the pipeline
-    # stages too: a wrapper that went through call() or acall() would cost more than the
-    # breaker itself (one more frame, or one more coroutine; measured in bench/resilience.py
-    # "breaker closed" and "pipeline"). tests/resilience/test_faces.py runs one scenario
-    # through every face.
+    # and, hand-inlined, in the decorator's wrappers (_wrap, _awrap) and the pipeline stages
+    # (_link, _alink): a wrapper that went through call() or acall() costs more than the
+    # breaker itself (one more frame, or one more coroutine), and a stage with a wrapper's
+    # signature a tuple and a dict per stage (measured in bench/resilience.py "breaker closed"
+    # and "pipeline"). So the six faces are six thin drivers of one protocol: read the core's
+    # _fast_gen, make the call, report a failure to _failed(); anything else is the slow path
+    # of call()/acall(). tests/resilience/test_faces.py runs one scenario through every face.
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` if the breaker allows it, and record the outcome.
@@ -598,10 +600,37 @@ class CircuitBreaker(Policy):
         return wrapper
 
     def _link(self, inner: Link) -> Link:
-        return self._wrap(inner)
+        """A pipeline stage: the wrapper's fast path for a stage's one argument (a wrapper's
+        ``*args, **kwargs`` cost a pipeline a tuple and a dict per stage)."""
+        failed, call = self._failed, self.call
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            gen = self._fast_gen
+            if gen >= 0:
+                try:
+                    return inner(thunk)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+            return call(inner, thunk)
+
+        return link
 
     def _alink(self, inner: AsyncLink) -> AsyncLink:
-        return self._awrap(inner)
+        """:meth:`_link` for asyncio."""
+        failed, acall = self._failed, self.acall
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            gen = self._fast_gen
+            if gen >= 0:
+                try:
+                    return await inner(thunk)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+            return await acall(inner, thunk)
+
+        return link
 
     def _enter(self) -> tuple[int, float]:
         gen = self._admit()

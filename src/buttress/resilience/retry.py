@@ -289,9 +289,10 @@ class Retry(Policy):
     # A driver runs an attempt and hands its outcome to the core (_retryable, the result check,
     # then _Run.next_wait for "sleep N" or "give up"). The first attempt, the success path, is
     # written in the sync and async drivers and, hand-inlined, in the decorator's wrappers
-    # (_wrap, _awrap), which are the pipeline stages too (going through call() or acall()
-    # costs more than the retry itself: bench "retry (success)" and "pipeline"); after a
-    # failure every face continues in the one loop of its kind, _retrying or _aretrying.
+    # (_wrap, _awrap) and the pipeline stages (_link, _alink): going through call() or acall()
+    # costs more than the retry itself, and a stage with a wrapper's signature a tuple and a
+    # dict per stage (bench "retry (success)" and "pipeline"). After a failure every face
+    # continues in the one loop of its kind, _retrying or _aretrying.
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)``, retrying as configured; re-raises the last exception."""
@@ -412,10 +413,45 @@ class Retry(Policy):
         return wrapper
 
     def _link(self, inner: Link) -> Link:
-        return self._wrap(inner)
+        """A pipeline stage: the wrapper's first attempt for a stage's one argument (a
+        wrapper's ``*args, **kwargs`` cost a pipeline a tuple and a dict per stage)."""
+        if self._budget is not None or self._deadline is not None:
+            return super()._link(inner)
+        retryable, retrying = self._retryable, self._retrying
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            try:
+                result = inner(thunk)
+            except BaseException as exc:
+                if not retryable(exc):
+                    raise
+                return retrying(inner, (thunk,), {}, _Run(self, 0.0, exc, None))
+            check = self._retry_if_result
+            if check is not None and check(result):
+                return retrying(inner, (thunk,), {}, _Run(self, 0.0, None, result))
+            return result
+
+        return link
 
     def _alink(self, inner: AsyncLink) -> AsyncLink:
-        return self._awrap(inner)
+        """:meth:`_link` for asyncio."""
+        if self._budget is not None or self._deadline is not None:
+            return super()._alink(inner)
+        retryable, aretrying = self._retryable, self._aretrying
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            try:
+                result = await inner(thunk)
+            except BaseException as exc:
+                if not retryable(exc):
+                    raise
+                return await aretrying(inner, (thunk,), {}, _Run(self, 0.0, exc, None))
+            check = self._retry_if_result
+            if check is not None and check(result):
+                return await aretrying(inner, (thunk,), {}, _Run(self, 0.0, None, result))
+            return result
+
+        return link
 
     # -- attempts, for with-blocks: drivers too -------------------------------------------------
 

@@ -581,8 +581,8 @@ class RateLimiter(Policy):
 
     def _take_default(self) -> float:
         """Take one permit of the global key ``""`` from in-process state: 0.0, or the seconds
-        until one would be available. The fast path of call and acall (so of a pipeline stage
-        too, which is call itself) and of the decorators; the mutex is inlined (_mutex.py)."""
+        until one would be available. The fast path of every face (call, acall, the wrappers,
+        the pipeline stages); the mutex is inlined (see _mutex.py)."""
         held = self._lock.held
         try:
             held.pop()
@@ -625,10 +625,32 @@ class RateLimiter(Policy):
         return wrapper
 
     def _link(self, inner: Link) -> Link:
-        return self._wrap(inner)
+        """A pipeline stage: the wrapper's take for a stage's one argument."""
+        call, take = self.call, self._take_default
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            if not self._immediate:
+                return call(inner, thunk)
+            retry = take()
+            if retry:
+                raise self._limited(retry)
+            return inner(thunk)
+
+        return link
 
     def _alink(self, inner: AsyncLink) -> AsyncLink:
-        return self._awrap(inner)
+        """:meth:`_link` for asyncio."""
+        acall, take = self.acall, self._take_default
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            if not self._immediate:
+                return await acall(inner, thunk)
+            retry = take()
+            if retry:
+                raise self._limited(retry)
+            return await inner(thunk)
+
+        return link
 
     def _gcra_async(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """The async decorator of an in-process token bucket or GCRA: :meth:`GCRA.take`, the
