@@ -2,8 +2,11 @@
 
 A policy implements ``call``/``acall`` (the drivers, a few lines each over a shared core) and,
 when a ``with`` block makes sense for it, ``_enter``/``_exit`` (sync) and ``_aenter``/``_aexit``.
-This base turns those into the decorator (sync or async, picked from the function) and the
-``with`` / ``async with`` faces.
+This base turns those into the decorator (sync or async, picked from the function; its
+wrappers are ``_wrap``/``_awrap``), the pipeline stages (``_link``/``_alink``) and the
+``with`` / ``async with`` faces. A policy whose success path is worth a frame overrides the
+wrappers and stages with it inlined (the breaker's and retry's are generated from their async
+source by scripts/gen_faces.py).
 """
 
 from __future__ import annotations
