@@ -46,10 +46,10 @@ class RetryBudget:
     Counting a call takes no lock: under heavy thread contention a deposit can be lost, which
     only makes the budget slightly stricter. Withdrawals are exact (under a lock).
 
-    With ``store=`` a shared :class:`~buttress.state.RedisStore` (and a ``name``), every
-    process naming the budget draws from one: calls are counted locally and sent in batches,
-    each retry is one round trip. ``on_store_failure`` (``local``, ``allow``, ``deny``) says
-    what a retry gets while the store does not answer.
+    Built with :meth:`shared` and a shared :class:`~buttress.state.RedisStore` (a
+    :class:`SharedRetryBudget`), every process naming the budget draws from one: calls are
+    counted locally and sent in batches, each retry is one round trip. ``on_store_failure``
+    (``local``, ``allow``, ``deny``) says what a retry gets while the store does not answer.
     """
 
     @classmethod

@@ -80,9 +80,9 @@ class Bulkhead(Policy):
         max_wait: seconds a queued call waits before failing (``None``: no limit).
         on_full: ``reject_newest`` or ``drop_oldest`` when the queue is full.
 
-        store: ``None`` (slots counted in this process) or a shared
-            :class:`~buttress.state.RedisStore`: ``max_concurrent`` then holds across every
-            process naming this bulkhead (needs ``name=``; see docs/shared-state.md).
+        store: ``None`` or an in-process store: slots counted in this process. For a
+            ``max_concurrent`` that holds across processes, build it with :meth:`shared` (a
+            :class:`SharedBulkhead`; see docs/shared-state.md).
         lease: with a shared store, seconds a permit outlives a holder that stopped renewing
             it (a crashed process); live holders renew theirs every ``lease / 3``.
         on_store_failure: while the shared store does not answer: ``local`` (count slots in
