@@ -508,13 +508,13 @@ class CircuitBreaker(Policy):
     # Every decision is the core's (_admit, _failed, _returned, _rejected above); a driver only
     # runs the call between them. The closed fast path (a clean window: a success needs no
     # recording) is written by hand twice, in the async driver acall() and in the async
-    # decorator wrapper _awrap(), which also holds _admit()'s lock-free open check (a rejection
-    # then unwinds one frame, not three). scripts/gen_faces.py writes the sync driver call(),
-    # the sync wrapper _wrap() and the pipeline stages _link()/_alink() from them (a wrapper
-    # that went through call() would cost more than the breaker itself, and a stage with a
-    # wrapper's *args/**kwargs a tuple and a dict per stage: bench/resilience.py). A test
-    # fails when the generated faces are stale; tests/resilience/test_faces.py runs one
-    # scenario through every face.
+    # decorator wrapper _awrap(), which also inlines _admit()'s lock-free open check and the
+    # rejection (one frame to unwind, not three: bench "breaker open"). scripts/gen_faces.py
+    # writes the sync driver call(), the sync wrapper _wrap() and the pipeline stages
+    # _link()/_alink() from them (a wrapper that went through call() would cost more than the
+    # breaker itself, and a stage with a wrapper's *args/**kwargs a tuple and a dict per
+    # stage: bench/resilience.py). A test fails when the generated faces are stale;
+    # tests/resilience/test_faces.py runs one scenario through every face.
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn(*args, **kwargs)`` if the breaker allows it, and record the outcome (an
@@ -541,8 +541,8 @@ class CircuitBreaker(Policy):
         return result
 
     def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        """The decorator's wrapper: the fast path and the lock-free open check inlined,
-        anything else the driver's."""
+        """The decorator's wrapper: the fast path, the lock-free open check and the rejection
+        inlined, anything else the driver's."""
         failed, acall, clock = self._failed, self.acall, self._clock
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -553,11 +553,13 @@ class CircuitBreaker(Policy):
                 except BaseException as exc:
                     failed(gen, exc, 0.0)
                     raise
-            if self._state == "open":  # _admit()'s first check: two frames less to unwind
-                now = clock()
+            if self._state == "open":  # _admit()'s first check and _rejected(), inlined:
+                now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
-                    raise self._rejected(until - now)
+                    if self._listeners or events._global:
+                        self._emit(events.CallRejected(self.name, "circuit_open", until - now))
+                    raise CircuitOpenError(self.name, until - now)
             return await acall(fn, *args, **kwargs)
 
         return wrapper
@@ -589,8 +591,8 @@ class CircuitBreaker(Policy):
         return result
 
     def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """The decorator's wrapper: the fast path and the lock-free open check inlined,
-        anything else the driver's."""
+        """The decorator's wrapper: the fast path, the lock-free open check and the rejection
+        inlined, anything else the driver's."""
         failed, call, clock = self._failed, self.call, self._clock
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -601,11 +603,13 @@ class CircuitBreaker(Policy):
                 except BaseException as exc:
                     failed(gen, exc, 0.0)
                     raise
-            if self._state == "open":  # _admit()'s first check: two frames less to unwind
-                now = clock()
+            if self._state == "open":  # _admit()'s first check and _rejected(), inlined:
+                now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
-                    raise self._rejected(until - now)
+                    if self._listeners or events._global:
+                        self._emit(events.CallRejected(self.name, "circuit_open", until - now))
+                    raise CircuitOpenError(self.name, until - now)
             return call(fn, *args, **kwargs)
 
         return wrapper
@@ -622,11 +626,13 @@ class CircuitBreaker(Policy):
                 except BaseException as exc:
                     failed(gen, exc, 0.0)
                     raise
-            if self._state == "open":  # _admit()'s first check: two frames less to unwind
-                now = clock()
+            if self._state == "open":  # _admit()'s first check and _rejected(), inlined:
+                now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
-                    raise self._rejected(until - now)
+                    if self._listeners or events._global:
+                        self._emit(events.CallRejected(self.name, "circuit_open", until - now))
+                    raise CircuitOpenError(self.name, until - now)
             return await acall(inner, thunk)
 
         return link
@@ -643,11 +649,13 @@ class CircuitBreaker(Policy):
                 except BaseException as exc:
                     failed(gen, exc, 0.0)
                     raise
-            if self._state == "open":  # _admit()'s first check: two frames less to unwind
-                now = clock()
+            if self._state == "open":  # _admit()'s first check and _rejected(), inlined:
+                now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
-                    raise self._rejected(until - now)
+                    if self._listeners or events._global:
+                        self._emit(events.CallRejected(self.name, "circuit_open", until - now))
+                    raise CircuitOpenError(self.name, until - now)
             return call(inner, thunk)
 
         return link
