@@ -1,5 +1,5 @@
-"""Write the circuit breaker's, retry's and the rate limiter's other faces from their async
-source.
+"""Write the circuit breaker's (in-process and shared), retry's and the rate limiter's other
+faces from their async source.
 
 Each of these policies writes its hot path by hand twice, in its async driver ``acall`` and
 in its async decorator wrapper ``_awrap``; this script writes the rest from them, as
@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = (
     ROOT / "src/buttress/resilience/circuit_breaker.py",
+    ROOT / "src/buttress/resilience/_shared_breaker.py",
     ROOT / "src/buttress/resilience/retry.py",
     ROOT / "src/buttress/resilience/rate_limit/_limiter.py",
 )
