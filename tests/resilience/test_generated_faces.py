@@ -1,7 +1,6 @@
 """The breakers', retry's and the limiter's sync driver, sync wrapper and pipeline stages are
-written by
-scripts/gen_faces.py from their async source: a stale generated block fails here, and a
-change to the source reaches every generated face."""
+written by scripts/gen_faces.py from their async source: a stale generated block fails here,
+and a change to the source reaches every generated face."""
 
 from __future__ import annotations
 
