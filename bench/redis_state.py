@@ -265,7 +265,7 @@ def run_breaker(rounds: int, n: int) -> dict[str, float]:
 
     store = RedisStore(URL, prefix=PREFIX)
     memory = CircuitBreaker(name="mem")
-    shared = CircuitBreaker(name="shared", store=store)
+    shared = CircuitBreaker.shared(name="shared", store=store)
     shared.sync()
 
     def ok() -> int:

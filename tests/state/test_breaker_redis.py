@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, assert_type
 
 import pytest
 
@@ -14,6 +14,7 @@ from buttress.resilience import CircuitBreaker, CircuitOpenError
 from buttress.resilience.events import Event, StateStoreModeChanged
 from buttress.state import RedisStore
 from tests.conftest import OwnRedis, wait_until
+from tests.resilience.test_faces import FACES, through
 from tests.state.conftest import evalsha_calls
 
 
@@ -46,8 +47,8 @@ SETTINGS: dict[str, Any] = {
 def test_failures_from_two_processes_fill_one_window_and_open_it_for_both(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
-    a = CircuitBreaker(name="db", store=pair[0], **SETTINGS)
-    b = CircuitBreaker(name="db", store=pair[1], **SETTINGS)
+    a = CircuitBreaker.shared(name="db", store=pair[0], **SETTINGS)
+    b = CircuitBreaker.shared(name="db", store=pair[1], **SETTINGS)
     _fail(a, 2)  # neither alone reaches minimum_calls=4
     _fail(b, 2)
     wait_until(lambda: a.state == "open" and b.state == "open")
@@ -59,8 +60,8 @@ def test_failures_from_two_processes_fill_one_window_and_open_it_for_both(
 
 def test_a_time_window_is_shared_too(pair: tuple[RedisStore, RedisStore]) -> None:
     opts = {**SETTINGS, "window": "time", "window_size": 5}
-    a = CircuitBreaker(name="tw", store=pair[0], **opts)
-    b = CircuitBreaker(name="tw", store=pair[1], **opts)
+    a = CircuitBreaker.shared(name="tw", store=pair[0], **opts)
+    b = CircuitBreaker.shared(name="tw", store=pair[1], **opts)
     for _ in range(3):
         a.call(lambda: None)
     _fail(b, 3)  # 3 of 6 calls failed: 50%
@@ -68,7 +69,7 @@ def test_a_time_window_is_shared_too(pair: tuple[RedisStore, RedisStore]) -> Non
 
 
 def test_successes_keep_it_closed_and_cost_no_round_trip(store: RedisStore) -> None:
-    breaker = CircuitBreaker(name="hot", store=store, **SETTINGS)
+    breaker = CircuitBreaker.shared(name="hot", store=store, **SETTINGS)
     breaker.sync()
     before = evalsha_calls(store.url)
     rounds = store.agent.rounds
@@ -85,8 +86,8 @@ def test_successes_keep_it_closed_and_cost_no_round_trip(store: RedisStore) -> N
 def test_half_open_probes_are_handed_out_once_across_processes(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
-    a = CircuitBreaker(name="probe", store=pair[0], **SETTINGS)
-    b = CircuitBreaker(name="probe", store=pair[1], **SETTINGS)
+    a = CircuitBreaker.shared(name="probe", store=pair[0], **SETTINGS)
+    b = CircuitBreaker.shared(name="probe", store=pair[1], **SETTINGS)
     _fail(a, 4)
     wait_until(lambda: b.state == "open")
     time.sleep(0.35)
@@ -106,8 +107,8 @@ def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_l
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
     opts = {**SETTINGS, "wait_multiplier": 2.0}
-    a = CircuitBreaker(name="heal", store=pair[0], **opts)
-    b = CircuitBreaker(name="heal", store=pair[1], **opts)
+    a = CircuitBreaker.shared(name="heal", store=pair[0], **opts)
+    b = CircuitBreaker.shared(name="heal", store=pair[1], **opts)
     _fail(a, 4)
     wait_until(lambda: b.state == "open")
     time.sleep(0.35)
@@ -125,8 +126,8 @@ def test_probe_successes_close_it_everywhere_and_a_failed_probe_reopens_it_for_l
 
 
 def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) -> None:
-    a = CircuitBreaker(name="manual", store=pair[0], **SETTINGS)
-    b = CircuitBreaker(name="manual", store=pair[1], **SETTINGS)
+    a = CircuitBreaker.shared(name="manual", store=pair[0], **SETTINGS)
+    b = CircuitBreaker.shared(name="manual", store=pair[1], **SETTINGS)
     for action, expected in (
         (a.force_open, "forced_open"),
         (b.disable, "disabled"),
@@ -142,17 +143,17 @@ def test_manual_states_reach_every_process(pair: tuple[RedisStore, RedisStore]) 
 
 
 def test_a_missed_notice_is_caught_up_by_the_next_sync(pair: tuple[RedisStore, RedisStore]) -> None:
-    a = CircuitBreaker(name="deaf", store=pair[0], **SETTINGS)
-    b = CircuitBreaker(name="deaf", store=pair[1], **SETTINGS)
-    b.notice = lambda fields: None  # type: ignore[attr-defined]  # pub/sub lost
+    a = CircuitBreaker.shared(name="deaf", store=pair[0], **SETTINGS)
+    b = CircuitBreaker.shared(name="deaf", store=pair[1], **SETTINGS)
+    b.notice = lambda fields: None  # type: ignore[method-assign]  # pub/sub lost
     a.force_open()
     took = wait_until(lambda: b.state == "forced_open", timeout=2.0)
     assert took <= 1.0  # sync_interval is 0.05 s here; the bound is one interval plus a round trip
 
 
 def test_a_new_process_sees_a_breaker_already_open(pair: tuple[RedisStore, RedisStore]) -> None:
-    CircuitBreaker(name="early", store=pair[0], **SETTINGS).force_open()
-    late = CircuitBreaker(name="early", store=pair[1], **SETTINGS)
+    CircuitBreaker.shared(name="early", store=pair[0], **SETTINGS).force_open()
+    late = CircuitBreaker.shared(name="early", store=pair[1], **SETTINGS)
     assert late.state == "forced_open"  # read at construction, before any call
 
 
@@ -161,7 +162,7 @@ def test_a_new_process_sees_a_breaker_already_open(pair: tuple[RedisStore, Redis
 
 def _watch(url: str, prefix: str, ready: Any, out: Any) -> None:
     st = RedisStore(url, prefix=prefix)
-    breaker = CircuitBreaker(name="watched", store=st, **SETTINGS)
+    breaker = CircuitBreaker.shared(name="watched", store=st, **SETTINGS)
     first = breaker.state  # read once: connected and watching before it says ready
     assert first == "closed"
     ready.set()
@@ -179,7 +180,7 @@ def test_forced_open_in_one_process_is_open_in_another_within_the_bound(
     proc = ctx.Process(target=_watch, args=(store.url, store.prefix, ready, out))
     proc.start()
     assert ready.wait(30)
-    breaker = CircuitBreaker(name="watched", store=store, **SETTINGS)
+    breaker = CircuitBreaker.shared(name="watched", store=store, **SETTINGS)
     sent = time.time()
     breaker.force_open()
     seen = out.get(timeout=10)
@@ -209,7 +210,7 @@ def test_failures_recorded_as_the_local_mode_starts_count(own_redis: OwnRedis) -
     from the mode-change event itself) are judged locally and open the breaker; none is lost
     to the local window being set up after them."""
     store = _faulty(own_redis)
-    breaker = CircuitBreaker(name="edge", store=store, on_store_failure="local", **SETTINGS)
+    breaker = CircuitBreaker.shared(name="edge", store=store, on_store_failure="local", **SETTINGS)
     raised: list[str] = []
 
     def on_event(event: Event) -> None:
@@ -231,7 +232,7 @@ def test_failures_recorded_as_the_local_mode_starts_count(own_redis: OwnRedis) -
 @pytest.mark.parametrize("mode", ["local", "allow", "deny"])
 def test_failure_modes_and_recovery(own_redis: OwnRedis, mode: str) -> None:
     store = _faulty(own_redis)
-    breaker = CircuitBreaker(name="m", store=store, on_store_failure=mode, **SETTINGS)  # type: ignore[arg-type]
+    breaker = CircuitBreaker.shared(name="m", store=store, on_store_failure=mode, **SETTINGS)  # type: ignore[arg-type]
     assert breaker.store_mode == "shared"
     own_redis.stop()
     wait_until(lambda: breaker.store_mode == mode)
@@ -255,7 +256,7 @@ def test_deny_rejects_from_the_moment_the_failure_mode_shows(own_redis: OwnRedis
     """A call made while the breaker enters `deny` (here: from the mode-change event, which
     fires inside that transition) is rejected, never let through the closed fast path."""
     store = _faulty(own_redis)
-    breaker = CircuitBreaker(name="race", store=store, on_store_failure="deny", **SETTINGS)
+    breaker = CircuitBreaker.shared(name="race", store=store, on_store_failure="deny", **SETTINGS)
     outcomes: list[str] = []
 
     def during_transition(event: object) -> None:
@@ -272,3 +273,67 @@ def test_deny_rejects_from_the_moment_the_failure_mode_shows(own_redis: OwnRedis
     wait_until(lambda: bool(outcomes))
     assert outcomes == ["rejected"]
     store.close()
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_every_face_of_a_shared_breaker_counts_its_calls(store: RedisStore, face: str) -> None:
+    """Successes on the lock-free path reach the shared window from every face: a pipeline
+    stage used to take the in-process fast path and never counted them."""
+    breaker = CircuitBreaker.shared(name=f"faces-{face}", store=store, **SETTINGS)
+
+    def shared_window() -> tuple[float, float]:
+        breaker.sync()  # the agent's own round may answer last with older totals: ask again
+        return breaker.metrics()["calls"], breaker.metrics()["failures"]
+
+    for _ in range(5):
+        assert through(breaker, face, lambda: "ok") == "ok"
+    wait_until(lambda: shared_window() == (5, 0), "5 calls in the shared window", timeout=5.0)
+    with pytest.raises(RuntimeError):
+        through(breaker, face, _boom)
+    wait_until(lambda: shared_window() == (6, 1), "6 calls, 1 failure", timeout=5.0)
+    breaker.close()
+
+
+def test_the_plain_constructors_refuse_a_shared_store(store: RedisStore) -> None:
+    """CircuitBreaker/Bulkhead/RetryBudget(store=<shared>) used to turn into their shared
+    subclass in __new__; the choice is now explicit, and the error names the constructor."""
+    from buttress.resilience import Bulkhead, RetryBudget
+
+    for build, hint in (
+        (lambda: CircuitBreaker(name="x", store=store), "CircuitBreaker.shared"),
+        (lambda: Bulkhead(name="x", store=store), "Bulkhead.shared"),
+        (lambda: RetryBudget(name="x", store=store), "RetryBudget.shared"),
+    ):
+        with pytest.raises(TypeError, match=hint):
+            build()
+
+
+def test_shared_returns_the_documented_types(store: RedisStore) -> None:
+    """shared() returns the exported shared types; without a shared store it is an error."""
+    from buttress.resilience import (
+        Bulkhead,
+        RetryBudget,
+        SharedBulkhead,
+        SharedCircuitBreaker,
+        SharedRetryBudget,
+    )
+    from buttress.state import MemoryStore
+
+    breaker = CircuitBreaker.shared(name="typed", store=store)
+    bulkhead = Bulkhead.shared(name="typed", store=store)
+    budget = RetryBudget.shared(name="typed", store=store)
+    assert_type(breaker, SharedCircuitBreaker)  # checked by mypy: the real type, not the base
+    assert_type(bulkhead, SharedBulkhead)
+    assert_type(budget, SharedRetryBudget)
+    assert isinstance(breaker, SharedCircuitBreaker)
+    assert isinstance(bulkhead, SharedBulkhead)
+    assert isinstance(budget, SharedRetryBudget)
+    breaker.close()
+    bulkhead.close()
+    for build in (
+        lambda: CircuitBreaker.shared(name="m", store=MemoryStore()),
+        lambda: Bulkhead.shared(name="m", store=MemoryStore()),
+        lambda: RetryBudget.shared(name="m", store=MemoryStore()),
+    ):
+        with pytest.raises(ValueError, match="must be a shared store"):
+            build()

@@ -11,8 +11,8 @@ from tests.conftest import OwnRedis
 
 def test_calls_in_one_process_earn_retries_for_another(store: RedisStore) -> None:
     other = RedisStore(store.url, prefix=store.prefix)
-    a = RetryBudget(name="api", ratio=0.1, min_per_second=0.1, ttl=10, store=store)
-    b = RetryBudget(name="api", ratio=0.1, min_per_second=0.1, ttl=10, store=other)
+    a = RetryBudget.shared(name="api", ratio=0.1, min_per_second=0.1, ttl=10, store=store)
+    b = RetryBudget.shared(name="api", ratio=0.1, min_per_second=0.1, ttl=10, store=other)
     for _ in range(100):
         a.deposit()
     store.agent.run_round()  # a's calls reach Redis with its next batch
@@ -28,7 +28,7 @@ def test_calls_in_one_process_earn_retries_for_another(store: RedisStore) -> Non
 
 
 def test_a_shared_budget_stops_retries_of_a_retry_policy(store: RedisStore) -> None:
-    budget = RetryBudget(name="deps", ratio=0.0, min_per_second=0.2, ttl=10, store=store)
+    budget = RetryBudget.shared(name="deps", ratio=0.0, min_per_second=0.2, ttl=10, store=store)
     retry = Retry(attempts=5, delay=0, budget=budget)
     calls = 0
 
@@ -46,7 +46,7 @@ def test_a_shared_budget_stops_retries_of_a_retry_policy(store: RedisStore) -> N
 @pytest.mark.parametrize(("mode", "expected"), [("allow", True), ("deny", False), ("local", True)])
 def test_failure_modes(own_redis: OwnRedis, mode: str, expected: bool) -> None:
     store = RedisStore(own_redis.url, prefix="rbf", command_timeout=0.2, retry_interval=0.2)
-    budget = RetryBudget(
+    budget = RetryBudget.shared(
         name="m",
         ratio=0.5,
         min_per_second=0.0,

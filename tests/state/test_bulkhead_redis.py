@@ -21,8 +21,8 @@ from tests.conftest import OwnRedis
 
 def test_the_limit_holds_across_stores_and_a_release_lets_the_next_in(store: RedisStore) -> None:
     other = RedisStore(store.url, prefix=store.prefix)
-    a = Bulkhead(name="pool", max_concurrent=2, store=store)
-    b = Bulkhead(name="pool", max_concurrent=2, store=other)
+    a = Bulkhead.shared(name="pool", max_concurrent=2, store=store)
+    b = Bulkhead.shared(name="pool", max_concurrent=2, store=other)
     with a.slot(), b.slot():
         assert a.shared_active() == 2
         with pytest.raises(BulkheadFullError, match="wait queue is full"):
@@ -34,8 +34,8 @@ def test_the_limit_holds_across_stores_and_a_release_lets_the_next_in(store: Red
 
 def test_a_queued_caller_gets_the_permit_released_by_another_process(store: RedisStore) -> None:
     other = RedisStore(store.url, prefix=store.prefix)
-    holder = Bulkhead(name="q", max_concurrent=1, store=store)
-    waiter = Bulkhead(name="q", max_concurrent=1, max_queue=5, max_wait=5.0, store=other)
+    holder = Bulkhead.shared(name="q", max_concurrent=1, store=store)
+    waiter = Bulkhead.shared(name="q", max_concurrent=1, max_queue=5, max_wait=5.0, store=other)
     release = threading.Event()
 
     def hold() -> None:
@@ -63,7 +63,9 @@ def test_a_queued_caller_gets_the_permit_released_by_another_process(store: Redi
 async def test_async_callers_share_the_permits(store: RedisStore) -> None:
     import asyncio
 
-    bulkhead = Bulkhead(name="async", max_concurrent=2, max_queue=10, max_wait=5, store=store)
+    bulkhead = Bulkhead.shared(
+        name="async", max_concurrent=2, max_queue=10, max_wait=5, store=store
+    )
     running = 0
     peak = 0
 
@@ -85,7 +87,7 @@ async def test_async_callers_share_the_permits(store: RedisStore) -> None:
 
 def _hold_forever(url: str, prefix: str, ready: Any) -> None:
     st = RedisStore(url, prefix=prefix)
-    bulkhead = Bulkhead(name="crash", max_concurrent=2, lease=1.0, store=st)
+    bulkhead = Bulkhead.shared(name="crash", max_concurrent=2, lease=1.0, store=st)
     with bulkhead.slot(), bulkhead.slot():
         ready.set()
         time.sleep(60)
@@ -99,7 +101,7 @@ def test_permits_of_a_holder_killed_with_sigkill_come_back_after_the_lease(
     proc = ctx.Process(target=_hold_forever, args=(store.url, store.prefix, ready))
     proc.start()
     assert ready.wait(30)
-    bulkhead = Bulkhead(name="crash", max_concurrent=2, lease=1.0, store=store)
+    bulkhead = Bulkhead.shared(name="crash", max_concurrent=2, lease=1.0, store=store)
     time.sleep(1.5)  # past one lease: the live holder renews, so both permits are still held
     with pytest.raises(BulkheadFullError):
         bulkhead.call(lambda: None)
@@ -120,7 +122,7 @@ def test_permits_of_a_holder_killed_with_sigkill_come_back_after_the_lease(
 
 
 def test_live_holders_keep_their_permits_past_the_lease(store: RedisStore) -> None:
-    bulkhead = Bulkhead(name="long", max_concurrent=1, lease=0.3, store=store)
+    bulkhead = Bulkhead.shared(name="long", max_concurrent=1, lease=0.3, store=store)
     with bulkhead.slot():
         time.sleep(1.0)  # three leases: the agent renews it
         assert bulkhead.shared_active() == 1
@@ -131,7 +133,7 @@ def test_failure_modes(own_redis: OwnRedis, mode: str) -> None:
     store = RedisStore(
         own_redis.url, prefix="bhf", command_timeout=0.2, connect_timeout=0.2, retry_interval=0.2
     )
-    bulkhead = Bulkhead(name="m", max_concurrent=1, store=store, on_store_failure=mode)  # type: ignore[arg-type]
+    bulkhead = Bulkhead.shared(name="m", max_concurrent=1, store=store, on_store_failure=mode)  # type: ignore[arg-type]
     assert bulkhead.call(lambda: 1) == 1
     own_redis.stop()
     if mode == "deny":
@@ -162,7 +164,7 @@ def test_permits_changing_hands_during_a_renewal_are_not_reported_as_expired(
 ) -> None:
     """A slot released and another taken while a renewal is on its way is no lost lease; a
     lease really gone from Redis is reported, once."""
-    bulkhead = Bulkhead(name="churn", max_concurrent=3, store=store)
+    bulkhead = Bulkhead.shared(name="churn", max_concurrent=3, store=store)
     assert isinstance(bulkhead, SharedBulkhead)
     first, second = bulkhead.slot(), bulkhead.slot()
     first.__enter__()

@@ -107,7 +107,7 @@ def test_the_url_scheme_or_the_setting_chooses_the_cluster_client(
         assert isinstance(store.client, RedisCluster)
         report = store.check()
         assert report["cluster"] == 3
-        breaker = CircuitBreaker(name="db", store=store, failure_rate=50, minimum_calls=10)
+        breaker = CircuitBreaker.shared(name="db", store=store, failure_rate=50, minimum_calls=10)
         assert breaker.call(lambda: "ok") == "ok"
         assert breaker.store_mode == "shared"
     finally:
@@ -168,8 +168,8 @@ def test_every_script_touches_the_keys_of_one_slot(redis_url: str) -> None:
         for lua in LUA:
             _, keys, _ = store._limit_call("api{v2}", "user:{42}", lua, (), 1.0, False)
             assert len({key_slot(k.encode()) for k in keys}) == 1, (lua, keys)
-        breaker = CircuitBreaker(name="db{x}", store=store, on_store_failure="local")
-        keys = breaker._keys  # type: ignore[attr-defined]
+        breaker = CircuitBreaker.shared(name="db{x}", store=store, on_store_failure="local")
+        keys = breaker._keys
         assert len(keys) == 2
         assert len({key_slot(k.encode()) for k in keys}) == 1, keys
     finally:

@@ -9,6 +9,8 @@ for plain and ``async`` calls, as a decorator, a ``with`` block (where a block m
 Importing this package loads nothing beyond the standard library and buttress's own errors.
 """
 
+from typing import TYPE_CHECKING
+
 from buttress.resilience.backoff import ConstantBackoff, ExponentialBackoff, LinearBackoff
 from buttress.resilience.budget import RetryBudget
 from buttress.resilience.bulkhead import Bulkhead
@@ -27,6 +29,29 @@ from buttress.resilience.pipeline import DEFAULT_ORDER, Pipeline
 from buttress.resilience.rate_limit import Decision, RateLimiter
 from buttress.resilience.retry import Retry, RetryOptions
 from buttress.resilience.timeout import Timeout, deadline, remaining
+
+if TYPE_CHECKING:
+    from buttress.resilience._shared_breaker import SharedCircuitBreaker
+    from buttress.resilience._shared_budget import SharedRetryBudget
+    from buttress.resilience._shared_bulkhead import SharedBulkhead
+
+
+_SHARED = {
+    "SharedBulkhead": "buttress.resilience._shared_bulkhead",
+    "SharedCircuitBreaker": "buttress.resilience._shared_breaker",
+    "SharedRetryBudget": "buttress.resilience._shared_budget",
+}
+
+
+def __getattr__(name: str) -> object:
+    # the shared-state types (what CircuitBreaker.shared() & co. return) load on first use:
+    # importing buttress.resilience stays free of the store's modules
+    module = _SHARED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def policy(name: str) -> Pipeline:
@@ -58,6 +83,9 @@ __all__ = [
     "Retry",
     "RetryBudget",
     "RetryOptions",
+    "SharedBulkhead",
+    "SharedCircuitBreaker",
+    "SharedRetryBudget",
     "Timeout",
     "deadline",
     "policy",

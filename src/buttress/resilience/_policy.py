@@ -2,8 +2,11 @@
 
 A policy implements ``call``/``acall`` (the drivers, a few lines each over a shared core) and,
 when a ``with`` block makes sense for it, ``_enter``/``_exit`` (sync) and ``_aenter``/``_aexit``.
-This base turns those into the decorator (sync or async, picked from the function) and the
-``with`` / ``async with`` faces.
+This base turns those into the decorator (sync or async, picked from the function; its
+wrappers are ``_wrap``/``_awrap``), the pipeline stages (``_link``/``_alink``) and the
+``with`` / ``async with`` faces. A policy whose success path is worth a frame overrides the
+wrappers and stages with it inlined (the breaker's and retry's are generated from their async
+source by scripts/gen_faces.py).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import itertools
 import math
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, overload
 
 from buttress.resilience import events
 from buttress.state._base import OnStoreFailure, StateStore, check_on_store_failure
@@ -48,6 +51,9 @@ class Policy:
     name: str
     _listeners: tuple[events.Listener, ...]
     _guard: StoreGuard | None = None  # set by _init_store for a policy with shared state
+    # a policy class whose shared-state variant is another class names its constructor here
+    # (e.g. "CircuitBreaker.shared"): a shared store given to this class is refused
+    _shared_via: ClassVar[str | None] = None
     _cm: contextvars.ContextVar[tuple[Any, ...]]
 
     def _init_policy(
@@ -67,6 +73,11 @@ class Policy:
         self._guard = None
         if store is None or not store.shared:
             return
+        if self._shared_via is not None:
+            raise TypeError(
+                f"{type(self).__name__}(store=...) keeps its state in this process: for state "
+                f"shared through {type(store).__name__}, build it with {self._shared_via}(...)"
+            )
         if self.name.startswith(f"{self._kind}-"):
             raise ValueError(
                 f"a {self._kind.replace('_', ' ')} with shared state needs a name= (its state "
@@ -119,19 +130,28 @@ class Policy:
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Use the policy as a decorator, on a plain or an ``async def`` function."""
-        if inspect.iscoroutinefunction(fn):
-            acall = self.acall
+        wrapper = self._awrap(fn) if inspect.iscoroutinefunction(fn) else self._wrap(fn)
+        return functools.update_wrapper(wrapper, fn)
 
-            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await acall(fn, *args, **kwargs)
-
-            return functools.update_wrapper(async_wrapper, fn)
+    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` under this policy, taking fn's own arguments: the decorator's wrapper. A
+        policy whose success path is worth a frame inlines it here, and links its pipeline
+        stages with this wrapper too (see :meth:`_link`)."""
         call = self.call
 
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             return call(fn, *args, **kwargs)
 
-        return functools.update_wrapper(wrapper, fn)
+        return wrapper
+
+    def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """:meth:`_wrap` for asyncio: ``fn`` returns an awaitable, and so does the wrapper."""
+        acall = self.acall
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await acall(fn, *args, **kwargs)
+
+        return wrapper
 
     # -- links: the policy as one stage of a pipeline --------------------------------------------
 
@@ -139,25 +159,16 @@ class Policy:
         """This policy around ``inner`` as a pipeline stage: a function of one argument, the
         call to make (a no-argument callable), that runs ``inner(thunk)`` under the policy.
 
-        A stage takes one positional argument where ``call`` takes ``*args, **kwargs``: a
-        pipeline of five pays for one argument tuple, not five. Policies on a pipeline's hot
-        path override this with their fast path inlined and their slow path left to ``call``.
+        By default the stage is the sync driver itself, ``call(inner, thunk)``, bound with a
+        C-level ``partial`` (no frame of its own). A policy on a pipeline's hot path overrides
+        it with its wrapper's fast path for the one argument (a ``*args, **kwargs`` wrapper
+        costs a tuple and a dict per stage), and leaves the rest to ``call``.
         """
-        call = self.call
-
-        def link(thunk: Callable[[], Any]) -> Any:
-            return call(inner, thunk)
-
-        return link
+        return functools.partial(self.call, inner)
 
     def _alink(self, inner: AsyncLink) -> AsyncLink:
-        """:meth:`_link` for asyncio: ``inner(thunk)`` and the result are awaitables."""
-        acall = self.acall
-
-        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
-            return await acall(inner, thunk)
-
-        return link
+        """:meth:`_link` for asyncio: ``acall(inner, thunk)``; the result is an awaitable."""
+        return functools.partial(self.acall, inner)
 
     def _enter(self) -> object:
         raise TypeError(self._no_with())

@@ -13,14 +13,11 @@ breaker judges its own calls), ``allow`` (no call is rejected) or ``deny`` (ever
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from buttress.resilience import events
+from buttress.resilience._policy import AsyncLink, Link
 from buttress.resilience.circuit_breaker import _SLOW, CircuitBreaker, CircuitState
-from buttress.resilience.errors import CircuitOpenError
 from buttress.state._base import StoreUnavailableError
 from buttress.state._lua import SCRIPTS
 
@@ -34,13 +31,25 @@ _STATES: dict[str, CircuitState] = {
 
 
 class SharedCircuitBreaker(CircuitBreaker):
-    """:class:`CircuitBreaker` with ``store=`` a shared store (built by ``CircuitBreaker(...)``)."""
+    """A :class:`CircuitBreaker` whose state and window are shared through a store: built by
+    :meth:`CircuitBreaker.shared` (or directly, with the same arguments).
+
+    The core differs from the base class's: admission (probes handed out by Redis), recording
+    (outcomes counted here and sent in batches) and the controls. So does the fast path: a
+    success is one lock-free count for the shared window, in every face (generated from
+    ``acall`` and ``_awrap``, see scripts/gen_faces.py).
+    """
+
+    _shared_via: ClassVar[str | None] = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         store, guard = self._store, self._guard
-        assert store is not None
-        assert guard is not None
+        if store is None or guard is None:
+            raise ValueError(
+                f"shared circuit breaker {self.name!r}: store= must be a shared store "
+                "(RedisStore); without one, use CircuitBreaker(...)"
+            )
         self._sgen = -1  # the shared generation this view reflects (-1: not known yet)
         self._pend_ok = 0  # successes counted lock-free on the fast path (monotonic)
         self._sent_ok = 0
@@ -65,7 +74,10 @@ class SharedCircuitBreaker(CircuitBreaker):
             store.channel,
             escaped,
         ]
-        self._fast_gen = -1
+        # >= 0: the generation of a closed, healthy, simple breaker: a success is one lock-free
+        # count (sent in the next batch); -1: successes take the recording path
+        self._count_gen = -1
+        self._fast_gen = -1  # the base class's "nothing to record" path: disabled, or allow
         self._read_shared()
         store.agent.register(self)
 
@@ -102,12 +114,17 @@ class SharedCircuitBreaker(CircuitBreaker):
             self._transition(new, "shared state")
             self._set_fast()
 
+    def _transition(self, new: CircuitState, reason: str) -> None:
+        self._count_gen = -1  # until _set_fast() judges the new state
+        super()._transition(new, reason)
+
     def _set_fast(self) -> None:
         guard = self._guard
         assert guard is not None
-        allow = guard.degraded and guard.mode == "allow"
-        if allow or (self._state == "closed" and self._simple and not guard.degraded):
-            self._fast_gen = self._gen
+        counting = self._state == "closed" and self._simple and not guard.degraded
+        self._count_gen = self._gen if counting else -1
+        if guard.degraded and guard.mode == "allow":
+            self._fast_gen = self._gen  # nothing is recorded while the store is away
         elif self._state != "disabled":
             self._fast_gen = -1
 
@@ -164,7 +181,7 @@ class SharedCircuitBreaker(CircuitBreaker):
         # with on_store_failure=local its outcome must land in the local window (set up and
         # emptied here, not after: outcomes recorded in between would be lost)
         with self._lock:
-            self._fast_gen = -1
+            self._fast_gen = self._count_gen = -1
             if guard.mode == "local" and not self._local:
                 self._local = True  # judge with this process's own calls, from its state
                 self._window.reset()
@@ -176,6 +193,9 @@ class SharedCircuitBreaker(CircuitBreaker):
     # -- the call path -------------------------------------------------------------------------
 
     def _admit(self) -> int:
+        gen = self._count_gen
+        if gen >= 0:
+            return gen  # closed and healthy: the common case, no lock
         if self._local:
             return super()._admit()
         guard = self._guard
@@ -212,10 +232,122 @@ class SharedCircuitBreaker(CircuitBreaker):
         left = max(0.0, self._open_until - self._clock()) if self._state == "open" else 0.0
         raise self._rejected(left)
 
-    def _rejected(self, retry_after: float | None) -> CircuitOpenError:
-        if self._listeners or events._global:
-            self._emit(events.CallRejected(self.name, "circuit_open", retry_after))
-        return CircuitOpenError(self.name, retry_after)
+    # -- drivers: the shared fast path counts each success for the shared window --------------
+    #
+    # Written by hand in acall() and _awrap(); scripts/gen_faces.py writes call(), _wrap() and
+    # the pipeline stages from them, as for the base class. Anything but a closed, healthy,
+    # simple breaker goes to the base class's drivers (and the core below).
+
+    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Await ``fn`` if the shared breaker allows it; see :meth:`CircuitBreaker.acall`."""
+        gen = self._count_gen
+        if gen >= 0:
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                self._failed(gen, exc, 0.0)
+                raise
+            self._pend_ok += 1  # lock-free: a rare lost increment only under thread contention
+            return result
+        return await super().acall(fn, *args, **kwargs)
+
+    def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """The decorator's wrapper: the counting fast path inlined, anything else the
+        driver's."""
+        failed, acall = self._failed, self.acall
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            gen = self._count_gen
+            if gen >= 0:
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+                self._pend_ok += 1
+                return result
+            return await acall(fn, *args, **kwargs)
+
+        return wrapper
+
+    # --- generated by scripts/gen_faces.py from acall and _awrap: do not edit ---
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` if the shared breaker allows it; see :meth:`CircuitBreaker.call`."""
+        gen = self._count_gen
+        if gen >= 0:
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                self._failed(gen, exc, 0.0)
+                raise
+            self._pend_ok += 1  # lock-free: a rare lost increment only under thread contention
+            return result
+        return super().call(fn, *args, **kwargs)
+
+    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator's wrapper: the counting fast path inlined, anything else the
+        driver's."""
+        failed, call = self._failed, self.call
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            gen = self._count_gen
+            if gen >= 0:
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+                self._pend_ok += 1
+                return result
+            return call(fn, *args, **kwargs)
+
+        return wrapper
+
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        """A pipeline stage: :meth:`_awrap` for a stage's one argument (generated)."""
+        failed, acall = self._failed, self.acall
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            gen = self._count_gen
+            if gen >= 0:
+                try:
+                    result = await inner(thunk)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+                self._pend_ok += 1
+                return result
+            return await acall(inner, thunk)
+
+        return link
+
+    def _link(self, inner: Link) -> Link:
+        """A pipeline stage: :meth:`_wrap` for a stage's one argument (generated)."""
+        failed, call = self._failed, self.call
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            gen = self._count_gen
+            if gen >= 0:
+                try:
+                    result = inner(thunk)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+                self._pend_ok += 1
+                return result
+            return call(inner, thunk)
+
+        return link
+
+    # --- end of generated faces ---
+
+    def _returned(self, gen: int, result: object, started: float) -> None:
+        # a call admitted on the counting path just before another thread left it
+        if gen == self._count_gen:  # only a simple breaker counts: no result check, no timing
+            self._pend_ok += 1  # lock-free: a rare lost increment only under thread contention
+            return
+        super()._returned(gen, result, started)
 
     def _record(self, gen: int, outcome: int | None, started: float) -> None:
         if self._local:
@@ -245,7 +377,7 @@ class SharedCircuitBreaker(CircuitBreaker):
                 pend[1] += outcome & 1
                 pend[2] += outcome >> 1
                 if outcome & 1 and state == "closed":
-                    self._fast_gen = -1
+                    self._fast_gen = self._count_gen = -1
                     failed = True
                 else:
                     failed = False
@@ -268,46 +400,6 @@ class SharedCircuitBreaker(CircuitBreaker):
             self._store_failed(exc)
             return
         self._from_reply(reply)
-
-    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` if the shared breaker allows it; see :meth:`CircuitBreaker.call`."""
-        gen = self._fast_gen
-        if gen >= 0:
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                self._record(gen, self._outcome_of_error(exc), 0.0)
-                raise
-            self._pend_ok += 1  # lock-free: a rare lost increment only under thread contention
-            return result
-        return super().call(fn, *args, **kwargs)
-
-    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        """Await ``fn`` if the shared breaker allows it; see :meth:`CircuitBreaker.acall`."""
-        gen = self._fast_gen
-        if gen >= 0:
-            try:
-                result = await fn(*args, **kwargs)
-            except BaseException as exc:
-                self._record(gen, self._outcome_of_error(exc), 0.0)
-                raise
-            self._pend_ok += 1
-            return result
-        return await super().acall(fn, *args, **kwargs)
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        call, acall = self.call, self.acall
-        if inspect.iscoroutinefunction(fn):
-
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return await acall(fn, *args, **kwargs)
-
-            return functools.update_wrapper(async_wrapper, fn)
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return call(fn, *args, **kwargs)
-
-        return functools.update_wrapper(wrapper, fn)
 
     # -- state and controls --------------------------------------------------------------------
 

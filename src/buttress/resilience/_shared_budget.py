@@ -18,7 +18,8 @@ __all__ = ["SharedRetryBudget"]
 
 
 class SharedRetryBudget(RetryBudget):
-    """:class:`RetryBudget` with ``store=`` a shared store (built by ``RetryBudget(...)``)."""
+    """A :class:`RetryBudget` drawn from by every process naming it, through a shared store:
+    built by :meth:`RetryBudget.shared` (or directly, with the same arguments)."""
 
     def __init__(
         self,
@@ -29,7 +30,11 @@ class SharedRetryBudget(RetryBudget):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, on_store_failure=on_store_failure, **kwargs)
-        assert store is not None
+        if store is None or not store.shared:
+            raise ValueError(
+                f"shared retry budget {name!r}: store= must be a shared store (RedisStore); "
+                "without one, use RetryBudget(...)"
+            )
         shared: Any = store  # a shared store: key() and agent, as RedisStore has
         self._store = shared
         self._guard = StoreGuard(self, store, on_store_failure)

@@ -19,7 +19,7 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from buttress._clock import monotonic
 from buttress.resilience.bulkhead import Bulkhead
@@ -37,12 +37,20 @@ _NONE = ""  # "run without a permit" (degraded, on_store_failure=allow)
 
 
 class SharedBulkhead(Bulkhead):
-    """:class:`Bulkhead` with ``store=`` a shared store (built by ``Bulkhead(...)``)."""
+    """A :class:`Bulkhead` whose permits are leases in a shared store, so ``max_concurrent``
+    holds across processes: built by :meth:`Bulkhead.shared` (or directly, with the same
+    arguments)."""
+
+    _shared_via: ClassVar[str | None] = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         store = self._store
-        assert store is not None
+        if store is None:
+            raise ValueError(
+                f"shared bulkhead {self.name!r}: store= must be a shared store (RedisStore); "
+                "without one, use Bulkhead(...)"
+            )
         self._key = [store.key("bh", self.name)]
         escaped = store.notice_name(self.name)
         self.notice_key = ("bh", escaped)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from buttress._clock import Clock, monotonic
 from buttress.state._base import OnStoreFailure, StateStore, check_on_store_failure
+
+if TYPE_CHECKING:
+    from buttress.resilience._shared_budget import SharedRetryBudget
 
 __all__ = ["RetryBudget"]
 
@@ -43,18 +46,32 @@ class RetryBudget:
     Counting a call takes no lock: under heavy thread contention a deposit can be lost, which
     only makes the budget slightly stricter. Withdrawals are exact (under a lock).
 
-    With ``store=`` a shared :class:`~buttress.state.RedisStore` (and a ``name``), every
-    process naming the budget draws from one: calls are counted locally and sent in batches,
-    each retry is one round trip. ``on_store_failure`` (``local``, ``allow``, ``deny``) says
-    what a retry gets while the store does not answer.
+    Built with :meth:`shared` and a shared :class:`~buttress.state.RedisStore` (a
+    :class:`SharedRetryBudget`), every process naming the budget draws from one: calls are
+    counted locally and sent in batches, each retry is one round trip. ``on_store_failure``
+    (``local``, ``allow``, ``deny``) says what a retry gets while the store does not answer.
     """
 
-    def __new__(cls, *args: Any, store: StateStore | None = None, **kwargs: Any) -> RetryBudget:
-        if cls is RetryBudget and store is not None and store.shared:
-            from buttress.resilience._shared_budget import SharedRetryBudget
+    @classmethod
+    def shared(
+        cls,
+        *,
+        name: str,
+        store: StateStore,
+        on_store_failure: OnStoreFailure = "local",
+        **kwargs: Any,
+    ) -> SharedRetryBudget:
+        """A budget every process naming it draws from: ``store`` is a shared store
+        (:class:`~buttress.state.RedisStore`); the other arguments are the constructor's.
 
-            cls = SharedRetryBudget
-        return object.__new__(cls)
+        Raises:
+            ValueError: ``store`` keeps its state in this process (nothing to share).
+        """
+        from buttress.resilience._shared_budget import SharedRetryBudget
+
+        return SharedRetryBudget(
+            name=name, store=store, on_store_failure=on_store_failure, **kwargs
+        )
 
     def __init__(
         self,
@@ -68,6 +85,11 @@ class RetryBudget:
         on_store_failure: OnStoreFailure = "local",
     ) -> None:
         check_on_store_failure(on_store_failure)
+        if store is not None and store.shared:
+            raise TypeError(
+                f"RetryBudget(store=...) keeps its state in this process: for state shared "
+                f"through {type(store).__name__}, build it with RetryBudget.shared(...)"
+            )
         self.name = name
         self._listeners: tuple[Any, ...] = ()
         self.options = _Options(ratio, min_per_second, ttl)

@@ -24,12 +24,15 @@ import itertools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from buttress.resilience import events
 from buttress.resilience._policy import AsyncLink, Link, Policy, invoke
 from buttress.resilience.errors import BulkheadFullError
 from buttress.state._base import OnStoreFailure, StateStore
+
+if TYPE_CHECKING:
+    from buttress.resilience._shared_bulkhead import SharedBulkhead
 
 __all__ = ["Bulkhead"]
 
@@ -77,9 +80,9 @@ class Bulkhead(Policy):
         max_wait: seconds a queued call waits before failing (``None``: no limit).
         on_full: ``reject_newest`` or ``drop_oldest`` when the queue is full.
 
-        store: ``None`` (slots counted in this process) or a shared
-            :class:`~buttress.state.RedisStore`: ``max_concurrent`` then holds across every
-            process naming this bulkhead (needs ``name=``; see docs/shared-state.md).
+        store: ``None`` or an in-process store: slots counted in this process. For a
+            ``max_concurrent`` that holds across processes, build it with :meth:`shared` (a
+            :class:`SharedBulkhead`; see docs/shared-state.md).
         lease: with a shared store, seconds a permit outlives a holder that stopped renewing
             it (a crashed process); live holders renew theirs every ``lease / 3``.
         on_store_failure: while the shared store does not answer: ``local`` (count slots in
@@ -90,12 +93,30 @@ class Bulkhead(Policy):
     .. versionadded:: 0.1
     """
 
-    def __new__(cls, *args: Any, store: StateStore | None = None, **kwargs: Any) -> Bulkhead:
-        if cls is Bulkhead and store is not None and store.shared:
-            from buttress.resilience._shared_bulkhead import SharedBulkhead
+    _shared_via: ClassVar[str | None] = "Bulkhead.shared"
 
-            cls = SharedBulkhead
-        return object.__new__(cls)
+    @classmethod
+    def shared(
+        cls,
+        *,
+        name: str,
+        store: StateStore,
+        lease: float = 30.0,
+        on_store_failure: OnStoreFailure = "local",
+        **kwargs: Any,
+    ) -> SharedBulkhead:
+        """A bulkhead whose ``max_concurrent`` holds across every process naming it: permits
+        are leases in ``store``, a shared store (:class:`~buttress.state.RedisStore`); the
+        other arguments are the constructor's. See docs/shared-state.md.
+
+        Raises:
+            ValueError: ``store`` keeps its state in this process (nothing to share).
+        """
+        from buttress.resilience._shared_bulkhead import SharedBulkhead
+
+        return SharedBulkhead(
+            name=name, store=store, lease=lease, on_store_failure=on_store_failure, **kwargs
+        )
 
     def __init__(
         self,

@@ -12,12 +12,10 @@ lock and reads no clock; outcomes are recorded under a lock only once something 
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from buttress._clock import Clock, monotonic
 from buttress.resilience import events
@@ -25,6 +23,9 @@ from buttress.resilience._handles import ExceptionRule, ResultRule, exception_ru
 from buttress.resilience._policy import AsyncLink, Link, Policy, plain
 from buttress.resilience.errors import CircuitOpenError
 from buttress.state._base import OnStoreFailure, StateStore
+
+if TYPE_CHECKING:
+    from buttress.resilience._shared_breaker import SharedCircuitBreaker
 
 __all__ = ["CircuitBreaker", "CircuitBreakerOptions", "CircuitState"]
 
@@ -236,21 +237,39 @@ class CircuitBreaker(Policy):
         ignore_on: exceptions that count as neither failure nor success (checked first).
         failure_if_result: predicate marking a returned value as a failure.
         clock: seconds source (``time.monotonic``); pass a fake one in tests.
-        store: ``None`` (state in this process) or a shared
-            :class:`~buttress.state.RedisStore`: every process naming this breaker shares its
-            state and window (needs ``name=``; see docs/shared-state.md).
-        on_store_failure: while the shared store does not answer: ``local`` (judge by this
-            process's own calls), ``allow`` (let every call through) or ``deny`` (reject).
+        store: ``None`` or an in-process store: state in this process. For state shared
+            across processes, build the breaker with :meth:`shared` (a
+            :class:`SharedCircuitBreaker`).
+        on_store_failure: for a shared breaker, while its store does not answer: ``local``
+            (judge by this process's own calls), ``allow`` (let every call through) or
+            ``deny`` (reject).
 
     .. versionadded:: 0.1
     """
 
-    def __new__(cls, *args: Any, store: StateStore | None = None, **kwargs: Any) -> CircuitBreaker:
-        if cls is CircuitBreaker and store is not None and store.shared:
-            from buttress.resilience._shared_breaker import SharedCircuitBreaker
+    _shared_via: ClassVar[str | None] = "CircuitBreaker.shared"
 
-            cls = SharedCircuitBreaker
-        return object.__new__(cls)
+    @classmethod
+    def shared(
+        cls,
+        *,
+        name: str,
+        store: StateStore,
+        on_store_failure: OnStoreFailure = "local",
+        **kwargs: Any,
+    ) -> SharedCircuitBreaker:
+        """A breaker whose state and window are shared by every process naming it: ``store``
+        is a shared store (:class:`~buttress.state.RedisStore`); the other arguments are the
+        constructor's. See docs/shared-state.md.
+
+        Raises:
+            ValueError: ``store`` keeps its state in this process (nothing to share).
+        """
+        from buttress.resilience._shared_breaker import SharedCircuitBreaker
+
+        return SharedCircuitBreaker(
+            name=name, store=store, on_store_failure=on_store_failure, **kwargs
+        )
 
     def __init__(
         self,
@@ -355,29 +374,42 @@ class CircuitBreaker(Policy):
         state = self._state
         if state == "closed" or state == "forced_closed" or state == "disabled":
             return self._gen
+        if state == "open":  # lock-free check of the common open case; a race takes the lock
+            now = self._clock()
+            until = self._open_until
+            if now < until:
+                raise self._rejected(until - now)
         with self._lock:
             state = self._state
             if state == "open":
                 now = self._clock()
                 if now < self._open_until:
-                    retry_after = self._open_until - now
-                    if self._listeners or events._global:
-                        self._emit(events.CallRejected(self.name, "circuit_open", retry_after))
-                    raise CircuitOpenError(self.name, retry_after)
+                    raise self._rejected(self._open_until - now)
                 self._maybe_half_open(now)
                 state = self._state
             if state == "half_open":
                 if self._probes >= self.options.half_open_calls:
-                    if self._listeners or events._global:
-                        self._emit(events.CallRejected(self.name, "circuit_open", 0.0))
-                    raise CircuitOpenError(self.name, 0.0)
+                    raise self._rejected(0.0)
                 self._probes += 1
                 return self._gen
             if state == "forced_open":
-                if self._listeners or events._global:
-                    self._emit(events.CallRejected(self.name, "circuit_open", None))
-                raise CircuitOpenError(self.name, None)
+                raise self._rejected(None)
             return self._gen
+
+    def _rejected(self, retry_after: float | None) -> CircuitOpenError:
+        """The rejection of a call (``retry_after``: seconds until probes, if known)."""
+        if self._listeners or events._global:
+            self._emit(events.CallRejected(self.name, "circuit_open", retry_after))
+        return CircuitOpenError(self.name, retry_after)
+
+    def _failed(self, gen: int, exc: BaseException, started: float) -> None:
+        """Record a call of generation ``gen`` that raised ``exc``."""
+        self._record(gen, self._outcome_of_error(exc), started)
+
+    def _returned(self, gen: int, result: object, started: float) -> None:
+        """Record a call of generation ``gen`` that returned ``result``."""
+        check = self._failure_if_result
+        self._record(gen, _FAIL if check is not None and check(result) else _OK, started)
 
     def _outcome_of_error(self, exc: BaseException) -> int | None:
         ignore = self._ignore_on
@@ -471,19 +503,72 @@ class CircuitBreaker(Policy):
         if old != new and (self._listeners or events._global):
             self._emit(events.CircuitStateChanged(self.name, old, new, reason))
 
-    # -- drivers ---------------------------------------------------------------------------------
+    # -- drivers: the only code that makes the call ----------------------------------------------
+    #
+    # Every decision is the core's (_admit, _failed, _returned, _rejected above); a driver only
+    # runs the call between them. The closed fast path (a clean window: a success needs no
+    # recording) is written by hand twice, in the async driver acall() and in the async
+    # decorator wrapper _awrap(), which also inlines _admit()'s lock-free open check and the
+    # rejection (one frame to unwind, not three: bench "breaker open"). scripts/gen_faces.py
+    # writes the sync driver call(), the sync wrapper _wrap() and the pipeline stages
+    # _link()/_alink() from them (a wrapper that went through call() would cost more than the
+    # breaker itself, and a stage with a wrapper's *args/**kwargs a tuple and a dict per
+    # stage: bench/resilience.py). A test fails when the generated faces are stale;
+    # tests/resilience/test_faces.py runs one scenario through every face.
 
-    def _reject_if_open(self) -> None:
-        # lock-free check of the common open case; a race only sends the call to _admit()
-        now = self._clock()
-        until = self._open_until
-        if now < until:
-            if self._listeners or events._global:
-                self._emit(events.CallRejected(self.name, "circuit_open", until - now))
-            raise CircuitOpenError(self.name, until - now)
+    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Await ``fn(*args, **kwargs)`` if the breaker allows it, and record the outcome (an
+        asyncio call that is cancelled counts as neither success nor failure).
+
+        Raises:
+            CircuitOpenError: the breaker is open; ``retry_after`` says for how long.
+        """
+        gen = self._fast_gen
+        if gen >= 0:
+            try:
+                return await fn(*args, **kwargs)
+            except BaseException as exc:
+                self._failed(gen, exc, 0.0)
+                raise
+        gen = self._admit()
+        started = self._clock() if self._slow is not None else 0.0
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            self._failed(gen, exc, started)
+            raise
+        self._returned(gen, result, started)
+        return result
+
+    def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """The decorator's wrapper: the fast path, the lock-free open check and the rejection
+        inlined, anything else the driver's."""
+        failed, acall, clock = self._failed, self.acall, self._clock
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            gen = self._fast_gen
+            if gen >= 0:
+                try:
+                    return await fn(*args, **kwargs)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+            if self._state == "open":  # _admit()'s first check and _rejected(), inlined:
+                now = clock()  # a rejection unwinds one frame, not three, and calls nothing
+                until = self._open_until
+                if now < until:
+                    if self._listeners or events._global:
+                        self._emit(events.CallRejected(self.name, "circuit_open", until - now))
+                    raise CircuitOpenError(self.name, until - now)
+            return await acall(fn, *args, **kwargs)
+
+        return wrapper
+
+    # --- generated by scripts/gen_faces.py from acall and _awrap: do not edit ---
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(*args, **kwargs)`` if the breaker allows it, and record the outcome.
+        """Run ``fn(*args, **kwargs)`` if the breaker allows it, and record the outcome (an
+        asyncio call that is cancelled counts as neither success nor failure).
 
         Raises:
             CircuitOpenError: the breaker is open; ``retry_after`` says for how long.
@@ -493,73 +578,22 @@ class CircuitBreaker(Policy):
             try:
                 return fn(*args, **kwargs)
             except BaseException as exc:
-                self._record(gen, self._outcome_of_error(exc), 0.0)
+                self._failed(gen, exc, 0.0)
                 raise
-        if self._state == "open":
-            now = self._clock()
-            until = self._open_until
-            if now < until:
-                if self._listeners or events._global:
-                    self._emit(events.CallRejected(self.name, "circuit_open", until - now))
-                raise CircuitOpenError(self.name, until - now)
         gen = self._admit()
         started = self._clock() if self._slow is not None else 0.0
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            self._record(gen, self._outcome_of_error(exc), started)
+            self._failed(gen, exc, started)
             raise
-        check = self._failure_if_result
-        self._record(gen, _FAIL if check is not None and check(result) else _OK, started)
+        self._returned(gen, result, started)
         return result
 
-    async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        """Await ``fn(*args, **kwargs)`` if the breaker allows it, and record the outcome.
-
-        Cancellation is recorded as neither success nor failure.
-        """
-        gen = self._fast_gen
-        if gen >= 0:
-            try:
-                return await fn(*args, **kwargs)
-            except BaseException as exc:
-                self._record(gen, self._outcome_of_error(exc), 0.0)
-                raise
-        if self._state == "open":
-            self._reject_if_open()
-        gen = self._admit()
-        started = self._clock() if self._slow is not None else 0.0
-        try:
-            result = await fn(*args, **kwargs)
-        except BaseException as exc:
-            self._record(gen, self._outcome_of_error(exc), started)
-            raise
-        check = self._failure_if_result
-        self._record(gen, _FAIL if check is not None and check(result) else _OK, started)
-        return result
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Use the breaker as a decorator; the closed fast path is inlined in the wrapper."""
-        record, outcome_of, call, acall = (
-            self._record,
-            self._outcome_of_error,
-            self.call,
-            self.acall,
-        )
-        clock = self._clock
-        if inspect.iscoroutinefunction(fn):
-
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                gen = self._fast_gen
-                if gen >= 0:
-                    try:
-                        return await fn(*args, **kwargs)
-                    except BaseException as exc:
-                        record(gen, outcome_of(exc), 0.0)
-                        raise
-                return await acall(fn, *args, **kwargs)
-
-            return functools.update_wrapper(async_wrapper, fn)
+    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator's wrapper: the fast path, the lock-free open check and the rejection
+        inlined, anything else the driver's."""
+        failed, call, clock = self._failed, self.call, self._clock
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             gen = self._fast_gen
@@ -567,10 +601,10 @@ class CircuitBreaker(Policy):
                 try:
                     return fn(*args, **kwargs)
                 except BaseException as exc:
-                    record(gen, outcome_of(exc), 0.0)
+                    failed(gen, exc, 0.0)
                     raise
-            if self._state == "open":  # reject here: one frame less to unwind
-                now = clock()
+            if self._state == "open":  # _admit()'s first check and _rejected(), inlined:
+                now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
                     if self._listeners or events._global:
@@ -578,25 +612,11 @@ class CircuitBreaker(Policy):
                     raise CircuitOpenError(self.name, until - now)
             return call(fn, *args, **kwargs)
 
-        return functools.update_wrapper(wrapper, fn)
-
-    def _link(self, inner: Link) -> Link:
-        record, outcome_of, call = self._record, self._outcome_of_error, self.call
-
-        def link(thunk: Callable[[], Any]) -> Any:
-            gen = self._fast_gen
-            if gen >= 0:
-                try:
-                    return inner(thunk)
-                except BaseException as exc:
-                    record(gen, outcome_of(exc), 0.0)
-                    raise
-            return call(inner, thunk)
-
-        return link
+        return wrapper
 
     def _alink(self, inner: AsyncLink) -> AsyncLink:
-        record, outcome_of, acall = self._record, self._outcome_of_error, self.acall
+        """A pipeline stage: :meth:`_awrap` for a stage's one argument (generated)."""
+        failed, acall, clock = self._failed, self.acall, self._clock
 
         async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
             gen = self._fast_gen
@@ -604,11 +624,43 @@ class CircuitBreaker(Policy):
                 try:
                     return await inner(thunk)
                 except BaseException as exc:
-                    record(gen, outcome_of(exc), 0.0)
+                    failed(gen, exc, 0.0)
                     raise
+            if self._state == "open":  # _admit()'s first check and _rejected(), inlined:
+                now = clock()  # a rejection unwinds one frame, not three, and calls nothing
+                until = self._open_until
+                if now < until:
+                    if self._listeners or events._global:
+                        self._emit(events.CallRejected(self.name, "circuit_open", until - now))
+                    raise CircuitOpenError(self.name, until - now)
             return await acall(inner, thunk)
 
         return link
+
+    def _link(self, inner: Link) -> Link:
+        """A pipeline stage: :meth:`_wrap` for a stage's one argument (generated)."""
+        failed, call, clock = self._failed, self.call, self._clock
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            gen = self._fast_gen
+            if gen >= 0:
+                try:
+                    return inner(thunk)
+                except BaseException as exc:
+                    failed(gen, exc, 0.0)
+                    raise
+            if self._state == "open":  # _admit()'s first check and _rejected(), inlined:
+                now = clock()  # a rejection unwinds one frame, not three, and calls nothing
+                until = self._open_until
+                if now < until:
+                    if self._listeners or events._global:
+                        self._emit(events.CallRejected(self.name, "circuit_open", until - now))
+                    raise CircuitOpenError(self.name, until - now)
+            return call(inner, thunk)
+
+        return link
+
+    # --- end of generated faces ---
 
     def _enter(self) -> tuple[int, float]:
         gen = self._admit()
@@ -617,4 +669,7 @@ class CircuitBreaker(Policy):
     def _exit(self, token: object, exc: BaseException | None) -> None:
         assert isinstance(token, tuple)
         gen, started = token
-        self._record(gen, _OK if exc is None else self._outcome_of_error(exc), started)
+        if exc is None:
+            self._record(gen, _OK, started)  # a block has no result to judge
+        else:
+            self._failed(gen, exc, started)

@@ -85,12 +85,29 @@ class Fallback(Policy):
         """A handler that returns ``value`` whatever the arguments."""
         return _Value(value)
 
+    # -- the core: which outcome ends the chain (no I/O) ----------------------------------------
+
     def _triggers(self, exc: BaseException) -> bool:
         return self._on is not None and self._on(exc)
+
+    def _result_triggers(self, result: object) -> bool:
+        check = self._on_result
+        return check is not None and bool(check(result))
+
+    def _ends_with_error(self, index: int, exc: BaseException) -> bool:
+        """Handler ``index`` raised ``exc``: the chain ends with it (the last handler, or an
+        error that is no trigger) instead of going on to the next handler."""
+        return index == len(self.handlers) - 1 or not self._triggers(exc)
+
+    def _answers(self, index: int, answer: object) -> bool:
+        """Handler ``index`` returned ``answer``: it is the answer (the last one's always is)."""
+        return index == len(self.handlers) - 1 or not self._result_triggers(answer)
 
     def _used(self, index: int, cause: BaseException | None) -> None:
         if self._listeners or events._global:
             self._emit(events.FallbackUsed(self.name, index, cause))
+
+    # -- drivers: the only code that calls the primary and the handlers -------------------------
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn``; on a triggering failure, the handlers in order."""
@@ -100,34 +117,25 @@ class Fallback(Policy):
             if not self._triggers(exc):
                 raise
             return self._chain(args, kwargs, exc)  # type: ignore[no-any-return]  # a handler's answer
-        check = self._on_result
-        if check is not None and check(result):
-            return self._chain(args, kwargs, None, result)  # type: ignore[no-any-return]  # a handler's answer
+        if self._result_triggers(result):
+            return self._chain(args, kwargs, None)  # type: ignore[no-any-return]  # a handler's answer
         return result
 
     def _chain(
-        self,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        exc: BaseException | None,
-        result: Any = None,
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException | None
     ) -> Any:
-        check = self._on_result
-        last = len(self.handlers) - 1
         for index, handler in enumerate(self.handlers):
             try:
                 answer = handler(*args, **kwargs)
             except BaseException as e:
-                if index == last or not self._triggers(e):
+                if self._ends_with_error(index, e):
                     raise
                 exc = e
                 continue
-            if check is not None and check(answer) and index < last:
-                result = answer
-                continue
-            self._used(index, exc)
-            return answer
-        return result  # pragma: no cover  # the loop returns or raises on the last handler
+            if self._answers(index, answer):
+                self._used(index, exc)
+                return answer
+        raise AssertionError("unreachable: the last handler answers or raises")  # pragma: no cover
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn``; on a triggering failure, the handlers in order (awaited if async)."""
@@ -137,31 +145,27 @@ class Fallback(Policy):
             if not self._triggers(exc):
                 raise
             return await self._achain(args, kwargs, exc)  # type: ignore[no-any-return]  # a handler's answer
-        check = self._on_result
-        if check is not None and check(result):
+        if self._result_triggers(result):
             return await self._achain(args, kwargs, None)  # type: ignore[no-any-return]  # a handler's answer
         return result
 
     async def _achain(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException | None
     ) -> Any:
-        check = self._on_result
-        last = len(self.handlers) - 1
         for index, handler in enumerate(self.handlers):
             try:
                 answer = handler(*args, **kwargs)
                 if inspect.isawaitable(answer):
                     answer = await answer
             except BaseException as e:
-                if index == last or not self._triggers(e):
+                if self._ends_with_error(index, e):
                     raise
                 exc = e
                 continue
-            if check is not None and check(answer) and index < last:
-                continue
-            self._used(index, exc)
-            return answer
-        return None  # pragma: no cover
+            if self._answers(index, answer):
+                self._used(index, exc)
+                return answer
+        raise AssertionError("unreachable: the last handler answers or raises")  # pragma: no cover
 
     def _no_with(self) -> str:
         return "a fallback needs a call to replace: use .call(), .acall() or the decorator"

@@ -155,10 +155,12 @@ def _build(
     kind: str, name: str, v: dict[str, Any], store: StateStore | None, mode: OnStoreFailure
 ) -> Any:
     shared: dict[str, Any] = {"store": store, "on_store_failure": mode}
+    # the explicit choice: a shared store builds the policies' shared variants
+    sharing = store is not None and store.shared
     if kind == "retry":
         budget = None
         if "budget_ratio" in v or "budget_min_per_second" in v:
-            budget = RetryBudget(
+            budget = (RetryBudget.shared if sharing else RetryBudget)(
                 ratio=v.pop("budget_ratio", 0.2),
                 min_per_second=v.pop("budget_min_per_second", 10.0),
                 name=f"{name}_budget",
@@ -166,13 +168,13 @@ def _build(
             )
         return Retry(name=name, budget=budget, **v)
     if kind == "circuit_breaker":
-        return CircuitBreaker(name=name, **v, **shared)
+        return (CircuitBreaker.shared if sharing else CircuitBreaker)(name=name, **v, **shared)
     if kind == "timeout":
         if "seconds" not in v:
             raise ValueError("timeout needs `seconds`")
         return Timeout(v.pop("seconds"), name=name, **v)
     if kind == "bulkhead":
-        return Bulkhead(name=name, **v, **shared)
+        return (Bulkhead.shared if sharing else Bulkhead)(name=name, **v, **shared)
     algorithm = v.pop("algorithm", "token_bucket")
     if "rate" not in v:
         raise ValueError("rate_limit needs `rate`")

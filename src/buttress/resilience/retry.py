@@ -14,8 +14,6 @@ A ``with`` block cannot run twice, so a block is retried through attempts::
 from __future__ import annotations
 
 import email.utils
-import functools
-import inspect
 import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -226,11 +224,17 @@ class Retry(Policy):
         """The retry budget this policy draws from, if any."""
         return self._budget
 
-    # -- the core: decide what follows a failed attempt (no I/O, never sleeps) ------------------
+    # -- the core: decide what follows an attempt (no I/O, never sleeps) ---------------------
 
     def _retryable(self, exc: BaseException) -> bool:
         rule = self._retry_on
         return rule is not None and rule(exc)
+
+    def _start(self) -> float:
+        """A retried call begins: count it for the budget; the deadline's start (or 0.0)."""
+        if self._budget is not None:
+            self._budget.deposit()
+        return self._clock() if self._deadline is not None else 0.0
 
     def _next_wait(
         self,
@@ -280,165 +284,124 @@ class Retry(Policy):
             self._emit(events.RetryScheduled(self.name, attempt, wait, exc, result))
         return wait
 
-    # -- drivers ---------------------------------------------------------------------------------
+    # -- drivers: the only code that makes the call, sleeps and loops ---------------------------
+    #
+    # A driver runs an attempt and hands its outcome to the core (_retryable, the result check,
+    # then _Run.next_wait for "sleep N" or "give up"). The first attempt, the success path, is
+    # written by hand twice, in the async driver acall() and the async decorator wrapper
+    # _awrap(); scripts/gen_faces.py writes the sync driver call(), the sync wrapper _wrap()
+    # and the pipeline stages _link()/_alink() from them (going through call() costs more than
+    # the retry itself, and a stage with a wrapper's *args/**kwargs a tuple and a dict per
+    # stage: bench "retry (success)" and "pipeline"). After a failure every face continues in
+    # the one loop of its kind: _retrying, _aretrying, or the attempt iterators below, which
+    # differ only in how they wait (a sync zero wait does not sleep; an async one yields).
 
-    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(*args, **kwargs)``, retrying as configured; re-raises the last exception."""
-        if self._budget is not None:
-            self._budget.deposit()
-        started = self._clock() if self._deadline is not None else 0.0
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            if not self._retryable(exc):
-                raise
-            return self._again(fn, args, kwargs, exc, None, started)
-        check = self._retry_if_result
-        if check is not None and check(result):
-            return self._again(fn, args, kwargs, None, result, started)
-        return result
-
-    def _again(
-        self,
-        fn: Callable[..., T],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        exc: BaseException | None,
-        result: Any,
-        started: float,
+    def _retrying(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], run: _Run
     ) -> T:
-        if self._deadline is None:
-            started = self._clock()
+        """The attempts after a failed one, until one succeeds or the core gives up."""
         sleep = self._sleep or _clock.sleep
-        attempt, previous = 1, 0.0
-        while True:
-            wait = self._next_wait(attempt, previous, started, exc, result)
-            if wait is None:
-                if exc is not None:
-                    raise exc
-                return result  # type: ignore[no-any-return]  # the last result asked for a retry
+        while (wait := run.next_wait()) is not None:
             if wait > 0:
                 sleep(wait)
-            previous, attempt = wait, attempt + 1
             try:
                 result = fn(*args, **kwargs)
-            except BaseException as e:
-                if not self._retryable(e):
+            except BaseException as exc:
+                if not self._retryable(exc):
                     raise
-                exc = e
+                run.error, run.result = exc, None
                 continue
-            exc = None
             check = self._retry_if_result
             if check is None or not check(result):
-                return result  # type: ignore[no-any-return]  # fn's own result
+                return result
+            run.error, run.result = None, result
+        if run.error is not None:
+            raise run.error
+        return run.result  # type: ignore[no-any-return]  # the last result asked for a retry
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``fn(*args, **kwargs)``, retrying as configured; re-raises the last exception."""
-        if self._budget is not None:
-            self._budget.deposit()
-        started = self._clock() if self._deadline is not None else 0.0
+        started = self._start() if self._budget is not None or self._deadline is not None else 0.0
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
             if not self._retryable(exc):
                 raise
-            return await self._aagain(fn, args, kwargs, exc, None, started)
+            return await self._aretrying(fn, args, kwargs, _Run(self, started, exc, None))
         check = self._retry_if_result
         if check is not None and check(result):
-            return await self._aagain(fn, args, kwargs, None, result, started)
+            return await self._aretrying(fn, args, kwargs, _Run(self, started, None, result))
         return result
 
-    async def _aagain(
+    async def _aretrying(
         self,
         fn: Callable[..., Awaitable[T]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        exc: BaseException | None,
-        result: Any,
-        started: float,
+        run: _Run,
     ) -> T:
-        if self._deadline is None:
-            started = self._clock()
+        """:meth:`_retrying` for asyncio (a zero wait still yields to the event loop)."""
         asleep = self._asleep or _clock.asleep
-        attempt, previous = 1, 0.0
-        while True:
-            wait = self._next_wait(attempt, previous, started, exc, result)
-            if wait is None:
-                if exc is not None:
-                    raise exc
-                return result  # type: ignore[no-any-return]  # the last result asked for a retry
+        while (wait := run.next_wait()) is not None:
             await asleep(wait)
-            previous, attempt = wait, attempt + 1
             try:
                 result = await fn(*args, **kwargs)
-            except BaseException as e:
-                if not self._retryable(e):
+            except BaseException as exc:
+                if not self._retryable(exc):
                     raise
-                exc = e
+                run.error, run.result = exc, None
                 continue
-            exc = None
             check = self._retry_if_result
             if check is None or not check(result):
-                return result  # type: ignore[no-any-return]  # fn's own result
-
-    def _link(self, inner: Link) -> Link:
-        retryable, again, call = self._retryable, self._again, self.call
-
-        def link(thunk: Callable[[], Any]) -> Any:
-            if self._budget is not None or self._deadline is not None:
-                return call(inner, thunk)
-            try:
-                result = inner(thunk)
-            except BaseException as exc:
-                if not retryable(exc):
-                    raise
-                return again(inner, (thunk,), {}, exc, None, 0.0)
-            check = self._retry_if_result
-            if check is not None and check(result):
-                return again(inner, (thunk,), {}, None, result, 0.0)
-            return result
-
-        return link
-
-    def _alink(self, inner: AsyncLink) -> AsyncLink:
-        retryable, aagain, acall = self._retryable, self._aagain, self.acall
-
-        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
-            if self._budget is not None or self._deadline is not None:
-                return await acall(inner, thunk)
-            try:
-                result = await inner(thunk)
-            except BaseException as exc:
-                if not retryable(exc):
-                    raise
-                return await aagain(inner, (thunk,), {}, exc, None, 0.0)
-            check = self._retry_if_result
-            if check is not None and check(result):
-                return await aagain(inner, (thunk,), {}, None, result, 0.0)
-            return result
-
-        return link
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Use the retry as a decorator; the success path is inlined in the wrapper."""
-        if self._budget is not None or self._deadline is not None:
-            return super().__call__(fn)
-        retryable, again, aagain = self._retryable, self._again, self._aagain
-        if inspect.iscoroutinefunction(fn):
-
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    if not retryable(exc):
-                        raise
-                    return await aagain(fn, args, kwargs, exc, None, 0.0)
-                check = self._retry_if_result
-                if check is not None and check(result):
-                    return await aagain(fn, args, kwargs, None, result, 0.0)
                 return result
+            run.error, run.result = None, result
+        if run.error is not None:
+            raise run.error
+        return run.result  # type: ignore[no-any-return]  # the last result asked for a retry
 
-            return functools.update_wrapper(async_wrapper, fn)
+    def _awrap(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """The decorator's wrapper: the first attempt inlined; after a failure the driver's
+        loop goes on (with a budget or a deadline, the wrapper is the driver's own)."""
+        if self._budget is not None or self._deadline is not None:
+            return super()._awrap(fn)
+        retryable, aretrying = self._retryable, self._aretrying
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                if not retryable(exc):
+                    raise
+                return await aretrying(fn, args, kwargs, _Run(self, 0.0, exc, None))
+            check = self._retry_if_result
+            if check is not None and check(result):
+                return await aretrying(fn, args, kwargs, _Run(self, 0.0, None, result))
+            return result
+
+        return wrapper
+
+    # --- generated by scripts/gen_faces.py from acall and _awrap: do not edit ---
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)``, retrying as configured; re-raises the last exception."""
+        started = self._start() if self._budget is not None or self._deadline is not None else 0.0
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            if not self._retryable(exc):
+                raise
+            return self._retrying(fn, args, kwargs, _Run(self, started, exc, None))
+        check = self._retry_if_result
+        if check is not None and check(result):
+            return self._retrying(fn, args, kwargs, _Run(self, started, None, result))
+        return result
+
+    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator's wrapper: the first attempt inlined; after a failure the driver's
+        loop goes on (with a budget or a deadline, the wrapper is the driver's own)."""
+        if self._budget is not None or self._deadline is not None:
+            return super()._wrap(fn)
+        retryable, retrying = self._retryable, self._retrying
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -446,54 +409,119 @@ class Retry(Policy):
             except BaseException as exc:
                 if not retryable(exc):
                     raise
-                return again(fn, args, kwargs, exc, None, 0.0)
+                return retrying(fn, args, kwargs, _Run(self, 0.0, exc, None))
             check = self._retry_if_result
             if check is not None and check(result):
-                return again(fn, args, kwargs, None, result, 0.0)
+                return retrying(fn, args, kwargs, _Run(self, 0.0, None, result))
             return result
 
-        return functools.update_wrapper(wrapper, fn)
+        return wrapper
 
-    # -- attempts, for with-blocks -----------------------------------------------------------------
+    def _alink(self, inner: AsyncLink) -> AsyncLink:
+        """A pipeline stage: :meth:`_awrap` for a stage's one argument (generated)."""
+        if self._budget is not None or self._deadline is not None:
+            return super()._alink(inner)
+        retryable, aretrying = self._retryable, self._aretrying
+
+        async def link(thunk: Callable[[], Awaitable[Any]]) -> Any:
+            try:
+                result = await inner(thunk)
+            except BaseException as exc:
+                if not retryable(exc):
+                    raise
+                return await aretrying(inner, (thunk,), {}, _Run(self, 0.0, exc, None))
+            check = self._retry_if_result
+            if check is not None and check(result):
+                return await aretrying(inner, (thunk,), {}, _Run(self, 0.0, None, result))
+            return result
+
+        return link
+
+    def _link(self, inner: Link) -> Link:
+        """A pipeline stage: :meth:`_wrap` for a stage's one argument (generated)."""
+        if self._budget is not None or self._deadline is not None:
+            return super()._link(inner)
+        retryable, retrying = self._retryable, self._retrying
+
+        def link(thunk: Callable[[], Any]) -> Any:
+            try:
+                result = inner(thunk)
+            except BaseException as exc:
+                if not retryable(exc):
+                    raise
+                return retrying(inner, (thunk,), {}, _Run(self, 0.0, exc, None))
+            check = self._retry_if_result
+            if check is not None and check(result):
+                return retrying(inner, (thunk,), {}, _Run(self, 0.0, None, result))
+            return result
+
+        return link
+
+    # --- end of generated faces ---
+
+    # -- attempts, for with-blocks: drivers too -------------------------------------------------
 
     def __iter__(self) -> Iterator[Attempt]:
         """Attempts for a ``with`` block: ``for attempt in retry: with attempt: ...``."""
-        if self._budget is not None:
-            self._budget.deposit()
-        started = self._clock()
+        run = _Run(self, self._start(), None, None)
         sleep = self._sleep or _clock.sleep
-        number, previous = 1, 0.0
         while True:
-            attempt = Attempt(self, number)
+            attempt = Attempt(self, run.attempt)
             yield attempt
             if attempt.error is None:
                 return
-            wait = self._next_wait(number, previous, started, attempt.error, None)
+            run.error = attempt.error
+            wait = run.next_wait()
             if wait is None:
                 raise attempt.error
-            sleep(wait)
-            number, previous = number + 1, wait
+            if wait > 0:
+                sleep(wait)
 
     async def __aiter__(self) -> AsyncIterator[Attempt]:
         """Attempts for an ``async with`` block: ``async for attempt in retry: ...``."""
-        if self._budget is not None:
-            self._budget.deposit()
-        started = self._clock()
+        run = _Run(self, self._start(), None, None)
         asleep = self._asleep or _clock.asleep
-        number, previous = 1, 0.0
         while True:
-            attempt = Attempt(self, number)
+            attempt = Attempt(self, run.attempt)
             yield attempt
             if attempt.error is None:
                 return
-            wait = self._next_wait(number, previous, started, attempt.error, None)
+            run.error = attempt.error
+            wait = run.next_wait()
             if wait is None:
                 raise attempt.error
             await asleep(wait)
-            number, previous = number + 1, wait
 
     def _no_with(self) -> str:
         return "a with-block cannot run twice: use `for attempt in retry: with attempt: ...`"
+
+
+class _Run:
+    """The core's memory of one retried call between its attempts: which attempt, the last
+    wait, when it started (for the deadline) and the last outcome (no I/O)."""
+
+    __slots__ = ("attempt", "error", "previous", "result", "retry", "started")
+
+    def __init__(
+        self, retry: Retry, started: float, error: BaseException | None, result: Any
+    ) -> None:
+        self.retry = retry
+        self.started = started
+        self.error = error
+        self.result: Any = result
+        self.attempt = 1
+        self.previous = 0.0
+
+    def next_wait(self) -> float | None:
+        """After attempt ``attempt`` failed (``error``) or asked for a retry (``result``): the
+        seconds to wait before the next one, or ``None`` to give up on the last outcome."""
+        wait = self.retry._next_wait(
+            self.attempt, self.previous, self.started, self.error, self.result
+        )
+        if wait is not None:
+            self.previous = wait
+            self.attempt += 1
+        return wait
 
 
 class Attempt:
