@@ -78,7 +78,7 @@ SLOW_TESTS = (
     "tests/backup/test_sources.py::test_sqlite_backup_while_it_is_written",
     "tests/config/test_hostile.py::test_config_check_output_is_bounded",
     "tests/config/test_hostile.py::test_config_check_rejects_hostile_file",
-    "tests/health/test_level_show.py::test_show_asks_a_running_server_for_the_automatic_level",
+    "tests/degradation/test_level_show.py::test_show_asks_a_running_server_for_the_automatic_level",
     "tests/resilience/test_breaker_model.py",
     "tests/server/test_bootstrap.py::test_start_that_cannot_print_the_token_leaves_none",
     "tests/server/test_gate.py::test_slow_body_is_cut_off_with_408",
