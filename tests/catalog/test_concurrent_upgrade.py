@@ -1,5 +1,6 @@
-"""Replicas starting together on one new PostgreSQL catalog: one migrates, the others wait for
-it and find the schema current (none fails on a table another just created)."""
+"""Replicas starting together on one new catalog (PostgreSQL, or one SQLite file): one
+migrates, the others wait for it and find the schema current (none fails on a table another
+just created)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ CODE = (
 )
 
 
-def test_four_processes_upgrading_one_new_catalog_all_succeed(pg_database: str) -> None:
-    url = catalog_url(pg_database, Path())
+def test_eight_processes_upgrading_one_new_catalog_all_succeed(catalog_dsn: str) -> None:
+    url = catalog_url(catalog_dsn, Path())
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", CODE, url],
@@ -25,7 +26,7 @@ def test_four_processes_upgrading_one_new_catalog_all_succeed(pg_database: str) 
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for _ in range(8)
     ]
     results = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, results, strict=True):

@@ -104,8 +104,27 @@ class Catalog:
             return  # already current: no need to load Alembic and its scripts (~0.3 s)
         from buttress.catalog.migrate import upgrade
 
-        with self._guard():
+        with self._guard(), self._migration_lock():
             upgrade(self, revision)
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """SQLite: processes starting together on one new file migrate one at a time (a lock
+        file beside it; the others then find the schema current). PostgreSQL serialises them
+        with an advisory lock inside the migration's transaction (migrations/env.py)."""
+        database = self.url.database
+        if self.backend != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        lock_path = Path(f"{database}.migrate.lock")
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def revision(self) -> str | None:
         """The schema revision recorded in the catalog (None: empty or unreadable)."""

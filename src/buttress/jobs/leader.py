@@ -58,6 +58,13 @@ class Leadership:
     expires_at: dt.datetime
 
 
+def _lock_timed_out(exc: BaseException) -> bool:
+    """Whether a catalog error is PostgreSQL's ``lock_timeout`` (SQLSTATE 55P03)."""
+    cause = exc.__cause__
+    orig = getattr(cause, "orig", None)
+    return getattr(orig, "sqlstate", None) == "55P03"
+
+
 def lock_key(name: str) -> int:
     """The PostgreSQL advisory lock key of the election ``name`` (31 bits)."""
     return zlib.crc32(f"buttress-leader:{name}".encode()) & 0x7FFFFFFF
@@ -140,6 +147,15 @@ class Election:
             with self.catalog.begin() as session:
                 won = self._step(session)
         except ButtressError as exc:
+            if _lock_timed_out(exc):
+                # the lease row is locked by a fenced transaction (a handler's, or a paused
+                # former leader's): a leader keeps leading until its own deadline, a follower
+                # tries again at its next round
+                if self.term:
+                    log.warning(
+                        "leader %s could not renew this round: the lease row is busy", self.holder
+                    )
+                return self.leading
             if self.term:
                 log.error("leader %s steps down: the catalog did not answer: %s", self.holder, exc)
             self._lose(f"the catalog did not answer: {exc}")
@@ -209,6 +225,11 @@ class Election:
             conn.close()
 
     def _step(self, session: Session) -> bool:
+        if session.get_bind().dialect.name == "postgresql":
+            # a renewal or takeover that finds the lease row locked (a paused leader inside a
+            # fenced transaction) gives up for this round instead of waiting for it
+            wait = max(1, round(self.renew_every * 1000))
+            session.execute(text(f"SET LOCAL lock_timeout = {wait}"))
         now = claims.catalog_now(session)
         expires = now + dt.timedelta(seconds=self.lease)
         if self.term:
@@ -292,6 +313,12 @@ class Election:
         term = self.term
         if not term:
             raise FencedError(f"{self.holder} does not lead: {self.reason}")
+        if session.get_bind().dialect.name == "postgresql":
+            # the row stays locked until this transaction ends: should this process stop (a
+            # pause, a frozen VM) inside it, PostgreSQL ends the transaction after a lease of
+            # idleness, so the lock cannot hold a takeover off for longer than the lease
+            idle = max(1, round(self.lease * 1000))
+            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {idle}"))
         now = claims.catalog_now(session)
         held = session.execute(
             update(LeaderLease)

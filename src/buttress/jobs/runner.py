@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from buttress._version import __version__
@@ -44,6 +44,7 @@ from buttress.errors import ButtressError
 from buttress.jobs.leader import Election, FencedError
 from buttress.jobs.schedule import Missed, Schedule, decide, first_due, parse_schedule
 from buttress.jobs.tables import JobRow, JobRunRow, ReplicaRow
+from buttress.secrets import redact
 
 __all__ = [
     "Job",
@@ -168,6 +169,15 @@ class _Running:
     timed_out: bool = False
 
 
+KEY_MAX = 190
+"""Longest job key (its claim ``job:<key>`` and its rows must fit the catalog's columns)."""
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > KEY_MAX:
+        raise ButtressError(f"job key {key[:60]!r}... must be 1 to {KEY_MAX} characters")
+
+
 def _missed(value: str) -> Missed:
     return "run_once" if value == "run_once" else "skip"
 
@@ -236,6 +246,8 @@ class JobRunner:
         self._unknown: set[str] = set()
         self._passes = 0
         self._workers: list[threading.Thread] = []  # job threads, timed-out ones included
+        self._zombies: dict[str, threading.Thread] = {}  # job -> its run's thread past timeout
+        self._bad: set[str] = set()  # jobs that could not be started (logged), until restart
         self._last_seen = self._last_elected = -1e9
         self._soonest: float | None = None  # monotonic time the next job is due
         self.last_error = ""
@@ -250,6 +262,7 @@ class JobRunner:
 
     def register(self, job: Job) -> None:
         """Register a recurring job (stored in the catalog by the leader)."""
+        _check_key(job.key)
         if job.handler not in self.handlers:
             raise ButtressError(f"job {job.key!r}: no handler named {job.handler!r}")
         if job.key in self.jobs:
@@ -271,6 +284,9 @@ class JobRunner:
         replica leads then, even after restarts. Setting ``key`` again moves the timer."""
         from buttress.jobs.schedule import At
 
+        _check_key(key)
+        if handler not in self.handlers:
+            raise ButtressError(f"timer {key!r}: no handler named {handler!r}")
         schedule = At(when)
         with self.catalog.begin() as session:
             values = {
@@ -353,6 +369,8 @@ class JobRunner:
                 self._sync()
             elif self._passes % 10 == 0:
                 self._sweep_interrupted()
+        if self._stopping.is_set():
+            return []
         return self._start_due()
 
     # -- the leader's work -------------------------------------------------------------------
@@ -406,11 +424,25 @@ class JobRunner:
                 claim = claims.get(session=session, key=f"job:{run.job}")
                 if claim is not None and claims.state(claim, now, here) == "live":
                     continue
-                run.outcome, run.ended_at = "interrupted", now
-                run.error = f"replica {run.replica} stopped during the run"
-                log.warning(
-                    "run %d of job %s: replica %s stopped during it", run.id, run.job, run.replica
-                )
+                # only if it still reads running: a run that ended meanwhile keeps its end
+                marked = session.execute(
+                    update(JobRunRow)
+                    .where(JobRunRow.id == run.id, JobRunRow.outcome == "running")
+                    .values(
+                        outcome="interrupted",
+                        ended_at=now,
+                        error=f"replica {run.replica} stopped during the run",
+                    )
+                    .returning(JobRunRow.id)
+                    .execution_options(synchronize_session=False)
+                ).first()
+                if marked is not None:
+                    log.warning(
+                        "run %d of job %s: replica %s stopped during it",
+                        run.id,
+                        run.job,
+                        run.replica,
+                    )
 
     def _start_due(self) -> list[int]:
         """Start the due jobs (up to :data:`BATCH`) in one fenced catalog transaction: for each,
@@ -420,17 +452,23 @@ class JobRunner:
             with self.catalog.begin() as session:
                 self.election.fence(session)
                 now = claims.catalog_now(session)
+                runnable = and_(
+                    JobRow.handler.in_(list(self.handlers)), JobRow.key.not_in(list(self._bad))
+                )
                 due = session.scalars(
                     select(JobRow)
-                    .where(JobRow.next_due <= now)
+                    .where(JobRow.next_due <= now, runnable)
                     .order_by(JobRow.next_due)
                     .limit(BATCH)
                 ).all()
                 for row in due:
-                    run = self._begin(session, row, now)
+                    if self._stopping.is_set():
+                        break
+                    run = self._begin_one(session, row, now)
                     if run is not None:
                         started.append(run)
-                soonest = session.scalar(select(func.min(JobRow.next_due)))
+                self._warn_unknown(session, now)
+                soonest = session.scalar(select(func.min(JobRow.next_due)).where(runnable))
                 self._soonest = (
                     None
                     if soonest is None
@@ -443,16 +481,41 @@ class JobRunner:
             self._launch(run)
         return [run.run_id for run in started]
 
-    def _begin(self, session: Session, row: JobRow, now: dt.datetime) -> _Running | None:
-        """Move ``row``'s due time on, take the job's claim and record the run (in the caller's
-        fenced transaction); None when nothing is to run (missed, still running, no handler)."""
-        key = row.key
-        handler = self.handlers.get(row.handler)
-        if handler is None:
+    def _warn_unknown(self, session: Session, now: dt.datetime) -> None:
+        """Say once per job that a due job has no handler here (an older or newer replica's
+        job during a rolling upgrade): it is left for a replica that has one."""
+        unknown = session.scalars(
+            select(JobRow.key, JobRow.handler)
+            .where(JobRow.next_due <= now, JobRow.handler.not_in(list(self.handlers)))
+            .limit(BATCH)
+        ).all()
+        for key in unknown:
             if key not in self._unknown:
                 self._unknown.add(key)
-                log.warning("job %s is due but this replica has no handler %r", key, row.handler)
+                log.warning("job %s is due but this replica has no handler for it", key)
+
+    def _begin_one(self, session: Session, row: JobRow, now: dt.datetime) -> _Running | None:
+        """:meth:`_begin` in a savepoint of its own: a row that cannot be started (a schedule
+        that no longer parses, a value the catalog refuses) is set aside and logged, and the
+        others still start."""
+        key = row.key
+        try:
+            with session.begin_nested():
+                return self._begin(session, row, now)
+        except FencedError:
+            raise
+        except Exception as exc:  # noqa: BLE001  # whatever it is, the other jobs go on
+            self._bad.add(key)
+            self.last_error = f"job {key}: {type(exc).__name__}: {exc}"
+            log.error("job %s cannot be started and is set aside until restart: %s", key, exc)
             return None
+
+    def _begin(self, session: Session, row: JobRow, now: dt.datetime) -> _Running | None:
+        """Move ``row``'s due time on, take the job's claim and record the run (in the caller's
+        fenced transaction); None when nothing is to run (missed, moved meanwhile, still
+        running)."""
+        key = row.key
+        handler = self.handlers[row.handler]
         job = self.jobs.get(key)
         grace = job.grace if job is not None else 60.0
         due_at = row.next_due
@@ -460,10 +523,20 @@ class JobRunner:
             parse_schedule(row.schedule), due_at, now, missed=_missed(row.missed), grace=grace
         )
         timeout, payload = row.timeout, dict(row.payload or {})
-        if decision.next_due is None:
-            session.delete(row)
-        else:
-            row.next_due = decision.next_due
+        # compare-and-swap on the due time and schedule read: a timer moved or cancelled since
+        # (at(), cancel() on any replica) is left as it now is
+        unchanged = (JobRow.key == key, JobRow.next_due == due_at, JobRow.schedule == row.schedule)
+        moved: Any = (
+            delete(JobRow).where(*unchanged)
+            if decision.next_due is None
+            else update(JobRow).where(*unchanged).values(next_due=decision.next_due)
+        )
+        taken = session.execute(
+            moved.returning(JobRow.key).execution_options(synchronize_session=False)
+        ).first()
+        if taken is None:
+            return None
+        session.expire(row)
         record = JobRunRow(
             job=key,
             due_at=due_at,
@@ -481,15 +554,21 @@ class JobRunner:
             record.error = f"{decision.missed} due time(s) passed unnoticed (missed: skip)"
             log.warning("job %s: %s", key, record.error)
             return None
-        holder = self.replica[:100]
+        session.flush()  # the run's id: its claim's holder
+        holder = f"{self.replica[:80]}#{record.id}"
+        zombie = self._zombies.get(key)
+        if zombie is not None and zombie.is_alive():
+            record.outcome, record.ended_at = "skipped", now
+            record.error = "still running past its timeout (its thread has not ended)"
+            log.warning("job %s: a run past its timeout still runs: skipped", key)
+            return None
         try:
-            claims.acquire(session=session, key=f"job:{key}", holder=holder, lease=self.lease * 6)
+            self._acquire(session, key, holder)
         except claims.ClaimHeldError as exc:
             record.outcome, record.ended_at = "skipped", now
             record.error = f"still running: {exc}"
             log.warning("job %s is still running at its next due time: skipped", key)
             return None
-        session.flush()
         if decision.late > 1.0:
             log.info("job %s started %.1f s late", key, decision.late)
         cancelled = threading.Event()
@@ -518,6 +597,21 @@ class JobRunner:
             handler,
         )
 
+    def _acquire(self, session: Session, key: str, holder: str) -> None:
+        """Take ``job:<key>``; a claim this replica left for a run it no longer runs (its end
+        could not be recorded) is taken over, not waited for forever (its process lives)."""
+        try:
+            claims.acquire(session=session, key=f"job:{key}", holder=holder, lease=self.lease * 6)
+        except claims.ClaimHeldError as exc:
+            mine, _, run = exc.claim.holder.rpartition("#")
+            with self._lock:
+                running = {str(r) for r in self._running}
+            if mine != self.replica[:80] or run in running:
+                raise
+            log.warning("job %s: taking over this replica's stale claim of run %s", key, run)
+            claims.release(session=session, key=f"job:{key}", holder=exc.claim.holder)
+            claims.acquire(session=session, key=f"job:{key}", holder=holder, lease=self.lease * 6)
+
     def _launch(self, run: _Running) -> None:
         with self._lock:
             self._running[run.run_id] = run
@@ -536,16 +630,20 @@ class JobRunner:
         outcome, error = "succeeded", ""
         try:
             with self.slots:
+                run.started = time.monotonic()  # its timeout counts from here, not the queue
                 if not run.cancelled.is_set():
                     handler(run.context)
         except ButtressError as exc:
-            outcome, error = "failed", str(exc)
-            log.error("job %s (run %d) failed: %s", run.key, run.run_id, exc)
+            outcome, error = "failed", redact(str(exc))
+            log.error("job %s (run %d) failed: %s", run.key, run.run_id, error)
         except (
             Exception
         ) as exc:  # a bug in a handler: recorded with its type, logged with its trace
-            outcome, error = "failed", f"{type(exc).__name__}: {exc}"
+            outcome, error = "failed", redact(f"{type(exc).__name__}: {exc}")
             log.exception("job %s (run %d) failed unexpectedly", run.key, run.run_id)
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt: recorded, then let go
+            outcome, error = "failed", f"{type(exc).__name__} in the handler"
+            raise
         finally:
             self._finish(run, outcome, error)
 
@@ -585,6 +683,8 @@ class JobRunner:
             run.timed_out = True
             run.cancelled.set()
             run.heartbeat.stop()
+            if run.thread is not None:
+                self._zombies[run.key] = run.thread  # no new run of it while this one lives
             log.error(
                 "job %s (run %d) ran past its timeout of %gs: marked timed out, its claim released",
                 run.key,

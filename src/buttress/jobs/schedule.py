@@ -81,7 +81,7 @@ class Every:
 
     @property
     def spec(self) -> str:
-        return f"every {self.seconds:g}s"
+        return f"every {self.seconds!r}s"  # exact: read back as the same float
 
 
 @dataclass(frozen=True, slots=True)
