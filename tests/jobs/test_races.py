@@ -57,7 +57,7 @@ def test_a_timer_moved_or_cancelled_while_the_leader_starts_it_stays_so(
     leader.at("moved", now - dt.timedelta(seconds=1), "remind", {"v": "old"})
     leader.at("cancelled", now - dt.timedelta(seconds=1), "remind", {"v": "old"})
     cancelled: list[bool] = []
-    real = runner_mod.decide
+    real = runner_mod.decide  # type: ignore[attr-defined]
 
     def between_read_and_start(*args: Any, **kwargs: Any) -> Any:
         if not cancelled:  # the leader has read the due rows: the user acts now
@@ -195,10 +195,12 @@ def test_a_job_whose_run_hangs_past_its_timeout_is_not_started_beside_it(
     runner._sync()
     _due_now(catalog)
     (first,) = runner._start_due()
-    wait_until(
-        lambda: (runner._expire_timeouts(), _outcome(catalog, first))[1] == "timed_out",
-        "the timeout",
-    )
+
+    def timed_out() -> bool:
+        runner._expire_timeouts()
+        return _outcome(catalog, first) == "timed_out"
+
+    wait_until(timed_out, "the timeout")
     _due_now(catalog)
     assert runner._start_due() == []
     runs = runner.runs("hangs")
