@@ -50,7 +50,7 @@ class ClusterRead(BaseModel):
     replicas: list[ReplicaRead]
 
 
-class JobRead(BaseModel):
+class JobRead(_Read):
     """A job the runner keeps in the catalog."""
 
     key: str
@@ -110,17 +110,7 @@ async def cluster(request: Request, _who: Viewer) -> ClusterRead:
 def _jobs(runner: JobRunner) -> list[JobRead]:
     with runner.catalog.begin() as session:
         rows = session.scalars(select(JobRow).order_by(JobRow.next_due)).all()
-        return [
-            JobRead(
-                key=r.key,
-                handler=r.handler,
-                schedule=r.schedule,
-                missed=r.missed,
-                timeout=r.timeout,
-                next_due=r.next_due,
-            )
-            for r in rows
-        ]
+        return [JobRead.model_validate(r) for r in rows]
 
 
 @router.get("/jobs", summary="Every job in the catalog, soonest due first")

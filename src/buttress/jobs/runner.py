@@ -52,6 +52,7 @@ __all__ = [
     "JobRunner",
     "ReplicaInfo",
     "RunInfo",
+    "alive_after",
     "refuse_sqlite_elsewhere",
     "replica_id",
 ]
@@ -186,6 +187,16 @@ def _boot(machine: str) -> str:
     """The boot id part of a claims machine string (``host|boot|pidns``)."""
     parts = machine.split("|")
     return parts[1] if len(parts) > 1 else machine
+
+
+REPORT_EVERY = 5
+"""Renewal periods between a replica's reports of itself (``replicas.seen_at``)."""
+
+
+def alive_after(lease: float, renew: float) -> float:
+    """Seconds after its last report that a replica still counts as alive: three missed
+    reports, plus a lease."""
+    return 3 * REPORT_EVERY * renew + lease
 
 
 def refuse_sqlite_elsewhere(catalog: Catalog, alive_after: float = 20.0) -> None:
@@ -357,7 +368,7 @@ class JobRunner:
         the runs started."""
         self._passes += 1
         now = time.monotonic()
-        if now - self._last_seen >= 5 * self.renew:
+        if now - self._last_seen >= REPORT_EVERY * self.renew:
             self._last_seen = now
             self._seen()
         self._expire_timeouts()
@@ -452,6 +463,7 @@ class JobRunner:
             with self.catalog.begin() as session:
                 self.election.fence(session)
                 now = claims.catalog_now(session)
+                read_at = time.monotonic()  # the same instant on this process's clock
                 runnable = and_(
                     JobRow.handler.in_(list(self.handlers)), JobRow.key.not_in(list(self._bad))
                 )
@@ -467,12 +479,11 @@ class JobRunner:
                     run = self._begin_one(session, row, now)
                     if run is not None:
                         started.append(run)
-                self._warn_unknown(session, now)
+                if self._passes % 10 == 0:  # a warning, not a decision: not every pass
+                    self._warn_unknown(session, now)
                 soonest = session.scalar(select(func.min(JobRow.next_due)).where(runnable))
                 self._soonest = (
-                    None
-                    if soonest is None
-                    else time.monotonic() + (soonest - claims.catalog_now(session)).total_seconds()
+                    None if soonest is None else read_at + (soonest - now).total_seconds()
                 )
         except FencedError as exc:
             log.warning("due jobs not started: %s", exc)
@@ -740,7 +751,7 @@ class JobRunner:
     @property
     def alive_after(self) -> float:
         """Seconds after its last report that a replica still counts as alive."""
-        return 5 * self.renew * 3 + self.lease
+        return alive_after(self.lease, self.renew)
 
     # -- what the API shows ------------------------------------------------------------------
 

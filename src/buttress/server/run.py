@@ -91,12 +91,12 @@ def prepare(config: ButtressConfig, data_dir: Path, *, host: str, port: int) -> 
     """Open and migrate the catalog and bind the port. The bootstrap admin token is created
     later, by :func:`serve`, after everything else that can fail, in the same step that prints
     it."""
-    from buttress.jobs.runner import refuse_sqlite_elsewhere
+    from buttress.jobs.runner import alive_after, refuse_sqlite_elsewhere
 
     catalog = ready_catalog(config, data_dir)
     try:
         refuse_sqlite_elsewhere(
-            catalog, 5 * config.server.leader_renew * 3 + config.server.leader_lease
+            catalog, alive_after(config.server.leader_lease, config.server.leader_renew)
         )
         sock = bind(host, port)
     except BaseException:
