@@ -25,7 +25,7 @@ if [ "$fast" -eq 1 ]; then
   ensure_debian_packages openssl age zstd
 else
   ensure_debian_packages chromium postgresql postgresql-client mariadb-server mariadb-client \
-    redis-server redis-tools openssl age zstd faketime
+    redis-server redis-tools openssl age zstd faketime prometheus prometheus-alertmanager
   ensure_postgres
   ensure_mariadb
   ensure_redis

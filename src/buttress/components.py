@@ -26,6 +26,7 @@ COMPONENTS: tuple[Listed, ...] = (
     Listed("buttress.health.component", commands=("health",)),
     Listed("buttress.degradation.component", commands=("level", "flags")),
     Listed("buttress.backup.component", commands=("backup",)),
+    Listed("buttress.alerting.component", commands=("alerts", "slo")),
 )
 
 
