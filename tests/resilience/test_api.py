@@ -209,3 +209,35 @@ def test_shutdown_closes_the_store_of_the_apps_own_registry(catalog: Catalog) ->
             assert own.store._closed is not shared_with_process
     finally:
         registry.configure(None)
+
+
+def test_metrics_export_the_state_the_api_shows(api: Client) -> None:
+    """The control plane's /metrics reports the breakers of the configured policies: one
+    forced open through the API is exported as such (what an alert on breaker state reads)."""
+
+    def breaker_lines() -> list[str]:
+        text = api.client.get("/metrics").text
+        return [
+            line
+            for line in text.splitlines()
+            if line.startswith('buttress_circuit_breaker_state{policy="database.circuit_breaker"')
+        ]
+
+    assert (
+        'buttress_circuit_breaker_state{policy="database.circuit_breaker",state="closed"} 1.0'
+        in (breaker_lines())
+    )
+    assert api.post("/api/v1/resilience/policies/database/breaker", {"action": "force_open"})
+    lines = breaker_lines()
+    assert (
+        'buttress_circuit_breaker_state{policy="database.circuit_breaker",state="forced_open"} 1.0'
+        in lines
+    )
+    assert (
+        'buttress_circuit_breaker_state{policy="database.circuit_breaker",state="closed"} 0.0'
+        in lines
+    )
+    # a policy without a breaker reports no breaker state
+    assert 'policy="search' not in "".join(
+        line for line in api.client.get("/metrics").text.splitlines() if "breaker_state" in line
+    )

@@ -1,9 +1,14 @@
 """The resilience domain as a component: its section is ``resilience``; in the control plane
 ``/api/v1/resilience`` (the configured policies with their effective settings and live state,
-breakers forced or reset by operators). The policies themselves run in the application's
+breakers forced or reset by operators) and, in ``/metrics``, the state gauges of those
+policies as the control plane sees them (breaker state, bulkhead depth, limiter keys, store
+mode) and the counters of their events. The policies themselves run in the application's
 process."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from buttress.platform.component import Component, Contribution, ServerContext
 
@@ -17,7 +22,36 @@ class ResilienceComponent(Component):
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress.resilience.api import router
 
-        return Contribution(routers=[router], dashboard="/api/v1/resilience/policies")
+        if not ctx.config.resilience.policies:
+            return Contribution(routers=[router], dashboard="/api/v1/resilience/policies")
+
+        from buttress.resilience.instrumentation.prometheus import PrometheusMetrics
+        from buttress.resilience.registry import UnknownPolicyError, current, for_config
+
+        # the registry the API shows and forces is the one the metrics report (built now,
+        # not at the first request: a breaker forced open is exported from then on)
+        registry = for_config(ctx.config)
+        metrics = PrometheusMetrics(ctx.registry)
+        for name in registry.names():
+            try:
+                metrics.track(registry.get(name))
+            except UnknownPolicyError:  # every kind disabled: nothing to report (the API says so)
+                continue
+
+        @asynccontextmanager
+        async def lifespan() -> AsyncIterator[None]:
+            metrics.install()
+            try:
+                yield
+            finally:
+                metrics.uninstall()
+
+        return Contribution(
+            routers=[router],
+            lifespan=lifespan,
+            state={"resilience": registry, "resilience_own": registry is not current()},
+            dashboard="/api/v1/resilience/policies",
+        )
 
 
 COMPONENT = ResilienceComponent()
