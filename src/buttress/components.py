@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["COMPONENTS", "components", "metadata"]
 
 COMPONENTS: tuple[Listed, ...] = (
-    Listed("buttress.jobs.component"),  # first: later components register their jobs with it
+    # first: later components register their jobs with it
+    Listed("buttress.jobs.component", commands=("jobs",)),
     Listed("buttress.resilience.component"),
     Listed("buttress.state.component", commands=("state",)),
     Listed("buttress.health.component", commands=("health",)),

@@ -1,16 +1,22 @@
 """The job runner as a component: one :class:`~buttress.jobs.JobRunner` per control-plane
 process, provided to later components as ``jobs.runner`` (they register their handlers and jobs
 in ``serve()``), started once every component is built and stopped last; ``/api/v1/cluster``,
-``/api/v1/jobs``, ``buttress_leader``, and the scheduler's line in ``/readyz``. Its tables are
-``jobs``, ``job_runs``, ``leader_lease`` and ``replicas``."""
+``/api/v1/jobs``, ``buttress jobs``, ``buttress_leader``, and the scheduler's line in
+``/readyz``. Its tables are ``jobs``, ``job_runs``, ``leader_lease`` and ``replicas``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from buttress.platform.component import Component, Contribution, ServerContext
+from buttress.platform.component import (
+    CliCommand,
+    CliGroup,
+    Component,
+    Contribution,
+    ServerContext,
+)
 
 __all__ = ["COMPONENT", "JOB_RUNNER", "JobsComponent"]
 
@@ -22,6 +28,11 @@ class JobsComponent(Component):
     name = "jobs"
     section = "server"
     tables = "buttress.jobs.tables"
+
+    def cli(self) -> Sequence[CliGroup | CliCommand]:
+        from buttress.jobs.cli import app
+
+        return [CliGroup("jobs", app)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
         import anyio.to_thread
