@@ -232,8 +232,8 @@ class _Group:
         metric: str,
         matchers: Mapping[str, str] | None = None,
         *,
+        regex: Mapping[str, str] | None = None,
         unequal: Mapping[str, str] | None = None,
-        **regex: str,
     ) -> str:
         return _selector(metric, {**self.match, **(matchers or {})}, regex, unequal)
 
@@ -293,45 +293,45 @@ _DB_TITLES = {"postgresql": "PostgreSQL", "mariadb": "MariaDB", "redis": "Redis"
 def _system(g: _Group, config: ButtressConfig) -> None:
     c: SystemPresetConfig = g.config  # type: ignore[assignment]
     if c.target_down.enabled:
-        a = c.target_down
-        n = g.steps(a.for_) + 5
+        down = c.target_down
+        n = g.steps(down.for_) + 5
         target = {"job": "api", "instance": "api-1:8000"}
         g.add(
-            a,
+            down,
             contract.TARGET_DOWN_ALERT,
             f"{g.sel('up')} == 0",
             "Target {{ $labels.instance }} of {{ $labels.job }} is down",
             f"Prometheus could not scrape {{{{ $labels.instance }}}} (job {{{{ $labels.job }}}}) "
-            f"for {prom_duration(a.for_)}.",
+            f"for {prom_duration(down.for_)}.",
             Scenario("down", (g.series("up", target, f"0x{n}"),), n, ({**target, **g.match},)),
             Scenario("up", (g.series("up", target, f"1x{n}"),), n),
             metrics=("up",),
         )
     if c.database_unreachable.enabled:
-        a = c.database_unreachable
-        n = g.steps(a.for_) + 5
-        for kind in a.kinds:
+        db = c.database_unreachable
+        n = g.steps(db.for_) + 5
+        for kind in db.kinds:
             checks = [chk.name for chk in config.health.checks if chk.type == kind]
-            use_checks = a.source == "health_checks" or (a.source == "auto" and bool(checks))
+            use_checks = db.source == "health_checks" or (db.source == "auto" and bool(checks))
             title = _DB_TITLES[kind]
             if use_checks:
                 if not checks:
                     continue  # `check` reports the source without any check
                 metric = names.HEALTH_CHECK_UP
-                expr = f"{g.sel(metric, check=_alternation(checks))} == 0"
+                expr = f"{g.sel(metric, regex={'check': _alternation(checks)})} == 0"
                 base = {"check": checks[0], "job": "buttress", "instance": "buttress-1:8000"}
                 what = "buttress's health check {{ $labels.check }}"
             else:
-                metric = getattr(a, f"{kind}_metric")
+                metric = getattr(db, f"{kind}_metric")
                 expr = f"{g.sel(metric)} == 0"
                 base = {"job": f"{kind}-exporter", "instance": f"{kind}-1:9100"}
                 what = f"the exporter {{{{ $labels.instance }}}} ({metric})"
             g.add(
-                a,
+                db,
                 _DB_ALERTS[kind],
                 expr,
                 f"{title} is unreachable",
-                f"{title} did not answer {what} for {prom_duration(a.for_)}.",
+                f"{title} did not answer {what} for {prom_duration(db.for_)}.",
                 Scenario(
                     "down",
                     (g.series(metric, base, f"0x{n}"),),
@@ -342,26 +342,26 @@ def _system(g: _Group, config: ButtressConfig) -> None:
                 metrics=(metric,),
             )
     if c.pod_restarting.enabled:
-        a = c.pod_restarting
-        window = prom_duration(a.window)
-        n = g.steps(a.window + a.for_) + 5
+        pods = c.pod_restarting
+        window = prom_duration(pods.window)
+        n = g.steps(pods.window + pods.for_) + 5
         pod = {"namespace": "shop", "pod": "api-1", "container": "api", "job": "kube-state"}
-        per_step = math.ceil((a.restarts + 1) * 2 * g.step / a.window) + 1
+        per_step = math.ceil((pods.restarts + 1) * 2 * g.step / pods.window) + 1
         g.add(
-            a,
+            pods,
             "PodRestarting",
-            f"increase({g.sel(a.metric)}[{window}]) > {a.restarts}",
+            f"increase({g.sel(pods.metric)}[{window}]) > {pods.restarts}",
             "Pod {{ $labels.namespace }}/{{ $labels.pod }} is restarting",
             f"Container {{{{ $labels.container }}}} of pod {{{{ $labels.namespace }}}}/"
-            f"{{{{ $labels.pod }}}} restarted more than {a.restarts} times in {window}.",
+            f"{{{{ $labels.pod }}}} restarted more than {pods.restarts} times in {window}.",
             Scenario(
                 "restarting",
-                (g.series(a.metric, pod, f"0+{per_step}x{n}"),),
+                (g.series(pods.metric, pod, f"0+{per_step}x{n}"),),
                 n,
                 ({**pod, **g.match},),
             ),
-            Scenario("steady", (g.series(a.metric, pod, f"5x{n}"),), n),
-            metrics=(a.metric,),
+            Scenario("steady", (g.series(pods.metric, pod, f"5x{n}"),), n),
+            metrics=(pods.metric,),
         )
 
 
@@ -371,113 +371,113 @@ def _system(g: _Group, config: ButtressConfig) -> None:
 def _performance(g: _Group, config: ButtressConfig) -> None:
     c: PerformancePresetConfig = g.config  # type: ignore[assignment]
     if c.latency.enabled:
-        a = c.latency
-        bucket = f"{a.histogram}_bucket"
-        window = prom_duration(a.window)
-        n = g.steps(a.window + a.for_) + 5
-        q = _number(a.quantile)
+        lat = c.latency
+        bucket = f"{lat.histogram}_bucket"
+        window = prom_duration(lat.window)
+        n = g.steps(lat.window + lat.for_) + 5
+        q = _number(lat.quantile)
         expr = (
-            f"histogram_quantile({q}, sum{_by(['le', *a.by])} "
-            f"(rate({g.sel(bucket)}[{window}]))) > {_number(a.bound)}"
+            f"histogram_quantile({q}, sum{_by(['le', *lat.by])} "
+            f"(rate({g.sel(bucket)}[{window}]))) > {_number(lat.bound)}"
         )
-        base = _with_by({"job": "api", "instance": "api-1:8000", "route": "/"}, a.by)
-        bounds = (a.bound / 2, a.bound, a.bound * 4)
+        base = _with_by({"job": "api", "instance": "api-1:8000", "route": "/"}, lat.by)
+        bounds = (lat.bound / 2, lat.bound, lat.bound * 4)
 
         def buckets(slow: bool) -> tuple[Series, ...]:
             # slow: every observation in (bound, 4 x bound]; fast: every one under bound / 2
             out = []
             for le in (*bounds, math.inf):
-                count = 0 if slow and le <= a.bound else 60
+                count = 0 if slow and le <= lat.bound else 60
                 label = "+Inf" if le == math.inf else _number(le)
                 out.append(g.series(bucket, {**base, "le": label}, f"0+{count}x{n}"))
             return tuple(out)
 
-        quantile = f"p{_number(round(a.quantile * 100, 4))}"
+        quantile = f"p{_number(round(lat.quantile * 100, 4))}"
         g.add(
-            a,
+            lat,
             f"HighLatency{quantile.upper()}".replace(".", "_"),
             expr,
-            f"{quantile} latency of {{{{ $labels.job }}}} is over {_number(a.bound)}s",
-            f"The {quantile} of {a.histogram} on {{{{ $labels.instance }}}} has been over "
-            f"{_number(a.bound)}s for {prom_duration(a.for_)}.",
-            Scenario("slow", buckets(True), n, (_kept({**base, **g.match}, a.by),)),
+            f"{quantile} latency of {{{{ $labels.job }}}} is over {_number(lat.bound)}s",
+            f"The {quantile} of {lat.histogram} on {{{{ $labels.instance }}}} has been over "
+            f"{_number(lat.bound)}s for {prom_duration(lat.for_)}.",
+            Scenario("slow", buckets(True), n, (_kept({**base, **g.match}, lat.by),)),
             Scenario("fast", buckets(False), n),
             metrics=(bucket,),
         )
     if c.error_rate.enabled:
-        a = c.error_rate
-        window = prom_duration(a.window)
-        n = g.steps(a.window + a.for_) + 5
-        errors = f"sum{_by(a.by)} (rate({g.sel(a.metric, **a.errors_match)}[{window}]))"
-        total = f"sum{_by(a.by)} (rate({g.sel(a.metric)}[{window}]))"
-        base = _with_by({"job": "api", "instance": "api-1:8000"}, a.by)
-        ok = {**base, **dict.fromkeys(a.errors_sample, "ok")}
-        bad = {**base, **a.errors_sample}
+        err = c.error_rate
+        window = prom_duration(err.window)
+        n = g.steps(err.window + err.for_) + 5
+        errors = f"sum{_by(err.by)} (rate({g.sel(err.metric, regex=err.errors_match)}[{window}]))"
+        total = f"sum{_by(err.by)} (rate({g.sel(err.metric)}[{window}]))"
+        base = _with_by({"job": "api", "instance": "api-1:8000"}, err.by)
+        ok = {**base, **dict.fromkeys(err.errors_sample, "ok")}
+        bad = {**base, **err.errors_sample}
         g.add(
-            a,
+            err,
             "HighErrorRate",
-            f"{errors} / {total} > {_number(a.bound)}",
-            "Error rate of {{ $labels.job }} is over " + _pct(a.bound),
-            f"More than {_pct(a.bound)} of the requests to {{{{ $labels.instance }}}} failed "
-            f"over {window}, for {prom_duration(a.for_)}.",
+            f"{errors} / {total} > {_number(err.bound)}",
+            "Error rate of {{ $labels.job }} is over " + _pct(err.bound),
+            f"More than {_pct(err.bound)} of the requests to {{{{ $labels.instance }}}} failed "
+            f"over {window}, for {prom_duration(err.for_)}.",
             Scenario(
                 "failing",
                 (
-                    g.series(a.metric, ok, f"0+60x{n}"),
-                    g.series(a.metric, bad, f"0+60x{n}"),
+                    g.series(err.metric, ok, f"0+60x{n}"),
+                    g.series(err.metric, bad, f"0+60x{n}"),
                 ),
                 n,
-                (_kept({**base, **g.match}, a.by),),
+                (_kept({**base, **g.match}, err.by),),
             ),
             Scenario(
                 "healthy",
-                (g.series(a.metric, ok, f"0+60x{n}"), g.series(a.metric, bad, f"3x{n}")),
+                (g.series(err.metric, ok, f"0+60x{n}"), g.series(err.metric, bad, f"3x{n}")),
                 n,
             ),
-            metrics=(a.metric,),
+            metrics=(err.metric,),
         )
     host = {"job": "node", "instance": "host-1:9100"}
     proc = {"job": "api", "instance": "api-1:8000"}
     if c.cpu.enabled:
-        a = c.cpu
-        window = prom_duration(a.window)
-        n = g.steps(a.window + a.for_) + 5
+        busy = c.cpu
+        window = prom_duration(busy.window)
+        n = g.steps(busy.window + busy.for_) + 5
         if c.resources == "node":
             metric = "node_cpu_seconds_total"
             idle = g.sel(metric, {"mode": "idle"})
-            expr = f"(1 - avg by (job, instance) (rate({idle}[{window}]))) > {_number(a.bound)}"
+            expr = f"(1 - avg by (job, instance) (rate({idle}[{window}]))) > {_number(busy.bound)}"
             labels = {**host, "cpu": "0", "mode": "idle"}
-            busy_idle = _number(round(g.step * (1 - a.bound) / 2, 6))
-            firing = (g.series(metric, labels, f"0+{busy_idle}x{n}"),)
-            healthy = (g.series(metric, labels, f"0+{g.step}x{n}"),)
+            busy_idle = _number(round(g.step * (1 - busy.bound) / 2, 6))
+            firing: tuple[Series, ...] = (g.series(metric, labels, f"0+{busy_idle}x{n}"),)
+            healthy: tuple[Series, ...] = (g.series(metric, labels, f"0+{g.step}x{n}"),)
             kept = {**host, **_kept(g.match, ["job", "instance"])}
         else:
             metric = "process_cpu_seconds_total"
-            expr = f"rate({g.sel(metric)}[{window}]) / {_number(c.cores)} > {_number(a.bound)}"
-            busy = _number(round(g.step * c.cores * (1 + a.bound) / 2, 6))
-            firing = (g.series(metric, proc, f"0+{busy}x{n}"),)
+            expr = f"rate({g.sel(metric)}[{window}]) / {_number(c.cores)} > {_number(busy.bound)}"
+            seconds = _number(round(g.step * c.cores * (1 + busy.bound) / 2, 6))
+            firing = (g.series(metric, proc, f"0+{seconds}x{n}"),)
             healthy = (g.series(metric, proc, f"0x{n}"),)
             kept = {**proc, **g.match}
         g.add(
-            a,
+            busy,
             "HighCpuUsage",
             expr,
-            "CPU of {{ $labels.instance }} is over " + _pct(a.bound),
-            f"CPU ({c.resources}) on {{{{ $labels.instance }}}} has been over {_pct(a.bound)} "
-            f"for {prom_duration(a.for_)}.",
+            "CPU of {{ $labels.instance }} is over " + _pct(busy.bound),
+            f"CPU ({c.resources}) on {{{{ $labels.instance }}}} has been over {_pct(busy.bound)} "
+            f"for {prom_duration(busy.for_)}.",
             Scenario("busy", firing, n, (kept,)),
             Scenario("idle", healthy, n),
             metrics=(metric,),
         )
-    for level, a in (("High", c.memory_warning), ("Critical", c.memory_critical)):
-        if not a.enabled:
+    for level, mem in (("High", c.memory_warning), ("Critical", c.memory_critical)):
+        if not mem.enabled:
             continue
-        n = g.steps(a.for_) + 5
+        n = g.steps(mem.for_) + 5
         total_bytes = 1_000_000_000
-        free = str(math.floor(total_bytes * (1 - a.bound) / 2))
+        free = str(math.floor(total_bytes * (1 - mem.bound) / 2))
         if c.resources == "node":
             avail, total = "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes"
-            expr = f"(1 - {g.sel(avail)} / {g.sel(total)}) > {_number(a.bound)}"
+            expr = f"(1 - {g.sel(avail)} / {g.sel(total)}) > {_number(mem.bound)}"
             firing = (
                 g.series(avail, host, f"{free}x{n}"),
                 g.series(total, host, f"{total_bytes}x{n}"),
@@ -486,22 +486,24 @@ def _performance(g: _Group, config: ButtressConfig) -> None:
                 g.series(avail, host, f"{total_bytes}x{n}"),
                 g.series(total, host, f"{total_bytes}x{n}"),
             )
-            kept, metrics, of = {**host, **g.match}, (avail, total), "MemTotal"
+            kept, of = {**host, **g.match}, "MemTotal"
+            metrics: tuple[str, ...] = (avail, total)
         else:
             limit = c.memory_limit_bytes or 1
             rss = "process_resident_memory_bytes"
-            expr = f"{g.sel(rss)} / {limit} > {_number(a.bound)}"
-            used = str(math.ceil(limit * (1 + a.bound) / 2))
+            expr = f"{g.sel(rss)} / {limit} > {_number(mem.bound)}"
+            used = str(math.ceil(limit * (1 + mem.bound) / 2))
             firing = (g.series(rss, proc, f"{used}x{n}"),)
             healthy = (g.series(rss, proc, f"0x{n}"),)
-            kept, metrics, of = {**proc, **g.match}, (rss,), f"its limit of {limit} bytes"
+            kept, of = {**proc, **g.match}, f"its limit of {limit} bytes"
+            metrics = (rss,)
         g.add(
-            a,
+            mem,
             f"MemoryUsage{level}",
             expr,
-            "Memory of {{ $labels.instance }} is over " + _pct(a.bound),
-            f"{{{{ $labels.instance }}}} has used more than {_pct(a.bound)} of {of} for "
-            f"{prom_duration(a.for_)}.",
+            "Memory of {{ $labels.instance }} is over " + _pct(mem.bound),
+            f"{{{{ $labels.instance }}}} has used more than {_pct(mem.bound)} of {of} for "
+            f"{prom_duration(mem.for_)}.",
             Scenario("full", firing, n, (kept,)),
             Scenario("empty", healthy, n),
             metrics=metrics,
@@ -514,25 +516,26 @@ def _performance(g: _Group, config: ButtressConfig) -> None:
 def _security(g: _Group, config: ButtressConfig) -> None:
     c: SecurityPresetConfig = g.config  # type: ignore[assignment]
     if c.failed_logins.enabled and c.failed_logins.metric:
-        a = c.failed_logins
-        metric = a.metric
+        logins = c.failed_logins
+        metric = logins.metric
         assert metric is not None
-        window = prom_duration(a.window)
-        n = g.steps(a.window + a.for_) + 5
-        base = _with_by({"job": "auth", "instance": "auth-1:8000"}, a.by)
-        per_step = math.ceil(a.per_minute * 2 * g.step / 60) + 1
+        window = prom_duration(logins.window)
+        n = g.steps(logins.window + logins.for_) + 5
+        base = _with_by({"job": "auth", "instance": "auth-1:8000"}, logins.by)
+        per_step = math.ceil(logins.per_minute * 2 * g.step / 60) + 1
         g.add(
-            a,
+            logins,
             "FailedLoginsHigh",
-            f"sum{_by(a.by)} (rate({g.sel(metric)}[{window}])) * 60 > {_number(a.per_minute)}",
-            f"More than {_number(a.per_minute)} failed logins a minute",
+            f"sum{_by(logins.by)} (rate({g.sel(metric)}[{window}])) * 60 > "
+            f"{_number(logins.per_minute)}",
+            f"More than {_number(logins.per_minute)} failed logins a minute",
             f"Failed logins ({metric}) on {{{{ $labels.instance }}}} have been over "
-            f"{_number(a.per_minute)} a minute for {prom_duration(a.for_)}.",
+            f"{_number(logins.per_minute)} a minute for {prom_duration(logins.for_)}.",
             Scenario(
                 "attack",
                 (g.series(metric, base, f"0+{per_step}x{n}"),),
                 n,
-                (_kept({**base, **g.match}, a.by),),
+                (_kept({**base, **g.match}, logins.by),),
             ),
             Scenario("quiet", (g.series(metric, base, f"0+1x{n}"),), n),
             metrics=(metric,),
@@ -616,27 +619,27 @@ def _business(g: _Group, config: ButtressConfig) -> None:
             metrics=(metric,),
         )
     failed, total_metric = c.payments_failed_metric, c.payments_total_metric
-    for level, a in (
+    for level, pay in (
         ("High", c.payment_failures_warning),
         ("Critical", c.payment_failures_critical),
     ):
-        if not (a.enabled and failed and total_metric):
+        if not (pay.enabled and failed and total_metric):
             continue
         window = prom_duration(c.payments_window)
-        n = g.steps(c.payments_window + a.for_) + 5
+        n = g.steps(c.payments_window + pay.for_) + 5
         ratio = (
             f"sum{_by(c.payments_by)} (rate({g.sel(failed)}[{window}])) / "
             f"sum{_by(c.payments_by)} (rate({g.sel(total_metric)}[{window}]))"
         )
         base = _with_by({"job": "shop", "instance": "shop-1:8000"}, c.payments_by)
-        bad = math.ceil(100 * (1 + a.bound) / 2)
+        bad = math.ceil(100 * (1 + pay.bound) / 2)
         g.add(
-            a,
+            pay,
             f"PaymentFailures{level}",
-            f"{ratio} > {_number(a.bound)}",
-            f"More than {_pct(a.bound)} of payments fail",
-            f"More than {_pct(a.bound)} of payments ({failed} / {total_metric}) failed over "
-            f"{window}, for {prom_duration(a.for_)}.",
+            f"{ratio} > {_number(pay.bound)}",
+            f"More than {_pct(pay.bound)} of payments fail",
+            f"More than {_pct(pay.bound)} of payments ({failed} / {total_metric}) failed over "
+            f"{window}, for {prom_duration(pay.for_)}.",
             Scenario(
                 "failing",
                 (
@@ -698,11 +701,11 @@ def _backups(g: _Group, config: ButtressConfig) -> None:
     for target, (bound, reason) in bounds.items():
         t = {"target": target}
         if c.stale.enabled:
-            a = c.stale
-            n = g.steps(bound + a.for_) + 2
+            stale = c.stale
+            n = g.steps(bound + stale.for_) + 2
             labels = {**where, **t}
             g.add(
-                a,
+                stale,
                 "BackupTooOld",
                 f"time() - {g.sel(last, t)} > {_number(bound)}",
                 "No recent backup of {{ $labels.target }}",
@@ -715,7 +718,7 @@ def _backups(g: _Group, config: ButtressConfig) -> None:
             )
             never = g.steps(bound) + 2
             g.add(
-                a,
+                stale,
                 "BackupNeverSucceeded",
                 f"{g.sel(failures, t)} unless on (target) {g.sel(last, t)}",
                 "{{ $labels.target }} has no successful backup",
@@ -767,7 +770,7 @@ def _backups(g: _Group, config: ButtressConfig) -> None:
     verified = names.BACKUP_LAST_VERIFIED
     matched = {"target": _alternation(chosen)} if c.targets is not None else {}
     sample_target = chosen[0] if chosen else "db"
-    for check, a, alert, what in (
+    for check, verify, alert, what in (
         ("checksums", c.verify_failed, "BackupVerifyFailed", "failed its checksum verification"),
         (
             "restore_test",
@@ -776,14 +779,14 @@ def _backups(g: _Group, config: ButtressConfig) -> None:
             "failed its restore test",
         ),
     ):
-        if not a.enabled:
+        if not verify.enabled:
             continue
-        n = g.steps(a.for_) + 3
+        n = g.steps(verify.for_) + 3
         labels = {**where, "target": sample_target, "check": check}
         g.add(
-            a,
+            verify,
             alert,
-            f"{g.sel(verified, {'check': check}, **matched)} == 0",
+            f"{g.sel(verified, {'check': check}, regex=matched)} == 0",
             f"Backup of {{{{ $labels.target }}}} {what}",
             f"The newest good backup of {{{{ $labels.target }}}} {what}: it may not restore.",
             Scenario(
@@ -812,33 +815,33 @@ def _buttress(g: _Group, config: ButtressConfig) -> None:
     c: ButtressPresetConfig = g.config  # type: ignore[assignment]
     where = {"job": "app", "instance": "app-1:8000"}
     if c.breaker_open.enabled:
-        a = c.breaker_open
+        breaker = c.breaker_open
         metric = names.BREAKER_STATE
-        n = g.steps(a.for_) + 5
+        n = g.steps(breaker.for_) + 5
         open_ = {**where, "policy": "payments", "state": "open"}
         g.add(
-            a,
+            breaker,
             "CircuitBreakerOpen",
             f"{g.sel(metric, {'state': 'open'})} == 1",
             "Circuit breaker {{ $labels.policy }} is open",
             f"The breaker of policy {{{{ $labels.policy }}}} on {{{{ $labels.instance }}}} has "
-            f"been open for {prom_duration(a.for_)}: its calls fail fast.",
+            f"been open for {prom_duration(breaker.for_)}: its calls fail fast.",
             Scenario("open", (g.series(metric, open_, f"1x{n}"),), n, ({**open_, **g.match},)),
             Scenario("closed", (g.series(metric, open_, f"0x{n}"),), n),
             metrics=(metric,),
         )
     index = degradation_index(config)
     if c.degradation.enabled and index is not None:
-        a = c.degradation
+        degr = c.degradation
         metric = names.DEGRADATION_LEVEL
-        n = g.steps(a.for_) + 5
+        n = g.steps(degr.for_) + 5
         g.add(
-            a,
+            degr,
             "DegradationLevelHigh",
             f"{g.sel(metric)} >= {index}",
             f"buttress degraded to level {index} or above",
             f"The degradation level of {{{{ $labels.instance }}}} has been at or above "
-            f"{c.degradation.level} (index {index}) for {prom_duration(a.for_)}: features are "
+            f"{c.degradation.level} (index {index}) for {prom_duration(degr.for_)}: features are "
             "off.",
             Scenario(
                 "degraded", (g.series(metric, where, f"{index}x{n}"),), n, ({**where, **g.match},)
@@ -847,19 +850,19 @@ def _buttress(g: _Group, config: ButtressConfig) -> None:
             metrics=(metric,),
         )
     if c.health_score.enabled:
-        a = c.health_score
+        score = c.health_score
         metric = names.HEALTH_SCORE
-        n = g.steps(a.for_) + 5
+        n = g.steps(score.for_) + 5
         g.add(
-            a,
+            score,
             "HealthScoreLow",
-            f"{g.sel(metric)} < {_number(a.bound)}",
-            f"Health score under {_number(a.bound)}",
-            f"The health score of {{{{ $labels.instance }}}} has been under {_number(a.bound)} "
-            f"(of 100) for {prom_duration(a.for_)}: dependencies are failing.",
+            f"{g.sel(metric)} < {_number(score.bound)}",
+            f"Health score under {_number(score.bound)}",
+            f"The health score of {{{{ $labels.instance }}}} has been under {_number(score.bound)} "
+            f"(of 100) for {prom_duration(score.for_)}: dependencies are failing.",
             Scenario(
                 "low",
-                (g.series(metric, where, f"{_number(a.bound / 2)}x{n}"),),
+                (g.series(metric, where, f"{_number(score.bound / 2)}x{n}"),),
                 n,
                 ({**where, **g.match},),
             ),
@@ -867,19 +870,19 @@ def _buttress(g: _Group, config: ButtressConfig) -> None:
             metrics=(metric,),
         )
     if c.state_store_fallback.enabled:
-        a = c.state_store_fallback
+        store = c.state_store_fallback
         metric = names.STATE_STORE_MODE
-        n = g.steps(a.for_) + 5
+        n = g.steps(store.for_) + 5
         local = {**where, "policy": "api-limit", "mode": "local"}
         shared = {**where, "policy": "api-limit", "mode": "shared"}
         g.add(
-            a,
+            store,
             "StateStoreFallback",
             f"{g.sel(metric, unequal={'mode': 'shared'})} == 1",
             "Policy {{ $labels.policy }} is not sharing its state",
             "The Redis state store does not answer policy {{ $labels.policy }} on "
             "{{ $labels.instance }}: it runs in {{ $labels.mode }} mode (per process) for "
-            f"{prom_duration(a.for_)} or more.",
+            f"{prom_duration(store.for_)} or more.",
             Scenario(
                 "fallback",
                 (g.series(metric, local, f"1x{n}"), g.series(metric, shared, f"0x{n}")),

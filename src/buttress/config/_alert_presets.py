@@ -159,6 +159,10 @@ class TargetDownConfig(PresetAlertConfig):
     severity: str = Field(default="critical", pattern=NAME_PATTERN)
 
 
+DatabaseKind = Literal["postgresql", "mariadb", "redis"]
+DATABASE_KINDS: tuple[DatabaseKind, ...] = ("postgresql", "mariadb", "redis")
+
+
 class DatabaseUnreachableConfig(PresetAlertConfig):
     """``PostgresqlUnreachable``, ``MariadbUnreachable``, ``RedisUnreachable``: from buttress's
     own health checks of those types (``buttress_health_check_up``) when ``health.checks`` has
@@ -170,8 +174,8 @@ class DatabaseUnreachableConfig(PresetAlertConfig):
         default="auto",
         description="auto: buttress's health checks of that type if any, else the exporter's.",
     )
-    kinds: list[Literal["postgresql", "mariadb", "redis"]] = Field(
-        default_factory=lambda: ["postgresql", "mariadb", "redis"],
+    kinds: list[DatabaseKind] = Field(
+        default_factory=lambda: list(DATABASE_KINDS),
         description="The databases to alert on.",
     )
     postgresql_metric: Metric = Field(default="pg_up", description="postgres_exporter's up gauge.")
