@@ -174,6 +174,12 @@ class PresetRule:
     healthy: Scenario
     metrics: tuple[str, ...] = field(default=())
 
+    @property
+    def title(self) -> str:
+        """``BackupTooOld[db] (critical)``: unique in its group (its tests are named by it)."""
+        target = self.labels.get("target")
+        return f"{self.alert}{f'[{target}]' if target else ''} ({self.labels[contract.SEVERITY]})"
+
     def rule(self) -> dict[str, Any]:
         out: dict[str, Any] = {"alert": self.alert, "expr": self.expr}
         if self.for_ > 0:
@@ -926,10 +932,10 @@ def tests_file(group: str, rules: Sequence[PresetRule], step: int) -> str:
     """The promtool test file of a group: for each rule, its firing and its healthy scenario."""
     tests = []
     for rule in rules:
-        for scenario in (rule.firing, rule.healthy):
+        for verdict, scenario in (("fires", rule.firing), ("quiet", rule.healthy)):
             tests.append(
                 {
-                    "name": f"{rule.alert} {scenario.name} ({rule.labels[contract.SEVERITY]})",
+                    "name": f"{rule.title} {verdict}: {scenario.name}",
                     "interval": prom_duration(step),
                     "input_series": [
                         {"series": s.text, "values": s.values} for s in scenario.series

@@ -268,10 +268,17 @@ class CpuConfig(PresetAlertConfig):
 
 
 class MemoryConfig(PresetAlertConfig):
-    """``HighMemoryUsage``: memory used above ``bound`` (node: of MemTotal; process: of
+    """``MemoryUsageHigh``: memory used above ``bound`` (node: of MemTotal; process: of
     ``memory_limit_bytes``)."""
 
-    bound: float = Field(gt=0, lt=1)
+    bound: float = Field(default=0.85, gt=0, lt=1)
+
+
+class MemoryCriticalConfig(MemoryConfig):
+    """``MemoryUsageCritical``: as ``memory_warning``, a higher bound, critical."""
+
+    severity: str = Field(default="critical", pattern=NAME_PATTERN)
+    bound: float = Field(default=0.90, gt=0, lt=1)
 
 
 class PerformancePresetConfig(PresetGroupConfig):
@@ -288,10 +295,8 @@ class PerformancePresetConfig(PresetGroupConfig):
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     error_rate: ErrorRateConfig = Field(default_factory=ErrorRateConfig)
     cpu: CpuConfig = Field(default_factory=CpuConfig)
-    memory_warning: MemoryConfig = Field(default_factory=lambda: MemoryConfig(bound=0.85))
-    memory_critical: MemoryConfig = Field(
-        default_factory=lambda: MemoryConfig(bound=0.90, severity="critical")
-    )
+    memory_warning: MemoryConfig = Field(default_factory=MemoryConfig)
+    memory_critical: MemoryCriticalConfig = Field(default_factory=MemoryCriticalConfig)
 
     @model_validator(mode="after")
     def _memory_limit(self) -> PerformancePresetConfig:
@@ -384,7 +389,14 @@ class OrderVolumeConfig(PresetAlertConfig):
 class PaymentFailuresConfig(PresetAlertConfig):
     """``PaymentFailuresHigh``: failed payments over all payments above ``bound``."""
 
-    bound: float = Field(gt=0, lt=1)
+    bound: float = Field(default=0.02, gt=0, lt=1)
+
+
+class PaymentFailuresCriticalConfig(PaymentFailuresConfig):
+    """``PaymentFailuresCritical``: as ``payment_failures_warning``, a higher bound, critical."""
+
+    severity: str = Field(default="critical", pattern=NAME_PATTERN)
+    bound: float = Field(default=0.05, gt=0, lt=1)
 
 
 class BusinessPresetConfig(PresetGroupConfig):
@@ -395,11 +407,9 @@ class BusinessPresetConfig(PresetGroupConfig):
     payments_total_metric: Metric | None = Field(default=None, description="A counter.")
     payments_window: PositiveDuration = Field(default=300.0)
     payments_by: LabelNames = Field(default_factory=list)
-    payment_failures_warning: PaymentFailuresConfig = Field(
-        default_factory=lambda: PaymentFailuresConfig(bound=0.02)
-    )
-    payment_failures_critical: PaymentFailuresConfig = Field(
-        default_factory=lambda: PaymentFailuresConfig(bound=0.05, severity="critical")
+    payment_failures_warning: PaymentFailuresConfig = Field(default_factory=PaymentFailuresConfig)
+    payment_failures_critical: PaymentFailuresCriticalConfig = Field(
+        default_factory=PaymentFailuresCriticalConfig
     )
 
     @model_validator(mode="after")
@@ -452,6 +462,13 @@ class BackupCheckFailedConfig(PresetAlertConfig):
     for_: Duration = Field(default=0.0, alias="for")
 
 
+class RestoreTestFailedConfig(BackupCheckFailedConfig):
+    """``BackupRestoreTestFailed``: the newest good backup of a target failed its restore
+    test (critical: it may not restore)."""
+
+    severity: str = Field(default="critical", pattern=NAME_PATTERN)
+
+
 class BackupSizeDropConfig(PresetAlertConfig):
     """``BackupSizeDropped``: a target's newest backup is under ``ratio`` times the largest
     of its backups in the stale bound before (the previous one)."""
@@ -469,9 +486,7 @@ class BackupsPresetConfig(PresetGroupConfig):
     )
     stale: BackupStaleConfig = Field(default_factory=BackupStaleConfig)
     verify_failed: BackupCheckFailedConfig = Field(default_factory=BackupCheckFailedConfig)
-    restore_test_failed: BackupCheckFailedConfig = Field(
-        default_factory=lambda: BackupCheckFailedConfig(severity="critical")
-    )
+    restore_test_failed: RestoreTestFailedConfig = Field(default_factory=RestoreTestFailedConfig)
     size_drop: BackupSizeDropConfig = Field(default_factory=BackupSizeDropConfig)
 
 
