@@ -18,7 +18,7 @@ degradation levels) run in the validation step (:mod:`buttress.alerting.presets`
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -84,6 +84,18 @@ def _labels_problems(
                 ((*where, key), f"label {key!r} is set by the preset itself (use the field)")
             )
     return found
+
+
+def _severity(default: str) -> Any:
+    return Field(
+        default=default, pattern=NAME_PATTERN, description="An alertmanager severity tier."
+    )
+
+
+def _for(default: float) -> Any:
+    return Field(
+        default=default, alias="for", description="How long the condition holds before it fires."
+    )
 
 
 class PresetAlertConfig(Section):
@@ -156,7 +168,7 @@ LabelNames = Annotated[list[str], AfterValidator(_label_names)]
 class TargetDownConfig(PresetAlertConfig):
     """``TargetDown``: a scrape target's ``up`` is 0 (keeps its job and instance)."""
 
-    severity: str = Field(default="critical", pattern=NAME_PATTERN)
+    severity: str = _severity("critical")
 
 
 DatabaseKind = Literal["postgresql", "mariadb", "redis"]
@@ -168,14 +180,14 @@ class DatabaseUnreachableConfig(PresetAlertConfig):
     own health checks of those types (``buttress_health_check_up``) when ``health.checks`` has
     some, else from the standard exporters' ``pg_up``, ``mysql_up``, ``redis_up``."""
 
-    severity: str = Field(default="critical", pattern=NAME_PATTERN)
-    for_: Duration = Field(default=120.0, alias="for")
+    severity: str = _severity("critical")
+    for_: Duration = _for(120.0)
     source: Literal["auto", "health_checks", "exporters"] = Field(
         default="auto",
         description="auto: buttress's health checks of that type if any, else the exporter's.",
     )
     kinds: list[DatabaseKind] = Field(
-        default_factory=lambda: list(DATABASE_KINDS),
+        default=list(DATABASE_KINDS),
         description="The databases to alert on.",
     )
     postgresql_metric: Metric = Field(default="pg_up", description="postgres_exporter's up gauge.")
@@ -186,7 +198,7 @@ class DatabaseUnreachableConfig(PresetAlertConfig):
 class PodRestartingConfig(PresetAlertConfig):
     """``PodRestarting``: a container restarted more than ``restarts`` times in ``window``."""
 
-    for_: Duration = Field(default=0.0, alias="for")
+    for_: Duration = _for(0.0)
     metric: Metric = Field(default="kube_pod_container_status_restarts_total")
     restarts: int = Field(default=2, ge=0, description="More restarts than this fire.")
     window: PositiveDuration = Field(default=900.0, description="Counted over.")
@@ -208,34 +220,34 @@ class SystemPresetConfig(PresetGroupConfig):
 class LatencyConfig(PresetAlertConfig):
     """``HighLatencyP99``: the ``quantile`` of a histogram above ``bound`` seconds."""
 
-    for_: Duration = Field(default=600.0, alias="for")
+    for_: Duration = _for(600.0)
     histogram: Metric = Field(
         default=metric_names.HTTP_REQUEST_DURATION, description="Its name, without _bucket."
     )
     quantile: float = Field(default=0.99, gt=0, lt=1)
     bound: float = Field(default=1.0, gt=0, description="Seconds.")
     window: PositiveDuration = Field(default=300.0, description="The rate's range.")
-    by: LabelNames = Field(default_factory=lambda: ["job", "instance"])
+    by: LabelNames = Field(default=["job", "instance"])
 
 
 class ErrorRateConfig(PresetAlertConfig):
     """``HighErrorRate``: errors over all requests above ``bound``."""
 
-    severity: str = Field(default="critical", pattern=NAME_PATTERN)
+    severity: str = _severity("critical")
     metric: Metric = Field(
         default=f"{metric_names.HTTP_REQUESTS}_total", description="Requests (a counter)."
     )
     errors_match: dict[str, str] = Field(
-        default_factory=lambda: {"status": "5.."},
+        default={"status": "5.."},
         description="Regex label matchers that pick the errors among the requests.",
     )
     errors_sample: dict[str, str] = Field(
-        default_factory=lambda: {"status": "500"},
+        default={"status": "500"},
         description="A value of each errors_match label that matches it (for the tests).",
     )
     bound: float = Field(default=0.05, gt=0, lt=1, description="Fraction of requests.")
     window: PositiveDuration = Field(default=300.0)
-    by: LabelNames = Field(default_factory=lambda: ["job", "instance"])
+    by: LabelNames = Field(default=["job", "instance"])
 
     @model_validator(mode="after")
     def _samples(self) -> ErrorRateConfig:
@@ -277,7 +289,7 @@ class MemoryConfig(PresetAlertConfig):
 class MemoryCriticalConfig(MemoryConfig):
     """``MemoryUsageCritical``: as ``memory_warning``, a higher bound, critical."""
 
-    severity: str = Field(default="critical", pattern=NAME_PATTERN)
+    severity: str = _severity("critical")
     bound: float = Field(default=0.90, gt=0, lt=1)
 
 
@@ -315,11 +327,11 @@ class PerformancePresetConfig(PresetGroupConfig):
 class FailedLoginsConfig(PresetAlertConfig):
     """``FailedLoginsHigh``: failed logins (a counter the user names) above ``per_minute``."""
 
-    for_: Duration = Field(default=120.0, alias="for")
+    for_: Duration = _for(120.0)
     metric: Metric | None = Field(default=None, description="Failed logins (a counter).")
     per_minute: float = Field(default=5.0, gt=0)
     window: PositiveDuration = Field(default=300.0)
-    by: LabelNames = Field(default_factory=lambda: ["job", "instance"])
+    by: LabelNames = Field(default=["job", "instance"])
 
 
 class RateLimitSurgeConfig(PresetAlertConfig):
@@ -332,7 +344,7 @@ class RateLimitSurgeConfig(PresetAlertConfig):
     factor: float = Field(default=3.0, gt=0)
     window: PositiveDuration = Field(default=300.0)
     baseline: PositiveDuration = Field(default=3600.0)
-    by: LabelNames = Field(default_factory=lambda: ["job", "instance", "policy"])
+    by: LabelNames = Field(default=["job", "instance", "policy"])
 
     @model_validator(mode="after")
     def _baseline(self) -> RateLimitSurgeConfig:
@@ -378,7 +390,7 @@ class OrderVolumeConfig(PresetAlertConfig):
     """``OrderVolumeDropped``: orders per second over ``window`` under ``1 - drop`` times the
     same hour ``compare_to`` earlier (a week, or a day)."""
 
-    for_: Duration = Field(default=900.0, alias="for")
+    for_: Duration = _for(900.0)
     metric: Metric | None = Field(default=None, description="Orders (a counter).")
     drop: float = Field(default=0.5, gt=0, lt=1, description="The fraction lost that fires.")
     compare_to: PositiveDuration = Field(default=7 * 86400.0, description="1w or 1d.")
@@ -395,7 +407,7 @@ class PaymentFailuresConfig(PresetAlertConfig):
 class PaymentFailuresCriticalConfig(PaymentFailuresConfig):
     """``PaymentFailuresCritical``: as ``payment_failures_warning``, a higher bound, critical."""
 
-    severity: str = Field(default="critical", pattern=NAME_PATTERN)
+    severity: str = _severity("critical")
     bound: float = Field(default=0.05, gt=0, lt=1)
 
 
@@ -446,8 +458,8 @@ class BackupStaleConfig(PresetAlertConfig):
     interval (the longest gap between runs of its ``schedule``), or ``max_age``; and
     ``BackupNeverSucceeded``: a target without any successful backup for that long."""
 
-    severity: str = Field(default="critical", pattern=NAME_PATTERN)
-    for_: Duration = Field(default=0.0, alias="for")
+    severity: str = _severity("critical")
+    for_: Duration = _for(0.0)
     factor: float = Field(default=1.5, ge=1)
     max_age: dict[str, PositiveDuration] = Field(
         default_factory=dict,
@@ -459,21 +471,21 @@ class BackupCheckFailedConfig(PresetAlertConfig):
     """``BackupVerifyFailed`` / ``BackupRestoreTestFailed``: the newest good backup of a
     target failed its checksum verification / its restore test."""
 
-    for_: Duration = Field(default=0.0, alias="for")
+    for_: Duration = _for(0.0)
 
 
 class RestoreTestFailedConfig(BackupCheckFailedConfig):
     """``BackupRestoreTestFailed``: the newest good backup of a target failed its restore
     test (critical: it may not restore)."""
 
-    severity: str = Field(default="critical", pattern=NAME_PATTERN)
+    severity: str = _severity("critical")
 
 
 class BackupSizeDropConfig(PresetAlertConfig):
     """``BackupSizeDropped``: a target's newest backup is under ``ratio`` times the largest
     of its backups in the stale bound before (the previous one)."""
 
-    for_: Duration = Field(default=0.0, alias="for")
+    for_: Duration = _for(0.0)
     ratio: float = Field(default=0.5, gt=0, lt=1)
     kind: Literal["stored", "raw"] = Field(default="stored", description="Which size.")
 
@@ -501,7 +513,7 @@ class DegradationConfig(PresetAlertConfig):
     """``DegradationLevelHigh``: the degradation level at or above ``level`` (a name of
     ``health.degradation``'s levels, or its index: 1 is the first level past normal)."""
 
-    for_: Duration = Field(default=60.0, alias="for")
+    for_: Duration = _for(60.0)
     level: int | str = Field(default=1, description="Name or index (>= 1).")
 
     @field_validator("level")
@@ -522,7 +534,7 @@ class StateStoreFallbackConfig(PresetAlertConfig):
     """``StateStoreFallback``: a policy with shared state is not using the Redis store (its
     on_store_failure mode: local, allow or deny)."""
 
-    for_: Duration = Field(default=60.0, alias="for")
+    for_: Duration = _for(60.0)
 
 
 class ButtressPresetConfig(PresetGroupConfig):
