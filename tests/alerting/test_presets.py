@@ -473,3 +473,26 @@ def test_promtool_lints_every_generated_rule_file_clean(tmp_path: Path) -> None:
     )
     assert result.ok, result.output
     assert result.output.count("SUCCESS") == len(rules)
+
+
+# --- the docs ------------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "alerting" / "presets.md"
+
+
+def test_the_docs_yaml_example_loads_and_generates_every_group() -> None:
+    (example,) = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.DOTALL)
+    files = presets.generate(config(example))
+    assert [f.path for f in files if f.kind == "rules"] == [
+        f"rules/presets-{g}.yml" for g in presets.GROUPS
+    ]
+
+
+def test_the_docs_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
+    exec(compile(code, str(DOC), "exec"), {"__name__": "__docs__"})  # noqa: S102  # our own docs
+    assert capsys.readouterr().out.splitlines() == [
+        "rules rules/presets-system.yml",
+        "rules-test tests/presets-system.yml",
+        "    expr: up == 0",
+    ]
