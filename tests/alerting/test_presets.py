@@ -423,12 +423,34 @@ def test_the_checked_names_come_from_metric_names() -> None:
             "alerting.presets.system.database_unreachable.source: health_checks: health.checks "
             "has no check of type postgresql, mariadb, redis",
         ),
+        (
+            "performance: {memory_warning: {bound: 0.95}}",
+            "alerting.presets.performance.memory_warning.bound: must be under memory_critical's "
+            "bound",
+        ),
+        (
+            "business: {payment_failures_critical: {bound: 0.01}}",
+            "alerting.presets.business.payment_failures_warning.bound: must be under "
+            "payment_failures_critical's bound",
+        ),
     ],
 )
 def test_bad_presets_are_errors_naming_the_field(presets_yaml: str, expected: str) -> None:
     text = "alerting:\n  presets:\n    " + presets_yaml + "\n" + BACKUP
     found = issues(text)
     assert any(expected in issue for issue in found), found
+
+
+def test_database_checks_of_each_listed_kind_are_needed_with_source_health_checks() -> None:
+    text = HEALTH + (
+        "alerting:\n  presets:\n    system:\n      enabled: true\n"
+        "      database_unreachable: {source: health_checks, kinds: [postgresql, redis]}\n"
+    )
+    (issue,) = issues(text)
+    assert "has no check of type redis (list only the kinds it checks" in issue
+    fixed = text.replace("[postgresql, redis]", "[postgresql]")
+    alerts = _by_alert(config(fixed))
+    assert set(alerts) == {"TargetDown", "PostgresqlUnreachable", "PodRestarting"}
 
 
 def test_a_degradation_level_past_the_last_is_an_error() -> None:

@@ -61,6 +61,42 @@ alerting:
 """
 )
 
+EDGES = (
+    BACKUP.replace('"0 3 * * *"', '"*/30 * * * *"')
+    + """
+alerting:
+  presets:
+    system:
+      enabled: true
+      pod_restarting: {restarts: 50, window: 5m}
+      database_unreachable: {for: 0s}
+    performance:
+      enabled: true
+      latency: {quantile: 0.999, bound: 0.005, by: []}
+      error_rate: {bound: 0.9}
+      cpu: {bound: 0.99, window: 2m}
+      memory_warning: {bound: 0.98}
+      memory_critical: {bound: 0.99}
+    security:
+      enabled: true
+      failed_logins: {metric: logins_failed_total, per_minute: 0.5}
+      rate_limit_surge: {min_rate: 0, factor: 10, baseline: 3h}
+    business:
+      enabled: true
+      order_volume: {metric: orders_total, drop: 0.95, compare_to: 1d, window: 10m, for: 0s}
+      payments_failed_metric: payments_failed_total
+      payments_total_metric: payments_total
+      payment_failures_warning: {bound: 0.9}
+      payment_failures_critical: {bound: 0.99}
+    backups: {enabled: true, size_drop: {ratio: 0.9}}
+    buttress:
+      enabled: true
+      health_score: {bound: 100}
+      degradation: {level: 3}
+      breaker_open: {for: 0s}
+"""
+)
+
 
 def _write(cfg: ButtressConfig, out: Path) -> list[str]:
     groups = []
@@ -82,7 +118,7 @@ def _names(out: Path, group: str) -> list[str]:
     return [test["name"] for test in body["tests"]]
 
 
-@pytest.mark.parametrize("text", [EVERY_GROUP, TUNED], ids=["defaults", "tuned"])
+@pytest.mark.parametrize("text", [EVERY_GROUP, TUNED, EDGES], ids=["defaults", "tuned", "edges"])
 def test_the_generated_tests_pass(tmp_path: Path, text: str) -> None:
     groups = _write(config(text), tmp_path)
     assert groups == list(presets.GROUPS)

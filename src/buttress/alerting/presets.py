@@ -419,6 +419,7 @@ def _performance(g: _Group, config: ButtressConfig) -> None:
         base = _with_by({"job": "api", "instance": "api-1:8000"}, err.by)
         ok = {**base, **dict.fromkeys(err.errors_sample, "ok")}
         bad = {**base, **err.errors_sample}
+        failing = math.ceil(100 * (1 + err.bound) / 2)  # errors per 100 requests: over bound
         g.add(
             err,
             "HighErrorRate",
@@ -429,8 +430,8 @@ def _performance(g: _Group, config: ButtressConfig) -> None:
             Scenario(
                 "failing",
                 (
-                    g.series(err.metric, ok, f"0+60x{n}"),
-                    g.series(err.metric, bad, f"0+60x{n}"),
+                    g.series(err.metric, ok, f"0+{100 - failing}x{n}"),
+                    g.series(err.metric, bad, f"0+{failing}x{n}"),
                 ),
                 n,
                 (_kept({**base, **g.match}, err.by),),
@@ -529,6 +530,7 @@ def _security(g: _Group, config: ButtressConfig) -> None:
         n = g.steps(logins.window + logins.for_) + 5
         base = _with_by({"job": "auth", "instance": "auth-1:8000"}, logins.by)
         per_step = math.ceil(logins.per_minute * 2 * g.step / 60) + 1
+        quiet = math.floor(logins.per_minute * g.step / 60 / 2)  # half the bound, or none
         g.add(
             logins,
             "FailedLoginsHigh",
@@ -543,7 +545,7 @@ def _security(g: _Group, config: ButtressConfig) -> None:
                 n,
                 (_kept({**base, **g.match}, logins.by),),
             ),
-            Scenario("quiet", (g.series(metric, base, f"0+1x{n}"),), n),
+            Scenario("quiet", (g.series(metric, base, f"0+{quiet}x{n}"),), n),
             metrics=(metric,),
         )
     if c.rate_limit_surge.enabled:
@@ -1037,11 +1039,14 @@ def check(config: ButtressConfig) -> list[tuple[tuple[str | int, ...], str]]:
     db = presets.system.database_unreachable
     if presets.system.enabled and db.enabled and db.source == "health_checks":
         types = {c.type for c in config.health.checks}
-        if not types & set(db.kinds):
+        lacking = [kind for kind in db.kinds if kind not in types]
+        if lacking:
             found.append(
                 (
                     ("system", "database_unreachable", "source"),
-                    "health_checks: health.checks has no check of type " + ", ".join(db.kinds),
+                    "health_checks: health.checks has no check of type "
+                    + ", ".join(lacking)
+                    + " (list only the kinds it checks, or source: auto)",
                 )
             )
     return found

@@ -312,6 +312,15 @@ class PerformancePresetConfig(PresetGroupConfig):
 
     @model_validator(mode="after")
     def _memory_limit(self) -> PerformancePresetConfig:
+        if (
+            self.memory_warning.enabled
+            and self.memory_critical.enabled
+            and self.memory_warning.bound >= self.memory_critical.bound
+        ):
+            raise_at(
+                "performance",
+                [(("memory_warning", "bound"), "must be under memory_critical's bound")],
+            )
         memory = self.memory_warning.enabled or self.memory_critical.enabled
         if self.enabled and memory and self.resources == "process" and not self.memory_limit_bytes:
             raise_at(
@@ -426,6 +435,17 @@ class BusinessPresetConfig(PresetGroupConfig):
 
     @model_validator(mode="after")
     def _named(self) -> BusinessPresetConfig:
+        warning, critical = self.payment_failures_warning, self.payment_failures_critical
+        if warning.enabled and critical.enabled and warning.bound >= critical.bound:
+            raise_at(
+                "business",
+                [
+                    (
+                        ("payment_failures_warning", "bound"),
+                        "must be under payment_failures_critical's bound",
+                    )
+                ],
+            )
         if not self.enabled:
             return self
         missing: list[tuple[tuple[str | int, ...], str]] = []
