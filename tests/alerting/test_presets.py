@@ -167,7 +167,7 @@ def test_the_documented_defaults() -> None:
     (down,) = alerts["TargetDown"]
     assert (down["expr"], down["for"], down["labels"]["severity"]) == ("up == 0", "5m", "critical")
     (pg,) = alerts["PostgresqlUnreachable"]  # buttress's own check of that type
-    assert pg["expr"] == 'buttress_health_check_up{check=~"main\\\\-db"} == 0'
+    assert pg["expr"] == 'buttress_health_check_up{check=~"main-db"} == 0'
     (redis,) = alerts["RedisUnreachable"]  # no redis check: the exporter's
     assert redis["expr"] == "redis_up == 0"
     (p99,) = alerts["HighLatencyP99"]
@@ -412,6 +412,11 @@ def test_the_checked_names_come_from_metric_names() -> None:
         (
             "backups: {enabled: true, stale: {max_age: {web: 1d}}}",
             "alerting.presets.backups.stale.max_age.web: 'web' is not one of backup.targets",
+        ),
+        (
+            "backups: {enabled: true, size_drop: {for: 2d}}",
+            "alerting.presets.backups.size_drop.for: must be shorter than the bound of target "
+            "'db' (1d12h)",
         ),
         (
             "buttress: {enabled: true, degradation: {level: PURPLE}}",

@@ -52,7 +52,7 @@ alerting:
       enabled: true
       targets: [site, manual]
       stale: {max_age: {manual: 2h}, factor: 2}
-      size_drop: {ratio: 0.25, kind: raw}
+      size_drop: {ratio: 0.25, kind: raw, for: 1h}
     buttress:
       enabled: true
       degradation: {level: 2, for: 30s}

@@ -115,8 +115,12 @@ def _selector(
     return metric + ("{" + ", ".join(parts) + "}" if parts else "")
 
 
+_REGEX_SPECIAL = re.compile(r"([\\.^$*+?()\[\]{}|])")
+
+
 def _alternation(values: Iterable[str]) -> str:
-    return "|".join(re.escape(v) for v in values)
+    """A PromQL (RE2) regex matching exactly ``values`` (names: only ``.`` needs escaping)."""
+    return "|".join(_REGEX_SPECIAL.sub(r"\\\1", v) for v in values)
 
 
 def _number(value: float) -> str:
@@ -690,18 +694,21 @@ def backup_bounds(config: ButtressConfig) -> dict[str, tuple[float, str]]:
     return out
 
 
-def _backup_step(bounds: Mapping[str, tuple[float, str]]) -> int:
-    """The tests' step: 1/200 of the shortest bound in whole minutes (a weekly target's test
-    runs 200 steps, not 15,000 minutes)."""
+def _backup_step(bounds: Mapping[str, tuple[float, str]], size_for: float) -> int:
+    """The tests' step: a third of the shortest bound (less the size alert's ``for``), in whole
+    minutes: a daily target's tests run a few steps of 12h, not 2,000 minutes. Every backup
+    rule reads gauges at the very times the synthetic samples are, so no rate window needs
+    finer samples; the shrunk size and the previous one are both within the bound."""
     if not bounds:
         return 60
-    return max(60, math.floor(min(b for b, _ in bounds.values()) / 200 / 60) * 60)
+    shortest = min(bound - size_for for bound, _ in bounds.values())
+    return max(60, math.floor(shortest / 3 / 60) * 60)
 
 
 def _backups(g: _Group, config: ButtressConfig) -> None:
     c: BackupsPresetConfig = g.config  # type: ignore[assignment]
     bounds = backup_bounds(config)
-    g.step = _backup_step(bounds)
+    g.step = _backup_step(bounds, c.size_drop.for_ if c.size_drop.enabled else 0.0)
     where = {"job": "buttress", "instance": "buttress-1:8000"}
     chosen = c.targets if c.targets is not None else [t.name for t in config.backup.targets]
     last, failures = names.BACKUP_LAST_SUCCESS, f"{names.BACKUP_FAILURES}_total"
@@ -754,7 +761,8 @@ def _backups(g: _Group, config: ButtressConfig) -> None:
             s = c.size_drop
             sized = {**where, **t, "kind": s.kind}
             selector = g.sel(size, {**t, "kind": s.kind})
-            n = g.steps(s.for_) + 10
+            n = 3  # steps at the previous size; then the new size for `for`, and a step
+            m = g.steps(s.for_)
             g.add(
                 s,
                 "BackupSizeDropped",
@@ -767,11 +775,11 @@ def _backups(g: _Group, config: ButtressConfig) -> None:
                 f"largest in the {prom_duration(bound)} before: data lost upstream?",
                 Scenario(
                     "shrunk",
-                    (g.series(size, sized, f"1000x{n} {math.floor(500 * s.ratio)}x{n}"),),
-                    2 * n,
+                    (g.series(size, sized, f"1000x{n} {math.floor(500 * s.ratio)}x{m}"),),
+                    n + m + 1,
                     ({**sized, **g.match},),
                 ),
-                Scenario("grown", (g.series(size, sized, f"1000x{n} 1100x{n}"),), 2 * n),
+                Scenario("grown", (g.series(size, sized, f"1000x{n} 1100x{m}"),), n + m + 1),
                 metrics=(size,),
                 labels=t,
             )
@@ -1009,6 +1017,17 @@ def check(config: ButtressConfig) -> list[tuple[tuple[str | int, ...], str]]:
                         "its newest backup must not exceed)",
                     )
                 )
+        if backups.size_drop.enabled and backups.size_drop.for_ > 0:
+            for name, (bound, _) in backup_bounds(config).items():
+                if backups.size_drop.for_ >= bound:
+                    found.append(
+                        (
+                            ("backups", "size_drop", "for"),
+                            f"must be shorter than the bound of target {name!r} "
+                            f"({prom_duration(bound)}): the previous size is looked for within it",
+                        )
+                    )
+                    break
         for name in backups.stale.max_age:
             if name not in known:
                 found.append(
