@@ -109,6 +109,7 @@ def test_one_rule_file_and_one_test_file_per_enabled_group() -> None:
     tests = yaml.safe_load(files[1].content)
     assert tests["rule_files"] == ["../rules/presets-system.yml"]
     assert files == presets.generate(config(EVERY_GROUP))  # stable output
+    assert set(files) <= set(generate(config(EVERY_GROUP)))  # part of the whole output
 
 
 def test_every_alert_carries_the_label_contract() -> None:
