@@ -459,6 +459,13 @@ def test_database_checks_of_each_listed_kind_are_needed_with_source_health_check
     assert set(alerts) == {"TargetDown", "PostgresqlUnreachable", "PodRestarting"}
 
 
+def test_backups_enabled_without_any_backup_target_is_an_error() -> None:
+    (issue,) = issues("alerting:\n  presets:\n    backups: {enabled: true}\n")
+    assert issue == (
+        "buttress.yaml:3:24 alerting.presets.backups.enabled: no backup.targets to alert on"
+    )
+
+
 def test_a_degradation_level_past_the_last_is_an_error() -> None:
     text = HEALTH + "alerting:\n  presets:\n    buttress: {enabled: true, degradation: {level: 4}}"
     (issue,) = issues(text)

@@ -295,8 +295,11 @@ def _with_by(labels: Mapping[str, str], by: Sequence[str]) -> dict[str, str]:
 # --- system --------------------------------------------------------------------------------
 
 
-_DB_ALERTS = {"postgresql": "PostgresqlUnreachable", "mariadb": "MariadbUnreachable"}
-_DB_ALERTS["redis"] = "RedisUnreachable"
+_DB_ALERTS = {
+    "postgresql": "PostgresqlUnreachable",
+    "mariadb": "MariadbUnreachable",
+    "redis": "RedisUnreachable",
+}
 _DB_TITLES = {"postgresql": "PostgreSQL", "mariadb": "MariaDB", "redis": "Redis"}
 
 
