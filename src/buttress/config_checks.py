@@ -21,6 +21,7 @@ def register_domain_checks() -> None:
     harmless)."""
     register_check("resilience", _resilience)
     register_check("backup", _backup)
+    register_check("alerting.presets", _alert_presets)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -42,3 +43,12 @@ def _backup(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
     return [
         Problem(path, message) for path, message in check_backup(section, check_files=check_files)
     ]
+
+
+def _alert_presets(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    presets = config.alerting.presets
+    if not (presets.backups.enabled or presets.buttress.enabled or presets.system.enabled):
+        return []
+    from buttress.alerting.presets import check
+
+    return [Problem(("alerting", "presets", *path), message) for path, message in check(config)]

@@ -12,7 +12,13 @@ import buttress.config
 
 CONFIG_DIR = Path(buttress.config.__file__).parent
 # the only buttress modules the configuration may use: itself and dependency-free helpers
-ALLOWED = ("buttress.config", "buttress.errors", "buttress.secrets", "buttress._levels")
+ALLOWED = (
+    "buttress.config",
+    "buttress.errors",
+    "buttress.secrets",
+    "buttress._levels",
+    "buttress.metric_names",  # names only (the presets check theirs against it)
+)
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
