@@ -35,7 +35,7 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     runner.register(Job("broken", At(dt.datetime.now(dt.UTC)), "broken", timeout=30))
     runner.start()
     try:
-        wait_until(lambda: len(runner.runs("tick")) >= 2 and runner.runs("broken"), "runs")
+        wait_until(lambda: len(runner.runs("tick")) >= 2 and bool(runner.runs("broken")), "runs")
         yield data
     finally:
         runner.stop()
