@@ -34,7 +34,8 @@ def test_no_secret_reaches_the_explanation() -> None:
     assert SECRET not in text
     assert "pw-in-url" not in text
     assert "InternalError" in text
-    assert "pw-in-url" not in repr(ENDPOINT) and SECRET not in repr(ENDPOINT)
+    assert "pw-in-url" not in repr(ENDPOINT)
+    assert SECRET not in repr(ENDPOINT)
     assert ENDPOINT.where("b", "p") == "s3://b/p at http://user:***@s3.local:9000"
 
 
