@@ -232,12 +232,23 @@ def _worker(name: str, seconds: float, start: float, out: Any) -> None:
         fn()
     while time.time() < start:
         time.sleep(0.001)
+    start = max(start, time.time())  # a worker that started late (a loaded host) runs its own
     count = 0
     end = start + seconds
     while time.time() < end:
         fn()
         count += 1
     out.put(count / seconds)
+
+
+def _unavailable(name: str) -> str | None:
+    """Why a case cannot run here (a peer that is not installed), or ``None``: checked before
+    the worker processes start, which would otherwise die and leave the parent waiting."""
+    try:
+        CASES[name]()
+    except ImportError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def run_processes(names: list[str], procs: int, seconds: float) -> dict[str, float]:
@@ -331,11 +342,14 @@ def main() -> int:
         "pyrate-limiter RedisBucket",
         "throttled-py GCRA",
     ]
-    totals = run_processes(names, args.procs, args.seconds)
+    missing = {name: error for name in names if (error := _unavailable(name))}
+    totals = run_processes([n for n in names if n not in missing], args.procs, args.seconds)
     print(f"\n{args.procs} processes, sync, {args.seconds:g} s each")
     print(f"{'case':36} {'ratio to PING':>14} {'decisions/s':>12}")
     for name, total in totals.items():
         print(f"{name:36} {total / totals['redis-py PING (floor)']:14.2f} {total:12.0f}")
+    for name, error in missing.items():
+        print(f"{name:36} n/a ({error})")
     breaker = run_breaker(args.rounds, 200_000 if not args.quick else 50_000)
     print("\nclosed circuit breaker, success path (ns per call, median of rounds' best)")
     for name, ns in breaker.items():

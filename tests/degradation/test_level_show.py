@@ -68,6 +68,7 @@ def test_show_gives_the_fleet_level_and_the_replica_that_reported_it(
     replica.share(store)
     try:
         assert replica.evaluate().level == "YELLOW"
+        assert replica._shared is not None
         member = replica._shared.member
 
         def shown() -> dict[str, object]:
@@ -82,7 +83,8 @@ def test_show_gives_the_fleet_level_and_the_replica_that_reported_it(
         assert first.startswith("in force: at least YELLOW (fleet level) since ")
         assert f" UTC, reported by replica {member}; 1 live replica report(s);" in first
     finally:
-        replica._shared.close()
+        if replica._shared is not None:
+            replica._shared.close()
         store.close()
 
 
@@ -141,7 +143,8 @@ def test_show_gives_since_when_the_fleet_level_holds(
         wait_until(lambda: shown().get("level") == "GREEN", "the fleet back to GREEN")
         assert shown()["since"] == iso(started + 30)
     finally:
-        replica._shared.close()
+        if replica._shared is not None:
+            replica._shared.close()
         store.close()
 
 

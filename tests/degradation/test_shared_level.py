@@ -62,7 +62,9 @@ def test_the_hottest_replica_sets_the_fleet_level(own_redis: OwnRedis) -> None:
     hot["value"] = 99
     a.evaluate()
     wait_until(lambda: b.state.level == "RED", "RED")
-    a._shared.store.agent.unregister(a._shared)  # the hot replica dies (stops reporting)
+    shared = a._shared
+    assert shared is not None
+    shared.store.agent.unregister(shared)  # the hot replica dies (stops reporting)
     b.evaluate()
     wait_until(lambda: b.state.level == "GREEN", "the dead replica's report to expire", timeout=5)
     b.set_override("RED", "test", 60)
@@ -78,8 +80,10 @@ def test_without_redis_each_replica_follows_its_own_level(own_redis: OwnRedis) -
     wait_until(lambda: b.state.level == "GREEN", "B to fall back to its own level")
     assert a.evaluate().level == "YELLOW"
     own_redis.start()
-    a._shared.report(2)  # any change is announced again once Redis answers
-    a._shared.report(1)
+    shared = a._shared
+    assert shared is not None
+    shared.report(2)  # any change is announced again once Redis answers
+    shared.report(1)
     wait_until(lambda: b.state.level == "YELLOW", "sharing again")
 
 

@@ -15,11 +15,29 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from buttress.resilience import CircuitBreaker, RateLimiter
+from buttress.resilience.rate_limit import (
+    GCRA,
+    FixedWindow,
+    LeakyBucket,
+    SlidingWindowCounter,
+    SlidingWindowLog,
+    TokenBucket,
+)
 from buttress.state import RedisStore, StoreUnavailableError
 from tests.conftest import wait_until
 from tests.state.conftest import ClusterNodes, drop_prefix
 
-LUA = ("token_bucket", "gcra", "fixed_window", "sliding_log", "sliding_counter", "leaky_bucket")
+LUA = [
+    algorithm.lua
+    for algorithm in (
+        TokenBucket(1),
+        GCRA(1),
+        FixedWindow(1),
+        SlidingWindowLog(1),
+        SlidingWindowCounter(1),
+        LeakyBucket(1),
+    )
+]
 
 
 def _limiters(store: RedisStore, count: int, **kwargs: object) -> list[RateLimiter]:
@@ -253,7 +271,8 @@ def test_the_shared_degradation_level_reaches_every_replica_on_a_cluster(
         assert b.state.reasons[0] == "another replica is at YELLOW"
     finally:
         for controller in (a, b):
-            controller._shared.close()
-            controller._shared.store.close()
+            if controller._shared is not None:
+                controller._shared.close()
+                controller._shared.store.close()
         flags.publish(None, frozenset(), {})
         drop_prefix(redis_cluster.url, "lvl")

@@ -17,8 +17,8 @@ import redis
 
 from buttress.config import load_text
 from buttress.resilience import RateLimiter
-from buttress.state import RedisStore, StoreUnavailableError, open_store
-from buttress.state._lua import SCRIPTS, Script
+from buttress.resilience.rate_limit import TokenBucket
+from buttress.state import RedisStore, Script, StoreUnavailableError, open_store
 from tests.conftest import OwnRedis, free_port, wait_until_redis_hangs
 
 
@@ -141,7 +141,7 @@ def test_tls_refuses_a_server_it_cannot_verify(tls_redis: tuple[str, Path]) -> N
 
 
 def _script() -> Script:
-    return SCRIPTS["token_bucket"]
+    return TokenBucket.lua
 
 
 def test_acl_user_and_a_wrong_password(own_redis: OwnRedis) -> None:

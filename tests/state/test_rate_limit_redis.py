@@ -149,9 +149,9 @@ def test_scripts_are_reloaded_when_redis_forgets_them(store: RedisStore) -> None
 
 
 def _scripts() -> list[Any]:
-    from buttress.state._lua import SCRIPTS
+    from buttress.state import scripts
 
-    return list(SCRIPTS.values())
+    return scripts.loaded()
 
 
 def test_acquire_waits_for_the_shared_permit(store: RedisStore) -> None:
@@ -333,8 +333,9 @@ def test_a_burst_at_one_instant_is_whole_at_todays_time(store: RedisStore, kind:
     wrong = []
     for rate in range(1, 60):
         if kind == "leaky_bucket":
-            args = RateLimiter.leaky_bucket(rate=rate, per=60.0).algorithm.lua_args()
-            codes = [store.limit(f"w{rate}", "k", kind, args, 1, True)[0] for _ in range(rate + 2)]
+            algorithm = RateLimiter.leaky_bucket(rate=rate, per=60.0).algorithm
+            args, lua = algorithm.lua_args(), algorithm.lua
+            codes = [store.limit(f"w{rate}", "k", lua, args, 1, True)[0] for _ in range(rate + 2)]
             granted = codes.count(2)
         else:
             limiter = getattr(RateLimiter, kind)(rate=rate, per=60.0, store=store, name=f"w{rate}")
@@ -363,7 +364,8 @@ def test_state_in_the_earlier_format_is_read(
     key = store.key("rl", "legacy", "k")
     store.client.set(key, repr(now * 1e6 + 3 * 100_000))  # 3 permits of 0.1 s
     args = limiter.algorithm.lua_args()
-    code, _, remaining, reset = store.limit("legacy", "k", kind, args, 1, kind == "leaky_bucket")
+    lua = limiter.algorithm.lua
+    code, _, remaining, reset = store.limit("legacy", "k", lua, args, 1, kind == "leaky_bucket")
     assert code == (2 if kind == "leaky_bucket" else 1)
     assert remaining == pytest.approx(6)
     assert reset == pytest.approx(0.4)

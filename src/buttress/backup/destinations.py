@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -25,20 +26,45 @@ class ObjectWriter(Protocol):
 
 
 class Destination(Protocol):
-    """One place a backup's objects go (a directory, a bucket...)."""
+    """One place a backup's objects go (a directory, a bucket...): every operation the
+    engine (write, copy, verify, restore) and prune use. Each raises :class:`BackupError`
+    naming the destination when the storage fails; keys are ``/``-separated, relative to the
+    destination's root, never absolute nor with ``..``."""
 
     name: str
 
-    def describe(self) -> str: ...
-    def writer(self, key: str) -> ObjectWriter: ...
-    def reader(self, key: str) -> BinaryIO: ...
-    def put(self, key: str, data: bytes) -> None: ...
-    def get(self, key: str) -> bytes: ...
-    def exists(self, key: str) -> bool: ...
-    def keys(self, prefix: str) -> list[str]: ...
-    def delete(self, key: str) -> None: ...
+    def describe(self) -> str:
+        """The name and where it is, for messages (no secrets)."""
+
+    def writer(self, key: str) -> ObjectWriter:
+        """A writer whose object appears under ``key`` only on ``commit()``."""
+
+    def reader(self, key: str) -> BinaryIO:
+        """The object at ``key``, to read (``BackupError`` when it is not there)."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` at ``key`` (atomically)."""
+
+    def get(self, key: str) -> bytes:
+        """The whole object at ``key``."""
+
+    def exists(self, key: str) -> bool:
+        """Whether a whole object is at ``key``."""
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (``""``: all), sorted."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object at ``key`` (no error when it is not there)."""
+
     def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when it is not there."""
+
+    def abort_unfinished(self, keep: Callable[[str], bool]) -> list[str]:
+        """Abort the unfinished writes that killed runs left (S3's multipart uploads), but
+        those whose key ``keep`` claims (live runs'); the keys aborted. A destination whose
+        unfinished writes are objects that :meth:`keys` lists returns ``[]``: prune removes
+        them with the run they belong to."""
 
 
 class _LocalWriter:
@@ -127,6 +153,11 @@ class LocalDestination:
     def size(self, key: str) -> int | None:
         path = self.path_of(key)
         return path.stat().st_size if path.is_file() else None
+
+    def abort_unfinished(self, keep: Callable[[str], bool]) -> list[str]:
+        """Nothing to abort: a killed run's ``.partial-`` files are objects :meth:`keys`
+        lists, which prune removes with the run they belong to."""
+        return []
 
     def delete(self, key: str) -> None:
         path = self.path_of(key)

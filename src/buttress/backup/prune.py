@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from buttress.backup.destinations import Destination
@@ -112,6 +113,11 @@ def plan_target(target: str, runs: Sequence[_Run], policy: RetentionPolicy) -> l
     return items
 
 
+def _of_live_run(live: set[str], key: str) -> bool:
+    """Is ``key`` (``target/backup_id/...``) an object of one of the ``live`` runs?"""
+    return key.split("/")[1] in live
+
+
 def backup_ids(destination: Destination, target: str) -> set[str]:
     """Ids of the backups of ``target`` that have any object in ``destination``."""
     found = set()
@@ -176,10 +182,9 @@ def run_prune(
             if unknown:
                 report.orphans[dest.name] = unknown
             leftovers |= {i for i in present if known.get(i) == "pruned"}
-            abort = getattr(dest, "abort_unfinished", None)
-            if abort is not None and not dry_run:
+            if not dry_run:
                 try:
-                    aborted = abort(lambda key, live=live: key.split("/")[1] in live)
+                    aborted = dest.abort_unfinished(partial(_of_live_run, live))
                 except BackupError as exc:
                     report.errors.append(str(exc))
                 else:

@@ -12,7 +12,9 @@ endpoint fails the request, and the run with it, in well under a minute with the
 (5 s, 15 s, 45 s: two attempts of 15 s). A destination that timed out is not asked to abort its
 unfinished upload (that would hang too): ``backup prune`` removes it later.
 
-boto3 is imported only when a destination is used (``pip install 'buttress[s3]'``).
+The client, its error translation and redaction are :mod:`buttress.platform.s3`'s (shared
+with the health S3 check); boto3 is imported only when a destination is used
+(``pip install 'buttress[s3]'``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any, BinaryIO
 
 from buttress.backup.destinations import ObjectWriter
 from buttress.backup.errors import BackupError
-from buttress.secrets import mask_url
+from buttress.errors import MissingDependencyError
+from buttress.platform import s3
+from buttress.platform.s3 import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, error_code
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -44,8 +48,6 @@ __all__ = [
 log = logging.getLogger("buttress.backup")
 
 _MIN_PART = 5 << 20  # S3's smallest part (but the last)
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_READ_TIMEOUT = 15.0
 DEFAULT_OBJECT_DEADLINE = 45.0
 _MAX_BACKOFF = 20.0  # botocore's standard retry mode waits at most this long between attempts
 
@@ -110,16 +112,15 @@ class S3Options:
     def __repr__(self) -> str:  # never the secret key
         return f"S3Options(bucket={self.bucket!r}, prefix={self.prefix!r})"
 
+    @property
+    def endpoint(self) -> s3.S3Endpoint:
+        """Where the service is and the credentials, as the shared client takes them."""
+        return s3.S3Endpoint(
+            self.endpoint_url, self.region, self.access_key_id, self.secret_access_key
+        )
+
 
 S3Settings = S3Options  # the name before the naming convention (docs/architecture.md)
-
-
-def error_code(exc: BaseException) -> str:
-    """The S3 error code of a boto error (``NoSuchKey``, ``404``...), or ``""``."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 class _Body:
@@ -263,10 +264,7 @@ class S3Destination:
 
     def describe(self) -> str:
         s = self.settings
-        where = f"s3://{s.bucket}/{s.prefix}".rstrip("/")
-        if s.endpoint_url:
-            where += f" at {mask_url(s.endpoint_url)}"
-        return f"{self.name} ({where})"
+        return f"{self.name} ({s.endpoint.where(s.bucket, s.prefix)})"
 
     def full_key(self, key: str) -> str:
         if key.startswith("/") or ".." in key.split("/"):
@@ -280,33 +278,18 @@ class S3Destination:
 
     def client(self) -> Any:
         if self._client is None:
-            try:
-                import boto3
-                from botocore.config import Config
-            except ImportError:
-                raise BackupError(
-                    f"destination {self.name}: S3 needs boto3 (pip install 'buttress[s3]')"
-                ) from None
             s = self.settings
-            config = Config(
-                retries={"total_max_attempts": s.max_attempts, "mode": "standard"},
-                connect_timeout=s.connect_timeout,
-                read_timeout=s.read_timeout,
-                max_pool_connections=s.concurrency + 2,
-                s3={"addressing_style": "path" if s.endpoint_url else "auto"},
-                tcp_keepalive=True,
-                # only checksum when the operation requires it: S3-compatible servers differ
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            )
-            self._client = boto3.session.Session().client(
-                "s3",
-                endpoint_url=s.endpoint_url,
-                region_name=s.region or "us-east-1",
-                aws_access_key_id=s.access_key_id,
-                aws_secret_access_key=s.secret_access_key,
-                config=config,
-            )
+            try:
+                self._client = s3.client(
+                    s.endpoint,
+                    max_attempts=s.max_attempts,
+                    connect_timeout=s.connect_timeout,
+                    read_timeout=s.read_timeout,
+                    max_pool_connections=s.concurrency + 2,
+                    needed_by=f"destination {self.name} (S3)",
+                )
+            except MissingDependencyError as exc:
+                raise BackupError(str(exc)) from None
             events = self._client.meta.events
             events.register("before-call.s3", _start_clock)
             events.register_first("needs-retry.s3", self._within_deadline)
@@ -353,13 +336,7 @@ class S3Destination:
     def error(self, exc: BaseException, doing: str) -> BackupError:
         if _timed_out(exc):
             self.unresponsive = True
-        code = error_code(exc)
-        if code in ("NoSuchBucket",):
-            detail = f"bucket {self.settings.bucket!r} does not exist"
-        elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
-            detail = f"access refused ({code}): check the credentials and the bucket policy"
-        else:
-            detail = mask_url(str(exc)) or type(exc).__name__
+        detail = s3.explain(exc, self.settings.bucket, self.settings.endpoint)
         return BackupError(f"destination {self.describe()}: {detail} ({doing})")
 
     def writer(self, key: str) -> ObjectWriter:
@@ -462,6 +439,4 @@ def _start_clock(context: dict[str, Any], **_: Any) -> None:
 
 def _timed_out(exc: BaseException) -> bool:
     """A request that timed out: the endpoint may hang on the next one too."""
-    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
-
-    return isinstance(exc, S3DeadlineError | ConnectTimeoutError | ReadTimeoutError)
+    return isinstance(exc, S3DeadlineError) or s3.timed_out(exc)

@@ -36,11 +36,10 @@ def _announce(ctx: typer.Context) -> None:
     if config.health.degradation is None or not config.health.degradation.shared:
         return
     from buttress.degradation.shared_level import announce_override
-    from buttress.state import open_store
-    from buttress.state.redis_store import RedisStore
+    from buttress.state import SharedStateStore, open_store
 
     store = open_store(config.state)
-    if isinstance(store, RedisStore):
+    if isinstance(store, SharedStateStore):
         announce_override(store)
         store.close()
 
@@ -51,11 +50,10 @@ def _fleet(ctx: typer.Context) -> dict[str, object] | None:
     if config.health.degradation is None or not config.health.degradation.shared:
         return None
     from buttress.degradation.shared_level import fleet_record, reports
-    from buttress.state import open_store
-    from buttress.state.redis_store import RedisStore
+    from buttress.state import SharedStateStore, open_store
 
     store = open_store(config.state)
-    if not isinstance(store, RedisStore):
+    if not isinstance(store, SharedStateStore):
         return None
     try:
         live = reports(store)

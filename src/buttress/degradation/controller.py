@@ -30,7 +30,9 @@ from buttress.events import DomainEvent, emit
 
 if TYPE_CHECKING:
     from buttress.config import DegradationConfig
+    from buttress.degradation.shared_level import SharedLevel
     from buttress.health.monitor import HealthMonitor
+    from buttress.state import SharedStateStore
 
 __all__ = ["DegradationController", "LevelChanged", "RequestStats", "build_levels"]
 
@@ -161,7 +163,7 @@ class DegradationController:
             self._metrics.update(_system_metrics(cpu, triggered))
         self._task: asyncio.Task[None] | None = None
         self._override_source: Callable[[], Any] | None = None
-        self._shared: Any = None
+        self._shared: SharedLevel | None = None
         self._override_error = False
         self._broken: set[str] = set()  # metrics whose failure was logged
         self.state = levels.state(clock())
@@ -169,8 +171,8 @@ class DegradationController:
         self.last_metrics: dict[str, float | None] = {}
         self._publish(self.state)
 
-    def share(self, store: Any, name: str = "degradation", ttl: float = 5.0) -> None:
-        """Share the level with every process on ``store`` (a RedisStore): each reports its
+    def share(self, store: SharedStateStore, name: str = "degradation", ttl: float = 5.0) -> None:
+        """Share the level with every process on ``store`` (a shared store: Redis): each reports its
         own automatic level, and all apply at least the most severe one (see
         :mod:`buttress.degradation.shared_level`)."""
         from buttress.degradation.shared_level import SharedLevel

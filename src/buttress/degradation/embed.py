@@ -84,11 +84,10 @@ def controller_from_config(
 
         controller.follow_overrides(current)
     if settings.shared:
-        from buttress.state import open_store
-        from buttress.state.redis_store import RedisStore
+        from buttress.state import SharedStateStore, open_store
 
         store = open_store(config.state)
-        if not isinstance(store, RedisStore):
+        if not isinstance(store, SharedStateStore):
             raise UsageError(
                 "health.degradation.shared needs the Redis state store (state.backend: redis)"
             )

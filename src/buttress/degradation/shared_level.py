@@ -24,10 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from buttress.state._lua import SCRIPTS
-from buttress.state.redis_store import RedisStore
+from buttress.state import SharedStateStore, scripts
 
 __all__ = ["FleetRecord", "Report", "SharedLevel", "announce_override", "fleet_record", "reports"]
+
+#: its scripts: <name>.lua next to this module
+_LEVEL_REPORT = scripts.load("buttress.degradation", "level_report")
 
 log = logging.getLogger("buttress.degradation")
 
@@ -36,7 +38,7 @@ class SharedLevel:
     """One process's membership of the fleet (a participant of the store's agent).
 
     Args:
-        store: the Redis store (``state:`` in buttress.yaml).
+        store: the shared store (``state:`` in buttress.yaml: Redis).
         name: which level machine (one per application).
         ttl: seconds a report lives without being renewed.
         on_change: called with the new fleet index when it changes (from the agent's thread).
@@ -44,7 +46,7 @@ class SharedLevel:
 
     def __init__(
         self,
-        store: RedisStore,
+        store: SharedStateStore,
         name: str = "degradation",
         *,
         ttl: float = 5.0,
@@ -82,7 +84,7 @@ class SharedLevel:
             self._announce = False
             own = self.own
         args = [self.member, own, self.ttl_us, self.store.channel, notice]
-        return [(SCRIPTS["level_report"], [self.key, self.fleet_key], args)]
+        return [(_LEVEL_REPORT, [self.key, self.fleet_key], args)]
 
     def synced(self, replies: list[Any]) -> None:
         if not self.available:
@@ -121,16 +123,16 @@ class SharedLevel:
     def close(self) -> None:
         self.store.agent.unregister(self)
         try:
-            self.store.client.hdel(self.key, self.member)
+            self.store.hash_delete(self.key, self.member)
         except Exception:  # leaving: the report expires anyway
             log.debug("could not withdraw the level report", exc_info=True)
 
 
-def announce_override(store: RedisStore, name: str = "degradation") -> None:
+def announce_override(store: SharedStateStore, name: str = "degradation") -> None:
     """Publish that the override changed (the CLI calls this after writing the catalog); a
     process that misses it still reads the catalog at its next evaluation."""
     try:
-        store.client.publish(store.channel, f"level|{store.notice_name(name)}|override")
+        store.publish(store.channel, f"level|{store.notice_name(name)}|override")
     except Exception as exc:  # noqa: BLE001  # the catalog stays the source of truth
         log.warning("could not announce the override through %s: %s", store.describe(), exc)
 
@@ -144,16 +146,15 @@ class Report:
     expires_in: float  # seconds
 
 
-def reports(store: RedisStore, name: str = "degradation") -> list[Report]:
+def reports(store: SharedStateStore, name: str = "degradation") -> list[Report]:
     """The live reports of every process, most severe first (what ``buttress level show``
     prints as the fleet level)."""
-    seconds, micros = store.client.time()
-    now = int(seconds) * 1_000_000 + int(micros)
+    now = round(store.server_time() * 1e6)
     live = []
-    for member, value in store.client.hgetall(store.key("level", name)).items():
-        index, _, expires = _text(value).partition(":")
+    for member, value in store.hash_items(store.key("level", name)).items():
+        index, _, expires = value.partition(":")
         if index.isdigit() and expires and float(expires) > now:
-            live.append(Report(_text(member), int(index), (float(expires) - now) / 1e6))
+            live.append(Report(member, int(index), (float(expires) - now) / 1e6))
     return sorted(live, key=lambda r: (-r.index, r.member))
 
 
@@ -165,21 +166,17 @@ class FleetRecord:
     since: float  # Unix time, seconds (Redis's clock)
 
 
-def fleet_record(store: RedisStore, name: str = "degradation") -> FleetRecord | None:
+def fleet_record(store: SharedStateStore, name: str = "degradation") -> FleetRecord | None:
     """The fleet level as the replicas' last report recorded it, or ``None`` (no replica has
     reported for ``ttl``, or they run a version that does not record it). A report that
     expired since then is counted out by the next replica's round (``sync_interval``)."""
-    held = store.client.get(_fleet_key(store, name))
-    index, _, since = _text(held).partition(":") if held is not None else ("", "", "")
+    held = store.get(_fleet_key(store, name))
+    index, _, since = held.partition(":") if held is not None else ("", "", "")
     try:
         return FleetRecord(int(index), float(since) / 1e6) if index.isdigit() else None
     except ValueError:  # not written by this version: no date to show
         return None
 
 
-def _fleet_key(store: RedisStore, name: str) -> str:
+def _fleet_key(store: SharedStateStore, name: str) -> str:
     return store.key("level-fleet", name)  # the reports' hash tag: one slot on a cluster
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -21,7 +21,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, overload
 
 from buttress.resilience import events
-from buttress.state._base import OnStoreFailure, StateStore, check_on_store_failure
+from buttress.state._base import (
+    OnStoreFailure,
+    SharedStateStore,
+    StateStore,
+    check_on_store_failure,
+)
 
 if TYPE_CHECKING:
     from buttress.resilience._store_guard import StoreGuard
@@ -51,6 +56,7 @@ class Policy:
     name: str
     _listeners: tuple[events.Listener, ...]
     _guard: StoreGuard | None = None  # set by _init_store for a policy with shared state
+    _store: SharedStateStore | None = None  # the same (a policy's shared variant narrows it)
     # a policy class whose shared-state variant is another class names its constructor here
     # (e.g. "CircuitBreaker.shared"): a shared store given to this class is refused
     _shared_via: ClassVar[str | None] = None
@@ -69,10 +75,15 @@ class Policy:
     def _init_store(self, store: StateStore | None, on_store_failure: OnStoreFailure) -> None:
         """Attach a shared state store (``None`` or a memory store: in-process state)."""
         check_on_store_failure(on_store_failure)
-        self._store: Any = None
+        self._store = None
         self._guard = None
         if store is None or not store.shared:
             return
+        if not isinstance(store, SharedStateStore):
+            raise TypeError(
+                f"store {store.describe()!r} says it is shared but is no SharedStateStore: a "
+                "shared backend implements buttress.state.SharedStateStore"
+            )
         if self._shared_via is not None:
             raise TypeError(
                 f"{type(self).__name__}(store=...) keeps its state in this process: for state "

@@ -18,10 +18,18 @@ from typing import Any, ClassVar, TypeVar
 
 from buttress.resilience._policy import AsyncLink, Link
 from buttress.resilience.circuit_breaker import _SLOW, CircuitBreaker, CircuitState
+from buttress.state import SharedStateStore, scripts
 from buttress.state._base import StoreUnavailableError
-from buttress.state._lua import SCRIPTS
 
 __all__ = ["SharedCircuitBreaker"]
+
+#: its scripts: <name>.lua next to this module
+_BREAKER_SYNC = scripts.load("buttress.resilience", "breaker_sync", include=["breaker"])
+_BREAKER_PROBE = scripts.load("buttress.resilience", "breaker_probe", include=["breaker"])
+_BREAKER_PROBE_RESULT = scripts.load(
+    "buttress.resilience", "breaker_probe_result", include=["breaker"]
+)
+_BREAKER_SET = scripts.load("buttress.resilience", "breaker_set", include=["breaker"])
 
 T = TypeVar("T")
 
@@ -41,6 +49,7 @@ class SharedCircuitBreaker(CircuitBreaker):
     """
 
     _shared_via: ClassVar[str | None] = None
+    _store: SharedStateStore  # set (checked) by __init__
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -84,9 +93,7 @@ class SharedCircuitBreaker(CircuitBreaker):
     def _read_shared(self) -> None:
         """Learn the shared state now (at construction: the breaker may be open elsewhere)."""
         try:
-            reply = self._store.eval(
-                SCRIPTS["breaker_sync"], self._keys, [self._sgen, 0, 0, 0, *self._judge]
-            )
+            reply = self._store.eval(_BREAKER_SYNC, self._keys, [self._sgen, 0, 0, 0, *self._judge])
         except StoreUnavailableError as exc:
             self._store_failed(exc)
             return
@@ -149,7 +156,7 @@ class SharedCircuitBreaker(CircuitBreaker):
             self._sent_ok = ok
             sgen = self._sgen
         args = [sgen, calls, failures, slows, *self._judge]
-        return [(SCRIPTS["breaker_sync"], self._keys, args)]
+        return [(_BREAKER_SYNC, self._keys, args)]
 
     def synced(self, replies: list[Any]) -> None:
         reply = replies[0]
@@ -217,7 +224,7 @@ class SharedCircuitBreaker(CircuitBreaker):
         # the wait is over (or half-open): Redis hands out the probe permits
         try:
             reply = self._store.eval(
-                SCRIPTS["breaker_probe"],
+                _BREAKER_PROBE,
                 self._keys,
                 [self.options.half_open_calls, self._judge[8], self._judge[9]],
             )
@@ -387,7 +394,7 @@ class SharedCircuitBreaker(CircuitBreaker):
             return
         try:
             reply = self._store.eval(
-                SCRIPTS["breaker_probe_result"],
+                _BREAKER_PROBE_RESULT,
                 self._keys,
                 [
                     sgen,
@@ -435,7 +442,7 @@ class SharedCircuitBreaker(CircuitBreaker):
     def _set_shared(self, state: CircuitState, reset: bool) -> None:
         try:
             reply = self._store.eval(
-                SCRIPTS["breaker_set"], self._keys, [state, 1 if reset else 0, *self._judge[8:]]
+                _BREAKER_SET, self._keys, [state, 1 if reset else 0, *self._judge[8:]]
             )
         except StoreUnavailableError as exc:
             self._store_failed(exc)

@@ -11,10 +11,19 @@ from typing import Any
 
 from buttress.resilience._store_guard import StoreGuard
 from buttress.resilience.budget import RetryBudget
-from buttress.state._base import OnStoreFailure, StateStore, StoreUnavailableError
-from buttress.state._lua import SCRIPTS
+from buttress.state import scripts
+from buttress.state._base import (
+    OnStoreFailure,
+    SharedStateStore,
+    StateStore,
+    StoreUnavailableError,
+)
 
 __all__ = ["SharedRetryBudget"]
+
+#: its scripts: <name>.lua next to this module
+_BUDGET_SYNC = scripts.load("buttress.resilience", "budget_sync", include=["budget"])
+_BUDGET_WITHDRAW = scripts.load("buttress.resilience", "budget_withdraw", include=["budget"])
 
 
 class SharedRetryBudget(RetryBudget):
@@ -30,12 +39,12 @@ class SharedRetryBudget(RetryBudget):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, on_store_failure=on_store_failure, **kwargs)
-        if store is None or not store.shared:
+        if not isinstance(store, SharedStateStore):
             raise ValueError(
                 f"shared retry budget {name!r}: store= must be a shared store (RedisStore); "
                 "without one, use RetryBudget(...)"
             )
-        shared: Any = store  # a shared store: key() and agent, as RedisStore has
+        shared = store
         self._store = shared
         self._guard = StoreGuard(self, store, on_store_failure)
         self._key = [shared.key("rb", name)]
@@ -67,7 +76,7 @@ class SharedRetryBudget(RetryBudget):
             o = self.options
             try:
                 ok, calls, retries = self._store.eval(
-                    SCRIPTS["budget_withdraw"],
+                    _BUDGET_WITHDRAW,
                     self._key,
                     [self._unsent(), o.ttl, o.ratio, o.min_per_second],
                 )
@@ -104,7 +113,7 @@ class SharedRetryBudget(RetryBudget):
         guard = self._guard
         if guard.degraded and not guard.usable():
             return []
-        return [(SCRIPTS["budget_sync"], self._key, [self._unsent(), self.options.ttl])]
+        return [(_BUDGET_SYNC, self._key, [self._unsent(), self.options.ttl])]
 
     def synced(self, replies: list[Any]) -> None:
         if self._guard.degraded:

@@ -23,10 +23,16 @@ from typing import Any, ClassVar, TypeVar
 
 from buttress._clock import monotonic
 from buttress.resilience.bulkhead import Bulkhead
+from buttress.state import SharedStateStore, scripts
 from buttress.state._base import StoreUnavailableError
-from buttress.state._lua import SCRIPTS
 
 __all__ = ["SharedBulkhead"]
+
+#: its scripts: <name>.lua next to this module
+_BULKHEAD_COUNT = scripts.load("buttress.resilience", "bulkhead_count")
+_BULKHEAD_ACQUIRE = scripts.load("buttress.resilience", "bulkhead_acquire")
+_BULKHEAD_RELEASE = scripts.load("buttress.resilience", "bulkhead_release")
+_BULKHEAD_RENEW = scripts.load("buttress.resilience", "bulkhead_renew")
 
 T = TypeVar("T")
 log = logging.getLogger("buttress.state")
@@ -42,6 +48,7 @@ class SharedBulkhead(Bulkhead):
     arguments)."""
 
     _shared_via: ClassVar[str | None] = None
+    _store: SharedStateStore  # set (checked) by __init__
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -75,7 +82,7 @@ class SharedBulkhead(Bulkhead):
 
     def shared_active(self) -> int:
         """Permits held now by every process (one round trip)."""
-        return int(self._store.eval(SCRIPTS["bulkhead_count"], self._key, []))
+        return int(self._store.eval(_BULKHEAD_COUNT, self._key, []))
 
     # -- the agent: lease renewal and release notices -----------------------------------------
 
@@ -86,7 +93,7 @@ class SharedBulkhead(Bulkhead):
                 return []
             self._renewed = now
             tokens = list(self._held)
-        return [(SCRIPTS["bulkhead_renew"], self._key, [self.lease * 1e6, *tokens])]
+        return [(_BULKHEAD_RENEW, self._key, [self.lease * 1e6, *tokens])]
 
     def synced(self, replies: list[Any]) -> None:
         guard = self._guard
@@ -134,7 +141,7 @@ class SharedBulkhead(Bulkhead):
         if not guard.usable():
             return None
         return (
-            SCRIPTS["bulkhead_acquire"],
+            _BULKHEAD_ACQUIRE,
             self._key,
             [self.max_concurrent, self.lease * 1e6, token],
         )
@@ -246,7 +253,7 @@ class SharedBulkhead(Bulkhead):
             return None
         with self._held_lock:
             self._held.pop(token, None)
-        return SCRIPTS["bulkhead_release"], self._key, [token, self._store.channel, self._notice]
+        return _BULKHEAD_RELEASE, self._key, [token, self._store.channel, self._notice]
 
     def _wake_waiters(self) -> None:
         with self._released:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from buttress._clock import Clock, monotonic
 from buttress.resilience import events
-from buttress.state._base import OnStoreFailure, StateStore, check_on_store_failure
+from buttress.state._base import OnStoreFailure, SharedStateStore, check_on_store_failure
 
 __all__ = ["StoreGuard"]
 
@@ -38,7 +38,7 @@ class StoreGuard:
     def __init__(
         self,
         owner: _Owner,
-        store: StateStore,
+        store: SharedStateStore,
         mode: OnStoreFailure = "local",
         *,
         clock: Clock = monotonic,

@@ -12,10 +12,15 @@ from typing import TYPE_CHECKING, Any
 from buttress.state._base import (
     MemoryStore,
     OnStoreFailure,
+    Op,
+    Participant,
+    SharedStateStore,
     StateStore,
+    StoreAgent,
     StoreUnavailableError,
     check_on_store_failure,
 )
+from buttress.state.scripts import Script
 
 if TYPE_CHECKING:
     from buttress.config import StateConfig
@@ -24,8 +29,13 @@ if TYPE_CHECKING:
 __all__ = [
     "MemoryStore",
     "OnStoreFailure",
+    "Op",
+    "Participant",
     "RedisStore",
+    "Script",
+    "SharedStateStore",
     "StateStore",
+    "StoreAgent",
     "StoreUnavailableError",
     "check_on_store_failure",
     "open_store",

@@ -14,48 +14,28 @@ import contextlib
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import NoScriptError
 
-from buttress.state._lua import Script
+from buttress.state._base import Op, Participant
 from buttress.state.redis_store import STORE_ERRORS
 
 if TYPE_CHECKING:
     from buttress.state.redis_store import RedisStore
 
-__all__ = ["Agent", "Participant"]
+__all__ = ["Agent"]
 
 log = logging.getLogger("buttress.state")
 
-Op = tuple[Script, list[str], list[Any]]
-
-
-class Participant(Protocol):
-    """A policy whose shared state the agent keeps in step."""
-
-    #: ``(kind, name)``: messages on the channel are routed by it
-    notice_key: tuple[str, str]
-
-    def sync_ops(self) -> list[Op]:
-        """Scripts to run this round (empty: nothing to do, e.g. while degraded)."""
-
-    def synced(self, replies: list[Any]) -> None:
-        """The replies, in order."""
-
-    def sync_failed(self, error: BaseException) -> None:
-        """The round failed: the store did not answer."""
-
-    def notice(self, fields: list[str]) -> None:
-        """A state-change notice from another process."""
-
 
 class Agent:
-    """Runs the sync and listen threads of one :class:`RedisStore` (daemon threads)."""
+    """Runs the sync and listen threads of one :class:`RedisStore` (daemon threads): the
+    :class:`~buttress.state.StoreAgent` of a Redis store."""
 
     def __init__(self, store: RedisStore) -> None:
         self.store = store
-        self._members: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._members: weakref.WeakSet[Participant] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -106,7 +86,7 @@ class Agent:
         """One round: every member's ops in one pipeline, replies handed back."""
         with self._lock:
             members = list(self._members)
-        batches: list[tuple[Any, list[Op]]] = []
+        batches: list[tuple[Participant, list[Op]]] = []
         for member in members:
             ops = member.sync_ops()
             if ops:

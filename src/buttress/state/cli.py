@@ -20,15 +20,15 @@ def check(ctx: typer.Context) -> None:
     Redis Cluster, and loads the scripts. Exits 1 when Redis does not answer, refuses the
     credentials, is a cluster node while `state.cluster` is false, or is a cluster that is down.
     """
-    from buttress.state import open_store
+    from buttress.state import SharedStateStore, open_store
 
     config = state(ctx).config.state
-    if config.backend == "memory":
+    store = open_store(config)
+    if not isinstance(store, SharedStateStore):
         typer.echo("state: memory (each process keeps its own; nothing to connect to)")
         return
-    store = open_store(config)
     try:
-        report = store.check()  # type: ignore[attr-defined]  # a RedisStore: backend is redis
+        report = store.check()
     finally:
         store.close()
     typer.echo(f"state: {report['store']} answers (Redis {report['redis_version']})")

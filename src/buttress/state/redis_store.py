@@ -29,8 +29,9 @@ from redis.retry import Retry
 
 from buttress._deadlines import LoopDeadlines, current_task
 from buttress.secrets import mask_url
-from buttress.state._base import StateStore, StoreUnavailableError
-from buttress.state._lua import SCRIPTS, Script
+from buttress.state import scripts
+from buttress.state._base import SharedStateStore, StoreUnavailableError
+from buttress.state.scripts import Script
 
 if TYPE_CHECKING:
     from buttress.state._agent import Agent
@@ -58,7 +59,12 @@ def _escape(part: str) -> str:
     return part.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
 
 
-class RedisStore(StateStore):
+#: the store's own script: ``check`` loads it (with every script loaded so far), so that a store
+#: whose ACL or proxy refuses scripting is found before a policy needs it
+_PROBE = scripts.load("buttress.state", "probe")
+
+
+class RedisStore(SharedStateStore):
     """Policy state in Redis: standalone, Sentinel-fronted, a cluster proxy or a Redis Cluster.
 
     Args:
@@ -381,7 +387,8 @@ class RedisStore(StateStore):
                 if state != "ok":
                     raise RedisClusterException(f"cluster_state:{state}")
                 primaries = len(client.get_primaries())
-            for script in SCRIPTS.values():
+            loaded = [_PROBE, *(s for s in scripts.loaded() if s is not _PROBE)]
+            for script in loaded:
                 client.script_load(script.text)  # on a cluster: on every primary
         except STORE_ERRORS as exc:
             raise self.unavailable(exc) from None
@@ -392,7 +399,7 @@ class RedisStore(StateStore):
             "cluster": primaries,
             "round_trip_ms": min(trips) * 1000,
             "clock_offset_ms": skew * 1000,
-            "scripts_loaded": len(SCRIPTS),
+            "scripts_loaded": len(loaded),
         }
 
     # -- scripts ----------------------------------------------------------------------------
@@ -568,26 +575,105 @@ class RedisStore(StateStore):
     # -- rate limits ------------------------------------------------------------------------
 
     def _limit_call(
-        self, name: str, key: str, lua: str, args: tuple[float, ...], cost: float, reserve: bool
+        self,
+        name: str,
+        key: str,
+        script: Script,
+        args: tuple[float, ...],
+        cost: float,
+        reserve: bool,
     ) -> tuple[Script, list[str], list[Any]]:
         base = self.key("rl", name, key)
-        keys = [base, base + ":m"] if lua == "sliding_log" else [base]
-        return SCRIPTS[lua], keys, [*args, cost, 1 if reserve else 0]
+        suffixes = script.keys
+        keys = [base] if suffixes == ("",) else [base + suffix for suffix in suffixes]
+        return script, keys, [*args, cost, 1 if reserve else 0]
 
     def limit(
-        self, name: str, key: str, lua: str, args: tuple[float, ...], cost: float, reserve: bool
+        self,
+        name: str,
+        key: str,
+        script: Script,
+        args: tuple[float, ...],
+        cost: float,
+        reserve: bool,
     ) -> tuple[int, float, float, float]:
         """One rate-limit decision: (code, retry seconds, remaining, reset seconds); code 1 =
         taken, 2 = reserved (wait first), 0 = refused, -1 = never grantable."""
-        reply = self.eval(*self._limit_call(name, key, lua, args, cost, reserve))
+        reply = self.eval(*self._limit_call(name, key, script, args, cost, reserve))
         return _decision(reply)
 
     async def alimit(
-        self, name: str, key: str, lua: str, args: tuple[float, ...], cost: float, reserve: bool
+        self,
+        name: str,
+        key: str,
+        script: Script,
+        args: tuple[float, ...],
+        cost: float,
+        reserve: bool,
     ) -> tuple[int, float, float, float]:
         """:meth:`limit` for asyncio."""
-        reply = await self.aeval(*self._limit_call(name, key, lua, args, cost, reserve))
+        reply = await self.aeval(*self._limit_call(name, key, script, args, cost, reserve))
         return _decision(reply)
+
+    # -- plain reads and writes (the fleet level, its CLI) -------------------------------------
+
+    def publish(self, channel: str, message: str) -> None:
+        """Publish ``message`` on ``channel``.
+
+        Raises:
+            StoreUnavailableError: Redis refused, timed out or failed.
+        """
+        try:
+            self.client.publish(channel, message)
+        except STORE_ERRORS as exc:
+            raise self.unavailable(exc) from None
+
+    def server_time(self) -> float:
+        """The Redis server's clock, Unix seconds (microsecond resolution).
+
+        Raises:
+            StoreUnavailableError: Redis refused, timed out or failed.
+        """
+        try:
+            seconds, micros = self.client.time()
+        except STORE_ERRORS as exc:
+            raise self.unavailable(exc) from None
+        return int(seconds) + int(micros) / 1e6
+
+    def get(self, key: str) -> str | None:
+        """The string at ``key``, or ``None``.
+
+        Raises:
+            StoreUnavailableError: Redis refused, timed out or failed.
+        """
+        try:
+            value = self.client.get(key)
+        except STORE_ERRORS as exc:
+            raise self.unavailable(exc) from None
+        return None if value is None else _text(value)
+
+    def hash_items(self, key: str) -> dict[str, str]:
+        """Every field of the hash at ``key`` (empty when there is none).
+
+        Raises:
+            StoreUnavailableError: Redis refused, timed out or failed.
+        """
+        try:
+            items = self.client.hgetall(key)
+        except STORE_ERRORS as exc:
+            raise self.unavailable(exc) from None
+        return {_text(field): _text(value) for field, value in items.items()}
+
+    def hash_delete(self, key: str, field: str) -> None:
+        """Remove ``field`` from the hash at ``key``.
+
+        Raises:
+            StoreUnavailableError: Redis refused, timed out or failed.
+        """
+        try:
+            self.client.hdel(key, field)
+        except STORE_ERRORS as exc:
+            raise self.unavailable(exc) from None
 
 
 def _pack(command: tuple[Any, ...]) -> bytes:
@@ -627,6 +713,10 @@ def _says_cluster(reply: Any) -> bool:
     if isinstance(reply, dict):
         return str(reply.get("cluster_enabled")) == "1"
     return isinstance(reply, bytes) and b"cluster_enabled:1" in reply
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _decision(reply: Any) -> tuple[int, float, float, float]:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from buttress.backup.errors import BackupError, RestoreError
 from buttress.backup.sources.base import (
@@ -34,6 +34,7 @@ from buttress.backup.sources.base import (
     feed,
     run_tool,
 )
+from buttress.platform.dsn import DsnError, MariadbParams, parse_mariadb_dsn
 from buttress.secrets import mask_url, redact
 
 __all__ = ["MariadbSource", "parse_dsn"]
@@ -74,20 +75,13 @@ _CONTENTS = (
 )
 
 
-def parse_dsn(dsn: str) -> dict[str, Any]:
-    """``mariadb://user:password@host:port/database`` (or ``mysql://``) as connection keywords."""
-    parts = urlsplit(dsn)
-    if parts.scheme not in ("mariadb", "mysql") or not parts.path.strip("/"):
-        raise BackupError(
-            f"mariadb dsn {mask_url(dsn)!r}: expected mariadb://user:password@host:port/database"
-        )
-    return {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 3306,
-        "user": unquote(parts.username or "root"),
-        "password": unquote(parts.password or ""),
-        "database": unquote(parts.path.strip("/")),
-    }
+def parse_dsn(dsn: str) -> MariadbParams:
+    """``mariadb://user:password@host:port/database`` (or ``mysql://``) as connection keywords
+    (the one reader, :func:`buttress.platform.dsn.parse_mariadb_dsn`, as a backup error)."""
+    try:
+        return parse_mariadb_dsn(dsn)
+    except DsnError as exc:
+        raise BackupError(str(exc)) from None
 
 
 def _quote(name: str) -> str:
@@ -366,7 +360,7 @@ class MariadbSource(Source):
         self._load(read, params, to)
         return f"mariadb {mask_url(to)}"
 
-    def _restore_beside(self, read: ReadArtifact, to: str, params: dict[str, Any]) -> str | None:
+    def _restore_beside(self, read: ReadArtifact, to: str, params: MariadbParams) -> str | None:
         """``--force`` over a database: load the dump into a new one beside it, then swap the
         tables in (:mod:`~buttress.backup.sources.mariadb_swap`); None when the swap cannot be
         done (views, routines, events, triggers or sequences on either side): in place then."""
@@ -414,7 +408,7 @@ class MariadbSource(Source):
             conn.close()
         return f"{where} (loaded beside it, then its tables swapped in; the previous ones dropped)"
 
-    def _load(self, read: ReadArtifact, params: dict[str, Any], to: str) -> None:
+    def _load(self, read: ReadArtifact, params: MariadbParams, to: str) -> None:
         with _option_file(params) as options:
             args = [
                 _client_tool(),
@@ -437,7 +431,7 @@ class MariadbSource(Source):
         self,
         read: ReadArtifact,
         to: str,
-        params: dict[str, Any],
+        params: MariadbParams,
         existing: list[str],
         tables: list[str],
         force: bool,
@@ -487,7 +481,7 @@ class MariadbSource(Source):
             conn.close()
 
 
-def _overrides(params: dict[str, Any]) -> dict[str, Any]:
+def _overrides(params: MariadbParams) -> dict[str, Any]:
     return {k: params[k] for k in ("host", "port", "user", "password")}
 
 
@@ -531,7 +525,7 @@ def _client_tool() -> str:
 
 
 @contextlib.contextmanager
-def _option_file(params: dict[str, Any]) -> Iterator[Path]:
+def _option_file(params: MariadbParams) -> Iterator[Path]:
     """A ``[client]`` option file carrying the password (mode 0600), removed afterwards."""
     fd, name = tempfile.mkstemp(prefix="buttress-my-", suffix=".cnf")
     try:

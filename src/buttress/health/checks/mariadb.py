@@ -10,15 +10,15 @@ __all__ = ["mariadb"]
 
 
 def mariadb(dsn: str, timeout: float) -> Probe:
-    from buttress.backup.sources.mariadb import parse_dsn  # the one DSN reader
+    from buttress.platform.dsn import parse_mariadb_dsn  # the one reader, shared with backup
 
-    params = parse_dsn(dsn)
+    params = parse_mariadb_dsn(dsn)
 
     def blocking() -> str:
         import pymysql
 
         conn = pymysql.connect(
-            host=params["host"], port=int(params["port"]), user=params["user"],
+            host=params["host"], port=params["port"], user=params["user"],
             password=params["password"], database=params["database"],
             connect_timeout=max(1, int(timeout)), read_timeout=max(1, int(timeout)),
         )  # fmt: skip

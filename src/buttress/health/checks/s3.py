@@ -1,11 +1,12 @@
-"""S3-compatible storage: ``HeadBucket`` on the bucket (boto3, in a worker thread)."""
+"""S3-compatible storage: ``HeadBucket`` on the bucket (boto3, in a worker thread), through
+the client backup uses too (:mod:`buttress.platform.s3`)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from buttress.health.checks.base import Probe
-from buttress.secrets import mask_url
 
 __all__ = ["s3"]
 
@@ -19,27 +20,27 @@ def s3(
     secret_access_key: str | None,
     timeout: float,
 ) -> Probe:
-    from buttress.backup.s3 import S3Destination, S3Settings, error_code  # one S3 client setup
+    from buttress.platform import s3 as shared  # the one S3 client setup, shared with backup
 
-    dest = S3Destination(
-        "health",
-        S3Settings(
-            bucket=bucket, endpoint_url=endpoint_url, region=region,
-            access_key_id=access_key_id, secret_access_key=secret_access_key,
-            max_attempts=1, connect_timeout=timeout, read_timeout=timeout,
-        ),
-    )  # fmt: skip
+    endpoint = shared.S3Endpoint(endpoint_url, region, access_key_id, secret_access_key)
+    client: list[object] = []  # built on the first probe, in the worker thread
 
     def blocking() -> str:
         try:
-            dest.client().head_bucket(Bucket=bucket)
+            if not client:
+                client.append(
+                    shared.client(
+                        endpoint,
+                        max_attempts=1,
+                        connect_timeout=timeout,
+                        read_timeout=timeout,
+                        needed_by="the s3 health check",
+                    )
+                )
+            s3_client: Any = client[0]  # boto3's client is untyped
+            s3_client.head_bucket(Bucket=bucket)
         except Exception as exc:  # noqa: BLE001  # named below, without secrets
-            code = error_code(exc)
-            if code in ("404", "NoSuchBucket"):
-                raise RuntimeError(f"bucket {bucket!r} does not exist") from None
-            if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                raise RuntimeError(f"bucket {bucket!r}: access refused ({code})") from None
-            raise RuntimeError(mask_url(str(exc)) or type(exc).__name__) from None
+            raise RuntimeError(shared.explain(exc, bucket, endpoint, of_bucket=True)) from None
         return f"bucket {bucket} answers"
 
     async def probe() -> str:

@@ -7,7 +7,10 @@ would be available). The limiter does the locking, the waiting and the per-key b
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from buttress.state.scripts import Script
 
 __all__ = ["Algorithm", "DecidesByParts", "check_rate"]
 
@@ -19,8 +22,9 @@ class Algorithm(Protocol):
     period: float
     #: shaping algorithms delay requests (reserve) rather than reject them
     shaping: bool
-    #: the name of the Redis script that runs this algorithm on shared state
-    lua: str
+    #: the script that runs this algorithm on shared state (its ``.lua`` file sits next
+    #: to the algorithm's module)
+    lua: Script
 
     def new(self, now: float) -> Any:
         """A fresh state: nothing used yet."""

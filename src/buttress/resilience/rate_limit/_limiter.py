@@ -364,7 +364,7 @@ class RateLimiter(Policy):
         if guard.usable():
             algo = self._algo_of(key)
             try:
-                reply = self._store.limit(self.name, key, algo.lua, algo.lua_args(), cost, reserve)
+                reply = guard.store.limit(self.name, key, algo.lua, algo.lua_args(), cost, reserve)
             except StoreUnavailableError as exc:
                 guard.failed(exc)
             else:
@@ -378,7 +378,7 @@ class RateLimiter(Policy):
         if guard.usable():
             algo = self._algo_of(key)
             try:
-                reply = await self._store.alimit(
+                reply = await guard.store.alimit(
                     self.name, key, algo.lua, algo.lua_args(), cost, reserve
                 )
             except StoreUnavailableError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from buttress.resilience.rate_limit._algorithm import DecidesByParts, check_rate
+from buttress.state import scripts
 
 __all__ = ["FixedWindow"]
 
@@ -13,7 +14,7 @@ class FixedWindow(DecidesByParts):
     """State: ``[window_index, used]``."""
 
     shaping = False
-    lua = "fixed_window"
+    lua = scripts.load("buttress.resilience.rate_limit", "fixed_window")
     __slots__ = ("limit", "period")
 
     def __init__(self, limit: float, window: float = 1.0) -> None:

@@ -10,7 +10,7 @@ T``) and its time. A TAT kept as one float lost precision with the clock's magni
 month of uptime a burst of 1,000 at 1,000/s granted 999, and at 100,000/s a year's uptime
 granted 100,005 of 100,000); permits owed are whole numbers while a burst is taken at one
 instant, and small whatever the clock reads. Redis keeps the same, in microseconds, with the
-microseconds per permit they were counted in (see ``buttress.state._lua``).
+microseconds per permit they were counted in (``gcra.lua``, ``_owed.lua``).
 
 The async decorator of an in-process limiter inlines :meth:`GCRA.take`
 (``RateLimiter._gcra_async``), and ``RateLimiter.try_acquire`` the grant of :meth:`GCRA.decide`;
@@ -20,6 +20,7 @@ a change here is a change there (tests/resilience/test_rate_limit.py compares th
 from __future__ import annotations
 
 from buttress.resilience.rate_limit._algorithm import check_rate
+from buttress.state import scripts
 
 __all__ = ["GCRA"]
 
@@ -29,7 +30,7 @@ class GCRA:
 
     kind = "gcra"
     shaping = False
-    lua = "gcra"
+    lua = scripts.load("buttress.resilience.rate_limit", "gcra", include=["owed"])
     __slots__ = ("burst", "interval", "limit", "period", "rate", "tolerance")
 
     def __init__(self, rate: float, per: float = 1.0, burst: float | None = None) -> None:

@@ -10,6 +10,7 @@ refused the 100th of 100 permits queued at once after a year of uptime).
 from __future__ import annotations
 
 from buttress.resilience.rate_limit._algorithm import DecidesByParts, check_rate
+from buttress.state import scripts
 
 __all__ = ["LeakyBucket"]
 
@@ -18,7 +19,7 @@ class LeakyBucket(DecidesByParts):
     """State: ``[queued, last]`` (the permits waiting to leave at time ``last``)."""
 
     shaping = True
-    lua = "leaky_bucket"
+    lua = scripts.load("buttress.resilience.rate_limit", "leaky_bucket", include=["owed"])
     __slots__ = ("capacity", "interval", "limit", "period", "rate")
 
     def __init__(self, rate: float, per: float = 1.0, capacity: float | None = None) -> None:

@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any
 
 from buttress.resilience.rate_limit._algorithm import DecidesByParts, check_rate
+from buttress.state import scripts
 
 __all__ = ["SlidingWindowCounter", "SlidingWindowLog"]
 
@@ -24,7 +25,7 @@ class SlidingWindowLog(DecidesByParts):
     """State: ``[used, deque[(time, cost)]]``."""
 
     shaping = False
-    lua = "sliding_log"
+    lua = scripts.load("buttress.resilience.rate_limit", "sliding_log", keys=("", ":m"))
     __slots__ = ("limit", "period")
 
     def __init__(self, limit: float, window: float = 1.0) -> None:
@@ -76,7 +77,7 @@ class SlidingWindowCounter(DecidesByParts):
     """State: ``[window_index, current, previous]``."""
 
     shaping = False
-    lua = "sliding_counter"
+    lua = scripts.load("buttress.resilience.rate_limit", "sliding_counter")
     __slots__ = ("limit", "period")
 
     def __init__(self, limit: float, window: float = 1.0) -> None:

@@ -9,6 +9,7 @@ keep Redis's state in each algorithm's own terms.
 from __future__ import annotations
 
 from buttress.resilience.rate_limit.gcra import GCRA
+from buttress.state import scripts
 
 __all__ = ["TokenBucket"]
 
@@ -17,7 +18,7 @@ class TokenBucket(GCRA):
     """State: ``[owed, last]`` as :class:`GCRA`'s: the bucket lacked ``owed`` tokens at ``last``."""
 
     kind = "token bucket"
-    lua = "token_bucket"
+    lua = scripts.load("buttress.resilience.rate_limit", "token_bucket", include=["owed"])
     __slots__ = ()
 
     def lua_args(self) -> tuple[float, ...]:
