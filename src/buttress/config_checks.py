@@ -21,6 +21,7 @@ def register_domain_checks() -> None:
     harmless)."""
     register_check("resilience", _resilience)
     register_check("backup", _backup)
+    register_check("alerting.slos", _slos)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -41,4 +42,15 @@ def _backup(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
 
     return [
         Problem(path, message) for path, message in check_backup(section, check_files=check_files)
+    ]
+
+
+def _slos(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    if not config.alerting.slos:
+        return []
+    from buttress.alerting.slo_check import check_slos
+
+    return [
+        Problem(path, message)
+        for path, message in check_slos(config.alerting, check_files=check_files)
     ]
