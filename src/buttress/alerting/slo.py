@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENT_WINDOW",
+    "MAX_SUBQUERY",
     "MIN_EVENTS_FLOOR",
     "SUBQUERY_STEP",
     "SloPlan",
@@ -65,6 +66,9 @@ MIN_EVENTS_FLOOR = Decimal("0.001")
 
 SUBQUERY_STEP = "1m"
 """The resolution of a threshold SLI's subquery: the gauge is sampled once a minute."""
+
+MAX_SUBQUERY = 7 * 86400
+"""Seconds: the longest window a threshold SLI's subquery covers (longer: see sli_expressions)."""
 
 _DAY = 86400
 _HUNDRED = Decimal(100)
@@ -191,6 +195,12 @@ def sli_expressions(slo: SLOConfig, window: int) -> tuple[str, str]:
         events = f"sum(rate({count}[{w}]))"
         return f"1 - (\n  sum(rate({bucket}[{w}]))\n  /\n  {events}\n)", events
     assert isinstance(sli, ThresholdSLIConfig)
+    if window == int(slo.period) and window > MAX_SUBQUERY:
+        # A subquery over the whole period (43,200 steps for 30 days) is too heavy to evaluate
+        # every minute; the 5m ratio averaged over the period is the same fraction of time.
+        current = L.sli_error_rule(promql.duration(CURRENT_WINDOW))
+        error = f"avg_over_time({current}{promql.selector({L.SLO: slo.name})}[{w}])"
+        return error, f"count_over_time(({sli.expr})[{w}:{SUBQUERY_STEP}]) / {window}"
     bound = repr(float(sli.bound))
     good = f"avg_over_time(({sli.expr} {sli.op} bool {bound})[{w}:{SUBQUERY_STEP}])"
     events = f"count_over_time(({sli.expr})[{w}:{SUBQUERY_STEP}]) / {window}"

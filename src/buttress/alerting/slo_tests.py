@@ -22,8 +22,9 @@ Scenarios (one ``tests:`` entry each, series every minute, rules evaluated every
   tier whose state at the checked time is too close to its threshold is not asserted).
 
 Which alerts fire at a checked time is predicted by :func:`ratio` (errors over events between
-the window's first and last samples, as ``rate()`` over both counters gives it), with a 10 %
-margin around each threshold: a tier inside the margin is left unasserted rather than guessed.
+the window's first and last samples, as ``rate()`` over both counters gives it), with a
+:func:`margin` around each threshold (and 10 % around the low-traffic guard): a tier inside
+the margin is left unasserted rather than guessed.
 """
 
 from __future__ import annotations
@@ -135,15 +136,22 @@ def ratio(model: _Model, k: int, window: int) -> float | None:
     return None if events <= 0 else errors / events
 
 
+def margin(window: int) -> float:
+    """How far from a threshold the model's ratio must be to be trusted over ``window``: 2 %,
+    plus one sample's share of the window (where ``rate()`` starts, inclusive in Prometheus 2,
+    exclusive in 3, moves the ratio by up to that much)."""
+    return 0.02 + STEP / window
+
+
 def _condition(threshold: float, guard: float, tier: Tier, model: _Model, k: int) -> State:
     _, events = model.window(k, tier.long)
-    ratios = [ratio(model, k, w) for w in (tier.long, tier.short)]
-    if events <= guard * (1 - MARGIN) or any(r is None for r in ratios):
+    pairs = [(ratio(model, k, w), margin(w)) for w in (tier.long, tier.short)]
+    if events <= guard * (1 - MARGIN) or any(r is None for r, _ in pairs):
         return "quiet"
-    if any(r is not None and r <= threshold * (1 - MARGIN) for r in ratios):
+    if any(r is not None and r <= threshold * (1 - m) for r, m in pairs):
         return "quiet"
     if events >= guard * (1 + MARGIN) and all(
-        r is not None and r >= threshold * (1 + MARGIN) for r in ratios
+        r is not None and r >= threshold * (1 + m) for r, m in pairs
     ):
         return "firing"
     return "unknown"
