@@ -103,7 +103,7 @@ def test_check_passes_on_the_generated_output(cli: Run, conf: Path) -> None:
     """check with no --out generates into a temporary directory and runs promtool on it."""
     result = cli("alerts", "check", "-c", str(conf))
     assert result.code == 0, result.out + result.err
-    assert "ok   promtool check rules --lint=all --lint-fatal (2 files)" in result.out
+    assert "ok   promtool check rules --lint=all --lint-fatal (1 file)" in result.out
 
 
 def test_check_fails_on_a_broken_rule_file_of_yours(cli: Run, conf: Path, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ YAML Prometheus loads. The generated promtool tests live in :mod:`.slo_tests`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENT_WINDOW",
+    "LINES",
     "MAX_SUBQUERY",
     "MIN_EVENTS_FLOOR",
     "SUBQUERY_STEP",
@@ -356,6 +358,24 @@ def dump(document: Any) -> str:
 def rule_file(p: SloPlan) -> str:
     """The rule file of one SLO."""
     return dump({"groups": [{"name": group_name(p.slo), "rules": rules(p)}]})
+
+
+LINES = "\0lines\0"
+"""Where :func:`json_lines` puts its list (a config value never holds a NUL)."""
+
+
+def json_lines(document: Any, items: Sequence[Any]) -> str:
+    """``document`` as JSON (YAML parsers read it as YAML), with ``items`` in place of the
+    value :data:`LINES`, one item a line: the C encoder writes it, for the files only promtool
+    reads (a thousand SLOs' tests and fixtures in a second, not in half a minute)."""
+    shell = json.dumps(document, ensure_ascii=False)
+    lines = ",\n".join(json.dumps(item, ensure_ascii=False) for item in items)
+    return shell.replace(json.dumps(LINES), f"[\n{lines}\n]", 1) + "\n"
+
+
+def rule_file_json(p: SloPlan) -> str:
+    """The rule file of one SLO as JSON, one rule a line (the promtool tests' fixture)."""
+    return json_lines({"groups": [{"name": group_name(p.slo), "rules": LINES}]}, rules(p))
 
 
 def plans(config: ButtressConfig) -> list[SloPlan]:
