@@ -10,11 +10,12 @@ as generated, only the SLI's leaf query differs). The user's own queries are che
 
 Scenarios (one ``tests:`` entry each, series every minute, rules evaluated every minute):
 
-- ``fast burn``: clean traffic for the fastest page's long window, then errors at 20x the
-  budget (2 % for a 99.9 % SLO): that page is quiet just before ``long x threshold / error
+- ``fast burn``: clean traffic for the longest long window, then errors at 20x the budget
+  (2 % for a 99.9 % SLO): the fastest page is quiet just before ``long x threshold / error
   ratio (+ for)`` after the errors start (:func:`detection_seconds`, the documented time), and
-  fires within a minute or two after it;
-- ``half burn``: errors at 0.5x the budget for the longest long window: no alert, ever;
+  fires at the first evaluation after it;
+- ``half burn``: errors at 0.5x the budget for twice the longest short window: no alert at
+  any hour;
 - ``zero traffic``: counters that never move (a 0/0 ratio): no alert; with ``min_events``
   above 1, a single failed request alone is no alert either;
 - ``tier <name>``: for every tier, a history and a burst chosen so that this tier's window
@@ -197,7 +198,7 @@ def _fast_burn(p: _Key) -> Scenario | None:
     r = min(Decimal(1), FAST_BURN * p.budget)
     pages = [t for t in p.tiers if t.kind == "page"] or list(p.tiers)
     tier = min(pages, key=lambda t: detection_seconds(t, p.budget, r))
-    history = _up(tier.long // STEP)
+    history = _up(max(t.long for t in p.tiers) // STEP)  # every window clean at the start
     detect = math.ceil(detection_seconds(tier, p.budget, r) / STEP)
     span = _up(2 * detect + 2 * PER_EVAL)
     name = f"fast burn: {promql.decimal(r)} errors, {tier.name} fires"
