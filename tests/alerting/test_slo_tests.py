@@ -105,7 +105,7 @@ def test_half_a_burn_and_zero_traffic_never_alert() -> None:
     """Every check of the half-burn and zero-traffic scenarios expects no alert, for every tier,
     every hour of the test."""
     scenarios = scenarios_of(config(ratio_slo()))
-    for name in ("half burn: 0.0005 errors, no alert", "zero traffic: no alert"):
+    for name in ("half burn: 0.0005 errors, no alert", "zero traffic: no alert"):  # 30 d: all >= 1x
         checks = scenarios[name].checks
         assert {state for _, _, state in checks} == {"quiet"}
         assert {tier for _, tier, _ in checks} == {
