@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from buttress.alerting import labels as L
 from buttress.alerting import promql, tools
@@ -298,3 +300,38 @@ def test_an_slo_with_no_tier_records_but_does_not_alert() -> None:
     cfg = config(ratio_slo(burn_tiers=[]))
     assert alerts_of(cfg) == {}
     assert [f.kind for f in generate(cfg)] == ["rules", "prometheus"]
+
+
+@given(
+    objective=st.decimals(min_value="99.5", max_value="99.999", places=3),
+    days=st.integers(min_value=3, max_value=90),
+)
+def test_thresholds_are_exact_for_any_objective_and_period(objective: Decimal, days: int) -> None:
+    """Any objective and period: budget = 1 - objective/100, factor = budget consumed x period
+    / long window and threshold = factor x budget exactly, written without an exponent."""
+    cfg = config(ratio_slo(objective=str(objective), period=f"{days}d"))
+    p = plan(cfg.alerting.slos[0], cfg.alerting.burn_tiers)
+    assert p.budget == 1 - objective / 100
+    consumed = {t.name: t.budget_consumed or Decimal(0) for t in cfg.alerting.burn_tiers}
+    alerts = [r for r in rules_of(cfg) if "alert" in r]
+    for tier, alert in zip(p.tiers, alerts, strict=True):
+        assert tier.factor == consumed[tier.name] * days * 86400 / tier.long
+        text = promql.decimal(p.threshold(tier))
+        assert "E" not in text
+        assert Decimal(text) == p.threshold(tier)
+        assert f"> {text}\n" in alert["expr"]
+
+
+def test_a_failed_write_leaves_the_previous_output(tmp_path: Path) -> None:
+    """A file that cannot be written (its directory is a file) fails the write: the previous
+    output is untouched and no temporary directory is left beside it."""
+    from buttress.alerting import slo_output
+    from buttress.alerting.generate import GeneratedFile
+
+    out = tmp_path / "out"
+    slo_output.write(out, [GeneratedFile("a.yml", "rules", "groups: []\n")])
+    broken = [GeneratedFile("x", "rules", "1\n"), GeneratedFile("x/y.yml", "rules", "2\n")]
+    with pytest.raises(NotADirectoryError):
+        slo_output.write(out, broken)
+    assert (out / "a.yml").read_text() == "groups: []\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

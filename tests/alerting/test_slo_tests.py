@@ -232,3 +232,18 @@ def _page() -> dict[str, Any]:
         "short_window": "5m",
         "budget_consumed": "0.02",
     }
+
+
+def test_half_a_burn_fires_the_tiers_below_half() -> None:
+    """A 7-day period makes ticket-slow's factor 0.23: half a burn fires it (as it should), the
+    scenario says so, and every other tier stays quiet."""
+    scenarios = scenarios_of(config(ratio_slo(period="7d")))
+    (half,) = [s for n, s in scenarios.items() if n.startswith("half burn")]
+    assert half.name == "half burn: 0.0005 errors, only ticket-slow (factor below 0.5) fires"
+    states = {(name, state) for _, name, state in half.checks}
+    assert states == {
+        ("page-fast", "quiet"),
+        ("page-slow", "quiet"),
+        ("ticket-fast", "quiet"),
+        ("ticket-slow", "firing"),
+    }
