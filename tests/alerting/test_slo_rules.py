@@ -331,7 +331,7 @@ def test_a_failed_write_leaves_the_previous_output(tmp_path: Path) -> None:
     out = tmp_path / "out"
     slo_output.write(out, [GeneratedFile("a.yml", "rules", "groups: []\n")])
     broken = [GeneratedFile("x", "rules", "1\n"), GeneratedFile("x/y.yml", "rules", "2\n")]
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(FileExistsError):
         slo_output.write(out, broken)
     assert (out / "a.yml").read_text() == "groups: []\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
