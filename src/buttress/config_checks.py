@@ -22,6 +22,7 @@ def register_domain_checks() -> None:
     register_check("resilience", _resilience)
     register_check("backup", _backup)
     register_check("alerting.presets", _alert_presets)
+    register_check("alerting.slos", _slos)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -52,3 +53,12 @@ def _alert_presets(config: ButtressConfig, /, *, check_files: bool) -> list[Prob
     from buttress.alerting.presets import check
 
     return [Problem(("alerting", "presets", *path), message) for path, message in check(config)]
+def _slos(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    if not config.alerting.slos:
+        return []
+    from buttress.alerting.slo_check import check_slos
+
+    return [
+        Problem(path, message)
+        for path, message in check_slos(config.alerting, check_files=check_files)
+    ]

@@ -9,16 +9,19 @@ percentages (``99.9``), kept exact.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
-from buttress.config._base import NAME_PATTERN, Section, Variant
+from buttress.config._base import NAME_PATTERN, Section, Variant, raise_at
 from buttress.config._types import PositiveDuration
 
 __all__ = [
     "DEFAULT_BURN_TIERS",
+    "RESERVED_LABELS",
+    "WINDOW_PLACEHOLDER",
     "AnySLIConfig",
     "BurnTierConfig",
     "LatencySLIConfig",
@@ -29,6 +32,48 @@ __all__ = [
 
 WINDOW_PLACEHOLDER = "$window"
 """Where a ratio SLI's queries take their range (``rate(x[$window])``)."""
+
+RESERVED_LABELS = frozenset(
+    {
+        "alertname",
+        "buttress_source",
+        "le",
+        "long_window",
+        "service",
+        "severity",
+        "short_window",
+        "slo",
+        "team",
+        "tier",
+        "tier_kind",
+    }
+)
+"""Label names the generator sets itself (the label contract of ``buttress.alerting.labels``):
+an SLO's or a tier's own ``labels`` cannot use them."""
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DAY = 86400
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key in labels:
+        if not _LABEL_NAME.match(key):
+            raise ValueError(
+                f"label name {key!r} is not a Prometheus label name (letters, digits and _, "
+                "not starting with a digit)"
+            )
+        if key in RESERVED_LABELS or key.startswith("__"):
+            raise ValueError(
+                f"label {key!r} is set by the generator (one of "
+                f"{', '.join(sorted(RESERVED_LABELS))} or __*); choose another name"
+            )
+    return labels
+
+
+def _whole_minutes(value: float) -> float:
+    if value % 60:
+        raise ValueError(f"a burn-rate window is a whole number of minutes, got {value:g} s")
+    return value
 
 
 class SLIConfig(Variant):
@@ -47,6 +92,32 @@ class RatioSLIConfig(SLIConfig):
     good: str | None = Field(default=None, description="PromQL: good events per second.")
     total: str = Field(description="PromQL: all events per second.")
 
+    @field_validator("errors", "good", "total")
+    @classmethod
+    def _has_window(cls, value: str | None) -> str | None:
+        if value is not None and WINDOW_PLACEHOLDER not in value:
+            raise ValueError(
+                f"the query has no {WINDOW_PLACEHOLDER}: write its range as "
+                f"[{WINDOW_PLACEHOLDER}] (e.g. rate(http_requests_total[{WINDOW_PLACEHOLDER}])), "
+                "the generator puts each alert window there"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _errors_or_good(self) -> RatioSLIConfig:
+        if (self.errors is None) == (self.good is None):
+            which = "both" if self.errors is not None else "neither"
+            raise_at(
+                "RatioSLIConfig",
+                [
+                    (
+                        ("errors",) if self.errors is not None else (),
+                        f"a ratio SLI takes errors or good (over total), not {which}",
+                    )
+                ],
+            )
+        return self
+
 
 class LatencySLIConfig(SLIConfig):
     """The fraction of requests served within ``threshold`` seconds, from the histogram
@@ -59,6 +130,28 @@ class LatencySLIConfig(SLIConfig):
     selector: str = Field(
         default="", description='Label matchers for the series, e.g. {job="checkout"}.'
     )
+
+    @field_validator("selector")
+    @classmethod
+    def _braces(cls, value: str) -> str:
+        text = value.strip()
+        if text and not (text.startswith("{") and text.endswith("}")):
+            raise ValueError(
+                'a selector is label matchers in braces, e.g. {job="checkout"} (the metric '
+                "name goes in metric)"
+            )
+        return text
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", value):
+            raise ValueError(f"{value!r} is not a Prometheus metric name")
+        if value.endswith(("_bucket", "_count", "_sum")):
+            raise ValueError(
+                f"give the histogram's name without its suffix ({value.rsplit('_', 1)[0]!r})"
+            )
+        return value
 
 
 class ThresholdSLIConfig(SLIConfig):
@@ -107,6 +200,29 @@ class SLOConfig(Section):
         description="The names of the alerting.burn_tiers this SLO alerts on (default: all).",
     )
 
+    @field_validator("objective")
+    @classmethod
+    def _percent(cls, value: Decimal) -> Decimal:
+        if not value.is_finite() or not Decimal(0) < value < Decimal(100):
+            raise ValueError(
+                f"objective is a percentage above 0 and below 100 (e.g. 99.9), got {value}"
+            )
+        return value
+
+    @field_validator("period")
+    @classmethod
+    def _whole_days(cls, value: float) -> float:
+        if value % _DAY:
+            raise ValueError(
+                f"period is a whole number of days or weeks (e.g. 30d, 4w), got {value:g} s"
+            )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_labels(value)
+
 
 class BurnTierConfig(Section):
     """One multi-window burn-rate alert tier: fires when the error rate over both windows is
@@ -124,6 +240,32 @@ class BurnTierConfig(Section):
     for_: PositiveDuration | None = Field(default=None, alias="for")
     labels: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
+
+    @field_validator("long_window", "short_window")
+    @classmethod
+    def _minutes(cls, value: float) -> float:
+        return _whole_minutes(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_labels(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BurnTierConfig:
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        if (self.factor is None) == (self.budget_consumed is None):
+            errors.append(
+                (
+                    ("factor",) if self.factor is not None else (),
+                    "a burn tier takes factor or budget_consumed, not "
+                    + ("both" if self.factor is not None else "neither"),
+                )
+            )
+        if self.short_window >= self.long_window:
+            errors.append((("short_window",), "short_window must be shorter than long_window"))
+        raise_at("BurnTierConfig", errors)
+        return self
 
 
 def _tier(
