@@ -53,6 +53,8 @@ def _alert_presets(config: ButtressConfig, /, *, check_files: bool) -> list[Prob
     from buttress.alerting.presets import check
 
     return [Problem(("alerting", "presets", *path), message) for path, message in check(config)]
+
+
 def _slos(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
     if not config.alerting.slos:
         return []

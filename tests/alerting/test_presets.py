@@ -96,18 +96,21 @@ def rules_of(cfg: ButtressConfig) -> dict[str, list[dict[str, Any]]]:
 
 def test_nothing_is_generated_until_a_group_is_enabled() -> None:
     assert presets.generate(config(BACKUP)) == []
-    assert generate(config(BACKUP)) == []
+    assert [f.kind for f in generate(config(BACKUP))] == ["prometheus"]  # the scrape snippet
 
 
 def test_one_rule_file_and_one_test_file_per_enabled_group() -> None:
     files = presets.generate(config(EVERY_GROUP))
     assert [(f.path, f.kind) for f in files] == [
-        (f"{folder}/presets-{group}.yml", kind)
+        (path, kind)
         for group in presets.GROUPS
-        for folder, kind in (("rules", "rules"), ("tests", "rules-test"))
+        for path, kind in (
+            (f"presets/{group}.rules.yml", "rules"),
+            (f"presets/tests/{group}.test.yml", "rules-test"),
+        )
     ]
     tests = yaml.safe_load(files[1].content)
-    assert tests["rule_files"] == ["../rules/presets-system.yml"]
+    assert tests["rule_files"] == ["../system.rules.yml"]
     assert files == presets.generate(config(EVERY_GROUP))  # stable output
     assert set(files) <= set(generate(config(EVERY_GROUP)))  # part of the whole output
 
@@ -116,7 +119,7 @@ def test_every_alert_carries_the_label_contract() -> None:
     alerts = rules_of(config(EVERY_GROUP))
     seen = set()
     for path, rules in alerts.items():
-        group = path.removeprefix("rules/presets-").removesuffix(".yml")
+        group = path.removeprefix("presets/").removesuffix(".rules.yml")
         for rule in rules:
             seen.add(rule["alert"])
             got = rule["labels"]
@@ -501,7 +504,7 @@ def test_promtool_lints_every_generated_rule_file_clean(tmp_path: Path) -> None:
         path = tmp_path / file.path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(file.content)
-    rules = sorted((tmp_path / "rules").glob("*.yml"))
+    rules = sorted((tmp_path / "presets").glob("*.rules.yml"))
     assert len(rules) == len(presets.GROUPS)
     result = tools.run(
         "promtool", ["check", "rules", "--lint=all", "--lint-fatal", *map(str, rules)]
@@ -519,7 +522,7 @@ def test_the_docs_yaml_example_loads_and_generates_every_group() -> None:
     (example,) = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.DOTALL)
     files = presets.generate(config(example))
     assert [f.path for f in files if f.kind == "rules"] == [
-        f"rules/presets-{g}.yml" for g in presets.GROUPS
+        f"presets/{g}.rules.yml" for g in presets.GROUPS
     ]
 
 
@@ -527,7 +530,7 @@ def test_the_docs_python_example_runs(capsys: pytest.CaptureFixture[str]) -> Non
     (code,) = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
     exec(compile(code, str(DOC), "exec"), {"__name__": "__docs__"})  # noqa: S102  # our own docs
     assert capsys.readouterr().out.splitlines() == [
-        "rules rules/presets-system.yml",
-        "rules-test tests/presets-system.yml",
+        "rules presets/system.rules.yml",
+        "rules-test presets/tests/system.test.yml",
         "    expr: up == 0",
     ]

@@ -105,7 +105,7 @@ def _write(cfg: ButtressConfig, out: Path) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(file.content)
         if file.kind == "rules":
-            groups.append(path.stem.removeprefix("presets-"))
+            groups.append(path.name.removesuffix(".rules.yml"))
     return groups
 
 
@@ -114,7 +114,7 @@ def _failed(output: str) -> set[str]:
 
 
 def _names(out: Path, group: str) -> list[str]:
-    body = yaml.safe_load((out / "tests" / f"presets-{group}.yml").read_text())
+    body = yaml.safe_load((out / "presets" / "tests" / f"{group}.test.yml").read_text())
     return [test["name"] for test in body["tests"]]
 
 
@@ -122,14 +122,14 @@ def _names(out: Path, group: str) -> list[str]:
 def test_the_generated_tests_pass(tmp_path: Path, text: str) -> None:
     groups = _write(config(text), tmp_path)
     assert groups == list(presets.GROUPS)
-    rules = [str(tmp_path / "rules" / f"presets-{g}.yml") for g in groups]
+    rules = [str(tmp_path / "presets" / f"{g}.rules.yml") for g in groups]
     lint = tools.run("promtool", ["check", "rules", "--lint=all", "--lint-fatal", *rules])
     assert lint.ok, lint.output
     for group in groups:
         names = _names(tmp_path, group)
         assert len(names) == len(set(names))  # every test is told apart in promtool's output
         result = tools.run(
-            "promtool", ["test", "rules", str(tmp_path / "tests" / f"presets-{group}.yml")]
+            "promtool", ["test", "rules", str(tmp_path / "presets" / "tests" / f"{group}.test.yml")]
         )
         assert result.ok, f"{group}:\n{result.output}"
 
@@ -137,8 +137,8 @@ def test_the_generated_tests_pass(tmp_path: Path, text: str) -> None:
 @pytest.mark.parametrize("group", presets.GROUPS)
 def test_the_generated_tests_catch_a_broken_rule(tmp_path: Path, group: str) -> None:
     _write(config(EVERY_GROUP), tmp_path)
-    path = tmp_path / "rules" / f"presets-{group}.yml"
-    test = str(tmp_path / "tests" / f"presets-{group}.yml")
+    path = tmp_path / "presets" / f"{group}.rules.yml"
+    test = str(tmp_path / "presets" / "tests" / f"{group}.test.yml")
     good = yaml.safe_load(path.read_text())
     names = _names(tmp_path, group)
     firing = {n for n in names if " fires: " in n}

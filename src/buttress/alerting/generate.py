@@ -33,13 +33,14 @@ class GeneratedFile:
 
 def generate(config: ButtressConfig) -> list[GeneratedFile]:
     """Every file ``alerting:`` produces, in a stable order; paths are unique."""
-    from buttress.alerting import alertmanager, dashboards, presets, slo
+    from buttress.alerting import alertmanager, dashboards, presets, scrape, slo
 
     files = [
         *slo.generate(config),
         *presets.generate(config),
         *alertmanager.generate(config),
         *dashboards.generate(config),
+        *scrape.generate(config),
     ]
     seen: set[str] = set()
     for file in files:

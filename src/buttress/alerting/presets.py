@@ -5,8 +5,8 @@ on synthetic series and stay quiet on healthy ones.
 Every alert carries the label contract of :mod:`buttress.alerting.labels` (``severity``,
 ``service``, ``team`` when set, ``buttress_source: preset``, ``preset: <group>``) and the labels
 of the series it is computed from; annotations ``summary``, ``description`` and ``runbook``
-(when configured). One file per enabled group: ``rules/presets-<group>.yml`` (kind ``rules``)
-and ``tests/presets-<group>.yml`` (kind ``rules-test``, its ``rule_files`` relative to itself).
+(when configured). One file per enabled group: ``presets/<group>.rules.yml`` (kind ``rules``)
+and ``presets/tests/<group>.test.yml`` (kind ``rules-test``, its ``rule_files`` relative to itself).
 
 Backups: the bound of "no successful backup" is, per target, ``factor`` (1.5) times the longest
 gap between two runs of its ``schedule`` (:func:`expected_interval`), or its ``max_age``.
@@ -963,7 +963,7 @@ def tests_file(group: str, rules: Sequence[PresetRule], step: int) -> str:
                 }
             )
     body = {
-        "rule_files": [f"../rules/presets-{group}.yml"],
+        "rule_files": [f"../{group}.rules.yml"],
         "evaluation_interval": prom_duration(step),
         "tests": tests,
     }
@@ -986,10 +986,10 @@ def generate(config: ButtressConfig) -> list[GeneratedFile]:
         rules, step = group_rules(config, group)
         if not rules:
             continue
-        files.append(GeneratedFile(f"rules/presets-{group}.yml", "rules", rules_file(group, rules)))
+        files.append(GeneratedFile(f"presets/{group}.rules.yml", "rules", rules_file(group, rules)))
         files.append(
             GeneratedFile(
-                f"tests/presets-{group}.yml", "rules-test", tests_file(group, rules, step)
+                f"presets/tests/{group}.test.yml", "rules-test", tests_file(group, rules, step)
             )
         )
     return files

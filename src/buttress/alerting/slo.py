@@ -384,13 +384,12 @@ def plans(config: ButtressConfig) -> list[SloPlan]:
 
 
 def generate(config: ButtressConfig) -> list[GeneratedFile]:
-    """Per SLO its rule file and its promtool tests; and the Prometheus scrape snippet."""
-    from buttress.alerting import scrape, slo_tests
+    """Per SLO its rule file and its promtool tests."""
+    from buttress.alerting import slo_tests
     from buttress.alerting.generate import GeneratedFile
 
     files: list[GeneratedFile] = []
     for p in plans(config):
         files.append(GeneratedFile(rule_path(p.slo), "rules", rule_file(p)))
         files.extend(slo_tests.generate(p))
-    files.extend(scrape.generate(config))
     return files
