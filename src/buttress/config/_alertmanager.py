@@ -126,7 +126,9 @@ def parse_matcher(text: str) -> Matcher:
         try:
             re.compile(value)
         except re.error as exc:
-            raise ValueError(f"invalid regular expression in matcher {text[:80]!r}: {exc}") from None
+            raise ValueError(
+                f"invalid regular expression in matcher {text[:80]!r}: {exc}"
+            ) from None
     return Matcher((name, op, value))
 
 
@@ -162,8 +164,7 @@ class SeverityConfig(Section):
     receiver: str | None = Field(
         default=None,
         description=(
-            "Where this tier's alerts go when no route takes them (default: the root "
-            "`receiver`)."
+            "Where this tier's alerts go when no route takes them (default: the root `receiver`)."
         ),
     )
 
@@ -202,7 +203,12 @@ class ReceiverConfig(Variant):
             if inline is not None and path is not None:
                 errors.append(((f"{field}_file",), f"give {field} or {field}_file, not both"))
             elif inline is None and path is None:
-                errors.append(((field,), f"a {getattr(self, 'type', '')} receiver needs {field} or {field}_file"))
+                errors.append(
+                    (
+                        (field,),
+                        f"a {getattr(self, 'type', '')} receiver needs {field} or {field}_file",
+                    )
+                )
             elif isinstance(inline, SecretStr) and not inline.get_secret_value():
                 errors.append(((field,), f"{field} is empty (is its ${{VAR}} set?)"))
         raise_at("ReceiverConfig", errors)
@@ -246,7 +252,9 @@ class EmailReceiverConfig(ReceiverConfig):
     @model_validator(mode="after")
     def _password_needs_user(self) -> EmailReceiverConfig:
         if (self.auth_password or self.auth_password_file) and not self.auth_username:
-            raise_at("EmailReceiverConfig", [(("auth_username",), "a password needs auth_username")])
+            raise_at(
+                "EmailReceiverConfig", [(("auth_username",), "a password needs auth_username")]
+            )
         if self.auth_password is not None and self.auth_password_file is not None:
             raise_at(
                 "EmailReceiverConfig",
@@ -334,7 +342,11 @@ class RouteConfig(Section):
 
     def all_matchers(self) -> list[Matcher]:
         """Every condition of this route, shorthands first."""
-        found = [Matcher((label, "=", v)) for label, v in (("team", self.team), ("service", self.service)) if v]
+        found = [
+            Matcher((label, "=", v))
+            for label, v in (("team", self.team), ("service", self.service))
+            if v
+        ]
         if len(self.severity) == 1:
             found.append(Matcher(("severity", "=", self.severity[0])))
         elif self.severity:
@@ -670,7 +682,10 @@ class AlertmanagerConfig(Section):
             if name is None or name in receivers or (name == "default" and loc == ("receiver",)):
                 return
             errors.append(
-                (loc, f"unknown receiver {name!r} (declared: {', '.join(sorted(receivers)) or 'none'})")
+                (
+                    loc,
+                    f"unknown receiver {name!r} (declared: {', '.join(sorted(receivers)) or 'none'})",
+                )
             )
 
         def tier(loc: tuple[str | int, ...], name: str | None) -> None:
