@@ -299,19 +299,15 @@ def _integration(am: AlertmanagerConfig, receiver: ReceiverConfig) -> dict[str, 
             hook["max_alerts"] = receiver.max_alerts
         return {"webhook_configs": [hook]}
     if isinstance(receiver, ButtressReceiverConfig):
-        if am.version_info >= (0, 22):
-            auth = {
-                "authorization": {
-                    "type": "Bearer",
-                    **_secret(receiver, "token", "credentials_file"),
-                }
-            }
-            if "token" in auth["authorization"]:
-                auth["authorization"]["credentials"] = auth["authorization"].pop("token")
+        token = _secret(receiver, "token", "credentials_file")
+        auth: dict[str, Any]
+        if am.version_info >= (0, 22):  # http_config.authorization (prometheus/common)
+            inline = {"credentials": token["token"]} if "token" in token else token
+            auth = {"authorization": {"type": "Bearer", **inline}}
+        elif "token" in token:
+            auth = {"bearer_token": token["token"]}
         else:
-            auth = _secret(receiver, "token", "bearer_token_file")
-            if "token" in auth:
-                auth = {"bearer_token": auth["token"]}
+            auth = {"bearer_token_file": token["credentials_file"]}
         return {"webhook_configs": [{**base, "url": receiver.webhook_url, "http_config": auth}]}
     raise TypeError(f"unknown receiver kind {type(receiver).__name__}")
 

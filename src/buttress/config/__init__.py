@@ -216,6 +216,7 @@ __all__ = [
     "TimeoutSpec",
     "TriggerBound",
     "TriggerBoundConfig",
+    "WebhookReceiverConfig",
     "format_path",
     "json_schema",
     "load",
@@ -225,5 +226,4 @@ __all__ = [
     "registered_checks",
     "resolve_path",
     "validate",
-    "WebhookReceiverConfig",
 ]

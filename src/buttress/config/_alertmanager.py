@@ -393,8 +393,19 @@ class InhibitionConfig(Section):
 
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 _CLOCK = re.compile(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
 
 
@@ -405,26 +416,23 @@ def _minutes(text: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def _members(text: str, member: type[int] | tuple[str, ...], what: str) -> tuple[int, int]:
-    """``"monday:friday"`` / ``"3"`` / ``"-7:-1"`` -> an inclusive (begin, end)."""
+def _members(
+    text: str, what: str, names: tuple[str, ...] = (), numbers: bool = True, first: int = 0
+) -> tuple[int, int]:
+    """``"monday:friday"`` / ``"3"`` / ``"-7:-1"`` -> an inclusive (begin, end): a name is its
+    index in ``names`` plus ``first``; a number is taken as it is when ``numbers``."""
     parts = str(text).lower().split(":")
     if len(parts) > 2:
         raise ValueError(f"invalid {what} range {text!r}: expected one value or begin:end")
     values: list[int] = []
     for part in parts:
-        if isinstance(member, tuple):
-            if part in member:
-                values.append(member.index(part) + (1 if member is MONTHS else 0))
-            elif member is MONTHS and re.fullmatch(r"\d+", part):
-                values.append(int(part))
-            else:
-                raise ValueError(f"{part!r} is not a valid {what}")
-        else:
-            if not re.fullmatch(r"-?\d+", part):
-                raise ValueError(f"{part!r} is not a valid {what}")
+        if part in names:
+            values.append(names.index(part) + first)
+        elif numbers and re.fullmatch(r"-?\d+", part):
             values.append(int(part))
-    begin, end = values[0], values[-1]
-    return begin, end
+        else:
+            raise ValueError(f"{part!r} is not a valid {what}")
+    return values[0], values[-1]
 
 
 class TimeRangeConfig(Section):
@@ -533,14 +541,14 @@ def _check_ranges(values: list[str], parse: object) -> list[str]:
 
 
 def _weekday_range(text: str) -> tuple[int, int]:
-    begin, end = _members(text, WEEKDAYS, "weekday")
+    begin, end = _members(text, "weekday", WEEKDAYS, numbers=False)
     if begin > end:
         raise ValueError(f"{text!r}: the start day comes after the end day (sunday is first)")
     return begin, end
 
 
 def _day_range(text: str) -> tuple[int, int]:
-    begin, end = _members(text, int, "day of the month")
+    begin, end = _members(text, "day of the month")
     for day in (begin, end):
         if day == 0 or not -31 <= day <= 31:
             raise ValueError(f"{day} is not a valid day of the month: 1 to 31 or -31 to -1")
@@ -552,7 +560,7 @@ def _day_range(text: str) -> tuple[int, int]:
 
 
 def _month_range(text: str) -> tuple[int, int]:
-    begin, end = _members(text, MONTHS, "month")
+    begin, end = _members(text, "month", MONTHS, first=1)
     for month in (begin, end):
         if not 1 <= month <= 12:
             raise ValueError(f"{month} is not a valid month: 1 to 12 or january to december")
@@ -562,7 +570,7 @@ def _month_range(text: str) -> tuple[int, int]:
 
 
 def _year_range(text: str) -> tuple[int, int]:
-    begin, end = _members(text, int, "year")
+    begin, end = _members(text, "year")
     if not (1 <= begin <= 9999 and 1 <= end <= 9999):
         raise ValueError(f"{text!r}: a year is 1 to 9999")
     if begin > end:
@@ -684,7 +692,8 @@ class AlertmanagerConfig(Section):
             errors.append(
                 (
                     loc,
-                    f"unknown receiver {name!r} (declared: {', '.join(sorted(receivers)) or 'none'})",
+                    f"unknown receiver {name!r} "
+                    f"(declared: {', '.join(sorted(receivers)) or 'none'})",
                 )
             )
 
