@@ -183,8 +183,7 @@ def test_a_secret_inline_and_as_a_file_or_neither_is_an_error() -> None:
         "api_url_file, not both",
         "b.yaml:5:9 alerting.alertmanager.receivers[1].routing_key: a pagerduty receiver "
         "needs routing_key or routing_key_file",
-        "b.yaml:6:59 alerting.alertmanager.receivers[2].token: token is empty (is its ${VAR} "
-        "set?)",
+        "b.yaml:6:59 alerting.alertmanager.receivers[2].token: token is empty (is its ${VAR} set?)",
     ]
 
 
@@ -213,7 +212,9 @@ def test_keys_the_chosen_version_lacks_are_errors() -> None:
         "alerting.alertmanager.routes[0].matchers[0]",
         "alerting.alertmanager.routes[0].mute_time_intervals[0]",
     ]
-    assert all("needs Alertmanager 0.22 or later (alertmanager.version is 0.21)" in f for f in found)
+    assert all(
+        "needs Alertmanager 0.22 or later (alertmanager.version is 0.21)" in f for f in found
+    )
     (location,) = issues(
         AM + "    version: '0.24'\n"
         "    maintenance_windows: [{name: w, location: Europe/Berlin, intervals: [{}]}]\n"
