@@ -23,7 +23,8 @@ alerting:
     receivers:
       - {name: ops, type: webhook, url: "http://127.0.0.1:1/ops"}
       - {name: pager, type: pagerduty, routing_key: "${PD_KEY}"}
-      - {name: slack, type: slack, api_url: "https://hooks.slack.com/services/T/B/X", channel: "#ops"}
+      - {name: slack, type: slack, api_url: "https://hooks.slack.com/services/T/B/X",
+         channel: "#ops"}
       - name: mail
         type: email
         to: ops@example.com
