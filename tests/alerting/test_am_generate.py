@@ -312,3 +312,15 @@ def test_no_default_inhibitions_when_switched_off() -> None:
 )
 def test_durations_are_written_as_alertmanager_reads_them(seconds: float, text: str) -> None:
     assert alertmanager.prom_duration(seconds) == text
+
+
+def test_the_example_of_the_docs_is_accepted_and_its_route_tests_pass(tmp_path: Path) -> None:
+    import re
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "alerting" / "routing.md"
+    (example,) = re.findall(r"```yaml\n(.*?)```", doc.read_text(encoding="utf-8"), re.DOTALL)
+    files(load_text(example, env={"SLACK_WEBHOOK_URL": "https://hooks.slack.com/x"}), tmp_path)
+    check_config(tmp_path / "alertmanager.yml")
+    results = alertmanager.run_route_tests(tmp_path / "alertmanager-tests.json")
+    assert len(results) == 8
+    assert all(r.ok for r in results), [r.describe() for r in results if not r.ok]

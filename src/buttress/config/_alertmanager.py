@@ -360,10 +360,13 @@ class InhibitionConfig(Section):
 
     source: str | None = Field(default=None, description="A severity tier of the source.")
     target: str | None = Field(default=None, description="A severity tier of the target.")
-    source_matchers: list[str] = Field(default_factory=list)
-    target_matchers: list[str] = Field(default_factory=list)
+    source_matchers: list[str] = Field(
+        default_factory=list, description='Alertmanager matchers, e.g. alertname="TargetDown".'
+    )
+    target_matchers: list[str] = Field(default_factory=list, description="Alertmanager matchers.")
     equal: list[str] = Field(
-        default_factory=lambda: ["service"], description="Labels both must share."
+        default_factory=lambda: ["service"],
+        description="Labels both must share (default: service).",
     )
 
     @field_validator("source_matchers", "target_matchers")
@@ -476,7 +479,7 @@ class TimeIntervalConfig(Section):
     """One time interval: a time is in it when every field given holds (a field left out
     holds always); each field is a list of values or inclusive ``begin:end`` ranges."""
 
-    times: list[TimeRangeConfig] = Field(default_factory=list)
+    times: list[TimeRangeConfig] = Field(default_factory=list, description="Times of day.")
     weekdays: list[str] = Field(
         default_factory=list, description="e.g. monday:friday, sunday (names only)."
     )
@@ -588,7 +591,9 @@ class MaintenanceWindowConfig(Section):
     location: str = Field(
         default="UTC", description="An IANA time zone, e.g. Europe/Berlin (Alertmanager 0.25+)."
     )
-    intervals: list[TimeIntervalConfig] = Field(min_length=1)
+    intervals: list[TimeIntervalConfig] = Field(
+        min_length=1, description="A moment in any of them is in the window."
+    )
 
     @field_validator("location")
     @classmethod
@@ -626,16 +631,23 @@ class AlertmanagerConfig(Section):
     )
     group_by: list[str] = Field(
         default_factory=lambda: ["alertname", "service", "slo"],
-        description="The labels a notification groups alerts by.",
+        description="The labels a notification groups alerts by (default: alertname, service, slo).",
     )
     severities: list[SeverityConfig] = Field(
         default_factory=lambda: list(DEFAULT_SEVERITIES),
         min_length=1,
         description="The severity tiers, most urgent first (default: critical, warning, info).",
     )
-    receivers: list[AnyReceiverConfig] = Field(default_factory=list)
-    routes: list[RouteConfig] = Field(default_factory=list)
-    inhibitions: list[InhibitionConfig] = Field(default_factory=list)
+    receivers: list[AnyReceiverConfig] = Field(
+        default_factory=list, description="Where notifications go, by `type`."
+    )
+    routes: list[RouteConfig] = Field(
+        default_factory=list,
+        description="The routing tree under the root, in order (then one route per tier).",
+    )
+    inhibitions: list[InhibitionConfig] = Field(
+        default_factory=list, description="Inhibitions besides the built-in ones."
+    )
     default_inhibitions: bool = Field(
         default=True,
         description=(
@@ -643,7 +655,9 @@ class AlertmanagerConfig(Section):
             "service, a TargetDown the alerts of its job and instance."
         ),
     )
-    maintenance_windows: list[MaintenanceWindowConfig] = Field(default_factory=list)
+    maintenance_windows: list[MaintenanceWindowConfig] = Field(
+        default_factory=list, description="Named time intervals that mute the routes naming them."
+    )
 
     @field_validator("version")
     @classmethod
