@@ -631,7 +631,7 @@ class AlertmanagerConfig(Section):
     )
     group_by: list[str] = Field(
         default_factory=lambda: ["alertname", "service", "slo"],
-        description="The labels a notification groups alerts by (default: alertname, service, slo).",
+        description="The labels alerts are grouped by (default: alertname, service, slo).",
     )
     severities: list[SeverityConfig] = Field(
         default_factory=lambda: list(DEFAULT_SEVERITIES),
