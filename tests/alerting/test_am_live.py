@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from buttress.alerting import alertmanager, tools
@@ -25,7 +26,7 @@ from buttress.alerting.api import WebhookPayload
 from buttress.alerting.generate import generate
 from buttress.alerting.maintenance import in_window
 from buttress.config import ButtressConfig, MaintenanceWindowConfig, load_text
-from tests.conftest import free_port, wait_until
+from tests.conftest import Served, free_port, wait_until
 
 TOKEN = "bt_live_token_for_alertmanager"  # a test's own token
 
@@ -310,5 +311,54 @@ def test_a_route_is_muted_while_in_window_says_its_window_holds(
             20,
         )
         assert received.at("/muted") == []
+    finally:
+        stop(process)
+
+
+def test_alertmanager_notifies_a_running_buttress_which_keeps_the_history(
+    tmp_path: Path, served: Served
+) -> None:
+    """`buttress serve` as the buttress receiver: the operator token read from a file by
+    Alertmanager (credentials_file), the firing and then the resolved alert in the history."""
+    assert served.admin_token is not None
+    admin = {"Authorization": f"Bearer {served.admin_token}"}
+    made = httpx.post(
+        served.url + "api/v1/tokens",
+        json={"name": "alertmanager", "role": "operator"},
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    token_file = tmp_path / "buttress.token"
+    token_file.write_text(made.json()["token"])
+    out = tmp_path / "am"
+    out.mkdir()
+    config = load_text(
+        "alerting:\n  alertmanager:\n    receiver: buttress\n" + SHORT + "    receivers:\n"
+        f"      - {{name: buttress, type: buttress, url: '{served.url}',"
+        f" token_file: {token_file}}}\n",
+        env={},
+    )
+    process, am = start_alertmanager(config, out)
+    try:
+        alert = firing("BreakerOpen", severity="warning", service="api", policy="payments")
+        am.post(alert)
+
+        def history() -> list[dict[str, Any]]:
+            answer = httpx.get(served.url + "api/v1/alerts/history", headers=admin)
+            assert answer.status_code == 200, answer.text
+            rows: list[dict[str, Any]] = answer.json()
+            return rows
+
+        wait_until(lambda: bool(history()), "buttress to receive the notification", 20)
+        (row,) = history()
+        assert row["alertname"] == "BreakerOpen"
+        assert row["status"] == "firing"
+        assert row["receiver"] == "buttress"
+        assert row["labels"]["policy"] == "payments"
+        am.post({**alert, "endsAt": dt.datetime.now(dt.UTC).isoformat()})
+        wait_until(lambda: history()[0]["status"] == "resolved", "the resolved notification", 20)
+        assert history()[0]["ends_at"] is not None
+        metrics = httpx.get(served.url + "metrics", headers=admin).text
+        assert 'buttress_alert_notifications_total{status="resolved"} 1.0' in metrics
     finally:
         stop(process)
