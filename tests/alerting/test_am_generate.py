@@ -13,8 +13,7 @@ import yaml
 
 from buttress.alerting import alertmanager, tools
 from buttress.alerting.generate import generate
-from buttress.config import ButtressConfig, load_text
-from buttress.config._alertmanager import parse_matcher
+from buttress.config import ButtressConfig, load_text, parse_matcher
 
 ALL_RECEIVERS = """
 alerting:

@@ -40,6 +40,7 @@ from buttress.config import (
     ButtressReceiverConfig,
     EmailReceiverConfig,
     MaintenanceWindowConfig,
+    Matcher,
     PagerdutyReceiverConfig,
     ReceiverConfig,
     RouteConfig,
@@ -47,7 +48,6 @@ from buttress.config import (
     SlackReceiverConfig,
     WebhookReceiverConfig,
 )
-from buttress.config._alertmanager import Matcher
 
 if TYPE_CHECKING:
     from buttress.config import ButtressConfig

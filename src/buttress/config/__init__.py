@@ -33,6 +33,7 @@ from buttress.config._alertmanager import (
     EmailReceiverConfig,
     InhibitionConfig,
     MaintenanceWindowConfig,
+    Matcher,
     PagerdutyReceiverConfig,
     ReceiverConfig,
     RouteConfig,
@@ -40,6 +41,7 @@ from buttress.config._alertmanager import (
     SlackReceiverConfig,
     TimeIntervalConfig,
     WebhookReceiverConfig,
+    parse_matcher,
 )
 from buttress.config._backup import (
     AnyBackupDestinationConfig,
@@ -180,6 +182,7 @@ __all__ = [
     "MaintenanceWindowConfig",
     "MariadbCheckConfig",
     "MariadbTargetConfig",
+    "Matcher",
     "MongodbTargetConfig",
     "PagerdutyReceiverConfig",
     "PathTargetConfig",
@@ -222,6 +225,7 @@ __all__ = [
     "load",
     "load_text",
     "parse_duration",
+    "parse_matcher",
     "register_check",
     "registered_checks",
     "resolve_path",
