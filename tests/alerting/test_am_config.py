@@ -250,3 +250,17 @@ def test_names_must_be_unique() -> None:
     assert found == [
         "b.yaml:5:16 alerting.alertmanager.receivers[1].name: receiver 's' is declared twice"
     ]
+
+
+def test_matchers_are_read_and_written_in_alertmanagers_syntax() -> None:
+    from buttress.config import parse_matcher
+
+    quoted = parse_matcher('summary="say \\"hi\\" \\\\o/"')
+    assert (quoted.name, quoted.op, quoted.value) == ("summary", "=", 'say "hi" \\o/')
+    assert parse_matcher(quoted.text()) == quoted
+    bare = parse_matcher("env =~ prod|staging")
+    assert (bare.op, bare.value) == ("=~", "prod|staging")
+    assert bare.matches({"env": "prod"})
+    assert not bare.matches({"env": "production"})  # anchored, as in Alertmanager
+    assert parse_matcher('team!=""').matches({"team": "a"})
+    assert not parse_matcher('team!=""').matches({})  # a missing label is ""

@@ -77,7 +77,6 @@ _LABEL = r"[A-Za-z_][A-Za-z0-9_]*"
 _MATCHER = re.compile(
     rf'^\s*({_LABEL})\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s,{{}}]*))\s*$'
 )
-MatchOp = Literal["=", "!=", "=~", "!~"]
 
 
 class Matcher(tuple[str, str, str]):
