@@ -215,6 +215,12 @@ def test_keys_the_chosen_version_lacks_are_errors() -> None:
     assert all(
         "needs Alertmanager 0.22 or later (alertmanager.version is 0.21)" in f for f in found
     )
+    (twice,) = issues(
+        AM + "    version: '0.21'\n"
+        "    receivers: [{name: s, type: webhook, url: 'http://h/x'}]\n"
+        "    routes: [{receiver: s, team: a, matchers: ['team=b']}]\n"
+    )
+    assert "routes[0]: two matchers of one kind on one label needs Alertmanager 0.22" in twice
     (location,) = issues(
         AM + "    version: '0.24'\n"
         "    maintenance_windows: [{name: w, location: Europe/Berlin, intervals: [{}]}]\n"

@@ -744,6 +744,9 @@ class AlertmanagerConfig(Section):
             for j, matcher in enumerate(route.matchers):
                 if parse_matcher(matcher).op in ("!=", "!~"):
                     since(("routes", i, "matchers", j), "a negative matcher", (0, 22))
+            kinds = [(m.name, m.op) for m in route.all_matchers()]
+            if len(kinds) != len(set(kinds)):  # match/match_re are maps: one value per label
+                since(("routes", i), "two matchers of one kind on one label", (0, 22))
         for i, inhibition in enumerate(self.inhibitions):
             tier(("inhibitions", i, "source"), inhibition.source)
             tier(("inhibitions", i, "target"), inhibition.target)
