@@ -56,3 +56,6 @@ FEATURE_ENABLED = f"{PREFIX}_feature_enabled"  # gauge{feature}: 1 on, 0 off
 
 # jobs and replicas (buttress.jobs.metrics)
 LEADER = f"{PREFIX}_leader"  # gauge{replica}: 1 on the replica that leads (runs scheduled jobs)
+
+# alerting (buttress.alerting.api)
+ALERT_NOTIFICATIONS = f"{PREFIX}_alert_notifications"  # counter{status}: alerts on the webhook

@@ -9,11 +9,11 @@ tier) are checked here, where every part is known.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from buttress.config._alert_presets import PresetsConfig
 from buttress.config._alertmanager import AlertmanagerConfig
-from buttress.config._base import Section
+from buttress.config._base import Section, raise_at
 from buttress.config._dashboards import DashboardsConfig, PrometheusConfig
 from buttress.config._slo import DEFAULT_BURN_TIERS, BurnTierConfig, SLOConfig
 
@@ -37,3 +37,21 @@ class AlertingConfig(Section):
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
     dashboards: DashboardsConfig = Field(default_factory=DashboardsConfig)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
+
+    @model_validator(mode="after")
+    def _severity_references(self) -> AlertingConfig:
+        """A burn tier's severity is one of the Alertmanager severity tiers."""
+        tiers = self.alertmanager.tier_names
+        raise_at(
+            "AlertingConfig",
+            [
+                (
+                    ("burn_tiers", i, "severity"),
+                    f"unknown severity tier {tier.severity!r} (alerting.alertmanager.severities: "
+                    f"{', '.join(tiers)})",
+                )
+                for i, tier in enumerate(self.burn_tiers)
+                if tier.severity not in tiers
+            ],
+        )
+        return self
