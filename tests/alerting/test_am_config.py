@@ -48,7 +48,7 @@ def test_receivers_are_kinds_with_secrets_from_the_environment() -> None:
     assert slack.api_url.get_secret_value().endswith("/secret")
     assert "secret" not in repr(slack)
     assert isinstance(own, ButtressReceiverConfig)
-    assert own.webhook_url == "http://bt:8800/api/v1/alerts/webhook"
+    assert own.webhook_url == "http://bt:8800/api/v1/alerts/alertmanager"
 
 
 def test_a_route_to_an_undefined_receiver_is_an_error_at_it() -> None:

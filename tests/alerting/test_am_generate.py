@@ -127,7 +127,7 @@ def test_every_receiver_kind_is_accepted_and_every_route_test_passes(tmp_path: P
     assert hook["webhook_configs"] == [
         {
             "send_resolved": True,
-            "url": "http://127.0.0.1:8800/api/v1/alerts/webhook",
+            "url": "http://127.0.0.1:8800/api/v1/alerts/alertmanager",
             "http_config": {"authorization": {"type": "Bearer", "credentials": "bt_secret_tok"}},
         }
     ]

@@ -227,9 +227,9 @@ def test_notifications_reach_the_webhook_and_buttress_receivers_then_resolve(
     try:
         alert = firing("BackupMissing", severity="critical", service="db", target="main")
         am.post(alert)
-        wait_until(lambda: bool(received.at("/bt/api/v1/alerts/webhook")), "buttress notified", 20)
+        wait_until(lambda: bool(received.at("/bt/api/v1/alerts/alertmanager")), "buttress notified", 20)
         wait_until(lambda: bool(received.at("/hook")), "the webhook notified", 20)
-        (auth, body), *_ = received.at("/bt/api/v1/alerts/webhook")
+        (auth, body), *_ = received.at("/bt/api/v1/alerts/alertmanager")
         assert auth == f"Bearer {TOKEN}"
         notification = WebhookPayload.model_validate(body)  # what buttress's webhook reads
         assert notification.receiver == "buttress"
@@ -241,13 +241,13 @@ def test_notifications_reach_the_webhook_and_buttress_receivers_then_resolve(
         am.post({**alert, "endsAt": now})
         wait_until(
             lambda: any(
-                b["status"] == "resolved" for _, b in received.at("/bt/api/v1/alerts/webhook")
+                b["status"] == "resolved" for _, b in received.at("/bt/api/v1/alerts/alertmanager")
             ),
             "the resolved notification",
             20,
         )
         resolved = [
-            b for _, b in received.at("/bt/api/v1/alerts/webhook") if b["status"] == "resolved"
+            b for _, b in received.at("/bt/api/v1/alerts/alertmanager") if b["status"] == "resolved"
         ]
         assert WebhookPayload.model_validate(resolved[0]).alerts[0].ends_at is not None
     finally:

@@ -1,7 +1,7 @@
 """``/api/v1/alerts``: the webhook Alertmanager notifies buttress on (operator), and the alert
 history it leaves (viewer).
 
-``POST /api/v1/alerts/webhook`` takes Alertmanager's webhook payload, version 4 (what the
+``POST /api/v1/alerts/alertmanager`` takes Alertmanager's webhook payload, version 4 (what the
 ``buttress`` receiver of ``alerting.alertmanager`` sends, with ``Authorization: Bearer``), and
 keeps one row per alert per notification in ``alert_notifications``; Alertmanager has no
 alert history of its own. ``GET /api/v1/alerts/history`` reads them back, newest first.
@@ -136,7 +136,7 @@ class AlertNotificationRead(BaseModel):
 
 
 @router.post(
-    "/webhook",
+    "/alertmanager",
     name="alerts.webhook",
     summary="Alertmanager's webhook (payload version 4): keep each alert as history",
 )

@@ -1,5 +1,5 @@
 """The alerting domain's catalog table: the notifications Alertmanager sent to buttress's
-webhook (``POST /api/v1/alerts/webhook``), one row per alert per notification: the alert
+webhook (``POST /api/v1/alerts/alertmanager``), one row per alert per notification: the alert
 history Alertmanager does not keep."""
 
 from __future__ import annotations

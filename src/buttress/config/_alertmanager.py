@@ -3,7 +3,7 @@
 - ``severities``: the severity tiers (a name and its notification timing), most urgent first;
   an alert's ``severity`` label picks its tier.
 - ``receivers``: Slack, email, PagerDuty, a generic webhook, and ``buttress`` (buttress's own
-  incident receiver: ``POST <url>/api/v1/alerts/webhook`` with a bearer token). A secret is
+  incident receiver: ``POST <url>/api/v1/alerts/alertmanager`` with a bearer token). A secret is
   given inline (``${VAR}`` from the environment) or as a file Alertmanager reads
   (``*_file``), never both.
 - ``routes``: the user's routing tree, in order: matchers (``team``, ``service``,
@@ -283,7 +283,7 @@ class WebhookReceiverConfig(ReceiverConfig):
 
 class ButtressReceiverConfig(ReceiverConfig):
     """buttress's own incident receiver: Alertmanager posts to
-    ``<url>/api/v1/alerts/webhook`` with a bearer token of the ``operator`` role; buttress keeps
+    ``<url>/api/v1/alerts/alertmanager`` with a bearer token of the ``operator`` role; buttress keeps
     the notifications as alert history."""
 
     type: Literal["buttress"]
@@ -296,7 +296,7 @@ class ButtressReceiverConfig(ReceiverConfig):
 
     @property
     def webhook_url(self) -> str:
-        return self.url.rstrip("/") + "/api/v1/alerts/webhook"
+        return self.url.rstrip("/") + "/api/v1/alerts/alertmanager"
 
 
 AnyReceiverConfig = Annotated[
