@@ -533,13 +533,14 @@ def _executive(config: ButtressConfig, slos: Sequence[SLOConfig]) -> Dashboard:
         ours = [s.name for s in slos if s.service == service]
         sel = f'{{service="{service}", slo=~{_matcher(ours)}}}'
         board.stat(
-            f"{service}: availability",
+            f"{service}: availability (SLA {_sla_text(sla)})",
             [(f"min({_period_sli(sel, 'service')})", "")],
             unit="percentunit",
             decimals=3,
             thresholds=_thresholds((None, _RED), (sla, _GREEN)),
-            description=f"The worst of its SLOs over their period; SLA {_sla_text(sla)}.",
-            width=8,
+            description="The worst of its SLOs over their period; green at or above the SLA "
+            "(alerting.dashboards.sla, else the strictest objective of its SLOs).",
+            width=12,
         )
         board.stat(
             f"{service}: error budget left",
@@ -547,15 +548,7 @@ def _executive(config: ButtressConfig, slos: Sequence[SLOConfig]) -> Dashboard:
             unit="percentunit",
             thresholds=_thresholds((None, _RED), (0.25, _YELLOW), (0.5, _GREEN)),
             description="The least budget left among its SLOs.",
-            width=8,
-        )
-        board.stat(
-            f"{service}: SLA",
-            [(f"vector({sla!r})", "")],
-            unit="percentunit",
-            decimals=3,
-            description="alerting.dashboards.sla, else the strictest objective of its SLOs.",
-            width=8,
+            width=12,
         )
     everything = f"{{slo=~{_matcher([s.name for s in slos])}}}"
     board.timeseries(
