@@ -30,8 +30,8 @@ def _duration(seconds: float) -> str:
     """``2592000`` -> ``30d``, ``5400`` -> ``1h30m``: the largest units, at most two."""
     left = round(seconds)
     parts: list[str] = []
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size and (unit != "w" or left % size == 0):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
             parts.append(f"{left // size}{unit}")
             left %= size
         if len(parts) == 2:
@@ -152,7 +152,9 @@ def _percent(value: float | None, digits: int = 2) -> str:
 
 def _exhaustion(report: BudgetReport) -> str:
     if report.exhaustion is None:
-        return "n/a (no traffic)" if report.remaining is None else "never (no burn)"
+        if report.remaining is None:
+            return "n/a (no traffic)"
+        return "n/a (no recent traffic)" if report.burn_rate is None else "never (no burn)"
     if report.exhaustion == 0:
         return "spent"
     return _duration(report.exhaustion)

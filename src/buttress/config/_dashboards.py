@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from buttress.config._base import Section
+from buttress.config._base import Section, raise_at
 from buttress.config._types import PositiveDuration
 
 __all__ = ["BOARDS", "Board", "DashboardsConfig", "PrometheusConfig"]
@@ -74,16 +74,21 @@ class DashboardsConfig(Section):
             raise ValueError(f"a dashboard is listed twice: {', '.join(twice)}")
         return value
 
-    @field_validator("sla")
-    @classmethod
-    def _sla_percent(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for service, percent in value.items():
-            if not percent.is_finite() or not Decimal(0) < percent <= Decimal(100):
-                raise ValueError(
+    @model_validator(mode="after")
+    def _sla_percent(self) -> DashboardsConfig:
+        raise_at(
+            "DashboardsConfig",
+            [
+                (
+                    ("sla", service),
                     f"the SLA of {service!r} is {percent}: give a percentage above 0 and at "
-                    "most 100 (e.g. 99.5)"
+                    "most 100 (e.g. 99.5)",
                 )
-        return value
+                for service, percent in self.sla.items()
+                if not percent.is_finite() or not Decimal(0) < percent <= Decimal(100)
+            ],
+        )
+        return self
 
 
 class PrometheusConfig(Section):
