@@ -28,7 +28,7 @@ class DashboardsConfig(Section):
     variable, so it imports into any Grafana whatever its data source is called."""
 
     enabled: list[Board] = Field(
-        default_factory=lambda: list(BOARDS),
+        default=list(BOARDS),
         description=(
             "The dashboards to generate: slo-overview, slo-detail, backups, resilience, "
             "executive (default: all)."
