@@ -64,6 +64,7 @@ SERVICE_PARAMS: dict[tuple[str, str], str] = {
 # derive scrypt keys): a module, or a test with all its parameters. A collection of the whole
 # suite fails when an entry matches nothing, so a moved test is not silently unmarked.
 SLOW_TESTS = (
+    "tests/alerting/test_dash_prometheus.py",
     "tests/alerting/test_report_prometheus.py",
     "tests/backup/test_api.py::test_a_second_run_of_a_running_target_is_refused",
     "tests/backup/test_cli.py::test_a_run_killed_midway_is_incomplete",

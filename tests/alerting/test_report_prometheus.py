@@ -4,6 +4,7 @@ it starts (on a free port), and the report's numbers are the ones worked out by 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -65,38 +66,40 @@ def _openmetrics() -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Prometheus with the backfilled week, on a free port; stopped by PID at the end."""
-    root = tmp_path_factory.mktemp("prometheus")
-    history = root / "history.om"
-    history.write_text(_openmetrics())
+@contextlib.contextmanager
+def running_prometheus(root: Path, history: str) -> Iterator[str]:
+    """A Prometheus whose data directory holds ``history`` (OpenMetrics text with timestamps,
+    backfilled by promtool before it starts), on a free port of 127.0.0.1; its URL. Stopped
+    by PID on exit. (tests/alerting/test_dash_prometheus.py uses it too.)"""
+    source = root / "history.om"
+    source.write_text(history)
     data = root / "data"
     made = tools.run(
         "promtool",
         ["tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=720h",
-         str(history), str(data)],
+         str(source), str(data)],
     )  # fmt: skip
     assert made.ok, made.output
     config = root / "prometheus.yml"
     config.write_text("global: {}\n")
     port = free_port()
-    log = (root / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(tools.find("prometheus")),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = root / "prometheus.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                str(tools.find("prometheus")),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data}",
+                "--storage.tsdb.retention.time=100y",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
-        assert process.poll() is None, (root / "prometheus.log").read_text()
+        assert process.poll() is None, log_path.read_text()
         try:
             return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -112,7 +115,13 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Prometheus with the backfilled week."""
+    with running_prometheus(tmp_path_factory.mktemp("prometheus"), _openmetrics()) as url:
+        yield url
 
 
 def report(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
