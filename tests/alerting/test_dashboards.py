@@ -229,6 +229,20 @@ def test_slo_names_are_matched_exactly() -> None:
     assert any('slo=~"checkout-availability|checkout\\\\.latency|search-up"' in e for e in exprs)
 
 
+def test_the_slo_table_shows_ratios_as_percentages() -> None:
+    """The overview's ratio columns are percentages, the burn rate a multiple."""
+    overview = documents()["dashboards/buttress-slo-overview.json"]
+    (table,) = [p for p in overview["panels"] if p["title"] == "SLOs"]
+    units = {
+        o["matcher"]["options"]: o["properties"][0]["value"]
+        for o in table["fieldConfig"]["overrides"]
+    }
+    assert units["budget left"] == units["SLI (period)"] == "percentunit"
+    assert units["burn rate (5m)"] == "x"
+    renamed = table["transformations"][1]["options"]["renameByName"]
+    assert set(units) <= set(renamed.values())
+
+
 def test_the_detail_board_picks_one_slo_of_the_config() -> None:
     """The detail board has an $slo variable over the configured SLOs, the first selected,
     and charts the burn rate over every window the rules record (the tier's 90m too)."""

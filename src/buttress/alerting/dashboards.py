@@ -29,6 +29,7 @@ from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
     DataSourceRef,
     DataTransformerConfig,
+    DynamicConfigValue,
     Threshold,
     ThresholdsMode,
     ValueMap,
@@ -311,10 +312,11 @@ class _Board:
         height: int = 8,
         unit: str = "",
         mappings: list[ValueMapping] | None = None,
+        units: dict[str, str] | None = None,
     ) -> None:
         """Instant queries as one table: rows joined on their labels (Grafana's ``merge``),
         ``columns`` renaming ``Value #A``... and the labels to keep, in order; the rest
-        (``Time``) hidden."""
+        (``Time``) hidden. ``units``: a unit per (renamed) column."""
         keep = list(columns)
         panel = (
             table.Panel()
@@ -342,6 +344,8 @@ class _Board:
             panel = panel.unit(unit)
         if mappings:
             panel = panel.mappings(mappings)
+        for column, column_unit in (units or {}).items():
+            panel = panel.override_by_name(column, [DynamicConfigValue("unit", column_unit)])
         self.builder.with_panel(panel)
 
     def build(self) -> Dashboard:
@@ -397,6 +401,13 @@ def _slo_overview(config: ButtressConfig, slos: Sequence[SLOConfig]) -> Dashboar
             "Value #D": "budget left",
             "Value #E": "burn rate (5m)",
             "Value #F": "alerts firing",
+        },
+        units={
+            "objective": "percentunit",
+            "SLI (5m)": "percentunit",
+            "SLI (period)": "percentunit",
+            "budget left": "percentunit",
+            "burn rate (5m)": "x",
         },
         height=4 + 2 * min(len(slos), 12),
         description="One row per SLO; ratios, and the burn rate as a multiple of the budget.",
@@ -588,11 +599,16 @@ def _backups(config: ButtressConfig) -> Dashboard:
         ],
         columns={
             "target": "target",
-            "Value #A": "last success age (s)",
-            "Value #B": "last duration (s)",
-            "Value #C": "stored size (bytes)",
+            "Value #A": "last success age",
+            "Value #B": "last duration",
+            "Value #C": "stored size",
             "Value #D": "verified (1 all ok)",
             "Value #E": "failures in range",
+        },
+        units={
+            "last success age": "s",
+            "last duration": "s",
+            "stored size": "bytes",
         },
         description="One row per target; 'verified' is the worst of its checks (1 ok, 0 failed).",
     )
