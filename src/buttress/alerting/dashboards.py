@@ -88,8 +88,8 @@ def window_name(seconds: float) -> str:
 
 
 def _matcher(names: Sequence[str]) -> str:
-    """``^(a|b\\.c)$`` as a PromQL string for ``=~``: names hold only letters, digits and
-    ``_ . -``, and ``.`` is the one regex character among them."""
+    """``"a|b\\\\.c"``, a PromQL string for ``=~`` (Prometheus anchors it): names hold only
+    letters, digits and ``_ . -``, and ``.`` is the one regex character among them."""
     return '"' + "|".join(name.replace(".", "\\\\.") for name in names) + '"'
 
 

@@ -3,7 +3,7 @@ budget consumed and remaining, the burn rate now and the time to exhaustion at t
 maintenance windows left out.
 
 Two halves: :func:`compute` is the arithmetic, pure (the numbers and the clock are passed in);
-:class:`PrometheusClient` and :func:`fetch` read the numbers from Prometheus's HTTP API, from
+:class:`PrometheusClient` and :func:`fetch_all` read the numbers from Prometheus's HTTP API, from
 the SLO recording rules of :mod:`buttress.alerting.labels`.
 
 The arithmetic. The report samples the 5-minute error ratio ``r(t)`` and event rate ``e(t)``
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -47,7 +47,7 @@ __all__ = [
     "PrometheusClient",
     "ReportError",
     "compute",
-    "fetch",
+    "fetch_all",
     "never_excluded",
 ]
 
@@ -268,45 +268,53 @@ class PrometheusClient:
         return out
 
 
-def _one(
+def _by_slo(
     series: list[tuple[dict[str, str], dict[float, float]]],
-) -> dict[float, float] | None:
-    return series[0][1] if series else None
+) -> dict[str, dict[float, float]]:
+    return {labels.get(lb.SLO, ""): points for labels, points in series}
 
 
-def fetch(
+def fetch_all(
     client: PrometheusClient,
-    slo: SLOConfig,
+    slos: Sequence[SLOConfig],
     *,
     end: float,
     excluded: Excluded = never_excluded,
     step: float = STEP,
-) -> BudgetReport:
-    """One SLO's report from its ``slo:sli_error:ratio_rate5m`` and ``slo:sli_events:rate5m``
-    series (each reduced to one series with ``max by (slo)``, in case several Prometheus
-    replicas' copies are federated in)."""
-    selector = f'{{{lb.SLO}="{slo.name}"}}'
-    start = end - slo.period + step
-    ratio = client.query_range(
-        f"max by ({lb.SLO}) ({lb.sli_error_rule('5m')}{selector})",
-        start=start,
-        end=end,
-        step=step,
-    )
-    rate = client.query_range(
-        f"max by ({lb.SLO}) ({lb.sli_events_rule('5m')}{selector})",
-        start=start,
-        end=end,
-        step=step,
-    )
-    return compute(
-        slo=slo.name,
-        service=slo.service,
-        objective=slo.objective,
-        period=slo.period,
-        end=end,
-        error_ratio=_one(ratio) or {},
-        events=_one(rate),
-        excluded=excluded,
-        step=step,
-    )
+) -> list[BudgetReport]:
+    """Every SLO's report, in the order given, from its ``slo:sli_error:ratio_rate5m`` and
+    ``slo:sli_events:rate5m`` series: two range queries per distinct period (not per SLO),
+    each series reduced to one per SLO with ``max by (slo)``, in case several Prometheus
+    replicas' copies are federated in."""
+    by_period: dict[float, list[SLOConfig]] = {}
+    for slo in slos:
+        by_period.setdefault(slo.period, []).append(slo)
+    read: dict[str, tuple[dict[float, float], dict[float, float] | None]] = {}
+    for period, group in by_period.items():
+        names = "|".join(slo.name.replace(".", "\\\\.") for slo in group)
+        selector = f'{{{lb.SLO}=~"{names}"}}'
+        window = {"start": end - period + step, "end": end, "step": step}
+        ratios = _by_slo(
+            client.query_range(f"max by ({lb.SLO}) ({lb.sli_error_rule('5m')}{selector})", **window)
+        )
+        rates = _by_slo(
+            client.query_range(
+                f"max by ({lb.SLO}) ({lb.sli_events_rule('5m')}{selector})", **window
+            )
+        )
+        for slo in group:
+            read[slo.name] = (ratios.get(slo.name, {}), rates.get(slo.name))
+    return [
+        compute(
+            slo=slo.name,
+            service=slo.service,
+            objective=slo.objective,
+            period=slo.period,
+            end=end,
+            error_ratio=read[slo.name][0],
+            events=read[slo.name][1],
+            excluded=excluded,
+            step=step,
+        )
+        for slo in slos
+    ]

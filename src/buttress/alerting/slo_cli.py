@@ -194,7 +194,7 @@ def report(
     the SLI, the budget consumed and remaining, the burn rate of the last hour and the time
     to exhaustion at that burn. Maintenance windows are left out of the budget. Exit 1 when
     Prometheus does not answer or refuses a query."""
-    from buttress.alerting.report import PrometheusClient, fetch
+    from buttress.alerting.report import PrometheusClient, fetch_all
     from buttress.config._dashboards import check_prometheus_url
 
     config = state(ctx).config
@@ -213,7 +213,7 @@ def report(
     excluded = _excluded(config, parse_windows(exclude or []))
     slos = config.alerting.slos
     with PrometheusClient(url, timeout=section.timeout) as client:
-        reports = [fetch(client, slo, end=end, excluded=excluded) for slo in slos]
+        reports = fetch_all(client, slos, end=end, excluded=excluded)
     if fmt == "json":
         typer.echo(json.dumps([r.as_dict() for r in reports], indent=2))
         return
