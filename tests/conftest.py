@@ -70,6 +70,8 @@ SLOW_TESTS = (
     "tests/alerting/test_slo_tests.py::test_the_generated_tests_fail_when_a_threshold_is_wrong",
     "tests/alerting/test_am_live.py",
     "tests/alerting/test_e2e.py",
+    "tests/alerting/test_dash_prometheus.py",
+    "tests/alerting/test_report_prometheus.py",
     "tests/backup/test_api.py::test_a_second_run_of_a_running_target_is_refused",
     "tests/backup/test_cli.py::test_a_run_killed_midway_is_incomplete",
     "tests/backup/test_manifest_auth.py::test_every_flipped_bit_of_a_manifest_fails_verify",

@@ -134,6 +134,7 @@ _EXTRAS = {
     "psutil": "server",
     "opentelemetry": "otel",
     "openfeature": "openfeature",
+    "grafana_foundation_sdk": "alerting",
 }
 
 
