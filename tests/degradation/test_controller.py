@@ -76,7 +76,7 @@ def test_controller_moves_flags_events_and_hooks(config: DegradationConfig) -> N
     cpu = {"value": 10.0}
     seen: list[events.DomainEvent] = []
     hooked: list[LevelChanged] = []
-    events.subscribe(seen.append)
+    sub = events.subscribe(events.DomainEvent, seen.append)
     try:
         c = DegradationController(
             build_levels(config),
@@ -117,7 +117,7 @@ def test_controller_moves_flags_events_and_hooks(config: DegradationConfig) -> N
         with pytest.raises(ValueError, match="positive duration"):
             c.set_override("RED", "x", 0)
     finally:
-        events.unsubscribe(seen.append)
+        events.unsubscribe(sub)
         flags.publish(None, frozenset(), {})
 
 
