@@ -5,6 +5,7 @@ the subscriptions, watchers, and subscribing while other threads emit."""
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -150,7 +151,7 @@ def test_subscribing_while_other_threads_emit() -> None:
     """Each thread subscribes its own handler, emits its own events, unsubscribes: every
     handler gets every event its thread emitted while it was subscribed (no subscription is
     lost to a concurrent change of the dispatch cache), and none is left over."""
-    threads, each = 8, 2000
+    threads, rounds, each = 8, 100, 2000
     counts = [0] * threads
     errors: list[BaseException] = []
     start = threading.Barrier(threads)
@@ -162,19 +163,31 @@ def test_subscribing_while_other_threads_emit() -> None:
 
         try:
             start.wait()
-            for round_ in range(4):
+            for round_ in range(rounds):
                 sub = events.subscribe(Ping, mine)
-                for _ in range(each // 4):
+                for _ in range(each // rounds):
                     events.emit(Ping(i) if round_ % 2 else LoudPing(i))
                 events.unsubscribe(sub)
         except BaseException as exc:
             errors.append(exc)
 
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
+    # other subscriptions make each change of the subscriptions (and each look-up) long, and a
+    # short switch interval makes the threads interleave inside it: a change not made under
+    # the bus's lock then loses another thread's subscription (checked: removing the lock from
+    # subscribe/unsubscribe fails this test)
+    others = [events.subscribe(Pong, id) for _ in range(300)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+        for sub in others:
+            events.unsubscribe(sub)
     assert errors == []
     assert counts == [each] * threads
     assert not events.has_subscribers(Ping)
