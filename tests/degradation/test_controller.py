@@ -17,6 +17,7 @@ from buttress.degradation.controller import (
     RequestStats,
     build_levels,
 )
+from buttress.degradation.events import FlagChanged, OverrideCleared, OverrideSet
 
 SHOP = """
 health:
@@ -76,7 +77,7 @@ def test_controller_moves_flags_events_and_hooks(config: DegradationConfig) -> N
     cpu = {"value": 10.0}
     seen: list[events.DomainEvent] = []
     hooked: list[LevelChanged] = []
-    events.subscribe(seen.append)
+    sub = events.subscribe(events.DomainEvent, seen.append)
     try:
         c = DegradationController(
             build_levels(config),
@@ -117,7 +118,8 @@ def test_controller_moves_flags_events_and_hooks(config: DegradationConfig) -> N
         with pytest.raises(ValueError, match="positive duration"):
             c.set_override("RED", "x", 0)
     finally:
-        events.unsubscribe(seen.append)
+        events.unsubscribe(sub)
+        c.close()
         flags.publish(None, frozenset(), {})
 
 
@@ -179,9 +181,18 @@ def test_hooks_from_yaml(tmp_path: Path) -> None:
     )
     controller = controller_from_config(load(tmp_path / "buttress.yaml"), None, None)
     try:
+        # the hook is a subscription to LevelChanged on the bus
+        (sub,) = controller.subscriptions
+        assert (sub.event_type, sub.handler) == (LevelChanged, record_hook)
         controller.set_override("RED", "hook test", 60)
         assert [(e.new, e.cause) for e in HOOKED[-1:]] == [("RED", "override")]
+        controller.close()  # ends the hooks' subscriptions
+        assert not sub.active
+        heard = len(HOOKED)
+        controller.clear_override()
+        assert len(HOOKED) == heard
     finally:
+        controller.close()
         flags.publish(None, frozenset(), {})
     (tmp_path / "buttress.yaml").write_text("health:\n  degradation:\n    hooks: [nocolon]\n")
     with pytest.raises(ConfigError, match="hooks: expected `module:function`"):
@@ -218,3 +229,44 @@ def test_a_failing_metric_holds_nothing_and_is_logged_once_per_outage(
         assert caplog.text.count("degradation metric queue_depth failed") == 2
     finally:
         flags.publish(None, frozenset(), {})
+
+
+def test_overrides_and_flags_are_events_and_a_raising_hook_is_logged_once(
+    config: DegradationConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    seen: list[events.DomainEvent] = []
+    c = DegradationController(build_levels(config), system_metrics=False, clock=clock)
+
+    def broken(event: LevelChanged) -> None:
+        raise RuntimeError("the pager is down")
+
+    hooked: list[LevelChanged] = []
+    c.add_hook(broken)
+    c.add_hook(hooked.append)  # runs although the hook before it raised
+    try:
+        with events.subscribe(events.DomainEvent, seen.append):
+            c.set_override("RED", "db failover", 60, actor="cli:ops")
+            c.clear_override(actor="cli:ops")
+            c.set_override("YELLOW", "again", 60)
+    finally:
+        c.close()
+        flags.publish(None, frozenset(), {})
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds[:2] == ["OverrideSet", "LevelChanged"]
+    assert seen[0] == OverrideSet("RED", 60, "db failover", "cli:ops")
+    assert OverrideCleared("RED", "cli:ops") in seen
+    # GREEN -> RED turned every feature but checkout off; RED -> GREEN on again
+    flips = [(e.feature, e.enabled, e.level) for e in seen if isinstance(e, FlagChanged)]
+    assert flips[:3] == [
+        ("analytics", False, "RED"), ("exports", False, "RED"), ("recommendations", False, "RED"),
+    ]  # fmt: skip
+    assert ("exports", True, "GREEN") in flips
+    assert [(e.old, e.new) for e in hooked] == [
+        ("GREEN", "RED"),
+        ("RED", "GREEN"),
+        ("GREEN", "YELLOW"),
+    ]
+    failures = [r for r in caplog.records if "failed (reported once)" in r.getMessage()]
+    assert len(failures) == 1  # three changes, one log line
+    assert "broken" in failures[0].getMessage()

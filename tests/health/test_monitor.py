@@ -57,7 +57,7 @@ def test_score_is_between_0_and_100(parts: list[tuple[float, float]]) -> None:
 
 def test_monitor_history_window_readiness_and_events() -> None:
     seen: list[events.DomainEvent] = []
-    events.subscribe(seen.append)
+    sub = events.subscribe(events.DomainEvent, seen.append)
     try:
         ok = Check("cache", "custom", custom(lambda: True), weight=1)
         db = Check("db", "custom", custom(lambda: True), weight=3, critical=True)
@@ -82,7 +82,7 @@ def test_monitor_history_window_readiness_and_events() -> None:
         ]
         assert changes[0].critical
     finally:
-        events.unsubscribe(seen.append)
+        events.unsubscribe(sub)
 
 
 def test_duplicate_names_are_refused() -> None:

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from buttress import events
 from buttress.catalog import Catalog, claims
 from buttress.errors import ButtressError
 from buttress.jobs import Cron, Every, FencedError, Job, JobContext, JobRunner
+from buttress.jobs.events import JobRunEnded
 from buttress.jobs.tables import JobRow, JobRunRow, LeaderLease, ReplicaRow
 from tests.conftest import wait_until
 
@@ -100,6 +102,37 @@ def test_a_failing_job_is_recorded_and_still_scheduled(
     assert failed[0].ended_at is not None
     with catalog.begin() as session:
         assert session.get(JobRow, "broken") is not None  # still scheduled
+
+
+def test_each_run_that_ends_is_an_event_on_the_bus(
+    catalog: Catalog, runners: list[JobRunner]
+) -> None:
+    """JobRunEnded: the run's key, id and outcome as the catalog records them."""
+    ended: list[JobRunEnded] = []
+    runner = _runner(catalog, runners, "a")
+
+    calls = Counter[str]()
+
+    def flaky(ctx: JobContext) -> None:
+        calls["flaky"] += 1
+        if calls["flaky"] == 2:
+            raise ButtressError("the dependency said no")
+
+    runner.handler("flaky", flaky)
+    runner.register(Job("flaky", Every(0.3), "flaky"))
+    with events.subscribe(JobRunEnded, ended.append):
+        runner.start()
+        wait_until(lambda: len(ended) >= 2, "two runs ended")
+        runner.stop()
+    first, second = sorted(ended, key=lambda e: e.run_id)[:2]
+    assert (first.key, first.outcome, first.error) == ("flaky", "succeeded", "")
+    assert (second.key, second.outcome, second.error) == (
+        "flaky", "failed", "the dependency said no",
+    )  # fmt: skip
+    recorded = {r.id: r.outcome for r in _runs(catalog, "flaky")}
+    assert recorded[first.run_id] == "succeeded"
+    assert recorded[second.run_id] == "failed"
+    assert first.seconds >= 0
 
 
 def test_a_hung_job_is_marked_timed_out_and_its_claim_released(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from buttress.platform.component import (
     CliCommand,
@@ -39,6 +39,7 @@ class BackupComponent(Component):
         from buttress import events
         from buttress.backup.api import router
         from buttress.backup.errors import BackupError
+        from buttress.backup.events import BackupFinished, BackupVerified
         from buttress.backup.metrics import BackupMetrics
         from buttress.backup.scheduler import BackupScheduler
         from buttress.backup.service import Backups
@@ -53,11 +54,15 @@ class BackupComponent(Component):
 
         @asynccontextmanager
         async def lifespan() -> AsyncIterator[None]:
-            events.subscribe(metrics)
+            subs: list[events.Subscription[Any]] = [
+                events.subscribe(BackupFinished, metrics),
+                events.subscribe(BackupVerified, metrics),
+            ]
             try:
                 yield
             finally:
-                events.unsubscribe(metrics)
+                for sub in subs:
+                    events.unsubscribe(sub)
 
         return Contribution(
             routers=[router],

@@ -16,7 +16,6 @@ from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog
 from buttress.config import BackupConfig
 from buttress.errors import CatalogError
-from buttress.events import DomainEvent
 
 __all__ = ["BackupMetrics"]
 
@@ -123,7 +122,7 @@ class BackupMetrics:
         for target in config.targets:  # every target's series exists from the start
             self.failures.labels(target.name)
 
-    def __call__(self, event: DomainEvent) -> None:
+    def __call__(self, event: BackupFinished | BackupVerified) -> None:
         if isinstance(event, BackupFinished):
             self.runs.labels(event.target, event.status, event.trigger).inc()
             self.duration.labels(event.target).observe(event.seconds)

@@ -84,7 +84,10 @@ class DegradationConfig(Section):
     evaluate_every: PositiveDuration = Field(default=5.0, description="Time between evaluations.")
     hooks: list[str] = Field(
         default_factory=list,
-        description="`module:function` called with each LevelChanged event (alerts, incidents).",
+        description=(
+            "`module:function` subscribed to the LevelChanged event on the event bus: called "
+            "with each change of level (alerts, incidents)."
+        ),
     )
     shared: bool = Field(
         default=False,

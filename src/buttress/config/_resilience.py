@@ -150,6 +150,15 @@ class ResilienceConfig(Section):
         default_factory=dict,
         description="Named policies, e.g. `database:`; each has the shape of `defaults`.",
     )
+    events_to_bus: bool = Field(
+        default=False,
+        description=(
+            "Forward the policies' rarer events (breaker state changes, rejections, retry "
+            "give-ups, fallbacks, store mode changes) to the domain event bus "
+            "(`buttress.events.subscribe`), in the process whose registry this section "
+            "configures. Costs nothing while no one subscribes to them on the bus."
+        ),
+    )
 
     @field_validator("policies")
     @classmethod

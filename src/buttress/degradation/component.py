@@ -52,6 +52,7 @@ class DegradationComponent(Component):
                 yield
             finally:
                 await controller.stop()
+                controller.close()  # its hooks' subscriptions to LevelChanged
 
         return Contribution(
             routers=[router],

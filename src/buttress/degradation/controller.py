@@ -1,5 +1,6 @@
 """The degradation controller: samples the metrics, runs the level machine, and makes the
-result known (feature flags, an event, a log line, hooks, metrics).
+result known (feature flags, events on the bus, a log line, metrics). A hook is a subscription
+to :class:`~buttress.degradation.events.LevelChanged` (:meth:`DegradationController.add_hook`).
 
 Metrics: ``cpu_usage`` (percent of this process's, its cgroup's or the machine's CPU, as
 ``health.degradation.cpu`` says: :mod:`buttress.degradation.cpu`), ``memory_usage`` (percent,
@@ -19,14 +20,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from buttress.degradation import flags
 from buttress.degradation.cpu import CpuSource, cpu_meter, resolve_source
+from buttress.degradation.events import FlagChanged, LevelChanged, OverrideCleared, OverrideSet
 from buttress.degradation.levels import BELOW_BY_DEFAULT, Level, Levels, LevelState, Trigger
 from buttress.errors import MissingDependencyError
-from buttress.events import DomainEvent, emit
+from buttress.events import Subscription, emit, subscribe, unsubscribe
 
 if TYPE_CHECKING:
     from buttress.config import DegradationConfig
@@ -40,20 +41,6 @@ log = logging.getLogger("buttress.degradation")
 
 Metric = Callable[[], float | None]
 Hook = Callable[["LevelChanged"], None]
-
-
-@dataclass(frozen=True, slots=True)
-class LevelChanged(DomainEvent):
-    """The level in force went from ``old`` to ``new``; ``cause`` is ``automatic`` (with the
-    triggers that hold in ``reasons``), ``override``, ``override_ended`` or ``fleet`` (another
-    replica's level)."""
-
-    old: str
-    new: str
-    cause: str
-    reasons: tuple[str, ...]
-    reason: str = ""  # an override's reason
-    actor: str = ""
 
 
 class RequestStats:
@@ -150,7 +137,7 @@ class DegradationController:
         self.requests = requests or RequestStats()
         self.clock = clock
         self.wall = wall
-        self.hooks: list[Hook] = []
+        self.subscriptions: list[Subscription[LevelChanged]] = []  # its hooks: close() ends them
         self._lock = threading.Lock()
         self._metrics: dict[str, Metric] = {
             "error_rate": self.requests.error_rate,
@@ -229,9 +216,23 @@ class DegradationController:
         apply()
         self.add_hook(apply)
 
-    def add_hook(self, hook: Hook) -> None:
-        """Call ``hook(LevelChanged)`` on every change (after flags are updated)."""
-        self.hooks.append(hook)
+    def add_hook(self, hook: Hook) -> Subscription[LevelChanged]:
+        """Call ``hook(LevelChanged)`` on every change of level (after the flags are updated):
+        a subscription to :class:`LevelChanged` on the event bus, ended by :meth:`close` (or
+        ``buttress.events.unsubscribe``). The bus is the process's: a hook also hears another
+        controller of the same process, if there is one. A hook that raises is logged once
+        and never stops the controller."""
+        sub = subscribe(LevelChanged, hook)
+        self.subscriptions.append(sub)
+        return sub
+
+    def close(self) -> None:
+        """End the hooks' subscriptions (:meth:`add_hook`, :meth:`follow_limit`, the
+        configuration's ``hooks``). The embedded controller and the control plane call this
+        when they stop."""
+        subs, self.subscriptions = self.subscriptions, []
+        for sub in subs:
+            unsubscribe(sub)
 
     def _read_metrics(self) -> dict[str, float | None]:
         values: dict[str, float | None] = {}
@@ -311,6 +312,7 @@ class DegradationController:
             "degradation level overridden to %s for %.0fs by %s: %s",
             level, seconds, actor or "unknown", override.reason,
         )  # fmt: skip
+        emit(OverrideSet(override.level, seconds, override.reason, override.actor))
         self._changed(before, after, "override", force=True)
         return after
 
@@ -321,6 +323,7 @@ class DegradationController:
             self.state = after = self._effective(self.levels.state(self.clock()))
         if before.override is not None:
             log.warning("degradation override cleared by %s", actor or "unknown")
+            emit(OverrideCleared(before.override.level, actor))
             self._changed(before, after, "override_ended", actor=actor, force=True)
         return after
 
@@ -359,12 +362,10 @@ class DegradationController:
                 "degradation level %s -> %s (%s)",
                 before.level, after.level, ", ".join(after.reasons) or "triggers clear",
             )  # fmt: skip
-        emit(event)
-        for hook in list(self.hooks):
-            try:
-                hook(event)
-            except Exception:
-                log.exception("degradation hook %r failed", hook)
+        emit(event)  # the hooks are subscriptions to LevelChanged
+        was_off, now_off = self.levels.disabled(before.index), self.levels.disabled(after.index)
+        for feature in sorted(was_off ^ now_off):
+            emit(FlagChanged(feature, feature in was_off, after.level))
 
     def snapshot(self) -> dict[str, Any]:
         now = self.clock()

@@ -53,6 +53,7 @@ class Embedded:
         """Stop evaluating and release the catalog connections."""
         self._stop.set()
         self._thread.join(timeout)
+        self.controller.close()  # the hooks' subscriptions to LevelChanged
         for close in self._cleanup:
             close()
 
@@ -73,7 +74,7 @@ def controller_from_config(
     )
     from buttress.health.build import load_callable
 
-    for spec in settings.hooks:
+    for spec in settings.hooks:  # each a subscription to LevelChanged (ended by close())
         controller.add_hook(load_callable("degradation hook", spec, config.base_dir))
     if catalog is not None:
         from buttress.degradation import overrides

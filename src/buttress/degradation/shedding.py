@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from buttress.degradation import flags
-from buttress.events import DomainEvent, emit
+from buttress.degradation.events import RequestShed
+from buttress.events import emit
 
 __all__ = [
     "AIMDLimit",
@@ -58,16 +59,6 @@ class Route:
     path: str
     priority: Priority = "standard"
     feature: str | None = None  # off at the current level: 503 (or the fallback)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestShed(DomainEvent):
-    """A request was answered 503 without reaching the application: ``why`` is ``feature``,
-    ``concurrency`` or ``cpu``."""
-
-    path: str
-    priority: str
-    why: str
 
 
 _EXEMPT = Route("", "critical")  # the cached rule of exempt paths

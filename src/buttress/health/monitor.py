@@ -24,25 +24,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from buttress.events import DomainEvent, emit
+from buttress.events import emit
 from buttress.health.checks.base import Check, CheckResult, Status, run_check
+from buttress.health.events import CheckStatusChanged
 
 __all__ = ["CheckStatusChanged", "HealthMonitor", "availability", "score"]
 
 log = logging.getLogger("buttress.health")
 
 _VALUE = {Status.UP: 1.0, Status.DEGRADED: 0.5, Status.DOWN: 0.0}
-
-
-@dataclass(frozen=True, slots=True)
-class CheckStatusChanged(DomainEvent):
-    """A check's status moved from ``old`` (None: its first result) to ``new``."""
-
-    check: str
-    old: str | None
-    new: str
-    detail: str
-    critical: bool
 
 
 def availability(results: Sequence[CheckResult]) -> float | None:

@@ -41,6 +41,8 @@ from buttress.catalog import claims
 from buttress.catalog.engine import Catalog
 from buttress.catalog.tables import utcnow
 from buttress.errors import ButtressError
+from buttress.events import emit
+from buttress.jobs.events import JobRunEnded
 from buttress.jobs.leader import Election, FencedError
 from buttress.jobs.schedule import Missed, Schedule, decide, first_due, parse_schedule
 from buttress.jobs.tables import JobRow, JobRunRow, ReplicaRow
@@ -681,6 +683,9 @@ class JobRunner:
                 outcome,
                 exc,
             )
+        if run.timed_out:  # the row says timed_out (see _expire_timeouts), and so does the event
+            outcome, error = "timed_out", f"ran past its timeout of {run.timeout or 0:g}s"
+        emit(JobRunEnded(run.key, run.run_id, outcome, time.monotonic() - run.started, error))
 
     def _expire_timeouts(self) -> None:
         now = time.monotonic()

@@ -261,7 +261,7 @@ class Bulkhead(Policy):
             return False
 
     def _full(self, reason: str) -> BulkheadFullError:
-        if self._listeners or events._global:
+        if self._listeners or events.global_listeners:
             self._emit(events.CallRejected(self.name, "bulkhead_full", None))
         return BulkheadFullError(self.name, reason)
 

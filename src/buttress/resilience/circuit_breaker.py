@@ -398,7 +398,7 @@ class CircuitBreaker(Policy):
 
     def _rejected(self, retry_after: float | None) -> CircuitOpenError:
         """The rejection of a call (``retry_after``: seconds until probes, if known)."""
-        if self._listeners or events._global:
+        if self._listeners or events.global_listeners:
             self._emit(events.CallRejected(self.name, "circuit_open", retry_after))
         return CircuitOpenError(self.name, retry_after)
 
@@ -500,7 +500,7 @@ class CircuitBreaker(Policy):
         self._probes = self._probe_results = self._probe_failures = self._probe_slows = 0
         if new == "disabled":
             self._fast_gen = self._gen
-        if old != new and (self._listeners or events._global):
+        if old != new and (self._listeners or events.global_listeners):
             self._emit(events.CircuitStateChanged(self.name, old, new, reason))
 
     # -- drivers: the only code that makes the call ----------------------------------------------
@@ -557,7 +557,7 @@ class CircuitBreaker(Policy):
                 now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
-                    if self._listeners or events._global:
+                    if self._listeners or events.global_listeners:
                         self._emit(events.CallRejected(self.name, "circuit_open", until - now))
                     raise CircuitOpenError(self.name, until - now)
             return await acall(fn, *args, **kwargs)
@@ -607,7 +607,7 @@ class CircuitBreaker(Policy):
                 now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
-                    if self._listeners or events._global:
+                    if self._listeners or events.global_listeners:
                         self._emit(events.CallRejected(self.name, "circuit_open", until - now))
                     raise CircuitOpenError(self.name, until - now)
             return call(fn, *args, **kwargs)
@@ -630,7 +630,7 @@ class CircuitBreaker(Policy):
                 now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
-                    if self._listeners or events._global:
+                    if self._listeners or events.global_listeners:
                         self._emit(events.CallRejected(self.name, "circuit_open", until - now))
                     raise CircuitOpenError(self.name, until - now)
             return await acall(inner, thunk)
@@ -653,7 +653,7 @@ class CircuitBreaker(Policy):
                 now = clock()  # a rejection unwinds one frame, not three, and calls nothing
                 until = self._open_until
                 if now < until:
-                    if self._listeners or events._global:
+                    if self._listeners or events.global_listeners:
                         self._emit(events.CallRejected(self.name, "circuit_open", until - now))
                     raise CircuitOpenError(self.name, until - now)
             return call(inner, thunk)

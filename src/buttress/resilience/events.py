@@ -4,15 +4,33 @@ A listener is any callable taking one event. Attach it to one policy
 (``breaker.add_listener(fn)``) or to every policy (:func:`subscribe`). Events are built only
 when some listener will receive them: with none attached, reporting costs nothing.
 A listener that raises is logged once and never breaks the call it observes.
+
+Every event is also a :class:`buttress.events.DomainEvent`: :func:`bridge` (or
+``resilience.events_to_bus: true`` in buttress.yaml) forwards the rarer ones (:data:`BRIDGED`:
+breaker state changes, rejections, retry give-ups, fallbacks, store mode changes) to the
+domain event bus, where ``buttress.events.subscribe(CircuitStateChanged, handler)`` receives
+them. The bridge stands in the policies' path only while the bus has a subscriber for one of
+those events; otherwise a policy pays what it pays with no listener at all.
+
+A policy asks ``self._listeners or events.global_listeners`` before building an event:
+:data:`global_listeners` is the public, read-only tuple of the listeners added with
+:func:`subscribe` (read it as ``events.global_listeners``: it is replaced, never mutated).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
+
+import buttress.events as _bus
+from buttress.events import DomainEvent
 
 __all__ = [
+    "BRIDGED",
+    "Bridge",
     "CallRejected",
     "CircuitStateChanged",
     "Event",
@@ -23,6 +41,9 @@ __all__ = [
     "StateStoreFailed",
     "StateStoreModeChanged",
     "TimedOut",
+    "bridge",
+    "bridged",
+    "global_listeners",
     "subscribe",
     "unsubscribe",
 ]
@@ -31,7 +52,7 @@ log = logging.getLogger("buttress.resilience")
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class Event(DomainEvent):
     """Base of every event: ``policy`` is the name of the policy that reports it."""
 
     policy: str
@@ -107,28 +128,117 @@ class StateStoreModeChanged(Event):
 
 Listener = Callable[[Event], None]
 
-_global: list[Listener] = []
+global_listeners: tuple[Listener, ...] = ()
+"""The listeners of every policy (:func:`subscribe`); read-only, replaced on each change."""
 _broken: set[int] = set()
+_lock = threading.Lock()
 
 
 def subscribe(listener: Listener) -> None:
     """Deliver every policy's events to ``listener`` (exporters use this)."""
-    if listener not in _global:
-        _global.append(listener)
+    global global_listeners
+    with _lock:
+        if listener not in global_listeners:
+            global_listeners = (*global_listeners, listener)
 
 
 def unsubscribe(listener: Listener) -> None:
     """Stop delivering events to a listener added with :func:`subscribe`."""
-    if listener in _global:
-        _global.remove(listener)
+    global global_listeners
+    with _lock:
+        global_listeners = tuple(x for x in global_listeners if x != listener)
 
 
 def emit(listeners: tuple[Listener, ...], event: Event) -> None:
     """Deliver ``event`` to a policy's listeners and the global ones; never raises."""
-    for listener in (*listeners, *_global):
+    for listener in (*listeners, *global_listeners):
         try:
             listener(event)
         except Exception:
             if id(listener) not in _broken:
                 _broken.add(id(listener))
                 log.exception("resilience event listener %r failed (reported once)", listener)
+
+
+# -- the bridge to the domain event bus ------------------------------------------------------
+
+BRIDGED: frozenset[type[Event]] = frozenset(
+    {CircuitStateChanged, CallRejected, RetryGaveUp, FallbackUsed, StateStoreModeChanged}
+)
+"""The policy events :func:`bridge` forwards to the bus (the frequent ones, retries scheduled
+and timeouts, stay with the policies' own listeners)."""
+
+_bridges = 0  # bridge() handles open
+_stop_watching: Callable[[], None] | None = None
+_bridge_lock = threading.RLock()
+
+
+def _forward(event: Event) -> None:
+    """The global listener the bridge installs: a bridged event goes on the bus."""
+    if type(event) in BRIDGED:
+        _bus.emit(event)
+
+
+def _follow_bus() -> None:
+    """Stand in the policies' path exactly while the bus has a subscriber for a bridged
+    event (called by the bus after each change of its subscriptions)."""
+    with _bridge_lock:
+        wanted = _bridges > 0 and any(_bus.has_subscribers(t) for t in BRIDGED)
+        if wanted:
+            subscribe(_forward)
+        else:
+            unsubscribe(_forward)
+
+
+def bridged() -> bool:
+    """Is the bridge forwarding now (open, and someone on the bus listens)?"""
+    return _forward in global_listeners
+
+
+class Bridge:
+    """An open :func:`bridge`; :meth:`close` (or leaving the ``with`` block) undoes it."""
+
+    __slots__ = ("_open",)
+
+    def __init__(self) -> None:
+        self._open = True
+
+    def close(self) -> None:
+        """Stop forwarding (once the last open bridge is closed); closing twice is harmless."""
+        global _bridges, _stop_watching
+        with _bridge_lock:
+            if not self._open:
+                return
+            self._open = False
+            _bridges -= 1
+            if _bridges == 0 and _stop_watching is not None:
+                _stop_watching()
+                _stop_watching = None
+            _follow_bus()
+
+    def __enter__(self) -> Bridge:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def bridge() -> Bridge:
+    """Forward the policies' :data:`BRIDGED` events to the domain event bus
+    (:mod:`buttress.events`) until the returned :class:`Bridge` is closed. Opt-in, and free
+    while unused: the forwarding listener is attached to the policies only while the bus has
+    a subscriber for one of those events (a subscriber of ``DomainEvent`` counts). Bridges
+    nest: forwarding stops when the last one is closed."""
+    global _bridges, _stop_watching
+    with _bridge_lock:
+        _bridges += 1
+        if _stop_watching is None:
+            _stop_watching = _bus.watch(_follow_bus)  # calls _follow_bus() now
+        else:
+            _follow_bus()
+    return Bridge()

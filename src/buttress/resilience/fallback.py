@@ -104,7 +104,7 @@ class Fallback(Policy):
         return index == len(self.handlers) - 1 or not self._result_triggers(answer)
 
     def _used(self, index: int, cause: BaseException | None) -> None:
-        if self._listeners or events._global:
+        if self._listeners or events.global_listeners:
             self._emit(events.FallbackUsed(self.name, index, cause))
 
     # -- drivers: the only code that calls the primary and the handlers -------------------------

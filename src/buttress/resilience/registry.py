@@ -16,6 +16,7 @@ from buttress.resilience.budget import RetryBudget
 from buttress.resilience.bulkhead import Bulkhead
 from buttress.resilience.circuit_breaker import CircuitBreaker
 from buttress.resilience.errors import ResilienceError
+from buttress.resilience.events import Bridge, bridge
 from buttress.resilience.pipeline import Pipeline
 from buttress.resilience.rate_limit import RateLimiter
 from buttress.resilience.retry import Retry
@@ -236,6 +237,19 @@ class PolicyRegistry:
 
 _default: PolicyRegistry | None = None
 _default_lock = threading.Lock()
+_default_bridge: Bridge | None = None  # resilience.events_to_bus of the process's registry
+
+
+def _follow_events_to_bus(registry: PolicyRegistry | None) -> None:
+    """Open the bridge to the event bus while the process's registry asks for it (with
+    ``_default_lock`` held)."""
+    global _default_bridge
+    wanted = registry is not None and registry.config.events_to_bus
+    if wanted and _default_bridge is None:
+        _default_bridge = bridge()
+    elif not wanted and _default_bridge is not None:
+        _default_bridge.close()
+        _default_bridge = None
 
 
 def _from_config(config: ButtressConfig) -> PolicyRegistry:
@@ -284,6 +298,7 @@ def configure(config: ButtressConfig | ResilienceConfig | None) -> PolicyRegistr
             _default = _from_config(config)
         else:
             _default = PolicyRegistry(config)
+        _follow_events_to_bus(_default)
         if old is not None and old.store is not None:
             old.store.close()
         return _default
@@ -306,5 +321,6 @@ def policy(name: str) -> Pipeline:
         with _default_lock:
             if _default is None:
                 _default = _from_config(load())
+                _follow_events_to_bus(_default)
             registry = _default
     return registry.get(name)

@@ -275,12 +275,12 @@ class Retry(Policy):
             if not reason and self._budget is not None and not self._budget.try_withdraw():
                 reason = "budget"
         if reason:
-            if self._listeners or events._global:
+            if self._listeners or events.global_listeners:
                 self._emit(events.RetryGaveUp(self.name, attempt, reason, exc))
             return None
         if self._before_sleep is not None:
             self._before_sleep(attempt, wait, exc, result)
-        if self._listeners or events._global:
+        if self._listeners or events.global_listeners:
             self._emit(events.RetryScheduled(self.name, attempt, wait, exc, result))
         return wait
 

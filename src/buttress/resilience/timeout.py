@@ -111,7 +111,7 @@ class Timeout(Policy):
         return {"seconds": self.seconds, "hard": self.hard}
 
     def _timed_out(self) -> PolicyTimeoutError:
-        if self._listeners or events._global:
+        if self._listeners or events.global_listeners:
             self._emit(events.TimedOut(self.name, self.seconds))
         return PolicyTimeoutError(self.name, self.seconds)
 

@@ -312,12 +312,12 @@ class RateLimiter(Policy):
     def _limited(self, retry: float) -> RateLimitedError:
         if retry == _INF:  # e.g. burst < 1: no call can ever pass; say so, as try_acquire does
             raise self._too_costly(self.algorithm, 1)
-        if self._listeners or events._global:
+        if self._listeners or events.global_listeners:
             self._emit(events.CallRejected(self.name, "rate_limited", retry))
         return RateLimitedError(self.name, retry, "", self.algorithm.limit, 0.0)
 
     def _rejected(self, decision: Decision) -> RateLimitedError:
-        if self._listeners or events._global:
+        if self._listeners or events.global_listeners:
             self._emit(events.CallRejected(self.name, "rate_limited", decision.retry_after))
         return RateLimitedError(
             self.name, decision.retry_after, decision.key, decision.limit, decision.remaining
@@ -488,7 +488,7 @@ class RateLimiter(Policy):
             return _new(Decision, (True, key, algo.limit, remaining, reset_after, 0.0, "ok"))
         if retry == _INF:
             raise self._too_costly(algo, cost)
-        if self._listeners or events._global:
+        if self._listeners or events.global_listeners:
             self._emit(events.CallRejected(self.name, "rate_limited", retry))
         return _new(Decision, (False, key, algo.limit, remaining, reset_after, retry, "limited"))
 
@@ -506,7 +506,7 @@ class RateLimiter(Policy):
 
     def _reported(self, decision: Decision) -> Decision:
         """A shared decision, with the rejection event when it refuses."""
-        if not decision.allowed and (self._listeners or events._global):
+        if not decision.allowed and (self._listeners or events.global_listeners):
             self._emit(events.CallRejected(self.name, "rate_limited", decision.retry_after))
         return decision
 
