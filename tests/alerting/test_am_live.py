@@ -227,7 +227,9 @@ def test_notifications_reach_the_webhook_and_buttress_receivers_then_resolve(
     try:
         alert = firing("BackupMissing", severity="critical", service="db", target="main")
         am.post(alert)
-        wait_until(lambda: bool(received.at("/bt/api/v1/alerts/alertmanager")), "buttress notified", 20)
+        wait_until(
+            lambda: bool(received.at("/bt/api/v1/alerts/alertmanager")), "buttress notified", 20
+        )
         wait_until(lambda: bool(received.at("/hook")), "the webhook notified", 20)
         (auth, body), *_ = received.at("/bt/api/v1/alerts/alertmanager")
         assert auth == f"Bearer {TOKEN}"

@@ -5,6 +5,7 @@ it starts (on a free port), and the report's numbers are the ones worked out by 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import subprocess
 import time
@@ -212,3 +213,46 @@ def test_a_long_period_is_read_in_several_requests(prometheus: str) -> None:
     ((_, points),) = series
     assert len(points) == PERIOD // 60 - 4 == 10_076  # more than one 10,000-point request
     assert set(points.values()) == {2.0}
+
+
+def _last_hour_window() -> str:
+    """``alerting.alertmanager.maintenance_windows`` YAML holding (END - 3600, END] in UTC,
+    one interval per calendar day it touches (a time range cannot cross midnight)."""
+    start = dt.datetime.fromtimestamp(END - 3540, dt.UTC)  # whole minutes: HH:01
+    stop = dt.datetime.fromtimestamp(END + 60, dt.UTC)  # the range's end is exclusive
+    intervals = []
+    day = start
+    while day < stop:
+        midnight = (day + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0)
+        end = min(stop, midnight)
+        end_time = "24:00" if end == midnight else end.strftime("%H:%M")
+        intervals.append(
+            f"          - {{years: ['{day.year}'], months: ['{day.month}'], "
+            f"days_of_month: ['{day.day}'], times: [{{start_time: '{day.strftime('%H:%M')}', "
+            f"end_time: '{end_time}'}}]}}"
+        )
+        day = end
+    return (
+        "  alertmanager:\n    maintenance_windows:\n      - name: upgrade\n"
+        "        intervals:\n" + "\n".join(intervals) + "\n"
+    )
+
+
+def test_a_configured_maintenance_window_leaves_the_budget(
+    prometheus: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same hour as a maintenance window of the configuration (what Alertmanager mutes)
+    instead of --exclude: the same numbers."""
+    config = tmp_path / "buttress.yaml"
+    assert "alerting:\n" in CONFIG
+    config.write_text(CONFIG.replace("alerting:\n", "alerting:\n" + _last_hour_window(), 1))
+    code = main(
+        ["--config", str(config), "slo", "report", "--prometheus", prometheus, "--at", str(END),
+         "--format", "json"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    checkout = json.loads(captured.out)[0]
+    assert checkout["excluded_points"] == len(LAST_HOUR) == 12
+    assert checkout["consumed"] == pytest.approx(0.5)
+    assert checkout["burn_rate"] is None

@@ -66,7 +66,9 @@ def test_a_notification_is_kept_one_row_per_alert(api: Api) -> None:
     body = payload(
         "firing", alert("BackupMissing", target="db"), alert("BackupMissing", target="files")
     )
-    answer = api.client.post("/api/v1/alerts/alertmanager", json=body, headers=api.auth(api.operator))
+    answer = api.client.post(
+        "/api/v1/alerts/alertmanager", json=body, headers=api.auth(api.operator)
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["stored"] == 2
     history = api.client.get("/api/v1/alerts/history", headers=api.auth(api.viewer)).json()
@@ -111,7 +113,9 @@ def test_the_history_filters_by_alertname_and_status_and_is_limited(api: Api) ->
 def test_the_webhook_needs_an_operator_and_the_history_a_viewer(api: Api) -> None:
     anonymous = api.client.post("/api/v1/alerts/alertmanager", json=payload())
     assert anonymous.status_code == 401
-    viewer = api.client.post("/api/v1/alerts/alertmanager", json=payload(), headers=api.auth(api.viewer))
+    viewer = api.client.post(
+        "/api/v1/alerts/alertmanager", json=payload(), headers=api.auth(api.viewer)
+    )
     assert viewer.status_code == 403
     assert viewer.json()["error"] == "forbidden"
     assert api.client.get("/api/v1/alerts/history").status_code == 401
@@ -134,7 +138,9 @@ def test_the_webhook_needs_an_operator_and_the_history_a_viewer(api: Api) -> Non
 def test_a_bad_payload_is_422_naming_the_field(api: Api, change: Any, field: str) -> None:
     body = copy.deepcopy(payload())
     change(body)
-    answer = api.client.post("/api/v1/alerts/alertmanager", json=body, headers=api.auth(api.operator))
+    answer = api.client.post(
+        "/api/v1/alerts/alertmanager", json=body, headers=api.auth(api.operator)
+    )
     assert answer.status_code == 422, answer.text
     problem = answer.json()
     assert problem["error"] == "invalid_request"
@@ -144,7 +150,9 @@ def test_a_bad_payload_is_422_naming_the_field(api: Api, change: Any, field: str
 
 def test_a_time_out_of_range_in_utc_is_422_not_500(api: Api) -> None:
     body = payload("firing", {**alert("X"), "startsAt": "9999-12-31T23:59:59-05:00"})
-    answer = api.client.post("/api/v1/alerts/alertmanager", json=body, headers=api.auth(api.operator))
+    answer = api.client.post(
+        "/api/v1/alerts/alertmanager", json=body, headers=api.auth(api.operator)
+    )
     assert answer.status_code == 422
     assert answer.json()["problems"][0]["field"] == "body.alerts[0].startsAt"
 
@@ -153,7 +161,9 @@ def test_unknown_keys_of_a_newer_alertmanager_are_ignored(api: Api) -> None:
     body = payload()
     body["someFutureField"] = {"x": 1}
     body["alerts"][0]["silencedBy"] = []
-    answer = api.client.post("/api/v1/alerts/alertmanager", json=body, headers=api.auth(api.operator))
+    answer = api.client.post(
+        "/api/v1/alerts/alertmanager", json=body, headers=api.auth(api.operator)
+    )
     assert answer.status_code == 200
 
 

@@ -128,12 +128,21 @@ def parse_windows(values: Sequence[str]) -> list[tuple[float, float]]:
 
 
 def maintenance_excluded(config: ButtressConfig) -> Excluded:
-    """The maintenance windows of the configuration as an ``excluded`` test for
-    :func:`buttress.alerting.report.compute`. The windows are the Alertmanager part's
-    (``alerting.maintenance.in_window``); until they are wired here, none."""
+    """The maintenance windows of ``alerting.alertmanager.maintenance_windows`` as an
+    ``excluded`` test for :func:`buttress.alerting.report.compute`: a moment in any of them
+    (as Alertmanager reads it, :func:`buttress.alerting.maintenance.in_window`) is left out
+    of every SLO's budget."""
+    from buttress.alerting.maintenance import in_window
     from buttress.alerting.report import never_excluded
 
-    return never_excluded
+    windows = list(config.alerting.alertmanager.maintenance_windows)
+    if not windows:
+        return never_excluded
+
+    def excluded(ts: dt.datetime) -> bool:
+        return any(in_window(window, ts) for window in windows)
+
+    return excluded
 
 
 def _excluded(config: ButtressConfig, windows: list[tuple[float, float]]) -> Excluded:

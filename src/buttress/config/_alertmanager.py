@@ -283,8 +283,8 @@ class WebhookReceiverConfig(ReceiverConfig):
 
 class ButtressReceiverConfig(ReceiverConfig):
     """buttress's own incident receiver: Alertmanager posts to
-    ``<url>/api/v1/alerts/alertmanager`` with a bearer token of the ``operator`` role; buttress keeps
-    the notifications as alert history."""
+    ``<url>/api/v1/alerts/alertmanager`` with a bearer token of the ``operator`` role; buttress
+    keeps the notifications as alert history."""
 
     type: Literal["buttress"]
     secrets: ClassVar[tuple[str, ...]] = ("token",)
