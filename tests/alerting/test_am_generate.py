@@ -314,10 +314,9 @@ def test_durations_are_written_as_alertmanager_reads_them(seconds: float, text: 
 
 
 def test_the_example_of_the_docs_is_accepted_and_its_route_tests_pass(tmp_path: Path) -> None:
-    import re
+    from tests.alerting.docs import yaml_examples
 
-    doc = Path(__file__).resolve().parents[2] / "docs" / "alerting" / "routing.md"
-    (example,) = re.findall(r"```yaml\n(.*?)```", doc.read_text(encoding="utf-8"), re.DOTALL)
+    (example,) = yaml_examples("Routing, receivers")
     files(load_text(example, env={"SLACK_WEBHOOK_URL": "https://hooks.slack.com/x"}), tmp_path)
     check_config(tmp_path / "alertmanager.yml")
     results = alertmanager.run_route_tests(tmp_path / "alertmanager-tests.json")
