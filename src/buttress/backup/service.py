@@ -35,6 +35,16 @@ from buttress.backup.format import Manifest, is_backup_id, manifest_key
 from buttress.backup.keys import load_identities, open_passphrase_key, parse_recipients
 from buttress.backup.pipeline import Settings, verify_objects
 from buttress.backup.plan import plan_from_problems
+from buttress.backup.schemas import (
+    ArtifactRead,
+    CopyRead,
+    EncryptionRead,
+    RunDescribed,
+    RunDetail,
+    RunRead,
+    SizePoint,
+    TargetSummary,
+)
 from buttress.backup.tables import BackupRun
 from buttress.catalog import audit, claims
 from buttress.catalog.tables import Claim, utcnow
@@ -78,42 +88,54 @@ class RunView:
     def ratio(self) -> float:
         return self.raw_size / self.stored_size if self.stored_size else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        out["started_at"] = self.started_at.isoformat()
-        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
-        out["heartbeat_at"] = _iso(self.heartbeat_at)
-        out["compression_ratio"] = round(self.ratio, 2)
-        return out
+    def read(self) -> RunRead:
+        """The run as the CLI and the API show it."""
+        return RunRead(
+            id=self.id,
+            target=self.target,
+            status=self.status,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            raw_size=self.raw_size,
+            stored_size=self.stored_size,
+            destinations=self.destinations,
+            failed_destinations=self.failed_destinations,
+            error=self.error,
+            verify_status=self.verify_status,
+            restore_test_status=self.restore_test_status,
+            detail=RunDetail.model_validate(self.detail),
+            heartbeat_at=self.heartbeat_at,
+            compression_ratio=round(self.ratio, 2),
+        )
 
 
-def _copies(view: RunView, artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _copies(run: RunRead, artifacts: list[ArtifactRead]) -> list[CopyRead]:
     """Per destination of a run: what it holds (every object and the manifest, written last)
     or why it holds nothing, and its last check's answer (``None``: not checked)."""
-    objects = sum(a["objects"] for a in artifacts) + 1 if artifacts else 0
-    last = view.detail.get("last_check") or {}
-    checked = last.get("per_destination") or view.detail.get("verify") or {}
-    out: list[dict[str, Any]] = [
-        {
-            "destination": name,
-            "stored": True,
-            "objects": objects,
-            "stored_size": view.stored_size,
-            "error": "",
-            "check": checked.get(name),
-        }
-        for name in view.destinations
+    objects = sum(a.objects for a in artifacts) + 1 if artifacts else 0
+    last = run.detail.last_check
+    checked = (last.per_destination if last else None) or run.detail.verify or {}
+    out = [
+        CopyRead(
+            destination=name,
+            stored=True,
+            objects=objects,
+            stored_size=run.stored_size,
+            error="",
+            check=checked.get(name),
+        )
+        for name in run.destinations
     ]
     out += [
-        {
-            "destination": name,
-            "stored": False,
-            "objects": 0,
-            "stored_size": 0,
-            "error": redact(str(error)),
-            "check": None,
-        }
-        for name, error in view.failed_destinations.items()
+        CopyRead(
+            destination=name,
+            stored=False,
+            objects=0,
+            stored_size=0,
+            error=redact(str(error)),
+            check=None,
+        )
+        for name, error in run.failed_destinations.items()
     ]
     return out
 
@@ -269,10 +291,6 @@ def _scrubbed(detail: dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(source, dict) and "describe" in source:
         out["source"] = {k: v for k, v in source.items() if k != "describe"}
     return out
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 @dataclass(frozen=True)
@@ -614,25 +632,26 @@ class Backups:
                 raise NotFoundError("backup run", backup_id)
             return _views(session, [row])[0]
 
-    def describe(self, backup_id: str) -> dict[str, Any]:
+    def describe(self, backup_id: str) -> RunDescribed:
         """A run as the CLI and API show it; for a good backup, its manifest summary too."""
         view = self.get(backup_id)
-        info = view.as_dict()
+        run = view.read()
+        info = RunDescribed(**dict(run), copies=[])
         if view.status == "succeeded":
             manifest, _ = self.manifest(view)
-            info["artifacts"] = [
-                {
-                    "name": a.name,
-                    "raw_size": a.raw_size,
-                    "stored_size": a.stored_size,
-                    "objects": len(a.objects),
-                    "sha256": a.sha256,
-                }
+            info.artifacts = [
+                ArtifactRead(
+                    name=a.name,
+                    raw_size=a.raw_size,
+                    stored_size=a.stored_size,
+                    objects=len(a.objects),
+                    sha256=a.sha256,
+                )
                 for a in manifest.artifacts
             ]
-            info["metadata"] = manifest.metadata
-            info["encryption"] = manifest.encryption
-        info["copies"] = _copies(view, info.get("artifacts", []))
+            info.metadata = manifest.metadata
+            info.encryption = EncryptionRead.model_validate(manifest.encryption)
+        info.copies = _copies(run, info.artifacts or [])
         return info
 
     def _locate(self, backup_id: str) -> _Located:
@@ -1018,7 +1037,7 @@ class Backups:
 
     def summaries(
         self, next_runs: dict[tuple[str, str], dt.datetime] | None = None, history: int = 20
-    ) -> list[dict[str, Any]]:
+    ) -> list[TargetSummary]:
         """Per configured target: its settings, last run, newest good backup (with its check
         results), the stored sizes of the last ``history`` good backups (oldest first), and
         the next scheduled times when ``next_runs`` ((target, kind) -> time) gives them."""
@@ -1029,30 +1048,25 @@ class Backups:
             last = runs[0] if runs else None
             nxt = next_runs or {}
             out.append(
-                {
-                    "name": t.name,
-                    "source": t.source,
-                    "schedule": t.schedule,
-                    "restore_test_schedule": t.restore_test_schedule,
-                    "next_backup_at": _iso(nxt.get((t.name, "backup"))),
-                    "next_restore_test_at": _iso(nxt.get((t.name, "restore_test"))),
-                    "destinations": self._destination_names(t),
-                    "running": any(r.status == "running" for r in runs),
-                    "last_run": last.as_dict() if last else None,
-                    "last_success": good[0].as_dict() if good else None,
-                    "sizes": [
-                        {
-                            "id": r.id,
-                            "at": r.started_at.isoformat(),
-                            "stored": r.stored_size,
-                            "raw": r.raw_size,
-                        }
+                TargetSummary(
+                    name=t.name,
+                    source=t.source,
+                    schedule=t.schedule,
+                    restore_test_schedule=t.restore_test_schedule,
+                    next_backup_at=nxt.get((t.name, "backup")),
+                    next_restore_test_at=nxt.get((t.name, "restore_test")),
+                    destinations=self._destination_names(t),
+                    running=any(r.status == "running" for r in runs),
+                    last_run=last.read() if last else None,
+                    last_success=good[0].read() if good else None,
+                    sizes=[
+                        SizePoint(id=r.id, at=r.started_at, stored=r.stored_size, raw=r.raw_size)
                         for r in reversed(good[:history])
                     ],
-                    "failures_since_success": next(
+                    failures_since_success=next(
                         (i for i, r in enumerate(runs) if r.status == "succeeded"), len(runs)
                     ),
-                }
+                )
             )
         return out
 
