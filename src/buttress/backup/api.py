@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field
 
 from buttress.backup.restore_policy import PATH_SOURCES, RestorePolicy, decide
 from buttress.backup.schemas import (
+    BackupRunRead,
     PruneRead,
     RestoreRead,
     RunDescribed,
-    RunRead,
     TargetSummary,
 )
 from buttress.backup.service import Backups
@@ -124,25 +124,32 @@ def _next_runs(request: Request) -> dict[tuple[str, str], dt.datetime]:
 @router.get(
     "/targets",
     response_model=list[TargetSummary],
+    response_model_exclude_unset=True,
     summary="Every target: schedule, last run, newest good backup, sizes",
 )
 def targets(request: Request, _who: Viewer) -> list[TargetSummary]:
     return _backups(request).summaries(_next_runs(request))
 
 
-@router.get("/runs", response_model=list[RunRead], summary="Runs, newest first")
+@router.get(
+    "/runs",
+    response_model=list[BackupRunRead],
+    response_model_exclude_unset=True,
+    summary="Runs, newest first",
+)
 def runs(
     request: Request,
     _who: Viewer,
     target: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[RunRead]:
+) -> list[BackupRunRead]:
     return [r.read() for r in _backups(request).runs(target, limit)]
 
 
 @router.get(
     "/runs/{backup_id}",
     response_model=RunDescribed,
+    response_model_exclude_unset=True,
     responses=_FAILED,
     summary="One run; for a good backup, its manifest summary",
 )
@@ -261,11 +268,12 @@ def restore(request: Request, backup_id: str, body: RestoreRequest, who: Operato
 @router.post(
     "/runs/{backup_id}/abandon",
     name="backup.abandon",
-    response_model=RunRead,
+    response_model=BackupRunRead,
+    response_model_exclude_unset=True,
     responses=_FAILED,
     summary="Mark a run that will never finish as abandoned; 409 while it looks alive",
 )
-def abandon(request: Request, backup_id: str, body: AbandonRequest, who: Operator) -> RunRead:
+def abandon(request: Request, backup_id: str, body: AbandonRequest, who: Operator) -> BackupRunRead:
     request.state.audit_detail = {"reason": body.reason, "force": body.force}
     view = _backups(request).abandon(
         backup_id, actor=who.actor, reason=body.reason, force=body.force, audited=False

@@ -161,7 +161,7 @@ def run(
     with st.catalog() as catalog, _progress():
         view = Backups(st.config.backup, catalog).run(target)
     if as_json:
-        _echo_json(view.read().model_dump(mode="json"))
+        _echo_json(view.read().model_dump(mode="json", exclude_unset=True))
         return
     took = view.detail.get("timings", {}).get("total", 0.0)
     typer.echo(
@@ -190,7 +190,7 @@ def list_(
     if total > len(runs):  # on stderr, so that --json stays a plain list
         typer.echo(f"{len(runs)} of {total} runs shown, newest first; --limit N for more", err=True)
     if as_json:
-        _echo_json([r.read().model_dump(mode="json") for r in runs])
+        _echo_json([r.read().model_dump(mode="json", exclude_unset=True) for r in runs])
         return
     print_table(
         ("id", "target", "status", "started", "raw", "stored", "verify", "restore test"),
@@ -221,7 +221,11 @@ def show(
 
     st = state(ctx)
     with st.catalog() as catalog:
-        info = Backups(st.config.backup, catalog).describe(backup_id).model_dump(mode="json")
+        info = (
+            Backups(st.config.backup, catalog)
+            .describe(backup_id)
+            .model_dump(mode="json", exclude_unset=True)
+        )
     if as_json:
         _echo_json(info)
         return
@@ -516,7 +520,7 @@ def abandon(
             backup_id, actor=st.actor(), reason=reason, force=force
         )
     if as_json:
-        _echo_json(view.read().model_dump(mode="json"))
+        _echo_json(view.read().model_dump(mode="json", exclude_unset=True))
         return
     was = view.detail.get("abandoned", {}).get("was", "running")
     typer.echo(f"abandoned backup {view.id} of {view.target} (it was {was})")

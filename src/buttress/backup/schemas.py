@@ -3,27 +3,22 @@ for it (pydantic only).
 
 A run's ``detail`` is what the catalog recorded about it over time (how it was started, its
 checks, an abandon or a prune). Its parts are typed here; each keeps keys it does not declare
-(rows written by other versions) and shows only the keys the record has, as it always did.
+(rows written by other versions) and, serialized with ``exclude_unset``, shows only the keys
+the record has, as it always did.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 from buttress.platform.schemas import JsonObject
 
 __all__ = [
     "AbandonedRead",
     "ArtifactRead",
+    "BackupRunRead",
     "CheckingRead",
     "Comparison",
     "CopyRead",
@@ -37,23 +32,14 @@ __all__ = [
     "RestoreTestRead",
     "RunDescribed",
     "RunDetail",
-    "RunRead",
     "SizePoint",
     "TargetSummary",
 ]
 
 
 class _Present(BaseModel):
-    """Serialized with the keys it was given only (an optional part absent from the record is
-    absent from the answer, not ``null``)."""
-
-    @model_serializer(mode="wrap")
-    def _present(self, handler: SerializerFunctionWrapHandler) -> Any:
-        out = handler(self)
-        if not isinstance(out, dict):
-            return out
-        kept = self.model_fields_set | set(self.model_extra or {})
-        return {k: v for k, v in out.items() if k in kept}
+    """A record whose optional parts are absent (not ``null``) when it has none: serialize it
+    with ``exclude_unset`` (the routes that answer it do)."""
 
 
 class _Recorded(_Present):
@@ -143,7 +129,7 @@ class RunDetail(_Recorded):
     pruned: PrunedRead | None = None
 
 
-class RunRead(_Present):
+class BackupRunRead(_Present):
     """A backup run as the catalog records it."""
 
     id: str
@@ -193,7 +179,7 @@ class CopyRead(BaseModel):
     check: DestinationCheck | None = Field(description="None: not checked.")
 
 
-class RunDescribed(RunRead):
+class RunDescribed(BackupRunRead):
     """A run; for a good backup, its manifest summary too (artifacts, metadata, encryption)."""
 
     artifacts: list[ArtifactRead] | None = None
@@ -222,8 +208,8 @@ class TargetSummary(BaseModel):
     next_restore_test_at: dt.datetime | None
     destinations: list[str]
     running: bool
-    last_run: RunRead | None
-    last_success: RunRead | None
+    last_run: BackupRunRead | None
+    last_success: BackupRunRead | None
     sizes: list[SizePoint] = Field(description="The last good backups' sizes, oldest first.")
     failures_since_success: int
 

@@ -37,11 +37,11 @@ from buttress.backup.pipeline import Settings, verify_objects
 from buttress.backup.plan import plan_from_problems
 from buttress.backup.schemas import (
     ArtifactRead,
+    BackupRunRead,
     CopyRead,
     EncryptionRead,
     RunDescribed,
     RunDetail,
-    RunRead,
     SizePoint,
     TargetSummary,
 )
@@ -88,9 +88,9 @@ class RunView:
     def ratio(self) -> float:
         return self.raw_size / self.stored_size if self.stored_size else 0.0
 
-    def read(self) -> RunRead:
+    def read(self) -> BackupRunRead:
         """The run as the CLI and the API show it."""
-        return RunRead(
+        return BackupRunRead(
             id=self.id,
             target=self.target,
             status=self.status,
@@ -109,7 +109,7 @@ class RunView:
         )
 
 
-def _copies(run: RunRead, artifacts: list[ArtifactRead]) -> list[CopyRead]:
+def _copies(run: BackupRunRead, artifacts: list[ArtifactRead]) -> list[CopyRead]:
     """Per destination of a run: what it holds (every object and the manifest, written last)
     or why it holds nothing, and its last check's answer (``None``: not checked)."""
     objects = sum(a.objects for a in artifacts) + 1 if artifacts else 0
