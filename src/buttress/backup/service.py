@@ -252,17 +252,24 @@ def _end_run(session: Session, backup_id: str, values: dict[str, Any]) -> bool:
     return done.first() is not None
 
 
-def _run_to_change(session: Session, backup_id: str) -> BackupRun | None:
+def _run_to_change(session: Session, backup_id: str) -> BackupRun:
     """Run ``backup_id``'s row, locked for this transaction and read after the lock: a write
     first (SQLite takes its write lock, PostgreSQL the row's), so a change made to ``detail``
-    by a check or run that ends meanwhile is not lost by writing over an older read."""
+    by a check or run that ends meanwhile is not lost by writing over an older read.
+
+    Raises:
+        NotFoundError: the catalog has no run ``backup_id`` (any more).
+    """
     session.execute(
         update(BackupRun)
         .where(BackupRun.id == backup_id)
         .values(id=BackupRun.id)
         .execution_options(synchronize_session=False)
     )
-    return session.get(BackupRun, backup_id, populate_existing=True)
+    row = session.get(BackupRun, backup_id, populate_existing=True)
+    if row is None:
+        raise NotFoundError("backup run", backup_id)
+    return row
 
 
 def _abandon(session: Session, view: RunView, actor: str, reason: str, *, forced: bool) -> bool:
@@ -801,7 +808,6 @@ class Backups:
         if run is not None:
             with self.catalog.begin() as session:
                 row = _run_to_change(session, run.id)
-                assert row is not None
                 row.verify_status = "ok" if ok else "failed"
                 row.verified_at = utcnow()
                 row.detail = {
@@ -837,7 +843,6 @@ class Backups:
         job = f"verify:{backup_id}:{secrets.token_hex(4)}"
         with self.catalog.begin() as session:
             row = _run_to_change(session, backup_id)
-            assert row is not None
             previous = _check_job(row.detail)
             held = claims.get(session=session, key=previous) if previous else None
             if held is not None and claims.state(held, claims.catalog_now(session)) != "live":
@@ -883,7 +888,6 @@ class Backups:
         ok = not result["problems"] and result.get("restore_test", {}).get("ok", True)
         with self.catalog.begin() as session:
             row = _run_to_change(session, backup_id)
-            assert row is not None
             detail = dict(row.detail or {})
             if job is None or _check_job(detail) == job:  # else a newer check is under way
                 detail.pop("checking", None)
@@ -935,7 +939,6 @@ class Backups:
         if located.run is not None:
             with self.catalog.begin() as session:
                 row = _run_to_change(session, located.id)
-                assert row is not None
                 row.restore_test_status = "ok" if test_ok else "failed"
                 row.restore_tested_at = utcnow()
                 row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
@@ -977,7 +980,6 @@ class Backups:
         if located.run is not None:
             with self.catalog.begin() as session:
                 row = _run_to_change(session, backup_id)
-                assert row is not None
                 row.destinations = sorted({*(row.destinations or []), destination})
                 row.failed_destinations = {
                     k: v for k, v in (row.failed_destinations or {}).items() if k != destination
@@ -1018,7 +1020,6 @@ class Backups:
         """Record that a run's objects were removed (its row stays, as history)."""
         with self.catalog.begin() as session:
             row = _run_to_change(session, backup_id)
-            assert row is not None
             claims.release(session=session, key=_claim_key(row.target), holder=backup_id)
             row.detail = {
                 **(row.detail or {}),
@@ -1132,7 +1133,8 @@ class Backups:
                     "--database applies to postgresql, mariadb and mongodb targets; use --to"
                 )
             to = str(database_dsn(database))
-        assert to is not None
+        if to is None:  # every branch above chose a place; say so if one ever does not
+            raise UsageError(f"backup {backup_id}: no place to restore into (--to or --database)")
         return restore_safely(
             manifest,
             source,

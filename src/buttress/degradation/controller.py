@@ -26,7 +26,7 @@ from buttress.degradation import flags
 from buttress.degradation.cpu import CpuSource, cpu_meter, resolve_source
 from buttress.degradation.levels import BELOW_BY_DEFAULT, Level, Levels, LevelState, Trigger
 from buttress.degradation.schemas import LevelSnapshot, OverrideHeld, RecoveryRead
-from buttress.errors import MissingDependencyError
+from buttress.errors import ConfigError, MissingDependencyError
 from buttress.events import DomainEvent, emit
 
 if TYPE_CHECKING:
@@ -98,9 +98,13 @@ def build_levels(config: DegradationConfig) -> Levels:
                     triggers.append(Trigger(metric, float(bound), metric in BELOW_BY_DEFAULT))
                 elif bound.below is not None:
                     triggers.append(Trigger(metric, bound.below, True))
-                else:
-                    assert bound.above is not None
+                elif bound.above is not None:
                     triggers.append(Trigger(metric, bound.above))
+                else:  # the config model asks for one of them
+                    raise ConfigError(
+                        f"health.degradation level {name}: trigger {metric} needs `above` or "
+                        "`below`"
+                    )
         limits = dict(config.limits) if i == 0 else {}
         if settings is not None:
             limits.update(settings.limits)
