@@ -1,5 +1,5 @@
-"""The OpenAPI document declares what the routes answer: the shared error model on every
-/api operation, and Prometheus text for /metrics."""
+"""The OpenAPI document declares what the routes answer: a typed model for every success, the
+shared error model on every /api operation, and Prometheus text for /metrics."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 from buttress.platform.schemas import FREE_FORM
 from tests.server.conftest import Api
 
-DECLARED = ("400", "401", "403", "404", "409", "413", "422", "500")
+DECLARED = ("400", "401", "403", "404", "409", "413", "422", "500", "503")
 
 
 def test_every_api_operation_declares_its_errors(api: Api) -> None:
-    """Each /api/v1 operation lists 400/401/403/404/409/413/422/500 with the ErrorRead model."""
+    """Each /api/v1 operation lists 400/401/403/404/409/413/422/500/503 with the ErrorRead model,
+    and a backup route that reaches a destination its 502 as well."""
     document: dict[str, Any] = api.client.get("/api/openapi.json").json()
     operations = [
         (path, method, op)
@@ -27,6 +28,10 @@ def test_every_api_operation_declares_its_errors(api: Api) -> None:
             assert response is not None, f"{method.upper()} {path} does not declare {status}"
             schema = response["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorRead"}, (path, status)
+    failing = document["paths"]["/api/v1/backups/targets/{name}/run"]["post"]["responses"]["502"]
+    assert failing["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorRead"
+    }
     error = document["components"]["schemas"]["ErrorRead"]
     assert set(error["required"]) == {"error", "message", "request_id"}
 
