@@ -144,6 +144,6 @@ def test_runs_recorded_by_older_versions_show_no_dsn(project: Path, catalog: Cat
     config_file(project, recipient(project))
     backups = Backups(load(project / "buttress.yaml").backup, catalog)
     (run,) = backups.runs()
-    _assert_clean("an old run", json.dumps(run.as_dict(), default=str))
+    _assert_clean("an old run", run.read().model_dump_json())
     assert run.detail["source"] == {"kind": "postgresql"}
     assert "connection refused" in run.error

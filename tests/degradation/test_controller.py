@@ -105,9 +105,10 @@ def test_controller_moves_flags_events_and_hooks(config: DegradationConfig) -> N
         assert flags.level() == "RED"
         assert not flags.enabled("exports")
         snap = c.snapshot()
-        assert snap["override"]["reason"] == "db failover"
-        assert snap["automatic"] == "YELLOW"
-        assert snap["features"] == {
+        assert snap.override is not None
+        assert snap.override.reason == "db failover"
+        assert snap.automatic == "YELLOW"
+        assert snap.features == {
             "analytics": False, "checkout": True, "exports": False, "recommendations": False,
         }  # fmt: skip
         clock.now += 61

@@ -54,7 +54,7 @@ def test_the_hottest_replica_sets_the_fleet_level(own_redis: OwnRedis) -> None:
     waited = wait_until(lambda: b.state.level == "YELLOW", "the other replica to follow")
     assert b.state.automatic == "GREEN"
     assert b.state.reasons[0] == "another replica is at YELLOW"
-    assert b.snapshot()["fleet"] == "YELLOW"
+    assert b.snapshot().fleet == "YELLOW"
     print(f"propagated in {waited * 1000:.1f} ms")
     hot["value"] = 10
     assert a.evaluate().level == "GREEN"

@@ -68,11 +68,11 @@ def test_monitor_history_window_readiness_and_events() -> None:
             monitor.record(_result("db", status))
         monitor.record(_result("cache", Status.DEGRADED))
         snap = monitor.snapshot()
-        db_view = next(c for c in snap["checks"] if c["name"] == "db")
-        assert len(db_view["history"]) == 4  # bounded
-        assert db_view["availability"] == 0.5  # last 2: up, down
-        assert snap["score"] == round(100 * (3 * 0.5 + 1 * 0.5) / 4, 1)
-        assert not snap["ready"]
+        db_view = next(c for c in snap.checks if c.name == "db")
+        assert len(db_view.history) == 4  # bounded
+        assert db_view.availability == 0.5  # last 2: up, down
+        assert snap.score == round(100 * (3 * 0.5 + 1 * 0.5) / 4, 1)
+        assert not snap.ready
         changes = [e for e in seen if isinstance(e, CheckStatusChanged) and e.check == "db"]
         assert [(e.old, e.new) for e in changes] == [
             (None, "up"),
@@ -144,14 +144,14 @@ def test_each_checks_latency_is_its_own_when_checks_run_side_by_side(
 
     async def watch() -> None:
         monitor.start()
-        while len([s for s in monitor.snapshot()["checks"] if len(s["history"]) >= 3]) < 2:
+        while len([s for s in monitor.snapshot().checks if len(s.history) >= 3]) < 2:
             await asyncio.sleep(0.05)
         await monitor.stop()
 
     asyncio.run(watch())
-    snapshot = {c["name"]: c for c in monitor.snapshot()["checks"]}
-    disk_ms = max(r["latency_ms"] for r in snapshot["disk"]["history"])
-    hog_ms = min(r["latency_ms"] for r in snapshot["hog"]["history"])
+    snapshot = {c.name: c for c in monitor.snapshot().checks}
+    disk_ms = max(r.latency_ms for r in snapshot["disk"].history)
+    hog_ms = min(r.latency_ms for r in snapshot["hog"].history)
     assert disk_ms < hog_ms / 4
 
 

@@ -20,6 +20,7 @@ from buttress.errors import ButtressError
 from buttress.platform.auth import Viewer
 from buttress.platform.component import Component, Contribution, ServerContext
 from buttress.platform.http import CatalogDep, error_response
+from buttress.platform.schemas import Readiness
 from buttress.server.app import create_app
 
 
@@ -64,8 +65,8 @@ class _Probe(Component):
             finally:
                 self.log.append(f"stop {self.tag}")
 
-        def readiness() -> Mapping[str, Mapping[str, Any]]:
-            return {self.tag: {"ok": self.ready}}
+        def readiness() -> Mapping[str, Readiness]:
+            return {self.tag: Readiness(ok=self.ready)}
 
         return Contribution(
             routers=[router],

@@ -5,22 +5,30 @@ audited by the server."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from buttress.backup.restore_policy import PATH_SOURCES, RestorePolicy, decide
+from buttress.backup.schemas import (
+    BackupRunRead,
+    PruneRead,
+    RestoreRead,
+    RunDescribed,
+    TargetSummary,
+)
 from buttress.backup.service import Backups
 from buttress.catalog.tokens import Role
 from buttress.config import ButtressConfig
 from buttress.errors import ButtressError, NotFoundError, UsageError
 from buttress.platform.auth import Admin, Operator, Viewer
-from buttress.platform.http import ApiError
+from buttress.platform.http import ApiError, errors
 
 __all__ = ["router"]
 
@@ -92,36 +100,60 @@ class PruneRequest(BaseModel):
     remove_orphans: bool = False
 
 
+_FAILED = errors({502: "A destination, the source or a tool failed (backup_failed)"})
+
+
+def _config(request: Request) -> ButtressConfig:
+    config = getattr(request.app.state, "config", None)
+    if not isinstance(config, ButtressConfig):
+        raise TypeError("app.state.config is not a ButtressConfig: build the app with create_app")
+    return config
+
+
 def _backups(request: Request) -> Backups:
-    config = request.app.state.config
-    assert isinstance(config, ButtressConfig)
-    return Backups(config.backup, request.app.state.catalog)
+    return Backups(_config(request).backup, request.app.state.catalog)
 
 
-def _next_runs(request: Request) -> dict[tuple[str, str], Any]:
+def _next_runs(request: Request) -> dict[tuple[str, str], dt.datetime]:
     scheduler = getattr(request.app.state, "scheduler", None)
     if not scheduler:
         return {}
     return dict(scheduler.next_times())
 
 
-@router.get("/targets", summary="Every target: schedule, last run, newest good backup, sizes")
-def targets(request: Request, _who: Viewer) -> list[dict[str, Any]]:
+@router.get(
+    "/targets",
+    response_model=list[TargetSummary],
+    response_model_exclude_unset=True,
+    summary="Every target: schedule, last run, newest good backup, sizes",
+)
+def targets(request: Request, _who: Viewer) -> list[TargetSummary]:
     return _backups(request).summaries(_next_runs(request))
 
 
-@router.get("/runs", summary="Runs, newest first")
+@router.get(
+    "/runs",
+    response_model=list[BackupRunRead],
+    response_model_exclude_unset=True,
+    summary="Runs, newest first",
+)
 def runs(
     request: Request,
     _who: Viewer,
     target: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
-    return [r.as_dict() for r in _backups(request).runs(target, limit)]
+) -> list[BackupRunRead]:
+    return [r.read() for r in _backups(request).runs(target, limit)]
 
 
-@router.get("/runs/{backup_id}", summary="One run; for a good backup, its manifest summary")
-def show(request: Request, backup_id: str, _who: Viewer) -> dict[str, Any]:
+@router.get(
+    "/runs/{backup_id}",
+    response_model=RunDescribed,
+    response_model_exclude_unset=True,
+    responses=_FAILED,
+    summary="One run; for a good backup, its manifest summary",
+)
+def show(request: Request, backup_id: str, _who: Viewer) -> RunDescribed:
     return _backups(request).describe(backup_id)
 
 
@@ -130,6 +162,7 @@ def show(request: Request, backup_id: str, _who: Viewer) -> dict[str, Any]:
     name="backup.run",
     status_code=202,
     response_model=RunStarted,
+    responses=_FAILED,
     summary="Back a target up now (in the background); 409 while it is already running",
 )
 def run_now(request: Request, name: str, _who: Operator) -> RunStarted:
@@ -156,6 +189,7 @@ def run_now(request: Request, name: str, _who: Operator) -> RunStarted:
     name="backup.verify",
     status_code=202,
     response_model=RunStarted,
+    responses=_FAILED,
     summary="Check every object, and with restore_test restore and compare (in the background; "
     "poll the run: detail.checking while it works, then detail.last_check)",
 )
@@ -182,11 +216,11 @@ def verify(request: Request, backup_id: str, body: VerifyRequest, _who: Operator
 @router.post(
     "/runs/{backup_id}/restore",
     name="backup.restore",
+    response_model=RestoreRead,
+    responses=_FAILED,
     summary="Restore a backup, into the places the configuration allows (docs/server.md)",
 )
-def restore(
-    request: Request, backup_id: str, body: RestoreRequest, who: Operator
-) -> dict[str, str]:
+def restore(request: Request, backup_id: str, body: RestoreRequest, who: Operator) -> RestoreRead:
     backups = _backups(request)
     request.state.audit_detail = {
         "force": body.force,
@@ -228,36 +262,42 @@ def restore(
     if placement.to is None or target.source in PATH_SOURCES:
         request.state.audit_detail["into"] = where
     # else the caller's DSN: the audit keeps the description without it (no password in it)
-    return {"id": backup_id, "restored_into": where}
+    return RestoreRead(id=backup_id, restored_into=where)
 
 
 @router.post(
     "/runs/{backup_id}/abandon",
     name="backup.abandon",
+    response_model=BackupRunRead,
+    response_model_exclude_unset=True,
+    responses=_FAILED,
     summary="Mark a run that will never finish as abandoned; 409 while it looks alive",
 )
-def abandon(
-    request: Request, backup_id: str, body: AbandonRequest, who: Operator
-) -> dict[str, Any]:
+def abandon(request: Request, backup_id: str, body: AbandonRequest, who: Operator) -> BackupRunRead:
     request.state.audit_detail = {"reason": body.reason, "force": body.force}
     view = _backups(request).abandon(
         backup_id, actor=who.actor, reason=body.reason, force=body.force, audited=False
     )  # the middleware audits the request, whatever its outcome
-    return view.as_dict()
+    return view.read()
 
 
 def _restore_policy(request: Request) -> RestorePolicy:
-    config = request.app.state.config
-    assert isinstance(config, ButtressConfig)
+    config = _config(request)
     # `buttress serve` sets data_dir to the resolved data directory; an app built without one
     # uses the CLI's default, in the working directory at start
     return RestorePolicy.from_config(config.backup, config.data_dir or Path(".buttress"))
 
 
-@router.post("/prune", name="backup.prune", summary="Apply retention (dry run by default)")
-def prune(request: Request, body: PruneRequest, _who: Admin) -> dict[str, Any]:
+@router.post(
+    "/prune",
+    name="backup.prune",
+    response_model=PruneRead,
+    responses=_FAILED,
+    summary="Apply retention (dry run by default)",
+)
+def prune(request: Request, body: PruneRequest, _who: Admin) -> PruneRead:
     report = _backups(request).prune(
         target=body.target, dry_run=body.dry_run, remove_orphans=body.remove_orphans
     )
     request.state.audit_detail = {"dry_run": body.dry_run, "removed": len(report.removed)}
-    return report.as_dict()
+    return PruneRead.model_validate(report)

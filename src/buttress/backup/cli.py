@@ -161,7 +161,7 @@ def run(
     with st.catalog() as catalog, _progress():
         view = Backups(st.config.backup, catalog).run(target)
     if as_json:
-        _echo_json(view.as_dict())
+        _echo_json(view.read().model_dump(mode="json", exclude_unset=True))
         return
     took = view.detail.get("timings", {}).get("total", 0.0)
     typer.echo(
@@ -190,7 +190,7 @@ def list_(
     if total > len(runs):  # on stderr, so that --json stays a plain list
         typer.echo(f"{len(runs)} of {total} runs shown, newest first; --limit N for more", err=True)
     if as_json:
-        _echo_json([r.as_dict() for r in runs])
+        _echo_json([r.read().model_dump(mode="json", exclude_unset=True) for r in runs])
         return
     print_table(
         ("id", "target", "status", "started", "raw", "stored", "verify", "restore test"),
@@ -221,7 +221,11 @@ def show(
 
     st = state(ctx)
     with st.catalog() as catalog:
-        info = Backups(st.config.backup, catalog).describe(backup_id)
+        info = (
+            Backups(st.config.backup, catalog)
+            .describe(backup_id)
+            .model_dump(mode="json", exclude_unset=True)
+        )
     if as_json:
         _echo_json(info)
         return
@@ -459,7 +463,9 @@ def prune(
             target=target, dry_run=dry_run, remove_orphans=remove_orphans
         )
     if as_json:
-        _echo_json(report.as_dict())
+        from buttress.backup.schemas import PruneRead
+
+        _echo_json(PruneRead.model_validate(report).model_dump(mode="json"))
     else:
         verb = "would remove" if dry_run else "remove"
         verbs = {"remove": verb, "resolve": "would resolve" if dry_run else "resolve"}
@@ -514,7 +520,7 @@ def abandon(
             backup_id, actor=st.actor(), reason=reason, force=force
         )
     if as_json:
-        _echo_json(view.as_dict())
+        _echo_json(view.read().model_dump(mode="json", exclude_unset=True))
         return
     was = view.detail.get("abandoned", {}).get("was", "running")
     typer.echo(f"abandoned backup {view.id} of {view.target} (it was {was})")

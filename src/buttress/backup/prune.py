@@ -13,7 +13,7 @@ looks like a good backup; its catalog row is then marked ``pruned`` (history sta
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -72,9 +72,6 @@ class PruneReport:
     @property
     def removed(self) -> list[PruneItem]:
         return [i for i in self.items if i.action == "remove"]
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def plan_target(target: str, runs: Sequence[_Run], policy: RetentionPolicy) -> list[PruneItem]:

@@ -249,7 +249,8 @@ def decide(
         return Placement(None, None, "a new database on the target's server")
     from buttress.config import DsnTargetConfig
 
-    assert isinstance(target, DsnTargetConfig)  # every source but PATH_SOURCES reads a DSN
+    if not isinstance(target, DsnTargetConfig):  # every source but PATH_SOURCES reads a DSN
+        raise UsageError(f"target {target.name!r} ({target.source}) has no DSN to restore near")
     parsed = parse_dsn_endpoints(target.source, to, env=env)
     own = parse_dsn_endpoints(
         target.source, target.dsn, field=f"target {target.name!r} dsn", env=env

@@ -35,6 +35,16 @@ from buttress.backup.format import Manifest, is_backup_id, manifest_key
 from buttress.backup.keys import load_identities, open_passphrase_key, parse_recipients
 from buttress.backup.pipeline import Settings, verify_objects
 from buttress.backup.plan import plan_from_problems
+from buttress.backup.schemas import (
+    ArtifactRead,
+    BackupRunRead,
+    CopyRead,
+    EncryptionRead,
+    RunDescribed,
+    RunDetail,
+    SizePoint,
+    TargetSummary,
+)
 from buttress.backup.tables import BackupRun
 from buttress.catalog import audit, claims
 from buttress.catalog.tables import Claim, utcnow
@@ -78,42 +88,54 @@ class RunView:
     def ratio(self) -> float:
         return self.raw_size / self.stored_size if self.stored_size else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        out["started_at"] = self.started_at.isoformat()
-        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
-        out["heartbeat_at"] = _iso(self.heartbeat_at)
-        out["compression_ratio"] = round(self.ratio, 2)
-        return out
+    def read(self) -> BackupRunRead:
+        """The run as the CLI and the API show it."""
+        return BackupRunRead(
+            id=self.id,
+            target=self.target,
+            status=self.status,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            raw_size=self.raw_size,
+            stored_size=self.stored_size,
+            destinations=self.destinations,
+            failed_destinations=self.failed_destinations,
+            error=self.error,
+            verify_status=self.verify_status,
+            restore_test_status=self.restore_test_status,
+            detail=RunDetail.model_validate(self.detail),
+            heartbeat_at=self.heartbeat_at,
+            compression_ratio=round(self.ratio, 2),
+        )
 
 
-def _copies(view: RunView, artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _copies(run: BackupRunRead, artifacts: list[ArtifactRead]) -> list[CopyRead]:
     """Per destination of a run: what it holds (every object and the manifest, written last)
     or why it holds nothing, and its last check's answer (``None``: not checked)."""
-    objects = sum(a["objects"] for a in artifacts) + 1 if artifacts else 0
-    last = view.detail.get("last_check") or {}
-    checked = last.get("per_destination") or view.detail.get("verify") or {}
-    out: list[dict[str, Any]] = [
-        {
-            "destination": name,
-            "stored": True,
-            "objects": objects,
-            "stored_size": view.stored_size,
-            "error": "",
-            "check": checked.get(name),
-        }
-        for name in view.destinations
+    objects = sum(a.objects for a in artifacts) + 1 if artifacts else 0
+    last = run.detail.last_check
+    checked = (last.per_destination if last else None) or run.detail.verify or {}
+    out = [
+        CopyRead(
+            destination=name,
+            stored=True,
+            objects=objects,
+            stored_size=run.stored_size,
+            error="",
+            check=checked.get(name),
+        )
+        for name in run.destinations
     ]
     out += [
-        {
-            "destination": name,
-            "stored": False,
-            "objects": 0,
-            "stored_size": 0,
-            "error": redact(str(error)),
-            "check": None,
-        }
-        for name, error in view.failed_destinations.items()
+        CopyRead(
+            destination=name,
+            stored=False,
+            objects=0,
+            stored_size=0,
+            error=redact(str(error)),
+            check=None,
+        )
+        for name, error in run.failed_destinations.items()
     ]
     return out
 
@@ -230,17 +252,24 @@ def _end_run(session: Session, backup_id: str, values: dict[str, Any]) -> bool:
     return done.first() is not None
 
 
-def _run_to_change(session: Session, backup_id: str) -> BackupRun | None:
+def _run_to_change(session: Session, backup_id: str) -> BackupRun:
     """Run ``backup_id``'s row, locked for this transaction and read after the lock: a write
     first (SQLite takes its write lock, PostgreSQL the row's), so a change made to ``detail``
-    by a check or run that ends meanwhile is not lost by writing over an older read."""
+    by a check or run that ends meanwhile is not lost by writing over an older read.
+
+    Raises:
+        NotFoundError: the catalog has no run ``backup_id`` (any more).
+    """
     session.execute(
         update(BackupRun)
         .where(BackupRun.id == backup_id)
         .values(id=BackupRun.id)
         .execution_options(synchronize_session=False)
     )
-    return session.get(BackupRun, backup_id, populate_existing=True)
+    row = session.get(BackupRun, backup_id, populate_existing=True)
+    if row is None:
+        raise NotFoundError("backup run", backup_id)
+    return row
 
 
 def _abandon(session: Session, view: RunView, actor: str, reason: str, *, forced: bool) -> bool:
@@ -269,10 +298,6 @@ def _scrubbed(detail: dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(source, dict) and "describe" in source:
         out["source"] = {k: v for k, v in source.items() if k != "describe"}
     return out
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 @dataclass(frozen=True)
@@ -614,25 +639,26 @@ class Backups:
                 raise NotFoundError("backup run", backup_id)
             return _views(session, [row])[0]
 
-    def describe(self, backup_id: str) -> dict[str, Any]:
+    def describe(self, backup_id: str) -> RunDescribed:
         """A run as the CLI and API show it; for a good backup, its manifest summary too."""
         view = self.get(backup_id)
-        info = view.as_dict()
+        run = view.read()
+        info = RunDescribed(**dict(run), copies=[])
         if view.status == "succeeded":
             manifest, _ = self.manifest(view)
-            info["artifacts"] = [
-                {
-                    "name": a.name,
-                    "raw_size": a.raw_size,
-                    "stored_size": a.stored_size,
-                    "objects": len(a.objects),
-                    "sha256": a.sha256,
-                }
+            info.artifacts = [
+                ArtifactRead(
+                    name=a.name,
+                    raw_size=a.raw_size,
+                    stored_size=a.stored_size,
+                    objects=len(a.objects),
+                    sha256=a.sha256,
+                )
                 for a in manifest.artifacts
             ]
-            info["metadata"] = manifest.metadata
-            info["encryption"] = manifest.encryption
-        info["copies"] = _copies(view, info.get("artifacts", []))
+            info.metadata = manifest.metadata
+            info.encryption = EncryptionRead.model_validate(manifest.encryption)
+        info.copies = _copies(run, info.artifacts or [])
         return info
 
     def _locate(self, backup_id: str) -> _Located:
@@ -782,7 +808,6 @@ class Backups:
         if run is not None:
             with self.catalog.begin() as session:
                 row = _run_to_change(session, run.id)
-                assert row is not None
                 row.verify_status = "ok" if ok else "failed"
                 row.verified_at = utcnow()
                 row.detail = {
@@ -818,7 +843,6 @@ class Backups:
         job = f"verify:{backup_id}:{secrets.token_hex(4)}"
         with self.catalog.begin() as session:
             row = _run_to_change(session, backup_id)
-            assert row is not None
             previous = _check_job(row.detail)
             held = claims.get(session=session, key=previous) if previous else None
             if held is not None and claims.state(held, claims.catalog_now(session)) != "live":
@@ -864,7 +888,6 @@ class Backups:
         ok = not result["problems"] and result.get("restore_test", {}).get("ok", True)
         with self.catalog.begin() as session:
             row = _run_to_change(session, backup_id)
-            assert row is not None
             detail = dict(row.detail or {})
             if job is None or _check_job(detail) == job:  # else a newer check is under way
                 detail.pop("checking", None)
@@ -916,7 +939,6 @@ class Backups:
         if located.run is not None:
             with self.catalog.begin() as session:
                 row = _run_to_change(session, located.id)
-                assert row is not None
                 row.restore_test_status = "ok" if test_ok else "failed"
                 row.restore_tested_at = utcnow()
                 row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
@@ -958,7 +980,6 @@ class Backups:
         if located.run is not None:
             with self.catalog.begin() as session:
                 row = _run_to_change(session, backup_id)
-                assert row is not None
                 row.destinations = sorted({*(row.destinations or []), destination})
                 row.failed_destinations = {
                     k: v for k, v in (row.failed_destinations or {}).items() if k != destination
@@ -999,7 +1020,6 @@ class Backups:
         """Record that a run's objects were removed (its row stays, as history)."""
         with self.catalog.begin() as session:
             row = _run_to_change(session, backup_id)
-            assert row is not None
             claims.release(session=session, key=_claim_key(row.target), holder=backup_id)
             row.detail = {
                 **(row.detail or {}),
@@ -1018,7 +1038,7 @@ class Backups:
 
     def summaries(
         self, next_runs: dict[tuple[str, str], dt.datetime] | None = None, history: int = 20
-    ) -> list[dict[str, Any]]:
+    ) -> list[TargetSummary]:
         """Per configured target: its settings, last run, newest good backup (with its check
         results), the stored sizes of the last ``history`` good backups (oldest first), and
         the next scheduled times when ``next_runs`` ((target, kind) -> time) gives them."""
@@ -1029,30 +1049,25 @@ class Backups:
             last = runs[0] if runs else None
             nxt = next_runs or {}
             out.append(
-                {
-                    "name": t.name,
-                    "source": t.source,
-                    "schedule": t.schedule,
-                    "restore_test_schedule": t.restore_test_schedule,
-                    "next_backup_at": _iso(nxt.get((t.name, "backup"))),
-                    "next_restore_test_at": _iso(nxt.get((t.name, "restore_test"))),
-                    "destinations": self._destination_names(t),
-                    "running": any(r.status == "running" for r in runs),
-                    "last_run": last.as_dict() if last else None,
-                    "last_success": good[0].as_dict() if good else None,
-                    "sizes": [
-                        {
-                            "id": r.id,
-                            "at": r.started_at.isoformat(),
-                            "stored": r.stored_size,
-                            "raw": r.raw_size,
-                        }
+                TargetSummary(
+                    name=t.name,
+                    source=t.source,
+                    schedule=t.schedule,
+                    restore_test_schedule=t.restore_test_schedule,
+                    next_backup_at=nxt.get((t.name, "backup")),
+                    next_restore_test_at=nxt.get((t.name, "restore_test")),
+                    destinations=self._destination_names(t),
+                    running=any(r.status == "running" for r in runs),
+                    last_run=last.read() if last else None,
+                    last_success=good[0].read() if good else None,
+                    sizes=[
+                        SizePoint(id=r.id, at=r.started_at, stored=r.stored_size, raw=r.raw_size)
                         for r in reversed(good[:history])
                     ],
-                    "failures_since_success": next(
+                    failures_since_success=next(
                         (i for i, r in enumerate(runs) if r.status == "succeeded"), len(runs)
                     ),
-                }
+                )
             )
         return out
 
@@ -1118,7 +1133,8 @@ class Backups:
                     "--database applies to postgresql, mariadb and mongodb targets; use --to"
                 )
             to = str(database_dsn(database))
-        assert to is not None
+        if to is None:  # every branch above chose a place; say so if one ever does not
+            raise UsageError(f"backup {backup_id}: no place to restore into (--to or --database)")
         return restore_safely(
             manifest,
             source,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, BeforeValidator, Field
@@ -11,6 +11,13 @@ from pydantic import BaseModel, BeforeValidator, Field
 from buttress.config._types import parse_duration
 from buttress.degradation import overrides
 from buttress.degradation.controller import DegradationController
+from buttress.degradation.schemas import (
+    FlagsRead,
+    LevelRead,
+    OverrideCleared,
+    OverrideRead,
+    OverrideSet,
+)
 from buttress.errors import NotFoundError, UsageError
 from buttress.platform.auth import Operator, Viewer
 from buttress.platform.http import CatalogDep
@@ -36,22 +43,34 @@ def _controller(request: Request) -> DegradationController:
     controller = getattr(request.app.state, "degradation", None)
     if controller is None:
         raise NotFoundError("degradation levels", "(declare health.degradation in buttress.yaml)")
-    assert isinstance(controller, DegradationController)
+    if not isinstance(controller, DegradationController):
+        raise TypeError(
+            "app.state.degradation is not a DegradationController: build the app with create_app"
+        )
     return controller
 
 
-@router.get("/level", summary="The level in force, why, overrides, features, limits, recovery")
-def level(request: Request, catalog: CatalogDep, _who: Viewer) -> dict[str, Any]:
+@router.get(
+    "/level",
+    response_model=LevelRead,
+    summary="The level in force, why, overrides, features, limits, recovery",
+)
+def level(request: Request, catalog: CatalogDep, _who: Viewer) -> LevelRead:
     snap = _controller(request).snapshot()
     with catalog.begin() as session:
-        snap["override_history"] = [o.as_dict() for o in overrides.recent(session=session)]
-    return snap
+        history = [OverrideRead.model_validate(o) for o in overrides.recent(session=session)]
+    return LevelRead(**dict(snap), override_history=history)
 
 
-@router.post("/level/override", name="level.override", summary="Hold a level for a while")
+@router.post(
+    "/level/override",
+    name="level.override",
+    response_model=OverrideSet,
+    summary="Hold a level for a while",
+)
 def set_override(
     request: Request, body: OverrideCreate, catalog: CatalogDep, who: Operator
-) -> dict[str, Any]:
+) -> OverrideSet:
     controller = _controller(request)
     if body.level not in controller.levels.names:
         raise UsageError(
@@ -69,20 +88,34 @@ def set_override(
     controller.announce_override()
     request.state.audit_target = f"level={body.level}"
     request.state.audit_detail = {"for_seconds": body.duration, "reason": body.reason}
-    return {"override": record.as_dict(), "level": controller.snapshot()["level"]}
+    return OverrideSet(
+        override=OverrideRead.model_validate(record), level=controller.snapshot().level
+    )
 
 
-@router.delete("/level/override", name="level.clear", summary="End the override in force")
-def clear_override(request: Request, catalog: CatalogDep, who: Operator) -> dict[str, Any]:
+@router.delete(
+    "/level/override",
+    name="level.clear",
+    response_model=OverrideCleared,
+    summary="End the override in force",
+)
+def clear_override(request: Request, catalog: CatalogDep, who: Operator) -> OverrideCleared:
     controller = _controller(request)
     with catalog.begin() as session:
         cleared = overrides.clear(session=session, actor=who.actor)
     controller.clear_override(actor=who.actor)
     controller.announce_override()
-    return {"cleared": [c.as_dict() for c in cleared], "level": controller.snapshot()["level"]}
+    return OverrideCleared(
+        cleared=[OverrideRead.model_validate(c) for c in cleared],
+        level=controller.snapshot().level,
+    )
 
 
-@router.get("/flags", summary="Every feature (on/off) and limit at the level in force")
-def flag_list(request: Request, _who: Viewer) -> dict[str, Any]:
+@router.get(
+    "/flags",
+    response_model=FlagsRead,
+    summary="Every feature (on/off) and limit at the level in force",
+)
+def flag_list(request: Request, _who: Viewer) -> FlagsRead:
     snap = _controller(request).snapshot()
-    return {"level": snap["level"], "features": snap["features"], "limits": snap["limits"]}
+    return FlagsRead(level=snap.level, features=snap.features, limits=snap.limits)

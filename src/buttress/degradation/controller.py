@@ -26,7 +26,8 @@ from buttress.degradation import flags
 from buttress.degradation.cpu import CpuSource, cpu_meter, resolve_source
 from buttress.degradation.events import FlagChanged, LevelChanged, OverrideCleared, OverrideSet
 from buttress.degradation.levels import BELOW_BY_DEFAULT, Level, Levels, LevelState, Trigger
-from buttress.errors import MissingDependencyError
+from buttress.degradation.schemas import LevelSnapshot, OverrideHeld, RecoveryRead
+from buttress.errors import ConfigError, MissingDependencyError
 from buttress.events import Subscription, emit, subscribe, unsubscribe
 
 if TYPE_CHECKING:
@@ -86,9 +87,13 @@ def build_levels(config: DegradationConfig) -> Levels:
                     triggers.append(Trigger(metric, float(bound), metric in BELOW_BY_DEFAULT))
                 elif bound.below is not None:
                     triggers.append(Trigger(metric, bound.below, True))
-                else:
-                    assert bound.above is not None
+                elif bound.above is not None:
                     triggers.append(Trigger(metric, bound.above))
+                else:  # the config model asks for one of them
+                    raise ConfigError(
+                        f"health.degradation level {name}: trigger {metric} needs `above` or "
+                        "`below`"
+                    )
         limits = dict(config.limits) if i == 0 else {}
         if settings is not None:
             limits.update(settings.limits)
@@ -367,41 +372,39 @@ class DegradationController:
         for feature in sorted(was_off ^ now_off):
             emit(FlagChanged(feature, feature in was_off, after.level))
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> LevelSnapshot:
         now = self.clock()
         with self._lock:
             state = self._effective(self.levels.state(now))
             predictions = self.levels.predict(now)
             metrics = dict(self.last_metrics)
         override = state.override
-        return {
-            "level": state.level,
-            "index": state.index,
-            "automatic": state.automatic,
-            "levels": list(self.levels.names),
-            "reasons": list(state.reasons),
-            "since": self.since,
-            "fleet": (self.levels.names[self._shared.fleet] if self._shared is not None else None),
-            "override": (
-                {
-                    "level": override.level,
-                    "reason": override.reason,
-                    "actor": override.actor,
-                    "expires_in": round(override.until - now, 1),
-                    "expires_at": self.wall() + (override.until - now),
-                }
+        return LevelSnapshot(
+            level=state.level,
+            index=state.index,
+            automatic=state.automatic,
+            levels=list(self.levels.names),
+            reasons=list(state.reasons),
+            since=self.since,
+            fleet=self.levels.names[self._shared.fleet] if self._shared is not None else None,
+            override=(
+                OverrideHeld(
+                    level=override.level,
+                    reason=override.reason,
+                    actor=override.actor,
+                    expires_in=round(override.until - now, 1),
+                    expires_at=self.wall() + (override.until - now),
+                )
                 if override
                 else None
             ),
-            "metrics": metrics,
-            "features": {
-                f: f not in self.levels.disabled(state.index) for f in self.levels.features
-            },
-            "limits": self.levels.limits(state.index),
-            "recovery": [
-                {"trigger": p.trigger, "seconds": p.seconds, "why": p.why} for p in predictions
+            metrics=metrics,
+            features={f: f not in self.levels.disabled(state.index) for f in self.levels.features},
+            limits=self.levels.limits(state.index),
+            recovery=[
+                RecoveryRead(trigger=p.trigger, seconds=p.seconds, why=p.why) for p in predictions
             ],
-        }
+        )
 
     def start(self) -> None:
         if self._task is None:

@@ -22,20 +22,20 @@ class LevelCollector(Collector):
         level = GaugeMetricFamily(
             names.DEGRADATION_LEVEL, "Degradation level in force, by index (0: normal)"
         )
-        level.add_metric([], snap["index"])
+        level.add_metric([], snap.index)
         info = GaugeMetricFamily(
             names.DEGRADATION_LEVEL_INFO,
             "1 for the level in force and the automatic level under it",
             labels=["level", "automatic"],
         )
-        info.add_metric([snap["level"], snap["automatic"]], 1)
+        info.add_metric([snap.level, snap.automatic], 1)
         override = GaugeMetricFamily(names.DEGRADATION_OVERRIDE, "1 while an override holds")
-        override.add_metric([], 1 if snap["override"] else 0)
+        override.add_metric([], 1 if snap.override else 0)
         features = GaugeMetricFamily(
             names.FEATURE_ENABLED,
             "1 when a feature is on at the level in force",
             labels=["feature"],
         )
-        for feature, on in snap["features"].items():
+        for feature, on in snap.features.items():
             features.add_metric([feature], 1 if on else 0)
         yield from (level, info, override, features)

@@ -126,7 +126,8 @@ class CpuThrottle:
     def level(self) -> float:
         now = time.monotonic()
         if now - self._at >= self.every:
-            assert self.read is not None
+            if self.read is None:  # __post_init__ sets it
+                raise RuntimeError("CpuThrottle.read is unset: build it with CpuThrottle(...)")
             self._value = self.read()
             self._at = now
         return self._value

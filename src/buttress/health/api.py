@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from buttress.health.monitor import HealthMonitor
+from buttress.health.schemas import HealthRead
 from buttress.platform.auth import Viewer
 
 __all__ = ["router"]
@@ -14,14 +13,20 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
 
+def _monitor(request: Request) -> HealthMonitor:
+    monitor = getattr(request.app.state, "health", None)
+    if not isinstance(monitor, HealthMonitor):
+        raise TypeError("app.state.health is not a HealthMonitor: build the app with create_app")
+    return monitor
+
+
 @router.get(
     "/health",
+    response_model=HealthRead,
     summary="Health score, readiness, every dependency check, and whether degradation levels "
     "are configured (`degradation`: false means GET /api/v1/level answers 404)",
 )
-def health(request: Request, _who: Viewer) -> dict[str, Any]:
-    monitor = request.app.state.health
-    assert isinstance(monitor, HealthMonitor)
-    snapshot = monitor.snapshot()
-    snapshot["degradation"] = getattr(request.app.state, "degradation", None) is not None
-    return snapshot
+def health(request: Request, _who: Viewer) -> HealthRead:
+    snapshot = _monitor(request).snapshot()
+    degradation = getattr(request.app.state, "degradation", None) is not None
+    return HealthRead(**dict(snapshot), degradation=degradation)

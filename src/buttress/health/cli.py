@@ -32,28 +32,28 @@ def health(
     asyncio.run(monitor.run_once())
     snapshot = monitor.snapshot()
     if as_json:
-        typer.echo(json.dumps(snapshot, indent=2, sort_keys=True))
+        typer.echo(json.dumps(snapshot.model_dump(mode="json"), indent=2, sort_keys=True))
     else:
-        if not snapshot["checks"]:
+        if not snapshot.checks:
             typer.echo("no checks configured (declare them under health.checks)")
             return
         print_table(
             ("check", "type", "critical", "status", "latency", "detail"),
             (
                 (
-                    c["name"],
-                    c["kind"],
-                    "yes" if c["critical"] else "",
-                    c["status"],
-                    f"{c['latency_ms']:.1f} ms",
-                    c["detail"],
+                    c.name,
+                    c.kind,
+                    "yes" if c.critical else "",
+                    c.status,
+                    f"{c.latency_ms or 0.0:.1f} ms",
+                    c.detail,
                 )
-                for c in snapshot["checks"]
+                for c in snapshot.checks
             ),
         )
         typer.echo(
-            f"health score {snapshot['score']:.1f}/100, "
-            + ("ready" if snapshot["ready"] else "NOT READY (a critical check is down)")
+            f"health score {snapshot.score or 0.0:.1f}/100, "
+            + ("ready" if snapshot.ready else "NOT READY (a critical check is down)")
         )
-    if not snapshot["ready"]:
+    if not snapshot.ready:
         raise typer.Exit(1)

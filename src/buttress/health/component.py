@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from buttress.platform.component import (
     CliCommand,
@@ -36,6 +35,7 @@ class HealthComponent(Component):
         from buttress.health.build import build_checks
         from buttress.health.metrics import HealthCollector
         from buttress.health.monitor import HealthMonitor
+        from buttress.platform.schemas import Readiness
 
         config = ctx.config.health
         monitor = HealthMonitor(
@@ -51,15 +51,13 @@ class HealthComponent(Component):
             finally:
                 await monitor.stop()
 
-        def readiness() -> Mapping[str, Mapping[str, Any]]:
+        def readiness() -> Mapping[str, Readiness]:
             return {
-                check["name"]: {
-                    "ok": check["status"] in ("up", "degraded"),
-                    "status": check["status"],
-                    "detail": check["detail"],
-                }
-                for check in monitor.snapshot()["checks"]
-                if check["critical"]
+                check.name: Readiness(
+                    ok=check.status in ("up", "degraded"), status=check.status, detail=check.detail
+                )
+                for check in monitor.snapshot().checks
+                if check.critical
             }
 
         return Contribution(

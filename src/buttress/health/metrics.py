@@ -32,14 +32,14 @@ class HealthCollector(Collector):
         latency = GaugeMetricFamily(
             names.HEALTH_CHECK_LATENCY, "Seconds a check's latest run took", labels=["check"]
         )
-        if snapshot["score"] is not None:
-            score.add_metric([], snapshot["score"])
-        ready.add_metric([], 1 if snapshot["ready"] else 0)
-        for check in snapshot["checks"]:
-            if check["status"] == "unknown":
+        if snapshot.score is not None:
+            score.add_metric([], snapshot.score)
+        ready.add_metric([], 1 if snapshot.ready else 0)
+        for check in snapshot.checks:
+            if check.status == "unknown" or check.latency_ms is None:
                 continue
-            up.add_metric([check["name"]], 0 if check["status"] == "down" else 1)
+            up.add_metric([check.name], 0 if check.status == "down" else 1)
             for value in ("up", "degraded", "down"):
-                status.add_metric([check["name"], value], 1 if check["status"] == value else 0)
-            latency.add_metric([check["name"]], check["latency_ms"] / 1000)
+                status.add_metric([check.name, value], 1 if check.status == value else 0)
+            latency.add_metric([check.name], check.latency_ms / 1000)
         yield from (score, ready, up, status, latency)

@@ -22,11 +22,11 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from buttress.events import emit
 from buttress.health.checks.base import Check, CheckResult, Status, run_check
 from buttress.health.events import CheckStatusChanged
+from buttress.health.schemas import CheckView, HealthSnapshot
 
 __all__ = ["CheckStatusChanged", "HealthMonitor", "availability", "score"]
 
@@ -158,7 +158,7 @@ class HealthMonitor:
                 return False
         return True
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> HealthSnapshot:
         """The whole picture: score, readiness, and per check its settings, latest result,
         recent availability and history (oldest first)."""
         checks = []
@@ -166,18 +166,18 @@ class HealthMonitor:
             history = list(state.history)
             latest = history[-1] if history else None
             checks.append(
-                {
-                    "name": state.check.name,
-                    "kind": state.check.kind,
-                    "critical": state.check.critical,
-                    "weight": state.check.weight,
-                    "interval": state.check.interval,
-                    "status": str(latest.status) if latest else "unknown",
-                    "latency_ms": round(latest.latency * 1000, 2) if latest else None,
-                    "detail": latest.detail if latest else "not run yet",
-                    "checked_at": latest.at.isoformat() if latest else None,
-                    "availability": availability(history[-self.window :]),
-                    "history": [r.as_dict() for r in history],
-                }
+                CheckView(
+                    name=state.check.name,
+                    kind=state.check.kind,
+                    critical=state.check.critical,
+                    weight=state.check.weight,
+                    interval=state.check.interval,
+                    status=latest.status.value if latest else "unknown",
+                    latency_ms=round(latest.latency * 1000, 2) if latest else None,
+                    detail=latest.detail if latest else "not run yet",
+                    checked_at=latest.at if latest else None,
+                    availability=availability(history[-self.window :]),
+                    history=[r.read() for r in history],
+                )
             )
-        return {"score": self.score(), "ready": self.ready(), "checks": checks}
+        return HealthSnapshot(score=self.score(), ready=self.ready(), checks=checks)

@@ -102,7 +102,11 @@ def _cluster(runner: JobRunner) -> ClusterRead:
     )
 
 
-@router.get("/cluster", summary="The replicas sharing the catalog, the leader and since when")
+@router.get(
+    "/cluster",
+    response_model=ClusterRead,
+    summary="The replicas sharing the catalog, the leader and since when",
+)
 async def cluster(request: Request, _who: Viewer) -> ClusterRead:
     return await anyio.to_thread.run_sync(_cluster, _runner(request))
 
@@ -113,12 +117,18 @@ def _jobs(runner: JobRunner) -> list[JobRead]:
         return [JobRead.model_validate(r) for r in rows]
 
 
-@router.get("/jobs", summary="Every job in the catalog, soonest due first")
+@router.get(
+    "/jobs", response_model=list[JobRead], summary="Every job in the catalog, soonest due first"
+)
 async def jobs(request: Request, _who: Viewer) -> list[JobRead]:
     return await anyio.to_thread.run_sync(_jobs, _runner(request))
 
 
-@router.get("/jobs/runs", summary="Runs of every job (or of one, by ?job=), newest first")
+@router.get(
+    "/jobs/runs",
+    response_model=list[RunRead],
+    summary="Runs of every job (or of one, by ?job=), newest first",
+)
 async def runs(
     request: Request,
     _who: Viewer,

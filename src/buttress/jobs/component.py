@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from buttress.platform.component import (
     CliCommand,
@@ -40,6 +39,7 @@ class JobsComponent(Component):
         from buttress.jobs.api import router
         from buttress.jobs.metrics import LeaderCollector
         from buttress.jobs.runner import JobRunner
+        from buttress.platform.schemas import Readiness
 
         server = ctx.config.server
         runner = JobRunner(ctx.catalog, lease=server.leader_lease, renew=server.leader_renew)
@@ -53,11 +53,11 @@ class JobsComponent(Component):
             finally:
                 await anyio.to_thread.run_sync(runner.stop)
 
-        def readiness() -> Mapping[str, Mapping[str, Any]]:
+        def readiness() -> Mapping[str, Readiness]:
             # not a condition of readiness (every replica serves the API): whether it leads
             election = runner.election
             return {
-                "scheduler": {"ok": True, "leading": election.leading, "reason": election.reason}
+                "scheduler": Readiness(ok=True, leading=election.leading, reason=election.reason)
             }
 
         return Contribution(

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from buttress.catalog import Catalog
     from buttress.config import ButtressConfig
+    from buttress.platform.schemas import Readiness
 
 __all__ = [
     "CliCommand",
@@ -54,9 +55,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-ReadinessCheck = Callable[[], Mapping[str, Mapping[str, Any]]]
-"""Called on each ``/readyz``: ``{name: {"ok": bool, ...detail}}``; any ``ok`` False makes the
-instance not ready (503)."""
+ReadinessCheck = Callable[[], "Mapping[str, Readiness]"]
+"""Called on each ``/readyz``: ``{name: Readiness(ok=..., ...)}``
+(:class:`~buttress.platform.schemas.Readiness`); any ``ok`` False makes the instance not ready
+(503)."""
 
 ExceptionHandler = Callable[["Request", Any], Awaitable["Response"]]
 

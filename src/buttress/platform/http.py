@@ -10,11 +10,17 @@ that answers with a stable code, and the catalog as a FastAPI dependency.
             ...
 
 The server puts the open catalog on ``app.state.catalog``; the dependency hands it over.
+
+Every error has one shape, :class:`~buttress.platform.schemas.ErrorRead`; the server declares
+it for the statuses every ``/api`` route can answer (400, 401, 403, 404, 409, 413, 422, 500,
+503), and a route declares the others it answers with :func:`errors` (``responses=errors({502:
+"..."})``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
@@ -22,9 +28,18 @@ from starlette.exceptions import HTTPException
 
 from buttress.catalog import Catalog
 from buttress.logs import request_id
+from buttress.platform.schemas import ErrorRead
 from buttress.secrets import redact_tokens
 
-__all__ = ["ApiError", "CatalogDep", "catalog", "error_body", "error_response"]
+__all__ = [
+    "ApiError",
+    "CatalogDep",
+    "ErrorRead",
+    "catalog",
+    "error_body",
+    "error_response",
+    "errors",
+]
 
 
 class ApiError(HTTPException):
@@ -46,10 +61,10 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     }
 
 
-def _json(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
-) -> JSONResponse:
-    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
+def errors(described: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status, with what it means, answered as
+    :class:`ErrorRead` (the OpenAPI document then declares the error shape for it)."""
+    return {status: {"model": ErrorRead, "description": why} for status, why in described.items()}
 
 
 def error_response(

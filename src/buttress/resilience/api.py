@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from buttress.config import ButtressConfig
 from buttress.errors import NotFoundError
 from buttress.platform.auth import Operator, Viewer
+from buttress.platform.schemas import JsonObject
 from buttress.resilience._policy import Policy
 from buttress.resilience.bulkhead import Bulkhead
 from buttress.resilience.circuit_breaker import CircuitBreaker
@@ -89,7 +90,10 @@ class PartRead(BaseModel):
 
     kind: str = Field(description="Retry, CircuitBreaker, Timeout, Bulkhead, RateLimiter, ...")
     name: str
-    settings: dict[str, Any] = Field(description="Effective settings, defaults filled in.")
+    settings: JsonObject = Field(
+        description="Effective settings, defaults filled in: the options of its kind "
+        "(docs/resilience.md), as `Pipeline.describe()` gives them."
+    )
     store_mode: str | None = Field(
         default=None, description="memory, shared, or the on_store_failure mode in force."
     )
@@ -119,8 +123,9 @@ def policy_registry(request: Request) -> PolicyRegistry:
     found = getattr(state, "resilience", None)
     if isinstance(found, PolicyRegistry):
         return found
-    config = state.config
-    assert isinstance(config, ButtressConfig)
+    config = getattr(state, "config", None)
+    if not isinstance(config, ButtressConfig):
+        raise TypeError("app.state.config is not a ButtressConfig: build the app with create_app")
     with _lock:
         found = getattr(state, "resilience", None)
         if not isinstance(found, PolicyRegistry):

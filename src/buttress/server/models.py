@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from buttress.catalog.tokens import Role
+from buttress.platform.schemas import ErrorRead, JsonObject, Problem, Readiness
 
 __all__ = [
     "ERROR_RESPONSES",
     "AuditRead",
     "ErrorRead",
+    "Liveness",
     "Problem",
+    "ReadyRead",
     "StatusRead",
     "TokenCreate",
     "TokenCreated",
@@ -70,7 +73,7 @@ class AuditRead(_Read):
     outcome: str
     status: int | None
     request_id: str
-    detail: dict[str, Any]
+    detail: JsonObject = Field(description="What the action was done with (its own keys).")
 
 
 class StatusRead(BaseModel):
@@ -84,28 +87,27 @@ class StatusRead(BaseModel):
     catalog_revision: str | None
 
 
+class Liveness(BaseModel):
+    """The process answers."""
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadyRead(BaseModel):
+    """Whether this instance is ready (200) or not (503), and each condition's answer."""
+
+    status: Literal["ready", "not ready"]
+    checks: dict[str, Readiness] = Field(
+        description="The catalog, each critical health check, the scheduler: by name."
+    )
+
+
 class WhoAmI(BaseModel):
     """The caller, as its token says."""
 
     token_id: str
     name: str
     role: Role
-
-
-class Problem(BaseModel):
-    """One invalid field of a request."""
-
-    field: str = Field(examples=["body.name"])
-    message: str
-
-
-class ErrorRead(BaseModel):
-    """Every error the API answers: a stable code, one sentence, the request id."""
-
-    error: str = Field(examples=["not_found"])
-    message: str
-    request_id: str = Field(description="Also in the X-Request-ID header and the server log.")
-    problems: list[Problem] | None = Field(default=None, description="On 422: each field.")
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -122,5 +124,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _error("The request body is larger than server.max_body_bytes"),
     422: _error("Invalid input: each field is named in problems"),
     500: _error("Internal error: the request id names it in the server log"),
+    503: _error("The catalog (or a service the route needs) does not answer"),
 }
 """The error responses every ``/api`` route declares in the OpenAPI document."""

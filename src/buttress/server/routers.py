@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
@@ -11,12 +11,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from buttress._version import __version__
-from buttress.catalog import Catalog, migrate, tokens
 from buttress.catalog import audit as audit_log
+from buttress.catalog import migrate, tokens
 from buttress.errors import CatalogError
 from buttress.platform.auth import Admin, Viewer
+from buttress.platform.http import catalog as _catalog
+from buttress.platform.schemas import Readiness
 from buttress.server.models import (
     AuditRead,
+    Liveness,
+    ReadyRead,
     StatusRead,
     TokenCreate,
     TokenCreated,
@@ -31,36 +35,36 @@ probes = APIRouter(tags=["probes"])
 api = APIRouter(prefix="/api/v1")
 
 
-def _catalog(request: Request) -> Catalog:
-    catalog = request.app.state.catalog
-    assert isinstance(catalog, Catalog)
-    return catalog
+@probes.get("/healthz", summary="Liveness: the process answers", response_model=Liveness)
+async def healthz() -> Liveness:
+    return Liveness()
 
 
-@probes.get("/healthz", summary="Liveness: the process answers")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@probes.get("/readyz", summary="Readiness: the catalog and every critical dependency answer")
+@probes.get(
+    "/readyz",
+    summary="Readiness: the catalog and every critical dependency answer",
+    response_model=ReadyRead,
+    response_model_exclude_none=True,
+    responses={503: {"model": ReadyRead, "description": "Not ready: a check's ok is false"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     catalog = _catalog(request)
-    checks: dict[str, dict[str, Any]] = {}
+    checks: dict[str, Readiness] = {}
     started = time.perf_counter()
     try:
         await anyio.to_thread.run_sync(catalog.ping)
-        checks["catalog"] = {
-            "ok": True,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-        }
+        checks["catalog"] = Readiness(
+            ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 2)
+        )
     except CatalogError as exc:
-        checks["catalog"] = {"ok": False, "error": str(exc)}
+        checks["catalog"] = Readiness(ok=False, error=str(exc))
     for readiness in getattr(request.app.state, "readiness", ()):
-        checks.update(readiness())  # each component's (the health checks marked critical)
-    ready = all(c["ok"] for c in checks.values())
+        # each component's (the health checks marked critical); a plain mapping is checked
+        checks.update((k, Readiness.model_validate(v)) for k, v in readiness().items())
+    ready = all(c.ok for c in checks.values())
+    answer = ReadyRead(status="ready" if ready else "not ready", checks=checks)
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status_code=200 if ready else 503,
+        answer.model_dump(mode="json", exclude_none=True), status_code=200 if ready else 503
     )
 
 

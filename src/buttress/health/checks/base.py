@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from buttress._pgerror import one_line
+from buttress.health.schemas import CheckResultRead
 from buttress.secrets import redact
 
 __all__ = ["Check", "CheckResult", "Probe", "Status", "importing", "run_check"]
@@ -77,14 +78,15 @@ class CheckResult:
     def ok(self) -> bool:
         return self.status is not Status.DOWN
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "status": str(self.status),
-            "latency_ms": round(self.latency * 1000, 2),
-            "detail": self.detail,
-            "at": self.at.isoformat(),
-        }
+    def read(self) -> CheckResultRead:
+        """The result as the API and ``buttress health --json`` show it."""
+        return CheckResultRead(
+            name=self.name,
+            status=self.status.value,
+            latency_ms=round(self.latency * 1000, 2),
+            detail=self.detail,
+            at=self.at,
+        )
 
 
 async def run_check(check: Check, turn: asyncio.Lock | None = None) -> CheckResult:

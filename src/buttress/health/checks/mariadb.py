@@ -26,7 +26,8 @@ def mariadb(dsn: str, timeout: float) -> Probe:
             with conn.cursor() as cur:
                 cur.execute("SELECT VERSION()")
                 row = cur.fetchone()
-                assert row is not None
+                if row is None:
+                    raise RuntimeError("SELECT VERSION() answered no row")
                 return f"MariaDB {row[0]}" if "MariaDB" in str(row[0]) else f"MySQL {row[0]}"
         finally:
             conn.close()

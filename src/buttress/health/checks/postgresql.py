@@ -17,7 +17,8 @@ def postgresql(dsn: str, timeout: float) -> Probe:
         try:
             cur = await conn.execute("SELECT 1, current_setting('server_version')")
             row = await cur.fetchone()
-            assert row is not None
+            if row is None:
+                raise RuntimeError("SELECT 1 answered no row")
             return f"PostgreSQL {row[1]}"
         finally:
             await conn.close()
