@@ -208,3 +208,33 @@ def test_an_out_directory_not_from_generate_is_refused(
     result = cli("alerts", "check", "-c", str(conf), "--out", str(tmp_path / "plain"))
     assert result.code == 1
     assert "not written by `buttress alerts generate`" in result.err
+
+
+def test_an_alertmanager_yml_with_an_inline_secret_is_written_for_its_owner_only(
+    tmp_path: Path,
+) -> None:
+    """Alertmanager needs an inline receiver key in its file: the file is written 0600; with
+    the key in a *_file, the file keeps the usual mode."""
+    import stat
+
+    from buttress.alerting.generate import generate
+    from buttress.alerting.slo_output import write
+    from buttress.config import load_text
+
+    inline = load_text(
+        "alerting:\n  alertmanager:\n    receivers:\n"
+        "      - {name: p, type: pagerduty, routing_key: pd-key-123}\n",
+        env={},
+    )
+    write(tmp_path / "a", generate(inline))
+    assert stat.S_IMODE((tmp_path / "a" / "alertmanager.yml").stat().st_mode) == 0o600
+    assert "pd-key-123" in (tmp_path / "a" / "alertmanager.yml").read_text()
+    key = tmp_path / "pd.key"
+    key.write_text("pd-key-123\n")
+    from_file = load_text(
+        "alerting:\n  alertmanager:\n    receivers:\n"
+        f"      - {{name: p, type: pagerduty, routing_key_file: {key}}}\n",
+        env={},
+    )
+    write(tmp_path / "b", generate(from_file))
+    assert stat.S_IMODE((tmp_path / "b" / "alertmanager.yml").stat().st_mode) & 0o044

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from pydantic import SecretStr
 
 from buttress.alerting import labels as contract
 from buttress.alerting import tools
@@ -81,8 +82,13 @@ def generate(config: ButtressConfig) -> list[GeneratedFile]:
         document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
     )
     tests = {"config": CONFIG_FILE, **route_tests(am)}
+    inline = any(  # a receiver's key given inline (not as *_file) is written into the file
+        isinstance(getattr(r, name), SecretStr)
+        for r in am.receivers
+        for name in type(r).model_fields
+    )
     return [
-        GeneratedFile(CONFIG_FILE, "alertmanager", text),
+        GeneratedFile(CONFIG_FILE, "alertmanager", text, secret=inline),
         GeneratedFile(TESTS_FILE, "alertmanager-test", json.dumps(tests, indent=2) + "\n"),
     ]
 

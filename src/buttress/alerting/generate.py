@@ -29,6 +29,8 @@ class GeneratedFile:
     path: str
     kind: FileKind
     content: str
+    secret: bool = False
+    """It holds a secret itself (an inline receiver key): written readable by its owner only."""
 
 
 def generate(config: ButtressConfig) -> list[GeneratedFile]:

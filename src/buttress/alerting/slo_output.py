@@ -123,6 +123,8 @@ def write(out: Path, files: Sequence[GeneratedFile], *, force: bool = False) -> 
             target.parent.mkdir(parents=True, exist_ok=True)
             data = file.content.encode("utf-8")
             target.write_bytes(data)
+            if file.secret:
+                target.chmod(0o600)
             manifest[file.path] = {"kind": file.kind, "sha256": _sha(data)}
         for path in kept:
             (new / path).parent.mkdir(parents=True, exist_ok=True)
