@@ -443,6 +443,11 @@ def test_the_checked_names_come_from_metric_names() -> None:
             "alerting.presets.business.payment_failures_warning.bound: must be under "
             "payment_failures_critical's bound",
         ),
+        (
+            "backups: {enabled: true, stale: {severity: pager}}",
+            "alerting.presets.backups.stale.severity: unknown severity tier 'pager' "
+            "(alerting.alertmanager.severities: critical, warning, info)",
+        ),
     ],
 )
 def test_bad_presets_are_errors_naming_the_field(presets_yaml: str, expected: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from buttress.config._alert_presets import PresetsConfig
+from buttress.config._alert_presets import PresetAlertConfig, PresetGroupConfig, PresetsConfig
 from buttress.config._alertmanager import AlertmanagerConfig
 from buttress.config._base import Section, raise_at
 from buttress.config._dashboards import DashboardsConfig, PrometheusConfig
@@ -40,18 +40,28 @@ class AlertingConfig(Section):
 
     @model_validator(mode="after")
     def _severity_references(self) -> AlertingConfig:
-        """A burn tier's severity is one of the Alertmanager severity tiers."""
+        """A burn tier's severity, and every preset alert's, is one of the Alertmanager
+        severity tiers (checked for the preset groups switched on)."""
         tiers = self.alertmanager.tier_names
+        used: list[tuple[tuple[str | int, ...], str]] = [
+            (("burn_tiers", i, "severity"), tier.severity) for i, tier in enumerate(self.burn_tiers)
+        ]
+        for group_name, group in self.presets:
+            if not isinstance(group, PresetGroupConfig) or not group.enabled:
+                continue
+            for alert_name, alert in group:
+                if isinstance(alert, PresetAlertConfig) and alert.enabled:
+                    used.append((("presets", group_name, alert_name, "severity"), alert.severity))
         raise_at(
             "AlertingConfig",
             [
                 (
-                    ("burn_tiers", i, "severity"),
-                    f"unknown severity tier {tier.severity!r} (alerting.alertmanager.severities: "
+                    where,
+                    f"unknown severity tier {severity!r} (alerting.alertmanager.severities: "
                     f"{', '.join(tiers)})",
                 )
-                for i, tier in enumerate(self.burn_tiers)
-                if tier.severity not in tiers
+                for where, severity in used
+                if severity not in tiers
             ],
         )
         return self
