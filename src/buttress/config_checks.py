@@ -23,6 +23,7 @@ def register_domain_checks() -> None:
     register_check("backup", _backup)
     register_check("alerting.presets", _alert_presets)
     register_check("alerting.slos", _slos)
+    register_check("alerting.dashboards", _dashboards)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -64,3 +65,11 @@ def _slos(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
         Problem(path, message)
         for path, message in check_slos(config.alerting, check_files=check_files)
     ]
+
+
+def _dashboards(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    if not config.alerting.dashboards.sla:
+        return []
+    from buttress.alerting.dashboards import sla_problems
+
+    return [Problem(path, message) for path, message in sla_problems(config)]

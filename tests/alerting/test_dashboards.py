@@ -296,16 +296,20 @@ def test_without_slos_only_the_buttress_boards_are_written() -> None:
 
 
 def test_an_sla_for_an_unknown_service_is_refused() -> None:
-    """An SLA naming no SLO's service (a typo) is an error naming it, not an ignored line."""
-    cfg = config(CONFIG.replace("sla: {checkout: 99.5}", "sla: {chekout: 99.5}"))
-    assert dashboards.sla_problems(cfg) == [
-        (
-            ("alerting", "dashboards", "sla", "chekout"),
-            "no SLO of alerting.slos has the service 'chekout' (known: checkout, search)",
-        )
-    ]
-    with pytest.raises(ConfigError, match=r"alerting\.dashboards\.sla\.chekout"):
-        dashboards.generate(cfg)
+    """An SLA naming no SLO's service (a typo) is an error at its line when the file is
+    loaded (the validation step), not an ignored line."""
+    from buttress.config_checks import register_domain_checks
+
+    register_domain_checks()
+    text = CONFIG.replace("sla: {checkout: 99.5}", "sla: {chekout: 99.5}")
+    with pytest.raises(ConfigError) as info:
+        load_text(text, filename="buttress.yaml", env={})
+    (issue,) = (str(i) for i in info.value.issues)
+    assert re.fullmatch(
+        r"buttress\.yaml:\d+:\d+ alerting\.dashboards\.sla\.chekout: no SLO of alerting\.slos "
+        r"has the service 'chekout' \(known: checkout, search\)",
+        issue,
+    ), issue
 
 
 @pytest.mark.parametrize(
