@@ -115,7 +115,9 @@ def start_prometheus(
     return _start("prometheus", argv, f"http://127.0.0.1:{port}", directory / "prometheus.log")
 
 
-def start_alertmanager(directory: Path, config_file: Path) -> Process:
+def start_alertmanager(
+    directory: Path, config_file: Path, *, extra: tuple[str, ...] = ()
+) -> Process:
     """Alertmanager (Debian's ``prometheus-alertmanager``) with ``config_file``, clustering
     off, its state in ``directory/data``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -126,5 +128,6 @@ def start_alertmanager(directory: Path, config_file: Path) -> Process:
         f"--storage.path={directory / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--cluster.listen-address=",
+        *extra,
     ]
     return _start("alertmanager", argv, f"http://127.0.0.1:{port}", directory / "am.log")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 import threading
 import urllib.request
 import zoneinfo
@@ -21,12 +20,14 @@ from typing import Any
 import httpx
 import pytest
 
-from buttress.alerting import alertmanager, tools
+from buttress.alerting import alertmanager
 from buttress.alerting.api import WebhookPayload
 from buttress.alerting.generate import generate
 from buttress.alerting.maintenance import in_window
 from buttress.config import ButtressConfig, MaintenanceWindowConfig, load_text
-from tests.conftest import Served, free_port, wait_until
+from tests.alerting import stack
+from tests.alerting.stack import Process
+from tests.conftest import Served, wait_until
 
 TOKEN = "bt_live_token_for_alertmanager"  # a test's own token
 
@@ -91,56 +92,18 @@ class Alertmanager:
         return {a["labels"]["alertname"]: a for a in self.call("GET", "/api/v2/alerts")}
 
 
-def start_alertmanager(
-    config: ButtressConfig, out: Path
-) -> tuple[subprocess.Popen[bytes], Alertmanager]:
+def start_alertmanager(config: ButtressConfig, out: Path) -> tuple[Process, Alertmanager]:
     for file in generate(config):
         if file.kind in ("alertmanager", "alertmanager-test"):
             (out / file.path).write_text(file.content)
-    port = free_port()
-    log = out / "alertmanager.log"
-    storage = out / "data"
-    storage.mkdir()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                str(tools.find("prometheus-alertmanager")),
-                f"--config.file={out / alertmanager.CONFIG_FILE}",
-                f"--storage.path={storage}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                "--log.level=debug",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    am = Alertmanager(f"http://127.0.0.1:{port}", log)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"alertmanager exited: {log.read_text()[-3000:]}")
-        try:
-            am.call("GET", "/-/ready")
-        except OSError:
-            return False
-        return True
-
-    try:
-        wait_until(ready, "alertmanager to be ready", timeout=30)
-    except BaseException:
-        stop(process)
-        raise
-    return process, am
+    process = stack.start_alertmanager(
+        out, out / alertmanager.CONFIG_FILE, extra=("--log.level=debug",)
+    )
+    return process, Alertmanager(process.url, process.log)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+def stop(process: Process) -> None:
+    process.stop()
 
 
 def firing(name: str, **labels: str) -> dict[str, Any]:

@@ -7,18 +7,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from buttress.alerting import labels, tools
 from buttress.alerting.report import PrometheusClient, ReportError
 from buttress.cli import main
-from tests.conftest import free_port, wait_until
+from tests.alerting.stack import start_prometheus
 
 STEP = 300
 PERIOD = 7 * 86400
@@ -82,41 +80,10 @@ def running_prometheus(root: Path, history: str) -> Iterator[str]:
          str(source), str(data)],
     )  # fmt: skip
     assert made.ok, made.output
-    config = root / "prometheus.yml"
-    config.write_text("global: {}\n")
-    port = free_port()
-    log_path = root / "prometheus.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(tools.find("prometheus")),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                "--storage.tsdb.retention.time=100y",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert process.poll() is None, log_path.read_text()
-        try:
-            return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(ready, "Prometheus to be ready", timeout=30)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with start_prometheus(
+        root, {"global": {}}, extra=("--storage.tsdb.retention.time=100y",)
+    ) as prometheus:
+        yield prometheus.url
 
 
 @pytest.fixture(scope="module")
