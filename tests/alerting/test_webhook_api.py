@@ -4,27 +4,11 @@ the real server app, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from buttress.catalog import Catalog, tokens
-from buttress.server.app import create_app
 from tests.server.conftest import Api
-
-
-@pytest.fixture
-def api(catalog: Catalog) -> Iterator[Api]:
-    made: dict[str, str] = {}
-    with catalog.begin() as session:
-        for role in ("admin", "operator", "viewer"):
-            made[role] = tokens.create(
-                session=session, name=f"{role}-token", role=role, created_by="test"
-            )[1]
-    with TestClient(create_app(catalog), client=("127.0.0.9", 50000)) as client:
-        yield Api(client, catalog, made["admin"], made["operator"], made["viewer"])
 
 
 def payload(status: str = "firing", *alerts: dict[str, Any]) -> dict[str, Any]:
