@@ -262,11 +262,9 @@ def restore_globals(
     manifest: Manifest, source: Source, destination: Sources, identities: Sequence[Any], to: str
 ) -> str:
     """Apply a PostgreSQL backup's roles and tablespaces to the server of ``to``."""
-    apply = getattr(source, "restore_globals", None)
-    if apply is None or "globals" not in [a.name for a in manifest.artifacts]:
+    if not source.has_globals or "globals" not in [a.name for a in manifest.artifacts]:
         raise RestoreError(f"backup {manifest.backup_id} holds no globals (roles, tablespaces)")
-    result: str = apply(_reader(manifest, as_plan(manifest, destination), identities), to)
-    return result
+    return source.restore_globals(_reader(manifest, as_plan(manifest, destination), identities), to)
 
 
 @dataclass

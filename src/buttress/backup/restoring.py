@@ -166,7 +166,7 @@ def restore_safely(
             notes.extend(plan.skipped)
         check_identities(manifest, plan, identities)
         if create is not None and holds is None:
-            to = getattr(source, "create_database")(create, new=True)  # noqa: B009  # optional
+            to = source.create_database(create, new=True)
     except BackupError as exc:
         raise _stated(exc, untouched) from None
     try:

@@ -1110,29 +1110,28 @@ class Backups:
         sources = self._only(located, from_destination)
         identities = self.identities(manifest, identity)  # a missing key: before anything
         if globals_only:
-            where = to or getattr(source, "dsn", None)
+            where = to or source.dsn
             if where is None:
                 raise UsageError("--globals needs --to DSN (a database on the server to apply to)")
             plan = plan_objects(manifest, sources, ["globals"])
             self.notes.extend(plan.skipped)
             return restore_globals(manifest, source, plan, identities, where)
-        database_dsn = getattr(source, "database_dsn", None)
         if database is None and to is None:
             # by default a new place, never the source: a database on the source's server,
             # or ./restored/TARGET/ID
             stamp = backup_id.lower().replace("-", "_")
-            if database_dsn is not None:
+            if source.has_databases:
                 short = target.name.replace("-", "_").replace(".", "_")[:30]  # names <= 63 bytes
                 database = f"{short}_restore_{stamp}"
             else:
                 folder = Path("restored") / target.name / backup_id
                 to = str(folder / "restored.db") if target.source == "sqlite" else str(folder)
         if database is not None:
-            if database_dsn is None:
+            if not source.has_databases:
                 raise UsageError(
                     "--database applies to postgresql, mariadb and mongodb targets; use --to"
                 )
-            to = str(database_dsn(database))
+            to = source.database_dsn(database)
         if to is None:  # every branch above chose a place; say so if one ever does not
             raise UsageError(f"backup {backup_id}: no place to restore into (--to or --database)")
         return restore_safely(

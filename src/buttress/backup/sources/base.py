@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, ClassVar
 
 from buttress.backup.errors import BackupError, RestoreError
 from buttress.secrets import redact
@@ -41,6 +41,27 @@ class Source:
     """
 
     kind: str = ""
+    dsn: str | None = None
+    """The server's connection string, for sources on a database server (None: a file or a
+    directory). Secret: never shown; :meth:`describe` is what messages use."""
+    has_databases: ClassVar[bool] = False
+    """The source is one database among others on a server: a restore can go to another
+    database of that server (:meth:`database_dsn`, :meth:`create_database`)."""
+    has_globals: ClassVar[bool] = False
+    """Its backups hold server-wide objects (roles, tablespaces: :meth:`restore_globals`)."""
+
+    def database_dsn(self, name: str) -> str:
+        """The connection string of database ``name`` on the source's server."""
+        raise RestoreError(f"a {self.kind or 'this'} source has no databases to restore into")
+
+    def create_database(self, name: str, *, new: bool = False) -> str:
+        """Create database ``name`` on the source's server (``new``: refuse an existing one);
+        its connection string."""
+        raise RestoreError(f"a {self.kind or 'this'} source cannot create a database")
+
+    def restore_globals(self, read: ReadArtifact, to: str) -> str:
+        """Apply the backup's server-wide objects to the server of ``to``."""
+        raise RestoreError(f"a {self.kind or 'this'} source has no server-wide objects")
 
     def describe(self) -> str:
         """Where the source is, for messages: secrets masked (never a password)."""

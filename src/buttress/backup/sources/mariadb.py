@@ -99,6 +99,8 @@ class MariadbSource(Source):
     """
 
     kind = "mariadb"
+    dsn: str
+    has_databases = True
 
     def __init__(
         self,

@@ -103,6 +103,8 @@ class MongoSource(Source):
     """
 
     kind = "mongodb"
+    dsn: str
+    has_databases = True
 
     def __init__(self, dsn: str, *, oplog: bool = False, connect_timeout: float = 10.0) -> None:
         self.dsn = dsn

@@ -218,6 +218,9 @@ class PostgresSource(Source):
     """
 
     kind = "postgresql"
+    dsn: str
+    has_databases = True
+    has_globals = True
 
     def __init__(
         self,

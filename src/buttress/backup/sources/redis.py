@@ -44,6 +44,7 @@ class RedisSource(Source):
     """
 
     kind = "redis"
+    dsn: str
 
     def __init__(
         self, dsn: str, *, tmp_dir: str | Path | None = None, connect_timeout: float = 10.0
