@@ -19,6 +19,12 @@ TUNED = (
     + HEALTH
     + """
 alerting:
+  alertmanager:  # a tier of one's own, for the tuned severity below
+    severities:
+      - {name: page, group_wait: 10s, group_interval: 5m, repeat_interval: 1h}
+      - {name: critical, group_wait: 10s, group_interval: 5m, repeat_interval: 1h}
+      - {name: warning, group_wait: 1m, group_interval: 5m, repeat_interval: 4h}
+      - {name: info, group_wait: 5m, group_interval: 5m, repeat_interval: 12h}
   presets:
     service: shop
     system:
