@@ -238,3 +238,13 @@ def test_an_alertmanager_yml_with_an_inline_secret_is_written_for_its_owner_only
     )
     write(tmp_path / "b", generate(from_file))
     assert stat.S_IMODE((tmp_path / "b" / "alertmanager.yml").stat().st_mode) & 0o044
+
+
+def test_generate_refuses_promql_that_does_not_parse(cli: Run, conf: Path, tmp_path: Path) -> None:
+    """A query promtool cannot parse is an error at its line (exit 2), and nothing is written:
+    generate does not ship a rule file Prometheus would reject."""
+    conf.write_text(CONFIG.replace("[$window]))\n        total", "[$window])\n        total"))
+    result = cli("alerts", "generate", "-c", str(conf), "-o", "out")
+    assert result.code == 2, result.out
+    assert "b.yaml:8:17 alerting.slos[0].sli.errors: promtool says: could not parse" in result.err
+    assert not (tmp_path / "out").exists()

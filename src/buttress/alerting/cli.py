@@ -106,13 +106,21 @@ def generate(
 
     The whole directory is replaced at once (written beside it, then renamed), so a reader
     never sees half of it. Files of yours that are not at a generated path are kept; a file
-    at a generated path that this command did not write is an error unless --force.
+    at a generated path that this command did not write is an error unless --force. The
+    SLOs' PromQL is parsed by promtool first: a query it rejects is an error at its line, and
+    nothing is written.
     Exit 0 when written, 1 when refused, 2 for a configuration error.
     """
     from buttress.alerting import slo_output as output
+    from buttress.alerting import tools
     from buttress.alerting.generate import generate as generate_all
 
-    files = generate_all(_config(ctx, config))
+    loaded = _config(ctx, config)
+    try:  # a query Prometheus would reject is refused here, at its line, not written
+        _check_promql(loaded)
+    except tools.ToolMissingError as exc:
+        typer.echo(f"warning: the SLOs' PromQL is not checked: {exc}", err=True)
+    files = generate_all(loaded)
     try:
         written = output.write(out, files, force=force)
     except output.RefusedError as exc:
