@@ -14,10 +14,11 @@ script by its keys' slot and follow ``MOVED``/``ASK`` redirections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -617,16 +618,22 @@ class RedisStore(SharedStateStore):
 
     # -- plain reads and writes (the fleet level, its CLI) -------------------------------------
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Redis's failures as :class:`StoreUnavailableError` (what every plain call raises)."""
+        try:
+            yield
+        except STORE_ERRORS as exc:
+            raise self.unavailable(exc) from None
+
     def publish(self, channel: str, message: str) -> None:
         """Publish ``message`` on ``channel``.
 
         Raises:
             StoreUnavailableError: Redis refused, timed out or failed.
         """
-        try:
+        with self._answering():
             self.client.publish(channel, message)
-        except STORE_ERRORS as exc:
-            raise self.unavailable(exc) from None
 
     def server_time(self) -> float:
         """The Redis server's clock, Unix seconds (microsecond resolution).
@@ -634,10 +641,8 @@ class RedisStore(SharedStateStore):
         Raises:
             StoreUnavailableError: Redis refused, timed out or failed.
         """
-        try:
+        with self._answering():
             seconds, micros = self.client.time()
-        except STORE_ERRORS as exc:
-            raise self.unavailable(exc) from None
         return int(seconds) + int(micros) / 1e6
 
     def get(self, key: str) -> str | None:
@@ -646,10 +651,8 @@ class RedisStore(SharedStateStore):
         Raises:
             StoreUnavailableError: Redis refused, timed out or failed.
         """
-        try:
+        with self._answering():
             value = self.client.get(key)
-        except STORE_ERRORS as exc:
-            raise self.unavailable(exc) from None
         return None if value is None else _text(value)
 
     def hash_items(self, key: str) -> dict[str, str]:
@@ -658,10 +661,8 @@ class RedisStore(SharedStateStore):
         Raises:
             StoreUnavailableError: Redis refused, timed out or failed.
         """
-        try:
+        with self._answering():
             items = self.client.hgetall(key)
-        except STORE_ERRORS as exc:
-            raise self.unavailable(exc) from None
         return {_text(field): _text(value) for field, value in items.items()}
 
     def hash_delete(self, key: str, field: str) -> None:
@@ -670,10 +671,8 @@ class RedisStore(SharedStateStore):
         Raises:
             StoreUnavailableError: Redis refused, timed out or failed.
         """
-        try:
+        with self._answering():
             self.client.hdel(key, field)
-        except STORE_ERRORS as exc:
-            raise self.unavailable(exc) from None
 
 
 def _pack(command: tuple[Any, ...]) -> bytes:
