@@ -109,7 +109,7 @@ def test_the_webhook_needs_an_operator_and_the_history_a_viewer(api: Api) -> Non
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        (lambda p: p.update(version="3"), "body.version"),
+        (lambda p: p.update(version=4), "body.version"),
         (lambda p: p.pop("groupKey"), "body.groupKey"),
         (lambda p: p.update(status="pending"), "body.status"),
         (lambda p: p["alerts"][0].pop("fingerprint"), "body.alerts[0].fingerprint"),

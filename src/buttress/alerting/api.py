@@ -5,6 +5,8 @@ history it leaves (viewer).
 ``buttress`` receiver of ``alerting.alertmanager`` sends, with ``Authorization: Bearer``), and
 keeps one row per alert per notification in ``alert_notifications``; Alertmanager has no
 alert history of its own. ``GET /api/v1/alerts/history`` reads them back, newest first.
+The route itself is :mod:`buttress.incidents.receiver` (it also turns the notification into
+incidents, in the same transaction); its payload models are here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
@@ -26,7 +28,6 @@ __all__ = [
     "AlertNotificationRead",
     "WebhookAlert",
     "WebhookPayload",
-    "WebhookStored",
     "notifications_counter",
     "router",
 ]
@@ -94,11 +95,15 @@ class WebhookAlert(BaseModel):
 
 class WebhookPayload(BaseModel):
     """Alertmanager's webhook notification, version 4 (unknown keys are ignored, so that a
-    newer Alertmanager's additions do not break it)."""
+    newer Alertmanager's additions do not break it; another ``version`` is accepted when the
+    version-4 fields are all there, and the receiver warns)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    version: Literal["4"]
+    version: str = Field(
+        max_length=20,
+        description="4; another version is taken (with a warning) when its required fields are there.",
+    )
     group_key: str = Field(alias="groupKey", max_length=2000)
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)
     status: AlertStatus
@@ -108,13 +113,6 @@ class WebhookPayload(BaseModel):
     common_annotations: Labels = Field(alias="commonAnnotations")
     external_url: str = Field(alias="externalURL", max_length=10_000)
     alerts: list[WebhookAlert] = Field(max_length=MAX_ALERTS)
-
-
-class WebhookStored(BaseModel):
-    """What the webhook kept."""
-
-    stored: int = Field(description="Alerts stored (one row each).")
-    ids: list[int] = Field(description="Their history ids.")
 
 
 class AlertNotificationRead(BaseModel):
@@ -133,43 +131,6 @@ class AlertNotificationRead(BaseModel):
     starts_at: dt.datetime | None
     ends_at: dt.datetime | None
     group_key: str
-
-
-@router.post(
-    "/alertmanager",
-    name="alerts.webhook",
-    summary="Alertmanager's webhook (payload version 4): keep each alert as history",
-)
-def webhook(
-    request: Request, payload: WebhookPayload, catalog: CatalogDep, _who: Operator
-) -> WebhookStored:
-    now = dt.datetime.now(dt.UTC)
-    rows = [
-        AlertNotification(
-            received_at=now,
-            receiver=payload.receiver,
-            status=alert.status,
-            alertname=alert.labels.get("alertname", ""),
-            fingerprint=alert.fingerprint,
-            labels=dict(alert.labels),
-            annotations=dict(alert.annotations),
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            group_key=payload.group_key,
-        )
-        for alert in payload.alerts
-    ]
-    with catalog.begin() as session:
-        session.add_all(rows)
-        session.flush()
-        ids = [row.id for row in rows]
-    counter = getattr(request.app.state, "alert_notifications", None)
-    if isinstance(counter, Counter):
-        for alert in payload.alerts:
-            counter.labels(alert.status).inc()
-    request.state.audit_target = f"receiver={payload.receiver}"
-    request.state.audit_detail = {"status": payload.status, "alerts": len(rows)}
-    return WebhookStored(stored=len(rows), ids=ids)
 
 
 @router.get("/history", summary="The alerts Alertmanager sent to buttress, newest first")

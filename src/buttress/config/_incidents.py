@@ -2,17 +2,90 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from buttress.config._base import Section
 from buttress.config._notifiers import NotifiersConfig
 from buttress.config._oncall import OnCallConfig
+from buttress.config._types import Duration, PositiveDuration
 
-__all__ = ["IncidentsConfig"]
+__all__ = ["IncidentsConfig", "ResponseTarget", "SeverityRule"]
+
+Severity = Literal["P1", "P2", "P3", "P4"]
+
+
+class SeverityRule(Section):
+    """One classification rule: every label of ``match`` must equal its value (or, written
+    ``~regex``, fully match the regular expression) for the rule to apply."""
+
+    match: dict[str, str] = Field(
+        description="Labels to match: a value, or `~` then a regular expression (full match)."
+    )
+    severity: Severity = Field(description="The incident's severity when this rule matches.")
+
+    @field_validator("match")
+    @classmethod
+    def _regexes(cls, match: dict[str, str]) -> dict[str, str]:
+        for label, value in match.items():
+            if value.startswith("~"):
+                try:
+                    re.compile(value[1:])
+                except re.error as exc:
+                    raise ValueError(f"label {label!r}: not a regular expression ({exc})") from None
+        return match
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """True when every label of ``match`` agrees with ``labels``."""
+        for label, want in self.match.items():
+            have = labels.get(label)
+            if have is None:
+                return False
+            if want.startswith("~"):
+                if re.fullmatch(want[1:], have) is None:
+                    return False
+            elif have != want:
+                return False
+        return True
+
+
+def _default_rules() -> list[SeverityRule]:
+    return [
+        SeverityRule(match={"severity": "critical"}, severity="P1"),
+        SeverityRule(match={"severity": "page"}, severity="P2"),
+        SeverityRule(match={"severity": "~warning|ticket"}, severity="P3"),
+    ]
+
+
+class ResponseTarget(Section):
+    """How fast an incident of one severity is to be answered (stored and shown; the timers
+    that act on it come with escalation)."""
+
+    respond: PositiveDuration = Field(description="Acknowledge within this long.")
+    escalate: Duration | None = Field(
+        default=None, description="Escalate after this long unacknowledged (0: at once)."
+    )
+    escalate_next_business_day: bool = Field(
+        default=False, description="Escalate on the next business day instead of after a delay."
+    )
+
+
+def _default_targets() -> dict[Severity, ResponseTarget]:
+    return {
+        "P1": ResponseTarget(respond=300, escalate=0),
+        "P2": ResponseTarget(respond=900, escalate=1800),
+        "P3": ResponseTarget(respond=3600, escalate=4 * 3600),
+        "P4": ResponseTarget(respond=4 * 3600, escalate_next_business_day=True),
+    }
 
 
 class IncidentsConfig(Section):
-    """Incident management, escalation and on-call."""
+    """Incident management, escalation and on-call.
+
+    Severities: P1 complete outage or data exposure, P2 major degradation, P3 limited impact,
+    P4 minimal impact."""
 
     oncall: OnCallConfig = Field(
         default_factory=OnCallConfig, description="Users, teams and on-call schedules."
@@ -20,3 +93,35 @@ class IncidentsConfig(Section):
     notifiers: NotifiersConfig = Field(
         default_factory=NotifiersConfig, description="The channels incidents are sent on."
     )
+    severity_rules: list[SeverityRule] = Field(
+        default_factory=_default_rules,
+        description=(
+            "Ordered rules from an alert group's labels to a severity; the first match wins. "
+            "Default: severity=critical → P1, severity=page → P2, severity=warning|ticket → P3."
+        ),
+    )
+    default_severity: Severity = Field(
+        default="P4", description="The severity when no rule matches."
+    )
+    reopen_after: Duration = Field(
+        default=3600,
+        description=(
+            "An alert group firing again within this long of its incident's resolution reopens "
+            "that incident instead of opening a new one."
+        ),
+    )
+    auto_resolve: bool = Field(
+        default=True,
+        description="Resolve an incident when all of its alerts are resolved.",
+    )
+    response_targets: dict[Severity, ResponseTarget] = Field(
+        default_factory=_default_targets,
+        description="Response targets per severity (P1: 5 min; P2: 15/30 min; P3: 1 h/4 h; P4: 4 h/next business day).",
+    )
+
+    def classify(self, labels: dict[str, str]) -> Severity:
+        """The severity of the first matching rule, else ``default_severity``."""
+        for rule in self.severity_rules:
+            if rule.matches(labels):
+                return rule.severity
+        return self.default_severity
