@@ -114,6 +114,7 @@ def test_every_answer_is_typed_in_the_document(api: Api) -> None:
     assert free == {
         "AuditRead.detail",
         "FlagsRead.limits",
+        "IncidentEventRead.detail",  # each timeline kind (notes, notifications, actions) its own
         "LevelRead.limits",
         "PartRead.settings",
         "RunDescribed.metadata",

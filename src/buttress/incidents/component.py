@@ -15,9 +15,12 @@ class IncidentsComponent(Component):
     tables = "buttress.incidents.tables"
 
     def serve(self, ctx: ServerContext) -> Contribution:
-        from buttress.incidents.receiver import router
+        from buttress.incidents.api import router as incidents
+        from buttress.incidents.receiver import router as receiver
 
-        return Contribution(routers=[router], state={"incidents_config": ctx.config.incidents})
+        return Contribution(
+            routers=[receiver, incidents], state={"incidents_config": ctx.config.incidents}
+        )
 
 
 COMPONENT = IncidentsComponent()

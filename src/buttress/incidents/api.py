@@ -1,0 +1,217 @@
+"""``/api/v1/incidents``: incidents read (viewer) and acted on (operator).
+
+Lists are newest first with keyset pagination: ``before`` is the ``next_before`` of the
+previous page. Actions answer 409 when the lifecycle refuses (closing an unresolved incident,
+acknowledging a resolved one) and 404 for an unknown id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from buttress.incidents import service
+from buttress.incidents.lifecycle import Action, Status
+from buttress.incidents.tables import Incident
+from buttress.platform.auth import Operator, Viewer
+from buttress.platform.http import CatalogDep
+from buttress.platform.schemas import JsonObject
+
+__all__ = [
+    "IncidentAlertRead",
+    "IncidentDeclare",
+    "IncidentDetail",
+    "IncidentEventRead",
+    "IncidentNote",
+    "IncidentPage",
+    "IncidentRead",
+    "router",
+]
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+Severity = Literal["P1", "P2", "P3", "P4"]
+
+
+class IncidentRead(BaseModel):
+    """One incident (its labels stay internal to the API's viewers)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ref: str = Field(description="The incident's id, INC-<year>-<number>.")
+    title: str
+    severity: Severity
+    status: Status
+    source: Literal["alertmanager", "manual"]
+    services: list[str]
+    impact: str
+    roles: dict[str, str]
+    labels: dict[str, str]
+    triggered_at: dt.datetime
+    triggered_by: str
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None
+    mitigated_at: dt.datetime | None
+    mitigated_by: str | None
+    resolved_at: dt.datetime | None
+    resolved_by: str | None
+    closed_at: dt.datetime | None
+    closed_by: str | None
+
+
+class IncidentAlertRead(BaseModel):
+    """One alert of an incident, as last seen."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    fingerprint: str
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    last_seen: dt.datetime
+
+
+class IncidentEventRead(BaseModel):
+    """One timeline entry."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: dt.datetime
+    kind: str
+    actor: str
+    detail: JsonObject
+
+
+class IncidentDetail(IncidentRead):
+    """An incident with its alerts and timeline."""
+
+    alerts: list[IncidentAlertRead]
+    timeline: list[IncidentEventRead]
+
+
+class IncidentPage(BaseModel):
+    """One page of incidents, newest first."""
+
+    items: list[IncidentRead]
+    next_before: int | None = Field(description="Pass as `before` for the next page (None: last).")
+
+
+class IncidentDeclare(BaseModel):
+    """An incident declared by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+    severity: Severity
+    services: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list)
+    impact: str = Field(default="", max_length=10_000)
+
+
+class IncidentNote(BaseModel):
+    """A note for the timeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+def _read(incident: Incident) -> IncidentRead:
+    return IncidentRead.model_validate(incident)
+
+
+@router.get("", summary="Incidents, newest first, with filters")
+def list_incidents(
+    catalog: CatalogDep,
+    _who: Viewer,
+    status: Status | None = None,
+    severity: Severity | None = None,
+    service_name: Annotated[str | None, Query(alias="service", max_length=200)] = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> IncidentPage:
+    with catalog.begin() as session:
+        rows = service.list_incidents(
+            session=session,
+            status=status,
+            severity=severity,
+            service=service_name,
+            before=before,
+            limit=limit,
+        )
+        items = [_read(row) for row in rows]
+        last = rows[-1].id if len(rows) == limit else None
+    return IncidentPage(items=items, next_before=last)
+
+
+@router.get("/{ref}", summary="One incident with its alerts and timeline")
+def show(ref: str, catalog: CatalogDep, _who: Viewer) -> IncidentDetail:
+    with catalog.begin() as session:
+        incident = service.get(session=session, ref=ref)
+        return IncidentDetail(
+            **_read(incident).model_dump(),
+            alerts=[
+                IncidentAlertRead.model_validate(a)
+                for a in service.alerts_of(session=session, incident=incident)
+            ],
+            timeline=[
+                IncidentEventRead.model_validate(e)
+                for e in service.timeline(session=session, incident=incident)
+            ],
+        )
+
+
+@router.post("", summary="Declare an incident by hand", status_code=201)
+def declare(
+    request: Request, body: IncidentDeclare, catalog: CatalogDep, who: Operator
+) -> IncidentRead:
+    with catalog.begin() as session:
+        incident = service.declare(
+            session=session,
+            title=body.title,
+            severity=body.severity,
+            services=body.services,
+            impact=body.impact,
+            actor=who.name,
+        )
+        read = _read(incident)
+    request.state.audit_target = read.ref
+    return read
+
+
+def _acting(action: Action) -> Any:
+    def route(request: Request, ref: str, catalog: CatalogDep, who: Operator) -> IncidentRead:
+        with catalog.begin() as session:
+            read = _read(service.act(session=session, ref=ref, action=action, actor=who.name))
+        request.state.audit_target = read.ref
+        return read
+
+    return route
+
+
+for _action, _summary in (
+    ("ack", "Acknowledge an incident"),
+    ("mitigate", "Mark an incident mitigated"),
+    ("resolve", "Resolve an incident"),
+    ("close", "Close a resolved incident"),
+):
+    router.add_api_route(
+        f"/{{ref}}/{_action}",
+        _acting(_action),  # type: ignore[arg-type]
+        methods=["POST"],
+        name=f"incidents.{_action}",
+        summary=_summary,
+        response_model=IncidentRead,
+    )
+
+
+@router.post("/{ref}/notes", summary="Add a note to an incident's timeline")
+def add_note(
+    request: Request, ref: str, body: IncidentNote, catalog: CatalogDep, who: Operator
+) -> IncidentRead:
+    with catalog.begin() as session:
+        read = _read(service.note(session=session, ref=ref, text=body.text, actor=who.name))
+    request.state.audit_target = read.ref
+    return read
