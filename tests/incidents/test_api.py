@@ -32,7 +32,8 @@ def test_an_incident_walks_its_lifecycle_with_a_timeline(api: Api) -> None:
             )
             assert noted.status_code == 200
     shown = api.client.get(f"{URL}/{ref}", headers=api.auth(api.viewer)).json()
-    assert shown["status"] == "closed" and shown["acknowledged_by"] == "operator-token"
+    assert shown["status"] == "closed"
+    assert shown["acknowledged_by"] == "operator-token"
     assert [e["kind"] for e in shown["timeline"]] == [
         "declared",
         "acknowledged",
@@ -67,11 +68,12 @@ def test_list_filters_and_pages(api: Api) -> None:
     """Filters by status, severity and service; pages follow next_before."""
     for n in range(5):
         declare(api, title=f"i{n}", severity="P1" if n % 2 else "P3", services=[f"s{n % 2}"])
-    api.client.post(
-        "/api/v1/alerts/alertmanager", json=payload(), headers=api.auth(api.operator)
-    )
-    get = lambda **q: api.client.get(URL, params=q, headers=api.auth(api.viewer)).json()  # noqa: E731
-    assert [i["title"] for i in get(severity="P1", source=None)["items"]][:2] == [
+    api.client.post("/api/v1/alerts/alertmanager", json=payload(), headers=api.auth(api.operator))
+
+    def get(**q: Any) -> Any:
+        return api.client.get(URL, params=q, headers=api.auth(api.viewer)).json()
+
+    assert [i["title"] for i in get(severity="P1")["items"]][:2] == [
         "BackupMissing: no backup",
         "i3",
     ]
@@ -85,7 +87,5 @@ def test_list_filters_and_pages(api: Api) -> None:
         "i2",
     ]
     assert get(status="closed")["items"] == []
-    shown = api.client.get(
-        f"{URL}/{first['items'][0]['ref']}", headers=api.auth(api.viewer)
-    ).json()
+    shown = api.client.get(f"{URL}/{first['items'][0]['ref']}", headers=api.auth(api.viewer)).json()
     assert [a["status"] for a in shown["alerts"]] == ["firing"]

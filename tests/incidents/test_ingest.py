@@ -18,9 +18,7 @@ from tests.alerting.test_webhook_api import alert, payload
 T0 = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
 
 
-def deliver(
-    catalog: Catalog, status: str, config: IncidentsConfig, now: dt.datetime
-) -> str | None:
+def deliver(catalog: Catalog, status: str, config: IncidentsConfig, now: dt.datetime) -> str | None:
     body = WebhookPayload.model_validate(payload(status, alert("BackupMissing", status)))
     with catalog.begin() as session:
         return ingest(session, body, config, now).incident
@@ -35,7 +33,8 @@ def test_firing_after_reopen_after_opens_a_new_incident(catalog: Catalog) -> Non
     assert inside == first
     deliver(catalog, "resolved", config, T0 + dt.timedelta(minutes=11))
     later = deliver(catalog, "firing", config, T0 + dt.timedelta(minutes=22))
-    assert later is not None and later != first
+    assert later is not None
+    assert later != first
     with catalog.begin() as session:
         rows = session.scalars(select(Incident).order_by(Incident.id)).all()
         assert [(r.status, r.open_key is None) for r in rows] == [

@@ -35,7 +35,8 @@ def test_a_firing_notification_opens_a_p1_incident(api: Api) -> None:
     timeline."""
     done = post(api, payload())
     assert done["opened"] is True
-    assert done["incident"].startswith("INC-") and done["incident"].endswith("-0001")
+    assert done["incident"].startswith("INC-")
+    assert done["incident"].endswith("-0001")
     with api.catalog.begin() as session:
         incident = session.scalars(select(Incident)).one()
         assert (incident.severity, incident.status, incident.source) == (
@@ -91,11 +92,13 @@ def test_firing_again_soon_reopens_the_same_incident(api: Api) -> None:
     first = post(api, payload())
     post(api, payload("resolved", alert("BackupMissing", "resolved")))
     again = post(api, payload())
-    assert again["reopened"] is True and again["incident"] == first["incident"]
+    assert again["reopened"] is True
+    assert again["incident"] == first["incident"]
     assert count(api, Incident) == 1
     with api.catalog.begin() as session:
         incident = session.scalars(select(Incident)).one()
-        assert incident.status == "triggered" and incident.resolved_at is None
+        assert incident.status == "triggered"
+        assert incident.resolved_at is None
 
 
 def test_an_unknown_version_with_the_fields_is_accepted_with_a_warning(

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from buttress import metric_names as names
 from buttress.alerting.tables import AlertNotification
-from buttress.platform.auth import Operator, Viewer
+from buttress.platform.auth import Viewer
 from buttress.platform.http import CatalogDep
 
 __all__ = [
@@ -102,7 +102,7 @@ class WebhookPayload(BaseModel):
 
     version: str = Field(
         max_length=20,
-        description="4; another version is taken (with a warning) when its required fields are there.",
+        description="4; another version is taken (with a warning) when the fields are there.",
     )
     group_key: str = Field(alias="groupKey", max_length=2000)
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)

@@ -116,7 +116,10 @@ class IncidentsConfig(Section):
     )
     response_targets: dict[Severity, ResponseTarget] = Field(
         default_factory=_default_targets,
-        description="Response targets per severity (P1: 5 min; P2: 15/30 min; P3: 1 h/4 h; P4: 4 h/next business day).",
+        description=(
+            "Response targets per severity (P1: 5 min; P2: 15/30 min; P3: 1 h/4 h; "
+            "P4: 4 h/next business day)."
+        ),
     )
 
     def classify(self, labels: dict[str, str]) -> Severity:

@@ -1,10 +1,19 @@
-"""The incidents domain as a component: the ``incidents`` section and its tables; in the
-control plane the Alertmanager webhook (``POST /api/v1/alerts/alertmanager``, which also keeps
-the alerting domain's history) that turns notifications into incidents."""
+"""The incidents domain as a component: the ``incidents`` section, its tables and
+``buttress incident``; in the control plane ``/api/v1/incidents`` and the Alertmanager webhook
+(``POST /api/v1/alerts/alertmanager``, which also keeps the alerting domain's history) that
+turns notifications into incidents."""
 
 from __future__ import annotations
 
-from buttress.platform.component import Component, Contribution, ServerContext
+from collections.abc import Sequence
+
+from buttress.platform.component import (
+    CliCommand,
+    CliGroup,
+    Component,
+    Contribution,
+    ServerContext,
+)
 
 __all__ = ["COMPONENT", "IncidentsComponent"]
 
@@ -13,6 +22,11 @@ class IncidentsComponent(Component):
     name = "incidents"
     section = "incidents"
     tables = "buttress.incidents.tables"
+
+    def cli(self) -> Sequence[CliGroup | CliCommand]:
+        from buttress.incidents.cli import app
+
+        return [CliGroup("incident", app)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress.incidents.api import router as incidents

@@ -51,9 +51,7 @@ def get(*, session: Session, ref: str) -> Incident:
     found = _REF.match(ref.strip().upper())
     incident = (
         session.scalar(
-            select(Incident).where(
-                Incident.year == int(found[1]), Incident.seq == int(found[2])
-            )
+            select(Incident).where(Incident.year == int(found[1]), Incident.seq == int(found[2]))
         )
         if found
         else None
