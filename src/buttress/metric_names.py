@@ -59,3 +59,8 @@ LEADER = f"{PREFIX}_leader"  # gauge{replica}: 1 on the replica that leads (runs
 
 # alerting (buttress.alerting.api)
 ALERT_NOTIFICATIONS = f"{PREFIX}_alert_notifications"  # counter{status}: alerts on the webhook
+
+# incidents (buttress.incidents.metrics)
+INCIDENTS_OPEN = f"{PREFIX}_incidents_open"  # gauge{severity}: incidents not resolved/closed
+INCIDENT_MTTA = f"{PREFIX}_incident_time_to_acknowledge_seconds"  # histogram{severity}
+INCIDENT_MTTR = f"{PREFIX}_incident_time_to_resolve_seconds"  # histogram{severity}

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from buttress.incidents import service
 from buttress.incidents.lifecycle import Action, Status
+from buttress.incidents.metrics import IncidentMetrics
 from buttress.incidents.tables import Incident
 from buttress.platform.auth import Operator, Viewer
 from buttress.platform.http import CatalogDep
@@ -122,6 +123,13 @@ def _read(incident: Incident) -> IncidentRead:
     return IncidentRead.model_validate(incident)
 
 
+def observe(request: Request, incident: Incident) -> None:
+    """Feed the MTTA/MTTR histograms, when the app has them."""
+    metrics = getattr(request.app.state, "incident_metrics", None)
+    if isinstance(metrics, IncidentMetrics):
+        metrics.observe(incident, incident.status)
+
+
 @router.get("", summary="Incidents, newest first, with filters")
 def list_incidents(
     catalog: CatalogDep,
@@ -184,7 +192,9 @@ def declare(
 def _acting(action: Action) -> Any:
     def route(request: Request, ref: str, catalog: CatalogDep, who: Operator) -> IncidentRead:
         with catalog.begin() as session:
-            read = _read(service.act(session=session, ref=ref, action=action, actor=who.name))
+            incident = service.act(session=session, ref=ref, action=action, actor=who.name)
+            read = _read(incident)
+            observe(request, incident)
         request.state.audit_target = read.ref
         return read
 

@@ -40,6 +40,8 @@ class Ingested:
     opened: bool
     reopened: bool
     resolved: bool
+    row: Incident | None = None
+    """The incident's row (in the caller's session)."""
 
 
 def _event(
@@ -191,4 +193,4 @@ def ingest(
         _event(session, incident, now, "resolved", ACTOR, reason="all alerts resolved")
         resolved = True
     session.flush()
-    return Ingested(incident.ref, opened=opened, reopened=reopened, resolved=resolved)
+    return Ingested(incident.ref, opened, reopened, resolved, incident)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from buttress.alerting.api import WebhookPayload
 from buttress.alerting.tables import AlertNotification
 from buttress.config._incidents import IncidentsConfig
+from buttress.incidents.api import observe
 from buttress.incidents.ingest import ingest
 from buttress.platform.auth import Operator
 from buttress.platform.http import CatalogDep
@@ -80,6 +81,8 @@ def webhook(
         session.flush()
         ids = [row.id for row in rows]
         done = ingest(session, payload, config, now)
+        if done.resolved and done.row is not None:
+            observe(request, done.row)
     counter = getattr(request.app.state, "alert_notifications", None)
     if isinstance(counter, Counter):
         for alert in payload.alerts:
