@@ -1,0 +1,168 @@
+"""Incidents: Alertmanager webhook deliveries per second into SQLite and PostgreSQL, with
+deduplication, and the first page of ``GET /api/v1/incidents`` over 10,000 incidents.
+
+    .venv/bin/python bench/incidents.py                      # both backends
+    .venv/bin/python bench/incidents.py --deliveries 500 --backends sqlite
+
+Deliveries go through the real app (TestClient, token auth, the request gate, history rows
+and the incidents in one transaction), one at a time. The stream cycles over ``--groups``
+alert groups, each delivery a firing group of 3 alerts, so most deliveries are repeats of a
+group already seen (the dedup path) and the first of each group opens an incident. Printed:
+deliveries/s sustained, p50 and p99 per delivery. Then 10,000 incidents are inserted and the
+first page (50, newest first) is listed 200 times: p50 and p95. Numbers only, no thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from buttress.catalog import Catalog, tokens
+from buttress.catalog.engine import catalog_url
+from buttress.incidents.tables import Incident
+from buttress.server.app import create_app
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def delivery(group: int) -> dict[str, Any]:
+    key = f'{{}}:{{alertname="Bench{group}"}}'
+    return {
+        "version": "4",
+        "groupKey": key,
+        "status": "firing",
+        "receiver": "buttress",
+        "groupLabels": {"alertname": f"Bench{group}"},
+        "commonLabels": {"alertname": f"Bench{group}", "severity": "page"},
+        "commonAnnotations": {"summary": "bench"},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": f"Bench{group}", "instance": f"i{n}"},
+                "annotations": {},
+                "startsAt": "2026-12-03T12:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": f"{group:08x}{n:08x}",
+            }
+            for n in range(3)
+        ],
+    }
+
+
+@contextmanager
+def catalog_on(backend: str) -> Iterator[Catalog]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            cat = Catalog(catalog_url(None, Path(tmp)))
+            cat.upgrade()
+            try:
+                yield cat
+            finally:
+                cat.dispose()
+        return
+    name = f"buttress_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    cat = Catalog(re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN))
+    try:
+        cat.upgrade()
+        yield cat
+    finally:
+        cat.dispose()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(backend: str, deliveries: int, groups: int) -> None:
+    with catalog_on(backend) as catalog:
+        with catalog.begin() as session:
+            token = tokens.create(session=session, name="bench", role="operator", created_by="b")[1]
+        headers = {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(catalog), client=("127.0.0.9", 50000)) as client:
+            bodies = [delivery(n % groups) for n in range(deliveries)]
+            for body in bodies[:20]:  # warm-up
+                client.post("/api/v1/alerts/alertmanager", json=body, headers=headers)
+            times: list[float] = []
+            started = time.perf_counter()
+            for body in bodies:
+                t0 = time.perf_counter()
+                answer = client.post("/api/v1/alerts/alertmanager", json=body, headers=headers)
+                times.append(time.perf_counter() - t0)
+                assert answer.status_code == 200, answer.text
+            wall = time.perf_counter() - started
+            with catalog.begin() as session:
+                opened = session.query(Incident).count()
+            print(
+                f"{backend:10} webhook: {deliveries} deliveries over {groups} groups "
+                f"({opened} incidents): {deliveries / wall:,.0f}/s, "
+                f"p50 {statistics.median(times) * 1000:.2f} ms, "
+                f"p99 {pct(times, 0.99) * 1000:.2f} ms"
+            )
+            now = dt.datetime.now(dt.UTC)
+            with catalog.begin() as session:
+                session.add_all(
+                    Incident(
+                        year=2025,
+                        seq=n + 1,
+                        title=f"bench {n}",
+                        severity=f"P{n % 4 + 1}",
+                        status="resolved" if n % 3 else "triggered",
+                        source="manual",
+                        services=["shop"],
+                        impact="",
+                        roles={},
+                        labels={},
+                        triggered_at=now,
+                        triggered_by="bench",
+                    )
+                    for n in range(10_000)
+                )
+            viewer = {"Authorization": f"Bearer {token}"}
+            lists: list[float] = []
+            for _ in range(200):
+                t0 = time.perf_counter()
+                answer = client.get("/api/v1/incidents", headers=viewer)
+                lists.append(time.perf_counter() - t0)
+                assert answer.status_code == 200
+            filtered: list[float] = []
+            for _ in range(100):
+                t0 = time.perf_counter()
+                client.get("/api/v1/incidents?status=triggered&severity=P2", headers=viewer)
+                filtered.append(time.perf_counter() - t0)
+            print(
+                f"{backend:10} list of 10,000+: first page p50 "
+                f"{statistics.median(lists) * 1000:.2f} ms, p95 {pct(lists, 0.95) * 1000:.2f} ms; "
+                f"filtered (status+severity) p95 {pct(filtered, 0.95) * 1000:.2f} ms"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--groups", type=int, default=100)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    for backend in args.backends:
+        run(backend, args.deliveries, args.groups)
+
+
+if __name__ == "__main__":
+    main()
