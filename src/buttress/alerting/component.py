@@ -1,6 +1,7 @@
 """The alerting domain as a component: the ``alerting`` section, ``buttress alerts`` and
-``buttress slo``; in the control plane the Alertmanager webhook and the alert history
-(``/api/v1/alerts``, table ``alert_notifications``) and the counter of what it received."""
+``buttress slo``; in the control plane the alert history (``GET /api/v1/alerts/history``,
+table ``alert_notifications``) and the counter of what the webhook received (the webhook
+route itself is the incidents component's, :mod:`buttress.incidents.receiver`)."""
 
 from __future__ import annotations
 
