@@ -4,7 +4,16 @@ replicas that share a catalog, by an elected leader with a fencing term (docs/re
 from __future__ import annotations
 
 from buttress.jobs.leader import Election, FencedError, Leadership
-from buttress.jobs.runner import Job, JobContext, JobRunner, ReplicaInfo, RunInfo, replica_id
+from buttress.jobs.runner import (
+    Job,
+    JobContext,
+    JobRunner,
+    ReplicaInfo,
+    RunInfo,
+    cancel_timer,
+    replica_id,
+    set_timer,
+)
 from buttress.jobs.schedule import At, Cron, Every, Missed, Schedule
 
 __all__ = [
@@ -21,5 +30,7 @@ __all__ = [
     "ReplicaInfo",
     "RunInfo",
     "Schedule",
+    "cancel_timer",
     "replica_id",
+    "set_timer",
 ]

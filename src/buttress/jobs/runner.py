@@ -221,6 +221,41 @@ def refuse_sqlite_elsewhere(catalog: Catalog, alive_after: float = 20.0) -> None
             )
 
 
+def set_timer(
+    session: Session,
+    key: str,
+    when: dt.datetime,
+    handler: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+) -> None:
+    """Set (or move) the one-shot timer ``key`` in the caller's transaction: ``handler`` runs
+    once at ``when`` (UTC-aware) on whichever replica leads then, even after restarts. A domain
+    sets its timers here in the same transaction as the change they follow (an incident that
+    opens and its escalation timer commit together); a replica's leader picks it up within
+    its renewal period, sooner when it is the one that set it (:meth:`JobRunner.at`)."""
+    from buttress.jobs.schedule import At
+
+    _check_key(key)
+    values = {
+        "handler": handler,
+        "schedule": At(when).spec,
+        "missed": "run_once",
+        "timeout": timeout,
+        "payload": payload or {},
+        "next_due": when.astimezone(dt.UTC),
+    }
+    if not claims.insert_if_free(session, JobRow, {"key": key, "created_at": utcnow()} | values):
+        session.execute(update(JobRow).where(JobRow.key == key).values(**values))
+
+
+def cancel_timer(session: Session, key: str) -> bool:
+    """Remove the timer (or job row) ``key`` in the caller's transaction; whether one was there."""
+    gone = session.execute(delete(JobRow).where(JobRow.key == key).returning(JobRow.key)).first()
+    return gone is not None
+
+
 class JobRunner:
     """One replica's job runner.
 
@@ -295,34 +330,16 @@ class JobRunner:
     ) -> None:
         """Set a one-shot timer: ``handler`` runs once at ``when`` (UTC-aware), on whichever
         replica leads then, even after restarts. Setting ``key`` again moves the timer."""
-        from buttress.jobs.schedule import At
-
-        _check_key(key)
         if handler not in self.handlers:
             raise ButtressError(f"timer {key!r}: no handler named {handler!r}")
-        schedule = At(when)
         with self.catalog.begin() as session:
-            values = {
-                "handler": handler,
-                "schedule": schedule.spec,
-                "missed": "run_once",
-                "timeout": timeout,
-                "payload": payload or {},
-                "next_due": when.astimezone(dt.UTC),
-            }
-            if not claims.insert_if_free(
-                session, JobRow, {"key": key, "created_at": utcnow()} | values
-            ):
-                session.execute(update(JobRow).where(JobRow.key == key).values(**values))
+            set_timer(session, key, when, handler, payload, timeout=timeout)
         self._wake.set()
 
     def cancel(self, key: str) -> bool:
         """Remove a one-shot timer (or a job's row) before it fires; whether one was there."""
         with self.catalog.begin() as session:
-            gone = session.execute(
-                delete(JobRow).where(JobRow.key == key).returning(JobRow.key)
-            ).first()
-        return gone is not None
+            return cancel_timer(session, key)
 
     # -- the loop ---------------------------------------------------------------------------
 
