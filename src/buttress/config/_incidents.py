@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from buttress.config._base import Section
+from buttress.config._base import Section, raise_at
+from buttress.config._escalation import (
+    EscalationPolicy,
+    EscalationRule,
+    check_match,
+    match_labels,
+)
 from buttress.config._notifiers import NotifiersConfig
 from buttress.config._oncall import OnCallConfig
 from buttress.config._types import Duration, PositiveDuration
@@ -29,26 +34,11 @@ class SeverityRule(Section):
     @field_validator("match")
     @classmethod
     def _regexes(cls, match: dict[str, str]) -> dict[str, str]:
-        for label, value in match.items():
-            if value.startswith("~"):
-                try:
-                    re.compile(value[1:])
-                except re.error as exc:
-                    raise ValueError(f"label {label!r}: not a regular expression ({exc})") from None
-        return match
+        return check_match(match)
 
     def matches(self, labels: dict[str, str]) -> bool:
         """True when every label of ``match`` agrees with ``labels``."""
-        for label, want in self.match.items():
-            have = labels.get(label)
-            if have is None:
-                return False
-            if want.startswith("~"):
-                if re.fullmatch(want[1:], have) is None:
-                    return False
-            elif have != want:
-                return False
-        return True
+        return match_labels(self.match, labels)
 
 
 def _default_rules() -> list[SeverityRule]:
@@ -121,6 +111,47 @@ class IncidentsConfig(Section):
             "P4: 4 h/next business day)."
         ),
     )
+
+    escalation_policies: dict[str, EscalationPolicy] = Field(
+        default_factory=dict,
+        description="Named escalation policies: levels of people and channels, and their waits.",
+    )
+    escalation: list[EscalationRule] = Field(
+        default_factory=list,
+        description=(
+            "Ordered rules from an incident's labels and severity to its escalation policy; "
+            "the first match wins, else default_escalation_policy."
+        ),
+    )
+    default_escalation_policy: str | None = Field(
+        default=None,
+        description="The policy of incidents no rule takes (none: they are not escalated).",
+    )
+
+    @model_validator(mode="after")
+    def _references(self) -> IncidentsConfig:
+        """Every policy a rule names exists."""
+        policies = self.escalation_policies
+        known = ", ".join(policies) or "none is defined"
+        wrong: list[tuple[tuple[str | int, ...], str]] = [
+            (("escalation", i, "policy"), rule.policy)
+            for i, rule in enumerate(self.escalation)
+            if rule.policy not in policies
+        ]
+        if self.default_escalation_policy and self.default_escalation_policy not in policies:
+            wrong.append((("default_escalation_policy",), self.default_escalation_policy))
+        raise_at(
+            "IncidentsConfig",
+            [(where, f"unknown escalation policy {name!r} ({known})") for where, name in wrong],
+        )
+        return self
+
+    def policy_for(self, labels: dict[str, str], severity: str) -> str | None:
+        """The escalation policy of an incident: the first rule's, else the default."""
+        for rule in self.escalation:
+            if rule.matches(labels, severity):
+                return rule.policy
+        return self.default_escalation_policy
 
     def classify(self, labels: dict[str, str]) -> Severity:
         """The severity of the first matching rule, else ``default_severity``."""

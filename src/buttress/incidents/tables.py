@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from buttress.catalog.tables import Base, UTCDateTime
 
-__all__ = ["Incident", "IncidentAlert", "IncidentEvent"]
+__all__ = ["Incident", "IncidentAlert", "IncidentEscalation", "IncidentEvent"]
 
 
 class Incident(Base):
@@ -91,3 +91,30 @@ class IncidentEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class IncidentEscalation(Base):
+    """Where an incident's escalation stands (the timer that moves it is a job runner timer,
+    ``incident:<id>``; this row is what the timer reads, so a restart loses nothing).
+
+    ``state``: ``escalating`` (levels being notified), ``acknowledged`` (stopped; reminders
+    may follow), ``exhausted`` (every level and repeat notified, nobody acknowledged),
+    ``resolved`` (the resolution was sent). ``level`` is the last level notified (-1: none
+    yet), ``cycle`` the repeat of the policy (0: the first pass). ``channels`` lists every
+    notifier sent to, so acknowledgement and resolution reach the same places; ``breaches``
+    the response targets already reported as breached."""
+
+    __tablename__ = "incident_escalations"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    policy: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(Integer)
+    cycle: Mapped[int] = mapped_column(Integer)
+    next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    breaches: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
