@@ -336,3 +336,44 @@ def test_a_leader_whose_catalog_session_ends_is_replaced_at_once(pg_database: st
         a.resign()
         b.resign()
         catalog.dispose()
+
+
+def test_a_one_shot_timer_set_again_during_its_own_run_still_fires(
+    catalog: Catalog, runners: list[JobRunner]
+) -> None:
+    """A timer due while an earlier run of its key still runs is tried again, not dropped: an
+    incident acknowledged while its escalation step is sending must still be looked at."""
+    release = threading.Event()
+    fired: list[dict[str, object]] = []
+
+    def step(ctx: JobContext) -> None:
+        fired.append(ctx.payload)
+        if ctx.payload.get("n") == 1:
+            runner.at("esc:7", dt.datetime.now(dt.UTC), "step", {"n": 2})  # due at once
+            release.wait(10)
+
+    runner = _runner(catalog, runners, "a")
+    runner.handler("step", step)
+    runner.start()
+    runner.at("esc:7", dt.datetime.now(dt.UTC), "step", {"n": 1})
+    wait_until(lambda: any(r.outcome == "skipped" for r in _runs(catalog, "esc:7")), "a skip")
+    release.set()
+    wait_until(lambda: len(fired) == 2, "the second run")
+    assert fired == [{"n": 1}, {"n": 2}]
+    skipped = [r for r in _runs(catalog, "esc:7") if r.outcome == "skipped"]
+    assert "tried again" in skipped[0].error
+
+
+def test_set_timer_earliest_keeps_a_sooner_wake_up(catalog: Catalog) -> None:
+    from buttress.jobs import set_timer
+
+    now = dt.datetime.now(dt.UTC)
+    with catalog.begin() as session:
+        set_timer(session, "esc:8", now, "step")
+        set_timer(session, "esc:8", now + dt.timedelta(hours=1), "step", earliest=True)
+        row = session.get(JobRow, "esc:8")
+        assert row is not None and abs((row.next_due - now).total_seconds()) < 1
+        set_timer(session, "esc:8", now + dt.timedelta(hours=1), "step")
+        session.flush()
+        session.refresh(row)
+        assert (row.next_due - now).total_seconds() > 3000

@@ -64,6 +64,10 @@ log = logging.getLogger("buttress.jobs")
 BATCH = 200
 """Due jobs started per pass at most (the rest at the next pass, moments later)."""
 
+ONE_SHOT_RETRY = 0.5
+"""Seconds before a one-shot timer found due while an earlier run of its key still runs is
+tried again (a recurring job's due time is skipped instead)."""
+
 
 def replica_id() -> str:
     """A name for this process, unique across restarts: host, PID and a random suffix."""
@@ -229,22 +233,31 @@ def set_timer(
     payload: dict[str, Any] | None = None,
     *,
     timeout: float | None = None,
+    earliest: bool = False,
 ) -> None:
     """Set (or move) the one-shot timer ``key`` in the caller's transaction: ``handler`` runs
     once at ``when`` (UTC-aware) on whichever replica leads then, even after restarts. A domain
     sets its timers here in the same transaction as the change they follow (an incident that
     opens and its escalation timer commit together); a replica's leader picks it up within
-    its renewal period, sooner when it is the one that set it (:meth:`JobRunner.at`)."""
+    its renewal period, sooner when it is the one that set it (:meth:`JobRunner.at`).
+
+    With ``earliest``, a timer of that key already due sooner is left as it is (a handler
+    setting its next time must not push back a wake-up another change asked for meanwhile)."""
     from buttress.jobs.schedule import At
 
     _check_key(key)
+    when = when.astimezone(dt.UTC)
+    if earliest:
+        due = session.scalar(select(JobRow.next_due).where(JobRow.key == key))
+        if due is not None and due <= when:
+            return
     values = {
         "handler": handler,
         "schedule": At(when).spec,
         "missed": "run_once",
         "timeout": timeout,
         "payload": payload or {},
-        "next_due": when.astimezone(dt.UTC),
+        "next_due": when,
     }
     if not claims.insert_if_free(session, JobRow, {"key": key, "created_at": utcnow()} | values):
         session.execute(update(JobRow).where(JobRow.key == key).values(**values))
@@ -544,8 +557,8 @@ class JobRunner:
         """Move ``row``'s due time on, take the job's claim and record the run (in the caller's
         fenced transaction); None when nothing is to run (missed, moved meanwhile, still
         running)."""
-        key = row.key
-        handler = self.handlers[row.handler]
+        key, handler_name = row.key, row.handler
+        handler = self.handlers[handler_name]
         job = self.jobs.get(key)
         grace = job.grace if job is not None else 60.0
         due_at = row.next_due
@@ -597,6 +610,12 @@ class JobRunner:
         except claims.ClaimHeldError as exc:
             record.outcome, record.ended_at = "skipped", now
             record.error = f"still running: {exc}"
+            if decision.next_due is None:  # a one-shot timer set again during its own run
+                retry_at = now + dt.timedelta(seconds=ONE_SHOT_RETRY)
+                set_timer(
+                    session, key, retry_at, handler_name, payload, timeout=timeout, earliest=True
+                )
+                record.error += f" (a one-shot timer: tried again in {ONE_SHOT_RETRY:g} s)"
             log.warning("job %s is still running at its next due time: skipped", key)
             return None
         if decision.late > 1.0:
