@@ -112,6 +112,14 @@ class IncidentsConfig(Section):
         ),
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "The control plane's address as people open it (e.g. https://buttress.internal); "
+            "notifications link to the incident's dashboard page there."
+        ),
+        pattern=r"^https?://",
+    )
     escalation_policies: dict[str, EscalationPolicy] = Field(
         default_factory=dict,
         description="Named escalation policies: levels of people and channels, and their waits.",

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from buttress.alerting.api import WebhookPayload
 from buttress.config._incidents import IncidentsConfig
 from buttress.incidents.tables import Incident, IncidentAlert, IncidentEvent
+from buttress.incidents.wake import kick
 
 __all__ = ["ACTOR", "Ingested", "ingest", "new_incident"]
 
@@ -193,4 +194,6 @@ def ingest(
         _event(session, incident, now, "resolved", ACTOR, reason="all alerts resolved")
         resolved = True
     session.flush()
+    if opened or reopened or resolved:
+        kick(session, incident, now)
     return Ingested(incident.ref, opened, reopened, resolved, incident)

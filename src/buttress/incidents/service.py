@@ -20,6 +20,7 @@ from buttress.errors import ConflictError, NotFoundError, UsageError
 from buttress.incidents.ingest import new_incident
 from buttress.incidents.lifecycle import ORDER, Action, next_status
 from buttress.incidents.tables import Incident, IncidentAlert, IncidentEvent
+from buttress.incidents.wake import kick
 
 __all__ = [
     "ROLES",
@@ -91,7 +92,7 @@ def declare(
         triggered_by=actor,
     )
     _event(session, incident, now, "declared", actor, severity=severity)
-    session.flush()
+    kick(session, incident, now)
     return incident
 
 
@@ -111,7 +112,7 @@ def act(
     if target == "closed":
         incident.open_key = None
     _event(session, incident, now, target, actor)
-    session.flush()
+    kick(session, incident, now)
     return incident
 
 
