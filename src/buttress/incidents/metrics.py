@@ -1,14 +1,15 @@
 """The incidents' metrics: ``buttress_incidents_open{severity}`` (read from the catalog at
 scrape time) and the time to acknowledge / to resolve per severity (histograms observed when
 the control plane acknowledges or resolves an incident, by hand or automatically; the CLI
-acts outside the server and is not counted)."""
+acts outside the server and is not counted); the escalation's notifications by kind and the
+response targets breached (counted by the replica that runs the escalation timers)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -55,6 +56,8 @@ class IncidentMetrics:
 
     mtta: Histogram
     mttr: Histogram
+    escalations: Counter
+    breaches: Counter
 
     @classmethod
     def create(cls) -> IncidentMetrics:
@@ -72,10 +75,23 @@ class IncidentMetrics:
             buckets=_BUCKETS,
             registry=None,
         )
+        escalations = Counter(
+            names.INCIDENT_ESCALATIONS,
+            "Notifications the escalation of incidents decided, by kind",
+            ["severity", "kind"],
+            registry=None,
+        )
+        breaches = Counter(
+            names.INCIDENT_BREACHES,
+            "Response targets breached (respond: not acknowledged in time)",
+            ["severity", "target"],
+            registry=None,
+        )
         for severity in SEVERITIES:
             mtta.labels(severity)
             mttr.labels(severity)
-        return cls(mtta, mttr)
+            breaches.labels(severity, "respond")
+        return cls(mtta, mttr, escalations, breaches)
 
     def observe(self, incident: Incident, status: str) -> None:
         """Observe ``incident`` having just reached ``status`` (acknowledged or resolved)."""
