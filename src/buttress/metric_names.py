@@ -64,3 +64,5 @@ ALERT_NOTIFICATIONS = f"{PREFIX}_alert_notifications"  # counter{status}: alerts
 INCIDENTS_OPEN = f"{PREFIX}_incidents_open"  # gauge{severity}: incidents not resolved/closed
 INCIDENT_MTTA = f"{PREFIX}_incident_time_to_acknowledge_seconds"  # histogram{severity}
 INCIDENT_MTTR = f"{PREFIX}_incident_time_to_resolve_seconds"  # histogram{severity}
+# counter{channel, type, outcome}: outcome ok | failed | rejected (breaker open)
+INCIDENT_NOTIFICATIONS = f"{PREFIX}_incident_notifications"
