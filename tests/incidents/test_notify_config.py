@@ -64,12 +64,14 @@ def test_every_kind_loads_with_its_defaults() -> None:
     assert (slack.timeout, slack.retries, slack.enabled, slack.policy) == (10.0, 3, True, None)
     mail = notifiers["ops-mail"]
     assert isinstance(mail, EmailNotifierConfig)
-    assert mail.starttls and mail.to == ["ops@example.com"]
+    assert mail.starttls
+    assert mail.to == ["ops@example.com"]
     assert isinstance(notifiers["pager"], PagerdutyNotifierConfig)
     assert (notifiers["ops-teams"].timeout, notifiers["ops-teams"].retries) == (5.0, 1)
     hook = notifiers["hook"]
     assert isinstance(hook, WebhookNotifierConfig)
-    assert hook.method == "POST" and hook.content_type == "application/json"
+    assert hook.method == "POST"
+    assert hook.content_type == "application/json"
 
 
 def test_no_notifiers_is_the_default() -> None:
@@ -169,6 +171,7 @@ def test_email_password_needs_a_username_and_tls_modes_exclude_each_other() -> N
 def test_a_bad_channel_name_is_refused() -> None:
     """Names follow the usual pattern (letters, digits, _ . -)."""
     message = issues(
-        'incidents:\n  notifiers:\n    "has space": {type: teams, webhook_url: "${TEAMS_WEBHOOK}"}\n'
+        "incidents:\n  notifiers:\n"
+        '    "has space": {type: teams, webhook_url: "${TEAMS_WEBHOOK}"}\n'
     )
     assert "incidents.notifiers.has space: String should match pattern" in message

@@ -124,7 +124,8 @@ def test_starttls_refuses_an_untrusted_certificate(smtp_tls: Smtp) -> None:
     d = mail_dispatcher(smtp_tls.host, smtp_tls.port, ", starttls: true, retries: 0")
     delivery = d.send_sync(notification(), ["mail"])[0]
     assert not delivery.ok
-    assert delivery.error is not None and "TLS failed" in delivery.error
+    assert delivery.error is not None
+    assert "TLS failed" in delivery.error
     assert smtp_tls.mailbox.messages == []
 
 
@@ -133,7 +134,8 @@ def test_a_server_that_requires_starttls_refuses_plain_mail(smtp_tls: Smtp) -> N
     d = mail_dispatcher(smtp_tls.host, smtp_tls.port, ", retries: 0")
     delivery = d.send_sync(notification(), ["mail"])[0]
     assert (delivery.ok, delivery.attempts) == (False, 1)
-    assert delivery.error is not None and "STARTTLS" in delivery.error
+    assert delivery.error is not None
+    assert "STARTTLS" in delivery.error
 
 
 def test_a_server_that_is_down_is_retried() -> None:

@@ -45,7 +45,7 @@ def notification(**changes: object) -> Notification:
 
 
 def slack_config(**extra: str) -> SlackNotifierConfig:
-    return SlackNotifierConfig(type="slack", webhook_url="https://hooks.slack.com/x", **extra)  # type: ignore[arg-type]  # pydantic converts
+    return SlackNotifierConfig(type="slack", webhook_url="https://hooks.slack.com/x", **extra)
 
 
 def test_slack_is_block_kit_with_mentions_and_link_buttons() -> None:
@@ -57,9 +57,11 @@ def test_slack_is_block_kit_with_mentions_and_link_buttons() -> None:
     assert header["type"] == "plain_text"
     assert "[P1] INC-2026-0042 triggered: Checkout is down" in header["text"]
     fields = [f["text"] for f in payload["blocks"][1]["fields"]]
-    assert "*Severity*\nP1" in fields and "*Services*\ncheckout, payments" in fields
+    assert "*Severity*\nP1" in fields
+    assert "*Services*\ncheckout, payments" in fields
     context = payload["blocks"][3]["elements"][0]["text"]
-    assert "<@U0ALICE>" in context and "Bob &lt;ops&gt;" in context
+    assert "<@U0ALICE>" in context
+    assert "Bob &lt;ops&gt;" in context
     buttons = payload["blocks"][4]["elements"]
     assert [(b["text"]["text"], b["url"]) for b in buttons] == [
         ("Acknowledge", "https://buttress.example/incidents/42/ack"),
@@ -84,10 +86,12 @@ def test_teams_is_an_adaptive_card_in_an_attachments_envelope() -> None:
     (attachment,) = payload["attachments"]
     assert attachment["contentType"] == ADAPTIVE_CARD
     card = attachment["content"]
-    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    assert card["type"] == "AdaptiveCard"
+    assert card["version"] == "1.4"
     assert card["body"][0]["text"] == "[P1] INC-2026-0042 triggered: Checkout is down"
     facts = {f["title"]: f["value"] for f in card["body"][-1]["facts"]}
-    assert facts["Severity"] == "P1" and facts["For"] == "Alice, Bob <ops>"
+    assert facts["Severity"] == "P1"
+    assert facts["For"] == "Alice, Bob <ops>"
     assert [a["title"] for a in card["actions"]] == ["Acknowledge", "Resolve", "Open incident"]
 
 
@@ -127,7 +131,8 @@ def test_email_is_multipart_with_the_subject_and_every_address() -> None:
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
-    assert text is not None and html is not None
+    assert text is not None
+    assert html is not None
     assert "Services: checkout, payments" in text.get_content()
     assert "Bob &lt;ops&gt;" in html.get_content()
 
@@ -172,6 +177,7 @@ def test_the_yaml_template_is_the_one_compiled_at_load() -> None:
         "incidents:\n  notifiers:\n    h:\n      type: webhook\n      url: http://127.0.0.1:1/\n"
         "      body: '{{ incident.severity }}/{{ incident.services | join(\",\") }}'\n"
     ).incidents.notifiers["h"]
-    assert config.type == "webhook" and config.body is not None
+    assert config.type == "webhook"
+    assert config.body is not None
     body = render_webhook(notification(), template_environment().from_string(config.body))
     assert body == "P1/checkout,payments"

@@ -77,7 +77,7 @@ class NotifierConfig(Variant):
         default=1.0,
         description="First wait before a retry; doubled each time (full jitter, at most 30s).",
     )
-    enabled: bool = Field(default=True, description="Off: sends to it are refused, not made.")
+    enabled: bool = Field(default=True, description="false: sends to it fail at once as disabled.")
     policy: str | None = Field(
         default=None,
         description=(
@@ -187,7 +187,9 @@ class WebhookNotifierConfig(NotifierConfig):
             "the notification as JSON."
         ),
     )
-    content_type: str = Field(default="application/json", min_length=1)
+    content_type: str = Field(
+        default="application/json", min_length=1, description="The body's Content-Type."
+    )
 
     @field_validator("body")
     @classmethod
