@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from buttress.config import load_text
+from buttress.errors import ConfigError
 from buttress.incidents.notify import Delivery, Dispatcher
 from buttress.incidents.notify.dispatch import BREAKER_MINIMUM_CALLS
 from buttress.incidents.notify.metrics import NotifyMetrics
@@ -232,3 +233,26 @@ def test_send_is_awaitable_and_send_sync_refuses_a_running_loop(receiver: Receiv
         return await d.send(notification(), ["ops"])
 
     assert only(asyncio.run(main())).ok
+
+
+def test_a_channel_with_a_policy_sends_through_that_pipeline(receiver: Receiver) -> None:
+    """`policy: name` uses resilience.policies.<name> (here: 2 attempts) instead of the
+    channel's own retries."""
+    receiver.default = 500
+    config = load_text(
+        "resilience:\n  policies:\n    notify: {retry: {attempts: 2, delay: 10ms}}\n"
+        "incidents:\n  notifiers:\n"
+        f'    ops: {{type: teams, webhook_url: "{receiver.url}/w", retries: 5, policy: notify}}\n'
+    )
+    delivery = only(Dispatcher.from_config(config).send_sync(notification(), ["ops"]))
+    assert (delivery.ok, delivery.attempts, delivery.status) == (False, 2, 500)
+
+
+def test_an_unknown_policy_is_a_config_error_naming_the_channel() -> None:
+    """A `policy` that resilience.policies lacks fails the dispatcher's construction."""
+    config = load_text(
+        "incidents:\n  notifiers:\n"
+        '    ops: {type: teams, webhook_url: "http://127.0.0.1:1/w", policy: nope}\n'
+    )
+    with pytest.raises(ConfigError, match=r"incidents\.notifiers\.ops\.policy: unknown resilience"):
+        Dispatcher.from_config(config)

@@ -183,10 +183,8 @@ def notify_test(
 ) -> None:
     """Send a test notification (P4, ref INC-TEST) on one channel; exit 1 when it failed."""
     from buttress.incidents.notify import Dispatcher, Notification
-    from buttress.resilience.registry import PolicyRegistry
 
-    config = state(ctx).config
-    dispatcher = Dispatcher(config.incidents.notifiers, policies=PolicyRegistry(config.resilience))
+    dispatcher = Dispatcher.from_config(state(ctx).config)
     test = Notification(
         kind="triggered",
         ref="INC-TEST",

@@ -42,6 +42,7 @@ from buttress.resilience import (
 if TYPE_CHECKING:
     import httpx
 
+    from buttress.config import ButtressConfig
     from buttress.incidents.notify.metrics import NotifyMetrics, Outcome
     from buttress.resilience.registry import PolicyRegistry
 
@@ -181,6 +182,24 @@ class Dispatcher:
             self._entries[name] = _Entry(
                 build_channel(name, spec), self._pipeline(name, spec, policies), spec.enabled
             )
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ButtressConfig,
+        *,
+        policies: PolicyRegistry | None = None,
+        metrics: NotifyMetrics | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> Dispatcher:
+        """The dispatcher of ``config.incidents.notifiers``; a channel's ``policy`` is looked
+        up in ``policies``, by default a registry of ``config.resilience``."""
+        notifiers = config.incidents.notifiers
+        if policies is None and any(n.policy for n in notifiers.values()):
+            from buttress.resilience.registry import PolicyRegistry
+
+            policies = PolicyRegistry(config.resilience)
+        return cls(notifiers, policies=policies, metrics=metrics, client=client)
 
     @staticmethod
     def _pipeline(name: str, spec: NotifierConfig, policies: PolicyRegistry | None) -> Pipeline:
