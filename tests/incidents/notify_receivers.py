@@ -82,8 +82,7 @@ def _handler(receiver: list[Receiver]) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def _serve() -> Iterator[Receiver]:
     holder: list[Receiver] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(holder))
     server.daemon_threads = True
@@ -98,7 +97,15 @@ def receiver() -> Iterator[Receiver]:
     thread.join(WAIT)
 
 
-receiver2 = receiver
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    yield from _serve()
+
+
+@pytest.fixture
+def receiver2() -> Iterator[Receiver]:
+    """A second, independent receiver."""
+    yield from _serve()
 
 
 def closed_port() -> int:
