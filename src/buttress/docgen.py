@@ -121,12 +121,19 @@ class _Doc:
             inner = self.model(prop)
             items = prop.get("items", {}) if prop.get("type") == "array" else {}
             values = prop.get("additionalProperties")
+            patterns = prop.get("patternProperties", {})
+            if values is None and len(patterns) == 1:  # a mapping with constrained names
+                (values,) = patterns.values()
             if inner is not None:
                 self.section(out, f"{path}.{name}", inner)
             elif self.kinds(items):
                 self.union(out, f"{path}.{name}[]", self.kinds(items), prop.get("description"))
             elif self.model(items) is not None:
                 self.section(out, f"{path}.{name}[]", self.resolve(items))
+            elif isinstance(values, dict) and self.kinds(values):
+                self.union(
+                    out, f"{path}.{name}.<name>", self.kinds(values), prop.get("description")
+                )
             elif isinstance(values, dict) and self.model(values) is not None:
                 model = self.resolve(values)
                 if model.get("title") not in self.shown:  # else its description says which

@@ -135,6 +135,7 @@ _EXTRAS = {
     "opentelemetry": "otel",
     "openfeature": "openfeature",
     "grafana_foundation_sdk": "alerting",
+    "jinja2": "incidents",
 }
 
 

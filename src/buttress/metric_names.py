@@ -65,6 +65,8 @@ INCIDENTS_OPEN = f"{PREFIX}_incidents_open"  # gauge{severity}: incidents not re
 INCIDENT_MTTA = f"{PREFIX}_incident_time_to_acknowledge_seconds"  # histogram{severity}
 INCIDENT_MTTR = f"{PREFIX}_incident_time_to_resolve_seconds"  # histogram{severity}
 # counter{severity,kind}: notifications escalation decided (triggered/escalated/ack/resolved/reminder)
-INCIDENT_ESCALATIONS = f"{PREFIX}_incident_escalations_total"
+INCIDENT_ESCALATIONS = f"{PREFIX}_incident_escalations"
 # counter{severity,target}: response targets breached (target: respond)
-INCIDENT_BREACHES = f"{PREFIX}_incident_response_target_breaches_total"
+INCIDENT_BREACHES = f"{PREFIX}_incident_response_target_breaches"
+# counter{channel, type, outcome}: outcome ok | failed | rejected (breaker open)
+INCIDENT_NOTIFICATIONS = f"{PREFIX}_incident_notifications"

@@ -174,3 +174,32 @@ def note(
     with st.catalog() as catalog, catalog.begin() as session:
         incident = svc.note(session=session, ref=ref, text=text, actor=st.actor())
         typer.echo(f"{incident.ref} noted")
+
+
+@app.command("notify-test")
+def notify_test(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="A channel's name under incidents.notifiers.")],
+) -> None:
+    """Send a test notification (P4, ref INC-TEST) on one channel; exit 1 when it failed."""
+    from buttress.incidents.notify import Dispatcher, Notification
+
+    dispatcher = Dispatcher.from_config(state(ctx).config)
+    test = Notification(
+        kind="triggered",
+        ref="INC-TEST",
+        title="buttress notify-test",
+        severity="P4",
+        status="triggered",
+        summary="A test sent by `buttress incident notify-test`: nothing is wrong.",
+    )
+    (delivery,) = dispatcher.send_sync(test, [channel])
+    if delivery.ok:
+        typer.echo(
+            f"{channel}: delivered ({delivery.attempts} attempt(s), status {delivery.status})"
+        )
+        return
+    typer.echo(
+        f"{channel}: failed after {delivery.attempts} attempt(s): {delivery.error}", err=True
+    )
+    raise typer.Exit(1)
