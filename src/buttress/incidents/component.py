@@ -30,14 +30,44 @@ class IncidentsComponent(Component):
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress.incidents.api import router as incidents
+        from buttress.incidents.escalation import Escalations
         from buttress.incidents.metrics import IncidentMetrics, OpenIncidents
+        from buttress.incidents.notify import Dispatcher
+        from buttress.incidents.notify.metrics import NotifyMetrics
         from buttress.incidents.receiver import router as receiver
+        from buttress.incidents.wake import HANDLER
+        from buttress.jobs.component import JOB_RUNNER
+        from buttress.jobs.runner import JobRunner
 
         metrics = IncidentMetrics.create()
+        notify_metrics = NotifyMetrics.create(None)
+        # one dispatcher per process: each channel's breaker and retry budget live in it
+        dispatcher = Dispatcher.from_config(ctx.config, metrics=notify_metrics)
+        escalations = Escalations(
+            ctx.catalog,
+            ctx.config.incidents,
+            dispatcher.send_sync,
+            on_breach=lambda severity, target: metrics.breaches.labels(severity, target).inc(),
+            on_escalate=lambda severity, kind: metrics.escalations.labels(severity, kind).inc(),
+        )
+        # the escalation timers run on the leader only, once, and survive restarts
+        ctx.require(JOB_RUNNER, JobRunner).handler(HANDLER, escalations.run)
         return Contribution(
             routers=[receiver, incidents],
-            collectors=[OpenIncidents(ctx.catalog), metrics.mtta, metrics.mttr],
-            state={"incidents_config": ctx.config.incidents, "incident_metrics": metrics},
+            collectors=[
+                OpenIncidents(ctx.catalog),
+                metrics.mtta,
+                metrics.mttr,
+                metrics.escalations,
+                metrics.breaches,
+                notify_metrics.notifications,
+            ],
+            state={
+                "incidents_config": ctx.config.incidents,
+                "incident_metrics": metrics,
+                "incident_dispatcher": dispatcher,
+                "incident_escalations": escalations,
+            },
         )
 
 
