@@ -46,6 +46,10 @@ def check(
                 f"warning: {issue} (commands that use destination {destination.name} fail)",
                 err=True,
             )
+    from buttress.incidents.oncall import gap_warnings
+
+    for line in gap_warnings(config.incidents.oncall, dt.datetime.now(dt.UTC)):
+        typer.echo(f"warning: {line}", err=True)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for i, target in enumerate(config.backup.targets):
         for field in ("schedule", "restore_test_schedule"):

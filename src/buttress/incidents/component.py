@@ -1,5 +1,6 @@
-"""The incidents domain as a component: the ``incidents`` section, its tables and
-``buttress incident``; in the control plane ``/api/v1/incidents`` and the Alertmanager webhook
+"""The incidents domain as a component: the ``incidents`` section, its tables,
+``buttress incident`` and ``buttress oncall``; in the control plane ``/api/v1/incidents``,
+``/api/v1/oncall`` and the Alertmanager webhook
 (``POST /api/v1/alerts/alertmanager``, which also keeps the alerting domain's history) that
 turns notifications into incidents."""
 
@@ -25,17 +26,19 @@ class IncidentsComponent(Component):
 
     def cli(self) -> Sequence[CliGroup | CliCommand]:
         from buttress.incidents.cli import app
+        from buttress.incidents.oncall_cli import app as oncall
 
-        return [CliGroup("incident", app)]
+        return [CliGroup("incident", app), CliGroup("oncall", oncall)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress.incidents.api import router as incidents
         from buttress.incidents.metrics import IncidentMetrics, OpenIncidents
+        from buttress.incidents.oncall_api import router as oncall
         from buttress.incidents.receiver import router as receiver
 
         metrics = IncidentMetrics.create()
         return Contribution(
-            routers=[receiver, incidents],
+            routers=[receiver, incidents, oncall],
             collectors=[OpenIncidents(ctx.catalog), metrics.mtta, metrics.mttr],
             state={"incidents_config": ctx.config.incidents, "incident_metrics": metrics},
         )
