@@ -38,7 +38,8 @@ def test_the_example_config_loads_with_every_field(tmp_path: Path) -> None:
         "            rotation: weekly\n            start: 2026-01-05T09:00\n"
         "            restrict:\n"
         '              - {days: [mon, tue, wed, thu, fri], from: "09:00", to: "18:00"}\n'
-        "        overrides:\n          - {user: bob, start: 2026-03-01, end: 2026-03-02T00:00+01:00}\n",
+        "        overrides:\n"
+        "          - {user: bob, start: 2026-03-01, end: 2026-03-02T00:00+01:00}\n",
         encoding="utf-8",
     )
     config = load(path, env={}).incidents.oncall
@@ -139,7 +140,7 @@ def test_bad_layers_are_errors(tmp_path: Path, layer: str, where: str, message: 
         tmp_path,
         HEAD + "    schedules:\n      s:\n        layers:\n" + f"          - {layer}\n",
     )
-    assert found.startswith(f"buttress.yaml:8:")
+    assert found.startswith("buttress.yaml:8:")
     assert f"incidents.oncall.schedules.s.{where}:" in found
     assert message in found
 

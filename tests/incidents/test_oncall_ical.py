@@ -25,6 +25,7 @@ def test_folded_lines_fit_and_unfold_to_the_original(line: str) -> None:
 
 
 def test_multibyte_characters_are_never_split() -> None:
-    """A line of 3-octet characters folds at 25 characters (75 octets), then 24 after the space, then the 11 left."""
+    """A line of 3-octet characters folds at 25 characters (75 octets), then 24 after the
+    space, then the 11 left."""
     parts = fold("\u20ac" * 60).split("\r\n")
     assert [len(p.encode("utf-8")) for p in parts] == [75, 73, 34]

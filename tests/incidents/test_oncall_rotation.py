@@ -4,6 +4,7 @@ restrictions, layers, overrides, DST, gaps and notification targets."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -36,12 +37,12 @@ def oncall(schedules: str, extra: str = "") -> OnCallConfig:
     return load_text(text).incidents.oncall
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)  # type: ignore[misc]  # year, month, day... given
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def berlin(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=BERLIN)  # type: ignore[misc]
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
 WEEKLY_BERLIN = oncall(
@@ -106,9 +107,11 @@ def test_hourly_rotation_through_the_repeated_hour_has_no_overlap() -> None:
     )
     start, end = utc(2026, 10, 24, 22), utc(2026, 10, 25, 4)
     found = shifts(config, "s", start, end)
-    assert found[0].start == start and found[-1].end == end
-    for a, b in zip(found, found[1:], strict=False):
-        assert a.end == b.start and a.start < a.end
+    assert found[0].start == start
+    assert found[-1].end == end
+    for a, b in itertools.pairwise(found):
+        assert a.end == b.start
+        assert a.start < a.end
     for minute in range(0, 6 * 60):
         t = start + dt.timedelta(minutes=minute)
         (here,) = [s for s in found if s.start <= t < s.end]
@@ -367,11 +370,12 @@ def test_on_call_agrees_with_the_timeline(
     start, end = at - dt.timedelta(days=3), at + dt.timedelta(days=3)
     found = shifts(config, "s", start, end)
     pieces = sorted([(s.start, s.end) for s in found] + gaps(config, "s", start, end))
-    assert pieces[0][0] == start and pieces[-1][1] == end
-    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:], strict=False))
+    assert pieces[0][0] == start
+    assert pieces[-1][1] == end
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
     assert all(a < b for a, b in pieces)
     for probe in (at, start, end - dt.timedelta(microseconds=1), *(s.start for s in found)):
         holding = [s for s in found if s.start <= probe < s.end]
         assert on_call(config, "s", probe) == (holding[0].user if holding else None)
-    for a, b in zip(found, found[1:], strict=False):
+    for a, b in itertools.pairwise(found):
         assert a.end < b.start or a.user != b.user  # back-to-back pieces of one user merged
