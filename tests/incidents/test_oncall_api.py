@@ -112,6 +112,13 @@ def test_unknown_schedule_is_404_naming_it(api: Client) -> None:
         assert "unknown on-call schedule 'nope'" in answer.json()["message"]
 
 
+def test_a_time_out_of_range_is_422(api: Client) -> None:
+    """?at= in year 9999 (whose next 14 days do not exist) is refused, not a 500."""
+    answer = api.get("/dba", at="9999-12-30T00:00:00Z")
+    assert answer.status_code == 422
+    assert "out of range" in answer.json()["message"]
+
+
 def test_the_routes_need_a_token(api: Client) -> None:
     """Without a bearer token every route is 401, the feed included."""
     for path in ("", "/dba", "/dba.ics"):

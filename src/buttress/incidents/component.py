@@ -7,6 +7,7 @@ turns notifications into incidents."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from buttress.platform.component import (
     CliCommand,
@@ -15,6 +16,9 @@ from buttress.platform.component import (
     Contribution,
     ServerContext,
 )
+
+if TYPE_CHECKING:
+    from buttress.config import ButtressConfig
 
 __all__ = ["COMPONENT", "IncidentsComponent"]
 
@@ -29,6 +33,16 @@ class IncidentsComponent(Component):
         from buttress.incidents.oncall_cli import app as oncall
 
         return [CliGroup("incident", app), CliGroup("oncall", oncall)]
+
+    def config_warnings(self, config: ButtressConfig) -> Sequence[str]:
+        """Stretches of the next 14 days when an on-call schedule has nobody on call."""
+        if not config.incidents.oncall.schedules:
+            return ()
+        import datetime as dt
+
+        from buttress.incidents.oncall import gap_warnings
+
+        return gap_warnings(config.incidents.oncall, dt.datetime.now(dt.UTC))
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress.incidents.api import router as incidents

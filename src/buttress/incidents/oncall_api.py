@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from buttress.config._incidents import IncidentsConfig
 from buttress.config._oncall import OnCallConfig
+from buttress.errors import UsageError
 from buttress.incidents import oncall
 from buttress.incidents.ical import schedule_calendar
 from buttress.platform.auth import Viewer
@@ -92,6 +93,8 @@ def _config(request: Request) -> OnCallConfig:
 def _at(config: OnCallConfig, schedule: str, at: dt.datetime | None) -> dt.datetime:
     if at is None:
         return dt.datetime.now(dt.UTC)
+    if not 1900 <= at.year <= 9000:
+        raise UsageError(f"at: {at.isoformat()} is out of range (years 1900 to 9000)")
     if at.tzinfo is None:
         if schedule not in config.schedules:
             raise oncall.UnknownScheduleError(schedule, config.schedules)

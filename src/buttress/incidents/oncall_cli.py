@@ -34,6 +34,8 @@ def _when(config: OnCallConfig, schedule: str, at: str | None) -> dt.datetime:
             f"--at {at!r}: expected an ISO 8601 time such as 2026-03-01T09:00 or "
             "2026-03-01T09:00+01:00"
         ) from None
+    if not 1900 <= when.year <= 9000:
+        raise UsageError(f"--at {at!r} is out of range (years 1900 to 9000)")
     if when.tzinfo is None:
         return config.schedules[schedule].aware(when)
     return when.astimezone(dt.UTC)
