@@ -28,7 +28,7 @@ COMPONENTS: tuple[Listed, ...] = (
     Listed("buttress.degradation.component", commands=("level", "flags")),
     Listed("buttress.backup.component", commands=("backup",)),
     Listed("buttress.alerting.component", commands=("alerts", "slo")),
-    Listed("buttress.incidents.component", commands=("incident",)),
+    Listed("buttress.incidents.component", commands=("incident", "oncall")),
 )
 
 

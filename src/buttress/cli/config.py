@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import typer
 import yaml
 
+from buttress.components import components
 from buttress.config import json_schema as config_json_schema
 from buttress.config import load
 from buttress.config._loader import resolve_path
@@ -46,6 +47,9 @@ def check(
                 f"warning: {issue} (commands that use destination {destination.name} fail)",
                 err=True,
             )
+    for component in components():
+        for line in component.config_warnings(config):
+            typer.echo(f"warning: {line}", err=True)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for i, target in enumerate(config.backup.targets):
         for field in ("schedule", "restore_test_schedule"):

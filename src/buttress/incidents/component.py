@@ -1,11 +1,13 @@
-"""The incidents domain as a component: the ``incidents`` section, its tables and
-``buttress incident``; in the control plane ``/api/v1/incidents`` and the Alertmanager webhook
+"""The incidents domain as a component: the ``incidents`` section, its tables,
+``buttress incident`` and ``buttress oncall``; in the control plane ``/api/v1/incidents``,
+``/api/v1/oncall`` and the Alertmanager webhook
 (``POST /api/v1/alerts/alertmanager``, which also keeps the alerting domain's history) that
 turns notifications into incidents."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from buttress.platform.component import (
     CliCommand,
@@ -14,6 +16,9 @@ from buttress.platform.component import (
     Contribution,
     ServerContext,
 )
+
+if TYPE_CHECKING:
+    from buttress.config import ButtressConfig
 
 __all__ = ["COMPONENT", "IncidentsComponent"]
 
@@ -25,8 +30,19 @@ class IncidentsComponent(Component):
 
     def cli(self) -> Sequence[CliGroup | CliCommand]:
         from buttress.incidents.cli import app
+        from buttress.incidents.oncall_cli import app as oncall
 
-        return [CliGroup("incident", app)]
+        return [CliGroup("incident", app), CliGroup("oncall", oncall)]
+
+    def config_warnings(self, config: ButtressConfig) -> Sequence[str]:
+        """Stretches of the next 14 days when an on-call schedule has nobody on call."""
+        if not config.incidents.oncall.schedules:
+            return ()
+        import datetime as dt
+
+        from buttress.incidents.oncall import gap_warnings
+
+        return gap_warnings(config.incidents.oncall, dt.datetime.now(dt.UTC))
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress.incidents.api import router as incidents
@@ -34,6 +50,7 @@ class IncidentsComponent(Component):
         from buttress.incidents.metrics import IncidentMetrics, OpenIncidents
         from buttress.incidents.notify import Dispatcher
         from buttress.incidents.notify.metrics import NotifyMetrics
+        from buttress.incidents.oncall_api import router as oncall
         from buttress.incidents.receiver import router as receiver
         from buttress.incidents.wake import HANDLER
         from buttress.jobs.component import JOB_RUNNER
@@ -53,7 +70,7 @@ class IncidentsComponent(Component):
         # the escalation timers run on the leader only, once, and survive restarts
         ctx.require(JOB_RUNNER, JobRunner).handler(HANDLER, escalations.run)
         return Contribution(
-            routers=[receiver, incidents],
+            routers=[receiver, incidents, oncall],
             collectors=[
                 OpenIncidents(ctx.catalog),
                 metrics.mtta,

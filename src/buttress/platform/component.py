@@ -10,6 +10,7 @@ themselves. A domain contributes:
 - ``tables``: the module that declares its catalog tables on the one shared
   :class:`~buttress.catalog.tables.Base` metadata (migrations stay one linear Alembic history);
 - :meth:`Component.cli`: its Typer command groups and commands, mounted on ``buttress``;
+- :meth:`Component.config_warnings`: lines ``buttress config check`` prints as warnings;
 - :meth:`Component.serve`: at app build time, given a :class:`ServerContext` (configuration,
   catalog, metrics registry, what earlier components provide), a :class:`Contribution`: API
   routers, metric collectors, a lifespan (background tasks), readiness checks for ``/readyz``,
@@ -163,6 +164,12 @@ class Component:
     def serve(self, ctx: ServerContext) -> Contribution:
         """What this domain adds to the control plane built around ``ctx``."""
         return Contribution()
+
+    def config_warnings(self, config: ButtressConfig) -> Sequence[str]:
+        """What ``buttress config check`` warns of in this domain's section, as of now: valid
+        configuration that will not do what was likely meant (each line without the
+        ``warning:`` prefix, starting with the YAML path). Does not fail the check."""
+        return ()
 
     def __repr__(self) -> str:
         return f"<component {self.name}>"
