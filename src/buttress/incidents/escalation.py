@@ -43,9 +43,11 @@ LATE_AFTER = 5.0
 Sender = Callable[[Notification, Sequence[str]], Sequence[Delivery]]
 
 
-def _event(session: Session, incident_id: int, now: dt.datetime, kind: str, **detail: Any) -> None:
+def _event(
+    session: Session, incident_id: int, now: dt.datetime, what: str, /, **detail: Any
+) -> None:
     session.add(
-        IncidentEvent(incident_id=incident_id, at=now, kind=kind, actor=ACTOR, detail=detail)
+        IncidentEvent(incident_id=incident_id, at=now, kind=what, actor=ACTOR, detail=detail)
     )
 
 
@@ -121,7 +123,7 @@ class Escalations:
                 )
                 session.add(row)
             policy = self.config.escalation_policies.get(row.policy) if row.policy else None
-            target = self.config.response_targets.get(incident.severity)
+            target = self.config.response_targets.get(incident.severity)  # type: ignore[call-overload]
             if target is None:  # a severity without a target: only the policy's waits count
                 from buttress.config._incidents import ResponseTarget
 

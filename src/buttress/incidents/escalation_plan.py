@@ -139,10 +139,10 @@ def decide(
     renotify = policy.renotify_acknowledged_after if policy is not None else None
     if pos.state != "acknowledged":
         since = acknowledged_at or now
-        next_at = since + dt.timedelta(seconds=renotify) if renotify else None
-        send = Send("acknowledged", None) if pos.level >= 0 else None
-        pos = replace(pos, state="acknowledged", next_at=next_at, reminders=0)
-        return Step(pos, send, breached, next_at)
+        until = since + dt.timedelta(seconds=renotify) if renotify else None
+        told = Send("acknowledged", None) if pos.level >= 0 else None
+        pos = replace(pos, state="acknowledged", next_at=until, reminders=0)
+        return Step(pos, told, breached, until)
     if renotify and pos.next_at is not None and now >= pos.next_at:
         next_at = now + dt.timedelta(seconds=renotify)
         pos = replace(pos, next_at=next_at, reminders=pos.reminders + 1)
