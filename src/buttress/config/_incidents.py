@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -69,6 +70,11 @@ def _default_targets() -> dict[Severity, ResponseTarget]:
         "P3": ResponseTarget(respond=3600, escalate=4 * 3600),
         "P4": ResponseTarget(respond=4 * 3600, escalate_next_business_day=True),
     }
+
+
+def _unknown(label: str, name: str, known: Collection[str], section: str) -> str:
+    listed = ", ".join(sorted(known)) or "none is defined"
+    return f"unknown {label} {name!r} (incidents.{section}: {listed})"
 
 
 class IncidentsConfig(Section):
@@ -148,10 +154,45 @@ class IncidentsConfig(Section):
         ]
         if self.default_escalation_policy and self.default_escalation_policy not in policies:
             wrong.append((("default_escalation_policy",), self.default_escalation_policy))
-        raise_at(
-            "IncidentsConfig",
-            [(where, f"unknown escalation policy {name!r} ({known})") for where, name in wrong],
+        errors = [(where, f"unknown escalation policy {name!r} ({known})") for where, name in wrong]
+        oncall = self.oncall
+        kinds: tuple[tuple[str, str, Collection[str]], ...] = (
+            ("users", "user", oncall.users),
+            ("schedules", "schedule", oncall.schedules),
+            ("teams", "team", oncall.teams),
         )
+        for name, policy in policies.items():
+            where: tuple[str | int, ...] = ("escalation_policies", name)
+            for channel_at, channels in [
+                ((*where, "channels"), policy.channels),
+                *(
+                    ((*where, "levels", i, "channels"), level.channels or [])
+                    for i, level in enumerate(policy.levels)
+                ),
+            ]:
+                errors.extend(
+                    ((*channel_at, j), _unknown("notifier", channel, self.notifiers, "notifiers"))
+                    for j, channel in enumerate(channels)
+                    if channel not in self.notifiers
+                )
+            for i, level in enumerate(policy.levels):
+                for field, label, known_names in kinds:
+                    errors.extend(
+                        (
+                            (*where, "levels", i, "notify", field, j),
+                            _unknown(label, value, known_names, f"oncall.{field}"),
+                        )
+                        for j, value in enumerate(getattr(level.notify, field))
+                        if value not in known_names
+                    )
+                if not level.channels and not policy.channels:
+                    errors.append(
+                        (
+                            (*where, "levels", i),
+                            "a level needs channels to send on (its own or the policy's)",
+                        )
+                    )
+        raise_at("IncidentsConfig", errors)
         return self
 
     def policy_for(self, labels: dict[str, str], severity: str) -> str | None:
