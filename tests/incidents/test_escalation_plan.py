@@ -74,7 +74,8 @@ def test_levels_climb_then_the_policy_repeats_then_it_is_exhausted() -> None:
         Send("escalated", 0),
         Send("escalated", 1),
     ]
-    assert sends[4] is None and pos.state == "exhausted"
+    assert sends[4] is None
+    assert pos.state == "exhausted"
     assert pos.cycle == 1
 
 
@@ -115,7 +116,7 @@ def test_acknowledgement_stops_it_and_is_sent_where_it_went() -> None:
     assert acked.position.state == "acknowledged"
     assert acked.wake is None
     later = step(acked.position, T0 + dt.timedelta(hours=3), status="acknowledged")
-    assert later.send is None and later.breached == ()
+    assert (later.send, later.breached) == (None, ())
 
 
 def test_an_acknowledged_incident_is_reminded_until_resolved() -> None:
@@ -128,7 +129,7 @@ def test_an_acknowledged_incident_is_reminded_until_resolved() -> None:
     assert remind.send == Send("reminder", 0)
     assert remind.position.reminders == 1
     done = step(remind.position, ack_at + dt.timedelta(hours=1, minutes=5), "resolved", pol)
-    assert done.send == Send("resolved", None) and done.wake is None
+    assert (done.send, done.wake) == (Send("resolved", None), None)
 
 
 def test_resolution_is_sent_once() -> None:
@@ -148,7 +149,7 @@ def test_a_reopened_incident_escalates_afresh() -> None:
     resolved = step(pos, T0 + dt.timedelta(minutes=1), status="resolved").position
     reopened = step(resolved, T0 + dt.timedelta(minutes=3))
     assert reopened.send == Send("triggered", 0)
-    assert reopened.position.level == 0 and reopened.position.cycle == 0
+    assert (reopened.position.level, reopened.position.cycle) == (0, 0)
 
 
 def test_without_a_policy_only_the_target_is_watched() -> None:
