@@ -68,3 +68,30 @@ def test_the_cli_walk_prints_what_the_doc_shows(
         expected = lines[n + 1] if n + 1 < len(lines) and not lines[n + 1].startswith("$") else ""
         if expected:
             assert out == expected, line
+
+
+def test_the_escalation_example_loads_and_picks_its_policy() -> None:
+    """The escalation example loads (every name it uses exists) and its rule picks the policy."""
+    (example,) = re.findall(r"```yaml\n(.*?)```", section("Escalation"), re.DOTALL)
+    config = load_text(example).incidents
+    policy = config.escalation_policies["default"]
+    assert [len(level.notify.teams) for level in policy.levels] == [0, 1, 0]
+    assert config.policy_for({"service": "payments"}, "P1") == "default"
+    assert policy.renotify_acknowledged_after == 3600
+
+
+def test_the_escalation_error_shown_is_the_one_buttress_gives(tmp_path: Path) -> None:
+    """The documented unknown-user error is what loading such a file says."""
+    from buttress.config import ConfigError, load
+
+    shown = re.search(r"e\.g\. `(buttress\.yaml:[^`]*)`", section("Escalation"), re.DOTALL)
+    assert shown is not None
+    (tmp_path / "buttress.yaml").write_text(
+        "incidents:\n  oncall:\n    users:\n      alice: {email: alice@example.com}\n"
+        "  notifiers:\n    hook: {type: webhook, url: 'http://127.0.0.1:9/x'}\n"
+        "  escalation_policies:\n    default:\n      channels: [hook]\n      levels:\n"
+        "        - notify: {users: [carol]}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path / "buttress.yaml")
+    assert " ".join(shown[1].split()) in " ".join(str(err.value).split())
