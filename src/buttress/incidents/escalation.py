@@ -71,6 +71,9 @@ class Escalations:
         on_breach: called with (severity, target) for each response target breached (the
             metric).
         on_escalate: called with (severity, kind) for each notification decided (the metric).
+        after_step: called with the incident's id after each step's transaction (and its
+            sends): what else follows an incident's changes (automated actions) runs here,
+            on the same timer, once across replicas. Its failure is logged, never raised.
         clock: the time now (tests move it).
     """
 
@@ -82,6 +85,7 @@ class Escalations:
         *,
         on_breach: Callable[[str, str], None] | None = None,
         on_escalate: Callable[[str, str], None] | None = None,
+        after_step: Callable[[int], None] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.catalog = catalog
@@ -89,6 +93,7 @@ class Escalations:
         self.send = send
         self.on_breach = on_breach
         self.on_escalate = on_escalate
+        self.after_step = after_step
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def run(self, ctx: JobContext) -> None:
@@ -189,6 +194,11 @@ class Escalations:
                 )
         if outbox is not None:
             self._deliver(outbox)
+        if self.after_step is not None:
+            try:
+                self.after_step(incident_id)
+            except Exception:  # what follows must not undo the step
+                log.exception("after the escalation step of incident %d", incident_id)
         return step
 
     def _outbox(
