@@ -109,7 +109,32 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(backend: str, deliveries: int, groups: int) -> None:
+def floor(deliveries: int) -> float:
+    """Deliveries/s of a bare FastAPI app whose route only validates the same payload model,
+    through the same TestClient one at a time: what no receiver here can beat."""
+    from fastapi import FastAPI
+
+    from buttress.alerting.api import WebhookPayload
+
+    app = FastAPI()
+
+    @app.post("/hook")
+    def hook(body: WebhookPayload) -> dict[str, int]:
+        return {"alerts": len(body.alerts)}
+
+    bodies = [delivery(n % 100) for n in range(deliveries)]
+    with TestClient(app) as client:
+        for body in bodies[:50]:
+            client.post("/hook", json=body)
+        started = time.perf_counter()
+        for body in bodies:
+            client.post("/hook", json=body)
+        rate = deliveries / (time.perf_counter() - started)
+    print(f"floor      bare FastAPI route, same payload model, same TestClient: {rate:,.0f}/s")
+    return rate
+
+
+def run(backend: str, deliveries: int, groups: int, floor_rate: float | None = None) -> None:
     with catalog_on(backend) as catalog:
         with catalog.begin() as session:
             token = tokens.create(session=session, name="bench", role="operator", created_by="b")[1]
@@ -133,6 +158,7 @@ def run(backend: str, deliveries: int, groups: int) -> None:
                 f"({opened} incidents): {deliveries / wall:,.0f}/s, "
                 f"p50 {statistics.median(times) * 1000:.2f} ms, "
                 f"p99 {pct(times, 0.99) * 1000:.2f} ms"
+                + (f" ({deliveries / wall / floor_rate:.2f}x the floor)" if floor_rate else "")
             )
             now = dt.datetime.now(dt.UTC)
             with catalog.begin() as session:
@@ -327,9 +353,10 @@ def main() -> None:
         default=["webhook", "timers", "sends"],
     )
     args = parser.parse_args()
+    floor_rate = floor(args.deliveries) if "webhook" in args.only else None
     for backend in args.backends:
         if "webhook" in args.only:
-            run(backend, args.deliveries, args.groups)
+            run(backend, args.deliveries, args.groups, floor_rate)
         if "timers" in args.only:
             timers(backend, args.timers, args.spread)
     if "sends" in args.only:

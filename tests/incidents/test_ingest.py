@@ -96,3 +96,19 @@ def test_two_writers_get_distinct_numbers(catalog: Catalog) -> None:
     for thread in threads:
         thread.join()
     assert sorted(refs) == [f"INC-2026-000{n}" for n in range(1, 5)]
+
+
+def test_a_repeat_refreshes_last_seen_at_most_once_a_minute(catalog: Catalog) -> None:
+    """Repeats inside LAST_SEEN_EVERY write nothing; a later one moves last_seen."""
+    from buttress.incidents.ingest import LAST_SEEN_EVERY
+    from buttress.incidents.tables import IncidentAlert
+
+    config = IncidentsConfig()
+    deliver(catalog, "firing", config, T0)
+    deliver(catalog, "firing", config, T0 + dt.timedelta(seconds=LAST_SEEN_EVERY - 1))
+    with catalog.begin() as session:
+        assert session.scalars(select(IncidentAlert.last_seen)).one() == T0
+    later = T0 + dt.timedelta(seconds=LAST_SEEN_EVERY + 1)
+    deliver(catalog, "firing", config, later)
+    with catalog.begin() as session:
+        assert session.scalars(select(IncidentAlert.last_seen)).one() == later

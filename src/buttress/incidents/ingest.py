@@ -2,7 +2,8 @@
 
 An incident is keyed on the payload's ``groupKey`` (``Incident.open_key`` while not closed),
 its alerts on ``fingerprint``. A delivery only writes what changes: the same delivery again
-updates ``last_seen`` and adds no timeline event. A group whose alerts are all resolved and
+adds no timeline event and writes nothing but, at most once per :data:`LAST_SEEN_EVERY`, the
+alerts' ``last_seen``. A group whose alerts are all resolved and
 that has no incident opens none (a resolved notification that overtook its firing one). A
 group firing again within ``incidents.reopen_after`` of its incident's resolution reopens it;
 later, the old incident lets go of the group key and a new one opens. With
@@ -43,6 +44,11 @@ class Ingested:
     resolved: bool
     row: Incident | None = None
     """The incident's row (in the caller's session)."""
+
+
+LAST_SEEN_EVERY = 60.0
+"""Seconds between refreshes of an alert's ``last_seen`` by repeats of one delivery (a repeat
+inside them reads and writes nothing: Prometheus and Alertmanager resend often)."""
 
 
 def _event(
@@ -166,7 +172,8 @@ def ingest(
                 alertname=alert.labels.get("alertname", ""),
             )
             continue
-        row.last_seen = now
+        if (now - row.last_seen).total_seconds() >= LAST_SEEN_EVERY or row.status != alert.status:
+            row.last_seen = now
         if row.status != alert.status:
             row.status = alert.status
             row.ends_at = alert.ends_at
