@@ -4,10 +4,13 @@ webhook), an application process's /metrics (a circuit breaker), Prometheus load
 free ports on 127.0.0.1.
 
 A backup target fails: its BackupTooOld alert (critical) fires in Prometheus, reaches
-Alertmanager, is routed to the `buttress` receiver and lands in buttress's alert history. A
+Alertmanager, is routed to the `buttress` receiver and lands in buttress's alert history; it
+opens a P1 incident whose escalation, on the server's job runner, pages the on-call user on a
+webhook notifier (the `pager` sink). A
 breaker then opens: its CircuitBreakerOpen alert (warning, same service) is inhibited by the
 critical one, so the `ops` receiver hears nothing of it. The target is fixed: the resolved
-notification reaches buttress, and only then does the breaker's alert reach `ops`.
+notification reaches buttress (the incident resolves and the pager hears so), and only then
+does the breaker's alert reach `ops`.
 """
 
 from __future__ import annotations
@@ -76,6 +79,14 @@ def sink() -> Iterator[Sink]:
     made.close()
 
 
+@pytest.fixture
+def pager() -> Iterator[Sink]:
+    """The incident notifier's receiver (a webhook notifier of buttress's escalation)."""
+    made = Sink()
+    yield made
+    made.close()
+
+
 def _wait(check: Any, what: str, until: float) -> Any:
     while True:
         found = check()
@@ -89,6 +100,7 @@ def _wait(check: Any, what: str, until: float) -> Any:
 def test_backup_failure_alert_is_routed_inhibits_and_resolves(
     tmp_path: Path,
     sink: Sink,
+    pager: Sink,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -129,6 +141,17 @@ def test_backup_failure_alert_is_routed_inhibits_and_resolves(
                             "schedule": "* * * * * */1",
                         }
                     ],
+                },
+                "incidents": {
+                    "oncall": {"users": {"alice": {"email": "alice@example.com"}}},
+                    "notifiers": {"pager": {"type": "webhook", "url": pager.url}},
+                    "escalation_policies": {
+                        "default": {
+                            "channels": ["pager"],
+                            "levels": [{"notify": {"users": ["alice"]}}],
+                        }
+                    },
+                    "default_escalation_policy": "default",
                 },
                 "alerting": {
                     "presets": {
@@ -264,6 +287,21 @@ def test_backup_failure_alert_is_routed_inhibits_and_resolves(
         assert fired[0]["labels"]["severity"] == "critical"
         assert fired[0]["labels"]["service"] == "shop"
 
+        # ... which opened a P1 incident, and its escalation paged the on-call user
+        def incidents(status: str) -> list[dict[str, Any]]:
+            answer = httpx.get(
+                f"{buttress_url}/api/v1/incidents", params={"status": status}, headers=headers
+            )
+            assert answer.status_code == 200, answer.text
+            return list(answer.json()["items"])
+
+        (incident,) = _wait(lambda: incidents("triggered"), "the incident", until)
+        assert (incident["severity"], incident["source"]) == ("P1", "alertmanager")
+        paged = _wait(lambda: pager.received, "the page", until)
+        assert paged[0]["kind"] == "triggered"
+        assert paged[0]["incident"]["ref"] == incident["ref"]
+        assert [r["name"] for r in paged[0]["recipients"]] == ["alice"]
+
         # the breaker opens: its warning is inhibited by the critical of the same service
         def fail() -> None:
             raise ConnectionError("payments down")
@@ -293,6 +331,12 @@ def test_backup_failure_alert_is_routed_inhibits_and_resolves(
         (site / "index.html").write_text("<h1>shop again</h1>\n")
         resolved = _wait(lambda: history("BackupTooOld", "resolved"), "the resolved one", until)
         assert resolved[0]["receiver"] == "buttress"
+        _wait(lambda: incidents("resolved"), "the incident resolved by its alert", until)
+        _wait(
+            lambda: [n for n in pager.received if n["kind"] == "resolved"],
+            "the resolution at the pager",
+            until,
+        )
         ops = _wait(lambda: sink.alerts("CircuitBreakerOpen"), "the breaker's alert at ops", until)
         assert ops[0]["status"] == "firing"
         assert ops[0]["labels"]["policy"] == "payments"
