@@ -29,6 +29,8 @@ __all__ = [
     "IncidentNote",
     "IncidentPage",
     "IncidentRead",
+    "IncidentResponse",
+    "IncidentRoles",
     "router",
 ]
 
@@ -225,3 +227,75 @@ def add_note(
         read = _read(service.note(session=session, ref=ref, text=body.text, actor=who.name))
     request.state.audit_target = read.ref
     return read
+
+
+class IncidentRoles(BaseModel):
+    """Roles to set (a name) or clear (an empty string); roles left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    commander: str | None = Field(default=None, max_length=200)
+    tech_lead: str | None = Field(default=None, max_length=200)
+    communications: str | None = Field(default=None, max_length=200)
+
+
+@router.put("/{ref}/roles", summary="Set or clear an incident's roles")
+def set_roles(
+    request: Request, ref: str, body: IncidentRoles, catalog: CatalogDep, who: Operator
+) -> IncidentRead:
+    roles = {k: (v or None) for k, v in body.model_dump(exclude_unset=True).items()}
+    with catalog.begin() as session:
+        incident = service.set_roles(session=session, ref=ref, roles=roles, actor=who.name)
+        read = _read(incident)
+    request.state.audit_target = read.ref
+    return read
+
+
+class EscalationRead(BaseModel):
+    """Where an incident's escalation stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    policy: str | None = Field(description="The escalation policy (None: not escalated).")
+    state: Literal["new", "escalating", "acknowledged", "exhausted", "resolved"]
+    level: int = Field(description="The last level notified, from 1 (0: none yet).")
+    cycle: int = Field(description="The repeat of the policy, from 0.")
+    next_at: dt.datetime | None = Field(description="When it looks again (None: on a change).")
+    channels: list[str] = Field(description="The notifiers sent to so far.")
+
+
+class IncidentResponse(BaseModel):
+    """An incident against its severity's response target, and its escalation."""
+
+    respond_within_s: float | None = Field(description="The severity's respond target.")
+    respond_by: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    breached: list[str] = Field(description="Response targets breached (e.g. respond).")
+    escalation: EscalationRead | None = Field(description="None: no step has run yet.")
+
+
+@router.get("/{ref}/response", summary="An incident's response target and escalation")
+def response(request: Request, ref: str, catalog: CatalogDep, _who: Viewer) -> IncidentResponse:
+    from buttress.incidents.tables import IncidentEscalation
+
+    config = getattr(request.app.state, "incidents_config", None)
+    targets = getattr(config, "response_targets", {})
+    with catalog.begin() as session:
+        incident = service.get(session=session, ref=ref)
+        target = targets.get(incident.severity)
+        row = session.get(IncidentEscalation, incident.id)
+        escalation = None
+        if row is not None:
+            escalation = EscalationRead.model_validate(row).model_copy(
+                update={"level": row.level + 1}
+            )
+        respond = target.respond if target is not None else None
+        return IncidentResponse(
+            respond_within_s=respond,
+            respond_by=(
+                incident.triggered_at + dt.timedelta(seconds=respond) if respond else None
+            ),
+            acknowledged_at=incident.acknowledged_at,
+            breached=list(row.breaches) if row is not None else [],
+            escalation=escalation,
+        )

@@ -203,3 +203,39 @@ def notify_test(
         f"{channel}: failed after {delivery.attempts} attempt(s): {delivery.error}", err=True
     )
     raise typer.Exit(1)
+
+
+@app.command("roles")
+def roles_cmd(
+    ctx: typer.Context,
+    ref: Ref,
+    commander: Annotated[str | None, typer.Option(help="The incident commander.")] = None,
+    tech_lead: Annotated[str | None, typer.Option(help="The technical lead.")] = None,
+    communications: Annotated[
+        str | None, typer.Option(help="Who speaks to customers and stakeholders.")
+    ] = None,
+    clear: Annotated[
+        list[str] | None,
+        typer.Option(help="Clear this role (commander, tech_lead, communications); repeatable."),
+    ] = None,
+) -> None:
+    """Set or clear an incident's roles (the ones not named stay as they are)."""
+    from buttress.incidents import service as svc
+
+    roles: dict[str, str | None] = {
+        role: person
+        for role, person in (
+            ("commander", commander),
+            ("tech_lead", tech_lead),
+            ("communications", communications),
+        )
+        if person
+    }
+    roles.update({role: None for role in clear or ()})
+    if not roles:
+        raise typer.BadParameter("name a role to set (--commander ...) or to clear (--clear ...)")
+    st = state(ctx)
+    with st.catalog() as catalog, catalog.begin() as session:
+        incident = svc.set_roles(session=session, ref=ref, roles=roles, actor=st.actor())
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(incident.roles.items())) or "none"
+        typer.echo(f"{incident.ref}: roles {shown}")
