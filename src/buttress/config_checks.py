@@ -24,6 +24,7 @@ def register_domain_checks() -> None:
     register_check("alerting.presets", _alert_presets)
     register_check("alerting.slos", _slos)
     register_check("alerting.dashboards", _dashboards)
+    register_check("incidents.status_page", _status_page)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -73,3 +74,11 @@ def _dashboards(config: ButtressConfig, /, *, check_files: bool) -> list[Problem
     from buttress.alerting.dashboards import sla_problems
 
     return [Problem(path, message) for path, message in sla_problems(config)]
+
+
+def _status_page(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    if not any(c.checks for c in config.incidents.status_page.components):
+        return []
+    from buttress.incidents.status_page import status_page_problems
+
+    return [Problem(path, message) for path, message in status_page_problems(config)]

@@ -174,3 +174,24 @@ def note(
     with st.catalog() as catalog, catalog.begin() as session:
         incident = svc.note(session=session, ref=ref, text=text, actor=st.actor())
         typer.echo(f"{incident.ref} noted")
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    ref: Ref,
+    text: Annotated[str, typer.Argument(help="What the people affected are told.")],
+    status: Annotated[
+        str,
+        typer.Option(help="investigating, identified, monitoring or resolved."),
+    ] = "investigating",
+) -> None:
+    """Post a public update on an incident (shown on the status page, /status)."""
+    from buttress.incidents.status import public_update
+
+    st = state(ctx)
+    with st.catalog() as catalog, catalog.begin() as session:
+        incident = public_update(
+            session=session, ref=ref, status=status, text=text, actor=st.actor()
+        )
+        typer.echo(f"{incident.ref} updated ({status})")

@@ -1,7 +1,7 @@
 """The incidents domain as a component: the ``incidents`` section, its tables and
 ``buttress incident``; in the control plane ``/api/v1/incidents`` and the Alertmanager webhook
 (``POST /api/v1/alerts/alertmanager``, which also keeps the alerting domain's history) that
-turns notifications into incidents."""
+turns notifications into incidents; the public status page (``/status``)."""
 
 from __future__ import annotations
 
@@ -32,12 +32,18 @@ class IncidentsComponent(Component):
         from buttress.incidents.api import router as incidents
         from buttress.incidents.metrics import IncidentMetrics, OpenIncidents
         from buttress.incidents.receiver import router as receiver
+        from buttress.incidents.status_component import status_page
 
         metrics = IncidentMetrics.create()
+        page_routers, page_state = status_page(ctx)
         return Contribution(
-            routers=[receiver, incidents],
+            routers=[receiver, incidents, *page_routers],
             collectors=[OpenIncidents(ctx.catalog), metrics.mtta, metrics.mttr],
-            state={"incidents_config": ctx.config.incidents, "incident_metrics": metrics},
+            state={
+                "incidents_config": ctx.config.incidents,
+                "incident_metrics": metrics,
+                **page_state,
+            },
         )
 
 
