@@ -77,8 +77,10 @@ def _dashboards(config: ButtressConfig, /, *, check_files: bool) -> list[Problem
 
 
 def _status_page(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
-    if not any(c.checks for c in config.incidents.status_page.components):
-        return []
-    from buttress.incidents.status_page import status_page_problems
+    from buttress.config._status_page import unknown_checks  # the config's own: no domain
 
-    return [Problem(path, message) for path, message in status_page_problems(config)]
+    known = [check.name for check in config.health.checks]
+    return [
+        Problem(path, message)
+        for path, message in unknown_checks(config.incidents.status_page, known)
+    ]

@@ -8,13 +8,14 @@ not there is an error at load, placed at its line) and from the open incidents w
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from buttress.config._base import NAME_PATTERN, Section, raise_at
 
-__all__ = ["StatusComponent", "StatusPageConfig"]
+__all__ = ["StatusComponent", "StatusPageConfig", "unknown_checks"]
 
 
 class StatusComponent(Section):
@@ -65,3 +66,22 @@ class StatusPageConfig(Section):
             seen.add(component.name)
         raise_at("StatusPageConfig", twice)
         return self
+
+
+def unknown_checks(
+    page: StatusPageConfig, known: Collection[str]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every check a component names that is not among ``known`` (the names of
+    ``health.checks``), at its path from the top of the file. A reference to another section,
+    so a check of the validation step (registered in :mod:`buttress.config_checks`) rather
+    than a validator of this section, which sees only itself."""
+    listed = ", ".join(known) or "none is declared"
+    return [
+        (
+            ("incidents", "status_page", "components", i, "checks", j),
+            f"unknown health check {name!r} (health.checks: {listed})",
+        )
+        for i, component in enumerate(page.components)
+        for j, name in enumerate(component.checks)
+        if name not in known
+    ]

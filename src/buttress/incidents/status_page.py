@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from buttress.config import ButtressConfig
     from buttress.config._status_page import StatusPageConfig
 
 __all__ = [
@@ -49,7 +48,6 @@ __all__ = [
     "check_state",
     "incident_state",
     "public_status",
-    "status_page_problems",
     "worst",
 ]
 
@@ -229,19 +227,3 @@ def build(
         incidents=[read(i) for i in incidents if i.open],
         past_incidents=[read(i) for i in incidents if not i.open],
     )
-
-
-def status_page_problems(config: ButtressConfig) -> list[tuple[tuple[str | int, ...], str]]:
-    """Every check a status page component names that ``health.checks`` does not declare (a
-    check of the validation step, registered in :mod:`buttress.config_checks`)."""
-    known = [c.name for c in config.health.checks]
-    listed = ", ".join(known) or "none is declared"
-    return [
-        (
-            ("incidents", "status_page", "components", i, "checks", j),
-            f"unknown health check {name!r} (health.checks: {listed})",
-        )
-        for i, component in enumerate(config.incidents.status_page.components)
-        for j, name in enumerate(component.checks)
-        if name not in known
-    ]
