@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import event
+
 from buttress.catalog import Catalog
-from buttress.incidents import status
+from buttress.incidents import service, status
 from tests.incidents.status_support import COMPONENTS, status_app
 
 
@@ -129,8 +131,6 @@ def test_past_incidents_are_those_resolved_within_history_days(catalog: Catalog)
         app.act(old, "resolve")
         app.act(recent, "resolve")
         with catalog.begin() as session:
-            from buttress.incidents import service
-
             service.get(session=session, ref=old).resolved_at = dt.datetime.now(
                 dt.UTC
             ) - dt.timedelta(days=31)
@@ -164,3 +164,25 @@ def test_the_page_is_cached_and_a_public_update_refreshes_it(catalog: Catalog) -
         assert app.page()["incidents"] == []  # from the cache
         assert app.update(ref, "identified", "found").status_code == 201
         assert [i["title"] for i in app.page()["incidents"]] == ["cached"]
+
+
+def test_a_request_costs_two_catalog_queries(catalog: Catalog) -> None:
+    """However many incidents and updates there are, the page is read in two queries, and
+    listed within its bounds."""
+    with status_app(catalog, COMPONENTS) as app:
+        refs = [app.declare(f"i{n}", "P3", "search") for n in range(status.MAX_OPEN + 2)]
+        for ref in refs[:3]:
+            app.update(ref, "identified", "found")
+        statements: list[str] = []
+
+        def seen(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(catalog.engine, "before_cursor_execute", seen)
+        try:
+            page = app.page()
+        finally:
+            event.remove(catalog.engine, "before_cursor_execute", seen)
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2
+        assert len(page["incidents"]) == status.MAX_OPEN
+        assert page["incidents"][0]["title"] == f"i{status.MAX_OPEN + 1}"
