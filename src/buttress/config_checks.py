@@ -24,6 +24,7 @@ def register_domain_checks() -> None:
     register_check("alerting.presets", _alert_presets)
     register_check("alerting.slos", _slos)
     register_check("alerting.dashboards", _dashboards)
+    register_check("incidents.status_page", _status_page)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -73,3 +74,13 @@ def _dashboards(config: ButtressConfig, /, *, check_files: bool) -> list[Problem
     from buttress.alerting.dashboards import sla_problems
 
     return [Problem(path, message) for path, message in sla_problems(config)]
+
+
+def _status_page(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    from buttress.config._status_page import unknown_checks  # the config's own: no domain
+
+    known = [check.name for check in config.health.checks]
+    return [
+        Problem(path, message)
+        for path, message in unknown_checks(config.incidents.status_page, known)
+    ]

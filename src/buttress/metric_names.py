@@ -64,7 +64,7 @@ ALERT_NOTIFICATIONS = f"{PREFIX}_alert_notifications"  # counter{status}: alerts
 INCIDENTS_OPEN = f"{PREFIX}_incidents_open"  # gauge{severity}: incidents not resolved/closed
 INCIDENT_MTTA = f"{PREFIX}_incident_time_to_acknowledge_seconds"  # histogram{severity}
 INCIDENT_MTTR = f"{PREFIX}_incident_time_to_resolve_seconds"  # histogram{severity}
-# counter{severity,kind}: notifications escalation decided (triggered/escalated/ack/resolved/reminder)
+# counter{severity,kind}: notifications the escalation decided (triggered, escalated, ...)
 INCIDENT_ESCALATIONS = f"{PREFIX}_incident_escalations"
 # counter{severity,target}: response targets breached (target: respond)
 INCIDENT_BREACHES = f"{PREFIX}_incident_response_target_breaches"

@@ -16,6 +16,7 @@ from buttress.config._escalation import (
 )
 from buttress.config._notifiers import NotifiersConfig
 from buttress.config._oncall import OnCallConfig
+from buttress.config._status_page import StatusPageConfig
 from buttress.config._types import Duration, PositiveDuration
 
 __all__ = ["IncidentsConfig", "ResponseTarget", "SeverityRule"]
@@ -140,6 +141,10 @@ class IncidentsConfig(Section):
     default_escalation_policy: str | None = Field(
         default=None,
         description="The policy of incidents no rule takes (none: they are not escalated).",
+    )
+    status_page: StatusPageConfig = Field(
+        default_factory=StatusPageConfig,
+        description="The public status page: components, their state, incidents' public updates.",
     )
 
     @model_validator(mode="after")

@@ -231,7 +231,7 @@ def roles_cmd(
         )
         if person
     }
-    roles.update({role: None for role in clear or ()})
+    roles.update(dict.fromkeys(clear or ()))
     if not roles:
         raise typer.BadParameter("name a role to set (--commander ...) or to clear (--clear ...)")
     st = state(ctx)
@@ -239,3 +239,22 @@ def roles_cmd(
         incident = svc.set_roles(session=session, ref=ref, roles=roles, actor=st.actor())
         shown = ", ".join(f"{k}={v}" for k, v in sorted(incident.roles.items())) or "none"
         typer.echo(f"{incident.ref}: roles {shown}")
+@app.command()
+def update(
+    ctx: typer.Context,
+    ref: Ref,
+    text: Annotated[str, typer.Argument(help="What the people affected are told.")],
+    status: Annotated[
+        str,
+        typer.Option(help="investigating, identified, monitoring or resolved."),
+    ] = "investigating",
+) -> None:
+    """Post a public update on an incident (shown on the status page, /status)."""
+    from buttress.incidents.status import public_update
+
+    st = state(ctx)
+    with st.catalog() as catalog, catalog.begin() as session:
+        incident = public_update(
+            session=session, ref=ref, status=status, text=text, actor=st.actor()
+        )
+        typer.echo(f"{incident.ref} updated ({status})")

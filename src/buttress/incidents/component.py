@@ -2,7 +2,7 @@
 ``buttress incident`` and ``buttress oncall``; in the control plane ``/api/v1/incidents``,
 ``/api/v1/oncall`` and the Alertmanager webhook
 (``POST /api/v1/alerts/alertmanager``, which also keeps the alerting domain's history) that
-turns notifications into incidents."""
+turns notifications into incidents; the public status page (``/status``)."""
 
 from __future__ import annotations
 
@@ -52,11 +52,13 @@ class IncidentsComponent(Component):
         from buttress.incidents.notify.metrics import NotifyMetrics
         from buttress.incidents.oncall_api import router as oncall
         from buttress.incidents.receiver import router as receiver
+        from buttress.incidents.status_component import status_page
         from buttress.incidents.wake import HANDLER
         from buttress.jobs.component import JOB_RUNNER
         from buttress.jobs.runner import JobRunner
 
         metrics = IncidentMetrics.create()
+        page_routers, page_state = status_page(ctx)
         notify_metrics = NotifyMetrics.create(None)
         # one dispatcher per process: each channel's breaker and retry budget live in it
         dispatcher = Dispatcher.from_config(ctx.config, metrics=notify_metrics)
@@ -70,7 +72,7 @@ class IncidentsComponent(Component):
         # the escalation timers run on the leader only, once, and survive restarts
         ctx.require(JOB_RUNNER, JobRunner).handler(HANDLER, escalations.run)
         return Contribution(
-            routers=[receiver, incidents, oncall],
+            routers=[receiver, incidents, oncall, *page_routers],
             collectors=[
                 OpenIncidents(ctx.catalog),
                 metrics.mtta,
@@ -84,6 +86,7 @@ class IncidentsComponent(Component):
                 "incident_metrics": metrics,
                 "incident_dispatcher": dispatcher,
                 "incident_escalations": escalations,
+                **page_state,
             },
         )
 

@@ -32,6 +32,7 @@ from buttress.platform.schemas import ErrorRead
 from buttress.secrets import redact_tokens
 
 __all__ = [
+    "SECURITY_HEADERS",
     "ApiError",
     "CatalogDep",
     "ErrorRead",
@@ -40,6 +41,14 @@ __all__ = [
     "error_response",
     "errors",
 ]
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+"""The headers of every page the control plane serves to a browser (the dashboard, the
+status page): its own resources only, never framed, no sniffing, no referrer."""
 
 
 class ApiError(HTTPException):

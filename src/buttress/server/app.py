@@ -18,6 +18,7 @@ from buttress.catalog import Catalog
 from buttress.components import components as listed_components
 from buttress.config import ButtressConfig
 from buttress.platform.component import Component, Contribution, ServerContext
+from buttress.platform.http import SECURITY_HEADERS
 from buttress.server.errors import install_handlers
 from buttress.server.gate import RequestGate
 from buttress.server.metrics import ServerMetrics
@@ -28,11 +29,7 @@ from buttress.server.routers import api, probes
 __all__ = ["create_app"]
 
 STATIC = Path(__file__).with_name("static")
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+_SECURITY_HEADERS = SECURITY_HEADERS  # shared with the domains' pages (the status page)
 
 
 def create_app(
