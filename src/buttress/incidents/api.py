@@ -292,9 +292,7 @@ def response(request: Request, ref: str, catalog: CatalogDep, _who: Viewer) -> I
         respond = target.respond if target is not None else None
         return IncidentResponse(
             respond_within_s=respond,
-            respond_by=(
-                incident.triggered_at + dt.timedelta(seconds=respond) if respond else None
-            ),
+            respond_by=(incident.triggered_at + dt.timedelta(seconds=respond) if respond else None),
             acknowledged_at=incident.acknowledged_at,
             breached=list(row.breaches) if row is not None else [],
             escalation=escalation,

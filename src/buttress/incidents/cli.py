@@ -239,6 +239,8 @@ def roles_cmd(
         incident = svc.set_roles(session=session, ref=ref, roles=roles, actor=st.actor())
         shown = ", ".join(f"{k}={v}" for k, v in sorted(incident.roles.items())) or "none"
         typer.echo(f"{incident.ref}: roles {shown}")
+
+
 @app.command()
 def update(
     ctx: typer.Context,
