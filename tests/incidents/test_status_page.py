@@ -4,6 +4,7 @@ security headers, component states from open incidents, public updates, past inc
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from sqlalchemy import event
 
@@ -176,7 +177,8 @@ def test_a_request_costs_two_catalog_queries(catalog: Catalog) -> None:
         statements: list[str] = []
 
         def seen(*args: object) -> None:
-            statements.append(str(args[2]))
+            if not threading.current_thread().name.startswith("buttress-job"):
+                statements.append(str(args[2]))  # the request's, not the job runner's
 
         event.listen(catalog.engine, "before_cursor_execute", seen)
         try:
