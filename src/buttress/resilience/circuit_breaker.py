@@ -667,7 +667,8 @@ class CircuitBreaker(Policy):
         return gen, self._clock() if self._slow is not None else 0.0
 
     def _exit(self, token: object, exc: BaseException | None) -> None:
-        assert isinstance(token, tuple)
+        if not isinstance(token, tuple):  # what _enter returned (costs what an assert did)
+            raise TypeError(f"circuit breaker {self.name!r}: exit without its enter")
         gen, started = token
         if exc is None:
             self._record(gen, _OK, started)  # a block has no result to judge
