@@ -143,7 +143,8 @@ def _mask_nested(raw: str) -> str:
 def _mask_uri(uri: str) -> str:
     """A URI with the password of its user info and its secret query parameters masked."""
     scheme_end = _SCHEME.match(uri)
-    assert scheme_end is not None
+    if scheme_end is None:  # the callers found a scheme; masking fails closed all the same
+        return MASK
     head, rest = uri[: scheme_end.end()], uri[scheme_end.end() :]
     # libpq: the user info ends at the first "@" seen before any "/"; urllib and PyMongo: at
     # the last "@" of the authority. Mask the wider: a raw "@" or "/" in a password (which

@@ -92,11 +92,13 @@ def test_a_check_that_ends_while_a_newer_one_runs_leaves_its_mark(
     backup_id = backups.run("site").id
     _, older = backups.start_check(backup_id)
     _, newer = backups.start_check(backup_id, restore=True)
-    assert backups.check(backup_id, job=older)["problems"] == []
+    assert backups.check(backup_id, job=older).problems == []
     shown = backups.get(backup_id)
     assert shown.detail["checking"]["job"] == newer
     assert shown.detail["last_check"]["ok"] is True
-    assert backups.check(backup_id, restore=True, job=newer)["restore_test"]["ok"]
+    tested = backups.check(backup_id, restore=True, job=newer).restore_test
+    assert tested is not None
+    assert tested.ok
     shown = backups.get(backup_id)
     assert "checking" not in shown.detail
     assert shown.detail["last_check"]["restore_test"]["ok"] is True

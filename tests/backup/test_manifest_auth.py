@@ -93,12 +93,12 @@ def test_every_flipped_bit_of_a_manifest_fails_verify(
     assert len(variants) > 100  # hex digits, names and numbers: many flips still parse
     for backups in (with_catalog, key_only):
         path.write_bytes(original)
-        assert backups.verify(backup_id)["problems"] == []
+        assert backups.verify(backup_id).problems == []
         for changed in variants:
             path.write_bytes(changed)
             result = backups.verify(backup_id)
-            assert any("manifest" in p for p in result["problems"]), (changed, result)
-            assert not result["per_destination"]["local"]["ok"], (changed, result)
+            assert any("manifest" in p for p in result.problems), (changed, result)
+            assert not result.per_destination["local"].ok, (changed, result)
 
 
 def test_an_older_backups_manifest_over_a_newer_one_fails_verify_and_restore(
@@ -118,7 +118,7 @@ def test_an_older_backups_manifest_over_a_newer_one_fails_verify_and_restore(
     assert "does not match the catalog's record" in capsys.readouterr().err
     assert not (project / "out").exists()
     key_only = open_backups(project / "elsewhere")
-    problems = key_only.verify(new)["problems"]
+    problems = key_only.verify(new).problems
     assert f"manifest is of backup '{old}', not '{new}' (replaced)" in problems[0]
 
 
@@ -143,11 +143,11 @@ def test_edited_counts_sizes_and_object_lists_fail_verify(
     assert "does not match the catalog's record" in checked["problems"][0]
     assert not checked["restore_test"]["ok"]
     key_only = open_backups(project / "elsewhere")
-    found = [key_only.verify(backup_id)["problems"][0]]
+    found = [key_only.verify(backup_id).problems[0]]
     assert "manifest MAC mismatch" in found[0]
     trusting = open_backups(project / "elsewhere", trust_unauthenticated=True)
     (project / ".buttress" / "manifest.key").rename(project / "manifest.key.offline")
-    trusted = trusting.verify(backup_id)["problems"]
+    trusted = trusting.verify(backup_id).problems
     if edit == "drop_last_object":  # named as such however it is found
         found.append(trusted[0])
         for problem in [checked["problems"][0], *found]:
@@ -213,9 +213,9 @@ def test_a_manifest_without_mac_is_trusted_only_through_the_catalog(
         assert row is not None
         row.manifest_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     result = backups.verify(backup_id)
-    assert result["problems"] == []
-    assert "carries no MAC; authenticated by the catalog only" in result["warnings"][0]
-    problems = open_backups(project / "elsewhere").verify(backup_id)["problems"]
+    assert result.problems == []
+    assert "carries no MAC; authenticated by the catalog only" in result.warnings[0]
+    problems = open_backups(project / "elsewhere").verify(backup_id).problems
     assert "it carries no MAC" in problems[0]
 
 
@@ -228,8 +228,8 @@ def test_a_replaced_manifest_key_does_not_fail_backups_the_catalog_vouches_for(
     key = project / ".buttress" / "manifest.key"
     key.write_text("cd" * 32 + "\n")
     result = open_backups().verify(backup_id)
-    assert result["problems"] == []
-    assert result["per_destination"]["local"]["authenticated_by"] == ["catalog"]
-    assert "its MAC was not checked" in result["warnings"][0]
-    problems = open_backups(project / "elsewhere").verify(backup_id)["problems"]
+    assert result.problems == []
+    assert result.per_destination["local"].authenticated_by == ["catalog"]
+    assert "its MAC was not checked" in result.warnings[0]
+    problems = open_backups(project / "elsewhere").verify(backup_id).problems
     assert "(wrong manifest key?, or the manifest was altered)" in problems[0]

@@ -241,3 +241,61 @@ def test_metrics_export_the_state_the_api_shows(api: Client) -> None:
     assert 'policy="search' not in "".join(
         line for line in api.client.get("/metrics").text.splitlines() if "breaker_state" in line
     )
+
+
+EVERY_KIND = """
+resilience:
+  policies:
+    all:
+      retry: {attempts: 4, backoff: exponential, deadline: 5s, budget_ratio: 0.1}
+      circuit_breaker: {wait: 30s, slow_call_duration: 2s, max_wait: 5m, wait_multiplier: 2}
+      timeout: {seconds: 2s}
+      bulkhead: {max_concurrent: 4, max_queue: 2, max_wait: 1s}
+      rate_limit: {algorithm: gcra, rate: 5, burst: 3}
+    constant:
+      retry: {backoff: constant}
+      rate_limit: {algorithm: token_bucket, rate: 5, per: 1h}
+    linear:
+      retry: {backoff: linear}
+      rate_limit: {algorithm: leaky_bucket, rate: 5}
+    fixed:
+      rate_limit: {algorithm: fixed_window, rate: 5}
+    sliding:
+      rate_limit: {algorithm: sliding_window, rate: 5}
+    counter:
+      rate_limit: {algorithm: sliding_window_counter, rate: 5}
+"""
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
+def test_each_kinds_settings_are_answered_as_the_policy_describes_them(
+    catalog: Catalog, shared: bool
+) -> None:
+    """Every kind, backoff and rate-limit algorithm the configuration builds is answered with
+    exactly the settings ``describe()`` gives (a shared bulkhead's lease too), each typed by
+    its kind in the OpenAPI document."""
+    registry.configure(None)
+    state = f"state: {{backend: redis, url: '{REDIS_URL}', prefix: t-{secrets.token_hex(4)}}}\n"
+    text = (state if shared else "") + EVERY_KIND
+    try:
+        for api in _client(catalog, text):
+            listed = api.get("/api/v1/resilience/policies")
+            own = api.client.app.state.resilience  # type: ignore[attr-defined]  # FastAPI's app
+            assert len(listed) == 6
+            for policy in listed:
+                described = own.get(policy["name"]).describe()
+                assert [p["settings"] for p in policy["policies"]] == [
+                    p["settings"] for p in described
+                ]
+            bulkhead = _by_kind(next(p for p in listed if p["name"] == "all"))["Bulkhead"]
+            assert ("lease" in bulkhead["settings"]) is shared
+            document = api.client.get("/api/openapi.json").json()
+            schemas = document["components"]["schemas"]
+            part = schemas["PolicyRead"]["properties"]["policies"]["items"]
+            assert set(part["discriminator"]["mapping"]) == {
+                "Retry", "CircuitBreaker", "Timeout", "Bulkhead", "RateLimiter",
+            }  # fmt: skip
+            limiter = schemas["LimiterSettings"]["properties"]["algorithm"]
+            assert len(limiter["discriminator"]["mapping"]) == 6
+    finally:
+        registry.configure(None)

@@ -116,7 +116,6 @@ def test_every_answer_is_typed_in_the_document(api: Api) -> None:
         "FlagsRead.limits",
         "IncidentEventRead.detail",  # each timeline kind (notes, notifications, actions) its own
         "LevelRead.limits",
-        "PartRead.settings",
         "RunDescribed.metadata",
         "RunDetail.source",
     }

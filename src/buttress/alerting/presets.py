@@ -529,10 +529,9 @@ def _performance(g: _Group, config: ButtressConfig) -> None:
 
 def _security(g: _Group, config: ButtressConfig) -> None:
     c: SecurityPresetConfig = g.config  # type: ignore[assignment]
-    if c.failed_logins.enabled and c.failed_logins.metric:
-        logins = c.failed_logins
-        metric = logins.metric
-        assert metric is not None
+    logins = c.failed_logins
+    metric = logins.metric
+    if logins.enabled and metric:
         window = prom_duration(logins.window)
         n = g.steps(logins.window + logins.for_) + 5
         base = _with_by({"job": "auth", "instance": "auth-1:8000"}, logins.by)

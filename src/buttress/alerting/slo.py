@@ -34,6 +34,7 @@ import yaml
 
 from buttress.alerting import labels as L
 from buttress.alerting import promql
+from buttress.errors import ConfigError
 
 if TYPE_CHECKING:
     from buttress.alerting.generate import GeneratedFile
@@ -133,7 +134,8 @@ def factor_of(tier: BurnTierConfig, period: int) -> Decimal:
     """The tier's burn factor: ``factor``, or budget_consumed x period / long window (exact)."""
     if tier.factor is not None:
         return tier.factor
-    assert tier.budget_consumed is not None  # the model requires one of them
+    if tier.budget_consumed is None:  # the model requires one of them
+        raise ConfigError(f"burn tier {tier.name!r}: set factor or budget_consumed")
     return (tier.budget_consumed * Decimal(period) / Decimal(int(tier.long_window))).normalize()
 
 
@@ -187,7 +189,8 @@ def sli_expressions(slo: SLOConfig, window: int) -> tuple[str, str]:
         if sli.errors is not None:
             errors = f"({sli.errors.replace('$window', w)})\n/\n({total})"
         else:
-            assert sli.good is not None  # the model requires errors or good
+            if sli.good is None:  # the model requires errors or good
+                raise ConfigError(f"SLO {slo.name!r}: its ratio SLI needs errors or good")
             errors = f"1 - (\n  ({sli.good.replace('$window', w)})\n  /\n  ({total})\n)"
         return errors, f"({total})"
     if isinstance(sli, LatencySLIConfig):
@@ -196,7 +199,8 @@ def sli_expressions(slo: SLOConfig, window: int) -> tuple[str, str]:
         count = f"{sli.metric}_count{promql.merge_selector(sli.selector)}"
         events = f"sum(rate({count}[{w}]))"
         return f"1 - (\n  sum(rate({bucket}[{w}]))\n  /\n  {events}\n)", events
-    assert isinstance(sli, ThresholdSLIConfig)
+    if not isinstance(sli, ThresholdSLIConfig):
+        raise TypeError(f"SLO {slo.name!r}: unknown SLI {type(sli).__name__}")
     if window == int(slo.period) and window > MAX_SUBQUERY:
         # A subquery over the whole period (43,200 steps for 30 days) is too heavy to evaluate
         # every minute; the 5m ratio averaged over the period is the same fraction of time.

@@ -14,6 +14,7 @@ import typer
 from buttress.platform.cli import print_table, state
 
 if TYPE_CHECKING:
+    from buttress.backup.schemas import VerifyRead
     from buttress.backup.service import Backups
     from buttress.catalog import Catalog
 
@@ -272,6 +273,34 @@ def _echo_fact(key: str, value: Any) -> None:
         typer.echo(f"  ... and {len(items) - _FACTS_SHOWN} more (--json shows all)")
 
 
+def _print_verify(result: VerifyRead) -> None:
+    """A verify's answer in text: warnings and problems on stderr, the rest on stdout."""
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    for name, res in result.per_destination.items():
+        how = ", ".join(res.authenticated_by or []) or "nothing"
+        state_ = "ok" if res.ok else f"{len(res.problems)} problem(s)"
+        typer.echo(f"{name}: {state_} (manifest authenticated by {how})")
+    for problem in result.problems:
+        typer.echo(f"problem: {problem}", err=True)
+    test = result.restore_test
+    if test is not None:
+        for fact in test.compared or []:
+            count = "" if fact.entries is None else f" ({fact.entries} recorded)"
+            diff = fact.differences
+            verdict = "same" if not diff else f"{diff} difference(s)"
+            typer.echo(f"restore test compared {fact.what}{count}: {verdict}")
+        for skipped in test.skipped or []:
+            typer.echo(f"restore test: skipped {skipped}", err=True)
+        for problem in test.problems:
+            typer.echo(f"restore test: {problem}", err=True)
+    if result.ok:
+        extra = "" if test is None else f"; restore test ok in {test.seconds or 0.0:.1f}s"
+        typer.echo(
+            f"backup {result.id}: every object checked in {', '.join(result.destinations)}{extra}"
+        )
+
+
 @app.command("verify")
 def verify(
     ctx: typer.Context,
@@ -299,39 +328,11 @@ def verify(
             )
         finally:
             _warn(backups)
-    bad = bool(result["problems"]) or (
-        "restore_test" in result and not result["restore_test"]["ok"]
-    )
     if as_json:
-        _echo_json(result)
+        _echo_json(result.model_dump(mode="json", exclude_unset=True))
     else:
-        for warning in result["warnings"]:
-            typer.echo(f"warning: {warning}", err=True)
-        for name, res in result["per_destination"].items():
-            how = ", ".join(res["authenticated_by"]) or "nothing"
-            state_ = "ok" if res["ok"] else f"{len(res['problems'])} problem(s)"
-            typer.echo(f"{name}: {state_} (manifest authenticated by {how})")
-        for problem in result["problems"]:
-            typer.echo(f"problem: {problem}", err=True)
-        if "restore_test" in result:
-            for fact in result["restore_test"].get("compared", []):
-                count = "" if fact["entries"] is None else f" ({fact['entries']} recorded)"
-                diff = fact["differences"]
-                verdict = "same" if not diff else f"{diff} difference(s)"
-                typer.echo(f"restore test compared {fact['what']}{count}: {verdict}")
-            for skipped in result["restore_test"].get("skipped", []):
-                typer.echo(f"restore test: skipped {skipped}", err=True)
-            for problem in result["restore_test"].get("problems", []):
-                typer.echo(f"restore test: {problem}", err=True)
-        if not bad:
-            extra = ""
-            if "restore_test" in result:
-                extra = f"; restore test ok in {result['restore_test']['seconds']:.1f}s"
-            typer.echo(
-                f"backup {backup_id}: every object checked in "
-                f"{', '.join(result['destinations'])}{extra}"
-            )
-    if bad:
+        _print_verify(result)
+    if not result.ok:
         raise typer.Exit(1)
 
 
@@ -551,10 +552,10 @@ def copy(
         result = backups.copy(backup_id, destination, from_destination=from_)
         _warn(backups)
     if as_json:
-        _echo_json(result)
+        _echo_json(result.model_dump(mode="json"))
         return
     typer.echo(
-        f"backup {backup_id}: {result['copied']} objects copied ({_size(result['bytes'])}), "
-        f"{result['repaired']} of them replacing damaged ones, {result['skipped']} good "
-        f"already in {destination}; copied from {result['from']}"
+        f"backup {backup_id}: {result.copied} objects copied ({_size(result.bytes)}), "
+        f"{result.repaired} of them replacing damaged ones, {result.skipped} good "
+        f"already in {destination}; copied from {result.from_}"
     )

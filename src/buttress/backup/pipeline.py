@@ -82,6 +82,13 @@ class _Target:
     error: str = ""
 
 
+def _writer(t: _Target) -> ObjectWriter:
+    """The object ``t`` is writing (a healthy target always has one open)."""
+    if t.writer is None:
+        raise BackupError(f"destination {t.destination.name}: no object open to write")
+    return t.writer
+
+
 @dataclass
 class _Splitter:
     """What pyrage writes the encrypted stream into: it hashes, splits into objects and writes
@@ -138,8 +145,7 @@ class _Splitter:
             self._hash.update(piece)
             for t in self._live():
                 try:
-                    assert t.writer is not None
-                    t.writer.write(piece)
+                    _writer(t).write(piece)
                 except BackupError as exc:
                     self._fail(t, exc)
             self._fill += take
@@ -155,8 +161,7 @@ class _Splitter:
         key = object_key(self.target, self.backup_id, self.artifact, len(self.objects))
         for t in self._live():
             try:
-                assert t.writer is not None
-                t.writer.commit()
+                _writer(t).commit()
             except BackupError as exc:
                 self._fail(t, exc)
             t.writer = None
@@ -243,32 +248,31 @@ class _ObjectsReader:
         self.read_bytes = 0
         self.error: BaseException | None = None
 
-    def _where(self) -> str:
-        assert self.current is not None
-        assert self.destination is not None
-        return f"object {self.current.key} in destination {self.destination.describe()}"
-
-    def _next(self) -> bool:
+    def _next(self) -> BinaryIO | None:
+        """The next object, opened (``None`` after the last)."""
         self.current = next(self.objects, None)
         if self.current is None:
-            return False
+            return None
         self.destination = self.source_of(self.current.key)
         self.file = self.destination.reader(self.current.key)
         self.hash = hashlib.sha256()
         self.read_bytes = 0
-        return True
+        return self.file
 
     def _check(self) -> None:
-        assert self.current is not None
-        assert self.file is not None
-        self.file.close()
-        if self.read_bytes != self.current.size:
+        """Close the object read to its end, and check its size and SHA-256."""
+        current, file, destination = self.current, self.file, self.destination
+        if current is None or file is None or destination is None:
+            raise BackupError("reading a backup: no object open to check")
+        file.close()
+        where = f"object {current.key} in destination {destination.describe()}"
+        if self.read_bytes != current.size:
             raise CorruptBackupError(
-                f"{self._where()}: {self.read_bytes} bytes, the manifest says "
-                f"{self.current.size} (truncated or replaced)"
+                f"{where}: {self.read_bytes} bytes, the manifest says "
+                f"{current.size} (truncated or replaced)"
             )
-        if self.hash.hexdigest() != self.current.sha256:
-            raise CorruptBackupError(f"{self._where()}: SHA-256 mismatch (the object was altered)")
+        if self.hash.hexdigest() != current.sha256:
+            raise CorruptBackupError(f"{where}: SHA-256 mismatch (the object was altered)")
         self.file = None
 
     def read(self, n: int = -1) -> bytes:
@@ -280,10 +284,10 @@ class _ObjectsReader:
 
     def _read(self, n: int) -> bytes:
         while True:
-            if self.file is None and not self._next():
+            file = self.file if self.file is not None else self._next()
+            if file is None:
                 return b""
-            assert self.file is not None
-            data = self.file.read(CHUNK if n < 0 else n)
+            data = file.read(CHUNK if n < 0 else n)
             if data:
                 self.hash.update(data)
                 self.read_bytes += len(data)

@@ -106,9 +106,9 @@ class BackupScheduler:
             except ButtressError as exc:
                 log.error("scheduled restore test of %s failed: %s", target, exc)
                 raise
-        test = result.get("restore_test", {})
-        ok = not result["problems"] and test.get("ok", False)
-        problems = "; ".join(result["problems"] + test.get("problems", []))
+        ok = result.ok and result.restore_test is not None
+        tested = result.restore_test.problems if result.restore_test is not None else []
+        problems = "; ".join(result.problems + tested)
         log.log(
             logging.INFO if ok else logging.ERROR,
             "scheduled restore test of %s (backup %s): %s",

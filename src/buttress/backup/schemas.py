@@ -21,6 +21,7 @@ __all__ = [
     "BackupRunRead",
     "CheckingRead",
     "Comparison",
+    "CopiedRead",
     "CopyRead",
     "DestinationCheck",
     "EncryptionRead",
@@ -34,6 +35,7 @@ __all__ = [
     "RunDetail",
     "SizePoint",
     "TargetSummary",
+    "VerifyRead",
 ]
 
 
@@ -73,6 +75,39 @@ class DestinationCheck(_Recorded):
     ok: bool
     problems: list[str]
     authenticated_by: list[str] | None = None
+
+
+class VerifyRead(_Present):
+    """What a verify answers (``backup verify --json``): the destinations whose manifest
+    authenticated and had every object checked, each destination's answer, and, when asked
+    for, the restore test's (absent otherwise)."""
+
+    id: str
+    target: str
+    destinations: list[str] = Field(description="Those checked.")
+    problems: list[str]
+    per_destination: dict[str, DestinationCheck]
+    warnings: list[str]
+    restore_test: RestoreTestRead | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No problem, and the restore test (when there was one) passed."""
+        return not self.problems and (self.restore_test is None or self.restore_test.ok)
+
+
+class CopiedRead(BaseModel):
+    """What a copy of a backup into a destination did (``backup copy --json``)."""
+
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+
+    id: str
+    from_: str = Field(alias="from", description="The destination read.")
+    to: str
+    copied: int = Field(description="Objects written, the repaired ones included.")
+    skipped: int = Field(description="Objects already there and good.")
+    repaired: int = Field(description="Objects that were there but damaged, replaced.")
+    bytes: int = Field(description="Bytes written.")
 
 
 class CheckingRead(_Recorded):

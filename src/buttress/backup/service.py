@@ -38,12 +38,18 @@ from buttress.backup.plan import plan_from_problems
 from buttress.backup.schemas import (
     ArtifactRead,
     BackupRunRead,
+    Comparison,
+    CopiedRead,
     CopyRead,
+    DestinationCheck,
     EncryptionRead,
+    LastCheckRead,
+    RestoreTestRead,
     RunDescribed,
     RunDetail,
     SizePoint,
     TargetSummary,
+    VerifyRead,
 )
 from buttress.backup.tables import BackupRun
 from buttress.catalog import audit, claims
@@ -758,7 +764,7 @@ class Backups:
         restore: bool = False,
         identity: Sequence[Path] = (),
         from_destination: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> VerifyRead:
         """Authenticate the manifest and check every object at every destination; with
         ``restore``, also a restore test (each object read from the first destination with a
         good copy, or only from ``from_destination``). The result, per destination too, is
@@ -769,7 +775,7 @@ class Backups:
         problems: list[str] = []
         checked: list[str] = []
         warnings: list[str] = []
-        per: dict[str, dict[str, Any]] = {}
+        per: dict[str, DestinationCheck] = {}
         bad: dict[str, dict[str, str]] = {}
         manifest: Manifest | None = None
         for dest in located.destinations:
@@ -777,7 +783,9 @@ class Backups:
                 verdict = read_manifest(dest, located.trust)
             except BackupError as exc:
                 problems.append(str(exc))
-                per[dest.name] = {"ok": False, "authenticated_by": [], "problems": [str(exc)]}
+                per[dest.name] = DestinationCheck(
+                    ok=False, authenticated_by=[], problems=[str(exc)]
+                )
                 continue
             manifest = manifest or verdict.manifest
             warnings.extend(verdict.warnings)
@@ -785,25 +793,15 @@ class Backups:
             found = [f"{k} in {dest.describe()}: {p}" for k, p in bad[dest.name].items()]
             problems.extend(found)
             checked.append(dest.name)
-            per[dest.name] = {
-                "ok": not found,
-                "authenticated_by": list(verdict.authenticated_by),
-                "problems": found,
-            }
+            per[dest.name] = DestinationCheck(
+                ok=not found, authenticated_by=list(verdict.authenticated_by), problems=found
+            )
         if run is None:
             warnings.insert(0, f"the catalog has no record of backup {backup_id}")
         elif run.status != "succeeded":
             problems.insert(0, f"backup {run.id} is {run.status}: it never completed")
         if not checked and (run is None or run.status == "succeeded"):
             problems.append(f"backup {backup_id}: no destination holds a readable copy")
-        result: dict[str, Any] = {
-            "id": backup_id,
-            "target": target.name,
-            "destinations": checked,
-            "problems": problems,
-            "per_destination": per,
-            "warnings": warnings,
-        }
         ok = bool(checked) and not problems
         if run is not None:
             with self.catalog.begin() as session:
@@ -813,13 +811,20 @@ class Backups:
                 row.detail = {
                     **(row.detail or {}),
                     "verify": {
-                        name: {"ok": r["ok"], "problems": r["problems"][:20]}
-                        for name, r in per.items()
+                        name: {"ok": r.ok, "problems": r.problems[:20]} for name, r in per.items()
                     },
                 }
         emit(BackupVerified(target.name, backup_id, ok, False, tuple(problems)))
-        if restore:
-            self._restore_test(result, located, manifest, chosen, bad, identity)
+        result = VerifyRead(
+            id=backup_id,
+            target=target.name,
+            destinations=checked,
+            problems=problems,
+            per_destination=per,
+            warnings=warnings,
+        )
+        if restore:  # set only then: absent (not null) from the answer without one
+            result.restore_test = self._restore_test(located, manifest, chosen, bad, identity)
         return result
 
     def start_check(
@@ -860,10 +865,11 @@ class Backups:
         restore: bool = False,
         from_destination: str | None = None,
         job: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> LastCheckRead:
         """:meth:`verify`, then the result in ``detail.last_check`` (what the API's verify
-        answered when it waited) and ``detail.checking`` gone (unless a newer check started
-        meanwhile), whatever happened. While it works, a thread renews the claim ``job`` that
+        answered when it waited; its lists cut to 20 entries) and ``detail.checking`` gone
+        (unless a newer check started meanwhile), whatever happened; returns that result (its
+        lists whole). While it works, a thread renews the claim ``job`` that
         :meth:`start_check` took."""
         raised = False
         beat = (
@@ -874,18 +880,23 @@ class Backups:
         try:
             if beat is not None:
                 beat.start()
-            result = self.verify(backup_id, restore=restore, from_destination=from_destination)
+            verified = self.verify(backup_id, restore=restore, from_destination=from_destination)
         except Exception as exc:  # noqa: BLE001  # recorded: the caller is a background thread
             raised = True
             why = str(exc) if isinstance(exc, ButtressError) else "internal error"
             log.error("verify of backup %s failed: %s", backup_id, redact(str(exc)))
-            result = {"id": backup_id, "problems": [redact(why)[:2000]], "per_destination": {}}
+            result = LastCheckRead(
+                id=backup_id, problems=[redact(why)[:2000]], per_destination={}, ok=False
+            )
             if restore:
-                result["restore_test"] = {"ok": False, "problems": ["not run"]}
+                result.restore_test = RestoreTestRead(ok=False, problems=["not run"])
+        else:
+            result = LastCheckRead.model_validate(
+                {**verified.model_dump(exclude_unset=True), "ok": verified.ok}
+            )
         finally:
             if beat is not None:
                 beat.stop()
-        ok = not result["problems"] and result.get("restore_test", {}).get("ok", True)
         with self.catalog.begin() as session:
             row = _run_to_change(session, backup_id)
             detail = dict(row.detail or {})
@@ -893,33 +904,35 @@ class Backups:
                 detail.pop("checking", None)
             if job is not None:
                 claims.release(session=session, key=job, holder=job)
-            last = {k: v[:20] if isinstance(v, list) else v for k, v in result.items()}
-            detail["last_check"] = {**last, "ok": ok, "finished_at": utcnow().isoformat()}
+            result.finished_at = utcnow().isoformat()
+            last = result.model_dump(mode="json", exclude_unset=True)
+            detail["last_check"] = {
+                k: v[:20] if isinstance(v, list) else v for k, v in last.items()
+            }
             row.detail = detail
             if raised:
                 row.verify_status = "failed"
-            if restore and not result["restore_test"]["ok"]:  # some refusals record nothing
-                row.restore_test_status = "failed"
+            if result.restore_test is not None and not result.restore_test.ok:
+                row.restore_test_status = "failed"  # some refusals record nothing
         return result
 
     def _restore_test(
         self,
-        result: dict[str, Any],
         located: _Located,
         manifest: Manifest | None,
         chosen: list[Destination],
         bad: dict[str, dict[str, str]],
         identity: Sequence[Path],
-    ) -> None:
+    ) -> RestoreTestRead:
+        """The restore test of a verify, recorded in the catalog when it has the run."""
         # only destinations whose manifest authenticated have their objects checked in ``bad``
         order = [d for d in chosen if d.name in bad]
         if manifest is None or not order:
-            result["restore_test"] = {"ok": False, "problems": ["no readable copy"]}
-            return
+            return RestoreTestRead(ok=False, problems=["no readable copy"])
         try:
             plan = plan_from_problems(manifest, order, bad)
         except BackupError as exc:
-            result["restore_test"] = {"ok": False, "seconds": 0.0, "problems": [str(exc)]}
+            tested = RestoreTestRead(ok=False, seconds=0.0, problems=[str(exc)])
         else:
             test = restore_test(
                 manifest,
@@ -927,34 +940,29 @@ class Backups:
                 plan,
                 self.identities(manifest, identity),
             )
-            result["restore_test"] = {
-                "ok": test.ok,
-                "seconds": test.seconds,
-                "problems": test.problems,
-                "skipped": test.skipped,
-                "read_from": plan.used,
-                "compared": test.compared,
-            }
-        test_ok = bool(result["restore_test"]["ok"])
+            tested = RestoreTestRead(
+                ok=test.ok,
+                seconds=test.seconds,
+                problems=test.problems,
+                skipped=test.skipped,
+                read_from=plan.used,
+                compared=[Comparison.model_validate(c) for c in test.compared],
+            )
         if located.run is not None:
+            recorded = tested.model_dump(mode="json", exclude_unset=True)
             with self.catalog.begin() as session:
                 row = _run_to_change(session, located.id)
-                row.restore_test_status = "ok" if test_ok else "failed"
+                row.restore_test_status = "ok" if tested.ok else "failed"
                 row.restore_tested_at = utcnow()
-                row.detail = {**(row.detail or {}), "restore_test": result["restore_test"]}
+                row.detail = {**(row.detail or {}), "restore_test": recorded}
         emit(
-            BackupVerified(
-                located.target.name,
-                located.id,
-                test_ok,
-                True,
-                tuple(result["restore_test"]["problems"]),
-            )
+            BackupVerified(located.target.name, located.id, tested.ok, True, tuple(tested.problems))
         )
+        return tested
 
     def copy(
         self, backup_id: str, destination: str, *, from_destination: str | None = None
-    ) -> dict[str, Any]:
+    ) -> CopiedRead:
         """Copy a good backup into the configured destination ``destination`` (from
         ``from_destination``, else the first other destination with an authentic manifest):
         objects already there are hashed, good ones skipped (resumable), damaged ones replaced
@@ -984,15 +992,15 @@ class Backups:
                 row.failed_destinations = {
                     k: v for k, v in (row.failed_destinations or {}).items() if k != destination
                 }
-        return {
-            "id": backup_id,
-            "from": source.name,
-            "to": destination,
-            "copied": result.copied,
-            "skipped": result.skipped,
-            "repaired": result.repaired,
-            "bytes": result.bytes,
-        }
+        return CopiedRead(
+            id=backup_id,
+            from_=source.name,
+            to=destination,
+            copied=result.copied,
+            skipped=result.skipped,
+            repaired=result.repaired,
+            bytes=result.bytes,
+        )
 
     def prune(
         self, *, target: str | None = None, dry_run: bool = False, remove_orphans: bool = False

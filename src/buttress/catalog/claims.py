@@ -33,7 +33,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from buttress.catalog.tables import Claim, utcnow
-from buttress.errors import ButtressError
+from buttress.errors import ButtressError, CatalogError
 
 if TYPE_CHECKING:
     from buttress.catalog.engine import Catalog
@@ -198,7 +198,8 @@ def catalog_now(session: Session) -> dt.datetime:
     """The catalog's time: PostgreSQL's clock (one for every host), else this machine's."""
     if session.get_bind().dialect.name == "postgresql":
         value = session.scalar(select(func.clock_timestamp()))  # not the transaction's start
-        assert isinstance(value, dt.datetime)
+        if not isinstance(value, dt.datetime):
+            raise CatalogError(f"clock_timestamp() answered {type(value).__name__}")
         return value.astimezone(dt.UTC)
     return utcnow()
 

@@ -10,6 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from buttress.errors import CatalogError
+
 if TYPE_CHECKING:
     from buttress.catalog.engine import Catalog
 
@@ -46,5 +48,6 @@ def head() -> str:
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     revision = ScriptDirectory.from_config(config).get_current_head()
-    assert revision is not None
+    if revision is None:
+        raise CatalogError(f"no catalog migration in {SCRIPTS}: the installation is incomplete")
     return revision

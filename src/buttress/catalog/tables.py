@@ -16,6 +16,8 @@ from sqlalchemy import JSON, DateTime, Float, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from buttress.errors import CatalogError
+
 __all__ = [
     "ApiToken",
     "AuditRecord",
@@ -47,7 +49,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        assert isinstance(value, dt.datetime)
+        if not isinstance(value, dt.datetime):
+            raise CatalogError(f"the catalog answered {type(value).__name__} for a timestamp")
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 

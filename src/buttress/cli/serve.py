@@ -89,7 +89,7 @@ def _first_run_starter(config: ButtressConfig) -> Callable[[Prepared], None]:
                 return
             view = backups.run(STARTER_TARGET, trigger="first-start")
             checked = backups.verify(view.id, restore=True)
-            ok = not checked["problems"] and checked.get("restore_test", {}).get("ok")
+            ok = checked.ok and checked.restore_test is not None
             log.info(
                 "first start: backup %s of %s %s",
                 view.id,

@@ -118,19 +118,22 @@ def load_text(
         config = ButtressConfig.model_validate(data, context={"check_files": check_files})
     except ValidationError as exc:
         reader.add_validation_errors(exc)
-        config = None
-    if config is not None:
-        config._filename = filename
-        config._report = reader.report
-        for path, issue in reader.unresolved:
-            destination = config.backup.destinations[int(path[2])]
-            destination._unresolved = (*destination._unresolved, issue)
-        for problem in problems_of(config, checks, check_files=check_files):
-            reader.issues.append(reader.report(problem.path, problem.message))
+        raise ConfigError(_in_order(reader.issues)) from None
+    config._filename = filename
+    config._report = reader.report
+    for path, issue in reader.unresolved:
+        destination = config.backup.destinations[int(path[2])]
+        destination._unresolved = (*destination._unresolved, issue)
+    for problem in problems_of(config, checks, check_files=check_files):
+        reader.issues.append(reader.report(problem.path, problem.message))
     if reader.issues:
-        raise ConfigError(sorted(reader.issues, key=lambda i: (i.line, i.column)))
-    assert config is not None
+        raise ConfigError(_in_order(reader.issues))
     return config
+
+
+def _in_order(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """``issues`` as the file has them, top to bottom."""
+    return sorted(issues, key=lambda i: (i.line, i.column))
 
 
 _INVALID: Any = type("_Invalid", (), {"__repr__": lambda self: "<invalid>"})()

@@ -68,7 +68,8 @@ class BoundedLoader(yaml.SafeLoader):
         before = self._values
         self._count(1, mark)
         node = super().compose_node(parent, index)
-        assert node is not None  # a non-alias event always composes a node
+        if node is None:  # a non-alias event always composes one
+            raise TypeError(f"YAML event at {mark} composed no node")
         self._depth -= 1
         self._shape[id(node)] = (self._values - before, 1 + self._child_height(node))
         return node

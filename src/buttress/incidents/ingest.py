@@ -105,8 +105,8 @@ def ingest(
     incident = session.scalar(select(Incident).where(Incident.open_key == payload.group_key))
     opened = reopened = False
     if incident is not None and incident.status == "resolved" and firing:
-        assert incident.resolved_at is not None
-        if (now - incident.resolved_at).total_seconds() <= config.reopen_after:
+        resolved_at = incident.resolved_at  # set with the status; a row without one: long ago
+        if resolved_at is not None and (now - resolved_at).total_seconds() <= config.reopen_after:
             incident.status = "triggered"
             incident.resolved_at = incident.resolved_by = None
             _event(session, incident, now, "reopened", ACTOR)

@@ -14,12 +14,15 @@ breaker judges its own calls), ``allow`` (no call is rejected) or ``deny`` (ever
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from buttress.resilience._policy import AsyncLink, Link
 from buttress.resilience.circuit_breaker import _SLOW, CircuitBreaker, CircuitState
 from buttress.state import SharedStateStore, scripts
 from buttress.state._base import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from buttress.resilience._store_guard import StoreGuard
 
 __all__ = ["SharedCircuitBreaker"]
 
@@ -50,6 +53,7 @@ class SharedCircuitBreaker(CircuitBreaker):
 
     _shared_via: ClassVar[str | None] = None
     _store: SharedStateStore  # set (checked) by __init__
+    _guard: StoreGuard  # likewise
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -127,7 +131,6 @@ class SharedCircuitBreaker(CircuitBreaker):
 
     def _set_fast(self) -> None:
         guard = self._guard
-        assert guard is not None
         counting = self._state == "closed" and self._simple and not guard.degraded
         self._count_gen = self._gen if counting else -1
         if guard.degraded and guard.mode == "allow":
@@ -145,7 +148,6 @@ class SharedCircuitBreaker(CircuitBreaker):
 
     def sync_ops(self) -> list[Any]:
         guard = self._guard
-        assert guard is not None
         if guard.degraded and not guard.usable():
             return []
         with self._lock:
@@ -161,7 +163,6 @@ class SharedCircuitBreaker(CircuitBreaker):
     def synced(self, replies: list[Any]) -> None:
         reply = replies[0]
         guard = self._guard
-        assert guard is not None
         recovering = guard.degraded
         if recovering:
             guard.succeeded()
@@ -182,7 +183,6 @@ class SharedCircuitBreaker(CircuitBreaker):
 
     def _store_failed(self, error: BaseException) -> None:
         guard = self._guard
-        assert guard is not None
         # make the failure mode ready before it becomes visible: a call that sees the store
         # degraded must go through _admit (deny rejects it), never around the fast path, and
         # with on_store_failure=local its outcome must land in the local window (set up and
@@ -206,7 +206,6 @@ class SharedCircuitBreaker(CircuitBreaker):
         if self._local:
             return super()._admit()
         guard = self._guard
-        assert guard is not None
         if guard.degraded:
             if guard.mode == "allow":
                 return self._gen
@@ -365,7 +364,6 @@ class SharedCircuitBreaker(CircuitBreaker):
                 return
             state = self._state
             guard = self._guard
-            assert guard is not None
             if state == "disabled" or guard.degraded:
                 return
             if (

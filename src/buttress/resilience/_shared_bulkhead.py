@@ -19,12 +19,15 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from buttress._clock import monotonic
 from buttress.resilience.bulkhead import Bulkhead
 from buttress.state import SharedStateStore, scripts
 from buttress.state._base import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from buttress.resilience._store_guard import StoreGuard
 
 __all__ = ["SharedBulkhead"]
 
@@ -49,11 +52,12 @@ class SharedBulkhead(Bulkhead):
 
     _shared_via: ClassVar[str | None] = None
     _store: SharedStateStore  # set (checked) by __init__
+    _guard: StoreGuard  # likewise
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         store = self._store
-        if store is None:
+        if store is None or self._guard is None:
             raise ValueError(
                 f"shared bulkhead {self.name!r}: store= must be a shared store (RedisStore); "
                 "without one, use Bulkhead(...)"
@@ -97,7 +101,6 @@ class SharedBulkhead(Bulkhead):
 
     def synced(self, replies: list[Any]) -> None:
         guard = self._guard
-        assert guard is not None
         if guard.degraded:
             guard.succeeded()
         # Only a token sent for renewal, not found, and still held now has expired: a token
@@ -116,7 +119,6 @@ class SharedBulkhead(Bulkhead):
 
     def sync_failed(self, error: BaseException) -> None:
         guard = self._guard
-        assert guard is not None
         guard.failed(error)
 
     def notice(self, fields: list[str]) -> None:
@@ -127,7 +129,6 @@ class SharedBulkhead(Bulkhead):
 
     def _degraded(self) -> object:
         guard = self._guard
-        assert guard is not None
         if guard.mode == "local":
             return _LOCAL
         if guard.mode == "allow":
@@ -137,7 +138,6 @@ class SharedBulkhead(Bulkhead):
     def _acquire_call(self, token: str) -> tuple[Any, list[str], list[Any]] | None:
         """The acquire script call, or ``None`` while the store is not to be asked."""
         guard = self._guard
-        assert guard is not None
         if not guard.usable():
             return None
         return (
@@ -149,7 +149,6 @@ class SharedBulkhead(Bulkhead):
     def _answered(self, token: str, reply: Any) -> tuple[bool, float]:
         """(got it, seconds until the first lease ends); a granted token is held from now."""
         guard = self._guard
-        assert guard is not None
         if guard.degraded:
             guard.succeeded()
         got, _held, retry = reply
@@ -182,7 +181,6 @@ class SharedBulkhead(Bulkhead):
 
     def _store_failed(self, exc: StoreUnavailableError) -> None:
         guard = self._guard
-        assert guard is not None
         guard.failed(exc)
 
     def _token(self) -> str:

@@ -16,20 +16,26 @@ import ipaddress
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from buttress.config import ButtressConfig
 from buttress.errors import NotFoundError
 from buttress.platform.auth import Operator, Viewer
-from buttress.platform.schemas import JsonObject
 from buttress.resilience._policy import Policy
 from buttress.resilience.bulkhead import Bulkhead
 from buttress.resilience.circuit_breaker import CircuitBreaker
 from buttress.resilience.rate_limit import RateLimiter
 from buttress.resilience.registry import PolicyRegistry, UnknownPolicyError, current, for_config
+from buttress.resilience.schemas import (
+    BreakerSettings,
+    BulkheadSettings,
+    LimiterSettings,
+    RetrySettings,
+    TimeoutSettings,
+)
 
 __all__ = ["router"]
 
@@ -85,12 +91,13 @@ class BulkheadRead(BaseModel):
     shared_active: int = Field(description="Calls running now in every process sharing it.")
 
 
-class PartRead(BaseModel):
-    """One policy of a pipeline, outermost first, as ``Pipeline.describe()`` gives it."""
+class _Part(BaseModel):
+    """One policy of a pipeline, outermost first, as ``Pipeline.describe()`` gives it; a
+    kind's model declares its ``kind`` and ``settings`` (their places stay these)."""
 
-    kind: str = Field(description="Retry, CircuitBreaker, Timeout, Bulkhead, RateLimiter, ...")
+    kind: str
     name: str
-    settings: JsonObject = Field(
+    settings: BaseModel = Field(
         description="Effective settings, defaults filled in: the options of its kind "
         "(docs/resilience.md), as `Pipeline.describe()` gives them."
     )
@@ -100,6 +107,39 @@ class PartRead(BaseModel):
     breaker: BreakerRead | None = None
     limiter: LimiterRead | None = None
     bulkhead: BulkheadRead | None = None
+
+
+class RetryPart(_Part):
+    kind: Literal["Retry"]
+    settings: RetrySettings
+
+
+class BreakerPart(_Part):
+    kind: Literal["CircuitBreaker"]
+    settings: BreakerSettings
+
+
+class TimeoutPart(_Part):
+    kind: Literal["Timeout"]
+    settings: TimeoutSettings
+
+
+class BulkheadPart(_Part):
+    kind: Literal["Bulkhead"]
+    settings: BulkheadSettings
+
+
+class LimiterPart(_Part):
+    kind: Literal["RateLimiter"]
+    settings: LimiterSettings
+
+
+PartRead = Annotated[
+    RetryPart | BreakerPart | TimeoutPart | BulkheadPart | LimiterPart,
+    Field(discriminator="kind"),
+]
+"""A part of a configured pipeline: the kinds ``resilience:`` builds, each with its settings."""
+_PART: TypeAdapter[PartRead] = TypeAdapter(PartRead)
 
 
 class PolicyRead(BaseModel):
@@ -144,9 +184,14 @@ def _shown_key(key: str) -> str:
 
 
 def _part(policy: Policy) -> PartRead:
-    out = PartRead(**policy.summary())
+    summary = policy.summary()
+    # a shared breaker or bulkhead is of its kind too: store_mode says where its state is
     if isinstance(policy, CircuitBreaker):
-        out.kind = "CircuitBreaker"  # a shared one too: store_mode says where its state is
+        summary["kind"] = "CircuitBreaker"
+    elif isinstance(policy, Bulkhead):
+        summary["kind"] = "Bulkhead"
+    out = _PART.validate_python(summary)
+    if isinstance(policy, CircuitBreaker):
         state = policy.state
         m = policy.metrics()
         out.breaker = BreakerRead(
@@ -168,7 +213,6 @@ def _part(policy: Policy) -> PartRead:
             ],
         )
     elif isinstance(policy, Bulkhead):
-        out.kind = "Bulkhead"
         out.bulkhead = BulkheadRead(
             max_concurrent=policy.max_concurrent,
             active=policy.active,

@@ -125,7 +125,8 @@ class Pipeline(Policy):
     def _exit(self, token: object, exc: BaseException | None) -> None:
         # inner policies first; an error raised by one (a timeout noticing an overrun) is
         # what the outer ones see, and what the block ends with
-        assert isinstance(token, list)
+        if not isinstance(token, list):
+            raise TypeError(f"pipeline {self.name!r}: exit without its enter")
         raised: BaseException | None = None
         for policy, inner in reversed(token):
             try:
@@ -147,7 +148,8 @@ class Pipeline(Policy):
         return entered
 
     async def _aexit(self, token: object, exc: BaseException | None) -> None:
-        assert isinstance(token, list)
+        if not isinstance(token, list):
+            raise TypeError(f"pipeline {self.name!r}: exit without its enter")
         raised: BaseException | None = None
         for policy, inner in reversed(token):
             try:

@@ -213,7 +213,8 @@ class Timeout(Policy):
         return until, _deadline.set(min(until, _deadline.get()))
 
     def _exit(self, token: object, exc: BaseException | None) -> None:
-        assert isinstance(token, tuple)
+        if not isinstance(token, tuple):
+            raise TypeError(f"timeout {self.name!r}: exit without its enter")
         until, var_token = token
         _deadline.reset(var_token)
         if exc is None and self._clock() > until:
@@ -226,7 +227,8 @@ class Timeout(Policy):
         return var_token, deadlines, entry
 
     async def _aexit(self, token: object, exc: BaseException | None) -> None:
-        assert isinstance(token, tuple)
+        if not isinstance(token, tuple):
+            raise TypeError(f"timeout {self.name!r}: exit without its enter")
         var_token, deadlines, entry = token
         _deadline.reset(var_token)
         expired = isinstance(exc, asyncio.CancelledError) and deadlines.expired(entry)

@@ -178,6 +178,20 @@ class Tool:
             self.stderr.close()
             raise BackupError(f"{name} is not installed (not found on PATH)") from None
 
+    @property
+    def stdin(self) -> IO[bytes]:
+        """What the tool reads (a tool started with ``stdin=True``)."""
+        if self.proc.stdin is None:
+            raise BackupError(f"{self.name} was started without a pipe to its input")
+        return self.proc.stdin
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        """What the tool writes (a tool started with ``stdin=False``)."""
+        if self.proc.stdout is None:
+            raise BackupError(f"{self.name} was started without a pipe from its output")
+        return self.proc.stdout
+
     def _close_pipes(self) -> None:
         for pipe in (self.proc.stdout, self.proc.stdin):
             if pipe is not None:
@@ -198,9 +212,9 @@ class Tool:
     def output(self, what: str) -> Iterator[BinaryIO]:
         """The tool's stdout for the caller to read; the tool is killed if the caller fails,
         and its exit is checked (BackupError naming ``what``) when the caller is done."""
-        assert self.proc.stdout is not None
+        stdout = self.stdout
         try:
-            yield self.proc.stdout  # type: ignore[misc]
+            yield stdout  # type: ignore[misc]
         except BaseException:
             self.kill()
             raise
@@ -283,10 +297,10 @@ def feed(tool: Tool, read: ReadArtifact, artifact: str, what: str) -> None:
     Raises:
         RestoreError: the tool failed (its last stderr lines say why, secrets redacted).
     """
-    assert tool.proc.stdin is not None
+    stdin = tool.stdin
     try:
-        read(artifact, tool.proc.stdin)  # type: ignore[arg-type]
-        tool.proc.stdin.close()
+        read(artifact, stdin)  # type: ignore[arg-type]
+        stdin.close()
     except BrokenPipeError:
         pass  # the tool stopped early: its own error says why
     except BaseException:

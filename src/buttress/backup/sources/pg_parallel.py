@@ -125,7 +125,8 @@ class _Spool:
                     self.cond.notify_all()
                     return data
                 if self.read < self.written:
-                    assert self.file is not None
+                    if self.file is None:  # what was written beyond memory is in the file
+                        raise BackupError("restore spool: data spilled to no file")
                     fd, at, count = (
                         self.file.fileno(),
                         self.read,
@@ -163,8 +164,7 @@ class _Worker:
         self.thread.start()
 
     def _run(self) -> None:
-        stdin = self.tool.proc.stdin
-        assert stdin is not None
+        stdin = self.tool.stdin
         try:
             with contextlib.suppress(BrokenPipeError):  # pg_restore stopped: finish() says why
                 stdin.write(self.sink.toc)
@@ -276,16 +276,22 @@ class ParallelRestoreSink:
         self._from_toc(["--section=pre-data"], "restoring the schema (pre-data)")
         self._blocks()
 
+    def _head(self) -> ArchiveHead:
+        """The archive's table of contents, read before any block of data."""
+        if self.head is None:
+            raise CorruptBackupError("postgresql dump: table data before its table of contents")
+        return self.head
+
     def _blocks(self) -> None:
         """Hand the complete part of the buffer on, block by block."""
-        assert self.head is not None
+        head = self._head()
         buf, pos = self.buffer, 0
-        header = self.head.block_header_size()
+        header = head.block_header_size()
         while pos < len(buf):
             if self._open is None:
                 if len(buf) - pos < header:
                     break
-                dump_id = block_start(self.head, buf, pos)
+                dump_id = block_start(head, buf, pos)
                 if self._seen >= len(self._expected) or dump_id != self._expected[self._seen]:
                     raise CorruptBackupError(
                         f"postgresql dump: unexpected data block {dump_id} (block "
@@ -349,10 +355,9 @@ class ParallelRestoreSink:
         has its fill and another could take rows (one of the block's workers with room, or a
         free job), cut the block after a whole row and go on with that other one, as a block of
         its own. Returns what is left for ``self._worker``, and whether it changed."""
-        worker, dump_id, head = self._worker, self._open, self.head
-        assert worker is not None
-        assert dump_id is not None
-        assert head is not None
+        worker, dump_id, head = self._worker, self._open, self._head()
+        if worker is None or dump_id is None:
+            raise BackupError("parallel restore: table data outside an open block")
         if dump_id not in self._splittable:
             return data, False
         with self.cond:
@@ -511,17 +516,15 @@ class ParallelRestoreSink:
         for worker in self._workers:
             worker.thread.join()
         self._raise_failed()
-        assert self.head is not None
-        rest = [
-            e.dump_id for e in self.head.entries if e.section == SECTION_DATA and not e.had_dumper
-        ]
+        head = self._head()
+        rest = [e.dump_id for e in head.entries if e.section == SECTION_DATA and not e.had_dumper]
         if rest:  # sequence values and other data without a block
             self._from_toc(["--use-list", _listing(self.work / "rest.list", rest)], what)
         if not self._claimed:
             post = ["--section=post-data"]
         else:  # the post-data section (as pg_restore counts it) less what ran early
             section, left = SECTION_PRE_DATA, []
-            for entry in self.head.entries:
+            for entry in head.entries:
                 if entry.section != SECTION_NONE:
                     section = entry.section
                 if section == SECTION_POST_DATA and entry.dump_id not in self._claimed:

@@ -167,8 +167,7 @@ class _RestoreSink:
     def _open(self, head: bytes) -> BinaryIO:
         if head.startswith(b"PGDMP"):
             self.tool = Tool("pg_restore", self.args, self.env, stdin=True)
-            assert self.tool.proc.stdin is not None
-            return self.tool.proc.stdin  # type: ignore[return-value]
+            return self.tool.stdin  # type: ignore[return-value]
         self.work = tempfile.TemporaryDirectory(prefix="buttress-pgrestore-", dir=self.tmp_dir)
         self.unpacking = Unpacking(Path(self.work.name))
         return self.unpacking.writer
@@ -479,8 +478,7 @@ class PostgresSource(Source):
                     return self._connect(self._with_dbname(to, name))
                 except BackupError as exc:
                     tried = tried or exc
-        assert tried is not None
-        raise tried
+        raise tried or BackupError(f"no database to connect to besides {avoid!r}")
 
     def restore(
         self, read: ReadArtifact, to: str, *, force: bool = False, tables: list[str] | None = None
@@ -620,11 +618,11 @@ class PostgresSource(Source):
         dsn, env = _split(to)
         args = ["psql", "--no-password", "--quiet", "--no-psqlrc", "--dbname", dsn, "-f", "-"]
         tool = Tool("psql", args, env, stdin=True)
-        assert tool.proc.stdin is not None
+        stdin = tool.stdin
         try:
             with contextlib.suppress(BrokenPipeError):
-                read("globals", tool.proc.stdin)  # type: ignore[arg-type]
-                tool.proc.stdin.close()
+                read("globals", stdin)  # type: ignore[arg-type]
+                stdin.close()
         except BaseException:
             tool.kill()
             raise

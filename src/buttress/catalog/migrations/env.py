@@ -6,9 +6,14 @@ from alembic import context
 from sqlalchemy import Engine, text
 
 from buttress.catalog.tables import Base
+from buttress.errors import CatalogError
 
-engine = context.config.attributes["engine"]
-assert isinstance(engine, Engine)
+engine = context.config.attributes.get("engine")
+if not isinstance(engine, Engine):
+    raise CatalogError(
+        "the catalog's migrations run through buttress (`buttress catalog upgrade`, or "
+        "buttress.catalog.migrate), which hands them its engine; not through alembic alone"
+    )
 
 MIGRATION_LOCK = 0x62757474  # "butt": the advisory lock key replicas migrate under
 

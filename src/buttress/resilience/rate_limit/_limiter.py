@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from buttress import _clock
 from buttress._clock import AsyncSleep, Clock, Sleep
@@ -18,6 +18,9 @@ from buttress.resilience.rate_limit.leaky_bucket import LeakyBucket
 from buttress.resilience.rate_limit.sliding_window import SlidingWindowCounter, SlidingWindowLog
 from buttress.resilience.rate_limit.token_bucket import TokenBucket
 from buttress.state._base import OnStoreFailure, StateStore, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from buttress.resilience._store_guard import StoreGuard
 
 __all__ = ["Decision", "RateLimiter"]
 
@@ -325,11 +328,17 @@ class RateLimiter(Policy):
 
     # -- shared state (a store such as Redis decides; failure modes when it cannot) ------------
 
+    def _shared_guard(self) -> StoreGuard:
+        """The guard of a limiter with shared state (only those ask the store)."""
+        guard = self._guard
+        if guard is None:
+            raise TypeError(f"rate limiter {self.name!r} keeps its state in this process")
+        return guard
+
     def _from_store(
         self, key: str, cost: float, algo: Algorithm, reply: tuple[int, float, float, float]
     ) -> tuple[float, Decision]:
-        guard = self._guard
-        assert guard is not None
+        guard = self._shared_guard()
         if guard.degraded:
             guard.succeeded()
         code, retry, remaining, reset = reply
@@ -343,8 +352,7 @@ class RateLimiter(Policy):
 
     def _without_store(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision]:
         """The decision while the store does not answer, by ``on_store_failure``."""
-        guard = self._guard
-        assert guard is not None
+        guard = self._shared_guard()
         algo = self._algo_of(key)
         if guard.mode == "allow":
             return 0.0, Decision(True, key, algo.limit, algo.limit, 0.0, 0.0, "store_allow")
@@ -359,8 +367,7 @@ class RateLimiter(Policy):
     def _shared(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision]:
         """(wait, decision) from the shared store, or from the failure mode (``cost`` checked
         by the caller)."""
-        guard = self._guard
-        assert guard is not None
+        guard = self._shared_guard()
         if guard.usable():
             algo = self._algo_of(key)
             try:
@@ -373,8 +380,7 @@ class RateLimiter(Policy):
 
     async def _ashared(self, key: str, cost: float, reserve: bool) -> tuple[float, Decision]:
         """:meth:`_shared` on the asyncio client."""
-        guard = self._guard
-        assert guard is not None
+        guard = self._shared_guard()
         if guard.usable():
             algo = self._algo_of(key)
             try:
