@@ -71,6 +71,10 @@ def _default_targets() -> dict[Severity, ResponseTarget]:
     }
 
 
+def _default_postmortem_required() -> list[Severity]:
+    return ["P1", "P2"]
+
+
 class IncidentsConfig(Section):
     """Incident management, escalation and on-call.
 
@@ -134,6 +138,13 @@ class IncidentsConfig(Section):
     default_escalation_policy: str | None = Field(
         default=None,
         description="The policy of incidents no rule takes (none: they are not escalated).",
+    )
+    postmortem_required: list[Severity] = Field(
+        default_factory=_default_postmortem_required,
+        description=(
+            "Severities whose incidents cannot be closed before their post-mortem is "
+            "published (closing answers 409 naming why); [] closes any incident."
+        ),
     )
 
     @model_validator(mode="after")

@@ -135,7 +135,13 @@ def _act(ctx: typer.Context, ref: str, action: Any) -> None:
 
     st = state(ctx)
     with st.catalog() as catalog, catalog.begin() as session:
-        incident = svc.act(session=session, ref=ref, action=action, actor=st.actor())
+        incident = svc.act(
+            session=session,
+            ref=ref,
+            action=action,
+            actor=st.actor(),
+            postmortem_required=st.config.incidents.postmortem_required,
+        )
         typer.echo(f"{incident.ref} {incident.status}")
 
 

@@ -31,11 +31,12 @@ class IncidentsComponent(Component):
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress.incidents.api import router as incidents
         from buttress.incidents.metrics import IncidentMetrics, OpenIncidents
+        from buttress.incidents.postmortem_api import router as postmortems
         from buttress.incidents.receiver import router as receiver
 
         metrics = IncidentMetrics.create()
         return Contribution(
-            routers=[receiver, incidents],
+            routers=[receiver, postmortems, incidents],  # postmortems' /action-items first
             collectors=[OpenIncidents(ctx.catalog), metrics.mtta, metrics.mttr],
             state={"incidents_config": ctx.config.incidents, "incident_metrics": metrics},
         )
