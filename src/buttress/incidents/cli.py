@@ -180,3 +180,11 @@ def note(
     with st.catalog() as catalog, catalog.begin() as session:
         incident = svc.note(session=session, ref=ref, text=text, actor=st.actor())
         typer.echo(f"{incident.ref} noted")
+
+
+# post-mortems and action items (buttress.incidents.postmortem_cli)
+from buttress.incidents import postmortem_cli  # noqa: E402
+
+app.command("postmortem")(postmortem_cli.postmortem)
+app.add_typer(postmortem_cli.item_app, name="action-item")
+app.command("action-items")(postmortem_cli.action_items)
