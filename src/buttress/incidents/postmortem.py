@@ -381,4 +381,4 @@ def list_action_items(
         ).order_by(IncidentActionItem.due, IncidentActionItem.id)
     else:
         query = query.order_by(IncidentActionItem.id)
-    return [(item, incident) for item, incident in session.execute(query.limit(limit)).tuples()]
+    return [(item, incident) for item, incident in session.execute(query.limit(limit))]
