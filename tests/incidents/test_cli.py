@@ -19,11 +19,18 @@ def _run(data: Path, *args: str, code: int = 0) -> str:
 
 
 def test_declare_walk_and_show(tmp_path: Path) -> None:
-    """Declare, ack, note, resolve, close from the CLI; show has the timeline with cli:user."""
+    """Declare, ack, note, resolve, close (a P2: once its post-mortem is published) from the
+    CLI; show has the timeline with cli:user."""
     ref = _run(tmp_path, "declare", "checkout errors", "--severity", "P2", "--service", "shop")
     ref = ref.strip()
     assert ref.startswith("INC-")
-    for step in (("ack", ref), ("note", ref, "rolled back"), ("resolve", ref), ("close", ref)):
+    for step in (
+        ("ack", ref),
+        ("note", ref, "rolled back"),
+        ("resolve", ref),
+        ("postmortem", ref, "--publish"),
+        ("close", ref),
+    ):
         _run(tmp_path, *step)
     shown = json.loads(_run(tmp_path, "show", ref, "--json"))
     assert shown["status"] == "closed"
@@ -32,6 +39,8 @@ def test_declare_walk_and_show(tmp_path: Path) -> None:
         "acknowledged",
         "note",
         "resolved",
+        "postmortem_created",
+        "postmortem_published",
         "closed",
     ]
     assert all(e["actor"].startswith("cli:") for e in shown["timeline"])

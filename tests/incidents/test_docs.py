@@ -95,3 +95,109 @@ def test_the_escalation_error_shown_is_the_one_buttress_gives(tmp_path: Path) ->
     with pytest.raises(ConfigError) as err:
         load(tmp_path / "buttress.yaml")
     assert " ".join(shown[1].split()) in " ".join(str(err.value).split())
+
+
+def section_with_fences(title: str) -> str:
+    """Like :func:`section`, for a section whose code blocks hold ``## `` lines (the
+    post-mortem sample): a heading inside a fence does not end the section."""
+    found: list[str] = []
+    fenced = inside = False
+    for line in DOC.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith("## "):
+            inside = line.startswith(f"## {title}")
+        if inside:
+            found.append(line)
+    assert found, title
+    return "".join(found)
+
+
+def test_the_postmortem_sample_is_what_draft_writes() -> None:
+    """The doc's Markdown sample is the draft of the incident it describes, to the byte."""
+    import datetime as dt
+
+    from buttress.incidents.postmortem import draft
+    from buttress.incidents.tables import Incident, IncidentActionItem, IncidentEvent
+
+    (sample,) = re.findall(r"```markdown\n(.*?)```", section_with_fences("Post-mortems"), re.DOTALL)
+
+    def at(hms: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(f"2026-12-04T{hms}+00:00")
+
+    incident = Incident(
+        year=2026,
+        seq=42,
+        title="CheckoutErrors: checkout error rate above 5%",
+        severity="P1",
+        services=["payments"],
+        impact="card payments failed for one customer in five",
+        roles={"tech_lead": "bo", "commander": "ann"},
+        triggered_at=at("10:00:00"),
+        resolved_at=at("10:47:00"),
+    )
+    firing = {"fingerprint": "f1", "alertname": "CheckoutErrors"}
+    events = [
+        IncidentEvent(at=at(t), kind=k, actor=a, detail=d)
+        for t, k, a, d in [
+            ("10:00:00", "triggered", "alertmanager", {"severity": "P1"}),
+            ("10:00:00", "alert_firing", "alertmanager", firing),
+            (
+                "10:00:01",
+                "escalated",
+                "escalation",
+                {
+                    "kind": "triggered",
+                    "level": 1,
+                    "cycle": None,
+                    "policy": "payments",
+                    "recipients": ["ann"],
+                    "channels": ["ops-slack"],
+                },
+            ),
+            ("10:04:12", "acknowledged", "operator-token", {}),
+            ("10:21:40", "note", "cli:bo", {"text": "rolled back release 42"}),
+            ("10:47:00", "alert_resolved", "alertmanager", firing),
+            ("10:47:00", "resolved", "alertmanager", {"reason": "all alerts resolved"}),
+        ]
+    ]
+    item = IncidentActionItem(
+        id=1,
+        title="alert on the card error rate",
+        owner="ann",
+        due=dt.date(2026, 12, 18),
+        status="open",
+    )
+    assert draft(incident, events, [item]) == sample
+
+
+def test_the_postmortem_config_example_loads() -> None:
+    """The yaml example of Post-mortems is a valid incidents section."""
+    (example,) = re.findall(r"```yaml\n(.*?)```", section_with_fences("Post-mortems"), re.DOTALL)
+    assert load_text(example).incidents.postmortem_required == ["P1", "P2"]
+
+
+def test_the_postmortem_cli_walk_prints_what_the_doc_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each `$ buttress incident ...` line prints the line under it: on stdout, or, for an
+    `error:` line, on stderr with exit code 2; the file it writes is the draft."""
+    monkeypatch.chdir(tmp_path)
+    (console,) = re.findall(r"```console\n(.*?)```", section_with_fences("Post-mortems"), re.DOTALL)
+    lines = console.strip().splitlines()
+    for n, line in enumerate(lines):
+        if not line.startswith("$ "):
+            continue
+        args = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', line[2:])][1:]
+        expected = lines[n + 1] if n + 1 < len(lines) and not lines[n + 1].startswith("$") else ""
+        capsys.readouterr()
+        refused = expected.startswith("error: ")
+        assert main(["--data-dir", str(tmp_path / "data"), *args]) == (2 if refused else 0), line
+        out, err = capsys.readouterr()
+        if refused:
+            assert expected in err.splitlines(), line
+        elif expected:
+            assert out.strip() == expected, line
+    written = (tmp_path / "postmortem.md").read_text(encoding="utf-8")
+    assert written.startswith("# Post-mortem: INC-2026-0001 — payments down\n")
+    assert "| 1 | alert on the card error rate | ann | 2026-12-18 | open |" in written

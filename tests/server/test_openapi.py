@@ -96,6 +96,9 @@ def test_every_answer_is_typed_in_the_document(api: Api) -> None:
                 if path == "/metrics":
                     assert list(content) == ["text/plain"]
                     continue
+                if path.endswith(".md"):  # a document (a post-mortem): Markdown text
+                    assert content == {"text/markdown": {"schema": {"type": "string"}}}
+                    continue
                 schema = content.get("application/json", {}).get("schema")
                 if schema is None:
                     problems.append(f"{where} {status}: no JSON schema")

@@ -78,6 +78,10 @@ def _unknown(label: str, name: str, known: Collection[str], section: str) -> str
     return f"unknown {label} {name!r} (incidents.{section}: {listed})"
 
 
+def _default_postmortem_required() -> list[Severity]:
+    return ["P1", "P2"]
+
+
 class IncidentsConfig(Section):
     """Incident management, escalation and on-call.
 
@@ -145,6 +149,13 @@ class IncidentsConfig(Section):
     status_page: StatusPageConfig = Field(
         default_factory=StatusPageConfig,
         description="The public status page: components, their state, incidents' public updates.",
+    )
+    postmortem_required: list[Severity] = Field(
+        default_factory=_default_postmortem_required,
+        description=(
+            "Severities whose incidents cannot be closed before their post-mortem is "
+            "published (closing answers 409 naming why); [] closes any incident."
+        ),
     )
 
     @model_validator(mode="after")

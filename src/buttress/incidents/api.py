@@ -191,10 +191,22 @@ def declare(
     return read
 
 
+def postmortem_required(request: Request) -> list[str] | None:
+    """The severities whose closing needs a published post-mortem, from the app's config."""
+    config = getattr(request.app.state, "incidents_config", None)
+    return None if config is None else list(config.postmortem_required)
+
+
 def _acting(action: Action) -> Any:
     def route(request: Request, ref: str, catalog: CatalogDep, who: Operator) -> IncidentRead:
         with catalog.begin() as session:
-            incident = service.act(session=session, ref=ref, action=action, actor=who.name)
+            incident = service.act(
+                session=session,
+                ref=ref,
+                action=action,
+                actor=who.name,
+                postmortem_required=postmortem_required(request),
+            )
             read = _read(incident)
             observe(request, incident)
         request.state.audit_target = read.ref

@@ -135,7 +135,13 @@ def _act(ctx: typer.Context, ref: str, action: Any) -> None:
 
     st = state(ctx)
     with st.catalog() as catalog, catalog.begin() as session:
-        incident = svc.act(session=session, ref=ref, action=action, actor=st.actor())
+        incident = svc.act(
+            session=session,
+            ref=ref,
+            action=action,
+            actor=st.actor(),
+            postmortem_required=st.config.incidents.postmortem_required,
+        )
         typer.echo(f"{incident.ref} {incident.status}")
 
 
@@ -260,3 +266,11 @@ def update(
             session=session, ref=ref, status=status, text=text, actor=st.actor()
         )
         typer.echo(f"{incident.ref} updated ({status})")
+
+
+# post-mortems and action items (buttress.incidents.postmortem_cli)
+from buttress.incidents import postmortem_cli  # noqa: E402
+
+app.command("postmortem")(postmortem_cli.postmortem)
+app.add_typer(postmortem_cli.item_app, name="action-item")
+app.command("action-items")(postmortem_cli.action_items)

@@ -51,6 +51,7 @@ class IncidentsComponent(Component):
         from buttress.incidents.notify import Dispatcher
         from buttress.incidents.notify.metrics import NotifyMetrics
         from buttress.incidents.oncall_api import router as oncall
+        from buttress.incidents.postmortem_api import router as postmortems
         from buttress.incidents.receiver import router as receiver
         from buttress.incidents.status_component import status_page
         from buttress.incidents.wake import HANDLER
@@ -72,7 +73,8 @@ class IncidentsComponent(Component):
         # the escalation timers run on the leader only, once, and survive restarts
         ctx.require(JOB_RUNNER, JobRunner).handler(HANDLER, escalations.run)
         return Contribution(
-            routers=[receiver, incidents, oncall, *page_routers],
+            # postmortems' /action-items before incidents' /{ref}
+            routers=[receiver, postmortems, incidents, oncall, *page_routers],
             collectors=[
                 OpenIncidents(ctx.catalog),
                 metrics.mtta,

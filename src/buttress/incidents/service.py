@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -97,14 +97,26 @@ def declare(
 
 
 def act(
-    *, session: Session, ref: str, action: Action, actor: str, now: dt.datetime | None = None
+    *,
+    session: Session,
+    ref: str,
+    action: Action,
+    actor: str,
+    now: dt.datetime | None = None,
+    postmortem_required: Collection[str] | None = None,
 ) -> Incident:
     """Move the incident on (ack/mitigate/resolve/close); ConflictError when the lifecycle
-    refuses. Closing lets go of the Alertmanager group (a later firing opens a new incident)."""
+    refuses. Closing lets go of the Alertmanager group (a later firing opens a new incident),
+    and needs a published post-mortem for the severities of ``postmortem_required``
+    (``incidents.postmortem_required``; None: its default)."""
     incident = get(session=session, ref=ref)
     target = next_status(incident.status, action)
     if target not in ORDER:
         raise ConflictError(f"{incident.ref}: {target}")
+    if target == "closed":
+        from buttress.incidents.postmortem import require_for_close
+
+        require_for_close(session=session, incident=incident, required=postmortem_required)
     now = now or dt.datetime.now(dt.UTC)
     incident.status = target
     setattr(incident, f"{target}_at", now)

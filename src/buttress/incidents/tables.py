@@ -13,12 +13,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from buttress.catalog.tables import Base, UTCDateTime
 
-__all__ = ["Incident", "IncidentAlert", "IncidentEscalation", "IncidentEvent"]
+__all__ = [
+    "Incident",
+    "IncidentActionItem",
+    "IncidentAlert",
+    "IncidentEscalation",
+    "IncidentEvent",
+    "IncidentPostmortem",
+]
 
 
 class Incident(Base):
@@ -117,4 +124,41 @@ class IncidentEscalation(Base):
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     breaches: Mapped[list[str]] = mapped_column(JSON, default=list)
     reminders: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class IncidentPostmortem(Base):
+    """The post-mortem of one incident: a Markdown body (drafted from the timeline, then
+    edited by hand) and whether it is still a ``draft`` or ``published``."""
+
+    __tablename__ = "incident_postmortems"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # draft / published
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class IncidentActionItem(Base):
+    """One follow-up of an incident's post-mortem: what, who, by when, and where it stands
+    (``open``, ``done``, ``wontfix``). The (status, due) index serves the overdue list."""
+
+    __tablename__ = "incident_action_items"
+    __table_args__ = (
+        Index("ix_incident_action_items_status_due", "status", "due"),
+        Index("ix_incident_action_items_incident_id", "incident_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500))
+    owner: Mapped[str] = mapped_column(String(200))
+    due: Mapped[dt.date | None] = mapped_column(Date(), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # open / done / wontfix
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
