@@ -72,6 +72,7 @@ SLOW_TESTS = (
     "tests/alerting/test_e2e.py",
     "tests/alerting/test_dash_prometheus.py",
     "tests/alerting/test_report_prometheus.py",
+    "tests/incidents/test_escalation_restart.py",
     "tests/backup/test_api.py::test_a_second_run_of_a_running_target_is_refused",
     "tests/backup/test_cli.py::test_a_run_killed_midway_is_incomplete",
     "tests/backup/test_manifest_auth.py::test_every_flipped_bit_of_a_manifest_fails_verify",
