@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import yaml
@@ -17,12 +19,13 @@ from tests.incidents.notify_receivers import Receiver, receiver
 __all__ = ["receiver"]
 
 WAIT = 30.0
+T = TypeVar("T")
 
 
-def _until(check: object, what: str) -> object:
+def _until(check: Callable[[], T], what: str) -> T:
     deadline = time.monotonic() + WAIT
     while True:
-        found = check()  # type: ignore[operator]
+        found = check()
         if found:
             return found
         if time.monotonic() > deadline:
@@ -88,8 +91,10 @@ def test_a_killed_server_sends_the_pending_level_once_after_restart(
         def late() -> list[dict[str, object]]:
             return [e for e in timeline() if e["kind"] == "timer_late"]
 
-        (event,) = _until(late, "the late timer's event")  # type: ignore[misc]
-        assert event["detail"]["late_s"] > 5  # type: ignore[index]
+        (event,) = _until(late, "the late timer's event")
+        detail = event["detail"]
+        assert isinstance(detail, dict)
+        assert detail["late_s"] > 5
         _until(lambda: [e for e in timeline() if e["kind"] == "notification"][1:], "its record")
         time.sleep(1)
         assert len(receiver.requests) == 2  # once
