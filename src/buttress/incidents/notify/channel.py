@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from buttress.incidents.notify.message import Notification
 
-__all__ = ["Channel", "DeliveryError", "http_send", "scrub", "shown_url"]
+__all__ = ["Channel", "DeliveryError", "IncomingWebhook", "http_send", "scrub", "shown_url"]
 
 _SNIPPET = 200
 
@@ -127,3 +127,30 @@ async def http_send(
         permanent=400 <= status < 500 and status not in (408, 429),
         retry_after=_retry_after(response.headers.get("Retry-After")),
     )
+
+
+class IncomingWebhook:
+    """A channel that posts a JSON rendering of the notification to a secret webhook URL
+    (Slack's incoming webhooks, Teams' workflow webhooks): subclasses say how to render."""
+
+    type = "webhook"
+
+    def __init__(self, name: str, url: str, timeout: float) -> None:
+        self.name = name
+        self.timeout = timeout
+        self._url = url.strip()
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._url,)
+
+    def render(self, notification: Notification) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def send(self, notification: Notification, client: httpx.AsyncClient) -> int | None:
+        return await http_send(
+            client,
+            self._url,
+            timeout=self.timeout,
+            secrets=self.secrets(),
+            json=self.render(notification),
+        )

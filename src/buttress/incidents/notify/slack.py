@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from buttress.incidents.notify.channel import http_send
+from buttress.incidents.notify.channel import IncomingWebhook
 from buttress.incidents.notify.message import Kind, Notification
 
 if TYPE_CHECKING:
-    import httpx
-
     from buttress.config._notifiers import SlackNotifierConfig
 
 __all__ = ["SlackChannel", "render_slack"]
@@ -106,25 +104,14 @@ def _button(text: str, url: str, action: str, style: str | None) -> dict[str, An
     return button
 
 
-class SlackChannel:
+class SlackChannel(IncomingWebhook):
     """Posts :func:`render_slack` to the incoming webhook."""
 
     type = "slack"
 
     def __init__(self, name: str, config: SlackNotifierConfig) -> None:
-        self.name = name
+        super().__init__(name, config.webhook_url.get_secret_value(), config.timeout)
         self.config = config
-        self.timeout = config.timeout
-        self._url = config.webhook_url.get_secret_value().strip()
 
-    def secrets(self) -> tuple[str, ...]:
-        return (self._url,)
-
-    async def send(self, notification: Notification, client: httpx.AsyncClient) -> int | None:
-        return await http_send(
-            client,
-            self._url,
-            timeout=self.timeout,
-            secrets=self.secrets(),
-            json=render_slack(notification, self.config),
-        )
+    def render(self, notification: Notification) -> dict[str, Any]:
+        return render_slack(notification, self.config)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from buttress.incidents.notify.channel import http_send
+from buttress.incidents.notify.channel import IncomingWebhook
 from buttress.incidents.notify.message import Notification
 
 if TYPE_CHECKING:
-    import httpx
-
     from buttress.config._notifiers import TeamsNotifierConfig
 
 __all__ = ["ADAPTIVE_CARD", "TeamsChannel", "render_teams"]
@@ -72,24 +70,13 @@ def render_teams(notification: Notification) -> dict[str, Any]:
     }
 
 
-class TeamsChannel:
+class TeamsChannel(IncomingWebhook):
     """Posts :func:`render_teams` to the workflow webhook."""
 
     type = "teams"
 
     def __init__(self, name: str, config: TeamsNotifierConfig) -> None:
-        self.name = name
-        self.timeout = config.timeout
-        self._url = config.webhook_url.get_secret_value().strip()
+        super().__init__(name, config.webhook_url.get_secret_value(), config.timeout)
 
-    def secrets(self) -> tuple[str, ...]:
-        return (self._url,)
-
-    async def send(self, notification: Notification, client: httpx.AsyncClient) -> int | None:
-        return await http_send(
-            client,
-            self._url,
-            timeout=self.timeout,
-            secrets=self.secrets(),
-            json=render_teams(notification),
-        )
+    def render(self, notification: Notification) -> dict[str, Any]:
+        return render_teams(notification)
