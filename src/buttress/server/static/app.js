@@ -18,8 +18,8 @@ const EMPTY = {
     "backup:\n  recipients: [age.pub]      # the public key `buttress backup keygen age.key` prints\n  identity_files: [age.key]\n  destinations:\n    - {name: local, path: backups}\n  targets:\n    - {name: site, source: directory, path: site, schedule: '0 3 * * *'}\n"],
   alerts: ["Alerts", "No SLOs or alert rules: alerting is not built yet (the alerting: section is reserved; see the README's \"What works today\").",
     ["README.md", "What works today"], null],
-  incidents: ["Incidents", "No incidents: incident management is not built yet (the incidents: section is reserved; see the README's \"What works today\").",
-    ["README.md", "What works today"], null],
+  incidents: ["Incidents", "No incidents yet. An incident opens when Alertmanager's webhook (POST /api/v1/alerts/alertmanager) delivers a firing alert, or when an operator declares one below.",
+    ["docs/incidents.md", "Incidents"], null],
   drills: ["Drills", "No drills: DR drills, chaos experiments and load tests are not built yet (the drills: section is reserved; see the README's \"What works today\").",
     ["README.md", "What works today"], null],
 };
@@ -564,6 +564,7 @@ async function route() {
     else if (page === "backups") await showBackups(view);
     else if (page === "health") await showHealth(view);
     else if (page === "resilience") await showResilience(view);
+    else if (page === "incidents") await showIncidents(view); // incidents.js
     else if (EMPTY[page]) {
       view.append(text("h1", EMPTY[page][0]));
       view.append(empty(page));
