@@ -22,7 +22,7 @@ DOCS = {
     "health": "docs/health.md",
     "backups": "docs/backup.md",
     "alerts": "README.md",
-    "incidents": "README.md",
+    "incidents": "docs/incidents.md",
     "drills": "README.md",
 }
 ROOT = Path(__file__).resolve().parents[2]

@@ -45,6 +45,7 @@ def incidents_server(tmp_path: Path) -> Iterator[Served]:
 def _fire(served: Served, name: str = "CheckoutDown") -> str:
     """Alertmanager posts a firing `severity: critical` group: a P1 incident opens."""
     body = payload("firing", alert(name, service="checkout"))
+    body["groupKey"] = f'{{}}:{{alertname="{name}"}}'  # one group, so one incident, per name
     answer = httpx.post(
         served.url + "api/v1/alerts/alertmanager",
         json=body,
@@ -124,7 +125,8 @@ def test_an_alert_becomes_an_incident_handled_to_closed(
     assert [k for k in kinds if k in wanted] == wanted, kinds
     timeline = page.locator("#incident-timeline")
     expect(timeline.locator("li[data-kind=acknowledged]")).to_contain_text("Status → acknowledged")
-    expect(timeline.locator("li[data-kind=alert_firing]")).to_contain_text("Alert CheckoutDown firing")
+    firing = timeline.locator("li[data-kind=alert_firing]")
+    expect(firing).to_contain_text("Alert CheckoutDown firing")
     expect(timeline.locator("li[data-kind=postmortem_updated]")).to_contain_text("edited")
 
     page.click("a.back")
@@ -220,3 +222,32 @@ def test_a_viewer_reads_an_incident_but_gets_no_button(
     expect(page.locator("#incident-status")).to_have_text("triggered")
     expect(page.locator("#incident-timeline")).to_contain_text("Opened from Alertmanager (P1)")
     expect(page.locator("#page button, #page form, #confirm-action")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_the_list_pages_back_and_the_detail_follows_changes(
+    page: Page, incidents_server: Served
+) -> None:
+    """With one incident a page, "Older incidents" goes back one at a time; an open incident's
+    detail shows a change made elsewhere without a reload."""
+    served = incidents_server
+    assert served.admin_token is not None
+    first, second = _fire(served, "First"), _fire(served, "Second")
+    sign_in(page, served, served.admin_token)
+    expect(page.locator("#status-version")).to_be_visible()
+    page.goto(served.url + "#/incidents?limit=1")
+    rows = page.locator("#incident-list tr[data-ref]")
+    expect(rows).to_have_count(1)
+    expect(rows).to_have_attribute("data-ref", second)  # newest first
+    page.click("#incidents-older")
+    expect(rows).to_have_attribute("data-ref", first)
+    expect(page.locator("#incidents-newest")).to_be_visible()
+    page.click(f"#incident-list tr[data-ref='{first}'] a")
+    expect(page.locator("#incident-status")).to_have_text("triggered")
+    acked = httpx.post(
+        served.url + f"api/v1/incidents/{first}/ack",
+        headers={"Authorization": f"Bearer {served.admin_token}"},
+        timeout=10,
+    )
+    assert acked.status_code == 200, acked.text
+    expect(page.locator("#incident-status")).to_have_text("acknowledged", timeout=20_000)
