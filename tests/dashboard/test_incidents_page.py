@@ -251,3 +251,24 @@ def test_the_list_pages_back_and_the_detail_follows_changes(
     )
     assert acked.status_code == 200, acked.text
     expect(page.locator("#incident-status")).to_have_text("acknowledged", timeout=20_000)
+
+
+@pytest.mark.browser
+def test_the_pages_make_no_failing_request(page: Page, incidents_server: Served) -> None:
+    """The list and an incident without a post-mortem load with no console error and no
+    answer of 400 or more (the post-mortem is asked for only once the timeline has one)."""
+    served = incidents_server
+    assert served.admin_token is not None
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on(
+        "response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None
+    )
+    ref = _fire(served)
+    sign_in(page, served, served.admin_token)
+    page.click("nav a[data-page=incidents]")
+    page.click(f"#incident-list tr[data-ref='{ref}'] a")
+    expect(page.locator("#postmortem")).to_contain_text("No post-mortem yet.")
+    page.wait_for_load_state("networkidle")
+    assert problems == []

@@ -275,7 +275,7 @@ function responseBox(inc, resp) {
   box.append(breached);
   const e = resp.escalation;
   const esc = text("p", !e ? "Escalation: no step has run yet."
-    : !e.policy ? `Escalation: not escalated (no policy applies; ${e.state}).`
+    : !e.policy ? "Escalation: none (no escalation policy applies to it)."
       : `Escalation: policy ${e.policy}, ${e.state}, level ${e.level}${e.cycle ? `, repeat ${e.cycle}` : ""}`
         + (e.next_at ? `, next step ${ago(e.next_at)}` : "")
         + (e.channels.length ? `; sent on ${e.channels.join(", ")}` : ""), "muted");
