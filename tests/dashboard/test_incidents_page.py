@@ -114,6 +114,10 @@ def test_an_alert_becomes_an_incident_handled_to_closed(
     page.click("#postmortem-publish")  # saves the edit, then publishes
     expect(page.locator("#postmortem-status")).to_have_attribute("data-status", "published")
     expect(page.locator("#postmortem-body")).to_have_value(re.compile("The disk filled up"))
+    with page.expect_download() as download:
+        page.click("#postmortem-download")
+    assert download.value.suggested_filename == f"{ref}-postmortem.md"
+    assert "The disk filled up." in Path(download.value.path()).read_text(encoding="utf-8")
 
     page.click("#incident-actions button[data-action=close]")
     expect(page.locator("#incident-status")).to_have_text("closed")
@@ -221,6 +225,7 @@ def test_a_viewer_reads_an_incident_but_gets_no_button(
     page.goto(served.url + f"#/incidents?ref={ref}&action=ack")
     expect(page.locator("#incident-status")).to_have_text("triggered")
     expect(page.locator("#incident-timeline")).to_contain_text("Opened from Alertmanager (P1)")
+    expect(page.locator("#action-needs-operator")).to_contain_text("needs an operator's token")
     expect(page.locator("#page button, #page form, #confirm-action")).to_have_count(0)
 
 

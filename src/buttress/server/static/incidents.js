@@ -30,6 +30,9 @@ async function incidentSend(method, path, body) {
   return { ok: res.ok, status: res.status, body: data, message: (data && data.message) || `HTTP ${res.status}` };
 }
 
+// an action's outcome, kept for the next render (not after a 401 signed the user out)
+function incFlash(message, cls) { if (token()) flash(message, cls); }
+
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "-");
 const incPath = (ref) => `/incidents/${encodeURIComponent(ref)}`;
 const incHash = (ref) => `#/incidents?ref=${encodeURIComponent(ref)}`;
@@ -196,7 +199,7 @@ function declareForm() {
         services: services.value.split(",").map((s) => s.trim()).filter(Boolean), impact: impact.value,
       });
       if (!res.ok) return res.message;
-      flash(`Declared ${res.body.ref}.`, "ok");
+      incFlash(`Declared ${res.body.ref}.`, "ok");
       location.hash = incHash(res.body.ref);
       return "";
     }));
@@ -231,6 +234,10 @@ async function showIncident(main, ref, action) {
   if (canOperate()) {
     if (action === "ack" || action === "resolve") box.append(confirmBox(inc, action));
     box.append(actionButtons(inc));
+  } else if (action === "ack" || action === "resolve") {
+    const why = text("p", `The link asks to ${action === "ack" ? "acknowledge" : "resolve"} ${inc.ref}: that needs an operator's token (this one is a ${ROLE}'s).`, "bad");
+    why.id = "action-needs-operator";
+    box.append(why);
   }
   main.append(box);
   if (canOperate()) main.append(operatorForms(inc));
@@ -287,7 +294,7 @@ function responseBox(inc, resp) {
 // after a state change: the outcome in the page, the view re-read
 async function incidentAct(ref, action, label) {
   const res = await incidentSend("POST", `${incPath(ref)}/${action}`);
-  flash(res.ok ? `${ref}: ${label.toLowerCase()} done, now ${res.body.status}.` : res.message, res.ok ? "ok" : "bad");
+  incFlash(res.ok ? `${ref}: ${label.toLowerCase()} done, now ${res.body.status}.` : res.message, res.ok ? "ok" : "bad");
   const target = incHash(ref);
   if (location.hash !== target) location.hash = target; // drops ?action=: the route follows
   else route();
@@ -334,7 +341,7 @@ function operatorForms(inc) {
   const note = field("textarea", "text", { rows: 2, placeholder: "what was found, what was done" });
   const done = async (res, what) => {
     if (!res.ok) return res.message;
-    flash(`${inc.ref}: ${what}.`, "ok");
+    incFlash(`${inc.ref}: ${what}.`, "ok");
     route();
     return "";
   };
@@ -450,7 +457,7 @@ function postmortemPanel(inc, pm, items) {
   box.append(text("h3", "Post-mortem"));
   const path = `${incPath(inc.ref)}/postmortem`;
   const after = async (res, what) => {
-    flash(res.ok ? `${inc.ref}: ${what}.` : res.message, res.ok ? "ok" : "bad");
+    incFlash(res.ok ? `${inc.ref}: ${what}.` : res.message, res.ok ? "ok" : "bad");
     route();
   };
   if (!pm) {
@@ -494,9 +501,27 @@ function postmortemPanel(inc, pm, items) {
       }
       box.append(acts);
     }
+    const md = text("button", "Download Markdown", "secondary small-button");
+    md.id = "postmortem-download";
+    md.addEventListener("click", () => downloadPostmortem(inc.ref));
+    box.append(md);
   }
   box.append(actionItems(inc, items));
   return box;
+}
+
+// GET .../postmortem.md with the token, saved as INC-...-postmortem.md
+async function downloadPostmortem(ref) {
+  const res = await fetch(`/api/v1${incPath(ref)}/postmortem.md`, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!res.ok) { incFlash(`The post-mortem's Markdown: HTTP ${res.status}`, "bad"); route(); return; }
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `${ref}-postmortem.md`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 function actionItems(inc, items) {
@@ -514,7 +539,7 @@ function actionItems(inc, items) {
         b.addEventListener("click", async () => {
           b.disabled = true;
           const res = await incidentSend("PATCH", `/incidents/action-items/${it.id}`, { status: "done" });
-          flash(res.ok ? `Action item #${it.id} done.` : res.message, res.ok ? "ok" : "bad");
+          incFlash(res.ok ? `Action item #${it.id} done.` : res.message, res.ok ? "ok" : "bad");
           route();
         });
         act.append(b);
@@ -534,7 +559,7 @@ function actionItems(inc, items) {
       async () => {
         const res = await incidentSend("POST", `${incPath(inc.ref)}/action-items`, { title: title.value, owner: owner.value, due: due.value || null });
         if (!res.ok) return res.message;
-        flash(`Action item #${res.body.id} added.`, "ok");
+        incFlash(`Action item #${res.body.id} added.`, "ok");
         route();
         return "";
       }));
