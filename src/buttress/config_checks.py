@@ -24,6 +24,7 @@ def register_domain_checks() -> None:
     register_check("alerting.presets", _alert_presets)
     register_check("alerting.slos", _slos)
     register_check("alerting.dashboards", _dashboards)
+    register_check("incidents.actions", _incident_actions)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -73,3 +74,11 @@ def _dashboards(config: ButtressConfig, /, *, check_files: bool) -> list[Problem
     from buttress.alerting.dashboards import sla_problems
 
     return [Problem(path, message) for path, message in sla_problems(config)]
+
+
+def _incident_actions(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    if not config.incidents.actions:
+        return []
+    from buttress.incidents.actions_check import check_actions
+
+    return [Problem(path, message) for path, message in check_actions(config)]
