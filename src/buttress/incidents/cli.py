@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from buttress.incidents.actions_cli import actions_log
 from buttress.platform.cli import print_table, state
 
 app = typer.Typer(
@@ -203,3 +204,7 @@ def notify_test(
         f"{channel}: failed after {delivery.attempts} attempt(s): {delivery.error}", err=True
     )
     raise typer.Exit(1)
+
+
+# automated actions (incidents.actions): their own module
+app.command("actions-log")(actions_log)
