@@ -52,7 +52,9 @@ def runs(catalog: Catalog, incident: Incident) -> list[dict[str, Any]]:
         ]
 
 
-LEVEL = "    - {name: shed, severities: [P1], do: {type: degradation_level, level: ORANGE, for: 30m}}\n"
+LEVEL = (
+    "    - {name: shed, severities: [P1], do: {type: degradation_level, level: ORANGE, for: 30m}}\n"
+)
 
 
 def test_a_degradation_level_is_held_through_the_catalog_with_the_incident_as_actor(
@@ -133,7 +135,7 @@ def test_a_webhook_is_called_with_the_rendered_body_and_secrets_stay_out(
         "        type: webhook\n"
         f"        url: {receiver.url}/hooks/tok-secret-123\n"
         "        headers: {X-Token: hdr-secret-456}\n"
-        "        body: '{\"ref\": \"{{ incident.ref }}\", \"rule\": \"{{ rule }}\"}'\n"
+        '        body: \'{"ref": "{{ incident.ref }}", "rule": "{{ rule }}"}\'\n'
     )
     actions = Actions(catalog, config(rule, "webhook"), clock=Clock())
     incident = declare(catalog)
