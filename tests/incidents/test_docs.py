@@ -95,3 +95,17 @@ def test_the_escalation_error_shown_is_the_one_buttress_gives(tmp_path: Path) ->
     with pytest.raises(ConfigError) as err:
         load(tmp_path / "buttress.yaml")
     assert " ".join(shown[1].split()) in " ".join(str(err.value).split())
+
+
+def test_the_automated_actions_example_loads_with_its_checks() -> None:
+    """The example loads with the validation step's checks, every type allowed and used."""
+    from buttress.config_checks import register_domain_checks
+
+    register_domain_checks()
+    (example,) = re.findall(r"```yaml\n(.*?)```", section("Automated actions"), re.DOTALL)
+    config = load_text(example, env={}).incidents
+    assert sorted({rule.do.type for rule in config.actions}) == sorted(config.allowed_actions)
+    tell = config.actions[-1]
+    assert (tell.dry_run, tell.max_runs, tell.per) == (True, 5, 3600.0)
+    assert tell.matches({}, "P1", "resolved")
+    assert not config.actions[0].matches({"service": "checkout"}, "P3", "triggered")
