@@ -75,6 +75,8 @@ def test_a_declared_incident_runs_its_rule_and_the_runs_are_listed(
     wait_until(lambda: any(r["outcome"] == "ok" for r in listed()), "the action's run")
     (run,) = listed()
     assert (run["rule"], run["status"], run["dry_run"]) == ("tell-status", "triggered", False)
+    assert run["what"].startswith("POST http://127.0.0.1:")
+    assert (run["error"], run["result"]["status"], run["result"]["attempts"]) == (None, 200, 1)
     assert [r.path for r in receiver.requests] == ["/a"]
     timeline = http.get(f"{URL}/{ref}", headers=_auth(made["viewer"])).json()["timeline"]
     assert [e["detail"]["rule"] for e in timeline if e["kind"] == "action"] == ["tell-status"]

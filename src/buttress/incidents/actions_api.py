@@ -7,24 +7,25 @@ import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from buttress.errors import NotFoundError
 from buttress.incidents import service
 from buttress.incidents.actions import Actions, runs_of
+from buttress.incidents.tables import IncidentActionRun
 from buttress.platform.auth import Operator, Viewer
 from buttress.platform.http import CatalogDep
-from buttress.platform.schemas import JsonObject
 
 __all__ = ["ActionPreview", "ActionRunRead", "router"]
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
+Scalar = str | int | float | bool | None
+
+
 class ActionRunRead(BaseModel):
     """One run of an action rule for the incident."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     rule: str
     status: str = Field(description="The incident's status the rule ran for.")
@@ -33,7 +34,26 @@ class ActionRunRead(BaseModel):
         description="running: still acting (or its process died mid-action)."
     )
     dry_run: bool
-    detail: JsonObject = Field(description="what (done or would be), error, and the action's ids.")
+    what: str = Field(description="What it did (or would do, or why it did nothing).")
+    error: str | None = Field(description="Why it failed (no secret in it).")
+    result: dict[str, Scalar] = Field(
+        description="What the action made: backup_id, override, status (HTTP), attempts..."
+    )
+
+    @classmethod
+    def of(cls, row: IncidentActionRun) -> ActionRunRead:
+        detail = dict(row.detail or {})
+        what, error = str(detail.pop("what", "")), detail.pop("error", None)
+        return cls(
+            rule=row.rule,
+            status=row.status,
+            at=row.at,
+            outcome=row.outcome,
+            dry_run=row.dry_run,
+            what=what,
+            error=None if error is None else str(error),
+            result={k: v for k, v in detail.items() if isinstance(v, Scalar)},
+        )
 
 
 class ActionPreview(BaseModel):
@@ -61,9 +81,7 @@ def _actions(request: Request) -> Actions:
 def actions_of(ref: str, catalog: CatalogDep, _who: Viewer) -> list[ActionRunRead]:
     with catalog.begin() as session:
         incident = service.get(session=session, ref=ref)
-        return [
-            ActionRunRead.model_validate(r) for r in runs_of(session=session, incident=incident)
-        ]
+        return [ActionRunRead.of(r) for r in runs_of(session=session, incident=incident)]
 
 
 @router.post(

@@ -25,7 +25,7 @@ def actions_log(
     with state(ctx).catalog() as catalog, catalog.begin() as session:
         incident = svc.get(session=session, ref=ref)
         rows = [
-            ActionRunRead.model_validate(r).model_dump(mode="json")
+            ActionRunRead.of(r).model_dump(mode="json")
             for r in runs_of(session=session, incident=incident)
         ]
     if as_json:
@@ -39,8 +39,8 @@ def actions_log(
                 r["rule"],
                 r["status"],
                 r["outcome"] + (" (dry run)" if r["dry_run"] and r["outcome"] != "dry_run" else ""),
-                r["detail"].get("what", ""),
-                r["detail"].get("error") or "",
+                r["what"],
+                r["error"] or "",
             )
             for r in rows
         ),
