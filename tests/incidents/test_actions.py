@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from buttress.catalog import Catalog, audit
@@ -18,6 +19,7 @@ from buttress.incidents.actions import Actions, runs_of
 from buttress.incidents.escalation import Escalations
 from buttress.incidents.notify import Dispatcher
 from buttress.incidents.tables import Incident, IncidentActionRun, IncidentEscalation
+from buttress.resilience.circuit_breaker import CircuitBreaker
 from buttress.resilience.registry import PolicyRegistry
 from tests.incidents.notify_receivers import Receiver, closed_port, receiver
 from tests.incidents.test_escalation import T0, Clock, events, fire
@@ -112,16 +114,23 @@ def test_a_rule_for_acknowledged_runs_when_the_incident_is_acknowledged(catalog:
     assert runs(catalog, incident)[0]["status"] == "acknowledged"
 
 
-def test_a_breaker_is_forced_open_in_the_registry_of_the_configuration(catalog: Catalog) -> None:
-    """The breaker of `payments` in the registry the control plane forces is forced open."""
-    rule = "    - {name: cut, do: {type: breaker, policy: payments, state: open}}\n"
+@pytest.mark.parametrize("state", ["open", "closed"])
+def test_a_breaker_is_forced_in_the_registry_of_the_configuration(
+    catalog: Catalog, state: str
+) -> None:
+    """The breaker of `payments` in the registry the control plane forces is forced, and the
+    forcing is audited as the API's is."""
+    rule = f"    - {{name: cut, do: {{type: breaker, policy: payments, state: {state}}}}}\n"
     cfg = config(rule, "breaker")
     registry = PolicyRegistry(cfg.resilience)
     actions = Actions(catalog, cfg, policies=lambda: registry, clock=Clock())
     (result,) = actions.run_for(declare(catalog).id)
     assert result.outcome == "ok", result.error
-    breaker = next(p for p in registry.get("payments").policies if hasattr(p, "force_open"))
-    assert breaker.state == "forced_open"  # type: ignore[attr-defined]
+    breaker = next(p for p in registry.get("payments").policies if isinstance(p, CircuitBreaker))
+    assert breaker.state == f"forced_{state}"
+    with catalog.begin() as session:
+        (forced,) = audit.get_all(session=session, action="resilience.breaker")
+    assert forced.detail == {"action": f"force_{state}"}
 
 
 def test_a_webhook_is_called_with_the_rendered_body_and_secrets_stay_out(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,10 +67,10 @@ def test_a_declared_incident_runs_its_rule_and_the_runs_are_listed(
     assert answer.status_code == 201, answer.text
     ref = answer.json()["ref"]
 
-    def listed() -> list[dict[str, object]]:
+    def listed() -> list[dict[str, Any]]:
         got = http.get(f"{URL}/{ref}/actions", headers=_auth(made["viewer"]))
         assert got.status_code == 200, got.text
-        rows: list[dict[str, object]] = got.json()
+        rows: list[dict[str, Any]] = got.json()
         return rows
 
     wait_until(lambda: any(r["outcome"] == "ok" for r in listed()), "the action's run")
