@@ -25,6 +25,7 @@ def register_domain_checks() -> None:
     register_check("alerting.slos", _slos)
     register_check("alerting.dashboards", _dashboards)
     register_check("incidents.status_page", _status_page)
+    register_check("incidents.actions", _incident_actions)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -84,3 +85,11 @@ def _status_page(config: ButtressConfig, /, *, check_files: bool) -> list[Proble
         Problem(path, message)
         for path, message in unknown_checks(config.incidents.status_page, known)
     ]
+
+
+def _incident_actions(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    if not config.incidents.actions:
+        return []
+    from buttress.incidents.actions_check import check_actions
+
+    return [Problem(path, message) for path, message in check_actions(config)]

@@ -201,3 +201,17 @@ def test_the_postmortem_cli_walk_prints_what_the_doc_shows(
     written = (tmp_path / "postmortem.md").read_text(encoding="utf-8")
     assert written.startswith("# Post-mortem: INC-2026-0001 — payments down\n")
     assert "| 1 | alert on the card error rate | ann | 2026-12-18 | open |" in written
+
+
+def test_the_automated_actions_example_loads_with_its_checks() -> None:
+    """The example loads with the validation step's checks, every type allowed and used."""
+    from buttress.config_checks import register_domain_checks
+
+    register_domain_checks()
+    (example,) = re.findall(r"```yaml\n(.*?)```", section("Automated actions"), re.DOTALL)
+    config = load_text(example, env={}).incidents
+    assert sorted({rule.do.type for rule in config.actions}) == sorted(config.allowed_actions)
+    tell = config.actions[-1]
+    assert (tell.dry_run, tell.max_runs, tell.per) == (True, 5, 3600.0)
+    assert tell.matches({}, "P1", "resolved")
+    assert not config.actions[0].matches({"service": "checkout"}, "P3", "triggered")

@@ -14,6 +14,7 @@ from buttress.config._escalation import (
     check_match,
     match_labels,
 )
+from buttress.config._incident_actions import ActionRule, ActionType, not_allowed
 from buttress.config._notifiers import NotifiersConfig
 from buttress.config._oncall import OnCallConfig
 from buttress.config._status_page import StatusPageConfig
@@ -157,6 +158,24 @@ class IncidentsConfig(Section):
             "published (closing answers 409 naming why); [] closes any incident."
         ),
     )
+
+    actions: list[ActionRule] = Field(
+        default_factory=list,
+        description=(
+            "Automated actions: what buttress does by itself when an incident matches a rule "
+            "(each type must be listed in allowed_actions)."
+        ),
+    )
+    allowed_actions: list[ActionType] = Field(
+        default_factory=list,
+        description="The action types the rules may use (default: none).",
+    )
+
+    @model_validator(mode="after")
+    def _allowed(self) -> IncidentsConfig:
+        """Every rule's action type is allowed."""
+        raise_at("IncidentsConfig", not_allowed(self.actions, self.allowed_actions))
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> IncidentsConfig:

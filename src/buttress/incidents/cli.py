@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from buttress.incidents.actions_cli import actions_log
 from buttress.platform.cli import print_table, state
 
 app = typer.Typer(
@@ -274,3 +275,5 @@ from buttress.incidents import postmortem_cli  # noqa: E402
 app.command("postmortem")(postmortem_cli.postmortem)
 app.add_typer(postmortem_cli.item_app, name="action-item")
 app.command("action-items")(postmortem_cli.action_items)
+# automated actions (incidents.actions): their own module
+app.command("actions-log")(actions_log)

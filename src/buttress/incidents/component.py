@@ -45,6 +45,8 @@ class IncidentsComponent(Component):
         return gap_warnings(config.incidents.oncall, dt.datetime.now(dt.UTC))
 
     def serve(self, ctx: ServerContext) -> Contribution:
+        from buttress.incidents.actions import Actions, server_registry
+        from buttress.incidents.actions_api import router as actions_router
         from buttress.incidents.api import router as incidents
         from buttress.incidents.escalation import Escalations
         from buttress.incidents.metrics import IncidentMetrics, OpenIncidents
@@ -63,18 +65,20 @@ class IncidentsComponent(Component):
         notify_metrics = NotifyMetrics.create(None)
         # one dispatcher per process: each channel's breaker and retry budget live in it
         dispatcher = Dispatcher.from_config(ctx.config, metrics=notify_metrics)
+        actions = Actions(ctx.catalog, ctx.config, policies=lambda: server_registry(ctx))
         escalations = Escalations(
             ctx.catalog,
             ctx.config.incidents,
             dispatcher.send_sync,
             on_breach=lambda severity, target: metrics.breaches.labels(severity, target).inc(),
             on_escalate=lambda severity, kind: metrics.escalations.labels(severity, kind).inc(),
+            after_step=actions.after_step,  # automated actions, on the same timer
         )
         # the escalation timers run on the leader only, once, and survive restarts
         ctx.require(JOB_RUNNER, JobRunner).handler(HANDLER, escalations.run)
         return Contribution(
             # postmortems' /action-items before incidents' /{ref}
-            routers=[receiver, postmortems, incidents, oncall, *page_routers],
+            routers=[receiver, postmortems, incidents, oncall, *page_routers, actions_router],
             collectors=[
                 OpenIncidents(ctx.catalog),
                 metrics.mtta,
@@ -89,6 +93,7 @@ class IncidentsComponent(Component):
                 "incident_dispatcher": dispatcher,
                 "incident_escalations": escalations,
                 **page_state,
+                "incident_actions": actions,
             },
         )
 

@@ -13,7 +13,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from buttress.catalog.tables import Base, UTCDateTime
@@ -21,6 +31,7 @@ from buttress.catalog.tables import Base, UTCDateTime
 __all__ = [
     "Incident",
     "IncidentActionItem",
+    "IncidentActionRun",
     "IncidentAlert",
     "IncidentEscalation",
     "IncidentEvent",
@@ -162,3 +173,26 @@ class IncidentActionItem(Base):
     status: Mapped[str] = mapped_column(String(16))  # open / done / wontfix
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class IncidentActionRun(Base):
+    """One run of an automated action rule (``incidents.actions``) for one incident and
+    status: ``outcome`` ``ok``, ``failed``, ``dry_run`` or ``throttled`` (the rule had run
+    ``max_runs`` times within ``per``: nothing was done). A rule runs at most once per
+    (incident, rule, status): the unique constraint makes a second replica's run lose; the
+    window counts these rows, over all incidents."""
+
+    __tablename__ = "incident_action_runs"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "rule", "status", name="uq_incident_action_runs_once"),
+        Index("ix_incident_action_runs_rule_at", "rule", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)

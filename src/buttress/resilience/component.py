@@ -12,7 +12,11 @@ from contextlib import asynccontextmanager
 
 from buttress.platform.component import Component, Contribution, ServerContext
 
-__all__ = ["COMPONENT", "ResilienceComponent"]
+__all__ = ["COMPONENT", "REGISTRY", "ResilienceComponent"]
+
+REGISTRY = "resilience.registry"
+"""The key under which the control plane's :class:`~buttress.resilience.registry.PolicyRegistry`
+(the one its API shows and forces) is provided, when policies are configured."""
 
 
 class ResilienceComponent(Component):
@@ -31,6 +35,7 @@ class ResilienceComponent(Component):
         # the registry the API shows and forces is the one the metrics report (built now,
         # not at the first request: a breaker forced open is exported from then on)
         registry = for_config(ctx.config)
+        ctx.provide(REGISTRY, registry)  # what else acts on these breakers (incident actions)
         metrics = PrometheusMetrics(ctx.registry)
         for name in registry.names():
             try:
