@@ -173,3 +173,11 @@ def test_escalate_at_once_climbs_without_waiting() -> None:
     assert first.wake == T0
     second = step(first.position, T0, pol=pol, target=p1)
     assert second.send == Send("escalated", 1)
+
+
+def test_a_policy_shortened_since_the_last_step_starts_its_next_pass() -> None:
+    """A position past the policy's last level (the config lost levels) wraps, not fails."""
+    pos = Position(state="escalating", level=4, cycle=0, next_at=T0)
+    result = step(pos, T0, pol=policy(repeat=1))
+    assert result.send == Send("escalated", 0)
+    assert (result.position.level, result.position.cycle) == (0, 1)

@@ -126,7 +126,7 @@ def decide(
             return Step(pos, None, breached, _soonest(pos.next_at, pending_respond))
         first = pos.state == "new"
         level, cycle = (0, 0) if first else (pos.level + 1, pos.cycle)
-        if level == len(policy.levels):
+        if level >= len(policy.levels):  # past the last (or a policy shortened since)
             level, cycle = 0, cycle + 1
         if cycle > policy.repeat:
             pos = replace(pos, state="exhausted", next_at=None)
