@@ -374,3 +374,36 @@ def test_the_loaded_example_escalates_by_rule(tmp_path: Path) -> None:
     assert (
         config.model_copy(update={"default_escalation_policy": None}).policy_for({}, "P3") is None
     )
+
+
+def test_a_failing_step_sets_its_timer_again(catalog: Catalog, receiver: Receiver) -> None:
+    """A step that raises leaves the escalation a timer RETRY_AFTER later, not none."""
+    from buttress.incidents.escalation import RETRY_AFTER
+    from buttress.jobs import JobContext
+
+    config = incidents_config(receiver.url)
+    clock = Clock()
+
+    def broken(notification: object, channels: object) -> list[Any]:
+        raise RuntimeError("boom")
+
+    esc = Escalations(catalog, config, broken, clock=clock)
+    incident_id = fire(catalog, config, T0)
+
+    class Failing(Escalations):
+        def step(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("the catalog went away")
+
+    failing = Failing(catalog, config, broken, clock=clock)
+    with catalog.begin() as session:  # as the runner does: the due row is gone once started
+        session.query(JobRow).filter(JobRow.key == timer_key(incident_id)).delete()
+    ctx = JobContext(timer_key(incident_id), 1, 1, T0, 0.0, {"incident": incident_id}, None, None)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="went away"):
+        failing.run(ctx)
+    with catalog.begin() as session:
+        row = session.get(JobRow, timer_key(incident_id))
+        assert row is not None
+        assert row.next_due == T0 + dt.timedelta(seconds=RETRY_AFTER)
+    esc.step(incident_id)  # a sender that raises: recorded as failed deliveries, no crash
+    (sent,) = events(catalog, incident_id, "notification")
+    assert sent.detail["outcome"] == "failed"

@@ -30,7 +30,7 @@ from buttress.incidents.notify.message import Notification, Recipient
 from buttress.incidents.oncall import resolve_targets
 from buttress.incidents.tables import Incident, IncidentEscalation, IncidentEvent
 from buttress.incidents.wake import HANDLER, kick, timer_key
-from buttress.jobs import JobContext, set_timer
+from buttress.jobs import FencedError, JobContext, set_timer
 
 __all__ = ["HANDLER", "LATE_AFTER", "Escalations", "kick", "timer_key"]
 
@@ -39,6 +39,8 @@ log = logging.getLogger("buttress.incidents")
 ACTOR = "escalation"
 LATE_AFTER = 5.0
 """Seconds late beyond which a timer says, in the timeline, that it fired late."""
+RETRY_AFTER = 30.0
+"""Seconds before a step that failed is tried again."""
 
 Sender = Callable[[Notification, Sequence[str]], Sequence[Delivery]]
 
@@ -97,8 +99,31 @@ class Escalations:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def run(self, ctx: JobContext) -> None:
-        """The timer handler: one step of the incident named by the payload."""
-        self.step(int(ctx.payload["incident"]), late=ctx.late, ctx=ctx)
+        """The timer handler: one step of the incident named by the payload. A step that
+        fails (the catalog went away mid-step) is tried again :data:`RETRY_AFTER` seconds
+        later, so an escalation is never left without a timer; the run is still recorded as
+        failed, with its error."""
+        incident_id = int(ctx.payload["incident"])
+        try:
+            self.step(incident_id, late=ctx.late, ctx=ctx)
+        except FencedError:
+            raise  # another replica leads now; the timer is its business
+        except Exception:
+            try:
+                with self.catalog.begin() as session:
+                    set_timer(
+                        session,
+                        timer_key(incident_id),
+                        self.clock() + dt.timedelta(seconds=RETRY_AFTER),
+                        HANDLER,
+                        {"incident": incident_id},
+                        earliest=True,
+                    )
+            except Exception:  # the catalog is down: the next change of the incident kicks it
+                log.exception(
+                    "incident %d: its escalation timer could not be set again", incident_id
+                )
+            raise
 
     def step(
         self, incident_id: int, *, late: float = 0.0, ctx: JobContext | None = None
