@@ -407,3 +407,96 @@ def test_a_failing_step_sets_its_timer_again(catalog: Catalog, receiver: Receive
     esc.step(incident_id)  # a sender that raises: recorded as failed deliveries, no crash
     (sent,) = events(catalog, incident_id, "notification")
     assert sent.detail["outcome"] == "failed"
+
+
+def test_the_sweep_sets_a_lost_timer_again(catalog: Catalog, receiver: Receiver) -> None:
+    """A replica killed mid-step took the timer's row: the sweep wakes that escalation."""
+    from buttress.incidents.escalation import LOST_AFTER
+
+    config = incidents_config(receiver.url)
+    esc = Escalations(catalog, config, Dispatcher(config.notifiers).send_sync)
+    incident_id = fire(catalog, config, dt.datetime.now(dt.UTC))
+    assert esc.sweep() == []  # its timer is there
+    with catalog.begin() as session:
+        session.query(JobRow).filter(JobRow.key == timer_key(incident_id)).delete()
+    assert esc.sweep() == [incident_id]  # no step yet and no timer: woken
+    esc.step(incident_id)
+    with catalog.begin() as session:
+        session.query(JobRow).filter(JobRow.key == timer_key(incident_id)).delete()
+        row = session.get(IncidentEscalation, incident_id)
+        assert row is not None
+        row.next_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=LOST_AFTER + 5)
+    assert esc.sweep() == [incident_id]
+    with catalog.begin() as session:
+        assert session.get(JobRow, timer_key(incident_id)) is not None
+
+
+def test_a_renamed_policy_is_picked_again_by_the_rules(
+    catalog: Catalog, receiver: Receiver
+) -> None:
+    config = incidents_config(receiver.url)
+    clock = Clock()
+    incident_id = fire(catalog, config, T0)
+    engine(catalog, config, clock).step(incident_id)
+    renamed = config.model_copy(
+        update={
+            "escalation_policies": {"paging": config.escalation_policies["default"]},
+            "default_escalation_policy": "paging",
+        }
+    )
+    clock.now = T0 + dt.timedelta(minutes=5)
+    engine(catalog, renamed, clock).step(incident_id)
+    assert [r.json()["incident"]["level"] for r in receiver.requests] == [1, 2]
+    (moved,) = events(catalog, incident_id, "escalation_policy")
+    assert (moved.detail["old"], moved.detail["new"]) == ("default", "paging")
+
+
+def test_a_reopened_exhausted_incident_escalates_again_without_a_false_breach(
+    catalog: Catalog, receiver: Receiver
+) -> None:
+    config = incidents_config(receiver.url)
+    clock = Clock()
+    esc = engine(catalog, config, clock)
+    incident_id = fire(catalog, config, T0)
+    for minutes in (0, 5, 15):  # level 1, level 2, exhausted
+        clock.now = T0 + dt.timedelta(minutes=minutes)
+        esc.step(incident_id)
+    with catalog.begin() as session:
+        assert session.get(IncidentEscalation, incident_id).state == "exhausted"  # type: ignore[union-attr]
+        session.query(IncidentEvent).filter(IncidentEvent.kind == "target_breached").delete()
+    clock.now = T0 + dt.timedelta(hours=5)
+    fire(catalog, config, clock.now, "resolved")
+    fire(catalog, config, clock.now + dt.timedelta(minutes=1))  # reopened before any step ran
+    clock.now += dt.timedelta(minutes=1)
+    esc.step(incident_id)
+    assert receiver.requests[-1].json()["kind"] == "triggered"
+    assert events(catalog, incident_id, "target_breached") == []
+
+
+def test_a_reminder_after_the_policy_lost_levels_goes_to_its_last_level(
+    catalog: Catalog, receiver: Receiver
+) -> None:
+    config = incidents_config(receiver.url, renotify_acknowledged_after="1h")
+    clock = Clock()
+    incident_id = fire(catalog, config, T0)
+    esc = engine(catalog, config, clock)
+    for minutes in (0, 5):
+        clock.now = T0 + dt.timedelta(minutes=minutes)
+        esc.step(incident_id)
+    with catalog.begin() as session:
+        ref = session.get(Incident, incident_id).ref  # type: ignore[union-attr]
+        service.act(session=session, ref=ref, action="ack", actor="bob", now=clock.now)
+    esc.step(incident_id)
+    policy = config.escalation_policies["default"]
+    shorter = config.model_copy(
+        update={
+            "escalation_policies": {
+                "default": policy.model_copy(update={"levels": policy.levels[:1]})
+            }
+        }
+    )
+    clock.now += dt.timedelta(hours=1)
+    engine(catalog, shorter, clock).step(incident_id)
+    reminder = receiver.requests[-1].json()
+    assert reminder["kind"] == "reminder"
+    assert [r["name"] for r in reminder["recipients"]] == ["alice"]

@@ -181,3 +181,11 @@ def test_a_policy_shortened_since_the_last_step_starts_its_next_pass() -> None:
     result = step(pos, T0, pol=policy(repeat=1))
     assert result.send == Send("escalated", 0)
     assert (result.position.level, result.position.cycle) == (0, 1)
+
+
+def test_the_next_business_day_can_be_today() -> None:
+    """Before the working day starts, the next start is today's."""
+    pol = policy(levels=[{"notify": {"users": ["a"]}}])
+    monday_early = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)
+    p4 = ResponseTarget(respond=4 * 3600, escalate_next_business_day=True)
+    assert level_wait(pol, 0, p4, monday_early) == dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)

@@ -378,3 +378,18 @@ def test_set_timer_earliest_keeps_a_sooner_wake_up(catalog: Catalog) -> None:
         session.flush()
         session.refresh(row)
         assert (row.next_due - now).total_seconds() > 3000
+
+
+def test_set_timer_earliest_never_moves_a_sooner_timer_back(catalog: Catalog) -> None:
+    """earliest=True updates only a later timer, in the statement itself."""
+    from buttress.jobs import set_timer
+
+    now = dt.datetime.now(dt.UTC)
+    with catalog.begin() as session:
+        set_timer(session, "esc:9", now + dt.timedelta(hours=2), "step")
+        set_timer(session, "esc:9", now + dt.timedelta(hours=1), "step", earliest=True)
+        set_timer(session, "esc:9", now + dt.timedelta(hours=3), "step", earliest=True)
+        row = session.get(JobRow, "esc:9")
+        assert row is not None
+        session.refresh(row)
+        assert abs((row.next_due - now).total_seconds() - 3600) < 1

@@ -100,11 +100,12 @@ class BusinessHours(Section):
         tz = zoneinfo.ZoneInfo(zone)
         local = after.astimezone(tz)
         hour, minute = (int(part) for part in self.start.split(":"))
-        for offset in range(1, 9):
+        for offset in range(9):  # today's start too, when it is still to come
             day = (local + dt.timedelta(days=offset)).date()
             if WEEKDAYS[day.weekday()] in self.days:
                 start = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
-                return start.astimezone(dt.UTC)
+                if start > local:
+                    return start.astimezone(dt.UTC)
         raise AssertionError("unreachable: a week has every weekday")  # pragma: no cover
 
 

@@ -48,7 +48,7 @@ class IncidentsComponent(Component):
         from buttress.incidents.actions import Actions, server_registry
         from buttress.incidents.actions_api import router as actions_router
         from buttress.incidents.api import router as incidents
-        from buttress.incidents.escalation import Escalations
+        from buttress.incidents.escalation import SWEEP_HANDLER, Escalations
         from buttress.incidents.metrics import IncidentMetrics, OpenIncidents
         from buttress.incidents.notify import Dispatcher
         from buttress.incidents.notify.metrics import NotifyMetrics
@@ -57,6 +57,7 @@ class IncidentsComponent(Component):
         from buttress.incidents.receiver import router as receiver
         from buttress.incidents.status_component import status_page
         from buttress.incidents.wake import HANDLER
+        from buttress.jobs import Every, Job
         from buttress.jobs.component import JOB_RUNNER
         from buttress.jobs.runner import JobRunner
 
@@ -75,7 +76,11 @@ class IncidentsComponent(Component):
             after_step=actions.after_step,  # automated actions, on the same timer
         )
         # the escalation timers run on the leader only, once, and survive restarts
-        ctx.require(JOB_RUNNER, JobRunner).handler(HANDLER, escalations.run)
+        runner = ctx.require(JOB_RUNNER, JobRunner)
+        runner.handler(HANDLER, escalations.run)
+        # a replica killed mid-step takes that incident's timer with it: a sweep sets it again
+        runner.handler(SWEEP_HANDLER, escalations.sweep)
+        runner.register(Job("incidents:escalation-sweep", Every(60), SWEEP_HANDLER))
         return Contribution(
             # postmortems' /action-items before incidents' /{ref}
             routers=[receiver, postmortems, incidents, oncall, *page_routers, actions_router],

@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import String, cast, literal
 from sqlalchemy.orm import Session
 
-from buttress.catalog import Catalog
+from buttress.catalog import Catalog, claims
 from buttress.config._incidents import IncidentsConfig
 from buttress.incidents.escalation_plan import Position, Send, Step, decide
 from buttress.incidents.notify.dispatch import Delivery
@@ -30,7 +31,7 @@ from buttress.incidents.notify.message import Notification, Recipient
 from buttress.incidents.oncall import resolve_targets
 from buttress.incidents.tables import Incident, IncidentEscalation, IncidentEvent
 from buttress.incidents.wake import HANDLER, kick, timer_key
-from buttress.jobs import FencedError, JobContext, set_timer
+from buttress.jobs import JobContext, set_timer
 
 __all__ = ["HANDLER", "LATE_AFTER", "Escalations", "kick", "timer_key"]
 
@@ -41,6 +42,9 @@ LATE_AFTER = 5.0
 """Seconds late beyond which a timer says, in the timeline, that it fired late."""
 RETRY_AFTER = 30.0
 """Seconds before a step that failed is tried again."""
+LOST_AFTER = 120.0
+"""Seconds overdue, with no timer, after which :meth:`Escalations.sweep` sets one again."""
+SWEEP_HANDLER = "incidents.escalation_sweep"
 
 Sender = Callable[[Notification, Sequence[str]], Sequence[Delivery]]
 
@@ -96,7 +100,50 @@ class Escalations:
         self.on_breach = on_breach
         self.on_escalate = on_escalate
         self.after_step = after_step
-        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._clock = clock
+
+    def clock(self) -> dt.datetime:
+        """The time now: the given clock's, else this machine's (outside a transaction)."""
+        return self._clock() if self._clock is not None else dt.datetime.now(dt.UTC)
+
+    def sweep(self, ctx: JobContext | None = None) -> list[int]:
+        """Set again the timer of every escalation that lost its own: one whose next step is
+        over :data:`LOST_AFTER` seconds overdue with no timer, or an open incident with no
+        step and no timer (a replica killed in the middle of a step took the timer's row with
+        it). Runs as a recurring job; returns the incidents it woke."""
+        from sqlalchemy import and_, or_, select
+
+        from buttress.jobs.tables import JobRow
+
+        with self.catalog.begin() as session:
+            if ctx is not None:
+                ctx.fence(session)
+            now = claims.catalog_now(session)
+            key = literal("incident:") + cast(Incident.id, String)
+            timer = select(JobRow.key).where(JobRow.key == key).exists()
+            late = now - dt.timedelta(seconds=LOST_AFTER)
+            query = (
+                select(Incident.id)
+                .outerjoin(IncidentEscalation, IncidentEscalation.incident_id == Incident.id)
+                .where(
+                    Incident.status.in_(("triggered", "acknowledged", "mitigated")),
+                    ~timer,
+                    or_(
+                        IncidentEscalation.incident_id.is_(None),
+                        and_(
+                            IncidentEscalation.next_at.is_not(None),
+                            IncidentEscalation.next_at < late,
+                        ),
+                    ),
+                )
+                .limit(500)
+            )
+            woken = list(session.scalars(query))
+            for incident_id in woken:
+                set_timer(session, timer_key(incident_id), now, HANDLER, {"incident": incident_id})
+        if woken:
+            log.warning("escalation timers set again for incidents %s (lost)", woken)
+        return woken
 
     def run(self, ctx: JobContext) -> None:
         """The timer handler: one step of the incident named by the payload. A step that
@@ -106,9 +153,7 @@ class Escalations:
         incident_id = int(ctx.payload["incident"])
         try:
             self.step(incident_id, late=ctx.late, ctx=ctx)
-        except FencedError:
-            raise  # another replica leads now; the timer is its business
-        except Exception:
+        except Exception:  # a superseded leader's too: its run took the timer's row
             try:
                 with self.catalog.begin() as session:
                     set_timer(
@@ -130,10 +175,12 @@ class Escalations:
     ) -> Step | None:
         """Decide, store and send one step of ``incident_id``'s escalation; None when the
         incident is gone."""
-        now = self.clock()
         with self.catalog.begin() as session:
             if ctx is not None:
                 ctx.fence(session)  # a superseded leader's step must not land
+            # the catalog's clock, as the runner's due times: a replica whose own clock lags
+            # would otherwise find its wake-up not due yet, again and again
+            now = self._clock() if self._clock is not None else claims.catalog_now(session)
             incident = session.get(Incident, incident_id)
             if incident is None:
                 return None
@@ -152,6 +199,15 @@ class Escalations:
                     updated_at=now,
                 )
                 session.add(row)
+            if row.policy not in self.config.escalation_policies:
+                # first step, or the policy is gone from the configuration (renamed): the
+                # rules as they are now pick it
+                chosen = self.config.policy_for(incident.labels, incident.severity)
+                if row.policy is not None and chosen != row.policy:
+                    _event(
+                        session, incident_id, now, "escalation_policy", old=row.policy, new=chosen
+                    )
+                row.policy = chosen
             policy = self.config.escalation_policies.get(row.policy) if row.policy else None
             target = self.config.response_targets.get(incident.severity)  # type: ignore[call-overload]
             if target is None:  # a severity without a target: only the policy's waits count
@@ -243,7 +299,7 @@ class Escalations:
         else:
             if policy is None:  # pragma: no cover - decide() sends levels only with a policy
                 return None
-            level = policy.levels[send.level]
+            level = policy.levels[min(send.level, len(policy.levels) - 1)]  # shortened since
             channels = list(level.channels if level.channels is not None else policy.channels)
             oncall = self.config.oncall
             names = resolve_targets(
@@ -307,8 +363,8 @@ class Escalations:
                 Delivery(name, "unknown", False, 0, None, f"{type(exc).__name__}", 0.0)
                 for name in outbox.channels
             ]
-        now = self.clock()
         with self.catalog.begin() as session:
+            now = self.clock() if self._clock is not None else claims.catalog_now(session)
             for delivery in deliveries:
                 _event(
                     session,

@@ -116,9 +116,8 @@ def decide(
         else:
             pending_respond = respond_at
     if status == "triggered":
-        if policy is None:
-            pos = replace(pos, state="escalating", next_at=None)
-            return Step(pos, None, breached, pending_respond)
+        if policy is None:  # stays "new": a policy configured later starts from level 1
+            return Step(replace(pos, next_at=None), None, breached, pending_respond)
         due = pos.state == "new" or (
             pos.state == "escalating" and pos.next_at is not None and now >= pos.next_at
         )

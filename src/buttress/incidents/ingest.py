@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from buttress.alerting.api import WebhookPayload
 from buttress.config._incidents import IncidentsConfig
-from buttress.incidents.tables import Incident, IncidentAlert, IncidentEvent
+from buttress.incidents.tables import Incident, IncidentAlert, IncidentEscalation, IncidentEvent
 from buttress.incidents.wake import kick
 
 __all__ = ["ACTOR", "Ingested", "ingest", "new_incident"]
@@ -57,6 +57,16 @@ def _event(
     session.add(
         IncidentEvent(incident_id=incident.id, at=now, kind=kind, actor=actor, detail=detail)
     )
+
+
+def _escalate_afresh(session: Session, incident_id: int) -> None:
+    """A reopened incident escalates from level 1 again, whatever its escalation's state was
+    when the next step runs (exhausted, or the resolution not yet sent). Its respond target
+    was measured on its first episode: it is not reported breached again."""
+    row = session.get(IncidentEscalation, incident_id)
+    if row is not None:
+        row.state, row.level, row.cycle, row.next_at, row.reminders = "new", -1, 0, None, 0
+        row.breaches = sorted({*row.breaches, "respond"})
 
 
 def new_incident(session: Session, now: dt.datetime, **fields: Any) -> Incident:
@@ -110,6 +120,7 @@ def ingest(
             incident.status = "triggered"
             incident.resolved_at = incident.resolved_by = None
             _event(session, incident, now, "reopened", ACTOR)
+            _escalate_afresh(session, incident.id)
             reopened = True
         else:
             incident.open_key = None  # it keeps its history; the group starts a new one

@@ -247,10 +247,6 @@ def set_timer(
 
     _check_key(key)
     when = when.astimezone(dt.UTC)
-    if earliest:
-        due = session.scalar(select(JobRow.next_due).where(JobRow.key == key))
-        if due is not None and due <= when:
-            return
     values = {
         "handler": handler,
         "schedule": At(when).spec,
@@ -260,7 +256,12 @@ def set_timer(
         "next_due": when,
     }
     if not claims.insert_if_free(session, JobRow, {"key": key, "created_at": utcnow()} | values):
-        session.execute(update(JobRow).where(JobRow.key == key).values(**values))
+        # in one statement: a timer another transaction set sooner, even one that committed
+        # while this one waited on the insert, is kept
+        moved = JobRow.key == key
+        if earliest:
+            moved = and_(moved, JobRow.next_due > when)
+        session.execute(update(JobRow).where(moved).values(**values))
 
 
 def cancel_timer(session: Session, key: str) -> bool:
@@ -603,6 +604,11 @@ class JobRunner:
         if zombie is not None and zombie.is_alive():
             record.outcome, record.ended_at = "skipped", now
             record.error = "still running past its timeout (its thread has not ended)"
+            if decision.next_due is None:  # a one-shot timer is tried again, not dropped
+                retry_at = now + dt.timedelta(seconds=ONE_SHOT_RETRY)
+                set_timer(
+                    session, key, retry_at, handler_name, payload, timeout=timeout, earliest=True
+                )
             log.warning("job %s: a run past its timeout still runs: skipped", key)
             return None
         try:
