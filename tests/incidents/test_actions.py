@@ -202,6 +202,30 @@ def test_the_window_stops_the_fourth_run_and_records_it_once_as_throttled(
     assert [r.outcome for r in actions.run_for(made[4].id)] == ["ok"]
 
 
+def test_four_incidents_at_once_run_a_rule_of_three_per_window_three_times(
+    catalog: Catalog,
+) -> None:
+    """An alert storm: the steps of 4 incidents run the rule at the same moment; the window
+    is counted one step at a time, so 3 run and 1 is throttled."""
+    import threading
+
+    actions = Actions(catalog, config(LEVEL, "degradation_level"), clock=Clock())
+    made = [declare(catalog, title=f"storm {i}") for i in range(4)]
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def step(incident_id: int) -> None:
+        start.wait()
+        outcomes.extend(r.outcome for r in actions.run_for(incident_id))
+
+    threads = [threading.Thread(target=step, args=(i.id,)) for i in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["ok", "ok", "ok", "throttled"]
+
+
 def test_a_failing_webhook_is_recorded_and_the_incident_and_escalation_are_intact(
     catalog: Catalog, receiver: Receiver
 ) -> None:

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from buttress.catalog import Catalog, audit
 from buttress.config._incident_actions import ActionRule
-from buttress.errors import NotFoundError
+from buttress.errors import CatalogError, NotFoundError
 from buttress.incidents.actions_do import ActionError, Doer, Facts
 from buttress.incidents.tables import Incident, IncidentActionRun, IncidentEvent
 
@@ -116,6 +118,8 @@ class Actions:
         self.rules = {rule.name: rule for rule in config.incidents.actions}
         self.doer = Doer(catalog, config, policies=policies, background=background)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._rule_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def _recent(self, session: Session, rule: ActionRule, now: dt.datetime) -> int:
         since = now - dt.timedelta(seconds=rule.per)
@@ -166,8 +170,17 @@ class Actions:
     def _run(self, rule: ActionRule, facts: Facts) -> ActionResult | None:
         now = self.clock()
         what = self.doer.describe(rule, facts)
+        with self._locks_lock:
+            lock = self._rule_locks.setdefault(rule.name, threading.Lock())
         try:
-            with self.catalog.begin() as session:
+            # one rule's window is counted and claimed by one step at a time: in this process
+            # (steps of several incidents run at once) and, on PostgreSQL, across replicas
+            with lock, self.catalog.begin() as session:
+                if self.catalog.backend == "postgresql":
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": zlib.crc32(f"buttress-action:{rule.name}".encode()) & 0x7FFFFFFF},
+                    )
                 if self._done(session, facts.id, rule.name, facts.status):
                     return None
                 decision = decide(
@@ -195,8 +208,10 @@ class Actions:
                     result = ActionResult(rule.name, rule.do.type, outcome, rule.dry_run, note)
                     self._record(session, facts, result, now)
                     return result
-        except IntegrityError:  # another run claimed it first (or the incident is gone)
-            return None
+        except CatalogError as exc:  # another run claimed it first (or the incident is gone)
+            if isinstance(exc.__cause__, IntegrityError):
+                return None
+            raise
         try:
             done, detail = self.doer.do(rule, facts)
             result = ActionResult(rule.name, rule.do.type, "ok", False, done, detail=detail)
