@@ -189,3 +189,9 @@ def test_the_next_business_day_can_be_today() -> None:
     monday_early = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)
     p4 = ResponseTarget(respond=4 * 3600, escalate_next_business_day=True)
     assert level_wait(pol, 0, p4, monday_early) == dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
+
+
+def test_an_incident_acknowledged_before_any_page_gets_no_reminders() -> None:
+    pol = policy(renotify_acknowledged_after="1h")
+    acked = step(Position(), T0, status="acknowledged", pol=pol, acknowledged_at=T0)
+    assert (acked.send, acked.wake) == (None, None)

@@ -138,12 +138,13 @@ def decide(
     renotify = policy.renotify_acknowledged_after if policy is not None else None
     if pos.state != "acknowledged":
         since = acknowledged_at or now
-        until = since + dt.timedelta(seconds=renotify) if renotify else None
+        # reminders go to the last level notified: none when nobody was (acknowledged first)
+        until = since + dt.timedelta(seconds=renotify) if renotify and pos.level >= 0 else None
         told = Send("acknowledged", None) if pos.level >= 0 else None
         pos = replace(pos, state="acknowledged", next_at=until, reminders=0)
         return Step(pos, told, breached, until)
     if renotify and pos.next_at is not None and now >= pos.next_at:
         next_at = now + dt.timedelta(seconds=renotify)
         pos = replace(pos, next_at=next_at, reminders=pos.reminders + 1)
-        return Step(pos, Send("reminder", max(pos.level, 0)), breached, next_at)
+        return Step(pos, Send("reminder", pos.level), breached, next_at)
     return Step(pos, None, breached, pos.next_at)
