@@ -133,6 +133,7 @@ def test_a_claim_left_by_a_run_whose_end_was_not_recorded_does_not_block_the_job
     _due_now(catalog)
     runner._start_due()
     wait_until(lambda: len(calls) == 1, "the first run")
+    wait_until(lambda: not runner._running, "the first run's lost end")  # after its handler
     runner._finish = real  # type: ignore[method-assign]
     _due_now(catalog)
     assert len(runner._start_due()) == 1  # not "skipped: still running" forever
