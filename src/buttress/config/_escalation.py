@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from buttress.config._base import Section
+from buttress.config._oncall import TimeZone
 from buttress.config._types import Duration, PositiveDuration
 
 __all__ = [
@@ -27,22 +28,12 @@ __all__ = [
     "EscalationRule",
     "EscalationTargets",
     "check_match",
-    "check_zone",
     "match_labels",
 ]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-def check_zone(name: str) -> str:
-    """``name`` if it is an IANA time zone this machine knows, else a ValueError naming it."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (an IANA name: Europe/Berlin)") from None
-    return name
 
 
 def check_match(match: dict[str, str]) -> dict[str, str]:
@@ -159,16 +150,11 @@ class EscalationPolicy(Section):
             "a reminder (and again after each such period)."
         ),
     )
-    time_zone: str = Field(default="UTC", description="The time zone of the business hours.")
+    time_zone: TimeZone = Field(default="UTC", description="The time zone of the business hours.")
     business_hours: BusinessHours = Field(
         default_factory=BusinessHours,
         description="Working hours, for targets that escalate on the next business day.",
     )
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return check_zone(value)
 
 
 class EscalationRule(Section):

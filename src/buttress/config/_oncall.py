@@ -37,6 +37,7 @@ __all__ = [
     "RestrictionConfig",
     "ScheduleConfig",
     "TeamConfig",
+    "TimeZone",
     "UserConfig",
     "check_time_zone",
 ]

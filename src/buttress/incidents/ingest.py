@@ -173,32 +173,23 @@ def ingest(
             )
             session.add(row)
             known[alert.fingerprint] = row
-            _event(
-                session,
-                incident,
-                now,
-                f"alert_{alert.status}",
-                ACTOR,
-                fingerprint=alert.fingerprint,
-                alertname=alert.labels.get("alertname", ""),
-            )
-            continue
-        if (now - row.last_seen).total_seconds() >= LAST_SEEN_EVERY or row.status != alert.status:
-            row.last_seen = now
-        if row.status != alert.status:
-            row.status = alert.status
-            row.ends_at = alert.ends_at
+        elif row.status != alert.status:
+            row.status, row.ends_at, row.last_seen = alert.status, alert.ends_at, now
             if alert.starts_at is not None:
                 row.starts_at = alert.starts_at
-            _event(
-                session,
-                incident,
-                now,
-                f"alert_{alert.status}",
-                ACTOR,
-                fingerprint=alert.fingerprint,
-                alertname=alert.labels.get("alertname", ""),
-            )
+        else:  # a repeat: nothing changes but, now and then, when it was last seen
+            if (now - row.last_seen).total_seconds() >= LAST_SEEN_EVERY:
+                row.last_seen = now
+            continue
+        _event(
+            session,
+            incident,
+            now,
+            f"alert_{alert.status}",
+            ACTOR,
+            fingerprint=alert.fingerprint,
+            alertname=alert.labels.get("alertname", ""),
+        )
     resolved = False
     if (
         config.auto_resolve
