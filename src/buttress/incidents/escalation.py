@@ -24,7 +24,7 @@ from sqlalchemy import String, cast, literal
 from sqlalchemy.orm import Session
 
 from buttress.catalog import Catalog, claims
-from buttress.config._incidents import IncidentsConfig
+from buttress.config._incidents import IncidentsConfig, ResponseTarget
 from buttress.incidents.escalation_plan import Position, Send, Step, decide
 from buttress.incidents.notify.dispatch import Delivery
 from buttress.incidents.notify.message import Notification, Recipient
@@ -211,8 +211,6 @@ class Escalations:
             policy = self.config.escalation_policies.get(row.policy) if row.policy else None
             target = self.config.response_targets.get(incident.severity)  # type: ignore[call-overload]
             if target is None:  # a severity without a target: only the policy's waits count
-                from buttress.config._incidents import ResponseTarget
-
                 target = ResponseTarget(respond=10 * 365 * 86400)
             step = decide(
                 policy=policy,
