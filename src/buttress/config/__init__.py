@@ -63,6 +63,7 @@ from buttress.config._backup import (
     RedisTargetConfig,
     S3DestinationConfig,
     SqliteTargetConfig,
+    WalArchiveConfig,
 )
 from buttress.config._catalog import CatalogConfig
 from buttress.config._checks import (
@@ -219,6 +220,7 @@ __all__ = [
     "TimeoutSpec",
     "TriggerBound",
     "TriggerBoundConfig",
+    "WalArchiveConfig",
     "WebhookReceiverConfig",
     "format_path",
     "json_schema",

@@ -52,6 +52,7 @@ __all__ = [
     "RedisTargetConfig",
     "S3DestinationConfig",
     "SqliteTargetConfig",
+    "WalArchiveConfig",
 ]
 
 
@@ -143,6 +144,15 @@ class BackupRetentionConfig(Section):
     keep_within: PositiveDuration | None = Field(
         default=None, description="Every backup within this long of the newest (`30d`)."
     )
+    pitr_within: PositiveDuration | None = Field(
+        default=None,
+        description=(
+            "Targets with WAL archiving: keep what a restore to ANY point of the last this "
+            "long needs (`7d`): the newest base backup older than that, and all WAL after "
+            "it. Other kept base backups keep only the WAL that makes each consistent (the "
+            "daily/monthly points of keep_daily/keep_monthly)."
+        ),
+    )
 
 
 class BackupTargetConfig(Variant):
@@ -209,11 +219,95 @@ class PathTargetConfig(BackupTargetConfig):
     path: Path = Field(description="What to back up.")
 
 
+class WalArchiveConfig(Section):
+    """WAL archiving of a `kind: physical` PostgreSQL target (`archive_command = 'buttress wal
+    push %p'`), for point-in-time recovery. See docs/pitr.md."""
+
+    mode: Literal["sync", "async"] = Field(
+        default="sync",
+        description=(
+            "`sync`: `wal push` stores each segment in the destinations before it returns. "
+            "`async`: it copies the segment into `spool_dir` (fsync) and returns at once; "
+            "the pusher (`buttress serve`, or `buttress wal pusher`) uploads in parallel "
+            "batches."
+        ),
+    )
+    spool_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Async mode (required there), and fetch's prefetch: a local folder the "
+            "PostgreSQL OS user can write, on the database host."
+        ),
+    )
+    spool_max_mb: int = Field(
+        default=4096,
+        ge=1,
+        description=(
+            "Async mode: `wal push` fails (PostgreSQL keeps the segment and retries) while "
+            "the spool holds more than this."
+        ),
+    )
+    push_workers: int = Field(
+        default=4, ge=1, le=64, description="Async mode: segments uploaded at once."
+    )
+    batch: int = Field(
+        default=16, ge=1, le=1024, description="Async mode: segments the pusher takes per batch."
+    )
+    prefetch: int = Field(
+        default=8,
+        ge=0,
+        le=256,
+        description=(
+            "`wal fetch` downloads this many following segments in the background "
+            "(into `spool_dir`), as recovery will ask for them next; 0: off."
+        ),
+    )
+    archive_timeout: PositiveDuration = Field(
+        default=60.0,
+        description=(
+            "The `archive_timeout` `backup postgres-setup` sets: the longest a finished "
+            "transaction waits to be archived (the RPO while writes are rare)."
+        ),
+    )
+
+
 class PostgresqlTargetConfig(DsnTargetConfig):
-    """`source: postgresql`: pg_dump of one database (plus roles and tablespaces)."""
+    """`source: postgresql`: pg_dump of one database (plus roles and tablespaces), or, with
+    `kind: physical`, pg_basebackup of the whole cluster and its WAL (point-in-time recovery)."""
 
     source: Literal["postgresql"]
     dsn: SecretDsn = Field(description="The server's DSN, `postgresql://user:pw@host:5432/db`.")
+    kind: Literal["logical", "physical"] = Field(
+        default="logical",
+        description=(
+            "`logical`: pg_dump of the DSN's database. `physical`: pg_basebackup of the whole "
+            "cluster (tar, streamed, WAL included), the base of point-in-time recovery "
+            "(needs a replication connection)."
+        ),
+    )
+    wal: WalArchiveConfig | None = Field(
+        default=None,
+        description="`kind: physical`: archive the cluster's WAL into this target (PITR).",
+    )
+    bin_dir: Path | None = Field(
+        default=None,
+        description=(
+            "`kind: physical`: the PostgreSQL server programs (pg_ctl, postgres) a restore "
+            "starts; default: the newest /usr/lib/postgresql/*/bin."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _wal_needs_physical(self) -> PostgresqlTargetConfig:
+        if self.wal is not None and self.kind != "physical":
+            raise ValueError(
+                f"target {self.name}: `wal:` archives a cluster's WAL for point-in-time "
+                "recovery, which starts from a base backup: set `kind: physical`"
+            )
+        if self.wal is not None and self.wal.mode == "async" and self.wal.spool_dir is None:
+            raise ValueError(f"target {self.name}: wal.mode async needs wal.spool_dir")
+        return self
+
     globals: bool = Field(default=True, description="Also roles and tablespaces.")
     jobs: int = Field(
         default=1,
