@@ -31,6 +31,7 @@ else
   ensure_redis
 fi
 ensure_venv "dev"
+if [ "$fast" -eq 0 ]; then ensure_postgres_runs_venv; fi
 
 say "ruff"
 .venv/bin/ruff check src tests scripts bench

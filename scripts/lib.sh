@@ -119,3 +119,28 @@ ensure_redis() {
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_for 15 redis_answers || { echo "error: Redis does not answer on 127.0.0.1:6379" >&2; return 1; }
 }
+
+# PostgreSQL runs archive_command/restore_command as its own OS user: the WAL tests have it run
+# this checkout's buttress, so that user must reach the interpreter (pyenv's lives under /root,
+# which is 0700 on these machines): every folder on the way gets o+x (traverse, not list).
+ensure_postgres_runs_venv() {
+  id postgres >/dev/null 2>&1 || return 0
+  local python dir
+  python=$(readlink -f .venv/bin/python)
+  dir=$(dirname "$python")
+  while [ "$dir" != "/" ]; do
+    if [ "$(( 0$(stat -c %a "$dir") & 1 ))" -eq 0 ]; then
+      say "letting the postgres user traverse $dir (WAL archive tests)"
+      as_root chmod o+x "$dir"
+    fi
+    dir=$(dirname "$dir")
+  done
+  for dir in "$(pwd)" "$(pwd)/.venv"; do
+    while [ "$dir" != "/" ]; do
+      [ "$(( 0$(stat -c %a "$dir") & 1 ))" -eq 0 ] && as_root chmod o+x "$dir"
+      dir=$(dirname "$dir")
+    done
+  done
+  runuser -u postgres -- .venv/bin/python -c 'import sys' ||
+    { echo "error: the postgres user cannot run .venv/bin/python" >&2; return 1; }
+}

@@ -42,6 +42,7 @@ register_domain_checks()
 SERVICE_FIXTURES: dict[str, str] = {
     "pg_server": "postgres",
     "pg_with_passwords": "postgres",  # a private cluster of the PostgreSQL binaries
+    "pg_clusters": "postgres",  # private clusters (tests/backup/pg_cluster.py)
     "mariadb_server": "mariadb",
     "redis_url": "redis",
     "redis_cluster": "redis",

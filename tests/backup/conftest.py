@@ -16,7 +16,10 @@ from buttress.backup.keys import generate_identity, load_identities, parse_recip
 from buttress.backup.pipeline import Settings
 from buttress.backup.s3 import S3Destination, S3Settings
 from buttress.cli import main
+from tests.backup.pg_cluster import pg_clusters
 from tests.conftest import S3Server
+
+__all__ = ["pg_clusters"]
 
 
 @dataclass
