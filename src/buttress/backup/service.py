@@ -528,7 +528,17 @@ class Backups:
             destinations=result.destinations_ok,
             failed_destinations=result.destinations_failed,
             manifest_sha256=hashlib.sha256(manifest.to_json()).hexdigest(),
-            detail={"timings": manifest.timings, "source": manifest.source, "trigger": trigger},
+            detail={
+                "timings": manifest.timings,
+                "source": manifest.source,
+                "trigger": trigger,
+                # a physical base backup's LSNs, WAL and times (retention, PITR restores)
+                **(
+                    {"physical": manifest.metadata["physical"]}
+                    if "physical" in manifest.metadata
+                    else {}
+                ),
+            },
         )
         if not recorded:
             why = self.get(backup_id).error
