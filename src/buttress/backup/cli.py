@@ -336,14 +336,109 @@ def verify(
         raise typer.Exit(1)
 
 
+_PITR = "Restore to a point (kind: physical targets)"
+
+
 @app.command("restore")
 def restore(
     ctx: typer.Context,
-    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    backup_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="BACKUP_ID|TARGET",
+            help="A backup id; for a physical PostgreSQL target, the target's name (or one of "
+            "its base backups' ids): a restore to a point.",
+        ),
+    ],
     to: Annotated[
         str | None,
         typer.Option(
-            "--to", help="Where: a PostgreSQL/MariaDB DSN, a file (sqlite) or a directory."
+            "--to",
+            help="Where: a PostgreSQL/MariaDB DSN, a file (sqlite) or a directory; for a "
+            "physical target, a NEW (or empty) data directory.",
+        ),
+    ] = None,
+    target_time: Annotated[
+        str | None,
+        typer.Option(
+            "--target-time",
+            help="Recover up to this time, with its zone: '2026-12-02 14:35:00+00'.",
+            rich_help_panel=_PITR,
+        ),
+    ] = None,
+    target_lsn: Annotated[
+        str | None,
+        typer.Option(
+            "--target-lsn",
+            help="Recover up to this WAL location: 0/3000028.",
+            rich_help_panel=_PITR,
+        ),
+    ] = None,
+    target_xid: Annotated[
+        str | None,
+        typer.Option(
+            "--target-xid", help="Recover up to this transaction id.", rich_help_panel=_PITR
+        ),
+    ] = None,
+    target_name: Annotated[
+        str | None,
+        typer.Option(
+            "--target-name",
+            help="Recover up to this restore point (pg_create_restore_point).",
+            rich_help_panel=_PITR,
+        ),
+    ] = None,
+    immediate: Annotated[
+        bool,
+        typer.Option(
+            "--immediate",
+            help="Recover only to the end of the base backup (its earliest consistent point; "
+            "needs no archived WAL).",
+            rich_help_panel=_PITR,
+        ),
+    ] = False,
+    exclusive: Annotated[
+        bool,
+        typer.Option(
+            "--exclusive",
+            help="Stop just before the target (default: just after it).",
+            rich_help_panel=_PITR,
+        ),
+    ] = False,
+    target_action: Annotated[
+        str,
+        typer.Option(
+            "--target-action",
+            help="At the target: promote (open for writes), pause (read-only; "
+            "pg_wal_replay_resume() promotes) or shutdown.",
+            rich_help_panel=_PITR,
+        ),
+    ] = "promote",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=1,
+            max=65535,
+            help="The port the restored server listens on (default: a free one); written to "
+            "its postgresql.auto.conf.",
+            rich_help_panel=_PITR,
+        ),
+    ] = None,
+    no_start: Annotated[
+        bool,
+        typer.Option(
+            "--no-start",
+            help="Only restore and write the recovery settings; start it yourself (pg_ctl).",
+            rich_help_panel=_PITR,
+        ),
+    ] = False,
+    backup: Annotated[
+        str | None,
+        typer.Option(
+            "--backup",
+            help="Start from this base backup (default: the newest that ends before the target).",
+            rich_help_panel=_PITR,
         ),
     ] = None,
     database: Annotated[
@@ -405,14 +500,53 @@ def restore(
     Without --to or --database: a new database on the source's server, named after the backup
     (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis).
 
+    A physical PostgreSQL target restores to a point: `restore TARGET --to DIR --target-time
+    '2026-12-02 14:35:00+00'` (or --target-lsn, --target-xid, --target-name, --immediate)
+    picks the newest base backup that ends before the target (or --backup ID), untars it into
+    the new data directory DIR, writes recovery.signal and the recovery settings (WAL fetched
+    with `buttress wal fetch`), starts PostgreSQL on --port as the postgres OS user, waits
+    until recovery reaches the target and promotes (or pauses, or shuts down), and reports
+    the point reached. A target before the oldest base backup is refused before anything is
+    read, with the recoverable window.
+
     Nothing is created or written before every object checks out against the manifest (each
     read from the first destination whose copy is good, or only --from; skipped copies are
     named) and the key opens the backup; a failed restore removes what it created and says
     what state the target is left in."""
     st = state(ctx)
     table_list = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
+    to_point = {
+        "--target-time": target_time, "--target-lsn": target_lsn, "--target-xid": target_xid,
+        "--target-name": target_name, "--immediate": immediate, "--exclusive": exclusive,
+        "--target-action": target_action != "promote", "--port": port,
+        "--no-start": no_start, "--backup": backup,
+    }  # fmt: skip
     with st.catalog() as catalog, _progress():
         backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
+        physical = backups.physical_target(backup_id)
+        if physical is not None:
+            try:
+                _restore_to_point(
+                    st, backups, physical, backup_id,
+                    to=to, target_time=target_time, target_lsn=target_lsn,
+                    target_xid=target_xid, target_name=target_name, immediate=immediate,
+                    exclusive=exclusive, target_action=target_action, port=port,
+                    no_start=no_start, backup=backup, identity=identity or [], from_=from_,
+                    others={"--database": database, "--tables": tables, "--force": force,
+                            "--force-damaged": force_damaged, "--globals": globals_,
+                            "--jobs": jobs},
+                )  # fmt: skip
+            finally:
+                _warn(backups)
+            return
+        given = [name for name, value in to_point.items() if value not in (None, False)]
+        if given:
+            from buttress.errors import UsageError
+
+            raise UsageError(
+                f"{', '.join(given)}: a restore to a point is for a physical PostgreSQL target "
+                f"(kind: physical); {backup_id!r} is not one"
+            )
         try:
             where = backups.restore(
                 backup_id,
@@ -429,6 +563,74 @@ def restore(
         finally:
             _warn(backups)
     typer.echo(f"restored {backup_id} into {where}")
+
+
+def _restore_to_point(
+    st: Any,
+    backups: Backups,
+    target: str,
+    named: str,
+    *,
+    to: str | None,
+    target_time: str | None,
+    target_lsn: str | None,
+    target_xid: str | None,
+    target_name: str | None,
+    immediate: bool,
+    exclusive: bool,
+    target_action: str,
+    port: int | None,
+    no_start: bool,
+    backup: str | None,
+    identity: list[Path],
+    from_: str | None,
+    others: dict[str, Any],
+) -> None:
+    """``restore`` of a physical target: to a point, into a new data directory."""
+    from buttress.backup.wal.recovery import RecoveryTarget, fetch_command
+    from buttress.errors import UsageError
+
+    given = [name for name, value in others.items() if value not in (None, False)]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: not for a physical target ({target} restores a whole cluster "
+            "into a new data directory, to a point)"
+        )
+    if named != target:  # a base backup's id
+        if backup is not None and backup != named:
+            raise UsageError(f"{named} and --backup {backup}: name one base backup")
+        backup = named
+    if to is None:
+        raise UsageError(
+            f"--to DIR: a restore of physical target {target} goes into a new (or empty) data "
+            "directory; name it"
+        )
+    recovery = RecoveryTarget.choose(
+        time=target_time,
+        lsn=target_lsn,
+        xid=target_xid,
+        name=target_name,
+        immediate=immediate,
+        inclusive=not exclusive,
+        action=target_action,
+    )
+    config_file = st.config_file()
+    if config_file is None:
+        raise UsageError("a restore to a point needs the configuration file (--config)")
+    command = fetch_command(sys.executable, Path(config_file), target, st.data_dir)
+    done = backups.restore_to_point(
+        target,
+        Path(to),
+        recovery,
+        restore_command=command,
+        backup_id=backup,
+        port=port,
+        start=not no_start,
+        identity=identity,
+        from_destination=from_,
+    )
+    for line in done.lines():
+        typer.echo(line)
 
 
 @app.command("prune")
