@@ -1,0 +1,170 @@
+"""`buttress backup restore TARGET --to DIR` of a physical PostgreSQL target: to the end of a
+base backup (--immediate) and to a time through the WAL archive (`wal push`/`wal fetch`),
+into a new data directory, started and checked; refusals (a directory that is not empty or
+that a server runs in, a time before the oldest base backup) before anything is written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import psycopg
+
+from tests.backup.pg_cluster import Cluster, owned_dir
+from tests.backup.wal_setup import WalSetup, wal_setup
+
+
+def _setup(pg_database: str, pg_clusters: list[Cluster]) -> WalSetup:
+    """An archiving cluster whose first segment is archived: the postgres user's `wal push`
+    made the manifest key, so that root's `backup run` uses that one (a key root made would
+    be closed to postgres)."""
+    setup = wal_setup(pg_database, pg_clusters)
+    setup.cluster.wait_archived(setup.cluster.switch_wal())
+    return setup
+
+
+def _base_backup(setup: WalSetup) -> dict[str, object]:
+    run = setup.cli("backup", "run", "pg", "--json")
+    assert run.returncode == 0, run.stderr
+    view: dict[str, object] = json.loads(run.stdout)
+    return view
+
+
+def _port(out: str) -> int:
+    found = re.search(r"runs on port (\d+)", out)
+    assert found, out
+    return int(found.group(1))
+
+
+def _value(port: int, query: str) -> object:
+    dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+        assert row is not None
+        return row[0]
+
+
+def _stop(datadir: Path, cluster: Cluster) -> None:
+    restored = Cluster(datadir.parent, datadir, 0, cluster.bin)
+    restored.stop("immediate")
+
+
+def test_restore_immediate_gives_the_backed_up_cluster(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """--immediate restores the base backup into a new directory, started on its own port:
+    the pgbench rows and the system identifier are the source's; the run recorded where the
+    backup starts and ends."""
+    setup = _setup(pg_database, pg_clusters)
+    cluster = setup.cluster
+    cluster.pgbench("-i", "-s", "1", "-q")
+    counts = {
+        t: cluster.value(f"SELECT count(*) FROM {t}")
+        for t in ("pgbench_accounts", "pgbench_branches", "pgbench_tellers")
+    }
+    view = _base_backup(setup)
+    physical = view["detail"]["physical"]  # type: ignore[index]
+    assert physical["system_identifier"] == str(
+        cluster.value("SELECT system_identifier FROM pg_control_system()")
+    )
+    place = owned_dir("buttress-restored-")
+    datadir = place / "data"
+    try:
+        done = setup.cli("backup", "restore", "pg", "--to", str(datadir), "--immediate")
+        assert done.returncode == 0, done.stderr
+        assert "recovery stopping after reaching consistency" in done.stdout
+        port = _port(done.stdout)
+        assert port != cluster.port
+        for table, count in counts.items():
+            assert _value(port, f"SELECT count(*) FROM {table}") == count
+        assert str(_value(port, "SELECT system_identifier FROM pg_control_system()")) == (
+            physical["system_identifier"]
+        )
+        assert _value(port, "SELECT pg_is_in_recovery()") is False  # promoted
+        assert (datadir.stat().st_mode & 0o777) == 0o700
+        assert datadir.owner() == "postgres"
+        assert not (datadir / "standby.signal").exists()
+        assert "archive_mode = 'off'" in (datadir / "postgresql.auto.conf").read_text()
+    finally:
+        _stop(datadir, cluster)
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def test_restore_to_a_time_gives_exactly_the_rows_committed_by_then(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """Base backup, rows committed before t1, more after it, WAL archived with `wal push`:
+    a restore to t1 replays the archive (`wal fetch`) and holds exactly the rows of t1."""
+    setup = _setup(pg_database, pg_clusters)
+    cluster = setup.cluster
+    cluster.sql("CREATE TABLE t (id int, at timestamptz DEFAULT clock_timestamp())")
+    _base_backup(setup)
+    cluster.sql("INSERT INTO t (id) SELECT generate_series(1, 500)")
+    t1 = cluster.value("SELECT clock_timestamp()")
+    cluster.sql("INSERT INTO t (id) SELECT generate_series(501, 800)")
+    cluster.wait_archived(cluster.switch_wal())
+    place = owned_dir("buttress-restored-")
+    datadir = place / "data"
+    try:
+        done = setup.cli(
+            "backup", "restore", "pg", "--to", str(datadir), "--target-time", t1.isoformat()
+        )
+        assert done.returncode == 0, done.stderr + done.stdout
+        assert "recovery stopping before commit of transaction" in done.stdout
+        assert "last replayed transaction at" in done.stdout
+        port = _port(done.stdout)
+        assert _value(port, "SELECT count(*) FROM t") == 500
+        assert _value(port, "SELECT max(id) FROM t") == 500
+    finally:
+        _stop(datadir, cluster)
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def test_a_target_time_before_the_oldest_base_backup_is_refused(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """A time before the end of the oldest base backup is refused before anything is read or
+    written, and the recoverable window is shown."""
+    setup = _setup(pg_database, pg_clusters)
+    early = setup.cluster.value("SELECT clock_timestamp()")
+    view = _base_backup(setup)
+    place = owned_dir("buttress-restored-")
+    datadir = place / "data"
+    try:
+        refused = setup.cli(
+            "backup", "restore", "pg", "--to", str(datadir), "--target-time", early.isoformat()
+        )
+        assert refused.returncode != 0
+        assert "is before the end of the oldest base backup" in refused.stderr
+        assert "recoverable window is from" in refused.stderr
+        assert str(view["id"]) in refused.stderr
+        assert not datadir.exists()
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def test_a_directory_that_is_not_empty_or_in_use_is_refused(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """A restore into a directory holding anything, or the data directory of a running
+    server, is refused and nothing is written there."""
+    setup = _setup(pg_database, pg_clusters)
+    _base_backup(setup)
+    place = owned_dir("buttress-restored-")
+    try:
+        (place / "notes.txt").write_text("mine\n")
+        refused = setup.cli("backup", "restore", "pg", "--to", str(place), "--immediate")
+        assert refused.returncode != 0
+        assert f"{place} is not empty (notes.txt)" in refused.stderr
+        assert "nothing was written" in refused.stderr
+        assert sorted(p.name for p in place.iterdir()) == ["notes.txt"]
+        data = setup.cluster.data
+        before = sorted(p.name for p in data.iterdir())
+        live = setup.cli("backup", "restore", "pg", "--to", str(data), "--immediate")
+        assert live.returncode != 0
+        assert "a running PostgreSQL server uses it" in live.stderr
+        assert sorted(p.name for p in data.iterdir()) == before
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
