@@ -168,3 +168,66 @@ def test_a_directory_that_is_not_empty_or_in_use_is_refused(
         assert sorted(p.name for p in data.iterdir()) == before
     finally:
         shutil.rmtree(place, ignore_errors=True)
+
+
+def test_a_target_never_reached_fails_clearly(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """A target past the archived WAL (a transaction id never reached) fails with the
+    server's own words; the server is stopped and the directory left for inspection."""
+    setup = _setup(pg_database, pg_clusters)
+    _base_backup(setup)
+    place = owned_dir("buttress-restored-")
+    datadir = place / "data"
+    try:
+        failed = setup.cli(
+            "backup", "restore", "pg", "--to", str(datadir), "--target-xid", "4000000000"
+        )
+        assert failed.returncode != 0
+        assert "recovery ended before configured recovery target was reached" in failed.stderr
+        assert "left for inspection" in failed.stderr
+        assert not (datadir / "postmaster.pid").exists()
+    finally:
+        _stop(datadir, setup.cluster)
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def test_pause_no_start_and_the_restore_test_of_a_base_backup(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """--target-action pause leaves the server read-only in recovery; --no-start writes the
+    recovery settings and starts nothing; `verify --restore-test` of the base passes."""
+    setup = _setup(pg_database, pg_clusters)
+    setup.cluster.sql("CREATE TABLE t AS SELECT generate_series(1, 100) AS id")
+    view = _base_backup(setup)
+    place = owned_dir("buttress-restored-")
+    paused, idle = place / "paused", place / "idle"
+    try:
+        done = setup.cli(
+            "backup", "restore", "pg", "--to", str(paused), "--immediate",
+            "--target-action", "pause",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        port = int(re.search(r"read-only, on port (\d+)", done.stdout).group(1))  # type: ignore[union-attr]
+        assert _value(port, "SELECT pg_is_in_recovery()") is True
+        assert _value(port, "SELECT pg_get_wal_replay_pause_state()") == "paused"
+        assert _value(port, "SELECT count(*) FROM t") == 100
+        quiet = setup.cli(
+            "backup", "restore", str(view["id"]), "--to", str(idle), "--immediate",
+            "--no-start", "--port", "5999",
+        )  # fmt: skip
+        assert quiet.returncode == 0, quiet.stderr
+        assert "not started (--no-start)" in quiet.stdout
+        assert (idle / "recovery.signal").exists()
+        assert "port = '5999'" in (idle / "postgresql.auto.conf").read_text()
+        assert not (idle / "postmaster.pid").exists()
+    finally:
+        _stop(paused, setup.cluster)
+        shutil.rmtree(place, ignore_errors=True)
+    checked = setup.cli("backup", "verify", str(view["id"]), "--restore-test", "--json")
+    assert checked.returncode == 0, checked.stderr
+    result = json.loads(checked.stdout)
+    assert result["restore_test"]["ok"] is True
+    assert {c["what"] for c in result["restore_test"]["compared"]} == {
+        "databases", "files", "pg_version", "system_identifier",
+    }  # fmt: skip
