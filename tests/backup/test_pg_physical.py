@@ -41,7 +41,9 @@ def test_base_backup_records_where_it_starts_and_ends(
     start, stop = parse_lsn(physical["start_lsn"]), parse_lsn(physical["stop_lsn"])
     assert before <= start < stop <= after
     assert physical["timeline"] == 1
-    assert physical["start_wal"] == cluster.value("SELECT pg_walfile_name(%s::pg_lsn)", [physical["start_lsn"]])
+    assert physical["start_wal"] == cluster.value(
+        "SELECT pg_walfile_name(%s::pg_lsn)", [physical["start_lsn"]]
+    )
     assert physical["system_identifier"] == str(
         cluster.value("SELECT system_identifier FROM pg_control_system()")
     )

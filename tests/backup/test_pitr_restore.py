@@ -61,7 +61,7 @@ def test_restore_immediate_gives_the_backed_up_cluster(
     cluster = setup.cluster
     cluster.pgbench("-i", "-s", "1", "-q")
     counts = {
-        t: cluster.value(f"SELECT count(*) FROM {t}")
+        t: cluster.value(f"SELECT count(*) FROM {t}")  # noqa: S608  # fixed names
         for t in ("pgbench_accounts", "pgbench_branches", "pgbench_tellers")
     }
     view = _base_backup(setup)
@@ -78,9 +78,10 @@ def test_restore_immediate_gives_the_backed_up_cluster(
         port = _port(done.stdout)
         assert port != cluster.port
         for table, count in counts.items():
-            assert _value(port, f"SELECT count(*) FROM {table}") == count
-        assert str(_value(port, "SELECT system_identifier FROM pg_control_system()")) == (
-            physical["system_identifier"]
+            assert _value(port, f"SELECT count(*) FROM {table}") == count  # noqa: S608
+        assert (
+            str(_value(port, "SELECT system_identifier FROM pg_control_system()"))
+            == (physical["system_identifier"])
         )
         assert _value(port, "SELECT pg_is_in_recovery()") is False  # promoted
         assert (datadir.stat().st_mode & 0o777) == 0o700
@@ -170,9 +171,7 @@ def test_a_directory_that_is_not_empty_or_in_use_is_refused(
         shutil.rmtree(place, ignore_errors=True)
 
 
-def test_a_target_never_reached_fails_clearly(
-    pg_database: str, pg_clusters: list[Cluster]
-) -> None:
+def test_a_target_never_reached_fails_clearly(pg_database: str, pg_clusters: list[Cluster]) -> None:
     """A target past the archived WAL (a transaction id never reached) fails with the
     server's own words; the server is stopped and the directory left for inspection."""
     setup = _setup(pg_database, pg_clusters)
