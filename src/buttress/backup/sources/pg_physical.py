@@ -104,7 +104,6 @@ class PhysicalPostgresSource(Source):
         self.bin_dir = bin_dir
         self.tmp_dir = tmp_dir
         self._sql = PostgresSource(dsn, globals=False, connect_timeout=connect_timeout)
-        self._conn: Any = None
         self._facts: dict[str, Any] = {}
         self._scanner: TarScanner | None = None
         self._stderr = ""
@@ -137,27 +136,24 @@ class PhysicalPostgresSource(Source):
                 system = conn.execute(
                     "SELECT system_identifier FROM pg_control_system()"
                 ).fetchone()[0]
-        except BaseException:
-            conn.close()
-            raise
+        finally:
+            conn.close()  # none is held while the backup runs (an idle one may be cut)
         client = run_tool(
             "pg_basebackup", ["pg_basebackup", "--version"], None, "pg_basebackup --version"
         ).strip()
         client_major, server_major = int(client.split()[-1].split(".")[0]), num // 10000
         if client_major < server_major:
-            conn.close()
             raise BackupError(
                 f"{self.describe()}: server is PostgreSQL {server} but {client} is older; "
                 f"install pg_basebackup {server_major} or newer"
             )
-        self._conn = conn
         self._facts = {
             "segment_size": int(segment),
             "pg_server_version": server,
             "checked_time": now,
             "system_identifier": None if system is None else str(system),
         }
-        return {"server_version": server, "client_version": client, "backup": "physical"}
+        return {"server_version": server, "client_version": client}
 
     @contextlib.contextmanager
     def dump(self, artifact: str) -> Iterator[BinaryIO]:
@@ -203,13 +199,14 @@ class PhysicalPostgresSource(Source):
             stop_lsn, stop_timeline = parse_lsn(end.group(1)), timeline
         else:
             raise BackupError(f"{self.describe()}: pg_basebackup did not say where the backup ends")
-        conn = self._conn
-        stop_time, databases = dt.datetime.now(dt.UTC), {}
-        if conn is not None:
+        conn = self._sql._connect()
+        try:
             # read after pg_basebackup ended, on the server's clock: no earlier than the stop
             stop_time = conn.execute("SELECT clock_timestamp()").fetchone()[0]
             rows = conn.execute("SELECT datname, oid::bigint FROM pg_database ORDER BY 1")
             databases = {str(n): int(o) for n, o in rows.fetchall() if int(o) in scanner.oids}
+        finally:
+            conn.close()
         control = scanner.captured["global/pg_control"]
         system = self._facts.get("system_identifier") or str(int.from_bytes(control[:8], "little"))
         size = int(self._facts.get("segment_size") or 16 << 20)
@@ -241,12 +238,6 @@ class PhysicalPostgresSource(Source):
             "pg_version": version,
             "files": len(manifest.get("Files") or []),
         }
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
 
     # -- restore -------------------------------------------------------------------------------
 
