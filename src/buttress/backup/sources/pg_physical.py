@@ -160,8 +160,11 @@ class PhysicalPostgresSource(Source):
         if artifact != ARTIFACT:
             raise BackupError(f"{self.describe()}: no artifact {artifact!r} (only {ARTIFACT!r})")
         dsn, env = _split(self.dsn)
-        args = ["pg_basebackup", "-d", dsn, "-D", "-", "-Ft", "-X", "fetch", "-c", "fast", "-v"]
-        args.insert(1, "--no-password")
+        # a tar of the whole cluster on stdout, with the WAL that makes it consistent
+        args = [
+            "pg_basebackup", "--no-password", "-d", dsn,
+            "-D", "-", "-Ft", "-X", "fetch", "-c", "fast", "-v",
+        ]  # fmt: skip
         tool = Tool("pg_basebackup", args, env, stdin=False)
         scanner = self._scanner = TarScanner(tool.stdout, _KEEP)  # type: ignore[arg-type]
         try:
