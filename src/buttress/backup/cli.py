@@ -14,6 +14,7 @@ import typer
 from buttress.platform.cli import print_table, state
 
 if TYPE_CHECKING:
+    from buttress.backup.prune import WalPrune
     from buttress.backup.schemas import VerifyRead
     from buttress.backup.service import Backups
     from buttress.catalog import Catalog
@@ -482,6 +483,8 @@ def prune(
             typer.echo(f"orphans in {dest}: {', '.join(ids)} ({what})")
         for dest, keys in report.aborted_uploads.items():
             typer.echo(f"aborted {len(keys)} unfinished uploads in {dest}")
+        for wal in report.wal:
+            _echo_wal(wal, verb)
         removed = len(report.removed)
         typer.echo(
             f"{removed} backup{'s' if removed != 1 else ''} {verb}d"
@@ -492,6 +495,23 @@ def prune(
             typer.echo(f"error: {error}", err=True)
     if report.errors:
         raise typer.Exit(1)
+
+
+def _echo_wal(wal: WalPrune, verb: str) -> None:
+    """One line per WAL range of a target: what goes and why, what stays and why."""
+    typer.echo(f"WAL of {wal.target}:")
+    for action, ranges in ((verb, wal.remove), ("keep", wal.keep)):
+        for r in ranges:
+            span = r.first if r.count == 1 else f"{r.first}..{r.last}"
+            files = f"{r.count} file{'s' if r.count != 1 else ''}"
+            typer.echo(f"  {action} {span} ({files}): {r.reason}")
+    for note in wal.notes:
+        typer.echo(f"  note: {note}")
+    if wal.error:
+        typer.echo(f"  FAILED: {wal.error}")
+    kept = sum(r.count for r in wal.keep)
+    done = "removed" if verb == "remove" else "would be removed"
+    typer.echo(f"  {wal.removed_files} WAL files {done}, {kept} kept")
 
 
 @app.command("abandon")
