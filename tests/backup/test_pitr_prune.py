@@ -140,6 +140,7 @@ def test_dry_run_shows_the_wal_ranges_and_changes_nothing(
             "count": 10,
             "reason": f"older than backup {ids[1]}'s start ({seg(10)}), the oldest base backup "
             "kept",
+            "rule": "before",
         }
     ]
     assert wal["keep"] == [
@@ -148,6 +149,7 @@ def test_dry_run_shows_the_wal_ranges_and_changes_nothing(
             "last": seg(25),
             "count": 17,
             "reason": f"PITR window (1d): from backup {ids[1]}'s start on (the anchor)",
+            "rule": "window",
         }
     ]
     assert (wal["removed_files"], wal["deleted_objects"], wal["error"]) == (10, 0, "")

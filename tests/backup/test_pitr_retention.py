@@ -69,6 +69,7 @@ def test_without_a_window_wal_before_the_oldest_kept_backup_goes() -> None:
             name(19),
             19,
             f"older than backup b3's start ({name(20)}), the oldest base backup kept",
+            "before",
         ),
     )
     assert result.keep == (
@@ -77,6 +78,7 @@ def test_without_a_window_wal_before_the_oldest_kept_backup_goes() -> None:
             name(30),
             11,
             "from the newest backup b3's start on (PITR since the newest backup)",
+            "newest",
         ),
     )
     assert result.removed == {name(n) for n in range(1, 20)}
@@ -123,7 +125,11 @@ def test_the_pitr_window_keeps_its_anchor_and_all_wal_after_it() -> None:
     )
     assert result.kept_ids == {"b3", "b5"}
     assert result.keep[0] == WalRange(
-        name(36), name(61), 26, "PITR window (12h): from backup b3's start on (the anchor)"
+        name(36),
+        name(61),
+        26,
+        "PITR window (12h): from backup b3's start on (the anchor)",
+        "window",
     )
     assert result.removed == {name(n) for n in range(36)}
 
@@ -153,7 +159,9 @@ def test_backup_history_goes_with_its_segment_and_timeline_history_stays() -> No
     assert f"{name(3)}.00000028.backup" in result.removed
     assert f"{name(10)}.00000060.backup" not in result.removed
     assert "00000002.history" not in result.removed
-    assert result.keep[-1] == WalRange("00000002.history", "00000002.history", 1, HISTORY_KEPT)
+    assert result.keep[-1] == WalRange(
+        "00000002.history", "00000002.history", 1, HISTORY_KEPT, "history"
+    )
     assert result.keep[0].first == f"{name(10)}.00000060.backup"
     # both timelines after b2's start are kept: a restore from b2 follows timeline 2
     assert {name(n, 2) for n in (12, 13, 14)}.isdisjoint(result.removed)
@@ -170,6 +178,7 @@ def test_a_timeline_no_kept_backup_follows_goes_after_its_switch() -> None:
         name(10),
         2,
         "timeline 1: no kept backup that reaches it is on this timeline or an earlier one",
+        "timeline",
     )
 
 
@@ -201,7 +210,7 @@ def test_without_the_facts_no_wal_is_removed(
     assert result.removed == frozenset()
     assert result.remove == ()
     assert result.notes == (f"no WAL removed: {why}",)
-    assert result.keep == (WalRange(name(1), name(10), 10, why),)
+    assert result.keep == (WalRange(name(1), name(10), 10, why, "all"),)
 
 
 def test_an_unrecorded_backup_gfs_removes_does_not_block() -> None:

@@ -497,14 +497,27 @@ def prune(
         raise typer.Exit(1)
 
 
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
+
+
 def _echo_wal(wal: WalPrune, verb: str) -> None:
     """One line per WAL range of a target: what goes and why, what stays and why."""
     typer.echo(f"WAL of {wal.target}:")
-    for action, ranges in ((verb, wal.remove), ("keep", wal.keep)):
+    points = [r for r in wal.keep if r.rule == "backup"]  # one per daily/monthly... point
+    for action, ranges in (
+        (verb, wal.remove),
+        ("keep", [r for r in wal.keep if r.rule != "backup"]),
+    ):
         for r in ranges:
             span = r.first if r.count == 1 else f"{r.first}..{r.last}"
-            files = f"{r.count} file{'s' if r.count != 1 else ''}"
-            typer.echo(f"  {action} {span} ({files}): {r.reason}")
+            typer.echo(f"  {action} {span} ({_files(r.count)}): {r.reason}")
+    if points:
+        typer.echo(
+            f"  keep {_files(sum(r.count for r in points))} in {len(points)} "
+            f"range{'s' if len(points) != 1 else ''}: each makes a kept backup consistent "
+            "(its start..stop; --json lists them)"
+        )
     for note in wal.notes:
         typer.echo(f"  note: {note}")
     if wal.error:

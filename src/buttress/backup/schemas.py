@@ -280,6 +280,14 @@ class WalRangeRead(BaseModel):
     last: str = Field(description="The last file's name.")
     count: int = Field(description="How many files.")
     reason: str
+    rule: str = Field(
+        description=(
+            "Kept: window (the PITR window's anchor on), newest (the newest backup on), backup "
+            "(a kept backup's start..stop), history, all (nothing is removed: see notes). "
+            "Removed: before (the oldest kept backup), between (two kept backups), timeline "
+            "(no kept backup follows it)."
+        )
+    )
 
 
 class WalPruneRead(BaseModel):

@@ -36,6 +36,7 @@ from buttress.backup.wal.names import DEFAULT_SEGMENT_SIZE, WalName, parse_name
 __all__ = ["BaseBackup", "Physical", "WalPlan", "WalRange", "plan"]
 
 HISTORY_KEPT = "timeline history: always kept"
+_HISTORY = (True, HISTORY_KEPT, "history")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class WalRange:
     last: str
     count: int
     reason: str
+    rule: str  # kept: window, newest, backup, history, all; removed: before, between, timeline
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ class _Need:
     start: WalName
     stop: WalName | None
     reason: str
+    rule: str
 
     def covers(self, name: WalName) -> bool:
         if name.timeline < self.start.timeline or name.segno < self.start.segno:
@@ -187,7 +190,7 @@ def plan(
         return WalPlan(
             tuple(decisions),
             anchor.id if anchor else None,
-            _ranges(files, lambda n: (True, HISTORY_KEPT if n.kind == "history" else why))[0],
+            _ranges(files, lambda n: _HISTORY if n.kind == "history" else (True, why, "all"))[0],
             (),
             frozenset(),
             (f"no WAL removed: {why}",),
@@ -204,11 +207,13 @@ def plan(
         )
     needs = _needs(kept, anchor, pitr_within)
 
-    def decide(name: WalName) -> tuple[bool, str]:
+    def decide(name: WalName) -> tuple[bool, str, str]:
         if name.kind == "history":
-            return True, HISTORY_KEPT
-        why = next((n.reason for n in needs if n.covers(name)), None)
-        return (True, why) if why is not None else (False, _removal_reason(name, kept))
+            return _HISTORY
+        need = next((n for n in needs if n.covers(name)), None)
+        if need is not None:
+            return True, need.reason, need.rule
+        return (False, *_removal_reason(name, kept))
 
     keep, remove = _ranges(files, decide)
     return WalPlan(
@@ -262,6 +267,7 @@ def _needs(
                 None,
                 f"PITR window ({_duration(pitr_within or 0)}): from backup {anchor.id}'s start "
                 "on (the anchor)",
+                "window",
             )
         )
     newest = kept[0]
@@ -270,21 +276,24 @@ def _needs(
             facts[newest.id].start_wal,
             None,
             f"from the newest backup {newest.id}'s start on (PITR since the newest backup)",
+            "newest",
         )
     )
     for b in kept:
         p = facts[b.id]
-        needs.append(_Need(p.start_wal, p.stop_wal, f"makes backup {b.id} consistent"))
+        needs.append(_Need(p.start_wal, p.stop_wal, f"makes backup {b.id} consistent", "backup"))
     return needs
 
 
-def _removal_reason(name: WalName, kept: list[BaseBackup]) -> str:
+def _removal_reason(name: WalName, kept: list[BaseBackup]) -> tuple[str, str]:
+    """Why a file no rule keeps goes: ``(text, rule)``."""
     facts = [(b.id, b.physical) for b in kept if b.physical is not None]
     oldest_id, oldest = min(facts, key=lambda f: (f[1].start_wal.segno, f[0]))
     if name.segno < oldest.start_wal.segno:
         return (
             f"older than backup {oldest_id}'s start ({oldest.start_wal.name}), the oldest "
-            "base backup kept"
+            "base backup kept",
+            "before",
         )
     before = [f for f in facts if f[1].stop_wal.segno < name.segno]
     after = [f for f in facts if f[1].start_wal.segno > name.segno]
@@ -293,16 +302,18 @@ def _removal_reason(name: WalName, kept: list[BaseBackup]) -> str:
         y_id, y = min(after, key=lambda f: (f[1].start_wal.segno, f[0]))
         return (
             f"between backup {x_id}'s end ({x.stop_wal.name}) and backup {y_id}'s start "
-            f"({y.start_wal.name}): no kept backup needs it"
+            f"({y.start_wal.name}): no kept backup needs it",
+            "between",
         )
     return (
         f"timeline {name.timeline}: no kept backup that reaches it is on this timeline or "
-        "an earlier one"
+        "an earlier one",
+        "timeline",
     )
 
 
 def _ranges(
-    files: Sequence[WalName], decide: Callable[[WalName], tuple[bool, str]]
+    files: Sequence[WalName], decide: Callable[[WalName], tuple[bool, str, str]]
 ) -> tuple[tuple[WalRange, ...], tuple[WalRange, ...]]:
     """Group ``files`` (sorted; history files last) into runs of one decision and reason:
     ``(kept ranges, removed ranges)``. A range holds only consecutive files: none of the other
@@ -310,10 +321,10 @@ def _ranges(
     runs: list[tuple[bool, WalRange]] = []
     ordered = [n for n in files if n.kind != "history"] + [n for n in files if n.kind == "history"]
     for name in ordered:
-        keep, reason = decide(name)
+        keep, reason, rule = decide(name)
         if runs and runs[-1][0] == keep and runs[-1][1].reason == reason:
             last = runs[-1][1]
-            runs[-1] = (keep, WalRange(last.first, name.name, last.count + 1, reason))
+            runs[-1] = (keep, replace(last, last=name.name, count=last.count + 1))
         else:
-            runs.append((keep, WalRange(name.name, name.name, 1, reason)))
+            runs.append((keep, WalRange(name.name, name.name, 1, reason, rule)))
     return tuple(r for k, r in runs if k), tuple(r for k, r in runs if not k)
