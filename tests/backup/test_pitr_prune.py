@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,10 @@ def _record(project: Path, facts: dict[str, tuple[dt.datetime, int, int, dt.date
 def archived(project: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """Three backups of `site` in two destinations (3 days, 2 days, 1 hour old), WAL 1..25
     with two .backup files (offsite lacks segment 5), retention keep_last 1 + pitr_within 1d."""
+    return _archive_site(project, capsys)
+
+
+def _archive_site(project: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     config_file(project, recipient(project))
     path = project / "buttress.yaml"
     path.write_text(
@@ -219,3 +224,59 @@ def test_backup_ids_ignores_folders_that_are_not_backups(tmp_path: Path) -> None
     dest.put("site/wal/archive.json", b"{}")
     dest.put("site/binlog/mariadb-bin.000001", b"x")
     assert backup_ids(dest, "site") == {"20261101T000000Z-0a0a0a"}
+
+
+def test_without_a_window_kept_points_keep_their_own_wal(
+    project: Path, capsys: pytest.CaptureFixture[str], archived: dict[str, Any]
+) -> None:
+    """keep_last 2, no pitr_within: the older kept backup keeps its start..stop (summarised
+    in the text output), the WAL between it and the newest goes."""
+    ids = archived["ids"]
+    path = project / "buttress.yaml"
+    path.write_text(path.read_text().replace("{keep_last: 1, pitr_within: 1d}", "{keep_last: 2}"))
+    report = run_json(capsys, ["backup", "prune", "--dry-run", "--json"])
+    [wal] = report["wal"]
+    assert [(r["first"], r["last"], r["count"], r["rule"]) for r in wal["remove"]] == [
+        (seg(1), seg(9), 10, "before"),
+        (seg(12), seg(19), 8, "between"),
+    ]
+    assert [(r["first"], r["last"], r["rule"]) for r in wal["keep"]] == [
+        (seg(10), seg(11), "backup"),
+        (f"{seg(20)}.00000028.backup", seg(25), "newest"),
+    ]
+    capsys.readouterr()
+    assert main(["backup", "prune", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"  would remove {seg(12)}..{seg(19)} (8 files): between backup {ids[1]}'s end "
+        f"({seg(11)}) and backup {ids[2]}'s start ({seg(20)}): no kept backup needs it"
+    ) in out
+    assert "  keep 2 files in 1 range: each makes a kept backup consistent" in out
+
+
+def test_no_wal_goes_while_a_backup_to_remove_is_still_there(
+    project: Path, capsys: pytest.CaptureFixture[str], full_disk: Path
+) -> None:
+    """A destination that refuses the removal of a backup (read-only): the backup's WAL, and
+    all other WAL, stays in every destination; prune says why and exits 1."""
+    (project / "offsite").symlink_to(full_disk)
+    ids = _archive_site(project, capsys)["ids"]
+    before = _files(project)
+    assert any(f.startswith("offsite/site/wal/") for f in before)
+    subprocess.run(["mount", "-o", "remount,ro", str(full_disk)], check=True)
+    try:
+        report = run_json(capsys, ["backup", "prune", "--json"], code=1)
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(full_disk)], check=True)
+    items = {i["id"]: i for i in report["items"]}
+    assert "cannot delete" in items[ids[0]]["error"]
+    [wal] = report["wal"]
+    assert wal["error"] == (
+        f"WAL not removed: backup {ids[0]} could not be removed from every destination"
+    )
+    assert f"target site: {wal['error']}" in report["errors"]
+    assert wal["deleted_objects"] == 0
+    gone = before - _files(project)
+    assert gone  # the backup went from the writable destination...
+    assert {f.split("/")[0] for f in gone} == {"repo"}
+    assert {f.split("/")[2] for f in gone} == {ids[0]}  # ...and no WAL anywhere
