@@ -454,7 +454,10 @@ def prune(
     The newest backup and the newest verified backup are always kept; a target with no rule
     keeps everything. Leftovers of failed, abandoned and incomplete (killed) runs are removed,
     an incomplete run that stored nothing is marked abandoned, unfinished S3 uploads of dead
-    runs are aborted, and objects the catalog does not know are reported.
+    runs are aborted, and objects the catalog does not know are reported. A target with
+    archived WAL keeps the WAL its kept backups need, plus `pitr_within` (the newest backup
+    older than the window is kept too, with all WAL after it); the rest goes, and each range is
+    shown with why.
     Exit 1 when a destination could not be cleaned.
     """
     from buttress.backup.service import Backups
