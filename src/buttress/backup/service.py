@@ -1007,8 +1007,7 @@ class Backups:
     ) -> PruneReport:
         """Apply retention to every target (or one), remove failed and incomplete runs'
         leftovers, report orphaned objects (removed with ``remove_orphans``) and abort the
-        unfinished uploads of dead runs, and remove the archived WAL no kept backup (nor the
-        PITR window) needs. Nothing is changed with ``dry_run``."""
+        unfinished uploads of dead runs. Nothing is changed with ``dry_run``."""
         from buttress.backup.prune import run_prune
 
         return run_prune(self, target=target, dry_run=dry_run, remove_orphans=remove_orphans)
