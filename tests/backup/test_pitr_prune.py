@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from buttress.backup.destinations import LocalDestination
 from buttress.backup.prune import backup_ids
-from buttress.backup.tables import BackupRun
+from buttress.backup.tables import BackupRun, WalSegment
 from buttress.backup.wal import layout
 from buttress.backup.wal.names import WalName, parse_name, segment_name
 from buttress.catalog import Catalog, catalog_url
@@ -56,6 +57,36 @@ def _archive(dest: LocalDestination, names: list[str]) -> dict[str, str]:
         keys[text] = key
     dest.put(layout.info_key("site"), b'{"system_identifier": "7"}')
     return keys
+
+
+def _index(project: Path, names: list[str]) -> None:
+    """Index the WAL files in the catalog, as `wal push` does."""
+    cat = Catalog(catalog_url(None, project / ".buttress"), connect_timeout=5)
+    with cat.begin() as session:
+        for text in names:
+            name = parse_name(text)
+            session.add(
+                WalSegment(
+                    target="site",
+                    name=text,
+                    kind=name.kind,
+                    timeline=name.timeline,
+                    segno=name.segno,
+                    sha256="0" * 64,
+                    ready_at=NOW,
+                    archived_at=NOW,
+                    destinations=["local", "offsite"],
+                )
+            )
+    cat.dispose()
+
+
+def _indexed(project: Path) -> set[str]:
+    cat = Catalog(catalog_url(None, project / ".buttress"), connect_timeout=5)
+    with cat.begin() as session:
+        found = set(session.scalars(select(WalSegment.name).where(WalSegment.target == "site")))
+    cat.dispose()
+    return found
 
 
 def _record(project: Path, facts: dict[str, tuple[dt.datetime, int, int, dt.datetime]]) -> None:
@@ -117,9 +148,10 @@ def _archive_site(project: Path, capsys: pytest.CaptureFixture[str]) -> dict[str
     local, offsite = _destinations(project)
     keys = {"repo": _archive(local, names), "offsite": _archive(offsite, names)}
     offsite.delete(keys["offsite"].pop(seg(5)))
+    _index(project, names)
     gone = [seg(n) for n in range(1, 10)] + [f"{seg(2)}.00000028.backup"]
     planned = {f"{d}/{keys[d][n]}" for d in keys for n in gone if n in keys[d]}
-    return {"ids": ids, "planned": planned}
+    return {"ids": ids, "planned": planned, "names": set(names), "gone": set(gone)}
 
 
 def test_dry_run_shows_the_wal_ranges_and_changes_nothing(
@@ -168,6 +200,7 @@ def test_dry_run_shows_the_wal_ranges_and_changes_nothing(
     assert f"  keep {seg(10)}..{seg(25)} (17 files): PITR window (1d)" in out
     assert "  10 WAL files would be removed, 17 kept" in out
     assert _files(project) == before
+    assert _indexed(project) == archived["names"]
 
 
 def test_prune_removes_exactly_the_planned_wal_after_the_backups(
@@ -188,6 +221,7 @@ def test_prune_removes_exactly_the_planned_wal_after_the_backups(
     )
     listed = {r["id"]: r["status"] for r in run_json(capsys, ["backup", "list", "--json"])}
     assert [listed[i] for i in ids] == ["pruned", "succeeded", "succeeded"]
+    assert _indexed(project) == archived["names"] - archived["gone"]  # the index follows
     again = run_json(capsys, ["backup", "prune", "--json"])
     assert again["wal"][0]["remove"] == []
     assert _files(project) == after
@@ -280,3 +314,4 @@ def test_no_wal_goes_while_a_backup_to_remove_is_still_there(
     assert gone  # the backup went from the writable destination...
     assert {f.split("/")[0] for f in gone} == {"repo"}
     assert {f.split("/")[2] for f in gone} == {ids[0]}  # ...and no WAL anywhere
+    assert len(_indexed(project)) == 27

@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import delete
+
 from buttress.backup.destinations import Destination
 from buttress.backup.errors import BackupError
 from buttress.backup.format import is_backup_id, manifest_key
 from buttress.backup.retention import RetentionPolicy, Snapshot, select
+from buttress.backup.tables import WalSegment
 from buttress.backup.wal import layout
 from buttress.backup.wal import retention as wal_retention
 from buttress.backup.wal.names import DEFAULT_SEGMENT_SIZE, WalName
@@ -357,7 +360,7 @@ def run_prune(
             if item.action == "resolve" and not backups.resolve_incomplete(item.id, STORED_NOTHING):
                 item.action, item.reasons = "keep", ["no longer incomplete"]
         if wal is not None and wal_plan is not None and wal_plan.removed:
-            _prune_wal(destinations, archived, wal, wal_plan, items, report)
+            _prune_wal(backups, destinations, archived, wal, wal_plan, items, report)
         if remove_orphans:
             for dest in destinations:
                 for backup_id in report.orphans.get(dest.name, []):
@@ -367,6 +370,7 @@ def run_prune(
 
 
 def _prune_wal(
+    backups: Backups,
     destinations: Sequence[Destination],
     archived: dict[str, list[tuple[str, WalName]]],
     wal: WalPrune,
@@ -394,3 +398,16 @@ def _prune_wal(
     if errors:
         wal.error = "; ".join(errors)
         report.errors.extend(errors)
+    elif len(archived) == len(destinations):  # gone from every destination: unindex them
+        _unindex_wal(backups, wal.target, planned.removed)
+
+
+def _unindex_wal(backups: Backups, target: str, names: frozenset[str]) -> None:
+    """Drop removed WAL files from the catalog's index (``wal_segments``)."""
+    ordered = sorted(names)
+    with backups.catalog.begin() as session:
+        for i in range(0, len(ordered), 500):  # bounded statements (SQLite's variable limit)
+            chunk = ordered[i : i + 500]
+            session.execute(
+                delete(WalSegment).where(WalSegment.target == target, WalSegment.name.in_(chunk))
+            )
