@@ -33,7 +33,7 @@ from typing import Any
 from buttress.backup.retention import Decision, RetentionPolicy, Snapshot, _duration, select
 from buttress.backup.wal.names import DEFAULT_SEGMENT_SIZE, WalName, parse_name
 
-__all__ = ["BaseBackup", "Physical", "WalPlan", "WalRange", "plan"]
+__all__ = ["HISTORY_KEPT", "BaseBackup", "Physical", "WalPlan", "WalRange", "plan"]
 
 HISTORY_KEPT = "timeline history: always kept"
 _HISTORY = (True, HISTORY_KEPT, "history")
