@@ -25,6 +25,7 @@ is not recorded (``detail["physical"]``): nothing is removed, and a note says wh
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -174,7 +175,7 @@ def plan(
     """
     if pitr_within is not None and pitr_within <= 0:
         raise ValueError("retention: pitr_within must be a positive duration")
-    files = sorted(set(wal))
+    files = sorted(set(wal), key=_order)  # WalName's own order, without its slow __lt__
     good = {b.id: b for b in backups if b.status == "succeeded"}
     decisions = select([Snapshot(b.id, b.started_at, b.verified) for b in good.values()], policy)
     anchor = _anchor(list(good.values()), pitr_within, now)
@@ -205,23 +206,25 @@ def plan(
         return keep_all(
             f"the WAL position of kept base backup {', '.join(unknown)} is not recorded"
         )
-    needs = _needs(kept, anchor, pitr_within)
+    rules = _Rules(_needs(kept, anchor, pitr_within))
+    removal = _Removal(kept)
 
     def decide(name: WalName) -> tuple[bool, str, str]:
         if name.kind == "history":
             return _HISTORY
-        need = next((n for n in needs if n.covers(name)), None)
+        need = rules.first_covering(name)
         if need is not None:
             return True, need.reason, need.rule
-        return (False, *_removal_reason(name, kept))
+        return (False, *removal.reason(name))
 
-    keep, remove = _ranges(files, decide)
+    decided = {name: decide(name) for name in files}
+    keep, remove = _ranges(files, decided.__getitem__)
     return WalPlan(
         tuple(decisions),
         anchor.id if anchor else None,
         keep,
         remove,
-        frozenset(n.name for n in files if not decide(n)[0]),
+        frozenset(n.name for n, d in decided.items() if not d[0]),
         (),
     )
 
@@ -285,31 +288,64 @@ def _needs(
     return needs
 
 
-def _removal_reason(name: WalName, kept: list[BaseBackup]) -> tuple[str, str]:
-    """Why a file no rule keeps goes: ``(text, rule)``."""
-    facts = [(b.id, b.physical) for b in kept if b.physical is not None]
-    oldest_id, oldest = min(facts, key=lambda f: (f[1].start_wal.segno, f[0]))
-    if name.segno < oldest.start_wal.segno:
+class _Rules:
+    """The needs, in the order their reasons are given, indexed by segment number: the
+    "from X on" ones are checked for every file, a kept backup's start..stop only for the
+    segment numbers it spans."""
+
+    def __init__(self, needs: list[_Need]) -> None:
+        self.onward = [n for n in needs if n.stop is None]
+        self.spans: dict[int, list[_Need]] = {}
+        for need in needs:
+            if need.stop is not None:
+                for segno in range(need.start.segno, need.stop.segno + 1):
+                    self.spans.setdefault(segno, []).append(need)
+
+    def first_covering(self, name: WalName) -> _Need | None:
+        for need in (*self.onward, *self.spans.get(name.segno, [])):
+            if need.covers(name):
+                return need
+        return None
+
+
+class _Removal:
+    """Why a file no rule keeps goes, from where the kept backups lie (by segment number)."""
+
+    def __init__(self, kept: list[BaseBackup]) -> None:
+        facts = [(b.id, b.physical) for b in kept if b.physical is not None]
+        self.starts = sorted((p.start_wal.segno, i, p.start_wal.name) for i, p in facts)
+        self.stops = sorted((p.stop_wal.segno, i, p.stop_wal.name) for i, p in facts)
+        self.start_segnos = [s[0] for s in self.starts]
+        self.stop_segnos = [s[0] for s in self.stops]
+
+    def reason(self, name: WalName) -> tuple[str, str]:
+        """``(text, rule)``."""
+        _, oldest_id, oldest_start = self.starts[0]
+        if name.segno < self.starts[0][0]:
+            return (
+                f"older than backup {oldest_id}'s start ({oldest_start}), the oldest base "
+                "backup kept",
+                "before",
+            )
+        before = bisect.bisect_left(self.stop_segnos, name.segno)  # stops < segno: [:before]
+        after = bisect.bisect_right(self.start_segnos, name.segno)  # starts > segno: [after:]
+        if before and after < len(self.starts):
+            _, x_id, x_stop = self.stops[before - 1]
+            _, y_id, y_start = self.starts[after]
+            return (
+                f"between backup {x_id}'s end ({x_stop}) and backup {y_id}'s start "
+                f"({y_start}): no kept backup needs it",
+                "between",
+            )
         return (
-            f"older than backup {oldest_id}'s start ({oldest.start_wal.name}), the oldest "
-            "base backup kept",
-            "before",
+            f"timeline {name.timeline}: no kept backup that reaches it is on this timeline or "
+            "an earlier one",
+            "timeline",
         )
-    before = [f for f in facts if f[1].stop_wal.segno < name.segno]
-    after = [f for f in facts if f[1].start_wal.segno > name.segno]
-    if before and after:
-        x_id, x = max(before, key=lambda f: (f[1].stop_wal.segno, f[0]))
-        y_id, y = min(after, key=lambda f: (f[1].start_wal.segno, f[0]))
-        return (
-            f"between backup {x_id}'s end ({x.stop_wal.name}) and backup {y_id}'s start "
-            f"({y.start_wal.name}): no kept backup needs it",
-            "between",
-        )
-    return (
-        f"timeline {name.timeline}: no kept backup that reaches it is on this timeline or "
-        "an earlier one",
-        "timeline",
-    )
+
+
+def _order(name: WalName) -> tuple[int, int, str, str]:
+    return (name.timeline, name.segno, name.kind, name.name)
 
 
 def _ranges(
@@ -318,13 +354,18 @@ def _ranges(
     """Group ``files`` (sorted; history files last) into runs of one decision and reason:
     ``(kept ranges, removed ranges)``. A range holds only consecutive files: none of the other
     decision lies inside it."""
-    runs: list[tuple[bool, WalRange]] = []
+    runs: list[tuple[bool, str, str, str, str, int]] = []  # keep, reason, rule, first, last, n
+    keep, reason, rule, first, last, count = False, "", "", "", "", 0
     ordered = [n for n in files if n.kind != "history"] + [n for n in files if n.kind == "history"]
     for name in ordered:
-        keep, reason, rule = decide(name)
-        if runs and runs[-1][0] == keep and runs[-1][1].reason == reason:
-            last = runs[-1][1]
-            runs[-1] = (keep, replace(last, last=name.name, count=last.count + 1))
-        else:
-            runs.append((keep, WalRange(name.name, name.name, 1, reason, rule)))
-    return tuple(r for k, r in runs if k), tuple(r for k, r in runs if not k)
+        decided = decide(name)
+        if count and (keep, reason) == decided[:2]:
+            last, count = name.name, count + 1
+            continue
+        if count:
+            runs.append((keep, reason, rule, first, last, count))
+        (keep, reason, rule), first, last, count = decided, name.name, name.name, 1
+    if count:
+        runs.append((keep, reason, rule, first, last, count))
+    ranges = [(k, WalRange(f, la, n, r, ru)) for k, r, ru, f, la, n in runs]
+    return tuple(r for k, r in ranges if k), tuple(r for k, r in ranges if not k)
