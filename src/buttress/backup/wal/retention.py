@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from buttress.backup.retention import Decision, RetentionPolicy, Snapshot, _duration, select
+from buttress.backup.retention import Decision, RetentionPolicy, Snapshot, duration_text, select
 from buttress.backup.wal.names import DEFAULT_SEGMENT_SIZE, WalName, parse_name
 
 __all__ = ["HISTORY_KEPT", "BaseBackup", "Physical", "WalPlan", "WalRange", "plan"]
@@ -245,7 +245,7 @@ def _anchor(
 
 
 def _anchor_reason(anchor: BaseBackup, pitr_within: float, now: dt.datetime) -> str:
-    within = _duration(pitr_within)
+    within = duration_text(pitr_within)
     cutoff = now - dt.timedelta(seconds=pitr_within)
     if _stop(anchor) <= cutoff:
         return f"PITR anchor: the newest base backup that ended over {within} ago"
@@ -268,7 +268,7 @@ def _needs(
             _Need(
                 anchor.physical.start_wal,
                 None,
-                f"PITR window ({_duration(pitr_within or 0)}): from backup {anchor.id}'s start "
+                f"PITR window ({duration_text(pitr_within or 0)}): from backup {anchor.id}'s start "
                 "on (the anchor)",
                 "window",
             )
