@@ -41,7 +41,7 @@ def _port(out: str) -> int:
 def _value(port: int, query: str) -> object:
     dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
-        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(query).fetchone()
         assert row is not None
         return row[0]
 
@@ -194,8 +194,9 @@ def test_a_target_never_reached_fails_clearly(pg_database: str, pg_clusters: lis
 def test_pause_no_start_and_the_restore_test_of_a_base_backup(
     pg_database: str, pg_clusters: list[Cluster]
 ) -> None:
-    """--target-action pause leaves the server read-only in recovery; --no-start writes the
-    recovery settings and starts nothing; `verify --restore-test` of the base passes."""
+    """--target-action pause leaves the server read-only in recovery, shutdown stops it at
+    the target; --no-start writes the recovery settings and starts nothing; `verify
+    --restore-test` of the base passes."""
     setup = _setup(pg_database, pg_clusters)
     setup.cluster.sql("CREATE TABLE t AS SELECT generate_series(1, 100) AS id")
     view = _base_backup(setup)
@@ -220,6 +221,15 @@ def test_pause_no_start_and_the_restore_test_of_a_base_backup(
         assert (idle / "recovery.signal").exists()
         assert "port = '5999'" in (idle / "postgresql.auto.conf").read_text()
         assert not (idle / "postmaster.pid").exists()
+        down = place / "down"
+        stopped = setup.cli(
+            "backup", "restore", "pg", "--to", str(down), "--immediate",
+            "--target-action", "shutdown",
+        )  # fmt: skip
+        assert stopped.returncode == 0, stopped.stderr
+        assert "shut down at the target" in stopped.stdout
+        assert "shutdown at recovery target" in (down / "buttress-restore.log").read_text()
+        assert not (down / "postmaster.pid").exists()
     finally:
         _stop(paused, setup.cluster)
         shutil.rmtree(place, ignore_errors=True)

@@ -23,7 +23,7 @@ def _tar(members: dict[str, bytes], fmt: int) -> bytes:
 
 
 def _scan(data: bytes, keep: dict[str, int], chunk: int) -> tuple[TarScanner, bytes]:
-    scanner = TarScanner(io.BytesIO(data), keep)  # type: ignore[arg-type]
+    scanner = TarScanner(io.BytesIO(data), keep)
     passed = b""
     while part := scanner.read(chunk):
         passed += part
