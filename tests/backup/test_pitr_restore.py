@@ -240,3 +240,36 @@ def test_pause_no_start_and_the_restore_test_of_a_base_backup(
     assert {c["what"] for c in result["restore_test"]["compared"]} == {
         "databases", "files", "pg_version", "system_identifier",
     }  # fmt: skip
+
+
+def test_a_restore_across_a_damaged_segment_stops_and_names_it(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """A WAL segment damaged in storage after the base backup: `wal fetch` refuses it, so
+    recovery stops there (not early, silently) and the error names the object."""
+    setup = _setup(pg_database, pg_clusters)
+    cluster = setup.cluster
+    cluster.sql("CREATE TABLE t (id int)")
+    _base_backup(setup)
+    cluster.sql("INSERT INTO t SELECT generate_series(1, 100)")
+    t1 = cluster.value("SELECT clock_timestamp()")
+    cluster.sql("INSERT INTO t SELECT generate_series(101, 200)")
+    segment = cluster.switch_wal()
+    cluster.wait_archived(segment)
+    (stored,) = (setup.repo / "pg" / "wal").rglob(f"{segment}-*")
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    stored.write_bytes(bytes(data))
+    place = owned_dir("buttress-restored-")
+    datadir = place / "data"
+    try:
+        failed = setup.cli(
+            "backup", "restore", "pg", "--to", str(datadir), "--target-time", t1.isoformat()
+        )
+        assert failed.returncode != 0
+        assert f'could not restore file "{segment}" from archive' in failed.stderr
+        assert stored.name in failed.stderr  # what `wal fetch` said, quoted
+        assert "left for inspection" in failed.stderr
+    finally:
+        _stop(datadir, cluster)
+        shutil.rmtree(place, ignore_errors=True)

@@ -210,8 +210,10 @@ def restore_to_point(
         raise
     if outcome.state == "failed":
         server.stop()
+        said = f" (the restore_command said: {outcome.command_error})"
         raise RestoreError(
             f"recovery of {to} to {recovery.describe()} failed: {outcome.error}"
+            + (said if outcome.command_error else "")
             + (f" (reached: {outcome.reached()})" if outcome.stopping or outcome.redo_done else "")
             + f". The server is stopped; the data directory is left for inspection (its log: "
             f"{server.log}); remove it before restoring into it again. A target past the "

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from buttress.backup.errors import RestoreError
@@ -241,10 +241,7 @@ class Server:
                 if again.done:
                     return again
                 why = again.last_fatal or "the server exited during recovery"
-                return RecoveryOutcome(
-                    "failed", again.stopping, again.last_transaction, again.redo_done,
-                    again.timeline, why, again.last_fatal,
-                )  # fmt: skip
+                return replace(again, state="failed", error=why)
             if deadline is not None and time.monotonic() > deadline:
                 return RecoveryOutcome(
                     "failed", outcome.stopping, error=f"recovery not over after {timeout:.0f}s"

@@ -281,6 +281,7 @@ class RecoveryOutcome:
     timeline: int | None = None  # the new timeline of a promotion
     error: str = ""
     last_fatal: str = ""  # the last FATAL/PANIC message (a client's, too: not a failure alone)
+    command_error: str = ""  # the last "error: ..." line of a restore_command (buttress's)
 
     @property
     def done(self) -> bool:
@@ -322,7 +323,11 @@ def read_outcome(log: str) -> RecoveryOutcome:
     timeline: int | None = None
     paused = promoted = shutdown = recovering = False
     fatal: list[str] = []
+    command = ""
     for line in log.splitlines():
+        if line.startswith("error: "):  # what `wal fetch` said on its stderr (in the log)
+            command = line.removeprefix("error: ").strip()
+            continue
         msg = _message(line)
         if "FATAL:" in line or "PANIC:" in line:
             fatal.append(msg)
@@ -351,15 +356,18 @@ def read_outcome(log: str) -> RecoveryOutcome:
             and promoted
             and recovering
         ):
-            return RecoveryOutcome("promoted", stopping, last, redo, timeline)
+            return RecoveryOutcome(
+                "promoted", stopping, last, redo, timeline, command_error=command
+            )
         for failure in _FAILURES:
             if failure in msg and not error:
                 error = msg
     worst = fatal[-1] if fatal else ""
+    state: Literal["running", "paused", "shutdown", "failed"] = "running"
     if error:
-        return RecoveryOutcome("failed", stopping, last, redo, timeline, error, worst)
-    if shutdown:
-        return RecoveryOutcome("shutdown", stopping, last, redo, timeline, "", worst)
-    if paused:
-        return RecoveryOutcome("paused", stopping, last, redo, timeline, "", worst)
-    return RecoveryOutcome("running", stopping, last, redo, timeline, "", worst)
+        state = "failed"
+    elif shutdown:
+        state = "shutdown"
+    elif paused:
+        state = "paused"
+    return RecoveryOutcome(state, stopping, last, redo, timeline, error, worst, command)
