@@ -17,7 +17,7 @@ from buttress.backup.pipeline import Settings
 from buttress.backup.sources.pg_physical import PhysicalPostgresSource
 from buttress.backup.wal.names import parse_lsn
 from tests.backup.conftest import Keys
-from tests.backup.pg_cluster import Cluster, make_cluster, owned_dir
+from tests.backup.pg_cluster import Cluster, chown_tree, make_cluster, owned_dir
 
 
 @pytest.fixture
@@ -115,3 +115,30 @@ def test_a_failing_pg_basebackup_shows_no_password(
     assert "max_wal_senders" in message
     assert "pw-Secret-77" not in message
     assert not any(key.endswith("manifest.json") for key in repo.keys(""))
+
+
+def test_a_cluster_configured_outside_its_data_directory_restores(
+    pg_clusters: list[Cluster], keys: Keys, settings: Settings, repo: LocalDestination
+) -> None:
+    """A server whose postgresql.conf and pg_hba.conf live outside the data directory (as
+    Debian's in /etc/postgresql): its base holds none; the restore test writes minimal ones
+    and passes."""
+    root = owned_dir("buttress-physical-")
+    made = make_cluster(root, start=False)
+    pg_clusters.append(made)
+    etc = root / "etc"
+    etc.mkdir()
+    for name in ("postgresql.conf", "pg_hba.conf", "pg_ident.conf"):
+        (made.data / name).rename(etc / name)
+    with (etc / "postgresql.conf").open("a") as f:
+        f.write(
+            f"data_directory = '{made.data}'\nhba_file = '{etc / 'pg_hba.conf'}'\n"
+            f"ident_file = '{etc / 'pg_ident.conf'}'\n"
+        )
+    chown_tree(etc)
+    configured = Cluster(root, etc, made.port, made.bin)
+    configured.start()
+    pg_clusters.append(configured)
+    manifest = take_backup(PhysicalPostgresSource(made.dsn()), "pg", [repo], settings).manifest
+    tested = restore_test(manifest, PhysicalPostgresSource(made.dsn()), [repo], keys.identities)
+    assert tested.ok, tested.problems

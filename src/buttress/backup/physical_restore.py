@@ -52,6 +52,7 @@ class PhysicalRestore:
     started: bool
     outcome: RecoveryOutcome | None
     log: Path
+    written_config: list[str]  # configuration files the backup lacked, written minimal
 
     def lines(self) -> list[str]:
         """The report, for the CLI."""
@@ -59,6 +60,12 @@ class PhysicalRestore:
             f"restored base backup {self.backup_id} of {self.target} into {self.datadir}",
             f"recovery target: {self.recovery.describe()}, then {self.recovery.action}",
         ]
+        if self.written_config:
+            out.append(
+                f"the backup held no {', '.join(self.written_config)} (its server keeps its "
+                "configuration elsewhere, e.g. /etc/postgresql): minimal ones were written; "
+                "put your settings there"
+            )
         if not self.started:
             out.append(
                 f"not started (--no-start): as the postgres OS user, `pg_ctl -D {self.datadir} "
@@ -172,6 +179,7 @@ def restore_to_point(
             return read_artifact(manifest, name, plan, identities, out)  # type: ignore[arg-type]
 
         source.unpack(read, to)
+        configured = postmaster.ensure_config(to)
         port = port or _free_port()
         write_recovery(
             to,
@@ -184,7 +192,9 @@ def restore_to_point(
         postmaster.give(to / "recovery.signal")
         log = to / postmaster.LOG_NAME
         if not start:
-            return PhysicalRestore(base.id, target_name, to, recovery, port, False, None, log)
+            return PhysicalRestore(
+                base.id, target_name, to, recovery, port, False, None, log, configured
+            )
         server = postmaster.Server(
             to,
             postmaster.server_bin(getattr(target, "bin_dir", None)),
@@ -220,7 +230,9 @@ def restore_to_point(
             "newest archived WAL is not reached; the restore_command (run by the postgres OS "
             f"user) is: {restore_command}"
         )
-    return PhysicalRestore(base.id, target_name, to, recovery, port, True, outcome, server.log)
+    return PhysicalRestore(
+        base.id, target_name, to, recovery, port, True, outcome, server.log, configured
+    )
 
 
 def _uncatalogued(backups: Backups, target: str, backup_id: str) -> list[BaseBackup]:

@@ -308,6 +308,7 @@ class PhysicalPostgresSource(Source):
         postmaster.new_datadir(datadir)
         self.unpack(read, datadir)
         self._verified[to] = self.verify_files(datadir)
+        postmaster.ensure_config(datadir)  # after the check: pg_verifybackup counts extra files
         sock = root / "sock"
         sock.mkdir(mode=0o700, exist_ok=True)
         hba = root / "pg_hba.conf"

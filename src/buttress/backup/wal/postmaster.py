@@ -22,6 +22,7 @@ __all__ = [
     "LOG_NAME",
     "Server",
     "as_owner",
+    "ensure_config",
     "give",
     "live_postmaster",
     "new_datadir",
@@ -32,7 +33,15 @@ __all__ = [
 LOG_NAME = "buttress-restore.log"  # in the data directory: the log of the server we start
 _OWNER = "postgres"
 _POLL = 0.2  # seconds between looks at the log
-_EARLY = 5.0  # seconds a started server has to write its postmaster.pid
+_EARLY = 5.0  # seconds a started server has to write its postmaster.pid (once it logged)
+_NEVER = 60.0  # and when it logged nothing
+
+
+def _read(log: Path) -> str:
+    try:
+        return log.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _is_root() -> bool:
@@ -145,6 +154,36 @@ def new_datadir(path: Path) -> bool:
     return created
 
 
+_MINIMAL = {
+    "postgresql.conf": "",
+    "pg_hba.conf": (
+        "local all all peer\n"
+        "host all all 127.0.0.1/32 scram-sha-256\n"
+        "host all all ::1/128 scram-sha-256\n"
+    ),
+    "pg_ident.conf": "",
+}
+
+
+def ensure_config(datadir: Path) -> list[str]:
+    """Write the configuration files a restored data directory lacks (its server kept them
+    elsewhere, as Debian's do in /etc/postgresql): minimal ones, so that it starts. The names
+    of those written."""
+    written = []
+    for name, text in _MINIMAL.items():
+        path = datadir / name
+        if not path.exists():
+            path.write_text(
+                f"# written by buttress restore: the base backup held no {name} (its server "
+                "keeps its configuration outside the data directory); put your settings "
+                f"here\n{text}"
+            )
+            path.chmod(0o600)
+            give(path)
+            written.append(name)
+    return written
+
+
 def owned(path: Path) -> None:
     """Give a restored tree to the postgres user (when root) and the server's modes."""
     path.chmod(0o700)
@@ -221,26 +260,29 @@ class Server:
         while True:
             alive = self.running()
             started = started or alive
-            # a server that fails before it writes postmaster.pid (a bad setting, the data
-            # directory's modes) leaves only its FATAL line
-            early = not started and time.monotonic() - began > _EARLY
-            try:
-                text = self.log.read_text(errors="replace")
-            except OSError:
-                text = ""
+            text = _read(self.log)
+            # a server that fails before it writes postmaster.pid (no configuration file, a
+            # bad setting, the data directory's modes) leaves only its complaint in the log
+            waited = time.monotonic() - began
+            early = not started and ((waited > _EARLY and text.strip()) or waited > _NEVER)
             outcome = read_outcome(text)
             if outcome.state in ("promoted", "paused", "failed"):
                 return outcome
             if outcome.state == "shutdown" and not alive:
                 return outcome
             gone = started or "database system is shut down" in text
-            if not alive and (gone or (early and outcome.last_fatal)):
+            if not alive and (gone or early):
                 # gone without saying it reached the target (look once more: the last lines
                 # may have landed after the read above)
-                again = read_outcome(self.log.read_text(errors="replace"))
+                again = read_outcome(_read(self.log))
                 if again.done:
                     return again
-                why = again.last_fatal or "the server exited during recovery"
+                lines = [ln.strip() for ln in _read(self.log).splitlines() if ln.strip()]
+                why = again.last_fatal or (
+                    f"the server exited during recovery: {' | '.join(lines[-3:])}"
+                    if lines
+                    else "the server did not start (its log is empty)"
+                )
                 return replace(again, state="failed", error=why)
             if deadline is not None and time.monotonic() > deadline:
                 return RecoveryOutcome(
