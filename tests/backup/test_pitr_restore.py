@@ -97,17 +97,27 @@ def test_restore_to_a_time_gives_exactly_the_rows_committed_by_then(
     pg_database: str, pg_clusters: list[Cluster]
 ) -> None:
     """Base backup, rows committed before t1, more after it, WAL archived with `wal push`:
-    a restore to t1 replays the archive (`wal fetch`) and holds exactly the rows of t1."""
+    a restore to t1 replays the archive (`wal fetch`) and holds exactly the rows of t1; so do
+    restores to the restore point and the LSN made at t1."""
     setup = _setup(pg_database, pg_clusters)
     cluster = setup.cluster
     cluster.sql("CREATE TABLE t (id int, at timestamptz DEFAULT clock_timestamp())")
     _base_backup(setup)
     cluster.sql("INSERT INTO t (id) SELECT generate_series(1, 500)")
     t1 = cluster.value("SELECT clock_timestamp()")
+    lsn = cluster.value("SELECT pg_create_restore_point('p1')::text")
     cluster.sql("INSERT INTO t (id) SELECT generate_series(501, 800)")
     cluster.wait_archived(cluster.switch_wal())
     place = owned_dir("buttress-restored-")
     datadir = place / "data"
+    for how, value in (("--target-name", "p1"), ("--target-lsn", lsn)):
+        other = place / how.removeprefix("--target-")
+        try:
+            done = setup.cli("backup", "restore", "pg", "--to", str(other), how, value)
+            assert done.returncode == 0, done.stderr + done.stdout
+            assert _value(_port(done.stdout), "SELECT count(*) FROM t") == 500, how
+        finally:
+            _stop(other, cluster)
     try:
         done = setup.cli(
             "backup", "restore", "pg", "--to", str(datadir), "--target-time", t1.isoformat()
