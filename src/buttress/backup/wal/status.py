@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from buttress.catalog import Catalog
     from buttress.config import PostgresqlTargetConfig
 
-__all__ = ["HistoryCache", "HistoryReader", "queue_depth", "status_of"]
+__all__ = ["HistoryCache", "HistoryReader", "describe", "queue_depth", "status_of"]
 
 HistoryReader = Callable[[str, str], str]
 """``(name, sha256) -> content`` of an archived timeline history file."""
@@ -224,3 +224,31 @@ def status_of(
         problems=problems,
         state=state,
     )
+
+
+def _when(t: dt.datetime | None) -> str:
+    return t.isoformat(timespec="seconds") if t is not None else "-"
+
+
+def describe(s: WalStatusRead) -> list[str]:
+    """A status in lines of text (``buttress wal status``)."""
+    w = s.window
+    if w.oldest is not None and w.newest is not None:
+        hours = w.seconds / 3600
+        lines = [f"{s.target}: recoverable {_when(w.oldest)} -> {_when(w.newest)} ({hours:.1f} h)"]
+        for a, b in zip(w.spans, w.spans[1:], strict=False):
+            lines.append(f"{s.target}: not recoverable {_when(a.end)} -> {_when(b.start)}")
+    elif s.segments:
+        lines = [f"{s.target}: nothing recoverable: no good base backup whose WAL is whole"]
+    else:
+        lines = [f"{s.target}: no WAL archived yet"]
+    for g in s.gaps:
+        what = g.first if g.count == 1 else f"{g.first} .. {g.last} ({g.count} segments)"
+        lines.append(f"{s.target}: WAL gap: {what} missing")
+    if s.lag_seconds is not None:
+        newest = s.newest.name if s.newest else "-"
+        lines.append(f"{s.target}: archive lag {s.lag_seconds:.0f} s (newest {newest})")
+    if s.pending is not None:
+        lines.append(f"{s.target}: {s.pending} segment(s) spooled, not yet uploaded")
+    lines.extend(f"{s.target}: warning: {p}" for p in s.problems)
+    return lines
