@@ -4,7 +4,6 @@ bad targets), ``/metrics`` and the WalGapFound / WalArchiveStalled events."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,90 +13,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from buttress import events
 from buttress.backup.events import WalArchiveStalled, WalGapFound
-from buttress.backup.tables import BackupRun, WalSegment
+from buttress.backup.tables import BackupRun
 from buttress.backup.wal.metrics import WalWatch
-from buttress.backup.wal.names import parse_name, segment_name
+from buttress.backup.wal.names import segment_name
 from buttress.backup.wal.status import status_of
 from buttress.catalog import Catalog, tokens
 from buttress.config import PostgresqlTargetConfig, load
 from buttress.events import DomainEvent
 from buttress.server.app import create_app
 from tests.backup.conftest import config_file, recipient
-
-T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
-PG_TARGET = (
-    "    - {name: pg, source: postgresql, kind: physical,"
-    " dsn: 'postgresql://postgres@127.0.0.1:1/postgres', wal: {archive_timeout: 60}}\n"
-)
-
-
-def _minutes(n: float) -> dt.datetime:
-    return T0 + dt.timedelta(minutes=n)
-
-
-def _add_segments(catalog: Catalog, timeline: int, numbers: list[int], target: str = "pg") -> None:
-    """Index segments ``numbers`` of ``timeline``, segment n handed over at T0 + n minutes."""
-    with catalog.begin() as session:
-        for n in numbers:
-            name = parse_name(segment_name(timeline, n))
-            session.add(
-                WalSegment(
-                    target=target,
-                    name=name.name,
-                    kind=name.kind,
-                    timeline=timeline,
-                    segno=n,
-                    sha256=f"{n:064x}",
-                    raw_size=16 << 20,
-                    stored_size=1 << 20,
-                    ready_at=_minutes(n),
-                    archived_at=_minutes(n + 0.1),
-                    destinations=["local"],
-                    mode="sync",
-                )
-            )
-
-
-def _add_history(catalog: Catalog, timeline: int, target: str = "pg") -> None:
-    with catalog.begin() as session:
-        session.add(
-            WalSegment(
-                target=target,
-                name=f"{timeline:08X}.history",
-                kind="history",
-                timeline=timeline,
-                segno=0,
-                sha256="ab" * 32,
-                raw_size=40,
-                stored_size=200,
-                ready_at=T0,
-                archived_at=T0,
-                destinations=["local"],
-                mode="sync",
-            )
-        )
-
-
-def _add_backup(
-    catalog: Catalog, bid: str, start: int, stop: int, minute: float, status: str = "succeeded"
-) -> None:
-    physical = {
-        "timeline": 1,
-        "start_wal": segment_name(1, start),
-        "stop_wal": segment_name(1, stop),
-        "stop_time": _minutes(minute).isoformat(),
-    }
-    with catalog.begin() as session:
-        session.add(
-            BackupRun(
-                id=bid,
-                target="pg",
-                status=status,
-                started_at=_minutes(minute - 0.5),
-                finished_at=_minutes(minute),
-                detail={"physical": physical},
-            )
-        )
+from tests.backup.wal_rows import PG_TARGET, T0, add_backup, add_history, add_segments, minutes
 
 
 @pytest.fixture
@@ -112,19 +37,19 @@ def target(project: Path) -> PostgresqlTargetConfig:
 def test_window_lag_and_counts(catalog: Catalog, target: PostgresqlTargetConfig) -> None:
     """Two good base backups with whole WAL: the window runs from the older one's stop time to
     the newest segment's ready_at; lag is now minus that; no gap."""
-    _add_segments(catalog, 1, list(range(2, 11)))
-    _add_backup(catalog, "b1", 2, 3, 3)
-    _add_backup(catalog, "b2", 7, 7, 7)
-    _add_backup(catalog, "b0", 1, 1, 1, status="pruned")  # not kept: ignored
-    s = status_of(target, catalog, now=_minutes(12))
+    add_segments(catalog, 1, list(range(2, 11)))
+    add_backup(catalog, "b1", 2, 3, 3)
+    add_backup(catalog, "b2", 7, 7, 7)
+    add_backup(catalog, "b0", 1, 1, 1, status="pruned")  # not kept: ignored
+    s = status_of(target, catalog, now=minutes(12))
     assert s.state == "ok"
     assert s.segments == 9
     assert s.newest is not None
     assert s.newest.name == segment_name(1, 10)
     assert s.lag_seconds == 120.0
-    assert s.last_archived_at == _minutes(10.1)
-    assert s.window.oldest == _minutes(3)
-    assert s.window.newest == _minutes(10)
+    assert s.last_archived_at == minutes(10.1)
+    assert s.window.oldest == minutes(3)
+    assert s.window.newest == minutes(10)
     assert s.window.seconds == 7 * 60
     assert [b.id for b in s.backups] == ["b1", "b2"]
     assert s.gaps == []
@@ -137,18 +62,18 @@ def test_gaps_after_the_oldest_backup_split_the_window(
 ) -> None:
     """Segments 5-6 missing: named as the gap after b1, counted, and the window has two
     spans (b1 to segment 4, b2 on); b2 itself has no gap."""
-    _add_segments(catalog, 1, [2, 3, 4, 7, 8, 9])
-    _add_backup(catalog, "b1", 2, 3, 3)
-    _add_backup(catalog, "b2", 7, 8, 8)
-    s = status_of(target, catalog, now=_minutes(9))
+    add_segments(catalog, 1, [2, 3, 4, 7, 8, 9])
+    add_backup(catalog, "b1", 2, 3, 3)
+    add_backup(catalog, "b2", 7, 8, 8)
+    s = status_of(target, catalog, now=minutes(9))
     assert s.state == "gaps"
     assert [(g.first, g.last, g.count) for g in s.gaps] == [
         (segment_name(1, 5), segment_name(1, 6), 2)
     ]
     assert s.missing == 2
     assert [(sp.start, sp.end) for sp in s.window.spans] == [
-        (_minutes(3), _minutes(4)),
-        (_minutes(8), _minutes(9)),
+        (minutes(3), minutes(4)),
+        (minutes(8), minutes(9)),
     ]
     assert s.backups[1].first_gap is None
 
@@ -158,24 +83,24 @@ def test_timeline_switch_is_followed_with_its_history(
 ) -> None:
     """After a promotion onto timeline 2 at segment 5, the window reaches timeline 2's newest
     segment, once the history file is read; unread, timeline 2 is not followed (said)."""
-    _add_segments(catalog, 1, [2, 3, 4, 5])
-    _add_segments(catalog, 2, [5, 6, 7])
-    _add_history(catalog, 2)
-    _add_backup(catalog, "b1", 2, 3, 3)
+    add_segments(catalog, 1, [2, 3, 4, 5])
+    add_segments(catalog, 2, [5, 6, 7])
+    add_history(catalog, 2)
+    add_backup(catalog, "b1", 2, 3, 3)
     read: list[tuple[str, str]] = []
 
     def history(name: str, sha256: str) -> str:
         read.append((name, sha256))
         return "1\t0/5000060\tno recovery target specified\n"
 
-    s = status_of(target, catalog, histories=history, now=_minutes(8))
+    s = status_of(target, catalog, histories=history, now=minutes(8))
     assert read == [("00000002.history", "ab" * 32)]
-    assert s.window.newest == _minutes(7)
+    assert s.window.newest == minutes(7)
     assert s.backups[0].timelines == [1, 2]
     assert s.history_files == 1
     assert s.problems == []
-    unread = status_of(target, catalog, now=_minutes(8))
-    assert unread.window.newest == _minutes(5)
+    unread = status_of(target, catalog, now=minutes(8))
+    assert unread.window.newest == minutes(5)
     assert unread.problems == ["00000002.history not read: timeline 2 not followed"]
 
 
@@ -183,13 +108,13 @@ def test_nothing_archived_and_no_whole_backup(
     catalog: Catalog, target: PostgresqlTargetConfig
 ) -> None:
     """Empty archive: state empty, no lag; a backup whose start_wal is missing: no_backup."""
-    s = status_of(target, catalog, now=_minutes(1))
+    s = status_of(target, catalog, now=minutes(1))
     assert s.state == "empty"
     assert s.lag_seconds is None
     assert s.window.oldest is None
-    _add_segments(catalog, 1, [3, 4])
-    _add_backup(catalog, "b1", 2, 3, 3)
-    s = status_of(target, catalog, now=_minutes(5))
+    add_segments(catalog, 1, [3, 4])
+    add_backup(catalog, "b1", 2, 3, 3)
+    s = status_of(target, catalog, now=minutes(5))
     assert s.state == "no_backup"
     assert s.backups[0].whole is False
 
@@ -198,7 +123,7 @@ def test_a_run_with_bad_physical_facts_is_reported(
     catalog: Catalog, target: PostgresqlTargetConfig
 ) -> None:
     """A run whose detail.physical lacks a field is named in problems, not a crash."""
-    _add_segments(catalog, 1, [2, 3])
+    add_segments(catalog, 1, [2, 3])
     with catalog.begin() as session:
         session.add(
             BackupRun(
@@ -209,7 +134,7 @@ def test_a_run_with_bad_physical_facts_is_reported(
                 detail={"physical": {"timeline": 1}},
             )
         )
-    s = status_of(target, catalog, now=_minutes(4))
+    s = status_of(target, catalog, now=minutes(4))
     assert s.problems == ["backup bad: detail.physical has no stop_time"]
 
 
@@ -221,22 +146,22 @@ def test_watch_emits_a_gap_once_and_a_stall_once_per_stall(
     config = load(project / "buttress.yaml").backup
     watch = WalWatch(config)
     assert watch.thresholds == {"pg": 300.0}
-    _add_segments(catalog, 1, [2, 3, 6])
-    _add_backup(catalog, "b1", 2, 3, 3)
+    add_segments(catalog, 1, [2, 3, 6])
+    add_backup(catalog, "b1", 2, 3, 3)
     heard: list[DomainEvent] = []
     with events.subscribe(DomainEvent, heard.append):
-        watch.observe([status_of(target, catalog, now=_minutes(7))])
-        watch.observe([status_of(target, catalog, now=_minutes(12))])  # lag 360 s
-        watch.observe([status_of(target, catalog, now=_minutes(13))])
+        watch.observe([status_of(target, catalog, now=minutes(7))])
+        watch.observe([status_of(target, catalog, now=minutes(12))])  # lag 360 s
+        watch.observe([status_of(target, catalog, now=minutes(13))])
     assert heard == [
         WalGapFound("pg", segment_name(1, 4), segment_name(1, 5), 2),
         WalArchiveStalled("pg", 360.0, 300.0, segment_name(1, 6)),
     ]
-    _add_segments(catalog, 1, [13])
+    add_segments(catalog, 1, [13])
     heard.clear()
     with events.subscribe(DomainEvent, heard.append):
-        watch.observe([status_of(target, catalog, now=_minutes(13.5))])  # archiving again
-        watch.observe([status_of(target, catalog, now=_minutes(20))])
+        watch.observe([status_of(target, catalog, now=minutes(13.5))])  # archiving again
+        watch.observe([status_of(target, catalog, now=minutes(20))])
     assert heard == [
         WalGapFound("pg", segment_name(1, 7), segment_name(1, 12), 6),  # a new gap
         WalArchiveStalled("pg", 420.0, 300.0, segment_name(1, 13)),
@@ -262,8 +187,8 @@ def test_api_answers_the_status(
     """A viewer reads a physical target's WAL; no token is 401; an unknown target 404; a
     target that archives no WAL 422; the target list says which archive WAL."""
     c, made = client
-    _add_segments(catalog, 1, [2, 3, 4, 7])
-    _add_backup(catalog, "b1", 2, 3, 3)
+    add_segments(catalog, 1, [2, 3, 4, 7])
+    add_backup(catalog, "b1", 2, 3, 3)
     h = {"Authorization": f"Bearer {made['viewer']}"}
     res = c.get("/api/v1/backups/targets/pg/wal", headers=h)
     assert res.status_code == 200, res.text
@@ -288,8 +213,8 @@ def test_metrics_show_lag_gaps_and_window(
 ) -> None:
     """/metrics has the WAL and PITR gauges of the physical target, from the catalog."""
     c, _ = client
-    _add_segments(catalog, 1, [2, 3, 4, 7])
-    _add_backup(catalog, "b1", 2, 3, 3)
+    add_segments(catalog, 1, [2, 3, 4, 7])
+    add_backup(catalog, "b1", 2, 3, 3)
     samples = {
         (m.name, m.labels.get("target")): m.value
         for family in text_string_to_metric_families(c.get("/metrics").text)
@@ -299,8 +224,8 @@ def test_metrics_show_lag_gaps_and_window(
     assert samples.pop(("buttress_wal_archive_lag_seconds", "pg")) > 0
     assert samples == {
         ("buttress_wal_gaps", "pg"): 2.0,
-        ("buttress_pitr_oldest_timestamp_seconds", "pg"): _minutes(3).timestamp(),
-        ("buttress_pitr_newest_timestamp_seconds", "pg"): _minutes(4).timestamp(),
+        ("buttress_pitr_oldest_timestamp_seconds", "pg"): minutes(3).timestamp(),
+        ("buttress_pitr_newest_timestamp_seconds", "pg"): minutes(4).timestamp(),
         ("buttress_pitr_window_seconds", "pg"): 60.0,
-        ("buttress_wal_last_archived_timestamp_seconds", "pg"): _minutes(7.1).timestamp(),
+        ("buttress_wal_last_archived_timestamp_seconds", "pg"): minutes(7.1).timestamp(),
     }  # no lag_segments: sync mode has no spool; no series for targets without WAL
