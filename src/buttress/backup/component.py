@@ -31,9 +31,10 @@ class BackupComponent(Component):
     tables = "buttress.backup.tables"
 
     def cli(self) -> Sequence[CliGroup | CliCommand]:
+        from buttress.backup.binlog.cli import app as binlog
         from buttress.backup.cli import app
 
-        return [CliGroup("backup", app)]
+        return [CliGroup("backup", app), CliGroup("binlog", binlog)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress import events
