@@ -118,6 +118,12 @@ def store_file(
                 writers[dest.name] = dest.writer(key)
             except BackupError as exc:
                 result.failed[dest.name] = str(exc)
+        if writers and len(writers) + len(result.already) < need:
+            raise BackupError(
+                f"{key}: {len(writers) + len(result.already)} of {len(destinations)} "
+                f"destinations can take it, {need} required: "
+                + "; ".join(f"{n}: {why}" for n, why in result.failed.items())
+            )
         if writers:
             fanout = _Fanout(writers, need - len(result.already), len(destinations))
             fanout.failed.update(result.failed)
@@ -131,6 +137,8 @@ def store_file(
                     if fanout.error is not None:
                         raise fanout.error from None
                     raise BackupError(f"{key}: {exc}") from None
+            if fanout.error is not None:  # raised in a write, which pyrage may not pass on
+                raise fanout.error
             for name, w in list(writers.items()):
                 try:
                     w.commit()
