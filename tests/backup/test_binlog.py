@@ -8,6 +8,7 @@ and nothing created; the password is never on a command line."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import signal
@@ -260,8 +261,13 @@ def _streams(pid: int) -> list[list[bytes]]:
 
 
 def test_the_pusher_command_stores_the_current_file_at_stop_and_hides_the_password(
-    backups: Backups, binlog_server: BinlogServer, shop: str, project: Path
+    backups: Backups,
+    binlog_server: BinlogServer,
+    shop: str,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    assert backups.run("shop").status == "succeeded"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "buttress", "binlog", "pusher", "shop"],
@@ -289,6 +295,18 @@ def test_the_pusher_command_stores_the_current_file_at_stop_and_hides_the_passwo
     assert binlog_server.password not in (out + err).decode()
     assert f"stored {current}" in err.decode()
     assert current in _stored_names(LocalDestination("repo", project / "repo"))
+
+    capsys.readouterr()
+    assert main(["binlog", "status", "shop", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert current in status["archived"]
+    assert status["oldest"] is not None
+    assert status["newest"] is not None
+    assert main(["binlog", "restore", "shop", "--target-time", "2001-01-01 00:00:00+00"]) == 1
+    err = capsys.readouterr().err
+    assert "2001-01-01 00:00:00+00 is outside the recoverable window" in err
+    assert "nothing was restored" in err
+    assert binlog_server.password not in err
 
 
 def test_binlog_archiving_needs_the_dump_lock() -> None:

@@ -144,7 +144,18 @@ class BinlogPusher:
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW BINARY LOGS")
-                return [str(row[0]) for row in cur.fetchall()]
+                names = [str(row[0]) for row in cur.fetchall()]
+                cur.execute("SELECT @@GLOBAL.binlog_format")
+                row = cur.fetchone()
+                form = str(row[0]) if row else ""
+            if form.upper() != "ROW":
+                self.say(
+                    f"warning: {self.describe()}: binlog_format is {form}: a restore to a time "
+                    "replays only the statements run with the target's database as the default "
+                    "one (USE db; mariadb-binlog --database's rule for statements); with "
+                    "binlog_format=ROW every change to its tables is replayed"
+                )
+            return names
         except pymysql.Error as exc:
             raise BackupError(
                 f"{self.describe()}: cannot list the server's binary logs (is log_bin on?): "

@@ -5,11 +5,17 @@ from that position up to the time::
     mariadb-binlog --start-position=P --stop-datetime=T --database=DB --rewrite-db='DB->NEW' \\
         binlog.000007 binlog.000008 ... | mariadb NEW
 
-Only the target's database is replayed (``--database``), into the new one (``--rewrite-db``:
-statements that name the database explicitly, ``db.table``, are not rewritten: they are
-replayed onto the original name's tables, as mariadb-binlog does). Binlog event times have
-one-second resolution: what was logged in the second of T is not replayed (T 14:35:00.7
-replays up to 14:34:59).
+Only the target's database is replayed (``--database``), into the new one (``--rewrite-db``).
+With ``binlog_format=ROW`` that is every change to its tables. With STATEMENT or MIXED (MariaDB's
+default) it is mariadb-binlog's rule for statements: those run with the target's database as
+the default one (``USE db``); a statement run from another database that names the table
+(``db.table``) is not replayed, one run from the target's database that names another
+database's table is (onto that table, not rewritten). The pusher warns when the format is not
+ROW. Replaying onto a server with ``gtid_strict_mode=ON`` fails (the binlogs' GTIDs are
+older than the server's): restore onto another server, or turn it off for the restore.
+
+Binlog event times have one-second resolution: what was logged in the second of T is not
+replayed (T 14:35:00.7 replays up to 14:34:59).
 
 Everything is checked before anything is created: the time lies in the recoverable window
 (from the oldest dump with a recorded position to the last archived binlog event; refused
