@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +41,7 @@ __all__ = ["binlog_server"]
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def _config(project: Path, server: BinlogServer, database: str, required: int = 2) -> Path:
+def _config(project: Path, server: BinlogServer, database: str, binlog: str = "") -> Path:
     (project / "buttress.yaml").write_text(
         "backup:\n"
         f"  recipients: [{recipient(project)}]\n"
@@ -52,8 +53,8 @@ def _config(project: Path, server: BinlogServer, database: str, required: int = 
         f"    - name: shop\n"
         f"      source: mariadb\n"
         f"      dsn: '{server.dsn(database)}'\n"
-        f"      required: {required}\n"
-        "      binlog: {spool_dir: spool, interval: 200ms, server_id: 777}\n"
+        "      binlog: {spool_dir: spool, interval: 200ms, server_id: 777"
+        f"{binlog}}}\n"
     )
     return project / "buttress.yaml"
 
@@ -111,6 +112,8 @@ def _current_binlog(server: BinlogServer) -> str:
 def _stored_names(dest: LocalDestination) -> set[str]:
     found = set()
     for key in dest.keys(prefix("shop")):
+        if ".partial-" in key:  # a write under way
+            continue
         parsed = parse_key("shop", key)
         assert parsed is not None, key
         found.add(parsed[0].name)
@@ -303,10 +306,10 @@ def test_the_pusher_command_stores_the_current_file_at_stop_and_hides_the_passwo
     assert status["oldest"] is not None
     assert status["newest"] is not None
     assert main(["binlog", "restore", "shop", "--target-time", "2001-01-01 00:00:00+00"]) == 1
-    err = capsys.readouterr().err
-    assert "2001-01-01 00:00:00+00 is outside the recoverable window" in err
-    assert "nothing was restored" in err
-    assert binlog_server.password not in err
+    said = capsys.readouterr().err
+    assert "2001-01-01 00:00:00+00 is outside the recoverable window" in said
+    assert "nothing was restored" in said
+    assert binlog_server.password not in said
 
 
 def test_binlog_archiving_needs_the_dump_lock() -> None:
@@ -367,3 +370,27 @@ def test_a_destination_down_keeps_the_file_in_the_spool_until_it_is_stored(
         pusher.stop()
     assert written in _stored_names(LocalDestination("offsite", project / "offsite"))
     assert written in _stored_names(LocalDestination("repo", project / "repo"))
+
+
+def test_the_pusher_rotates_and_stores_without_a_manual_flush(
+    backups: Backups, binlog_server: BinlogServer, shop: str, project: Path
+) -> None:
+    """With rotate_every the pusher finishes the file being written itself (FLUSH BINARY
+    LOGS), so a write is archived while the server writes nothing more; run() stores the
+    current file when it stops."""
+    config = load(_config(project, binlog_server, shop, ", rotate_every: 300ms")).backup
+    pusher = BinlogPusher(Backups(config, backups.catalog), "shop")
+    written = _current_binlog(binlog_server)
+    _insert(binlog_server, shop, range(1, 3))
+    stop = threading.Event()
+    runner = threading.Thread(target=pusher.run, args=(stop,))
+    runner.start()
+    try:
+        repo = LocalDestination("repo", project / "repo")
+        wait_until(lambda: written in _stored_names(repo), f"{written} rotated and stored")
+        assert _current_binlog(binlog_server) != written
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+    assert not runner.is_alive()
+    assert _current_binlog(binlog_server) in _stored_names(repo)
