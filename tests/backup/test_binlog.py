@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from buttress.backup.binlog.layout import parse_key, prefix
-from buttress.backup.binlog.pusher import BinlogPusher
+from buttress.backup.binlog.pusher import BinlogPusher, run_exclusively
 from buttress.backup.binlog.restore import recoverable_window, restore_to_time
 from buttress.backup.destinations import LocalDestination
 from buttress.backup.errors import RestoreError
@@ -34,7 +34,7 @@ from buttress.config import load, load_text
 from buttress.errors import ConfigError
 from tests.backup.conftest import recipient
 from tests.backup.mariadb_binlog_server import BinlogServer, binlog_server
-from tests.conftest import wait_until
+from tests.conftest import start_server, wait_until
 
 __all__ = ["binlog_server"]
 
@@ -394,3 +394,57 @@ def test_the_pusher_rotates_and_stores_without_a_manual_flush(
         runner.join(timeout=60)
     assert not runner.is_alive()
     assert _current_binlog(binlog_server) in _stored_names(repo)
+
+
+def test_one_pusher_per_target_streams_the_other_waits_then_takes_over(
+    backups: Backups, binlog_server: BinlogServer, shop: str
+) -> None:
+    """Two pushers of one target (two replicas, or serve and the CLI): the claim lets one
+    stream; the other says who streams and waits, and takes over when the first stops."""
+    first, second = BinlogPusher(backups, "shop"), BinlogPusher(backups, "shop")
+    said: list[str] = []
+    second.say = said.append
+    stop_first, stop_second = threading.Event(), threading.Event()
+    one = threading.Thread(target=run_exclusively, args=(first, backups.catalog, stop_first))
+    two = threading.Thread(
+        target=run_exclusively,
+        args=(second, backups.catalog, stop_second),
+        kwargs={"retry": 0.2},
+    )
+    one.start()
+    try:
+        wait_until(first.alive, "the first pusher to stream")
+        two.start()
+        wait_until(lambda: any("another pusher streams" in m for m in said), "the second to wait")
+        assert not second.alive()
+        stop_first.set()
+        one.join(timeout=60)
+        wait_until(second.alive, "the second pusher to take over", timeout=30)
+    finally:
+        stop_first.set()
+        stop_second.set()
+        one.join(timeout=60)
+        if two.ident is not None:  # started
+            two.join(timeout=60)
+    assert not one.is_alive()
+    assert not two.is_alive()
+
+
+def test_serve_runs_the_pusher_of_each_binlog_target(
+    backups: Backups, binlog_server: BinlogServer, shop: str, project: Path
+) -> None:
+    server = start_server(
+        project / "data",
+        env={"BUTTRESS_CONFIG": str(project / "buttress.yaml"), "PYTHONPATH": str(SRC)},
+    )
+    try:
+        _insert(binlog_server, shop, range(1, 3))
+        written = _current_binlog(binlog_server)
+        wait_until(lambda: (project / "spool" / written).exists(), "serve's stream", timeout=30)
+        binlog_server.query("FLUSH BINARY LOGS")
+        repo = LocalDestination("repo", project / "repo")
+        wait_until(lambda: written in _stored_names(repo), f"serve to store {written}", timeout=30)
+    finally:
+        code = server.stop()
+    assert code == 0, server.stderr_path.read_text()
+    assert _current_binlog(binlog_server) in _stored_names(repo)  # the current one, at stop

@@ -48,8 +48,9 @@ def parse_time(text: str) -> dt.datetime:
 def pusher(ctx: typer.Context, target: TargetArgument) -> None:
     """Stream TARGET's binlogs (mariadb-binlog --read-from-remote-server --raw --stop-never)
     into its spool and store each finished file in its destinations, until SIGTERM or Ctrl-C
-    (then the file being written is stored too)."""
-    from buttress.backup.binlog.pusher import BinlogPusher
+    (then the file being written is stored too). One pusher per target streams at a time
+    (a claim in the catalog): another one waits."""
+    from buttress.backup.binlog.pusher import BinlogPusher, run_exclusively
     from buttress.backup.service import Backups
 
     st = state(ctx)
@@ -61,9 +62,10 @@ def pusher(ctx: typer.Context, target: TargetArgument) -> None:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with st.catalog() as catalog:
-            BinlogPusher(
+            found = BinlogPusher(
                 Backups(st.config.backup, catalog), target, say=lambda m: typer.echo(m, err=True)
-            ).run(stop)
+            )
+            run_exclusively(found, catalog, stop)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -32,12 +34,14 @@ from buttress.backup.binlog.scan import scan
 from buttress.backup.binlog.store import file_sha256, store_file
 from buttress.backup.errors import BackupError
 from buttress.backup.sources.mariadb import parse_dsn
-from buttress.errors import UsageError
+from buttress.catalog import claims
+from buttress.errors import ButtressError, UsageError
 from buttress.platform.dsn import MariadbParams
 from buttress.secrets import redact
 
 if TYPE_CHECKING:
     from buttress.backup.service import Backups
+    from buttress.catalog import Catalog
     from buttress.config import BinlogArchiveConfig, MariadbTargetConfig
 
 __all__ = [
@@ -45,8 +49,10 @@ __all__ = [
     "PushReport",
     "binlog_target",
     "binlog_tool",
+    "claim_key",
     "client_args",
     "option_file",
+    "run_exclusively",
 ]
 
 log = logging.getLogger("buttress.backup.binlog")
@@ -342,3 +348,66 @@ def _number(name: str) -> int:
         return parse_name(name).number
     except ValueError:
         return -1
+
+
+def claim_key(target: str) -> str:
+    """The catalog claim one pusher of ``target`` holds (two streams with one replica server
+    id would take the connection from each other, and store every file twice)."""
+    return f"binlog:{target}"
+
+
+def run_exclusively(
+    pusher: BinlogPusher,
+    catalog: Catalog,
+    stop: threading.Event,
+    *,
+    retry: float = claims.HEARTBEAT,
+    lease: float = claims.LEASE,
+) -> None:
+    """:meth:`BinlogPusher.run` while holding the target's claim, until ``stop``: one pusher
+    per target across processes and hosts sharing the catalog (``buttress serve`` replicas, a
+    ``buttress binlog pusher``). While another holds it, wait and try again every ``retry``
+    seconds; a claim lost (the catalog unreachable past the lease) stops the stream, which is
+    claimed again."""
+    key = claim_key(pusher.target.name)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    told = ""
+    while not stop.is_set():
+        try:
+            with catalog.begin() as session:
+                claims.acquire(session=session, key=key, holder=holder, lease=lease)
+        except claims.ClaimHeldError as exc:
+            if exc.claim.holder != told:
+                told = exc.claim.holder
+                pusher.say(
+                    f"{pusher.describe()}: another pusher streams this target ({exc.claim.holder} "
+                    f"on {exc.claim.host}); waiting for it to stop"
+                )
+            stop.wait(retry)
+            continue
+        except ButtressError as exc:
+            pusher.say(f"{pusher.describe()}: cannot claim the target: {exc}")
+            stop.wait(retry)
+            continue
+        told = ""
+        beat = claims.Heartbeat(catalog, key, holder, every=min(retry, lease / 3), lease=lease)
+        beat.start()
+        running = threading.Event()
+
+        def watch(beat: claims.Heartbeat = beat, running: threading.Event = running) -> None:
+            while not (stop.wait(0.2) or beat.lost.is_set()):
+                pass
+            running.set()
+
+        watcher = threading.Thread(target=watch, name="buttress-binlog-watch", daemon=True)
+        watcher.start()
+        try:
+            pusher.run(running)
+        finally:
+            running.set()
+            watcher.join()
+            beat.stop()
+            with contextlib.suppress(ButtressError), catalog.begin() as session:
+                claims.release(session=session, key=key, holder=holder)
+        if beat.lost.is_set() and not stop.is_set():
+            pusher.say(f"{pusher.describe()}: lost the claim on the target; claiming it again")
