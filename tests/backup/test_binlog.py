@@ -26,7 +26,7 @@ from buttress.backup.binlog.layout import parse_key, prefix
 from buttress.backup.binlog.pusher import BinlogPusher, run_exclusively
 from buttress.backup.binlog.restore import recoverable_window, restore_to_time
 from buttress.backup.destinations import LocalDestination
-from buttress.backup.errors import RestoreError
+from buttress.backup.errors import CorruptBackupError, RestoreError
 from buttress.backup.service import Backups
 from buttress.catalog import Catalog, catalog_url
 from buttress.cli import main
@@ -448,3 +448,40 @@ def test_serve_runs_the_pusher_of_each_binlog_target(
         code = server.stop()
     assert code == 0, server.stderr_path.read_text()
     assert _current_binlog(binlog_server) in _stored_names(repo)  # the current one, at stop
+
+
+def test_a_damaged_binlog_copy_is_passed_over_and_none_good_is_refused(
+    backups: Backups, binlog_server: BinlogServer, shop: str, project: Path
+) -> None:
+    """One destination's copy altered: the other's is used; both altered: the restore is
+    refused naming the file and each copy, before anything is created."""
+    _insert(binlog_server, shop, range(1, 4))
+    assert backups.run("shop").status == "succeeded"
+    pusher = BinlogPusher(backups, "shop")
+    pusher.start()
+    try:
+        _insert(binlog_server, shop, range(4, 7))
+        when = _next_second(binlog_server)
+        written = _current_binlog(binlog_server)
+        binlog_server.query("FLUSH BINARY LOGS")
+        wait_until(lambda: written in pusher.push().removed, f"{written} stored")
+    finally:
+        pusher.stop()
+
+    def damage(folder: str) -> None:
+        dest = LocalDestination(folder, project / folder)
+        key = next(k for k in dest.keys(prefix("shop")) if k.startswith(f"shop/binlog/{written}-"))
+        data = bytearray(dest.get(key))
+        data[len(data) // 2] ^= 0xFF
+        dest.path_of(key).write_bytes(bytes(data))
+
+    damage("repo")
+    restore_to_time(backups, "shop", when, database=f"{shop}_from_offsite")
+    assert [r[0] for r in _rows(binlog_server, f"{shop}_from_offsite")] == list(range(1, 7))
+    damage("offsite")
+    with pytest.raises(CorruptBackupError) as caught:
+        restore_to_time(backups, "shop", when, database=f"{shop}_never")
+    assert f"archived binlog {written}: no good copy" in str(caught.value)
+    assert "destination local" in str(caught.value)
+    assert "destination offsite" in str(caught.value)
+    assert not binlog_server.query(f"SHOW DATABASES LIKE '{shop}_never'")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from buttress.backup.binlog.layout import BinlogName, parse_key, prefix
 from buttress.backup.destinations import Destination
@@ -21,6 +21,7 @@ class ArchivedFile:
     sha256: str
     size: int  # stored bytes (encrypted, compressed): the fuller file is the larger
     destination: Destination
+    copies: tuple[Destination, ...] = ()  # every destination holding this key (first: the above)
 
 
 def list_archived(
@@ -40,8 +41,10 @@ def list_archived(
                 name, sha = parsed
                 size = dest.size(key) or 0
                 known = best.get(name.name)
-                if known is None or size > known.size:
-                    best[name.name] = ArchivedFile(name, key, sha, size, dest)
+                if known is not None and known.key == key:
+                    best[name.name] = replace(known, copies=(*known.copies, dest))
+                elif known is None or size > known.size:
+                    best[name.name] = ArchivedFile(name, key, sha, size, dest, (dest,))
         except BackupError as exc:
             if problems is not None:
                 problems.append(str(exc))

@@ -41,7 +41,7 @@ from buttress.backup.binlog.archive import ArchivedFile, list_archived
 from buttress.backup.binlog.pusher import binlog_tool, client_args, option_file
 from buttress.backup.binlog.scan import scan
 from buttress.backup.binlog.store import read_file
-from buttress.backup.errors import BackupError, RestoreError
+from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
 from buttress.backup.keys import load_identities
 from buttress.backup.sources.mariadb import MariadbSource, parse_dsn
 from buttress.errors import UsageError
@@ -126,10 +126,22 @@ def _identities(backups: Backups, identity: Sequence[Path]) -> list[Any]:
 
 
 def _fetch(file: ArchivedFile, folder: Path, identities: Sequence[Any]) -> Path:
+    """``file`` into ``folder``, from the first destination whose copy is good
+    (CorruptBackupError naming every copy's problem when none is)."""
     path = folder / file.name.name
-    with open(path, "wb") as out:
-        read_file(file.destination, file.key, file.sha256, identities, out)
-    return path
+    problems = []
+    for dest in file.copies or (file.destination,):
+        try:
+            with open(path, "wb") as out:
+                read_file(dest, file.key, file.sha256, identities, out)
+            return path
+        except CorruptBackupError as exc:
+            problems.append(str(exc))
+    path.unlink(missing_ok=True)
+    raise CorruptBackupError(
+        f"archived binlog {file.name.name}: no good copy ({'; '.join(problems)}); nothing was "
+        "restored"
+    )
 
 
 def recoverable_window(
