@@ -35,8 +35,9 @@ class BackupComponent(Component):
     def cli(self) -> Sequence[CliGroup | CliCommand]:
         from buttress.backup.binlog.cli import app as binlog
         from buttress.backup.cli import app
+        from buttress.backup.wal.cli import app as wal
 
-        return [CliGroup("backup", app), CliGroup("binlog", binlog)]
+        return [CliGroup("backup", app), CliGroup("wal", wal), CliGroup("binlog", binlog)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress import events
