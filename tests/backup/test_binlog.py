@@ -332,8 +332,16 @@ def test_a_target_time_without_a_time_zone_is_a_usage_error(
         "  targets:\n"
         "    - {name: m, source: mariadb, dsn: 'mariadb://u:p@127.0.0.1:1/d',"
         " binlog: {spool_dir: spool}}\n"
+        "    - {name: plain, source: mariadb, dsn: 'mariadb://u:p@127.0.0.1:1/d'}\n"
+        "    - {name: files, source: directory, path: .}\n"
     )
     capsys.readouterr()
+    assert main(["binlog", "pusher", "plain"]) == 2
+    assert "target 'plain' has no `binlog:` section" in capsys.readouterr().err
+    assert main(["binlog", "pusher", "files"]) == 2
+    assert "is a directory target" in capsys.readouterr().err
+    assert main(["binlog", "status", "nosuch"]) == 2
+    assert "unknown backup target 'nosuch'" in capsys.readouterr().err
     assert main(["binlog", "restore", "m", "--target-time", "2026-12-02 14:35:00"]) == 2
     assert "give its time zone" in capsys.readouterr().err
     assert main(["binlog", "restore", "m", "--target-time", "yesterday"]) == 2
@@ -485,3 +493,50 @@ def test_a_damaged_binlog_copy_is_passed_over_and_none_good_is_refused(
     assert "destination local" in str(caught.value)
     assert "destination offsite" in str(caught.value)
     assert not binlog_server.query(f"SHOW DATABASES LIKE '{shop}_never'")
+
+
+def test_the_newest_dump_before_the_time_is_the_base_and_a_gap_is_refused(
+    backups: Backups, binlog_server: BinlogServer, shop: str, project: Path
+) -> None:
+    _insert(binlog_server, shop, range(1, 3))
+    first = backups.run("shop")
+    pusher = BinlogPusher(backups, "shop")
+    pusher.start()
+    try:
+        _insert(binlog_server, shop, range(3, 5))
+        t1 = _next_second(binlog_server)
+        at_t1 = _rows(binlog_server, shop)
+        middle = _current_binlog(binlog_server)
+        binlog_server.query("FLUSH BINARY LOGS")
+        second = backups.run("shop")  # taken in the file after `middle`
+        _insert(binlog_server, shop, range(5, 7))
+        t2 = _next_second(binlog_server)
+        at_t2 = _rows(binlog_server, shop)
+        last = _current_binlog(binlog_server)
+        binlog_server.query("FLUSH BINARY LOGS")
+        wait_until(lambda: last in pusher.push().removed or last not in _spooled(pusher), last)
+    finally:
+        pusher.stop()
+    assert first.status == second.status == "succeeded"
+
+    done = restore_to_time(backups, "shop", t1, database=f"{shop}_t1")
+    assert f"backup {first.id}" in done
+    assert _rows(binlog_server, f"{shop}_t1") == at_t1
+    done = restore_to_time(backups, "shop", t2, database=f"{shop}_t2")
+    assert f"backup {second.id}" in done
+    assert _rows(binlog_server, f"{shop}_t2") == at_t2
+
+    # the file of the second dump lost from every destination: the first dump's file and the
+    # one after the lost one remain, with a gap between them that a restore cannot cross
+    for folder in ("repo", "offsite"):
+        dest = LocalDestination(folder, project / folder)
+        lost = [k for k in dest.keys(prefix("shop")) if k.startswith(f"shop/binlog/{last}-")]
+        assert lost
+        for key in lost:
+            dest.delete(key)
+    current = _current_binlog(binlog_server)  # stored at the pusher's stop
+    with pytest.raises(RestoreError) as caught:
+        restore_to_time(backups, "shop", t1, database=f"{shop}_gap")
+    assert f"has a gap between {middle} and {current}" in str(caught.value)
+    assert "nothing was restored" in str(caught.value)
+    assert not binlog_server.query(f"SHOW DATABASES LIKE '{shop}_gap'")
