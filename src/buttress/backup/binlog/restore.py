@@ -315,7 +315,8 @@ def _replay(
             producer.stdout.close()
         rc2 = consumer.wait()
         rc1 = producer.wait()
-        for rc, tool, err in ((rc1, decode[0], err1), (rc2, client, err2)):
+        # the client first: when it stops at an SQL error, mariadb-binlog fails writing to it
+        for rc, tool, err in ((rc2, client, err2), (rc1, decode[0], err1)):
             if rc != 0:
                 err.seek(0)
                 lines = [x for x in err.read().decode(errors="replace").splitlines() if x]
