@@ -72,9 +72,8 @@ def fetch(
     from buttress.backup.wal.service import Wal
 
     try:
-        st = state(ctx)
-        with st.catalog() as catalog:
-            Wal(st.config.backup, catalog).fetch(target, name, out)
+        st = state(ctx)  # no catalog: a restore must work when the catalog is gone too
+        Wal(st.config.backup, None).fetch(target, name, out)
     except WalMissingError as exc:
         typer.echo(f"{exc}", err=True)
         raise typer.Exit(FETCH_MISSING) from None
