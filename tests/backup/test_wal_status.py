@@ -138,6 +138,28 @@ def test_a_run_with_bad_physical_facts_is_reported(
     assert s.problems == ["backup bad: detail.physical has no stop_time"]
 
 
+def test_async_pending_counts_the_spool(catalog: Catalog, project: Path) -> None:
+    """Async mode with the spool on this host: pending is the number of files waiting in
+    <spool_dir>/<target>/out (temporary dot-files are not counted)."""
+    spool = project / "spool"
+    (spool / "pg" / "out").mkdir(parents=True)
+    config_file(
+        project,
+        recipient(project),
+        PG_TARGET.replace(
+            "wal: {archive_timeout: 60}", f"wal: {{mode: async, spool_dir: {spool}}}"
+        ),
+    )
+    pg = next(t for t in load(project / "buttress.yaml").backup.targets if t.name == "pg")
+    assert isinstance(pg, PostgresqlTargetConfig)
+    assert status_of(pg, catalog).pending == 0
+    for name in (segment_name(1, 5), segment_name(1, 6), ".tmp-" + segment_name(1, 7)):
+        (spool / "pg" / "out" / name).write_bytes(b"x")
+    s = status_of(pg, catalog)
+    assert s.pending == 2
+    assert s.mode == "async"
+
+
 def test_watch_emits_a_gap_once_and_a_stall_once_per_stall(
     catalog: Catalog, target: PostgresqlTargetConfig, project: Path
 ) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from buttress.backup.tables import BackupRun
 from buttress.backup.wal import layout
 from buttress.backup.wal.names import parse_name
@@ -14,8 +16,9 @@ from buttress.backup.wal.service import Wal
 from buttress.backup.wal.verify import verify_wal
 from buttress.catalog import Catalog
 from buttress.catalog.tables import utcnow
+from buttress.cli import main
 from buttress.config import load
-from tests.backup.conftest import config_file, recipient
+from tests.backup.conftest import config_file, recipient, run_json
 from tests.backup.pg_cluster import Cluster, make_cluster, owned_dir
 
 
@@ -121,3 +124,16 @@ def test_a_run_that_is_not_a_base_backup_is_said(project: Path, catalog: Catalog
     config = load(project / "buttress.yaml").backup
     result = verify_wal(Wal(config, catalog), "pg", "nope")
     assert result.problems == ["backup nope is not a physical base backup the catalog knows"]
+
+
+def test_verify_wal_of_a_target_without_wal_is_refused(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`backup verify ID --wal` of a backup whose target archives no WAL: the backup is
+    checked, then a clear error naming the target, and a non-zero exit."""
+    config_file(project, recipient(project))
+    run = run_json(capsys, ["backup", "run", "site", "--json"])
+    code = main(["backup", "verify", run["id"], "--wal"])
+    out = capsys.readouterr()
+    assert code != 0
+    assert "target site does not archive WAL" in out.err
