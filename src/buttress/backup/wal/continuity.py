@@ -203,12 +203,15 @@ def continuity(
     stop = parse_name(backup.stop_wal, segment_size)
     chain = chain_of(backup.timeline, start.start_lsn(segment_size), histories)
     on_chain: dict[int, Segment] = {}
+    only = chain[0][0] if len(chain) == 1 else None  # one timeline: no lookup per segment
     for seg in segments:
         n = seg.name
+        if n.kind != "segment" or n.segno < start.segno:
+            continue
         if (
-            n.is_segment
-            and n.segno >= start.segno
-            and _timeline_at(chain, n.segno, segment_size) == n.timeline
+            (n.timeline == only)
+            if only is not None
+            else (_timeline_at(chain, n.segno, segment_size) == n.timeline)
         ):
             on_chain[n.segno] = seg
     numbers = sorted(on_chain)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from buttress.backup.tables import BackupRun, WalSegment
 from buttress.backup.wal.continuity import (
@@ -27,7 +27,7 @@ from buttress.backup.wal.continuity import (
     analyse,
     parse_history,
 )
-from buttress.backup.wal.names import WalName, parse_name
+from buttress.backup.wal.names import WalName
 from buttress.backup.wal.schemas import (
     BaseBackupWalRead,
     WalGapRead,
@@ -101,6 +101,20 @@ def _read(seg: Segment | None, archived: dict[str, dt.datetime]) -> WalSegmentRe
     )
 
 
+def _archived_at(catalog: Catalog, target: str, which: list[Segment]) -> dict[str, dt.datetime]:
+    """When each of a few segments was stored (not read for every row: a scrape's cost)."""
+    if not which:
+        return {}
+    names = [s.name.name for s in which]
+    with catalog.begin() as session:
+        found = session.execute(
+            select(WalSegment.name, WalSegment.archived_at).where(
+                WalSegment.target == target, WalSegment.name.in_(names)
+            )
+        ).all()
+    return {str(n): at for n, at in found}
+
+
 def _backup_read(c: Continuity) -> BaseBackupWalRead:
     return BaseBackupWalRead(
         id=c.backup.id,
@@ -137,11 +151,17 @@ def status_of(
             select(
                 WalSegment.name,
                 WalSegment.kind,
+                WalSegment.timeline,
+                WalSegment.segno,
                 WalSegment.sha256,
                 WalSegment.ready_at,
-                WalSegment.archived_at,
             ).where(WalSegment.target == name)
         ).all()
+        last_archived = session.scalar(
+            select(func.max(WalSegment.archived_at)).where(
+                WalSegment.target == name, WalSegment.kind == "segment"
+            )
+        )
         runs = session.execute(
             select(BackupRun.id, BackupRun.detail).where(
                 BackupRun.target == name, BackupRun.status == "succeeded"
@@ -150,18 +170,14 @@ def status_of(
     problems: list[str] = []
     segments: list[Segment] = []
     history_rows: list[tuple[WalName, str]] = []
-    archived: dict[str, dt.datetime] = {}
-    for row in rows:
-        try:
-            wal_name = parse_name(row.name)
-        except ValueError as exc:
-            problems.append(f"catalog row {row.name!r}: {exc}")
-            continue
-        if wal_name.kind == "segment":
-            segments.append(Segment(wal_name, row.ready_at))
-            archived[wal_name.name] = row.archived_at
-        elif wal_name.kind == "history":
-            history_rows.append((wal_name, row.sha256))
+    for row in rows:  # the index's own parse of each name (no regex per row)
+        if row.kind == "segment":
+            segments.append(
+                Segment(WalName(row.timeline, row.segno, "segment", row.name), row.ready_at)
+            )
+        elif row.kind == "history":
+            history_rows.append((WalName(row.timeline, 0, "history", row.name), row.sha256))
+        # backup history files and partial segments are not part of a chain
     histories_read: dict[int, Sequence[HistoryEntry]] = {}
     for wal_name, sha in sorted(history_rows):
         if histories is None:
@@ -183,9 +199,9 @@ def status_of(
         except ValueError as exc:
             problems.append(str(exc))
     found, win = analyse(facts, segments, histories_read)
-    by_time = sorted(segments, key=lambda s: (s.ready_at or now, s.name))
-    newest = by_time[-1] if by_time else None
+    newest = max(segments, key=lambda s: (s.ready_at or now, s.name)) if segments else None
     oldest = min(segments, key=lambda s: s.name) if segments else None
+    archived = _archived_at(catalog, name, [s for s in (oldest, newest) if s is not None])
     first = found[0] if found else None
     gaps = (
         [WalGapRead(first=g.first, last=g.last, count=g.count) for g in first.gaps] if first else []
@@ -205,7 +221,7 @@ def status_of(
         history_files=len(history_rows),
         oldest=_read(oldest, archived),
         newest=_read(newest, archived),
-        last_archived_at=max(archived.values()) if archived else None,
+        last_archived_at=last_archived,
         lag_seconds=max(0.0, (now - newest.ready_at).total_seconds())
         if newest is not None and newest.ready_at is not None
         else None,
