@@ -97,6 +97,7 @@ def test_status_follows_a_promotion_onto_timeline_2(
         unread = status_of(target, catalog)  # without the history: timeline 2 not followed
         assert unread.backups[0].timelines == [1]
         assert unread.window.newest is not None
+        assert s.newest.ready_at is not None
         assert unread.window.newest < s.newest.ready_at
     finally:
         catalog.dispose()
