@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from fastapi.responses import JSONResponse
 
     from buttress.backup.errors import BackupError
+    from buttress.backup.wal.asynchronous import PusherThreads
+    from buttress.catalog import Catalog
+    from buttress.config import BackupConfig
 
 __all__ = ["COMPONENT", "BackupComponent"]
 
@@ -36,6 +39,8 @@ class BackupComponent(Component):
         return [CliGroup("backup", app)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
+        import anyio.to_thread
+
         from buttress import events
         from buttress.backup.api import router
         from buttress.backup.errors import BackupError
@@ -51,6 +56,7 @@ class BackupComponent(Component):
         # the targets' schedules, as jobs of the runner (run once across replicas, by the leader)
         runner = ctx.require(JOB_RUNNER, JobRunner)
         scheduler = BackupScheduler(config, lambda: Backups(config, catalog), runner)
+        pushers = _wal_pushers(config, catalog)
 
         @asynccontextmanager
         async def lifespan() -> AsyncIterator[None]:
@@ -58,11 +64,15 @@ class BackupComponent(Component):
                 events.subscribe(BackupFinished, metrics),
                 events.subscribe(BackupVerified, metrics),
             ]
+            if pushers is not None:
+                pushers.start()
             try:
                 yield
             finally:
                 for sub in subs:
                     events.unsubscribe(sub)
+                if pushers is not None:
+                    await anyio.to_thread.run_sync(pushers.close)
 
         return Contribution(
             routers=[router],
@@ -71,6 +81,18 @@ class BackupComponent(Component):
             state={"scheduler": scheduler},
             dashboard="/api/v1/backups",
         )
+
+
+def _wal_pushers(config: BackupConfig, catalog: Catalog) -> PusherThreads | None:
+    """The WAL pushers of the targets with ``wal.mode: async`` (whose spool is on this host)."""
+    from buttress.backup.wal.asynchronous import PusherThreads, async_targets
+
+    targets = async_targets(config)
+    if not targets:
+        return None
+    from buttress.backup.wal.service import Wal
+
+    return PusherThreads(Wal(config, catalog), targets)
 
 
 async def _backup_error(_request: Request, exc: BackupError) -> JSONResponse:
