@@ -118,3 +118,14 @@ def test_bad_input_is_named(tmp_path: Path) -> None:
     with pytest.raises(SpoolError, match=r"cannot read .*missing"):
         spool.put(tmp_path / "missing" / SEG1)
     assert not spool.out_dir.exists() or _out(spool) == []
+
+
+@pytest.mark.root
+def test_folders_root_makes_belong_to_the_spool_dirs_owner(tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    os.chown(spool_dir, 4242, 4343)  # the tests run as root (they own private clusters)
+    spool = Spool(spool_dir, "db", 1 << 20)
+    spool.put(_wal(tmp_path / "pg_wal", SEG1))
+    for folder in (spool.root, spool.out_dir, spool.error_dir, spool.in_dir):
+        assert (folder.stat().st_uid, folder.stat().st_gid) == (4242, 4343)

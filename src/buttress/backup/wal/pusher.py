@@ -225,6 +225,7 @@ class Pusher:
 
     def run(self, stop: threading.Event) -> None:
         """Push until ``stop`` is set (holding the spool's pusher lock; waits for it)."""
+        busy = False
         while not stop.is_set():
             try:
                 with pusher_lock(self.spool, wait=False):
@@ -234,7 +235,9 @@ class Pusher:
                         stop.wait(self.pause(self.push_batch()))
                     return
             except PusherBusyError as exc:
-                log.info("%s; waiting", exc)
+                if not busy:
+                    log.info("%s; waiting for it to stop", exc)
+                busy = True
                 stop.wait(max(self.poll, 5.0))
             except (ButtressError, OSError) as exc:  # the spool folder itself failed
                 self.last_error = str(exc)

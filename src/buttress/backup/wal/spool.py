@@ -122,10 +122,17 @@ class Spool:
         self.lock_path = self.root / "pusher.lock"
 
     def ensure(self) -> None:
-        """Make the folders (``SpoolError`` naming the one that cannot be made)."""
-        for folder in (self.out_dir, self.error_dir, self.in_dir):
+        """Make the folders (``SpoolError`` naming the one that cannot be made). Made by
+        root (a pusher run as root), they are given to the owner of ``spool_dir``, so that the
+        PostgreSQL OS user's pushes can still write them."""
+        for folder in (self.root, self.out_dir, self.error_dir, self.in_dir):
+            if folder.is_dir():
+                continue
             try:
                 folder.mkdir(parents=True, exist_ok=True)
+                if os.geteuid() == 0:
+                    owner = self.root.parent.stat()
+                    os.chown(folder, owner.st_uid, owner.st_gid)
             except OSError as exc:
                 raise SpoolError(
                     f"WAL spool of target {self.target}: cannot make {folder}: "
