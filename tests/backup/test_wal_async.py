@@ -38,6 +38,7 @@ from buttress.cli import main
 from buttress.config import load
 from buttress.config._backup import PostgresqlTargetConfig
 from tests.backup.pg_cluster import (
+    AS_PG,
     Cluster,
     buttress_command,
     chown_tree,
@@ -45,6 +46,7 @@ from tests.backup.pg_cluster import (
     owned_dir,
     pg_env,
 )
+from tests.conftest import free_port
 
 TARGET = "pg"
 
@@ -305,7 +307,8 @@ def test_a_destination_down_keeps_the_segments_spooled_and_retries(
         repo.unlink()  # back
         total = pusher.drain()
         assert not total.failed
-        assert pusher.pause(total) == pusher.poll
+        assert pusher.pause(total) == 0.0  # more may wait: no pause, and no backoff now
+        assert pusher.failures == 0
     finally:
         catalog.dispose()
     assert set(names) <= {n for n, _, _ in setup.segments()}
@@ -351,3 +354,52 @@ def test_prefetch_serves_the_next_segment_from_the_spool(setup: Setup) -> None:
 def _prefetch_free(spool: Spool) -> bool:
     with prefetch_lock(spool) as free:
         return free
+
+
+def test_a_restore_takes_its_next_segments_from_the_prefetch(
+    setup: Setup, pg_clusters: list[Cluster]
+) -> None:
+    cluster = setup.cluster
+    _write_segments(cluster, 1)
+    base = owned_dir("wal-async-base-")
+    subprocess.run(
+        [
+            *AS_PG,
+            str(cluster.bin / "pg_basebackup"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(cluster.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(base / "data"),
+            "-X",
+            "none",
+            "-c",
+            "fast",
+        ],
+        check=True,
+        capture_output=True,
+        env=pg_env(),
+    )
+    cluster.sql("CREATE TABLE after_base AS SELECT 42 AS answer")
+    names = _write_segments(cluster, 6)
+    assert setup.cli("wal", "pusher", TARGET, "--once") == 0
+    assert setup.spool.depth() == (0, 0)
+
+    restored = Cluster(base, base / "data", free_port(), cluster.bin)
+    pg_clusters.append(restored)
+    restored.socket_dir.mkdir(exist_ok=True)
+    chown_tree(base)
+    command = f"{buttress_command()} --config {setup.config} wal fetch {TARGET} %f %p"
+    restored.configure(archive_mode="off", restore_command=command)
+    (restored.data / "recovery.signal").touch()
+    chown_tree(base)
+    chown_tree(setup.root)  # what the root pusher made (the manifest key...)
+    restored.start()
+    _wait("recovery ends", lambda: restored.value("SELECT pg_is_in_recovery()") is False)
+    assert restored.value("SELECT answer FROM after_base") == 42
+    log = restored.log.read_text()
+    served = [n for n in names if f"wal fetch: {n} from the prefetched copy" in log]
+    assert served, log[-3000:]

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from buttress.backup.wal.asynchronous import build_pusher, target_spool
-from buttress.backup.wal.names import parse_name
+from buttress.backup.wal.asynchronous import async_targets, build_pusher, target_spool
+from buttress.backup.wal.names import DEFAULT_SEGMENT_SIZE, parse_name
 from buttress.backup.wal.prefetch import prefetch, prefetch_lock, start_prefetch, take
 from buttress.backup.wal.pusher import pusher_lock
 from buttress.backup.wal.spool import Spool, Spooled
@@ -24,9 +24,27 @@ from buttress.platform.cli import state
 if TYPE_CHECKING:
     from buttress.backup.wal.service import Wal
     from buttress.catalog import Catalog
+    from buttress.config import BackupConfig
     from buttress.config._backup import PostgresqlTargetConfig
 
-__all__ = ["fetch_prefetched", "prefetch_after", "push_spooled", "run_prefetch", "run_pusher"]
+__all__ = [
+    "async_target",
+    "fetch_prefetched",
+    "prefetch_after",
+    "push_spooled",
+    "run_prefetch",
+    "run_pusher",
+]
+
+
+def async_target(config: BackupConfig, name: str) -> PostgresqlTargetConfig | None:
+    """Target ``name`` when it archives WAL in async mode (None otherwise: the synchronous
+    push, which also names an unknown target). Reads nothing but the configuration, so that an
+    async push stays cheap."""
+    for target in async_targets(config):
+        if target.name == name:
+            return target
+    return None
 
 
 def _spool(target: PostgresqlTargetConfig, what: str) -> Spool:
@@ -128,8 +146,10 @@ def prefetch_after(ctx: typer.Context, target: PostgresqlTargetConfig, name: str
 
 def run_prefetch(ctx: typer.Context, target: PostgresqlTargetConfig, name: str) -> None:
     """``wal fetch --prefetch TARGET NAME`` (started by :func:`prefetch_after`): download the
-    segments after ``name`` into the spool; nothing when another prefetch runs."""
+    segments after ``name`` into the spool; nothing when another prefetch runs. Reads the
+    archive only (no catalog)."""
     from buttress.backup.wal.errors import WalMissingError
+    from buttress.backup.wal.service import Wal
 
     spool = _spool(target, "wal fetch --prefetch")
     if target.wal is None or target.wal.prefetch <= 0:
@@ -137,11 +157,14 @@ def run_prefetch(ctx: typer.Context, target: PostgresqlTargetConfig, name: str) 
     with prefetch_lock(spool) as mine:
         if not mine:
             return
-        with state(ctx).catalog() as catalog:
-            archive = _wal(ctx, catalog).archive(target.name)
-            try:
-                got = prefetch(spool, archive.fetch, name, target.wal.prefetch, (WalMissingError,))
-            except ButtressError as exc:
-                typer.echo(f"prefetch after {name}: {exc}", err=True)
-                raise typer.Exit(1) from exc
+        try:
+            archive = Wal(state(ctx).config.backup, None).archive(target.name, reading=True)
+            info = archive.info()
+            size = info.segment_size if info is not None else DEFAULT_SEGMENT_SIZE
+            got = prefetch(
+                spool, archive.fetch, name, target.wal.prefetch, (WalMissingError,), size
+            )
+        except ButtressError as exc:
+            typer.echo(f"prefetch after {name}: {exc}", err=True)
+            raise typer.Exit(1) from exc
     typer.echo(f"prefetched after {name}: {', '.join(got) or 'nothing new'}")

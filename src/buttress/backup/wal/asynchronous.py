@@ -13,6 +13,7 @@ from buttress.backup.wal.pusher import Pusher
 from buttress.backup.wal.spool import Spool
 
 if TYPE_CHECKING:
+    from buttress.backup.wal.archive import PushResult
     from buttress.backup.wal.service import Wal
     from buttress.config import BackupConfig
     from buttress.config._backup import PostgresqlTargetConfig
@@ -50,10 +51,24 @@ def build_pusher(wal: Wal, target: PostgresqlTargetConfig) -> Pusher:
     if spool is None or target.wal is None:
         raise ValueError(f"target {target.name} has no wal.spool_dir")
     archive = wal.archive(target.name)
+    first = threading.Lock()
+    identified: list[bool] = []
+
+    def store(path: Path, name: str) -> PushResult:
+        # the first segment writes the archive's identity (archive.json): one push at a time
+        # until it is there, so that parallel workers do not write it twice
+        if identified:
+            return archive.push(path, name)
+        with first:
+            result = archive.push(path, name)
+            if archive.info() is not None:
+                identified.append(True)
+            return result
+
     return Pusher(
         spool,
-        archive.push,
-        lambda result, ready_at: wal.record(result, ready_at, "async"),
+        store,
+        lambda result, ready_at: wal.record(target.name, result, ready_at, "async"),
         permanent=(WalConflictError, WalIdentityError),
         workers=target.wal.push_workers,
         batch=target.wal.batch,

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from buttress.errors import UsageError
 from buttress.platform.cli import print_table, state
 
 app = typer.Typer(
@@ -45,6 +46,12 @@ def push(
     PostgreSQL keeps the file and calls again.
     """
     st = state(ctx)
+    from buttress.backup.wal.async_cli import async_target, push_spooled
+
+    spooled = async_target(st.config.backup, target)
+    if spooled is not None:  # wal.mode async: into the spool, for the pusher
+        push_spooled(spooled, path)
+        return
     from buttress.backup.wal.service import Wal
 
     with st.catalog() as catalog:
@@ -59,7 +66,17 @@ def fetch(
     ctx: typer.Context,
     target: TargetArg,
     name: Annotated[str, typer.Argument(help="The WAL file PostgreSQL asks for (`%f`).")],
-    out: Annotated[Path, typer.Argument(help="Where to write it (`%p`).")],
+    out: Annotated[
+        Path | None, typer.Argument(help="Where to write it (`%p`); not with --prefetch.")
+    ] = None,
+    prefetch: Annotated[
+        bool,
+        typer.Option(
+            "--prefetch",
+            help="Download the `wal.prefetch` segments after NAME into the spool (what a "
+            "fetch starts in the background; nothing when another prefetch of TARGET runs).",
+        ),
+    ] = False,
 ) -> None:
     """Restore one WAL file from TARGET's archive (PostgreSQL's `restore_command`).
 
@@ -67,13 +84,24 @@ def fetch(
     cannot be read whole (a damaged copy in every destination, storage down, a bad config):
     PostgreSQL then stops recovery instead of ending it early at the wrong point.
     """
+    from buttress.backup.wal.async_cli import fetch_prefetched, prefetch_after, run_prefetch
     from buttress.backup.wal.errors import WalMissingError
     from buttress.backup.wal.service import Wal
 
     try:
         st = state(ctx)
-        with st.catalog() as catalog:
-            Wal(st.config.backup, catalog).fetch(target, name, out)
+        wal_target = Wal(st.config.backup, None).target(target)
+        if prefetch:
+            run_prefetch(ctx, wal_target, name)
+            return
+        if out is None:
+            raise UsageError("wal fetch: give OUT, where to write the file (`%p`)")
+        if fetch_prefetched(wal_target, name, out):
+            typer.echo(f"wal fetch: {name} from the prefetched copy in the spool", err=True)
+        else:
+            with st.catalog() as catalog:
+                Wal(st.config.backup, catalog).fetch(target, name, out)
+        prefetch_after(ctx, wal_target, name)
     except WalMissingError as exc:
         typer.echo(f"{exc}", err=True)
         raise typer.Exit(FETCH_MISSING) from None
@@ -84,6 +112,24 @@ def fetch(
 
         typer.echo(f"error: {redact(str(exc)) or type(exc).__name__} (recovery stops)", err=True)
         raise typer.Exit(FETCH_ABORT) from None
+
+
+@app.command("pusher")
+def pusher(
+    ctx: typer.Context,
+    target: TargetArg,
+    once: Annotated[
+        bool, typer.Option("--once", help="Push what is spooled, then exit (1: some stayed).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --once: print JSON.")] = False,
+) -> None:
+    """Push TARGET's spool (`wal.mode: async`) into its destinations, on the database host,
+    until stopped (SIGTERM, Ctrl-C): batches of `wal.batch` files, `wal.push_workers` at once.
+    `buttress serve` runs one for every async target whose spool is on its host."""
+    from buttress.backup.wal.async_cli import run_pusher
+    from buttress.backup.wal.service import Wal
+
+    run_pusher(ctx, Wal(state(ctx).config.backup, None).target(target), once, as_json)
 
 
 @app.command("status")

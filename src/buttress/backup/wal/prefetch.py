@@ -18,7 +18,6 @@ import fcntl
 import logging
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -150,15 +149,20 @@ def start_prefetch(spool: Spool, argv: Sequence[str]) -> bool:
         if not free:
             return False
     log_path = spool.in_dir / ".prefetch.log"
-    with log_path.open("ab") as sink:
-        if sink.tell() > 1 << 20:
-            sink.truncate(0)
-        subprocess.Popen(
-            [sys.executable, "-m", "buttress", *argv],
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=sink,
-            start_new_session=True,
-            close_fds=True,
-        )
+    with contextlib.suppress(OSError):
+        if log_path.stat().st_size > 1 << 20:
+            log_path.unlink()
+    # spawned, not a Popen: the fetch returns at once and never waits for it (a new session,
+    # so that it outlives the restore_command's process group)
+    os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-m", "buttress", *argv],
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
     return True

@@ -207,7 +207,7 @@ class Pusher:
             self.failures += 1
             first, why = next(iter(batch.failed.items()))
             self.last_error = f"{first}: {why}"
-            wait = min(self.backoff_max, self.backoff * 2 ** (self.failures - 1))
+            wait = min(self.backoff_max, self.backoff * float(1 << min(self.failures - 1, 30)))
             log.warning(
                 "WAL pusher of %s: %d file(s) stay spooled (%s: %s); retrying in %.1fs",
                 self.spool.target,
