@@ -177,10 +177,12 @@ def test_async_archiving_under_pgbench_is_pushed_without_gaps(setup: Setup) -> N
     pushers.start()
     try:
         _wait("the pusher empties the spool", lambda: setup.spool.depth() == (0, 0))
+        status = Wal(config, catalog).status(TARGET)
     finally:
         pushers.close()
         catalog.dispose()
     rows = setup.segments()
+    assert (status.mode, status.last, status.files) == ("async", last, len(rows))
     names = [name for name, _, _ in rows]
     assert names[-1] == last
     assert {mode for _, mode, _ in rows} == {"async"}
