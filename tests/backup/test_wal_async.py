@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from buttress.backup.destinations import LocalDestination
 from buttress.backup.keys import generate_identity
@@ -37,6 +38,7 @@ from buttress.catalog import Catalog, catalog_url
 from buttress.cli import main
 from buttress.config import load
 from buttress.config._backup import PostgresqlTargetConfig
+from buttress.server.app import create_app
 from tests.backup.pg_cluster import (
     AS_PG,
     Cluster,
@@ -170,16 +172,13 @@ def test_async_archiving_under_pgbench_is_pushed_without_gaps(setup: Setup) -> N
     assert size >= files * (16 << 20) - (16 << 20)
     assert setup.stored() == []
 
-    config = load(setup.config).backup
+    config = load(setup.config)
     catalog = Catalog(catalog_url(setup.catalog, Path()))
-    pushers = PusherThreads(Wal(config, catalog), async_targets(config))
-    assert list(pushers.pushers) == [TARGET]
-    pushers.start()
     try:
-        _wait("the pusher empties the spool", lambda: setup.spool.depth() == (0, 0))
-        status = Wal(config, catalog).status(TARGET)
+        with TestClient(create_app(catalog, config)):  # serve runs the target's pusher
+            _wait("the pusher empties the spool", lambda: setup.spool.depth() == (0, 0))
+        status = Wal(config.backup, catalog).status(TARGET)
     finally:
-        pushers.close()
         catalog.dispose()
     rows = setup.segments()
     assert (status.mode, status.last, status.files) == ("async", last, len(rows))
@@ -189,6 +188,26 @@ def test_async_archiving_under_pgbench_is_pushed_without_gaps(setup: Setup) -> N
     assert _contiguous(names)
     assert setup.stored() == names  # each once
     assert list(setup.spool.out_dir.iterdir()) == []
+
+
+def test_serve_runs_no_pusher_where_the_spool_is_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "buttress.yaml").write_text(
+        "backup:\n"
+        "  destinations: [{name: local, path: repo}]\n"
+        "  targets:\n"
+        "    - name: pg\n"
+        "      source: postgresql\n"
+        "      kind: physical\n"
+        "      dsn: 'postgresql://nobody@127.0.0.1:1/x'\n"
+        f"      wal: {{mode: async, spool_dir: {tmp_path / 'elsewhere'}}}\n"
+    )
+    config = load(tmp_path / "buttress.yaml").backup
+    with caplog.at_level(logging.INFO, "buttress.backup.wal"):
+        threads = PusherThreads(Wal(config, None), async_targets(config))
+    assert threads.pushers == {}
+    assert "does not exist on this host (the pusher runs on the database host" in caplog.text
 
 
 def test_a_full_spool_refuses_the_push_and_postgresql_keeps_the_segment(setup: Setup) -> None:
