@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,9 +147,9 @@ def _write_segments(cluster: Cluster, count: int) -> list[str]:
     return names
 
 
-def _wait(what: str, check: object, timeout: float = 120) -> None:
+def _wait(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout}s")
         time.sleep(0.05)
@@ -175,8 +175,12 @@ def test_async_archiving_under_pgbench_is_pushed_without_gaps(setup: Setup) -> N
     config = load(setup.config)
     catalog = Catalog(catalog_url(setup.catalog, Path()))
     try:
-        with TestClient(create_app(catalog, config)):  # serve runs the target's pusher
+        app = create_app(catalog, config)
+        with TestClient(app):  # serve runs the target's pusher
             _wait("the pusher empties the spool", lambda: setup.spool.depth() == (0, 0))
+            pushers = app.state.wal_pushers
+            assert isinstance(pushers, PusherThreads)
+            assert pushers.status()[TARGET].files == 0
         status = Wal(config.backup, catalog).status(TARGET)
     finally:
         catalog.dispose()

@@ -79,7 +79,7 @@ class BackupComponent(Component):
             routers=[router],
             lifespan=lifespan,
             exception_handlers={BackupError: _backup_error},
-            state={"scheduler": scheduler},
+            state={"scheduler": scheduler, "wal_pushers": pushers},
             dashboard="/api/v1/backups",
         )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,22 @@ if TYPE_CHECKING:
     from buttress.config import BackupConfig
     from buttress.config._backup import PostgresqlTargetConfig
 
-__all__ = ["PusherThreads", "async_targets", "build_pusher", "target_spool"]
+__all__ = [
+    "PusherStatus",
+    "PusherThreads", "async_targets", "build_pusher", "target_spool"]
 
 log = logging.getLogger("buttress.backup.wal")
+
+
+@dataclass(frozen=True)
+class PusherStatus:
+    """One target's pusher: files and bytes spooled, batches failed in a row, why the last
+    one failed ("" once a batch succeeds)."""
+
+    files: int
+    bytes: int
+    failures: int
+    last_error: str
 
 
 def target_spool(target: PostgresqlTargetConfig) -> Spool | None:
@@ -105,6 +119,14 @@ class PusherThreads:
             )
             thread.start()
             self.threads.append(thread)
+
+    def status(self) -> dict[str, PusherStatus]:
+        """Each running pusher's queue and last failure (for metrics and the API)."""
+        out = {}
+        for name, pusher in self.pushers.items():
+            files, size = pusher.spool.depth()
+            out[name] = PusherStatus(files, size, pusher.failures, pusher.last_error)
+        return out
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop the pushers (each finishes the batch it is in)."""
