@@ -6,6 +6,8 @@ returns; a damaged copy stops a fetch with exit 126 (recovery aborts) and names 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from buttress.backup.tables import WalSegment
 from buttress.backup.wal import layout
 from buttress.backup.wal.names import parse_name
 from tests.backup.pg_cluster import Cluster, make_cluster, owned_dir
-from tests.backup.wal_setup import WalSetup, wal_setup
+from tests.backup.wal_setup import WalSetup, wal_setup, write_config
 
 
 def _segments(setup: WalSetup) -> list[WalSegment]:
@@ -163,3 +165,77 @@ def test_a_damaged_copy_stops_fetch_with_the_object_named(
     assert stored.name in fetched.stderr
     assert "recovery stops" in fetched.stderr
     assert not out.exists()
+
+
+def test_postgres_setup_prints_and_applies_the_settings(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    root = owned_dir("buttress-setup-")
+    cluster = make_cluster(root)
+    pg_clusters.append(cluster)
+    config, _repo = write_config(root, pg_database, cluster.dsn(), archive_timeout="10s")
+    setup = WalSetup(root, config, root / "repo", cluster, pg_database)
+    shown = setup.cli("backup", "postgres-setup", "pg")
+    assert shown.returncode == 0, shown.stderr
+    assert "archive_mode = 'on'" in shown.stdout
+    assert f"--config {config} wal push pg %p" in shown.stdout
+    assert "archive_timeout = '10s'" in shown.stdout
+    assert cluster.value("SHOW archive_mode") == "off"  # printing changes nothing
+    applied = setup.cli("backup", "postgres-setup", "pg", "--apply")
+    assert applied.returncode == 0, applied.stderr
+    assert "a restart of the server is needed for: archive_mode" in applied.stdout
+    assert cluster.value("SHOW archive_timeout") == "10s"
+    cluster.stop()
+    cluster.start()
+    assert "wal push pg %p" in cluster.value("SHOW archive_command")
+    again = setup.cli("backup", "postgres-setup", "pg")
+    assert again.returncode == 0, again.stderr
+    assert "change" not in again.stdout
+    assert "in postgresql.conf" not in again.stdout
+
+
+def test_postgres_setup_refuses_a_target_without_wal(tmp_path: Path) -> None:
+    config = tmp_path / "buttress.yaml"
+    config.write_text(
+        "backup:\n  recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]\n"
+        "  destinations: [{name: here, path: /tmp/none}]\n"
+        "  targets: [{name: db, source: postgresql, dsn: 'postgresql://u:s3cret@127.0.0.1/x'}]\n"
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "buttress",
+            "--config",
+            str(config),
+            "backup",
+            "postgres-setup",
+            "db",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2
+    assert "target db does not archive WAL: give it `kind: physical`" in run.stderr
+    assert "s3cret" not in run.stderr
+
+
+def test_fetch_needs_no_catalog_and_creates_no_key(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """After a disaster the catalog may be gone with the database: restore_command reads
+    only the repository (and never makes a new manifest key)."""
+    setup = wal_setup(pg_database, pg_clusters)
+    name = setup.cluster.switch_wal()
+    setup.cluster.wait_archived(name)
+    text = setup.config.read_text().replace(pg_database, "postgresql://nobody@127.0.0.1:1/gone")
+    setup.config.write_text(text)
+    out = setup.root / "out"
+    fetched = setup.cli("wal", "fetch", "pg", name, str(out))
+    assert fetched.returncode == 0, fetched.stderr
+    assert out.stat().st_size == 16 << 20
+    key = setup.root / "manifest.key"
+    key.unlink()
+    again = setup.cli("wal", "fetch", "pg", name, str(out))
+    assert again.returncode == 0, again.stderr
+    assert not key.exists()

@@ -14,6 +14,7 @@ import typer
 from buttress.platform.cli import print_table, state
 
 if TYPE_CHECKING:
+    from buttress.backup.prune import WalPrune
     from buttress.backup.schemas import VerifyRead
     from buttress.backup.service import Backups
     from buttress.catalog import Catalog
@@ -453,7 +454,10 @@ def prune(
     The newest backup and the newest verified backup are always kept; a target with no rule
     keeps everything. Leftovers of failed, abandoned and incomplete (killed) runs are removed,
     an incomplete run that stored nothing is marked abandoned, unfinished S3 uploads of dead
-    runs are aborted, and objects the catalog does not know are reported.
+    runs are aborted, and objects the catalog does not know are reported. A target with
+    archived WAL keeps the WAL its kept backups need, plus `pitr_within` (the newest backup
+    older than the window is kept too, with all WAL after it); the rest goes, and each range is
+    shown with why.
     Exit 1 when a destination could not be cleaned.
     """
     from buttress.backup.service import Backups
@@ -482,6 +486,8 @@ def prune(
             typer.echo(f"orphans in {dest}: {', '.join(ids)} ({what})")
         for dest, keys in report.aborted_uploads.items():
             typer.echo(f"aborted {len(keys)} unfinished uploads in {dest}")
+        for wal in report.wal:
+            _echo_wal(wal, verb)
         removed = len(report.removed)
         typer.echo(
             f"{removed} backup{'s' if removed != 1 else ''} {verb}d"
@@ -492,6 +498,36 @@ def prune(
             typer.echo(f"error: {error}", err=True)
     if report.errors:
         raise typer.Exit(1)
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
+
+
+def _echo_wal(wal: WalPrune, verb: str) -> None:
+    """One line per WAL range of a target: what goes and why, what stays and why."""
+    typer.echo(f"WAL of {wal.target}:")
+    points = [r for r in wal.keep if r.rule == "backup"]  # one per daily/monthly... point
+    for action, ranges in (
+        (verb, wal.remove),
+        ("keep", [r for r in wal.keep if r.rule != "backup"]),
+    ):
+        for r in ranges:
+            span = r.first if r.count == 1 else f"{r.first}..{r.last}"
+            typer.echo(f"  {action} {span} ({_files(r.count)}): {r.reason}")
+    if points:
+        typer.echo(
+            f"  keep {_files(sum(r.count for r in points))} in {len(points)} "
+            f"range{'s' if len(points) != 1 else ''}: each makes a kept backup consistent "
+            "(its start..stop; --json lists them)"
+        )
+    for note in wal.notes:
+        typer.echo(f"  note: {note}")
+    if wal.error:
+        typer.echo(f"  FAILED: {wal.error}")
+    kept = sum(r.count for r in wal.keep)
+    done = "removed" if verb == "remove" else "would be removed"
+    typer.echo(f"  {wal.removed_files} WAL files {done}, {kept} kept")
 
 
 @app.command("abandon")
@@ -559,3 +595,53 @@ def copy(
         f"{result.repaired} of them replacing damaged ones, {result.skipped} good "
         f"already in {destination}; copied from {result.from_}"
     )
+
+
+@app.command("postgres-setup")
+def postgres_setup(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A `kind: physical` target with `wal:`.")],
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Set what differs with ALTER SYSTEM (a superuser DSN) and reload; settings "
+            "that need a restart are named.",
+        ),
+    ] = False,
+) -> None:
+    """Print the PostgreSQL settings TARGET's WAL archiving needs (wal_level, archive_mode,
+    archive_command, archive_timeout, max_wal_senders) beside the server's values; with
+    --apply, set them.
+
+    The archive_command runs as the server's OS user (postgres): that user must be able to
+    read the configuration, the recipients and the manifest key, reach the destinations and
+    write the catalog (docs/pitr.md).
+    """
+    from buttress.backup.wal import setup
+    from buttress.backup.wal.service import Wal
+
+    st = state(ctx)
+    config_file = st.config_file()
+    pg = Wal(st.config.backup, None).target(target)
+    dsn = pg.dsn
+    settings = setup.current(dsn, setup.wanted(pg, config_file))
+    rows = [
+        [s.name, s.value, s.now if s.now is not None else "?", "ok" if s.ok else "change"]
+        for s in settings
+    ]
+    print_table(["setting", "wanted", "server", ""], rows, soft_wrap=True)
+    if not apply:
+        todo = [s for s in settings if not s.ok]
+        if todo:
+            typer.echo("\nin postgresql.conf (or run again with --apply):")
+            for s in todo:
+                typer.echo(f"{s.name} = '{s.value}'")
+        return
+    restart = setup.apply(dsn, settings)
+    if restart:
+        typer.echo(
+            "applied and reloaded; a restart of the server is needed for: " + ", ".join(restart)
+        )
+    else:
+        typer.echo("applied and reloaded")

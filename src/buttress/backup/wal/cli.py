@@ -89,8 +89,9 @@ def fetch(
     from buttress.backup.wal.service import Wal
 
     try:
-        st = state(ctx)
-        wal_target = Wal(st.config.backup, None).target(target)
+        st = state(ctx)  # no catalog: a restore must work when the catalog is gone too
+        wal = Wal(st.config.backup, None)
+        wal_target = wal.target(target)
         if prefetch:
             run_prefetch(ctx, wal_target, name)
             return
@@ -99,8 +100,7 @@ def fetch(
         if fetch_prefetched(wal_target, name, out):
             typer.echo(f"wal fetch: {name} from the prefetched copy in the spool", err=True)
         else:
-            with st.catalog() as catalog:
-                Wal(st.config.backup, catalog).fetch(target, name, out)
+            wal.fetch(target, name, out)
         prefetch_after(ctx, wal_target, name)
     except WalMissingError as exc:
         typer.echo(f"{exc}", err=True)
