@@ -19,9 +19,7 @@ if TYPE_CHECKING:
     from buttress.config import BackupConfig
     from buttress.config._backup import PostgresqlTargetConfig
 
-__all__ = [
-    "PusherStatus",
-    "PusherThreads", "async_targets", "build_pusher", "target_spool"]
+__all__ = ["PusherStatus", "PusherThreads", "async_targets", "build_pusher", "target_spool"]
 
 log = logging.getLogger("buttress.backup.wal")
 
