@@ -32,6 +32,7 @@ from buttress.backup.wal.asynchronous import (
 from buttress.backup.wal.layout import parse_key, prefix
 from buttress.backup.wal.names import parse_name
 from buttress.backup.wal.prefetch import prefetch_lock
+from buttress.backup.wal.pusher import pusher_lock
 from buttress.backup.wal.service import Wal
 from buttress.backup.wal.spool import Spool, queue_depth, sha256_file
 from buttress.catalog import Catalog, catalog_url
@@ -300,6 +301,23 @@ def test_a_pusher_killed_mid_batch_loses_and_duplicates_nothing(setup: Setup) ->
     assert setup.stored() == pending
     assert rows[0] == first_row
     assert spool.depth() == (0, 0)
+
+    # a pusher stopped as a service manager stops it ends cleanly, its lock released
+    pusher = subprocess.Popen(
+        [sys.executable, "-m", "buttress", "--config", str(setup.config), "wal", "pusher", TARGET],
+        env=pg_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait("the pusher runs", lambda: spool.lock_path.read_text().strip() == str(pusher.pid))
+    finally:
+        pusher.send_signal(signal.SIGTERM)
+        _, err = pusher.communicate(timeout=120)
+    assert pusher.returncode == 0, err
+    with pusher_lock(spool, wait=False):
+        pass
 
 
 def test_a_destination_down_keeps_the_segments_spooled_and_retries(
