@@ -316,6 +316,7 @@ def test_a_pusher_killed_mid_batch_loses_and_duplicates_nothing(setup: Setup) ->
         pusher.send_signal(signal.SIGTERM)
         _, err = pusher.communicate(timeout=120)
     assert pusher.returncode == 0, err
+    assert f"WAL pusher of {TARGET}: running" in err
     with pusher_lock(spool, wait=False):
         pass
 

@@ -77,6 +77,9 @@ def run_pusher(
     with state(ctx).catalog() as catalog:
         pusher = build_pusher(_wal(ctx, catalog), target)
         if not once:
+            from buttress import logs
+
+            logs.configure()  # a service: its log lines (redacted) on stderr
             stop = threading.Event()
 
             def _stop(_signum: int, _frame: FrameType | None) -> None:
