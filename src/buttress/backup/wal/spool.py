@@ -172,7 +172,9 @@ class Spool:
         self.ensure()
         dest = self.out_dir / name
         if dest.exists():
-            return self._again(source, wal, dest, size, where)
+            again = self._again(source, wal, dest, size, where)
+            if again is not None:
+                return again
         _, used = self.depth()
         if used + size > self.max_bytes:
             raise SpoolFullError(
@@ -187,7 +189,10 @@ class Spool:
             try:
                 os.link(tmp, dest)  # never over a file of the name
             except FileExistsError:
-                return self._again(source, wal, dest, size, where)
+                again = self._again(source, wal, dest, size, where)
+                if again is None:
+                    raise
+                return again
             fsync_dir(self.out_dir)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -200,14 +205,27 @@ class Spool:
             tmp.unlink(missing_ok=True)
         return Spooled(wal, dest, size, already=False)
 
-    def _again(self, source: Path, wal: WalName, dest: Path, size: int, where: str) -> Spooled:
-        if _same_content(source, dest):
-            return Spooled(wal, dest, size, already=True)
-        raise SpoolConflictError(
-            f"{where} already holds {wal.name} with other content than {source} "
-            f"({dest.stat().st_size} bytes spooled, {size} handed over): refused; two servers "
-            "archiving into one target?"
-        )
+    def _again(
+        self, source: Path, wal: WalName, dest: Path, size: int, where: str
+    ) -> Spooled | None:
+        """A push of a name already spooled: the same content is acknowledged again (made
+        durable again, in case the first push died before its fsync), other content refused;
+        None when the pusher took the file meanwhile (spool it anew: the archive will tell
+        the same content from another)."""
+        try:
+            spooled = dest.stat().st_size
+            if not _same_content(source, dest):
+                raise SpoolConflictError(
+                    f"{where} already holds {wal.name} with other content than {source} "
+                    f"({spooled} bytes spooled, {size} handed over): refused; two servers "
+                    "archiving into one target?"
+                )
+            with dest.open("rb") as f:
+                os.fsync(f.fileno())
+            fsync_dir(self.out_dir)
+        except FileNotFoundError:
+            return None
+        return Spooled(wal, dest, size, already=True)
 
     @staticmethod
     def _copy(source: Path, tmp: Path) -> None:
