@@ -44,6 +44,7 @@ SERVICE_FIXTURES: dict[str, str] = {
     "pg_with_passwords": "postgres",  # a private cluster of the PostgreSQL binaries
     "pg_clusters": "postgres",  # private clusters (tests/backup/pg_cluster.py)
     "mariadb_server": "mariadb",
+    "binlog_server": "mariadb",  # a private mariadbd with --log-bin (tests/backup)
     "redis_url": "redis",
     "redis_cluster": "redis",
     "own_redis": "redis",

@@ -303,7 +303,7 @@ def test_a_pusher_killed_mid_batch_loses_and_duplicates_nothing(setup: Setup) ->
     assert spool.depth() == (0, 0)
 
     # a pusher stopped as a service manager stops it ends cleanly, its lock released
-    pusher = subprocess.Popen(
+    service = subprocess.Popen(
         [sys.executable, "-m", "buttress", "--config", str(setup.config), "wal", "pusher", TARGET],
         env=pg_env(),
         stdout=subprocess.DEVNULL,
@@ -311,12 +311,12 @@ def test_a_pusher_killed_mid_batch_loses_and_duplicates_nothing(setup: Setup) ->
         text=True,
     )
     try:
-        _wait("the pusher runs", lambda: spool.lock_path.read_text().strip() == str(pusher.pid))
+        _wait("the pusher runs", lambda: spool.lock_path.read_text().strip() == str(service.pid))
     finally:
-        pusher.send_signal(signal.SIGTERM)
-        _, err = pusher.communicate(timeout=120)
-    assert pusher.returncode == 0, err
-    assert f"WAL pusher of {TARGET}: running" in err
+        service.send_signal(signal.SIGTERM)
+        _, log = service.communicate(timeout=120)
+    assert service.returncode == 0, log
+    assert f"WAL pusher of {TARGET}: running" in log
     with pusher_lock(spool, wait=False):
         pass
 

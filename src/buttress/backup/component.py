@@ -1,9 +1,11 @@
-"""The backup domain as a component: the ``backup`` section and ``buttress backup``; in the
-control plane the targets' schedules (jobs of the job runner), the backup metrics,
+"""The backup domain as a component: the ``backup`` section and ``buttress backup``/``buttress
+binlog``; in the control plane the targets' schedules (jobs of the job runner), the binlog
+pushers of the targets with ``binlog:`` (one per target across replicas), the backup metrics,
 ``/api/v1/backups`` and the answers to backup errors; its table is ``backup_runs``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -34,14 +36,13 @@ class BackupComponent(Component):
     tables = "buttress.backup.tables"
 
     def cli(self) -> Sequence[CliGroup | CliCommand]:
+        from buttress.backup.binlog.cli import app as binlog
         from buttress.backup.cli import app
         from buttress.backup.wal.cli import app as wal
 
-        return [CliGroup("backup", app), CliGroup("wal", wal)]
+        return [CliGroup("backup", app), CliGroup("wal", wal), CliGroup("binlog", binlog)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
-        import anyio.to_thread
-
         from buttress import events
         from buttress.backup.api import router
         from buttress.backup.errors import BackupError
@@ -57,29 +58,34 @@ class BackupComponent(Component):
         # the targets' schedules, as jobs of the runner (run once across replicas, by the leader)
         runner = ctx.require(JOB_RUNNER, JobRunner)
         scheduler = BackupScheduler(config, lambda: Backups(config, catalog), runner)
-        pushers = _wal_pushers(config, catalog)
+        wal_pushers = _wal_pushers(config, catalog)
 
         @asynccontextmanager
         async def lifespan() -> AsyncIterator[None]:
+            from buttress.backup.binlog.serving import BinlogPushers
+
             subs: list[events.Subscription[Any]] = [
                 events.subscribe(BackupFinished, metrics),
                 events.subscribe(BackupVerified, metrics),
             ]
-            if pushers is not None:
-                pushers.start()
+            pushers = BinlogPushers(Backups(config, catalog))  # targets with `binlog:`
+            pushers.start()
+            if wal_pushers is not None:  # targets with `wal.mode: async`, spooled here
+                wal_pushers.start()
             try:
                 yield
             finally:
+                await asyncio.to_thread(pushers.stop)
                 for sub in subs:
                     events.unsubscribe(sub)
-                if pushers is not None:
-                    await anyio.to_thread.run_sync(pushers.close)
+                if wal_pushers is not None:
+                    await asyncio.to_thread(wal_pushers.close)
 
         return Contribution(
             routers=[router],
             lifespan=lifespan,
             exception_handlers={BackupError: _backup_error},
-            state={"scheduler": scheduler, "wal_pushers": pushers},
+            state={"scheduler": scheduler, "wal_pushers": wal_pushers},
             dashboard="/api/v1/backups",
         )
 
