@@ -313,27 +313,50 @@ def verify(
     from_: FromOption = None,
     manifest_key: ManifestKeyOption = None,
     trust_unauthenticated: TrustOption = False,
+    wal: Annotated[
+        bool,
+        typer.Option(
+            "--wal",
+            help="A physical target's base backup: also re-read every archived WAL file of "
+            "the target in every destination and name the WAL missing after this backup.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Authenticate the manifest, re-read every object at every destination and check its
     SHA-256 (reported per destination); with --restore-test, restore into a temporary
     database/file/directory (each object from the first destination with a good copy, or
     --from), compare with what the backup recorded (row counts, schema, checksums) and clean
-    up. Exit 1 when anything is wrong."""
+    up; with --wal, check the target's WAL archive too. Exit 1 when anything is wrong."""
     st = state(ctx)
+    checked = None
     with st.catalog() as catalog, _progress():
         backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
         try:
             result = backups.verify(
                 backup_id, restore=restore_test, identity=identity or [], from_destination=from_
             )
+            if wal:
+                from buttress.backup.wal.service import Wal
+                from buttress.backup.wal.verify import verify_wal
+
+                checked = verify_wal(Wal(backups.config, catalog), result.target, backup_id)
         finally:
             _warn(backups)
     if as_json:
-        _echo_json(result.model_dump(mode="json", exclude_unset=True))
+        out = result.model_dump(mode="json", exclude_unset=True)
+        if checked is not None:
+            out["wal"] = checked.model_dump(mode="json")
+        _echo_json(out)
     else:
         _print_verify(result)
-    if not result.ok:
+        if checked is not None:
+            for name, res in checked.per_destination.items():
+                state_ = "ok" if res.ok else f"{len(res.problems)} problem(s)"
+                typer.echo(f"{name}: WAL {state_} ({res.objects} archived files re-read)")
+            for problem in checked.problems:
+                typer.echo(f"problem: {problem}", err=True)
+    if not result.ok or (checked is not None and not checked.ok):
         raise typer.Exit(1)
 
 

@@ -54,10 +54,22 @@ class BackupComponent(Component):
         from buttress.jobs.runner import JobRunner
 
         config, catalog = ctx.config.backup, ctx.catalog
-        metrics = BackupMetrics(ctx.registry, config, catalog)
+        state: dict[str, Any] = {}
+        if any(getattr(t, "wal", None) is not None for t in config.targets):
+            from buttress.backup.wal.service import Wal
+            from buttress.backup.wal.status import HistoryCache
+
+            # timeline history files, read once from the archive for the metrics, API, events
+            state["wal_histories"] = HistoryCache(Wal(config, catalog))
+        metrics = BackupMetrics(ctx.registry, config, catalog, state.get("wal_histories"))
         # the targets' schedules, as jobs of the runner (run once across replicas, by the leader)
         runner = ctx.require(JOB_RUNNER, JobRunner)
         scheduler = BackupScheduler(config, lambda: Backups(config, catalog), runner)
+        if "wal_histories" in state:
+            from buttress.backup.wal.metrics import watch_on
+
+            # WalGapFound / WalArchiveStalled, on the leader
+            watch_on(runner, config, catalog, state["wal_histories"])
         wal_pushers = _wal_pushers(config, catalog)
 
         @asynccontextmanager
@@ -85,7 +97,7 @@ class BackupComponent(Component):
             routers=[router],
             lifespan=lifespan,
             exception_handlers={BackupError: _backup_error},
-            state={"scheduler": scheduler, "wal_pushers": wal_pushers},
+            state={"scheduler": scheduler, "wal_pushers": wal_pushers, **state},
             dashboard="/api/v1/backups",
         )
 

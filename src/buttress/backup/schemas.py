@@ -249,6 +249,11 @@ class TargetSummary(BaseModel):
     last_success: BackupRunRead | None
     sizes: list[SizePoint] = Field(description="The last good backups' sizes, oldest first.")
     failures_since_success: int
+    archives_wal: bool = Field(
+        default=False,
+        description="A physical target archiving WAL: GET /targets/{name}/wal has its "
+        "recoverable window.",
+    )
 
 
 class RestoreRead(BaseModel):

@@ -1075,6 +1075,7 @@ class Backups:
                     failures_since_success=next(
                         (i for i, r in enumerate(runs) if r.status == "succeeded"), len(runs)
                     ),
+                    archives_wal=getattr(t, "wal", None) is not None,
                 )
             )
         return out
