@@ -447,3 +447,37 @@ def test_a_restore_takes_its_next_segments_from_the_prefetch(
     log = restored.log.read_text()
     served = [n for n in names if f"wal fetch: {n} from the prefetched copy" in log]
     assert served, log[-3000:]
+
+
+def test_the_archive_command_postgres_setup_writes_spools_without_the_configuration(
+    setup: Setup,
+) -> None:
+    """For an async target, `backup postgres-setup` puts the spool on the command line: the
+    push reads no configuration (buttress._entry's fast path), so it works even with the
+    configuration unreadable, and the pusher then stores every segment."""
+    from buttress.backup.wal.setup import wanted
+
+    config = load(setup.config)
+    target = config.backup.targets[0]
+    assert isinstance(target, PostgresqlTargetConfig)
+    (command,) = [s.value for s in wanted(target, setup.config) if s.name == "archive_command"]
+    spool_dir = setup.root / "spool"
+    assert f"--spool {spool_dir} --spool-max-mb 1024" in command
+    hidden = setup.config.with_suffix(".hidden")
+    setup.config.replace(hidden)  # the push must not need it
+    try:
+        setup.cluster.configure(archive_command=command)
+        setup.cluster.sql("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 30
+        while setup.cluster.value("SHOW archive_command") != command:
+            assert time.monotonic() < deadline, "the new archive_command never applied"
+            time.sleep(0.1)
+        setup.cluster.sql("SELECT pg_reload_conf()")
+        names = _write_segments(setup.cluster, 3)
+    finally:
+        hidden.replace(setup.config)
+    assert {p.name for p in setup.spool.pending()} >= set(names)
+    assert setup.cli("wal", "pusher", TARGET, "--once") == 0
+    stored = setup.stored()
+    assert set(names) <= set(stored)
+    assert _contiguous(stored)

@@ -38,6 +38,18 @@ def push(
     ctx: typer.Context,
     target: TargetArg,
     path: Annotated[Path, typer.Argument(help="The WAL file (`%p`, relative to the data dir).")],
+    spool: Annotated[
+        Path | None,
+        typer.Option(
+            "--spool",
+            help="Async mode without reading the configuration: spool into this folder "
+            "(wal.spool_dir; `backup postgres-setup` writes it into archive_command).",
+        ),
+    ] = None,
+    spool_max_mb: Annotated[
+        int,
+        typer.Option("--spool-max-mb", min=1, help="With --spool: wal.spool_max_mb."),
+    ] = 4096,
 ) -> None:
     """Archive one WAL file (PostgreSQL's `archive_command`): compressed, encrypted,
     checksummed, in every destination of TARGET (its `required` count) before it exits 0.
@@ -46,6 +58,11 @@ def push(
     a segment from another cluster than the one the archive holds. Exit 1 on any failure:
     PostgreSQL keeps the file and calls again.
     """
+    if spool is not None:  # what buttress._entry does before the CLI is imported
+        from buttress.backup.wal.fastpush import spool_push
+
+        spool_push(target, path, spool, spool_max_mb)
+        return
     st = state(ctx)
     from buttress.backup.wal.async_cli import async_target, push_spooled
 
