@@ -641,7 +641,9 @@ def _restore_to_point(
     config_file = st.config_file()
     if config_file is None:
         raise UsageError("a restore to a point needs the configuration file (--config)")
-    command = fetch_command(sys.executable, Path(config_file), target, st.data_dir)
+    wal = getattr(backups.target(target), "wal", None)
+    spool = wal.spool_dir if wal is not None and wal.prefetch > 0 else None
+    command = fetch_command(sys.executable, Path(config_file), target, st.data_dir, spool)
     done = backups.restore_to_point(
         target,
         Path(to),

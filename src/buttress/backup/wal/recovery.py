@@ -231,13 +231,26 @@ def choose_base(
     return max(fit, key=lambda b: (b.stop_lsn, b.stop_time))
 
 
-def fetch_command(python: str, config_file: Path, target: str, data_dir: Path | None = None) -> str:
-    """The ``restore_command`` that fetches archived WAL of ``target`` with buttress."""
+def fetch_command(
+    python: str,
+    config_file: Path,
+    target: str,
+    data_dir: Path | None = None,
+    spool: Path | None = None,
+) -> str:
+    """The ``restore_command`` that fetches archived WAL of ``target`` with buttress; with
+    ``spool`` (a target with ``wal.prefetch``), segments already prefetched there are served
+    without loading the CLI (:mod:`buttress.backup.wal.fast`)."""
     args = [python, "-m", "buttress", "--config", str(config_file.absolute())]
     if data_dir is not None:
         args += ["--data-dir", str(data_dir.absolute())]
     args += ["wal", "fetch", target]
-    return " ".join(shlex.quote(a) for a in args) + " %f %p"
+    tail = ["--spool", str(spool)] if spool is not None else []
+    return (
+        " ".join(shlex.quote(a) for a in args)
+        + " %f %p"
+        + "".join(" " + shlex.quote(a) for a in tail)
+    )
 
 
 def _quoted(value: str) -> str:
