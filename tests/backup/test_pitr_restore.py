@@ -156,6 +156,29 @@ def test_a_target_time_before_the_oldest_base_backup_is_refused(
         shutil.rmtree(place, ignore_errors=True)
 
 
+def test_a_target_time_after_the_newest_archived_wal_is_refused(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """A time later than the newest segment archived without a break cannot be reached:
+    refused before anything is written, with the window."""
+    setup = _setup(pg_database, pg_clusters)
+    _base_backup(setup)
+    setup.cluster.wait_archived(setup.cluster.switch_wal())
+    late = setup.cluster.value("SELECT clock_timestamp() + interval '1 hour'")
+    place = owned_dir("buttress-restored-")
+    datadir = place / "data"
+    try:
+        refused = setup.cli(
+            "backup", "restore", "pg", "--to", str(datadir), "--target-time", late.isoformat()
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "is after the newest archived WAL of target pg" in refused.stderr
+        assert "the recoverable window is 20" in refused.stderr
+        assert not datadir.exists()
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
+
+
 def test_a_directory_that_is_not_empty_or_in_use_is_refused(
     pg_database: str, pg_clusters: list[Cluster]
 ) -> None:

@@ -13,6 +13,7 @@ what happened) and the error says so.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import shutil
 import socket
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from buttress.backup.wal.recovery import (
     choose_base,
     write_recovery,
 )
-from buttress.errors import NotFoundError, UsageError
+from buttress.errors import ButtressError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from buttress.backup.service import Backups
@@ -122,6 +123,54 @@ def _empty(path: Path) -> None:
             child.unlink(missing_ok=True)
 
 
+def _when(t: dt.datetime) -> str:
+    return f"{t.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}+00"
+
+
+def _check_reachable(
+    backups: Backups, target: BackupTarget, at: dt.datetime, bases: Sequence[BaseBackup]
+) -> None:
+    """Refuse, before anything is restored, a target time the archive cannot reach: after
+    the newest segment archived without a break, or inside a gap of the WAL (the window and
+    its spans are shown). Without a catalog index of the WAL, nothing is refused here."""
+    from buttress.backup.wal.service import Wal
+    from buttress.backup.wal.status import HistoryCache, status_of
+
+    if getattr(target, "wal", None) is None:
+        newest = max(b.stop_time for b in bases)
+        if at > newest:
+            raise UsageError(
+                f"target {target.name} archives no WAL (no `wal:`): a restore reaches the end of "
+                f"a base backup at most, the newest ended {_when(newest)}; "
+                f"{_when(at)} is after it"
+            )
+        return
+    wal = Wal(backups.config, backups.catalog)
+    try:
+        histories = HistoryCache(wal).reader(target.name)
+    except ButtressError:
+        histories = None
+    status = status_of(target, backups.catalog, histories=histories)  # type: ignore[arg-type]  # a physical target
+    window = status.window
+    if window.newest is None or window.oldest is None:
+        return
+    spans = "; ".join(f"{_when(s.start)} to {_when(s.end)}" for s in window.spans)
+    if at > window.newest:
+        raise UsageError(
+            f"{_when(at)} is after the newest archived WAL of target {target.name} (handed "
+            f"over {_when(window.newest)}): the recoverable window is {spans or 'empty'}"
+        )
+    if (
+        window.spans
+        and not any(s.start <= at <= s.end for s in window.spans)
+        and at >= window.oldest
+    ):
+        raise UsageError(
+            f"{_when(at)} falls in a gap of target {target.name}'s archived WAL (segments are "
+            f"missing: `buttress wal status {target.name}`); recoverable: {spans}"
+        )
+
+
 def restore_to_point(
     backups: Backups,
     target_name: str,
@@ -157,6 +206,8 @@ def restore_to_point(
     if backup_id is not None and backup_id not in {b.id for b in bases}:
         bases += _uncatalogued(backups, target_name, backup_id)
     base = choose_base(bases, recovery, backup_id)
+    if recovery.at is not None and backup_id is None:
+        _check_reachable(backups, target, recovery.at, bases)
     to = to.absolute()
     created = postmaster.new_datadir(to)
     started = False
