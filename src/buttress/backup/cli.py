@@ -533,6 +533,10 @@ def restore(
     the point reached. A target before the oldest base backup is refused before anything is
     read, with the recoverable window.
 
+    A MariaDB target with `binlog:` restores to a time too: `restore TARGET --target-time T
+    [--database NAME]` (as `buttress binlog restore`): the newest dump before T, then its
+    archived binlogs replayed up to T, into a new database.
+
     Nothing is created or written before every object checks out against the manifest (each
     read from the first destination whose copy is good, or only --from; skipped copies are
     named) and the key opens the backup; a failed restore removes what it created and says
@@ -564,6 +568,30 @@ def restore(
                 _warn(backups)
             return
         given = [name for name, value in to_point.items() if value not in (None, False)]
+        binlog_target = _binlog_target(backups, backup_id)
+        if binlog_target is not None and given == ["--target-time"] and target_time:
+            from buttress.backup.binlog.cli import parse_time
+            from buttress.backup.binlog.restore import restore_to_time
+
+            if to is not None or tables or force or force_damaged or globals_ or jobs:
+                from buttress.errors import UsageError
+
+                raise UsageError(
+                    f"a restore of mariadb target {backup_id} to a time goes into a new (or "
+                    "empty) database on its server: give --database NAME, nothing else"
+                )
+            try:
+                done = restore_to_time(
+                    backups,
+                    binlog_target,
+                    parse_time(target_time),
+                    database=database,
+                    identity=identity or (),
+                )
+            finally:
+                _warn(backups)
+            typer.echo(f"restored {done}")
+            return
         if given:
             from buttress.errors import UsageError
 
@@ -587,6 +615,14 @@ def restore(
         finally:
             _warn(backups)
     typer.echo(f"restored {backup_id} into {where}")
+
+
+def _binlog_target(backups: Backups, name: str) -> str | None:
+    """``name`` when it is a MariaDB target that archives its binlogs (a restore to a time)."""
+    for target in backups.config.targets:
+        if target.name == name and getattr(target, "binlog", None) is not None:
+            return target.name
+    return None
 
 
 def _restore_to_point(
