@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import psycopg
 
+from buttress.backup.wal.names import parse_name
 from tests.backup.pg_cluster import Cluster, owned_dir
 from tests.backup.wal_setup import WalSetup, wal_setup
 
@@ -306,3 +308,40 @@ def test_a_restore_across_a_damaged_segment_stops_and_names_it(
     finally:
         _stop(datadir, cluster)
         shutil.rmtree(place, ignore_errors=True)
+
+
+def test_a_pitr_test_restores_to_a_fresh_restore_point_and_records_it(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """`backup pitr-test` creates a restore point now, restores the newest base backup to it
+    through the archive in a scratch cluster, checks it, records it; a damaged segment the
+    replay needs makes it fail, named."""
+    setup = _setup(pg_database, pg_clusters)
+    setup.cluster.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
+    view = _base_backup(setup)
+    setup.cluster.sql("INSERT INTO t SELECT generate_series(1, 1000)")
+    setup.cluster.wait_archived(setup.cluster.switch_wal())
+    done = setup.cli("backup", "pitr-test", "pg", "--json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    result = json.loads(done.stdout)
+    assert (result["ok"], result["pitr"], result["backup_id"]) == (True, True, view["id"])
+    assert result["point"].startswith("buttress-pitr-test-")
+    assert f'restore point "{result["point"]}"' in result["reached"]
+    assert set(result["phases"]) == {"archive", "restore_and_replay", "checks"}
+    shown = setup.cli("backup", "show", str(view["id"]), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["restore_test_status"] == "ok"
+    assert not list(Path(tempfile.gettempdir()).glob("buttress-pitr-test-*/data"))
+    # the segment after the base backup, damaged in the archive: the replay stops there
+    physical = view["detail"]["physical"]  # type: ignore[index]
+    after = parse_name(str(physical["stop_wal"])).next().name
+    (stored,) = list((setup.repo / "pg" / "wal").rglob(f"{after}-*"))
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    stored.write_bytes(bytes(data))
+    failed = setup.cli("backup", "pitr-test", "pg")
+    assert failed.returncode == 1, failed.stderr + failed.stdout
+    assert "FAILED" in failed.stdout
+    assert stored.name in failed.stderr
+    shown = setup.cli("backup", "show", str(view["id"]), "--json")
+    assert json.loads(shown.stdout)["restore_test_status"] == "failed"

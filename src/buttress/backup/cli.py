@@ -908,3 +908,62 @@ def postgres_setup(
         )
     else:
         typer.echo("applied and reloaded")
+
+
+@app.command("pitr-test")
+def pitr_test_command(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A `kind: physical` target with `wal:`.")],
+    identity: IdentityOption = None,
+    archive_timeout: Annotated[
+        float,
+        typer.Option(
+            "--archive-timeout",
+            min=1,
+            help="Seconds to wait for the restore point's segment to be archived.",
+        ),
+    ] = 120.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Prove a point-in-time recovery of TARGET works, end to end: create a restore point on
+    the source now (pg_create_restore_point: a superuser, or the grant), switch and archive
+    its segment, restore the newest base backup into a scratch cluster recovering to that
+    point through `wal fetch`, check it stopped there with the source's system identifier
+    and databases, then remove it. Recorded as the base backup's restore test; exit 1 when
+    it fails."""
+    from buttress.backup.pitr_test import pitr_test
+    from buttress.backup.wal.recovery import fetch_command
+    from buttress.errors import UsageError
+
+    st = state(ctx)
+    config_file = st.config_file()
+    if config_file is None:
+        raise UsageError("a PITR test needs the configuration file (--config)")
+    with st.catalog() as catalog, _progress():
+        backups = _backups(ctx, catalog)
+        wal = getattr(backups.target(target), "wal", None)
+        spool = wal.spool_dir if wal is not None and wal.prefetch > 0 else None
+        command = fetch_command(sys.executable, Path(config_file), target, st.data_dir, spool)
+        try:
+            result = pitr_test(
+                backups, target, command, identity=identity or (), archive_timeout=archive_timeout
+            )
+        finally:
+            _warn(backups)
+    if as_json:
+        _echo_json({"target": result.target, "backup_id": result.backup_id, **result.record()})
+    else:
+        verdict = "ok" if result.ok else "FAILED"
+        typer.echo(
+            f"PITR test of {target} from base backup {result.backup_id} to restore point "
+            f"{result.point} ({result.point_lsn}): {verdict} in {result.seconds:.1f}s "
+            + "("
+            + ", ".join(f"{k} {v:.1f}s" for k, v in result.phases.items())
+            + ")"
+        )
+        if result.reached:
+            typer.echo(f"reached: {result.reached}")
+        for problem in result.problems:
+            typer.echo(f"problem: {problem}", err=True)
+    if not result.ok:
+        raise typer.Exit(1)
