@@ -152,21 +152,27 @@ class PrunedRead(_Recorded):
 
 
 class PhysicalRead(_Recorded):
-    """Where a physical base backup (``kind: physical``) lies in the WAL, and what it holds."""
+    """Where a physical base backup (``kind: physical``) lies in the WAL, and what it holds.
+    Every field may be missing: a run recorded with less (an older version's, a partial
+    record) still lists; retention and restores check what they need themselves."""
 
-    timeline: int = Field(description="The timeline it starts on.")
+    timeline: int | None = Field(default=None, description="The timeline it starts on.")
     stop_timeline: int | None = Field(default=None, description="The timeline it ends on.")
-    start_lsn: str = Field(description="Where it starts, `0/2000028`.")
-    stop_lsn: str = Field(description="Where it ends: a restore cannot stop before this.")
-    start_wal: str = Field(description="The first WAL segment it needs.")
-    stop_wal: str = Field(description="The last WAL segment it needs.")
-    system_identifier: str = Field(description="The cluster's identity.")
-    segment_size: int = Field(description="WAL segment size, bytes.")
+    start_lsn: str | None = Field(default=None, description="Where it starts, `0/2000028`.")
+    stop_lsn: str | None = Field(
+        default=None, description="Where it ends: a restore cannot stop before this."
+    )
+    start_wal: str | None = Field(default=None, description="The first WAL segment it needs.")
+    stop_wal: str | None = Field(default=None, description="The last WAL segment it needs.")
+    system_identifier: str | None = Field(default=None, description="The cluster's identity.")
+    segment_size: int | None = Field(default=None, description="WAL segment size, bytes.")
     start_time: str | None = Field(default=None, description="ISO UTC.")
-    stop_time: str = Field(description="ISO UTC, on the server's clock, just after its end.")
-    pg_version: str = Field(description="The major version (PG_VERSION).")
+    stop_time: str | None = Field(
+        default=None, description="ISO UTC, on the server's clock, just after its end."
+    )
+    pg_version: str | None = Field(default=None, description="The major version (PG_VERSION).")
     server_version: str | None = None
-    databases: dict[str, int] = Field(description="Database name -> OID.")
+    databases: dict[str, int] | None = Field(default=None, description="Database name -> OID.")
     checkpoint_lsn: str | None = None
     manifest_checksum: str | None = Field(
         default=None, description="pg_basebackup's backup_manifest checksum."
