@@ -145,3 +145,42 @@ def test_first_pushes_at_once_agree_on_one_passphrase_key(tmp_path: Path) -> Non
     reader = WalArchive("pg", [dest], settings)
     for p in paths:
         assert reader.read(p.name)[0] == p.read_bytes()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again: connections are refused
+
+
+def test_a_destination_down_is_not_a_missing_segment(
+    archive: WalArchive, tmp_path: Path, keys: Keys
+) -> None:
+    """A segment stored in one destination only (``required`` 1), that destination down at
+    restore time, the other reachable without it: not "missing" (exit 1, PostgreSQL would end
+    recovery there and promote at the wrong point) but an error that stops recovery."""
+    from buttress.backup.s3 import S3Destination, S3Settings
+    from buttress.backup.wal.errors import WalError
+
+    path = _write(tmp_path, 3)
+    archive.push(path)
+    down = S3Destination(
+        "offsite",
+        S3Settings(
+            bucket="wal",
+            endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+            access_key_id="testing",
+            secret_access_key="testing-secret",
+            max_attempts=1,
+            connect_timeout=1,
+        ),
+    )
+    other = LocalDestination("local2", tmp_path / "other")
+    reader = WalArchive("pg", [down, other], archive.settings, archive.identities)
+    with pytest.raises(WalError) as caught:
+        reader.read(path.name)
+    assert not isinstance(caught.value, WalMissingError)
+    assert "offsite" in str(caught.value)
+    down.close()

@@ -368,7 +368,8 @@ class WalArchive:
         """The raw content of ``name``, from the first destination whose copy is whole.
 
         Raises:
-            WalMissingError: no destination holds it.
+            WalMissingError: no destination holds it (every one answered).
+            WalError: none that answered holds it, and some could not be read.
             CorruptBackupError: every copy is damaged (each named, with why).
         """
         import pyrage
@@ -419,11 +420,14 @@ class WalArchive:
                         continue
                 skipped = {k: v for k, v in problems.items() if k != dest.name}
                 return raw, FetchResult(wal_name, dest.name, len(raw), skipped)
-        if not seen and len(problems) < len(self.destinations):
+        if not seen and not problems:
             raise WalMissingError(f"{wal_name.name} is not in target {self.target}'s WAL archive")
         if not seen:
+            # a destination that could not be asked may hold it (``required`` below the
+            # destinations' count): "missing" would end recovery there, at the wrong point
             raise WalError(
-                f"{wal_name.name}: no destination of target {self.target} could be read: "
+                f"{wal_name.name}: not found in the destinations of target {self.target} that "
+                "answered, and these could not be read (they may hold it): "
                 + "; ".join(f"{k}: {v}" for k, v in problems.items())
             )
         raise CorruptBackupError(
