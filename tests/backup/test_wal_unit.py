@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from buttress.backup.destinations import LocalDestination
 from buttress.backup.errors import CorruptBackupError
 from buttress.backup.pipeline import Settings
+from buttress.backup.s3 import S3Destination
 from buttress.backup.wal import layout
 from buttress.backup.wal.archive import WalArchive
 from buttress.backup.wal.errors import WalConflictError, WalIdentityError, WalMissingError
@@ -183,4 +185,36 @@ def test_a_destination_down_is_not_a_missing_segment(
         reader.read(path.name)
     assert not isinstance(caught.value, WalMissingError)
     assert "offsite" in str(caught.value)
+    down.close()
+
+
+def test_no_new_identity_while_a_destination_holding_it_is_down(
+    s3_dest: S3Destination, tmp_path: Path
+) -> None:
+    """archive.json (with the sealed passphrase key) is in destination s3 only; s3 is down
+    and a newly added destination is empty: a push must not write a second identity (another
+    sealed key: the WAL pushed then would not open with the first one, and a put over a
+    flaky read would replace the only copy of the key)."""
+    from buttress.backup.s3 import S3Destination, S3Settings
+    from buttress.backup.wal.errors import WalError
+
+    settings = Settings([], passphrase="correct horse", level=1, manifest_key=b"k" * 32)
+    WalArchive("pg", [s3_dest], settings).push(_write(tmp_path, 2))
+    down = S3Destination(
+        "s3",
+        S3Settings(
+            bucket=s3_dest.settings.bucket,
+            prefix=s3_dest.settings.prefix,
+            endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+            access_key_id="testing",
+            secret_access_key="testing-secret",
+            max_attempts=1,
+            connect_timeout=1,
+        ),
+    )
+    added = LocalDestination("added", tmp_path / "added")
+    pushing = WalArchive("pg", [down, added], replace(settings, required=1))
+    with pytest.raises(WalError, match="identity could not be read"):
+        pushing.push(_write(tmp_path, 3))
+    assert not (tmp_path / "added" / layout.info_key("pg")).exists()
     down.close()

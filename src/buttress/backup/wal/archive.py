@@ -111,6 +111,7 @@ class WalArchive:
         self.settings = settings
         self.identities = list(identities)
         self._info: ArchiveInfo | None = None
+        self._unread: list[str] = []  # why info() could not read some destinations
 
     # -- identity ------------------------------------------------------------------------
 
@@ -129,12 +130,14 @@ class WalArchive:
         if self._info is not None:
             return self._info
         key = layout.info_key(self.target)
+        self._unread = []
         for dest in self.destinations:
             try:
                 if not dest.exists(key):
                     continue
                 raw = dest.get(key)
-            except BackupError:
+            except BackupError as exc:
+                self._unread.append(str(exc))
                 continue
             self._info = self._parse_info(raw, f"{dest.describe()}: {key}")
             return self._info
@@ -165,6 +168,13 @@ class WalArchive:
             found = self.info()
             if found is not None:
                 return found
+            if self._unread:  # it may be there: a new one would replace it (and its key)
+                raise WalError(
+                    f"target {self.target}: the WAL archive's identity could not be read from "
+                    "every destination, and the others do not hold it; not writing a new one "
+                    "(it would stand beside or replace the one there, with another sealed "
+                    "key): " + "; ".join(self._unread)
+                )
             return self._write_info(header_sysid, magic, segment_size)
 
     def _write_info(self, header_sysid: int, magic: int, segment_size: int) -> ArchiveInfo:
