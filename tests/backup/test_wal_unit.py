@@ -218,3 +218,23 @@ def test_no_new_identity_while_a_destination_holding_it_is_down(
         pushing.push(_write(tmp_path, 3))
     assert not (tmp_path / "added" / layout.info_key("pg")).exists()
     down.close()
+
+
+def test_a_damaged_identity_in_one_destination_is_read_from_another(
+    tmp_path: Path, keys: Keys
+) -> None:
+    """archive.json damaged in the first destination only: pushes and fetches go on with
+    the good copy of the second (a bit flipped in one copy must not stop archiving, nor a
+    restore); damaged in every one, they are refused."""
+    settings = Settings(keys.recipients, level=1, manifest_key=b"k" * 32)
+    dests = [LocalDestination(n, tmp_path / n) for n in ("local", "offsite")]
+    WalArchive("pg", dests, settings, keys.identities).push(_write(tmp_path, 2))
+    first = tmp_path / "local" / layout.info_key("pg")
+    first.write_text(first.read_text().replace(str(SYSID), str(SYSID + 1)))
+    fresh = WalArchive("pg", dests, settings, keys.identities)
+    fresh.push(_write(tmp_path, 3))
+    assert fresh.read(segment_name(1, 2))[0] == (tmp_path / segment_name(1, 2)).read_bytes()
+    second = tmp_path / "offsite" / layout.info_key("pg")
+    second.write_text("{not json")
+    with pytest.raises(CorruptBackupError, match=r"MAC does not match.*not a WAL archive"):
+        WalArchive("pg", dests, settings, keys.identities).info()

@@ -122,15 +122,18 @@ class WalArchive:
         return hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
 
     def info(self) -> ArchiveInfo | None:
-        """The archive's identity, from the first destination holding it (None: none yet).
+        """The archive's identity, from the first destination holding a good copy (None: none
+        yet).
 
         Raises:
-            CorruptBackupError: it is damaged, or its MAC does not match the manifest key.
+            CorruptBackupError: every copy is damaged, or its MAC does not match the manifest
+                key.
         """
         if self._info is not None:
             return self._info
         key = layout.info_key(self.target)
         self._unread = []
+        damaged: list[str] = []
         for dest in self.destinations:
             try:
                 if not dest.exists(key):
@@ -139,8 +142,14 @@ class WalArchive:
             except BackupError as exc:
                 self._unread.append(str(exc))
                 continue
-            self._info = self._parse_info(raw, f"{dest.describe()}: {key}")
+            try:
+                self._info = self._parse_info(raw, f"{dest.describe()}: {key}")
+            except CorruptBackupError as exc:  # a good copy elsewhere still tells it
+                damaged.append(str(exc))
+                continue
             return self._info
+        if damaged:
+            raise CorruptBackupError("; ".join(damaged))
         return None
 
     def _parse_info(self, raw: bytes, where: str) -> ArchiveInfo:
