@@ -83,7 +83,7 @@ class _LocalWriter:
         self.partial = self.final.with_name(self.final.name + _PARTIAL + secrets.token_hex(4))
         self.made: list[Path] = []  # folders this write creates (their entries made durable)
         folder = self.final.parent
-        while folder != dest.root and not folder.is_dir():
+        while not folder.is_dir():  # the root too, on the first write
             self.made.append(folder)
             folder = folder.parent
         try:
