@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from buttress.backup.destinations import LocalDestination
 from buttress.backup.errors import CorruptBackupError
 from buttress.backup.pipeline import Settings
+from buttress.backup.s3 import S3Destination
 from buttress.backup.wal import layout
 from buttress.backup.wal.archive import WalArchive
 from buttress.backup.wal.errors import WalConflictError, WalIdentityError, WalMissingError
@@ -145,3 +147,94 @@ def test_first_pushes_at_once_agree_on_one_passphrase_key(tmp_path: Path) -> Non
     reader = WalArchive("pg", [dest], settings)
     for p in paths:
         assert reader.read(p.name)[0] == p.read_bytes()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again: connections are refused
+
+
+def test_a_destination_down_is_not_a_missing_segment(
+    archive: WalArchive, tmp_path: Path, keys: Keys
+) -> None:
+    """A segment stored in one destination only (``required`` 1), that destination down at
+    restore time, the other reachable without it: not "missing" (exit 1, PostgreSQL would end
+    recovery there and promote at the wrong point) but an error that stops recovery."""
+    from buttress.backup.s3 import S3Destination, S3Settings
+    from buttress.backup.wal.errors import WalError
+
+    path = _write(tmp_path, 3)
+    archive.push(path)
+    down = S3Destination(
+        "offsite",
+        S3Settings(
+            bucket="wal",
+            endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+            access_key_id="testing",
+            secret_access_key="testing-secret",
+            max_attempts=1,
+            connect_timeout=1,
+        ),
+    )
+    other = LocalDestination("local2", tmp_path / "other")
+    reader = WalArchive("pg", [down, other], archive.settings, archive.identities)
+    with pytest.raises(WalError) as caught:
+        reader.read(path.name)
+    assert not isinstance(caught.value, WalMissingError)
+    assert "offsite" in str(caught.value)
+    down.close()
+
+
+def test_no_new_identity_while_a_destination_holding_it_is_down(
+    s3_dest: S3Destination, tmp_path: Path
+) -> None:
+    """archive.json (with the sealed passphrase key) is in destination s3 only; s3 is down
+    and a newly added destination is empty: a push must not write a second identity (another
+    sealed key: the WAL pushed then would not open with the first one, and a put over a
+    flaky read would replace the only copy of the key)."""
+    from buttress.backup.s3 import S3Destination, S3Settings
+    from buttress.backup.wal.errors import WalError
+
+    settings = Settings([], passphrase="correct horse", level=1, manifest_key=b"k" * 32)
+    WalArchive("pg", [s3_dest], settings).push(_write(tmp_path, 2))
+    down = S3Destination(
+        "s3",
+        S3Settings(
+            bucket=s3_dest.settings.bucket,
+            prefix=s3_dest.settings.prefix,
+            endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+            access_key_id="testing",
+            secret_access_key="testing-secret",
+            max_attempts=1,
+            connect_timeout=1,
+        ),
+    )
+    added = LocalDestination("added", tmp_path / "added")
+    pushing = WalArchive("pg", [down, added], replace(settings, required=1))
+    with pytest.raises(WalError, match="identity could not be read"):
+        pushing.push(_write(tmp_path, 3))
+    assert not (tmp_path / "added" / layout.info_key("pg")).exists()
+    down.close()
+
+
+def test_a_damaged_identity_in_one_destination_is_read_from_another(
+    tmp_path: Path, keys: Keys
+) -> None:
+    """archive.json damaged in the first destination only: pushes and fetches go on with
+    the good copy of the second (a bit flipped in one copy must not stop archiving, nor a
+    restore); damaged in every one, they are refused."""
+    settings = Settings(keys.recipients, level=1, manifest_key=b"k" * 32)
+    dests = [LocalDestination(n, tmp_path / n) for n in ("local", "offsite")]
+    WalArchive("pg", dests, settings, keys.identities).push(_write(tmp_path, 2))
+    first = tmp_path / "local" / layout.info_key("pg")
+    first.write_text(first.read_text().replace(str(SYSID), str(SYSID + 1)))
+    fresh = WalArchive("pg", dests, settings, keys.identities)
+    fresh.push(_write(tmp_path, 3))
+    assert fresh.read(segment_name(1, 2))[0] == (tmp_path / segment_name(1, 2)).read_bytes()
+    second = tmp_path / "offsite" / layout.info_key("pg")
+    second.write_text("{not json")
+    with pytest.raises(CorruptBackupError, match=r"MAC does not match.*not a WAL archive"):
+        WalArchive("pg", dests, settings, keys.identities).info()

@@ -67,12 +67,25 @@ class Destination(Protocol):
         them with the run they belong to."""
 
 
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class _LocalWriter:
     def __init__(self, dest: LocalDestination, key: str) -> None:
         self.dest = dest
         self.key = key
         self.final = dest.path_of(key)
         self.partial = self.final.with_name(self.final.name + _PARTIAL + secrets.token_hex(4))
+        self.made: list[Path] = []  # folders this write creates (their entries made durable)
+        folder = self.final.parent
+        while not folder.is_dir():  # the root too, on the first write
+            self.made.append(folder)
+            folder = folder.parent
         try:
             self.final.parent.mkdir(parents=True, exist_ok=True)
             self.file = open(self.partial, "xb")  # noqa: SIM115  # closed in commit/abort
@@ -92,6 +105,10 @@ class _LocalWriter:
             os.fsync(self.file.fileno())
             self.file.close()
             self.partial.replace(self.final)
+            # the new name (and any folder made for it) durable before the write counts as
+            # done: a WAL push acknowledged, then lost to a power cut, is a hole in the WAL
+            for folder in (self.final.parent, *(made.parent for made in self.made)):
+                _fsync_dir(folder)
         except OSError as exc:
             self.abort()
             raise self.dest.error(exc, self.key) from None

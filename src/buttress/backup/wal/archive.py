@@ -111,6 +111,7 @@ class WalArchive:
         self.settings = settings
         self.identities = list(identities)
         self._info: ArchiveInfo | None = None
+        self._unread: list[str] = []  # why info() could not read some destinations
 
     # -- identity ------------------------------------------------------------------------
 
@@ -121,23 +122,34 @@ class WalArchive:
         return hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
 
     def info(self) -> ArchiveInfo | None:
-        """The archive's identity, from the first destination holding it (None: none yet).
+        """The archive's identity, from the first destination holding a good copy (None: none
+        yet).
 
         Raises:
-            CorruptBackupError: it is damaged, or its MAC does not match the manifest key.
+            CorruptBackupError: every copy is damaged, or its MAC does not match the manifest
+                key.
         """
         if self._info is not None:
             return self._info
         key = layout.info_key(self.target)
+        self._unread = []
+        damaged: list[str] = []
         for dest in self.destinations:
             try:
                 if not dest.exists(key):
                     continue
                 raw = dest.get(key)
-            except BackupError:
+            except BackupError as exc:
+                self._unread.append(str(exc))
                 continue
-            self._info = self._parse_info(raw, f"{dest.describe()}: {key}")
+            try:
+                self._info = self._parse_info(raw, f"{dest.describe()}: {key}")
+            except CorruptBackupError as exc:  # a good copy elsewhere still tells it
+                damaged.append(str(exc))
+                continue
             return self._info
+        if damaged:
+            raise CorruptBackupError("; ".join(damaged))
         return None
 
     def _parse_info(self, raw: bytes, where: str) -> ArchiveInfo:
@@ -165,6 +177,13 @@ class WalArchive:
             found = self.info()
             if found is not None:
                 return found
+            if self._unread:  # it may be there: a new one would replace it (and its key)
+                raise WalError(
+                    f"target {self.target}: the WAL archive's identity could not be read from "
+                    "every destination, and the others do not hold it; not writing a new one "
+                    "(it would stand beside or replace the one there, with another sealed "
+                    "key): " + "; ".join(self._unread)
+                )
             return self._write_info(header_sysid, magic, segment_size)
 
     def _write_info(self, header_sysid: int, magic: int, segment_size: int) -> ArchiveInfo:
@@ -368,7 +387,8 @@ class WalArchive:
         """The raw content of ``name``, from the first destination whose copy is whole.
 
         Raises:
-            WalMissingError: no destination holds it.
+            WalMissingError: no destination holds it (every one answered).
+            WalError: none that answered holds it, and some could not be read.
             CorruptBackupError: every copy is damaged (each named, with why).
         """
         import pyrage
@@ -419,11 +439,14 @@ class WalArchive:
                         continue
                 skipped = {k: v for k, v in problems.items() if k != dest.name}
                 return raw, FetchResult(wal_name, dest.name, len(raw), skipped)
-        if not seen and len(problems) < len(self.destinations):
+        if not seen and not problems:
             raise WalMissingError(f"{wal_name.name} is not in target {self.target}'s WAL archive")
         if not seen:
+            # a destination that could not be asked may hold it (``required`` below the
+            # destinations' count): "missing" would end recovery there, at the wrong point
             raise WalError(
-                f"{wal_name.name}: no destination of target {self.target} could be read: "
+                f"{wal_name.name}: not found in the destinations of target {self.target} that "
+                "answered, and these could not be read (they may hold it): "
                 + "; ".join(f"{k}: {v}" for k, v in problems.items())
             )
         raise CorruptBackupError(

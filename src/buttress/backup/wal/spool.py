@@ -133,6 +133,7 @@ class Spool:
                 if os.geteuid() == 0:
                     owner = self.root.parent.stat()
                     os.chown(folder, owner.st_uid, owner.st_gid)
+                fsync_dir(folder.parent)  # the new folder survives a power cut with its files
             except OSError as exc:
                 raise SpoolError(
                     f"WAL spool of target {self.target}: cannot make {folder}: "
