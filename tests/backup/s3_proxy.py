@@ -1,11 +1,13 @@
 """An HTTP proxy in front of the S3 server that starts failing uploads on demand: the S3 errors
 a backup meets mid-upload (500 InternalError after N writes), from a real HTTP exchange; or,
-with ``hang=True``, an endpoint that takes those writes and never answers."""
+with ``hang=True``, an endpoint that takes those writes and never answers; or 500s for the
+listings of one key prefix (``fail_list_prefix``)."""
 
 from __future__ import annotations
 
 import http.client
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _ERROR = (
@@ -25,6 +27,7 @@ class FaultyProxy:
         self.upstream_port = upstream_port
         self.writes_before_failure = writes_before_failure
         self.hang = hang
+        self.fail_list_prefix: str | None = None  # LISTs of keys under it get a 500
         self.writes = 0
         self.failed = 0
         self.lock = threading.Lock()
@@ -40,6 +43,16 @@ class FaultyProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                listing = self.command == "GET" and "list-type=2" in self.path
+                if listing and proxy.fail_list_prefix is not None:
+                    query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                    if any(p.startswith(proxy.fail_list_prefix) for p in query.get("prefix", [])):
+                        self.send_response(500)
+                        self.send_header("Content-Type", "application/xml")
+                        self.send_header("Content-Length", str(len(_ERROR)))
+                        self.end_headers()
+                        self.wfile.write(_ERROR)
+                        return
                 if self.command in ("PUT", "POST") and proxy.should_fail():
                     if proxy.hang:  # the request was taken; no answer comes
                         proxy.released.wait(timeout=300)

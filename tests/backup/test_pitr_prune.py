@@ -16,12 +16,15 @@ from sqlalchemy import select
 
 from buttress.backup.destinations import LocalDestination
 from buttress.backup.prune import backup_ids
+from buttress.backup.s3 import S3Destination, S3Settings
 from buttress.backup.tables import BackupRun, WalSegment
 from buttress.backup.wal import layout
 from buttress.backup.wal.names import WalName, parse_name, segment_name
 from buttress.catalog import Catalog, catalog_url
 from buttress.cli import main
-from tests.backup.conftest import config_file, recipient, run_json
+from tests.backup.conftest import add_s3_destination, config_file, recipient, run_json
+from tests.backup.s3_proxy import FaultyProxy
+from tests.conftest import S3Server
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 HOUR = dt.timedelta(hours=1)
@@ -315,3 +318,63 @@ def test_no_wal_goes_while_a_backup_to_remove_is_still_there(
     assert {f.split("/")[0] for f in gone} == {"repo"}
     assert {f.split("/")[2] for f in gone} == {ids[0]}  # ...and no WAL anywhere
     assert len(_indexed(project)) == 27
+
+
+def test_no_base_backup_goes_while_the_wal_of_a_destination_cannot_be_listed(
+    project: Path, capsys: pytest.CaptureFixture[str], s3_server: S3Server
+) -> None:
+    """The S3 destination answers every request but the listing of `site/wal/` (500s from a
+    proxy): without that WAL the PITR window's anchor cannot be told, so no base backup is
+    removed (the oldest would go) and no WAL either."""
+    proxy = FaultyProxy(s3_server.port)
+    try:
+        bucket = s3_server.new_bucket()
+        config_file(project, recipient(project))
+        add_s3_destination(
+            project, bucket, proxy.endpoint, ", secret_access_key: s, max_attempts: 1"
+        )
+        path = project / "buttress.yaml"
+        path.write_text(
+            path.read_text().replace(
+                "source: directory, path: site}",
+                "source: directory, path: site, retention: {keep_last: 1, pitr_within: 1d}}",
+            )
+        )
+        ids = [run_json(capsys, ["backup", "run", "site", "--json"])["id"] for _ in range(3)]
+        _record(
+            project,
+            {
+                ids[0]: (NOW - 3 * DAY, 2, 3, NOW - 3 * DAY + HOUR),
+                ids[1]: (NOW - 2 * DAY, 10, 11, NOW - 2 * DAY + HOUR),
+                ids[2]: (NOW - HOUR, 20, 21, NOW - HOUR / 2),
+            },
+        )
+        names = [seg(n) for n in range(1, 26)]
+        cloud = S3Destination(
+            "cloud",
+            S3Settings(
+                bucket=bucket,
+                endpoint_url=s3_server.endpoint,
+                access_key_id="testing",
+                secret_access_key="s",
+            ),
+        )
+        _archive(LocalDestination("local", project / "repo"), names)
+        _archive(cloud, names)
+        before = _files(project) | set(cloud.keys(""))
+        proxy.fail_list_prefix = "site/wal/"
+        report = run_json(capsys, ["backup", "prune", "--json"], code=1)
+        actions = {i["id"]: (i["action"], i["reasons"]) for i in report["items"]}
+        assert actions[ids[1]][0] == "keep"  # the anchor, from the WAL the local copy lists
+        action, reasons = actions[ids[0]]  # GFS and the window would remove it
+        assert action == "keep", reasons
+        assert "the archived WAL of cloud could not be listed" in reasons[0]
+        [wal] = report["wal"]
+        assert wal["error"].startswith("WAL not removed: the archived WAL of cloud")
+        assert wal["deleted_objects"] == 0
+        assert any("InternalError" in e for e in report["errors"])
+        proxy.fail_list_prefix = None
+        assert _files(project) | set(cloud.keys("")) == before
+        cloud.close()
+    finally:
+        proxy.close()

@@ -289,6 +289,7 @@ def run_prune(
         live = {v.id for v in views if v.status == "running"}
         leftovers: set[str] = set()
         found: dict[str, set[str]] = {}
+        unlisted: list[str] = []  # destinations whose WAL could not be listed
         for dest in destinations:
             try:
                 present = found[dest.name] = backup_ids(dest, t.name)
@@ -299,6 +300,7 @@ def run_prune(
                 archived[dest.name] = wal_keys(dest, t.name, segment_size)
             except BackupError as exc:
                 report.errors.append(str(exc))
+                unlisted.append(dest.name)
             unknown = sorted(i for i in present if i not in known)
             if unknown:
                 report.orphans[dest.name] = unknown
@@ -322,6 +324,22 @@ def run_prune(
             )
             _apply_wal_decisions(items, wal_plan)
             report.wal.append(wal)
+        if unlisted and (getattr(t, "wal", None) is not None or t.retention.pitr_within):
+            # without the WAL, the PITR window's anchor (and each backup's WAL) cannot be told:
+            # no base backup goes, lest GFS alone remove the one the window starts from
+            for item in items:
+                if item.action == "remove" and item.status == "succeeded":
+                    item.action = "keep"
+                    item.reasons = [
+                        f"the archived WAL of {', '.join(unlisted)} could not be listed: no "
+                        "base backup is removed while the WAL they need cannot be told"
+                    ]
+            if wal is not None:
+                wal.error = (
+                    f"WAL not removed: the archived WAL of {', '.join(unlisted)} could not be "
+                    "listed"
+                )
+                wal_plan = None
         for item in items:
             if item.status == "incomplete" and item.id not in present and listed_all:
                 item.action, item.reasons = "resolve", [STORED_NOTHING]
