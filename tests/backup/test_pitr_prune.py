@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from buttress.backup.destinations import LocalDestination
+from buttress.backup.destinations import Destination, LocalDestination
 from buttress.backup.prune import backup_ids
 from buttress.backup.s3 import S3Destination, S3Settings
 from buttress.backup.tables import BackupRun, WalSegment
@@ -49,7 +49,7 @@ def _files(project: Path) -> set[str]:
     }
 
 
-def _archive(dest: LocalDestination, names: list[str]) -> dict[str, str]:
+def _archive(dest: Destination, names: list[str]) -> dict[str, str]:
     """Store fake WAL files (arbitrary content) under their real keys; name -> key."""
     keys = {}
     for text in names:
