@@ -123,6 +123,20 @@ def archived(project: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any
     return _archive_site(project, capsys)
 
 
+def _three_backups(project: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Three backups of `site`, 3 days, 2 days and 1 hour old, on segments 2-3, 10-11, 20-21."""
+    ids = [run_json(capsys, ["backup", "run", "site", "--json"])["id"] for _ in range(3)]
+    _record(
+        project,
+        {
+            ids[0]: (NOW - 3 * DAY, 2, 3, NOW - 3 * DAY + HOUR),
+            ids[1]: (NOW - 2 * DAY, 10, 11, NOW - 2 * DAY + HOUR),
+            ids[2]: (NOW - HOUR, 20, 21, NOW - HOUR / 2),
+        },
+    )
+    return ids
+
+
 def _archive_site(project: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     config_file(project, recipient(project))
     path = project / "buttress.yaml"
@@ -137,15 +151,7 @@ def _archive_site(project: Path, capsys: pytest.CaptureFixture[str]) -> dict[str
             "source: directory, path: site, retention: {keep_last: 1, pitr_within: 1d}}",
         )
     )
-    ids = [run_json(capsys, ["backup", "run", "site", "--json"])["id"] for _ in range(3)]
-    _record(
-        project,
-        {
-            ids[0]: (NOW - 3 * DAY, 2, 3, NOW - 3 * DAY + HOUR),
-            ids[1]: (NOW - 2 * DAY, 10, 11, NOW - 2 * DAY + HOUR),
-            ids[2]: (NOW - HOUR, 20, 21, NOW - HOUR / 2),
-        },
-    )
+    ids = _three_backups(project, capsys)
     names = [seg(n) for n in range(1, 26)]
     names += [f"{seg(2)}.00000028.backup", f"{seg(20)}.00000028.backup"]
     local, offsite = _destinations(project)
@@ -340,15 +346,7 @@ def test_no_base_backup_goes_while_the_wal_of_a_destination_cannot_be_listed(
                 "source: directory, path: site, retention: {keep_last: 1, pitr_within: 1d}}",
             )
         )
-        ids = [run_json(capsys, ["backup", "run", "site", "--json"])["id"] for _ in range(3)]
-        _record(
-            project,
-            {
-                ids[0]: (NOW - 3 * DAY, 2, 3, NOW - 3 * DAY + HOUR),
-                ids[1]: (NOW - 2 * DAY, 10, 11, NOW - 2 * DAY + HOUR),
-                ids[2]: (NOW - HOUR, 20, 21, NOW - HOUR / 2),
-            },
-        )
+        ids = _three_backups(project, capsys)
         names = [seg(n) for n in range(1, 26)]
         cloud = S3Destination(
             "cloud",
