@@ -151,6 +151,11 @@ def _segment_end(name: str, segment_size: int) -> int:
     return parse_name(name, segment_size).start_lsn(segment_size) + segment_size
 
 
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (ALTER SYSTEM takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -517,7 +522,7 @@ def _archiving_cluster(
         if scale:
             cluster.pgbench("-i", "-q", "-s", str(scale))
         command = archiver.setup(cluster)
-        cluster.sql(f"ALTER SYSTEM SET archive_command = '{command.replace("'", "''")}'")
+        cluster.sql(f"ALTER SYSTEM SET archive_command = {_literal(command)}")
         cluster.sql("SELECT pg_reload_conf()")
         if _drain(cluster, archiver.repo, DRAIN_LIMIT) is None:
             tail = cluster.log.read_text(errors="replace")[-2000:]
@@ -715,7 +720,7 @@ def bench_restore(have: Have, scale: int, replay_seconds: float) -> None:
         db_size = int(cluster.value("SELECT sum(pg_database_size(oid)) FROM pg_database"))
         print(f"cluster: {_mb(db_size)} MiB, built in {time.monotonic() - started:.0f} s")
         commands = [pgbr.setup(cluster)] + ([butt.setup(cluster)] if butt else [])
-        cluster.sql(f"ALTER SYSTEM SET archive_command = '{' && '.join(commands)}'")
+        cluster.sql(f"ALTER SYSTEM SET archive_command = {_literal(' && '.join(commands))}")
         cluster.sql("SELECT pg_reload_conf()")
         cluster.wait_archived(cluster.switch_wal(), DRAIN_LIMIT)
 
