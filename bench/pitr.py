@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import secrets
@@ -49,7 +50,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,8 +153,19 @@ def _segment_end(name: str, segment_size: int) -> int:
 
 
 def _literal(text: str) -> str:
-    """``text`` as an SQL string literal (ALTER SYSTEM takes no parameters)."""
-    return "'" + text.replace("'", "''") + "'"
+    """``text`` as an SQL string literal (ALTER SYSTEM takes no parameters), its ``%``
+    doubled (``Cluster.sql`` passes parameters, so psycopg reads placeholders)."""
+    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+
+
+def _max(values: Iterable[float]) -> float:
+    """The largest of ``values`` that is a number (NaN: none is)."""
+    numbers = [v for v in values if not math.isnan(v)]
+    return max(numbers) if numbers else float("nan")
+
+
+def _ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.2f}" if reference > 0 else "-"
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -548,23 +560,22 @@ def _drain(cluster: Cluster, repo: Path, limit: float) -> float | None:
     return None
 
 
-def _pgbench(cluster: Cluster, seconds: float, rate: int | None) -> subprocess.Popen[bytes]:
-    argv = [
-        "pgbench",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(cluster.port),
-        "-U",
-        "postgres",
-        "-n",
-        "-c",
-        "4",
-        "-j",
-        "2",
-        "-T",
-        str(max(1, round(seconds))),
-    ]
+BULK = (
+    "INSERT INTO bench_bulk SELECT g, md5(random()::text) || md5(g::text) "
+    "FROM generate_series(1, 2000) g;\n"
+)
+
+
+def _pgbench(
+    cluster: Cluster, seconds: float, rate: int | None, script: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """pgbench against ``cluster``'s postgres database for ``seconds``: TPC-B (4 clients), or
+    ``script`` (2 clients), at ``rate`` transactions/s (None: full speed)."""
+    clients = "2" if script else "4"
+    argv = ["pgbench", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-n",
+            "-c", clients, "-j", "2", "-T", str(max(1, round(seconds)))]  # fmt: skip
+    if script:
+        argv += ["-f", str(script)]
     if rate:
         argv += ["-R", str(rate)]
     return subprocess.Popen(
@@ -577,8 +588,9 @@ def _pgbench(cluster: Cluster, seconds: float, rate: int | None) -> subprocess.P
 
 def bench_archive(rows: list[Side], seconds: float, scale: int) -> None:
     print(
-        f"\n## a. archive throughput: pgbench -c 4 -j 2 at full speed for {seconds:.0f} s "
-        f"(scale {scale}), sampled every {SAMPLE} s\n"
+        f"\n## a. archive throughput: pgbench -c 2 -j 2 at full speed for {seconds:.0f} s, "
+        "each transaction inserting 2,000 rows of 64 random hex characters (~50 MB/s of WAL "
+        f"here with no archiver; after pgbench -i -s {scale}), sampled every {SAMPLE} s\n"
     )
     header = (
         "| archiver | WAL written seg/s | stored seg/s | x floor | lag max, server "
@@ -592,10 +604,13 @@ def bench_archive(rows: list[Side], seconds: float, scale: int) -> None:
             _not_yet(side, header.count("|") - 1)
             continue
         with _archiving_cluster(side.make, 0, scale) as (cluster, arch, size):
+            cluster.sql("CREATE TABLE bench_bulk (id int, payload text)")
+            script = cluster.root.parent / "bulk.sql"
+            script.write_text(BULK)
             sampler = Sampler(cluster, arch.repo, size)
             sampler.start()
             time.sleep(SAMPLE * 2)
-            _pgbench(cluster, seconds, None).wait()
+            _pgbench(cluster, seconds, None, script).wait()
             ended = time.time()
             drain = _drain(cluster, arch.repo, DRAIN_LIMIT)
             sampler.stop()
@@ -605,11 +620,11 @@ def bench_archive(rows: list[Side], seconds: float, scale: int) -> None:
         written = (last.lsn - first.lsn) / size / span
         stored = (last.stored_count - first.stored_count) / span
         floor = stored if floor is None else floor
-        lag_server = max(sampler.lag(p, "archived") for p in during)
-        lag_stored = max(sampler.lag(p, "stored") for p in during)
+        lag_server = _max(sampler.lag(p, "archived") for p in during)
+        lag_stored = _max(sampler.lag(p, "stored") for p in during)
         drained = f"> {DRAIN_LIMIT:.0f}" if drain is None else f"{drain:.1f}"
         print(
-            f"| {side.label} | {written:.2f} | {stored:.2f} | {stored / floor:.2f} | "
+            f"| {side.label} | {written:.2f} | {stored:.2f} | {_ratio(stored, floor)} | "
             f"{lag_server:.0f} | {lag_stored:.0f} | {sampler.lag(last, 'stored'):.0f} | "
             f"{drained} |",
             flush=True,
@@ -633,7 +648,7 @@ def bench_rpo(rows: list[Side], seconds: float, rate: int, scale: int) -> None:
     )
     header = (
         "| archiver | age of newest stored data p50 s | p95 s | max s | goal <= 15 s "
-        "| WAL per week (LSN advance) GiB | stored per week GiB | x pgbackrest sync |"
+        "| segments per week | stored per week GiB | x pgbackrest sync |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -667,8 +682,8 @@ def bench_rpo(rows: list[Side], seconds: float, rate: int, scale: int) -> None:
         worst = max(ages) if ages else float("nan")
         print(
             f"| {side.label} | {_pct(ages, 0.5):.1f} | {_pct(ages, 0.95):.1f} | {worst:.1f} | "
-            f"{'yes' if worst <= 15 else 'NO'} | {wal_week / 2**30:.1f} | "
-            f"{stored_week / 2**30:.2f} | {stored_week / reference:.2f} |",
+            f"{'yes' if worst <= 15 else 'NO'} | {wal_week / size:.0f} | "
+            f"{stored_week / 2**30:.2f} | {_ratio(stored_week, reference)} |",
             flush=True,
         )
     print(
