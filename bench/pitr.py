@@ -204,7 +204,7 @@ class Archiver:
     stop: Callable[[], None] = lambda: None
     base_backup: Callable[[Cluster], None] | None = None
     restore: Callable[[Path, str | None], list[str]] | None = None  # (datadir, time) -> argv
-    note: str = ""
+    command: str = ""  # the archive_command, once set up
 
 
 def floor_archiver(root: Path) -> Archiver:
@@ -533,8 +533,8 @@ def _archiving_cluster(
     try:
         if scale:
             cluster.pgbench("-i", "-q", "-s", str(scale))
-        command = archiver.setup(cluster)
-        cluster.sql(f"ALTER SYSTEM SET archive_command = {_literal(command)}")
+        archiver.command = archiver.setup(cluster)
+        _set_archive_command(cluster, archiver.command)
         cluster.sql("SELECT pg_reload_conf()")
         if _drain(cluster, archiver.repo, DRAIN_LIMIT) is None:
             tail = cluster.log.read_text(errors="replace")[-2000:]
@@ -545,6 +545,42 @@ def _archiving_cluster(
         archiver.stop()
         cluster.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _set_archive_command(cluster: Cluster, command: str) -> None:
+    cluster.sql(f"ALTER SYSTEM SET archive_command = {_literal(command)}")
+    cluster.sql("SELECT pg_reload_conf()")
+
+
+def _backlog(
+    cluster: Cluster, arch: Archiver, size: int, script: Path, segments: int
+) -> tuple[int, float | None]:
+    """Archiving paused, write ``segments`` segments of WAL; then archive them, the server
+    idle: (segments, seconds until all are stored; None: not within DRAIN_LIMIT)."""
+    _set_archive_command(cluster, "")
+    time.sleep(1)  # the archiver's command under way finishes
+    before = _stored(arch.repo)
+    start = parse_lsn(str(cluster.value("SELECT pg_current_wal_lsn()::text")))
+    load = _pgbench(cluster, 600, None, script)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        lsn = parse_lsn(str(cluster.value("SELECT pg_current_wal_lsn()::text")))
+        if lsn - start >= segments * size:
+            break
+        time.sleep(0.2)
+    load.terminate()  # the pgbench this bench started
+    load.wait()
+    last = cluster.switch_wal()
+    newest = max(before) if before else last
+    pending = parse_name(last, size).segno - parse_name(newest, size).segno
+    began = time.monotonic()
+    _set_archive_command(cluster, arch.command)
+    while time.monotonic() - began < DRAIN_LIMIT:
+        stored = _stored(arch.repo)
+        if len(stored) - len(before) >= pending and max(stored) >= last:
+            return pending, time.monotonic() - began
+        time.sleep(0.1)
+    return pending, None
 
 
 def _drain(cluster: Cluster, repo: Path, limit: float) -> float | None:
@@ -586,19 +622,23 @@ def _pgbench(
 # --- a: archive throughput ------------------------------------------------------------------
 
 
-def bench_archive(rows: list[Side], seconds: float, scale: int) -> None:
+def bench_archive(rows: list[Side], seconds: float, scale: int, backlog: int) -> None:
     print(
         f"\n## a. archive throughput: pgbench -c 2 -j 2 at full speed for {seconds:.0f} s, "
         "each transaction inserting 2,000 rows of 64 random hex characters (~50 MB/s of WAL "
-        f"here with no archiver; after pgbench -i -s {scale}), sampled every {SAMPLE} s\n"
+        f"here with no archiver; after pgbench -i -s {scale}), sampled every {SAMPLE} s; "
+        f"then a backlog of {backlog} segments written with archiving paused, archived with "
+        "the server idle (the archiver's capacity)\n"
     )
     header = (
         "| archiver | WAL written seg/s | stored seg/s | x floor | lag max, server "
-        "(pg_stat_archiver) segs | lag max, stored segs | lag at end segs | drain s |"
+        "(pg_stat_archiver) segs | lag max, stored segs | lag at end segs | drain s "
+        "| backlog seg/s | x floor |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     floor: float | None = None
+    floor_capacity: float | None = None
     for side in rows:
         if side.make is None:
             _not_yet(side, header.count("|") - 1)
@@ -614,25 +654,30 @@ def bench_archive(rows: list[Side], seconds: float, scale: int) -> None:
             ended = time.time()
             drain = _drain(cluster, arch.repo, DRAIN_LIMIT)
             sampler.stop()
+            pending, took = _backlog(cluster, arch, size, script, backlog)
         during = [p for p in sampler.points if p.at <= ended]
         first, last = during[0], during[-1]
         span = last.at - first.at
         written = (last.lsn - first.lsn) / size / span
         stored = (last.stored_count - first.stored_count) / span
         floor = stored if floor is None else floor
+        capacity = pending / took if took else 0.0
+        floor_capacity = capacity if floor_capacity is None else floor_capacity
         lag_server = _max(sampler.lag(p, "archived") for p in during)
         lag_stored = _max(sampler.lag(p, "stored") for p in during)
         drained = f"> {DRAIN_LIMIT:.0f}" if drain is None else f"{drain:.1f}"
         print(
             f"| {side.label} | {written:.2f} | {stored:.2f} | {_ratio(stored, floor)} | "
             f"{lag_server:.0f} | {lag_stored:.0f} | {sampler.lag(last, 'stored'):.0f} | "
-            f"{drained} |",
+            f"{drained} | {f'{capacity:.2f}' if took else f'> {DRAIN_LIMIT:.0f} s'} | "
+            f"{_ratio(capacity, floor_capacity)} |",
             flush=True,
         )
     print(
         "\n(seg/s: 16 MiB segments per second over the pgbench window; stored: what the "
         "repository folder holds, so an async archiver's spool does not count; drain: from "
-        "the end of the load to the last segment stored)"
+        "the end of the load to the last segment stored; backlog seg/s: segments stored per "
+        "second from the moment archiving resumes)"
     )
 
 
@@ -881,7 +926,8 @@ def main() -> None:
         f"{'yes' if have.pitr_restore else 'not yet'}"
     )
     if "archive" in only:
-        bench_archive(sides(have, floor=True, plain=True), args.seconds, 1 if args.quick else 10)
+        rows = sides(have, floor=True, plain=True)
+        bench_archive(rows, args.seconds, 1 if args.quick else 10, 3 if args.quick else 30)
     if "rpo" in only:
         bench_rpo(
             sides(have, floor=False, plain=False),
