@@ -128,7 +128,7 @@ class Cluster:
 
     def sql(self, query: str, params: Sequence[Any] = (), database: str = "postgres") -> list[Any]:
         with psycopg.connect(self.dsn(database), autocommit=True, connect_timeout=10) as conn:
-            cur = conn.execute(query, params)  # type: ignore[arg-type]
+            cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
 
     def value(self, query: str, params: Sequence[Any] = (), database: str = "postgres") -> Any:

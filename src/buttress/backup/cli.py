@@ -559,3 +559,53 @@ def copy(
         f"{result.repaired} of them replacing damaged ones, {result.skipped} good "
         f"already in {destination}; copied from {result.from_}"
     )
+
+
+@app.command("postgres-setup")
+def postgres_setup(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A `kind: physical` target with `wal:`.")],
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Set what differs with ALTER SYSTEM (a superuser DSN) and reload; settings "
+            "that need a restart are named.",
+        ),
+    ] = False,
+) -> None:
+    """Print the PostgreSQL settings TARGET's WAL archiving needs (wal_level, archive_mode,
+    archive_command, archive_timeout, max_wal_senders) beside the server's values; with
+    --apply, set them.
+
+    The archive_command runs as the server's OS user (postgres): that user must be able to
+    read the configuration, the recipients and the manifest key, reach the destinations and
+    write the catalog (docs/pitr.md).
+    """
+    from buttress.backup.wal import setup
+    from buttress.backup.wal.service import Wal
+
+    st = state(ctx)
+    config_file = st.config_file()
+    pg = Wal(st.config.backup, None).target(target)
+    dsn = pg.dsn
+    settings = setup.current(dsn, setup.wanted(pg, config_file))
+    rows = [
+        [s.name, s.value, s.now if s.now is not None else "?", "ok" if s.ok else "change"]
+        for s in settings
+    ]
+    print_table(["setting", "wanted", "server", ""], rows, soft_wrap=True)
+    if not apply:
+        todo = [s for s in settings if not s.ok]
+        if todo:
+            typer.echo("\nin postgresql.conf (or run again with --apply):")
+            for s in todo:
+                typer.echo(f"{s.name} = '{s.value}'")
+        return
+    restart = setup.apply(dsn, settings)
+    if restart:
+        typer.echo(
+            "applied and reloaded; a restart of the server is needed for: " + ", ".join(restart)
+        )
+    else:
+        typer.echo("applied and reloaded")

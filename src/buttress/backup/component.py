@@ -32,8 +32,9 @@ class BackupComponent(Component):
 
     def cli(self) -> Sequence[CliGroup | CliCommand]:
         from buttress.backup.cli import app
+        from buttress.backup.wal.cli import app as wal
 
-        return [CliGroup("backup", app)]
+        return [CliGroup("backup", app), CliGroup("wal", wal)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress import events

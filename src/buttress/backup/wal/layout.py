@@ -20,7 +20,15 @@ import re
 
 from buttress.backup.wal.names import DEFAULT_SEGMENT_SIZE, WalName, parse_name
 
-__all__ = ["WAL_DIR", "info_key", "object_key", "parse_key", "prefix", "prefix_of"]
+__all__ = [
+    "WAL_DIR",
+    "folder_of",
+    "info_key",
+    "object_key",
+    "parse_key",
+    "prefix",
+    "prefix_of",
+]
 
 WAL_DIR = "wal"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -33,6 +41,11 @@ def prefix(target: str) -> str:
 
 def info_key(target: str) -> str:
     return f"{target}/{WAL_DIR}/archive.json"
+
+
+def folder_of(target: str, name: WalName) -> str:
+    """The folder ``name``'s copies are in (list it to find them)."""
+    return f"{target}/{WAL_DIR}/{name.directory}/"
 
 
 def prefix_of(target: str, name: WalName) -> str:

@@ -1,0 +1,119 @@
+"""``buttress wal``: the commands PostgreSQL runs to archive and restore WAL, and the archive's
+status. See docs/pitr.md."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from buttress.platform.cli import print_table, state
+
+app = typer.Typer(
+    help=(
+        "WAL archiving for point-in-time recovery of `kind: physical` PostgreSQL targets: "
+        "`archive_command = 'buttress wal push TARGET %p'`, "
+        "`restore_command = 'buttress wal fetch TARGET %f %p'` (see "
+        "`buttress backup postgres-setup TARGET`)."
+    ),
+    no_args_is_help=True,
+)
+
+TargetArg = Annotated[str, typer.Argument(help="A target with `kind: physical` and `wal:`.")]
+
+# restore_command's exit codes: PostgreSQL takes any code up to 125 as "no such file" and ends
+# recovery there (promoting at that point); above 125 it aborts recovery. A file the archive
+# does not hold is the first; anything else (a damaged copy, storage down, a bad config) must
+# be the second, or a restore would silently stop early.
+FETCH_MISSING = 1
+FETCH_ABORT = 126
+
+
+@app.command("push")
+def push(
+    ctx: typer.Context,
+    target: TargetArg,
+    path: Annotated[Path, typer.Argument(help="The WAL file (`%p`, relative to the data dir).")],
+) -> None:
+    """Archive one WAL file (PostgreSQL's `archive_command`): compressed, encrypted,
+    checksummed, in every destination of TARGET (its `required` count) before it exits 0.
+
+    The same file pushed again succeeds; a different file under the same name fails, as does
+    a segment from another cluster than the one the archive holds. Exit 1 on any failure:
+    PostgreSQL keeps the file and calls again.
+    """
+    st = state(ctx)
+    from buttress.backup.wal.service import Wal
+
+    with st.catalog() as catalog:
+        wal = Wal(st.config.backup, catalog)
+        result = wal.push(target, path)
+    for name, why in result.failed.items():
+        typer.echo(f"warning: destination {name} failed: {why}", err=True)
+
+
+@app.command("fetch")
+def fetch(
+    ctx: typer.Context,
+    target: TargetArg,
+    name: Annotated[str, typer.Argument(help="The WAL file PostgreSQL asks for (`%f`).")],
+    out: Annotated[Path, typer.Argument(help="Where to write it (`%p`).")],
+) -> None:
+    """Restore one WAL file from TARGET's archive (PostgreSQL's `restore_command`).
+
+    Exit 1 when the archive does not hold it (the normal end of recovery); exit 126 when it
+    cannot be read whole (a damaged copy in every destination, storage down, a bad config):
+    PostgreSQL then stops recovery instead of ending it early at the wrong point.
+    """
+    from buttress.backup.wal.errors import WalMissingError
+    from buttress.backup.wal.service import Wal
+
+    try:
+        st = state(ctx)
+        with st.catalog() as catalog:
+            Wal(st.config.backup, catalog).fetch(target, name, out)
+    except WalMissingError as exc:
+        typer.echo(f"{exc}", err=True)
+        raise typer.Exit(FETCH_MISSING) from None
+    except typer.Exit:
+        raise
+    except BaseException as exc:  # noqa: BLE001  # every other failure must abort recovery
+        from buttress.secrets import redact
+
+        typer.echo(f"error: {redact(str(exc)) or type(exc).__name__} (recovery stops)", err=True)
+        raise typer.Exit(FETCH_ABORT) from None
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Argument(help="One target (default: every one).")] = None,
+) -> None:
+    """What each WAL target's archive holds, from the catalog: files, first and last
+    segment, when the last one was handed over and stored."""
+    from buttress.backup.wal.service import Wal
+
+    st = state(ctx)
+    with st.catalog() as catalog:
+        wal = Wal(st.config.backup, catalog)
+        names = [target] if target else [t.name for t in wal.targets()]
+        if not names:
+            typer.echo("no target archives WAL (docs/pitr.md)", err=True)
+            raise typer.Exit(1)
+        rows = []
+        for name in names:
+            s = wal.status(name)
+            rows.append(
+                [
+                    s.target,
+                    s.mode,
+                    str(s.files),
+                    s.first or "-",
+                    s.last or "-",
+                    s.last_ready_at.isoformat(timespec="seconds") if s.last_ready_at else "-",
+                ]
+            )
+    print_table(["target", "mode", "files", "first segment", "last segment", "last handed"], rows)
+    sys.stdout.flush()
