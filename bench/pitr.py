@@ -46,6 +46,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -70,6 +71,7 @@ from tests.backup.pg_cluster import (  # noqa: E402
     pg_env,
     postgres_can_run_buttress,
 )
+from tests.backup.wal_setup import write_config  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 from buttress.backup.wal.names import parse_lsn, parse_name  # noqa: E402
@@ -277,54 +279,37 @@ def pgbackrest_archiver(root: Path, encrypted: bool, async_: bool) -> Archiver:
 
 
 def buttress_archiver(root: Path, async_: bool, have: Have) -> Archiver:
-    """buttress's ``wal push`` into a local destination, sync or async (spool + pusher); its
-    catalog a throw-away database on the machine's server."""
-    repo = _pg_dir(root / "brepo")
-    config = root / "buttress.yaml"
+    """buttress's ``wal push`` into a local destination (target ``pg``), sync or async (the
+    spool, and a ``wal pusher`` this bench runs as postgres); the config is the tests'
+    (``tests/backup/wal_setup.write_config``), its catalog a throw-away database on the
+    machine's server."""
+    home = _pg_dir(root / "buttress")
+    config = home / "buttress.yaml"
     mode = "async" if async_ else "sync"
     pusher: list[subprocess.Popen[bytes]] = []
     stack = contextlib.ExitStack()
+    cli = [*BUTTRESS, "--config", str(config)]
 
     def setup(cluster: Cluster) -> str:
         catalog = stack.enter_context(_catalog_database())
-        key = root / "key.txt"
-        out = subprocess.run(
-            [*BUTTRESS, "backup", "keygen", str(key)], check=True, capture_output=True, text=True
-        )
-        recipient = out.stdout.strip().splitlines()[-1]
-        config.write_text(
-            f"data_dir: {root / 'bdata'}\n"
-            f"catalog: {{url: '{catalog}'}}\n"
-            "backup:\n"
-            f"  recipients: [{recipient}]\n"
-            f"  identity_files: [{key}]\n"
-            f"  destinations: [{{name: local, path: {repo}}}]\n"
-            "  targets:\n"
-            "    - name: db\n"
-            "      source: postgresql\n"
-            "      kind: physical\n"
-            f"      dsn: '{cluster.dsn()}'\n"
-            "      level: 3\n"
-            f"      bin_dir: {cluster.bin}\n"
-            f"      wal: {{mode: {mode}, spool_dir: {root / 'spool'}, archive_timeout: 10s}}\n"
-        )
-        _pg_dir(root / "spool")
-        _pg_dir(root / "bdata")
-        chown_tree(root)
-        subprocess.run(
-            [*BUTTRESS, "-c", str(config), "config", "check"], check=True, capture_output=True
-        )
+        wal: dict[str, str] = {"mode": mode, "archive_timeout": "10s"}
         if async_:
-            with (root / "pusher.log").open("wb") as log:
+            wal["spool_dir"] = str(home / "spool")
+        write_config(home, catalog, cluster.dsn(), **wal)
+        subprocess.run([*cli, "db", "upgrade"], check=True, capture_output=True)
+        _pg_dir(home / "data-dir")
+        _pg_dir(home / "spool")
+        chown_tree(home)
+        if async_:
+            with (home / "pusher.log").open("wb") as log:
                 pusher.append(
                     subprocess.Popen(
-                        [*AS_PG, *buttress_command().split(), "-c", str(config), "wal", "pusher"],
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env=pg_env(),
+                        [*AS_PG, *buttress_command().split(), "--config", str(config), "wal",
+                         "pusher", "pg"],
+                        stdout=log, stderr=subprocess.STDOUT, env=pg_env(),
                     )
-                )
-        return f"{buttress_command()} -c {config} wal push db %p"
+                )  # fmt: skip
+        return f"{buttress_command()} --config {config} wal push pg %p"
 
     def stop() -> None:
         for proc in pusher:
@@ -333,43 +318,22 @@ def buttress_archiver(root: Path, async_: bool, have: Have) -> Archiver:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        pusher.clear()
         stack.close()
 
     def backup(_cluster: Cluster) -> None:
-        subprocess.run(
-            [*BUTTRESS, "-c", str(config), "backup", "run", "db"], check=True, capture_output=True
-        )
+        run = subprocess.run([*cli, "backup", "run", "pg"], capture_output=True, text=True)
+        if run.returncode != 0:
+            raise SystemExit(f"buttress backup run failed: {run.stderr[-3000:]}")
 
     def restore(datadir: Path, target_time: str | None) -> list[str]:
-        out = subprocess.run(
-            [*BUTTRESS, "-c", str(config), "backup", "list", "--json", "-t", "db", "--limit", "1"],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        import json
-
-        backup_id = str(json.loads(out.stdout)[0]["id"])
         how = ["--target-time", target_time] if target_time else ["--immediate"]
-        return [
-            *BUTTRESS,
-            "-c",
-            str(config),
-            "backup",
-            "restore",
-            backup_id,
-            "--to",
-            str(datadir),
-            *how,
-            "--target-action",
-            "promote",
-            "--port",
-            str(free_port()),
-        ]
+        return [*cli, "backup", "restore", "pg", "--to", str(datadir), *how,
+                "--target-action", "promote", "--port", str(free_port())]  # fmt: skip
 
     return Archiver(
         f"buttress wal push ({mode}, zstd 3, age)",
-        repo,
+        home / "repo",
         setup,
         stop=stop,
         base_backup=backup if have.physical else None,
@@ -900,6 +864,8 @@ def main() -> None:
         help="restore: pgbench seconds after the base backups",
     )
     args = parser.parse_args()
+    # a SIGTERM unwinds like Ctrl-C: the clusters, pushers and catalogs made are removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     only = {part.strip() for part in args.only.split(",") if part.strip()}
     unknown = only - {"archive", "rpo", "restore"}
     if unknown:
