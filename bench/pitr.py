@@ -489,7 +489,7 @@ def _archiving_cluster(
     cluster = make_cluster(
         _pg_dir(root / "pg"),
         archive_mode="on",
-        archive_command="",
+        archive_command="true",  # the WAL of initdb and pgbench -i: nobody's business
         archive_timeout=archive_timeout,
         max_wal_size="2GB",
     )
@@ -497,9 +497,9 @@ def _archiving_cluster(
     try:
         if scale:
             cluster.pgbench("-i", "-q", "-s", str(scale))
+        cluster.wait_archived(cluster.switch_wal(), DRAIN_LIMIT)
         archiver.command = archiver.setup(cluster)
         _set_archive_command(cluster, archiver.command)
-        cluster.sql("SELECT pg_reload_conf()")
         if _drain(cluster, archiver.repo, DRAIN_LIMIT) is None:
             tail = cluster.log.read_text(errors="replace")[-2000:]
             raise SystemExit(f"{archiver.label}: nothing archived in {DRAIN_LIMIT} s\n{tail}")
@@ -551,6 +551,7 @@ def _drain(cluster: Cluster, repo: Path, limit: float) -> float | None:
     """Switch WAL and wait until the repository holds the segment just finished: the seconds
     taken (None: not within ``limit``)."""
     started = time.monotonic()
+    cluster.sql("SELECT pg_logical_emit_message(false, 'bench', 'drain')")  # a segment to switch
     last = cluster.switch_wal()
     while time.monotonic() - started < limit:
         stored = _stored(repo)
@@ -731,7 +732,7 @@ def bench_restore(have: Have, scale: int, replay_seconds: float) -> None:
     )
     root = owned_dir("buttress-bench-pitr-restore-")
     cluster = make_cluster(
-        _pg_dir(root / "pg"), archive_mode="on", archive_command="", max_wal_size="4GB"
+        _pg_dir(root / "pg"), archive_mode="on", archive_command="true", max_wal_size="4GB"
     )
     arch_root = {"pgbackrest": _pg_dir(root / "pgbr"), "buttress": _pg_dir(root / "butt")}
     pgbr = pgbackrest_archiver(arch_root["pgbackrest"], True, False)
@@ -743,6 +744,7 @@ def bench_restore(have: Have, scale: int, replay_seconds: float) -> None:
         cluster.sql("CHECKPOINT")
         db_size = int(cluster.value("SELECT sum(pg_database_size(oid)) FROM pg_database"))
         print(f"cluster: {_mb(db_size)} MiB, built in {time.monotonic() - started:.0f} s")
+        cluster.wait_archived(cluster.switch_wal(), DRAIN_LIMIT)  # by `true`: before the bases
         commands = [pgbr.setup(cluster)] + ([butt.setup(cluster)] if butt else [])
         cluster.sql(f"ALTER SYSTEM SET archive_command = {_literal(' && '.join(commands))}")
         cluster.sql("SELECT pg_reload_conf()")
