@@ -644,6 +644,22 @@ def bench_archive(rows: list[Side], seconds: float, scale: int, backlog: int) ->
         "the end of the load to the last segment stored; backlog seg/s: segments stored per "
         "second from the moment archiving resumes)"
     )
+    print(f"\none process start, nothing archived: {_startup()}")
+
+
+def _startup() -> str:
+    """The floor of a synchronous push's cost per segment: one process of each, doing nothing
+    (buttress: the interpreter, the CLI's imports)."""
+    found = []
+    for label, argv in (("buttress --version", [*BUTTRESS, "--version"]),
+                        ("pgbackrest version", ["pgbackrest", "version"])):  # fmt: skip
+        times = []
+        for _ in range(3):
+            began = time.perf_counter()
+            subprocess.run(argv, capture_output=True, check=True)
+            times.append(time.perf_counter() - began)
+        found.append(f"`{label}` {sorted(times)[1]:.2f} s")
+    return ", ".join(found) + " (median of 3)"
 
 
 # --- b + d: RPO under a steady load, stored size of its WAL ---------------------------------
