@@ -278,6 +278,15 @@ def pgbackrest_archiver(root: Path, encrypted: bool, async_: bool) -> Archiver:
     )
 
 
+def _buttress_as_pg() -> list[str]:
+    """The buttress the postgres user runs: the one this bench imported (``PYTHONPATH``
+    given, so a server started from another tree's tests still runs it)."""
+    import buttress
+
+    src = Path(buttress.__file__).resolve().parents[1]
+    return ["env", f"PYTHONPATH={src}", *buttress_command().split()]
+
+
 def buttress_archiver(root: Path, async_: bool, have: Have) -> Archiver:
     """buttress's ``wal push`` into a local destination (target ``pg``), sync or async (the
     spool, and a ``wal pusher`` this bench runs as postgres); the config is the tests'
@@ -304,12 +313,12 @@ def buttress_archiver(root: Path, async_: bool, have: Have) -> Archiver:
             with (home / "pusher.log").open("wb") as log:
                 pusher.append(
                     subprocess.Popen(
-                        [*AS_PG, *buttress_command().split(), "--config", str(config), "wal",
+                        [*AS_PG, *_buttress_as_pg(), "--config", str(config), "wal",
                          "pusher", "pg"],
                         stdout=log, stderr=subprocess.STDOUT, env=pg_env(),
                     )
                 )  # fmt: skip
-        return f"{buttress_command()} --config {config} wal push pg %p"
+        return f"{' '.join(_buttress_as_pg())} --config {config} wal push pg %p"
 
     def stop() -> None:
         for proc in pusher:
