@@ -1,8 +1,8 @@
 """Point-in-time recovery of PostgreSQL: buttress's WAL archive and PITR restore next to
 pgBackRest's, in one run, on private clusters (issue 21).
 
-    apt-get install -y pgbackrest postgresql    # Debian packages: the peer, the server (pgbench)
-    .venv/bin/python bench/pitr.py               # everything (~15 minutes on 2 cores)
+    apt-get install -y pgbackrest   # the peer (Debian); scripts/check.sh installs PostgreSQL
+    .venv/bin/python bench/pitr.py               # everything (~20 minutes on 2 cores)
     .venv/bin/python bench/pitr.py --quick       # everything, small (a smoke test, ~2 minutes)
     .venv/bin/python bench/pitr.py --only archive,rpo
 
@@ -13,12 +13,15 @@ both sides alike). buttress's catalog is a throw-away database on the machine's 
 
 Cases (each bounded in time, each side on a cluster of its own):
 
-- ``archive``: pgbench at full speed for ``--seconds``; the segments per second each archiver
-  stores, sampled every half second: the server's view (``pg_stat_archiver`` against
-  ``pg_current_wal_lsn()``) and what is in the repository (its folder listed: an async
-  archiver's spool is not an archive). Then the drain: how long after pgbench stops until
-  the last segment is stored. The floor is ``cp %p DIR/%f`` (no compression, no checksum,
-  not durable).
+- ``archive``: pgbench at full speed for ``--seconds`` (a script whose transactions insert
+  2,000 rows each: TPC-B writes ~1 MB/s of WAL here, too little to load any archiver); the
+  segments per second each archiver stores, sampled every half second: the server's view
+  (``pg_stat_archiver`` against ``pg_current_wal_lsn()``) and what is in the repository
+  (its folder listed: an async archiver's spool is not an archive). Then the drain: how
+  long after pgbench stops until the last segment is stored. Then the capacity: 30
+  segments written with archiving paused, archived with the server idle. The floor is
+  ``cp %p DIR/%f`` (no compression, no checksum, not durable); a line gives the start of
+  one process of each (a synchronous push pays it per segment).
 - ``rpo``: ``archive_timeout = 10s``, ``pgbench -R`` (a steady rate) for ``--rpo-seconds``;
   a probe commits a row every 0.25 s and notes the WAL insert position after it; every half
   second the age of the newest probe row that the repository holds (its segment stored) is
@@ -33,8 +36,11 @@ Cases (each bounded in time, each side on a cluster of its own):
 
 pgBackRest 2.45 (Debian): ``compress-type=zst compress-level=3`` (buttress's zstd level),
 ``process-max=2`` (the cores), encryption stated per row (``aes-256-cbc`` or none);
-buttress always encrypts (age) and checksums (SHA-256). A buttress command not on main yet
-prints "not yet": no number is made up.
+buttress always encrypts (age) and checksums (SHA-256); its config is the tests'
+(``tests/backup/wal_setup.write_config``, target ``pg``). A buttress command that this
+checkout lacks (``wal push``, ``wal pusher``, ``kind: physical``, ``restore --target-time``)
+prints "not yet": no number is made up. With ``PYTHONPATH`` at another tree's ``src``, that
+tree's buttress is measured (the archive command and the pusher run it too).
 """
 
 from __future__ import annotations
