@@ -44,6 +44,7 @@ SERVICE_FIXTURES: dict[str, str] = {
     "pg_with_passwords": "postgres",  # a private cluster of the PostgreSQL binaries
     "pg_clusters": "postgres",  # private clusters (tests/backup/pg_cluster.py)
     "mariadb_server": "mariadb",
+    "binlog_server": "mariadb",  # a private mariadbd with --log-bin (tests/backup)
     "redis_url": "redis",
     "redis_cluster": "redis",
     "own_redis": "redis",
@@ -79,6 +80,9 @@ SLOW_TESTS = (
     "tests/backup/test_manifest_auth.py::test_every_flipped_bit_of_a_manifest_fails_verify",
     "tests/backup/test_passphrase.py",
     "tests/backup/test_pg_archive.py::test_every_cut_is_a_chunk_start",
+    "tests/backup/test_pitr_retention.py::test_every_kept_backup_keeps_its_start_to_stop",
+    "tests/backup/test_pitr_retention.py::test_any_point_of_the_window_is_restorable",
+    "tests/backup/test_pitr_retention.py::test_nothing_is_kept_that_no_rule_keeps",
     "tests/backup/test_progress.py::test_progress_on_a_terminal",
     "tests/backup/test_redis.py::test_redis_unreachable_and_bad_dsn",
     "tests/backup/test_redis.py::test_serving_a_damaged_snapshot_fails_clearly",

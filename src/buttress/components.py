@@ -26,7 +26,7 @@ COMPONENTS: tuple[Listed, ...] = (
     Listed("buttress.state.component", commands=("state",)),
     Listed("buttress.health.component", commands=("health",)),
     Listed("buttress.degradation.component", commands=("level", "flags")),
-    Listed("buttress.backup.component", commands=("backup", "wal")),
+    Listed("buttress.backup.component", commands=("backup", "wal", "binlog")),
     Listed("buttress.alerting.component", commands=("alerts", "slo")),
     Listed("buttress.incidents.component", commands=("incident", "oncall")),
 )

@@ -41,6 +41,15 @@ BACKUP_FAILURES = f"{PREFIX}_backup_failures"  # counter{target}
 BACKUP_DURATION = f"{PREFIX}_backup_duration_seconds"  # histogram{target}
 BACKUP_VERIFICATIONS = f"{PREFIX}_backup_verifications"  # counter{target, check, result}
 
+# WAL archiving and point-in-time recovery (buttress.backup.wal.metrics), physical targets
+WAL_ARCHIVE_LAG = f"{PREFIX}_wal_archive_lag_seconds"  # gauge{target}: now - newest ready_at
+WAL_LAST_ARCHIVED = f"{PREFIX}_wal_last_archived_timestamp_seconds"  # gauge{target}
+WAL_ARCHIVE_LAG_SEGMENTS = f"{PREFIX}_wal_archive_lag_segments"  # gauge{target}: spooled, not up
+WAL_GAPS = f"{PREFIX}_wal_gaps"  # gauge{target}: segments missing after the oldest base backup
+PITR_WINDOW = f"{PREFIX}_pitr_window_seconds"  # gauge{target}: newest - oldest recoverable point
+PITR_OLDEST = f"{PREFIX}_pitr_oldest_timestamp_seconds"  # gauge{target}
+PITR_NEWEST = f"{PREFIX}_pitr_newest_timestamp_seconds"  # gauge{target}
+
 # health (buttress.health.metrics)
 HEALTH_SCORE = f"{PREFIX}_health_score"  # gauge: 0-100
 HEALTH_READY = f"{PREFIX}_health_ready"  # gauge: 1 when every critical check is up

@@ -218,3 +218,24 @@ def test_postgres_setup_refuses_a_target_without_wal(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "target db does not archive WAL: give it `kind: physical`" in run.stderr
     assert "s3cret" not in run.stderr
+
+
+def test_fetch_needs_no_catalog_and_creates_no_key(
+    pg_database: str, pg_clusters: list[Cluster]
+) -> None:
+    """After a disaster the catalog may be gone with the database: restore_command reads
+    only the repository (and never makes a new manifest key)."""
+    setup = wal_setup(pg_database, pg_clusters)
+    name = setup.cluster.switch_wal()
+    setup.cluster.wait_archived(name)
+    text = setup.config.read_text().replace(pg_database, "postgresql://nobody@127.0.0.1:1/gone")
+    setup.config.write_text(text)
+    out = setup.root / "out"
+    fetched = setup.cli("wal", "fetch", "pg", name, str(out))
+    assert fetched.returncode == 0, fetched.stderr
+    assert out.stat().st_size == 16 << 20
+    key = setup.root / "manifest.key"
+    key.unlink()
+    again = setup.cli("wal", "fetch", "pg", name, str(out))
+    assert again.returncode == 0, again.stderr
+    assert not key.exists()

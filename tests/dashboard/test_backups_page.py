@@ -1,6 +1,6 @@
 """The Backups page in real headless Chromium: targets with their last good backup, size
 trend and check results; an operator runs a backup with the button and sees it succeed; a
-viewer gets no button."""
+viewer gets no button; a physical target's recoverable window, its WAL gaps in red."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from buttress.backup.wal.names import segment_name
+from buttress.catalog import Catalog, catalog_url
 from buttress.cli import main
 from tests.backup.conftest import config_file
+from tests.backup.wal_rows import PG_TARGET, add_backup, add_segments
 from tests.conftest import Served, start_server, wait_until
 from tests.dashboard.test_dashboard import sign_in
 
@@ -219,3 +222,56 @@ def test_a_flash_message_does_not_survive_sign_out(
     page.click("nav a[data-page=backups]")
     expect(page.locator("#backup-targets")).to_be_visible()
     expect(page.locator("#backups-note")).to_have_text("")
+
+
+@pytest.fixture
+def wal_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Served]:
+    """The backup project plus a physical target `pg` whose catalog records a base backup
+    and WAL with a gap (segments 5 and 6 missing) before a second base backup."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["backup", "keygen", "key.txt"]) == 0
+    config = config_file(tmp_path, capsys.readouterr().out.strip(), PG_TARGET)
+    server = start_server(tmp_path / "data", env={"BUTTRESS_CONFIG": config})
+    catalog = Catalog(catalog_url(None, tmp_path / "data"))
+    try:
+        add_segments(catalog, 1, [2, 3, 4, 7, 8, 9])
+        add_backup(catalog, "b1", 2, 3, 3)
+        add_backup(catalog, "b2", 7, 8, 8)
+    finally:
+        catalog.dispose()
+    yield server
+    server.stop()
+
+
+@pytest.mark.browser
+def test_the_recoverable_window_shows_gaps_in_red(page: Page, wal_server: Served) -> None:
+    """The physical target's window runs from b1's stop to the newest segment, in two green
+    spans with the unrecoverable stretch between them red, and the gap named in red; the
+    directory target has no window."""
+    token = _viewer_token(Path("data"), Path("buttress.yaml"))
+    sign_in(page, wal_server, token)
+    page.click("nav a[data-page=backups]")
+    box = page.locator("#wal-windows section.wal-window[data-target=pg]")
+    expect(box).to_have_attribute("data-state", "gaps")
+    expect(box.locator(".range")).to_contain_text("Recoverable:")
+    expect(box.locator(".range")).to_contain_text("(6m 0s)")  # b1 stopped at 3, segment 9 at 9
+    expect(box.locator("svg.wal-bar rect.span")).to_have_count(2)
+    expect(box.locator("svg.wal-bar rect.hole")).to_have_count(1)
+    gap = box.locator("ul.wal-gaps li")
+    expect(gap).to_have_text(
+        f"WAL gap: {segment_name(1, 5)} … {segment_name(1, 6)} missing (2 segments)"
+    )
+    red = "rgb(179, 38, 30)"  # --bad
+    assert gap.evaluate("e => getComputedStyle(e).color") == red
+    hole = box.locator("svg.wal-bar rect.hole")
+    assert hole.evaluate("e => getComputedStyle(e).fill") == red
+    spans = box.locator("svg.wal-bar rect.span")
+    first_end = float(spans.nth(0).get_attribute("x") or 0) + float(
+        spans.nth(0).get_attribute("width") or 0
+    )
+    assert float(hole.get_attribute("x") or 0) == first_end
+    assert float(spans.nth(1).get_attribute("x") or 0) > first_end
+    expect(box).to_contain_text(f"newest {segment_name(1, 9)}")
+    expect(page.locator("section.wal-window[data-target=site]")).to_have_count(0)

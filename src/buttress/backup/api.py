@@ -1,5 +1,6 @@
-"""``/api/v1/backups``: targets, runs, run now, verify, restore, abandon, prune (viewer reads;
-operator runs, verifies, restores and abandons; admin prunes and restores with ``force``).
+"""``/api/v1/backups``: targets (and a physical target's WAL), runs, run now, verify, restore,
+abandon, prune (viewer reads; operator runs, verifies, restores and abandons; admin prunes and
+restores with ``force``).
 Restores go only where :mod:`buttress.backup.restore_policy` allows. Every mutating call is
 audited by the server."""
 
@@ -24,6 +25,7 @@ from buttress.backup.schemas import (
     TargetSummary,
 )
 from buttress.backup.service import Backups
+from buttress.backup.wal.schemas import WalStatusRead
 from buttress.catalog.tokens import Role
 from buttress.config import ButtressConfig
 from buttress.errors import ButtressError, NotFoundError, UsageError
@@ -129,6 +131,27 @@ def _next_runs(request: Request) -> dict[tuple[str, str], dt.datetime]:
 )
 def targets(request: Request, _who: Viewer) -> list[TargetSummary]:
     return _backups(request).summaries(_next_runs(request))
+
+
+@router.get(
+    "/targets/{name}/wal",
+    response_model=WalStatusRead,
+    summary="A physical target's WAL archive: recoverable window, counts, gaps, archive lag, "
+    "newest segment",
+)
+def wal_status(request: Request, name: str, _who: Viewer) -> WalStatusRead:
+    from buttress.backup.wal.service import Wal
+    from buttress.backup.wal.status import HistoryCache, status_of
+
+    config = _config(request).backup
+    if all(t.name != name for t in config.targets):
+        raise NotFoundError("backup target", name)
+    wal = Wal(config, request.app.state.catalog)
+    target = wal.target(name)  # UsageError (400) for a target that does not archive WAL
+    histories = getattr(request.app.state, "wal_histories", None)
+    if not isinstance(histories, HistoryCache):
+        histories = HistoryCache(wal)
+    return status_of(target, request.app.state.catalog, histories=histories.reader(name))
 
 
 @router.get(

@@ -14,6 +14,7 @@ import typer
 from buttress.platform.cli import print_table, state
 
 if TYPE_CHECKING:
+    from buttress.backup.prune import WalPrune
     from buttress.backup.schemas import VerifyRead
     from buttress.backup.service import Backups
     from buttress.catalog import Catalog
@@ -312,27 +313,50 @@ def verify(
     from_: FromOption = None,
     manifest_key: ManifestKeyOption = None,
     trust_unauthenticated: TrustOption = False,
+    wal: Annotated[
+        bool,
+        typer.Option(
+            "--wal",
+            help="A physical target's base backup: also re-read every archived WAL file of "
+            "the target in every destination and name the WAL missing after this backup.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Authenticate the manifest, re-read every object at every destination and check its
     SHA-256 (reported per destination); with --restore-test, restore into a temporary
     database/file/directory (each object from the first destination with a good copy, or
     --from), compare with what the backup recorded (row counts, schema, checksums) and clean
-    up. Exit 1 when anything is wrong."""
+    up; with --wal, check the target's WAL archive too. Exit 1 when anything is wrong."""
     st = state(ctx)
+    checked = None
     with st.catalog() as catalog, _progress():
         backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
         try:
             result = backups.verify(
                 backup_id, restore=restore_test, identity=identity or [], from_destination=from_
             )
+            if wal:
+                from buttress.backup.wal.service import Wal
+                from buttress.backup.wal.verify import verify_wal
+
+                checked = verify_wal(Wal(backups.config, catalog), result.target, backup_id)
         finally:
             _warn(backups)
     if as_json:
-        _echo_json(result.model_dump(mode="json", exclude_unset=True))
+        out = result.model_dump(mode="json", exclude_unset=True)
+        if checked is not None:
+            out["wal"] = checked.model_dump(mode="json")
+        _echo_json(out)
     else:
         _print_verify(result)
-    if not result.ok:
+        if checked is not None:
+            for name, res in checked.per_destination.items():
+                state_ = "ok" if res.ok else f"{len(res.problems)} problem(s)"
+                typer.echo(f"{name}: WAL {state_} ({res.objects} archived files re-read)")
+            for problem in checked.problems:
+                typer.echo(f"problem: {problem}", err=True)
+    if not result.ok or (checked is not None and not checked.ok):
         raise typer.Exit(1)
 
 
@@ -453,7 +477,10 @@ def prune(
     The newest backup and the newest verified backup are always kept; a target with no rule
     keeps everything. Leftovers of failed, abandoned and incomplete (killed) runs are removed,
     an incomplete run that stored nothing is marked abandoned, unfinished S3 uploads of dead
-    runs are aborted, and objects the catalog does not know are reported.
+    runs are aborted, and objects the catalog does not know are reported. A target with
+    archived WAL keeps the WAL its kept backups need, plus `pitr_within` (the newest backup
+    older than the window is kept too, with all WAL after it); the rest goes, and each range is
+    shown with why.
     Exit 1 when a destination could not be cleaned.
     """
     from buttress.backup.service import Backups
@@ -482,6 +509,8 @@ def prune(
             typer.echo(f"orphans in {dest}: {', '.join(ids)} ({what})")
         for dest, keys in report.aborted_uploads.items():
             typer.echo(f"aborted {len(keys)} unfinished uploads in {dest}")
+        for wal in report.wal:
+            _echo_wal(wal, verb)
         removed = len(report.removed)
         typer.echo(
             f"{removed} backup{'s' if removed != 1 else ''} {verb}d"
@@ -492,6 +521,36 @@ def prune(
             typer.echo(f"error: {error}", err=True)
     if report.errors:
         raise typer.Exit(1)
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
+
+
+def _echo_wal(wal: WalPrune, verb: str) -> None:
+    """One line per WAL range of a target: what goes and why, what stays and why."""
+    typer.echo(f"WAL of {wal.target}:")
+    points = [r for r in wal.keep if r.rule == "backup"]  # one per daily/monthly... point
+    for action, ranges in (
+        (verb, wal.remove),
+        ("keep", [r for r in wal.keep if r.rule != "backup"]),
+    ):
+        for r in ranges:
+            span = r.first if r.count == 1 else f"{r.first}..{r.last}"
+            typer.echo(f"  {action} {span} ({_files(r.count)}): {r.reason}")
+    if points:
+        typer.echo(
+            f"  keep {_files(sum(r.count for r in points))} in {len(points)} "
+            f"range{'s' if len(points) != 1 else ''}: each makes a kept backup consistent "
+            "(its start..stop; --json lists them)"
+        )
+    for note in wal.notes:
+        typer.echo(f"  note: {note}")
+    if wal.error:
+        typer.echo(f"  FAILED: {wal.error}")
+    kept = sum(r.count for r in wal.keep)
+    done = "removed" if verb == "remove" else "would be removed"
+    typer.echo(f"  {wal.removed_files} WAL files {done}, {kept} kept")
 
 
 @app.command("abandon")

@@ -1,9 +1,11 @@
-"""The backup domain as a component: the ``backup`` section and ``buttress backup``; in the
-control plane the targets' schedules (jobs of the job runner), the backup metrics,
+"""The backup domain as a component: the ``backup`` section and ``buttress backup``/``buttress
+binlog``; in the control plane the targets' schedules (jobs of the job runner), the binlog
+pushers of the targets with ``binlog:`` (one per target across replicas), the backup metrics,
 ``/api/v1/backups`` and the answers to backup errors; its table is ``backup_runs``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -31,10 +33,11 @@ class BackupComponent(Component):
     tables = "buttress.backup.tables"
 
     def cli(self) -> Sequence[CliGroup | CliCommand]:
+        from buttress.backup.binlog.cli import app as binlog
         from buttress.backup.cli import app
         from buttress.backup.wal.cli import app as wal
 
-        return [CliGroup("backup", app), CliGroup("wal", wal)]
+        return [CliGroup("backup", app), CliGroup("wal", wal), CliGroup("binlog", binlog)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
         from buttress import events
@@ -48,20 +51,37 @@ class BackupComponent(Component):
         from buttress.jobs.runner import JobRunner
 
         config, catalog = ctx.config.backup, ctx.catalog
-        metrics = BackupMetrics(ctx.registry, config, catalog)
+        state: dict[str, Any] = {}
+        if any(getattr(t, "wal", None) is not None for t in config.targets):
+            from buttress.backup.wal.service import Wal
+            from buttress.backup.wal.status import HistoryCache
+
+            # timeline history files, read once from the archive for the metrics, API, events
+            state["wal_histories"] = HistoryCache(Wal(config, catalog))
+        metrics = BackupMetrics(ctx.registry, config, catalog, state.get("wal_histories"))
         # the targets' schedules, as jobs of the runner (run once across replicas, by the leader)
         runner = ctx.require(JOB_RUNNER, JobRunner)
         scheduler = BackupScheduler(config, lambda: Backups(config, catalog), runner)
+        if "wal_histories" in state:
+            from buttress.backup.wal.metrics import watch_on
+
+            # WalGapFound / WalArchiveStalled, on the leader
+            watch_on(runner, config, catalog, state["wal_histories"])
 
         @asynccontextmanager
         async def lifespan() -> AsyncIterator[None]:
+            from buttress.backup.binlog.serving import BinlogPushers
+
             subs: list[events.Subscription[Any]] = [
                 events.subscribe(BackupFinished, metrics),
                 events.subscribe(BackupVerified, metrics),
             ]
+            pushers = BinlogPushers(Backups(config, catalog))  # targets with `binlog:`
+            pushers.start()
             try:
                 yield
             finally:
+                await asyncio.to_thread(pushers.stop)
                 for sub in subs:
                     events.unsubscribe(sub)
 
@@ -69,7 +89,7 @@ class BackupComponent(Component):
             routers=[router],
             lifespan=lifespan,
             exception_handlers={BackupError: _backup_error},
-            state={"scheduler": scheduler},
+            state={"scheduler": scheduler, **state},
             dashboard="/api/v1/backups",
         )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from buttress.events import DomainEvent
 
-__all__ = ["BackupFinished", "BackupVerified"]
+__all__ = ["BackupFinished", "BackupVerified", "WalArchiveStalled", "WalGapFound"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +34,27 @@ class BackupVerified(DomainEvent):
     ok: bool
     restore_test: bool
     problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WalGapFound(DomainEvent):
+    """Segments ``first`` to ``last`` (``count`` of them) are missing from ``target``'s WAL
+    archive after its oldest good base backup: no restore reaches past ``first``'s start from
+    a base backup before the gap (reported once per gap and process)."""
+
+    target: str
+    first: str
+    last: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalArchiveStalled(DomainEvent):
+    """No WAL segment of ``target`` was handed over for ``lag_seconds`` (above
+    ``threshold_seconds``): archiving is failing, or the server is idle (reported once per
+    stall; ``newest`` is the newest archived segment's name, "" when none)."""
+
+    target: str
+    lag_seconds: float
+    threshold_seconds: float
+    newest: str

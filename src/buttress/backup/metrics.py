@@ -1,9 +1,11 @@
 """Backup metrics for ``/metrics``: gauges read from the catalog at scrape time (so they are
-right after a restart and across replicas), counters and a histogram fed by backup events."""
+right after a restart and across replicas), counters and a histogram fed by backup events;
+with a target that archives WAL, the WAL and PITR gauges (:mod:`buttress.backup.wal.metrics`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -16,6 +18,9 @@ from buttress.backup.tables import BackupRun
 from buttress.catalog import Catalog
 from buttress.config import BackupConfig
 from buttress.errors import CatalogError
+
+if TYPE_CHECKING:
+    from buttress.backup.wal.status import HistoryCache
 
 __all__ = ["BackupMetrics"]
 
@@ -92,8 +97,21 @@ class _CatalogGauges(Collector):
 class BackupMetrics:
     """Registers the backup metrics on ``registry``; call it with every domain event."""
 
-    def __init__(self, registry: CollectorRegistry, config: BackupConfig, catalog: Catalog):
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        config: BackupConfig,
+        catalog: Catalog,
+        histories: HistoryCache | None = None,
+    ):
         registry.register(_CatalogGauges(config, catalog))
+        if any(getattr(t, "wal", None) is not None for t in config.targets):
+            from buttress.backup.wal.metrics import WalGauges
+            from buttress.backup.wal.service import Wal
+            from buttress.backup.wal.status import HistoryCache as Cache
+
+            wal_histories = histories or Cache(Wal(config, catalog))
+            registry.register(WalGauges(config, catalog, wal_histories))
         self.runs = Counter(
             names.BACKUP_RUNS,
             "Backup runs that ended in this process, by target, status and trigger",

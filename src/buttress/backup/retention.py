@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Decision", "RetentionPolicy", "Snapshot", "select"]
+__all__ = ["Decision", "RetentionPolicy", "Snapshot", "duration_text", "select"]
 
 
 @dataclass(frozen=True)
@@ -129,11 +129,11 @@ def select(snapshots: Sequence[Snapshot], policy: RetentionPolicy) -> list[Decis
         horizon = utc[0] - dt.timedelta(seconds=policy.keep_within)
         for i, t in enumerate(utc):
             if t >= horizon:
-                reasons[i].append(f"within {_duration(policy.keep_within)} of the newest")
+                reasons[i].append(f"within {duration_text(policy.keep_within)} of the newest")
     return [Decision(s, bool(r), tuple(r)) for s, r in zip(ordered, reasons, strict=True)]
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"

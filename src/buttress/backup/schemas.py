@@ -36,6 +36,8 @@ __all__ = [
     "SizePoint",
     "TargetSummary",
     "VerifyRead",
+    "WalPruneRead",
+    "WalRangeRead",
 ]
 
 
@@ -247,6 +249,11 @@ class TargetSummary(BaseModel):
     last_success: BackupRunRead | None
     sizes: list[SizePoint] = Field(description="The last good backups' sizes, oldest first.")
     failures_since_success: int
+    archives_wal: bool = Field(
+        default=False,
+        description="A physical target archiving WAL: GET /targets/{name}/wal has its "
+        "recoverable window.",
+    )
 
 
 class RestoreRead(BaseModel):
@@ -268,6 +275,40 @@ class PruneItemRead(BaseModel):
     error: str
 
 
+class WalRangeRead(BaseModel):
+    """Consecutive archived WAL files (timeline, then segment order) kept or removed for one
+    reason."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    first: str = Field(description="The first file's name.")
+    last: str = Field(description="The last file's name.")
+    count: int = Field(description="How many files.")
+    reason: str
+    rule: str = Field(
+        description=(
+            "Kept: window (the PITR window's anchor on), newest (the newest backup on), backup "
+            "(a kept backup's start..stop), history, all (nothing is removed: see notes). "
+            "Removed: before (the oldest kept backup), between (two kept backups), timeline "
+            "(no kept backup follows it)."
+        )
+    )
+
+
+class WalPruneRead(BaseModel):
+    """What prune does with one target's archived WAL."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    target: str
+    keep: list[WalRangeRead]
+    remove: list[WalRangeRead]
+    notes: list[str] = Field(description="Why nothing is removed, a run whose facts are unread.")
+    removed_files: int = Field(description="WAL files planned for removal.")
+    deleted_objects: int = Field(description="Objects deleted, in all destinations (0: dry run).")
+    error: str
+
+
 class PruneRead(BaseModel):
     """What prune did (or, with dry_run, would do)."""
 
@@ -283,3 +324,6 @@ class PruneRead(BaseModel):
         description="Per destination: keys of unfinished uploads aborted (S3)."
     )
     errors: list[str]
+    wal: list[WalPruneRead] = Field(
+        default_factory=list, description="Per target with archived WAL: the ranges and why."
+    )

@@ -350,7 +350,7 @@ class Backups:
     def manifest_key_path(self) -> Path:
         return self.manifest_key or self.config.manifest_key_file or DEFAULT_MANIFEST_KEY
 
-    def _reading_key(self) -> bytes | None:
+    def reading_key(self) -> bytes | None:
         """The manifest key to check manifests with: one given must be readable; the
         configured or default one is used when it exists."""
         path = self.manifest_key_path()
@@ -687,7 +687,7 @@ class Backups:
             if not is_backup_id(backup_id):
                 raise NotFoundError("backup run", backup_id)
             target, found = self._search(backup_id)
-        trust = Trust(backup_id, target.name, sha, self._reading_key(), self.trust_unauthenticated)
+        trust = Trust(backup_id, target.name, sha, self.reading_key(), self.trust_unauthenticated)
         return _Located(backup_id, target, run, found, trust)
 
     def _search(self, backup_id: str) -> tuple[BackupTarget, list[Destination]]:
@@ -1075,6 +1075,7 @@ class Backups:
                     failures_since_success=next(
                         (i for i, r in enumerate(runs) if r.status == "succeeded"), len(runs)
                     ),
+                    archives_wal=getattr(t, "wal", None) is not None,
                 )
             )
         return out

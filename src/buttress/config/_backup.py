@@ -42,6 +42,7 @@ __all__ = [
     "BackupRetentionConfig",
     "BackupTarget",
     "BackupTargetConfig",
+    "BinlogArchiveConfig",
     "DirectoryTargetConfig",
     "DsnTargetConfig",
     "LocalDestinationConfig",
@@ -337,6 +338,40 @@ class PostgresqlTargetConfig(DsnTargetConfig):
     )
 
 
+class BinlogArchiveConfig(Section):
+    """Binary-log archiving of a MariaDB/MySQL target, for point-in-time recovery: the pusher
+    (`buttress binlog pusher TARGET`) streams the server's binlogs with `mariadb-binlog
+    --read-from-remote-server --raw --stop-never` and stores each finished file in the
+    target's repository (`T/binlog/`). See docs/pitr.md."""
+
+    spool_dir: Path = Field(
+        description=(
+            "Where mariadb-binlog writes the binlog files it receives (a local folder of "
+            "the pusher's); a file is removed from it once it is stored."
+        )
+    )
+    interval: PositiveDuration = Field(
+        default=10.0,
+        description="How often the pusher stores the finished binlog files.",
+    )
+    rotate_every: PositiveDuration | None = Field(
+        default=None,
+        description=(
+            "Run `FLUSH BINARY LOGS` this often, so that the file being written is finished "
+            "and stored (the RPO while writes are rare; needs the RELOAD privilege). Empty: "
+            "only the server's own rotation (max_binlog_size) finishes files."
+        ),
+    )
+    server_id: int = Field(
+        default=4242,
+        ge=1,
+        le=4294967295,
+        description=(
+            "The replica server id mariadb-binlog connects as (unique among the server's replicas)."
+        ),
+    )
+
+
 class MariadbTargetConfig(DsnTargetConfig):
     """`source: mariadb` (or MySQL): mariadb-dump of one database."""
 
@@ -352,6 +387,22 @@ class MariadbTargetConfig(DsnTargetConfig):
     lock_timeout: PositiveDuration = Field(
         default=10.0, description="Longest wait for that lock and snapshot."
     )
+    binlog: BinlogArchiveConfig | None = Field(
+        default=None,
+        description=(
+            "Archive the server's binary logs into this target (point-in-time recovery "
+            "from a dump; the server needs log_bin, the dumps consistent_counts)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _binlog_needs_the_lock(self) -> MariadbTargetConfig:
+        if self.binlog is not None and not self.consistent_counts:
+            raise ValueError(
+                f"target {self.name}: `binlog:` replays the binlogs from the position each "
+                "dump records under its read lock: set consistent_counts: true"
+            )
+        return self
 
 
 class RedisTargetConfig(DsnTargetConfig):

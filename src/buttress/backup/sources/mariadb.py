@@ -30,6 +30,7 @@ from buttress.backup.sources.base import (
     ReadArtifact,
     Source,
     Tool,
+    compare_metadata,
     count_kinds,
     feed,
     run_tool,
@@ -117,6 +118,7 @@ class MariadbSource(Source):
         self.connect_timeout = connect_timeout
         self._snapshot: Any = None
         self._meta: dict[str, Any] = {}
+        self._binlog: dict[str, Any] | None = None  # the binlog position under the lock
         self._started = False
 
     def describe(self) -> str:
@@ -210,6 +212,7 @@ class MariadbSource(Source):
                     cur.execute("FLUSH TABLES WITH READ LOCK")
                     cur.execute("SELECT CONNECTION_ID()")
                     before = int(cur.fetchone()[0])
+                    self._binlog = _binlog_position(cur)
             with counts.cursor() as cur:
                 cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
@@ -264,7 +267,13 @@ class MariadbSource(Source):
             self._meta = _facts(self._snapshot, self.params["database"])
         finally:
             self._close_snapshot()
+        if self._binlog is not None:
+            self._meta["binlog"] = self._binlog
         return self._meta
+
+    def compare(self, recorded: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+        """The recorded binlog position is the server's, not a fact a restored copy has."""
+        return compare_metadata({k: v for k, v in recorded.items() if k != "binlog"}, actual)
 
     def close(self) -> None:
         self._close_snapshot()
@@ -505,6 +514,30 @@ def _facts(conn: Any, database: str, tables: list[str] | None = None) -> dict[st
                     fingerprint.update(repr(tuple(str(v) for v in row)).encode())
             facts["schema_fingerprint"] = fingerprint.hexdigest()
     return facts
+
+
+def _binlog_position(cur: Any) -> dict[str, Any] | None:
+    """Where the server's binary log is (``{"file", "position", "gtid", "time"}``), read while
+    the global read lock holds every write: the point the dump's snapshot sees, from which a
+    point-in-time restore replays the binlogs. None without binary logging (or without the
+    privilege to read it)."""
+    import pymysql
+
+    try:
+        cur.execute("SHOW MASTER STATUS")
+        row = cur.fetchone()
+        if not row:
+            return None
+        file, position = str(row[0]), int(row[1])
+        gtid = ""
+        with contextlib.suppress(pymysql.Error):  # MySQL has no gtid_binlog_pos
+            cur.execute("SELECT @@GLOBAL.gtid_binlog_pos")
+            gtid = str(cur.fetchone()[0] or "")
+        cur.execute("SELECT UNIX_TIMESTAMP(NOW(6))")
+        at = float(cur.fetchone()[0])
+    except pymysql.Error:
+        return None
+    return {"file": file, "position": position, "gtid": gtid, "time": at}
 
 
 def _message(exc: BaseException) -> str:

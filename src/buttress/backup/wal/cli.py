@@ -3,6 +3,7 @@ status. See docs/pitr.md."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -71,9 +72,8 @@ def fetch(
     from buttress.backup.wal.service import Wal
 
     try:
-        st = state(ctx)
-        with st.catalog() as catalog:
-            Wal(st.config.backup, catalog).fetch(target, name, out)
+        st = state(ctx)  # no catalog: a restore must work when the catalog is gone too
+        Wal(st.config.backup, None).fetch(target, name, out)
     except WalMissingError as exc:
         typer.echo(f"{exc}", err=True)
         raise typer.Exit(FETCH_MISSING) from None
@@ -90,10 +90,14 @@ def fetch(
 def status(
     ctx: typer.Context,
     target: Annotated[str | None, typer.Argument(help="One target (default: every one).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """What each WAL target's archive holds, from the catalog: files, first and last
-    segment, when the last one was handed over and stored."""
+    segment, when the last one was handed over and stored; then the recoverable window (from
+    the oldest to the newest point a restore can reach), the WAL gaps after the oldest good
+    base backup and the archive lag (as `GET /api/v1/backups/targets/TARGET/wal` answers)."""
     from buttress.backup.wal.service import Wal
+    from buttress.backup.wal.status import HistoryCache, describe, status_of
 
     st = state(ctx)
     with st.catalog() as catalog:
@@ -102,6 +106,11 @@ def status(
         if not names:
             typer.echo("no target archives WAL (docs/pitr.md)", err=True)
             raise typer.Exit(1)
+        histories = HistoryCache(wal)
+        found = [status_of(wal.target(n), catalog, histories=histories.reader(n)) for n in names]
+        if as_json:
+            typer.echo(json.dumps([f.model_dump(mode="json") for f in found], indent=2))
+            return
         rows = []
         for name in names:
             s = wal.status(name)
@@ -116,4 +125,7 @@ def status(
                 ]
             )
     print_table(["target", "mode", "files", "first segment", "last segment", "last handed"], rows)
+    for f in found:
+        for line in describe(f):
+            typer.echo(line)
     sys.stdout.flush()

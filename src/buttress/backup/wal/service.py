@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from buttress.backup.keys import load_identities
+from buttress.backup.pipeline import StorageOptions
 from buttress.backup.tables import WalSegment
 from buttress.backup.wal.archive import FetchResult, PushResult, WalArchive
 from buttress.catalog import claims
@@ -99,14 +100,20 @@ class Wal:
                 "no identity: set backup.identity_files (the private key that matches one of "
                 "backup.recipients) or backup.passphrase, to read the WAL archive"
             )
+        settings = service.settings(target) if not reading else self._reading_settings(target)
         archive = WalArchive(
-            name,
-            service.destinations(target, reading=reading),
-            service.settings(target),
-            identities,
+            name, service.destinations(target, reading=reading), settings, identities
         )
         self._archives[name] = archive
         return archive
+
+    def _reading_settings(self, target: PostgresqlTargetConfig) -> StorageOptions:
+        """What a read needs: the passphrase and the manifest key if there is one (a read
+        never creates a key: after a disaster without it, archive.json is not checked)."""
+        service = self._service()
+        return StorageOptions(
+            [], passphrase=service.passphrase(), manifest_key=service.reading_key()
+        )
 
     def push(
         self, name: str, path: Path, *, ready_at: dt.datetime | None = None, mode: str = "sync"

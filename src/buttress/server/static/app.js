@@ -184,6 +184,63 @@ function sizeChart(sizes) {
   return svg;
 }
 
+// a physical target's recoverable window: a bar from the oldest to the newest recoverable
+// point, the recoverable spans in green and what lies between them (WAL gaps) in red, then
+// the facts (the gaps named, the newest segment, the archive lag)
+function walWindow(name, w) {
+  const sec = document.createElement("section");
+  sec.className = "wal-window";
+  sec.dataset.target = name;
+  sec.dataset.state = w.state;
+  sec.append(text("h3", name));
+  const win = w.window;
+  const fmt = (iso) => new Date(iso).toLocaleString();
+  const range = text("p", "", "range");
+  if (win.oldest && win.newest) {
+    range.append(text("strong", "Recoverable: "), text("span", fmt(win.oldest), "oldest"), " → ",
+      text("span", fmt(win.newest), "newest"), ` (${duration(win.seconds)})`);
+  } else {
+    range.textContent = w.segments ? "Nothing recoverable yet: no good base backup whose WAL is whole." : "No WAL archived yet.";
+    range.classList.add("bad");
+  }
+  sec.append(range);
+  if (win.spans.length) {
+    const ns = "http://www.w3.org/2000/svg";
+    const W = 400, H = 14;
+    const t0 = new Date(win.oldest).getTime(), t1 = new Date(win.newest).getTime();
+    const px = (iso) => t1 > t0 ? ((new Date(iso).getTime() - t0) / (t1 - t0)) * W : 0;
+    const svg = document.createElementNS(ns, "svg");
+    for (const [k, v] of Object.entries({ class: "wal-bar", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `recoverable window of ${name}` })) svg.setAttribute(k, v);
+    const rect = (x1, x2, cls, title) => {
+      const r = document.createElementNS(ns, "rect");
+      for (const [k, v] of Object.entries({ x: x1, y: 0, width: Math.max(x2 - x1, 2), height: H, class: cls })) r.setAttribute(k, v);
+      const tt = document.createElementNS(ns, "title");
+      tt.textContent = title;
+      r.append(tt);
+      svg.append(r);
+    };
+    win.spans.forEach((s, i) => {
+      rect(px(s.start), px(s.end), "span", `recoverable ${fmt(s.start)} → ${fmt(s.end)} (backups ${s.backups.join(", ")})`);
+      const next = win.spans[i + 1];
+      if (next) rect(px(s.end), px(next.start), "hole", `not recoverable ${fmt(s.end)} → ${fmt(next.start)} (WAL missing)`);
+    });
+    sec.append(svg);
+  }
+  if (w.gaps.length) {
+    const ul = document.createElement("ul");
+    ul.className = "wal-gaps bad";
+    for (const g of w.gaps) ul.append(text("li", g.count === 1 ? `WAL gap: ${g.first} missing` : `WAL gap: ${g.first} … ${g.last} missing (${g.count} segments)`));
+    sec.append(ul);
+  }
+  const facts = text("p", "", "muted");
+  facts.append(`${w.segments} segments (${w.mode})`);
+  if (w.newest) facts.append(`, newest ${w.newest.name} handed over ${ago(w.newest.ready_at)}`);
+  if (w.pending !== null && w.pending !== undefined) facts.append(`, ${w.pending} spooled`);
+  sec.append(facts);
+  for (const p of w.problems) sec.append(text("p", p, "bad small"));
+  return sec;
+}
+
 async function showBackups(main) {
   main.append(text("h1", "Backups"));
   const targets = await api("/backups/targets");
@@ -224,6 +281,14 @@ async function showBackups(main) {
     table.append(tr);
   }
   main.append(scrolling(table));
+  const walTargets = targets.filter((t) => t.archives_wal);
+  if (walTargets.length) {
+    main.append(text("h2", "Point-in-time recovery"));
+    const box = document.createElement("div");
+    box.id = "wal-windows";
+    for (const t of walTargets) box.append(walWindow(t.name, await api(`/backups/targets/${encodeURIComponent(t.name)}/wal`)));
+    main.append(box);
+  }
   main.append(text("h2", "Recent runs"));
   const runs = await api("/backups/runs?limit=20");
   const rt = document.createElement("table");
