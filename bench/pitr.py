@@ -11,7 +11,8 @@ Run as root (the clusters run as the ``postgres`` OS user, as in the tests: each
 both sides alike). buttress's catalog is a throw-away database on the machine's server
 (127.0.0.1:5432), as the archive command runs as ``postgres``.
 
-Cases (each bounded in time, each side on a cluster of its own):
+Cases (each bounded in time; in ``archive`` and ``rpo`` each row has a cluster of its own, in
+``restore`` one cluster archives to both tools, its archive_command running both pushes):
 
 - ``archive``: pgbench at full speed for ``--seconds`` (a script whose transactions insert
   2,000 rows each: TPC-B writes ~1 MB/s of WAL here, too little to load any archiver); the
