@@ -89,6 +89,7 @@ SLOW_TESTS = (
     "tests/backup/test_restore_api_policy.py::test_served_restores_go_inside_the_data_directory",
     "tests/backup/test_runs.py::test_racing_processes_start_exactly_one_run_on_sqlite",
     "tests/backup/test_serve_schedule.py",
+    "tests/backup/test_wal_unit.py::test_first_pushes_at_once_agree_on_one_passphrase_key",
     "tests/backup/test_sources.py::test_sqlite_backup_while_it_is_written",
     "tests/config/test_hostile.py::test_config_check_output_is_bounded",
     "tests/config/test_hostile.py::test_config_check_rejects_hostile_file",

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from fastapi.responses import JSONResponse
 
     from buttress.backup.errors import BackupError
+    from buttress.backup.wal.asynchronous import PusherThreads
+    from buttress.catalog import Catalog
+    from buttress.config import BackupConfig
 
 __all__ = ["COMPONENT", "BackupComponent"]
 
@@ -67,6 +70,7 @@ class BackupComponent(Component):
 
             # WalGapFound / WalArchiveStalled, on the leader
             watch_on(runner, config, catalog, state["wal_histories"])
+        wal_pushers = _wal_pushers(config, catalog)
 
         @asynccontextmanager
         async def lifespan() -> AsyncIterator[None]:
@@ -78,20 +82,36 @@ class BackupComponent(Component):
             ]
             pushers = BinlogPushers(Backups(config, catalog))  # targets with `binlog:`
             pushers.start()
+            if wal_pushers is not None:  # targets with `wal.mode: async`, spooled here
+                wal_pushers.start()
             try:
                 yield
             finally:
                 await asyncio.to_thread(pushers.stop)
                 for sub in subs:
                     events.unsubscribe(sub)
+                if wal_pushers is not None:
+                    await asyncio.to_thread(wal_pushers.close)
 
         return Contribution(
             routers=[router],
             lifespan=lifespan,
             exception_handlers={BackupError: _backup_error},
-            state={"scheduler": scheduler, **state},
+            state={"scheduler": scheduler, "wal_pushers": wal_pushers, **state},
             dashboard="/api/v1/backups",
         )
+
+
+def _wal_pushers(config: BackupConfig, catalog: Catalog) -> PusherThreads | None:
+    """The WAL pushers of the targets with ``wal.mode: async`` (whose spool is on this host)."""
+    from buttress.backup.wal.asynchronous import PusherThreads, async_targets
+
+    targets = async_targets(config)
+    if not targets:
+        return None
+    from buttress.backup.wal.service import Wal
+
+    return PusherThreads(Wal(config, catalog), targets)
 
 
 async def _backup_error(_request: Request, exc: BackupError) -> JSONResponse:

@@ -20,6 +20,7 @@ import hmac
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ from buttress.backup.wal.names import DEFAULT_SEGMENT_SIZE, WalName, parse_name
 __all__ = ["ArchiveInfo", "FetchResult", "PushResult", "WalArchive"]
 
 INFO_VERSION = 1
+_CREATING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,18 @@ class WalArchive:
         return info
 
     def _create_info(self, header_sysid: int, magic: int, segment_size: int) -> ArchiveInfo:
+        """Write the archive's identity, once: under a lock, so that threads pushing their
+        first segments at once (the pusher's workers) agree on one (with a passphrase, on one
+        sealed key); PostgreSQL's archiver pushes one file at a time, so processes do not
+        race here."""
+        with _CREATING:
+            self._info = None
+            found = self.info()
+            if found is not None:
+                return found
+            return self._write_info(header_sysid, magic, segment_size)
+
+    def _write_info(self, header_sysid: int, magic: int, segment_size: int) -> ArchiveInfo:
         sealed = recipient = ""
         if self.settings.passphrase:
             public, sealed = passphrase_key(self.settings.passphrase)
@@ -240,7 +254,7 @@ class WalArchive:
                 info = self._create_info(
                     header.system_identifier, header.magic, header.segment_size
                 )
-            elif str(header.system_identifier) != info.system_identifier:
+            if str(header.system_identifier) != info.system_identifier:
                 raise WalIdentityError(
                     f"{where} comes from the cluster with system identifier "
                     f"{header.system_identifier}, but target {self.target}'s WAL archive holds "

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from buttress.errors import UsageError
 from buttress.platform.cli import print_table, state
 
 app = typer.Typer(
@@ -37,6 +38,18 @@ def push(
     ctx: typer.Context,
     target: TargetArg,
     path: Annotated[Path, typer.Argument(help="The WAL file (`%p`, relative to the data dir).")],
+    spool: Annotated[
+        Path | None,
+        typer.Option(
+            "--spool",
+            help="Async mode without reading the configuration: spool into this folder "
+            "(wal.spool_dir; `backup postgres-setup` writes it into archive_command).",
+        ),
+    ] = None,
+    spool_max_mb: Annotated[
+        int,
+        typer.Option("--spool-max-mb", min=1, help="With --spool: wal.spool_max_mb."),
+    ] = 4096,
 ) -> None:
     """Archive one WAL file (PostgreSQL's `archive_command`): compressed, encrypted,
     checksummed, in every destination of TARGET (its `required` count) before it exits 0.
@@ -45,7 +58,18 @@ def push(
     a segment from another cluster than the one the archive holds. Exit 1 on any failure:
     PostgreSQL keeps the file and calls again.
     """
+    if spool is not None:  # what buttress._entry does before the CLI is imported
+        from buttress.backup.wal.fastpush import spool_push
+
+        spool_push(target, path, spool, spool_max_mb)
+        return
     st = state(ctx)
+    from buttress.backup.wal.async_cli import async_target, push_spooled
+
+    spooled = async_target(st.config.backup, target)
+    if spooled is not None:  # wal.mode async: into the spool, for the pusher
+        push_spooled(spooled, path)
+        return
     from buttress.backup.wal.service import Wal
 
     with st.catalog() as catalog:
@@ -60,7 +84,17 @@ def fetch(
     ctx: typer.Context,
     target: TargetArg,
     name: Annotated[str, typer.Argument(help="The WAL file PostgreSQL asks for (`%f`).")],
-    out: Annotated[Path, typer.Argument(help="Where to write it (`%p`).")],
+    out: Annotated[
+        Path | None, typer.Argument(help="Where to write it (`%p`); not with --prefetch.")
+    ] = None,
+    prefetch: Annotated[
+        bool,
+        typer.Option(
+            "--prefetch",
+            help="Download the `wal.prefetch` segments after NAME into the spool (what a "
+            "fetch starts in the background; nothing when another prefetch of TARGET runs).",
+        ),
+    ] = False,
 ) -> None:
     """Restore one WAL file from TARGET's archive (PostgreSQL's `restore_command`).
 
@@ -68,12 +102,24 @@ def fetch(
     cannot be read whole (a damaged copy in every destination, storage down, a bad config):
     PostgreSQL then stops recovery instead of ending it early at the wrong point.
     """
+    from buttress.backup.wal.async_cli import fetch_prefetched, prefetch_after, run_prefetch
     from buttress.backup.wal.errors import WalMissingError
     from buttress.backup.wal.service import Wal
 
     try:
         st = state(ctx)  # no catalog: a restore must work when the catalog is gone too
-        Wal(st.config.backup, None).fetch(target, name, out)
+        wal = Wal(st.config.backup, None)
+        wal_target = wal.target(target)
+        if prefetch:
+            run_prefetch(ctx, wal_target, name)
+            return
+        if out is None:
+            raise UsageError("wal fetch: give OUT, where to write the file (`%p`)")
+        if fetch_prefetched(wal_target, name, out):
+            typer.echo(f"wal fetch: {name} from the prefetched copy in the spool", err=True)
+        else:
+            wal.fetch(target, name, out)
+        prefetch_after(ctx, wal_target, name)
     except WalMissingError as exc:
         typer.echo(f"{exc}", err=True)
         raise typer.Exit(FETCH_MISSING) from None
@@ -84,6 +130,24 @@ def fetch(
 
         typer.echo(f"error: {redact(str(exc)) or type(exc).__name__} (recovery stops)", err=True)
         raise typer.Exit(FETCH_ABORT) from None
+
+
+@app.command("pusher")
+def pusher(
+    ctx: typer.Context,
+    target: TargetArg,
+    once: Annotated[
+        bool, typer.Option("--once", help="Push what is spooled, then exit (1: some stayed).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --once: print JSON.")] = False,
+) -> None:
+    """Push TARGET's spool (`wal.mode: async`) into its destinations, on the database host,
+    until stopped (SIGTERM, Ctrl-C): batches of `wal.batch` files, `wal.push_workers` at once.
+    `buttress serve` runs one for every async target whose spool is on its host."""
+    from buttress.backup.wal.async_cli import run_pusher
+    from buttress.backup.wal.service import Wal
+
+    run_pusher(ctx, Wal(state(ctx).config.backup, None).target(target), once, as_json)
 
 
 @app.command("status")

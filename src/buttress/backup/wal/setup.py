@@ -54,6 +54,10 @@ def wanted(target: PostgresqlTargetConfig, config_file: Path | None) -> list[Set
     timeout = int(wal.archive_timeout) if wal is not None else 60
     where = f" --config {shlex.quote(str(config_file.resolve()))}" if config_file else ""
     command = f"{buttress_command()}{where} wal push {target.name} %p"
+    if wal is not None and wal.mode == "async" and wal.spool_dir is not None:
+        # the spool named on the command line: the push reads no configuration (fastpush)
+        spool = shlex.quote(str(wal.spool_dir.resolve()))
+        command += f" --spool {spool} --spool-max-mb {wal.spool_max_mb}"
     return [
         Setting(
             "wal_level", "replica", "WAL holds what a base backup and archive replay need", True

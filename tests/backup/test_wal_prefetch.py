@@ -1,0 +1,67 @@
+"""What ``wal fetch`` takes from the prefetched segments in the spool (real files)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from buttress.backup.wal.prefetch import prefetch_lock, take
+from buttress.backup.wal.spool import Spool
+
+TL1 = "00000001000000000000000{}"
+TL2 = "00000002000000000000000{}"
+
+
+def _prefetched(spool: Spool, name: str, content: bytes, sha: str | None = None) -> Path:
+    spool.in_dir.mkdir(parents=True, exist_ok=True)
+    path = spool.in_dir / f"{name}-{sha or hashlib.sha256(content).hexdigest()}"
+    path.write_bytes(content)
+    return path
+
+
+def _left(spool: Spool) -> list[str]:
+    return sorted(p.name.rpartition("-")[0] for p in spool.in_dir.iterdir() if p.name[0] != ".")
+
+
+def test_a_prefetched_segment_is_moved_into_place(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", "db", 1 << 20)
+    content = os.urandom(4096)
+    _prefetched(spool, TL1.format(4), content)
+    (tmp_path / "pg_wal").mkdir()
+    out = tmp_path / "pg_wal" / "RECOVERYXLOG"
+    assert take(spool, TL1.format(4), out)
+    assert out.read_bytes() == content
+    assert _left(spool) == []
+    assert [p.name for p in out.parent.iterdir()] == ["RECOVERYXLOG"]  # no temporary left
+
+
+def test_a_damaged_prefetched_copy_is_removed_not_served(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", "db", 1 << 20)
+    _prefetched(spool, TL1.format(4), b"flipped", sha=hashlib.sha256(b"original").hexdigest())
+    out = tmp_path / "RECOVERYXLOG"
+    assert not take(spool, TL1.format(4), out)
+    assert not out.exists()
+    assert _left(spool) == []
+
+
+def test_segments_recovery_went_past_are_removed_others_kept(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", "db", 1 << 20)
+    for name in (TL1.format(2), TL1.format(3), TL1.format(6), TL2.format(3), TL2.format(5)):
+        _prefetched(spool, name, name.encode())
+    _prefetched(spool, "00000002.history", b"1\t0/5000000\tno recovery target\n")
+    assert not take(spool, TL2.format(4), tmp_path / "RECOVERYXLOG")  # not prefetched
+    # below segment 4 on any timeline: gone; the history file and later segments stay
+    assert _left(spool) == [TL1.format(6), "00000002.history", TL2.format(5)]
+    assert not take(spool, "00000003.history", tmp_path / "RECOVERYHISTORY")
+    assert _left(spool) == [TL1.format(6), "00000002.history", TL2.format(5)]
+
+
+def test_one_prefetch_at_a_time(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", "db", 1 << 20)
+    with prefetch_lock(spool) as first:
+        assert first
+        with prefetch_lock(spool) as second:
+            assert not second
+    with prefetch_lock(spool) as again:
+        assert again
