@@ -294,6 +294,21 @@ def _buttress_as_pg() -> list[str]:
     return ["env", f"PYTHONPATH={src}", *buttress_command().split()]
 
 
+def _archive_command(config: Path) -> str:
+    """The archive_command ``backup postgres-setup`` sets for target ``pg`` (async: the
+    configuration-free ``--spool`` push), run as :func:`_buttress_as_pg` says."""
+    from buttress.backup.wal.setup import buttress_command as setup_command
+    from buttress.backup.wal.setup import wanted
+    from buttress.config import PostgresqlTargetConfig, load
+
+    target = next(t for t in load(config).backup.targets if t.name == "pg")
+    assert isinstance(target, PostgresqlTargetConfig)
+    command = next(s.value for s in wanted(target, config) if s.name == "archive_command")
+    head = setup_command()
+    assert command.startswith(head), command
+    return " ".join(_buttress_as_pg()) + command[len(head) :]
+
+
 def buttress_archiver(root: Path, async_: bool, have: Have) -> Archiver:
     """buttress's ``wal push`` into a local destination (target ``pg``), sync or async (the
     spool, and a ``wal pusher`` this bench runs as postgres); the config is the tests'
@@ -325,7 +340,7 @@ def buttress_archiver(root: Path, async_: bool, have: Have) -> Archiver:
                         stdout=log, stderr=subprocess.STDOUT, env=pg_env(),
                     )
                 )  # fmt: skip
-        return f"{' '.join(_buttress_as_pg())} --config {config} wal push pg %p"
+        return _archive_command(config)
 
     def stop() -> None:
         for proc in pusher:
