@@ -36,7 +36,7 @@ _PRELOAD = {
 def run() -> None:
     """Run the CLI with ``sys.argv`` and exit with its code."""
     if "--spool" in sys.argv:  # `wal push ... --spool DIR`: PostgreSQL's async archive_command
-        from buttress.backup.wal.fastpush import run as fast_push
+        from buttress.backup.wal.fast import run as fast_push
 
         fast = fast_push(sys.argv[1:])
         if fast is not None:

@@ -310,6 +310,12 @@ def test_the_pusher_command_stores_the_current_file_at_stop_and_hides_the_passwo
     assert "2001-01-01 00:00:00+00 is outside the recoverable window" in said
     assert "nothing was restored" in said
     assert binlog_server.password not in said
+    # the same through `backup restore TARGET --target-time`
+    assert main(["backup", "restore", "shop", "--target-time", "2001-01-01 00:00:00+00"]) == 1
+    assert "is outside the recoverable window" in capsys.readouterr().err
+    refused = ["backup", "restore", "shop", "--target-time", "2001-01-01 00:00:00+00", "--force"]
+    assert main(refused) == 2
+    assert "give --database NAME, nothing else" in capsys.readouterr().err
 
 
 def test_binlog_archiving_needs_the_dump_lock() -> None:

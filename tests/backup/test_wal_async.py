@@ -33,6 +33,7 @@ from buttress.backup.wal.layout import parse_key, prefix
 from buttress.backup.wal.names import parse_name
 from buttress.backup.wal.prefetch import prefetch_lock
 from buttress.backup.wal.pusher import pusher_lock
+from buttress.backup.wal.recovery import fetch_command
 from buttress.backup.wal.service import Wal
 from buttress.backup.wal.spool import Spool, queue_depth, sha256_file
 from buttress.catalog import Catalog, catalog_url
@@ -400,9 +401,12 @@ def _prefetch_free(spool: Spool) -> bool:
         return free
 
 
+@pytest.mark.parametrize("form", ["cli", "fast"])
 def test_a_restore_takes_its_next_segments_from_the_prefetch(
-    setup: Setup, pg_clusters: list[Cluster]
+    setup: Setup, pg_clusters: list[Cluster], form: str
 ) -> None:
+    """``fast``: the restore_command a restore writes for a target with prefetch names the
+    spool, so a prefetched segment is served before the CLI loads (buttress.backup.wal.fast)."""
     cluster = setup.cluster
     _write_segments(cluster, 1)
     base = owned_dir("wal-async-base-")
@@ -437,6 +441,9 @@ def test_a_restore_takes_its_next_segments_from_the_prefetch(
     restored.socket_dir.mkdir(exist_ok=True)
     chown_tree(base)
     command = f"{buttress_command()} --config {setup.config} wal fetch {TARGET} %f %p"
+    if form == "fast":
+        command = fetch_command(sys.executable, setup.config, TARGET, spool=setup.root / "spool")
+        assert command.endswith(f"%f %p --spool {setup.root / 'spool'}")
     restored.configure(archive_mode="off", restore_command=command)
     (restored.data / "recovery.signal").touch()
     chown_tree(base)
@@ -447,6 +454,12 @@ def test_a_restore_takes_its_next_segments_from_the_prefetch(
     log = restored.log.read_text()
     served = [n for n in names if f"wal fetch: {n} from the prefetched copy" in log]
     assert served, log[-3000:]
+    fast = [
+        n
+        for n in names
+        if f"wal fetch: {n} from the prefetched copy in the spool (fast path)" in log
+    ]
+    assert bool(fast) == (form == "fast"), log[-3000:]
 
 
 def test_the_archive_command_postgres_setup_writes_spools_without_the_configuration(

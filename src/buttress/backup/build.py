@@ -17,6 +17,10 @@ __all__ = ["build_destination", "build_source"]
 def build_source(target: BackupTarget) -> Source:
     from buttress import config as c  # the variant classes (config is loaded by now)
 
+    if isinstance(target, c.PostgresqlTargetConfig) and target.kind == "physical":
+        from buttress.backup.sources.pg_physical import PhysicalPostgresSource
+
+        return PhysicalPostgresSource(target.dsn, bin_dir=target.bin_dir, tmp_dir=target.tmp_dir)
     if isinstance(target, c.PostgresqlTargetConfig):
         from buttress.backup.sources.postgresql import PostgresSource
 

@@ -360,14 +360,109 @@ def verify(
         raise typer.Exit(1)
 
 
+_PITR = "Restore to a point (kind: physical targets)"
+
+
 @app.command("restore")
 def restore(
     ctx: typer.Context,
-    backup_id: Annotated[str, typer.Argument(help="A backup id.")],
+    backup_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="BACKUP_ID|TARGET",
+            help="A backup id; for a physical PostgreSQL target, the target's name (or one of "
+            "its base backups' ids): a restore to a point.",
+        ),
+    ],
     to: Annotated[
         str | None,
         typer.Option(
-            "--to", help="Where: a PostgreSQL/MariaDB DSN, a file (sqlite) or a directory."
+            "--to",
+            help="Where: a PostgreSQL/MariaDB DSN, a file (sqlite) or a directory; for a "
+            "physical target, a NEW (or empty) data directory.",
+        ),
+    ] = None,
+    target_time: Annotated[
+        str | None,
+        typer.Option(
+            "--target-time",
+            help="Recover up to this time, with its zone: '2026-12-02 14:35:00+00'.",
+            rich_help_panel=_PITR,
+        ),
+    ] = None,
+    target_lsn: Annotated[
+        str | None,
+        typer.Option(
+            "--target-lsn",
+            help="Recover up to this WAL location: 0/3000028.",
+            rich_help_panel=_PITR,
+        ),
+    ] = None,
+    target_xid: Annotated[
+        str | None,
+        typer.Option(
+            "--target-xid", help="Recover up to this transaction id.", rich_help_panel=_PITR
+        ),
+    ] = None,
+    target_name: Annotated[
+        str | None,
+        typer.Option(
+            "--target-name",
+            help="Recover up to this restore point (pg_create_restore_point).",
+            rich_help_panel=_PITR,
+        ),
+    ] = None,
+    immediate: Annotated[
+        bool,
+        typer.Option(
+            "--immediate",
+            help="Recover only to the end of the base backup (its earliest consistent point; "
+            "needs no archived WAL).",
+            rich_help_panel=_PITR,
+        ),
+    ] = False,
+    exclusive: Annotated[
+        bool,
+        typer.Option(
+            "--exclusive",
+            help="Stop just before the target (default: just after it).",
+            rich_help_panel=_PITR,
+        ),
+    ] = False,
+    target_action: Annotated[
+        str,
+        typer.Option(
+            "--target-action",
+            help="At the target: promote (open for writes), pause (read-only; "
+            "pg_wal_replay_resume() promotes) or shutdown.",
+            rich_help_panel=_PITR,
+        ),
+    ] = "promote",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=1,
+            max=65535,
+            help="The port the restored server listens on (default: a free one); written to "
+            "its postgresql.auto.conf.",
+            rich_help_panel=_PITR,
+        ),
+    ] = None,
+    no_start: Annotated[
+        bool,
+        typer.Option(
+            "--no-start",
+            help="Only restore and write the recovery settings; start it yourself (pg_ctl).",
+            rich_help_panel=_PITR,
+        ),
+    ] = False,
+    backup: Annotated[
+        str | None,
+        typer.Option(
+            "--backup",
+            help="Start from this base backup (default: the newest that ends before the target).",
+            rich_help_panel=_PITR,
         ),
     ] = None,
     database: Annotated[
@@ -429,14 +524,81 @@ def restore(
     Without --to or --database: a new database on the source's server, named after the backup
     (postgresql, mariadb, mongodb), or ./restored/TARGET/ID (directory, sqlite, redis).
 
+    A physical PostgreSQL target restores to a point: `restore TARGET --to DIR --target-time
+    '2026-12-02 14:35:00+00'` (or --target-lsn, --target-xid, --target-name, --immediate)
+    picks the newest base backup that ends before the target (or --backup ID), untars it into
+    the new data directory DIR, writes recovery.signal and the recovery settings (WAL fetched
+    with `buttress wal fetch`), starts PostgreSQL on --port as the postgres OS user, waits
+    until recovery reaches the target and promotes (or pauses, or shuts down), and reports
+    the point reached. A target before the oldest base backup is refused before anything is
+    read, with the recoverable window.
+
+    A MariaDB target with `binlog:` restores to a time too: `restore TARGET --target-time T
+    [--database NAME]` (as `buttress binlog restore`): the newest dump before T, then its
+    archived binlogs replayed up to T, into a new database.
+
     Nothing is created or written before every object checks out against the manifest (each
     read from the first destination whose copy is good, or only --from; skipped copies are
     named) and the key opens the backup; a failed restore removes what it created and says
     what state the target is left in."""
     st = state(ctx)
     table_list = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
+    to_point = {
+        "--target-time": target_time, "--target-lsn": target_lsn, "--target-xid": target_xid,
+        "--target-name": target_name, "--immediate": immediate, "--exclusive": exclusive,
+        "--target-action": target_action != "promote", "--port": port,
+        "--no-start": no_start, "--backup": backup,
+    }  # fmt: skip
     with st.catalog() as catalog, _progress():
         backups = _backups(ctx, catalog, manifest_key, trust_unauthenticated)
+        physical = backups.physical_target(backup_id)
+        if physical is not None:
+            try:
+                _restore_to_point(
+                    st, backups, physical, backup_id,
+                    to=to, target_time=target_time, target_lsn=target_lsn,
+                    target_xid=target_xid, target_name=target_name, immediate=immediate,
+                    exclusive=exclusive, target_action=target_action, port=port,
+                    no_start=no_start, backup=backup, identity=identity or [], from_=from_,
+                    others={"--database": database, "--tables": tables, "--force": force,
+                            "--force-damaged": force_damaged, "--globals": globals_,
+                            "--jobs": jobs},
+                )  # fmt: skip
+            finally:
+                _warn(backups)
+            return
+        given = [name for name, value in to_point.items() if value not in (None, False)]
+        binlog_target = _binlog_target(backups, backup_id)
+        if binlog_target is not None and given == ["--target-time"] and target_time:
+            from buttress.backup.binlog.cli import parse_time
+            from buttress.backup.binlog.restore import restore_to_time
+
+            if to is not None or tables or force or force_damaged or globals_ or jobs:
+                from buttress.errors import UsageError
+
+                raise UsageError(
+                    f"a restore of mariadb target {backup_id} to a time goes into a new (or "
+                    "empty) database on its server: give --database NAME, nothing else"
+                )
+            try:
+                done = restore_to_time(
+                    backups,
+                    binlog_target,
+                    parse_time(target_time),
+                    database=database,
+                    identity=identity or (),
+                )
+            finally:
+                _warn(backups)
+            typer.echo(f"restored {done}")
+            return
+        if given:
+            from buttress.errors import UsageError
+
+            raise UsageError(
+                f"{', '.join(given)}: a restore to a point is for a physical PostgreSQL target "
+                f"(kind: physical); {backup_id!r} is not one"
+            )
         try:
             where = backups.restore(
                 backup_id,
@@ -453,6 +615,84 @@ def restore(
         finally:
             _warn(backups)
     typer.echo(f"restored {backup_id} into {where}")
+
+
+def _binlog_target(backups: Backups, name: str) -> str | None:
+    """``name`` when it is a MariaDB target that archives its binlogs (a restore to a time)."""
+    for target in backups.config.targets:
+        if target.name == name and getattr(target, "binlog", None) is not None:
+            return target.name
+    return None
+
+
+def _restore_to_point(
+    st: Any,
+    backups: Backups,
+    target: str,
+    named: str,
+    *,
+    to: str | None,
+    target_time: str | None,
+    target_lsn: str | None,
+    target_xid: str | None,
+    target_name: str | None,
+    immediate: bool,
+    exclusive: bool,
+    target_action: str,
+    port: int | None,
+    no_start: bool,
+    backup: str | None,
+    identity: list[Path],
+    from_: str | None,
+    others: dict[str, Any],
+) -> None:
+    """``restore`` of a physical target: to a point, into a new data directory."""
+    from buttress.backup.wal.recovery import RecoveryTarget, fetch_command
+    from buttress.errors import UsageError
+
+    given = [name for name, value in others.items() if value not in (None, False)]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: not for a physical target ({target} restores a whole cluster "
+            "into a new data directory, to a point)"
+        )
+    if named != target:  # a base backup's id
+        if backup is not None and backup != named:
+            raise UsageError(f"{named} and --backup {backup}: name one base backup")
+        backup = named
+    if to is None:
+        raise UsageError(
+            f"--to DIR: a restore of physical target {target} goes into a new (or empty) data "
+            "directory; name it"
+        )
+    recovery = RecoveryTarget.choose(
+        time=target_time,
+        lsn=target_lsn,
+        xid=target_xid,
+        name=target_name,
+        immediate=immediate,
+        inclusive=not exclusive,
+        action=target_action,
+    )
+    config_file = st.config_file()
+    if config_file is None:
+        raise UsageError("a restore to a point needs the configuration file (--config)")
+    wal = getattr(backups.target(target), "wal", None)
+    spool = wal.spool_dir if wal is not None and wal.prefetch > 0 else None
+    command = fetch_command(sys.executable, Path(config_file), target, st.data_dir, spool)
+    done = backups.restore_to_point(
+        target,
+        Path(to),
+        recovery,
+        restore_command=command,
+        backup_id=backup,
+        port=port,
+        start=not no_start,
+        identity=identity,
+        from_destination=from_,
+    )
+    for line in done.lines():
+        typer.echo(line)
 
 
 @app.command("prune")
@@ -668,3 +908,62 @@ def postgres_setup(
         )
     else:
         typer.echo("applied and reloaded")
+
+
+@app.command("pitr-test")
+def pitr_test_command(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A `kind: physical` target with `wal:`.")],
+    identity: IdentityOption = None,
+    archive_timeout: Annotated[
+        float,
+        typer.Option(
+            "--archive-timeout",
+            min=1,
+            help="Seconds to wait for the restore point's segment to be archived.",
+        ),
+    ] = 120.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Prove a point-in-time recovery of TARGET works, end to end: create a restore point on
+    the source now (pg_create_restore_point: a superuser, or the grant), switch and archive
+    its segment, restore the newest base backup into a scratch cluster recovering to that
+    point through `wal fetch`, check it stopped there with the source's system identifier
+    and databases, then remove it. Recorded as the base backup's restore test; exit 1 when
+    it fails."""
+    from buttress.backup.pitr_test import pitr_test
+    from buttress.backup.wal.recovery import fetch_command
+    from buttress.errors import UsageError
+
+    st = state(ctx)
+    config_file = st.config_file()
+    if config_file is None:
+        raise UsageError("a PITR test needs the configuration file (--config)")
+    with st.catalog() as catalog, _progress():
+        backups = _backups(ctx, catalog)
+        wal = getattr(backups.target(target), "wal", None)
+        spool = wal.spool_dir if wal is not None and wal.prefetch > 0 else None
+        command = fetch_command(sys.executable, Path(config_file), target, st.data_dir, spool)
+        try:
+            result = pitr_test(
+                backups, target, command, identity=identity or (), archive_timeout=archive_timeout
+            )
+        finally:
+            _warn(backups)
+    if as_json:
+        _echo_json({"target": result.target, "backup_id": result.backup_id, **result.record()})
+    else:
+        verdict = "ok" if result.ok else "FAILED"
+        typer.echo(
+            f"PITR test of {target} from base backup {result.backup_id} to restore point "
+            f"{result.point} ({result.point_lsn}): {verdict} in {result.seconds:.1f}s "
+            + "("
+            + ", ".join(f"{k} {v:.1f}s" for k, v in result.phases.items())
+            + ")"
+        )
+        if result.reached:
+            typer.echo(f"reached: {result.reached}")
+        for problem in result.problems:
+            typer.echo(f"problem: {problem}", err=True)
+    if not result.ok:
+        raise typer.Exit(1)

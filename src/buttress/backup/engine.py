@@ -304,7 +304,7 @@ def restore_test(
         try:
             source.restore(_reader(manifest, plan, identities), where)
             problems = source.compare(manifest.metadata, source.inspect(where))
-            compared = comparisons(manifest.metadata, problems)
+            compared = comparisons(source.compared(manifest.metadata), problems)
         except BackupError as exc:
             problems = [str(exc)]
     seconds = round(time.perf_counter() - started, 3)

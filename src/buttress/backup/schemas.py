@@ -26,6 +26,7 @@ __all__ = [
     "DestinationCheck",
     "EncryptionRead",
     "LastCheckRead",
+    "PhysicalRead",
     "PruneItemRead",
     "PruneRead",
     "PrunedRead",
@@ -150,6 +151,29 @@ class PrunedRead(_Recorded):
     why: list[str]
 
 
+class PhysicalRead(_Recorded):
+    """Where a physical base backup (``kind: physical``) lies in the WAL, and what it holds."""
+
+    timeline: int = Field(description="The timeline it starts on.")
+    stop_timeline: int | None = Field(default=None, description="The timeline it ends on.")
+    start_lsn: str = Field(description="Where it starts, `0/2000028`.")
+    stop_lsn: str = Field(description="Where it ends: a restore cannot stop before this.")
+    start_wal: str = Field(description="The first WAL segment it needs.")
+    stop_wal: str = Field(description="The last WAL segment it needs.")
+    system_identifier: str = Field(description="The cluster's identity.")
+    segment_size: int = Field(description="WAL segment size, bytes.")
+    start_time: str | None = Field(default=None, description="ISO UTC.")
+    stop_time: str = Field(description="ISO UTC, on the server's clock, just after its end.")
+    pg_version: str = Field(description="The major version (PG_VERSION).")
+    server_version: str | None = None
+    databases: dict[str, int] = Field(description="Database name -> OID.")
+    checkpoint_lsn: str | None = None
+    manifest_checksum: str | None = Field(
+        default=None, description="pg_basebackup's backup_manifest checksum."
+    )
+    tar_members: int | None = None
+
+
 class RunDetail(_Recorded):
     """What the catalog recorded about a run besides its columns."""
 
@@ -164,6 +188,9 @@ class RunDetail(_Recorded):
     restore_test: RestoreTestRead | None = None
     abandoned: AbandonedRead | None = None
     pruned: PrunedRead | None = None
+    physical: PhysicalRead | None = Field(
+        default=None, description="A physical base backup: where it lies in the WAL."
+    )
 
 
 class BackupRunRead(_Present):

@@ -59,7 +59,9 @@ from buttress.events import emit
 from buttress.secrets import redact
 
 if TYPE_CHECKING:
+    from buttress.backup.physical_restore import PhysicalRestore
     from buttress.backup.prune import PruneReport
+    from buttress.backup.wal.recovery import RecoveryTarget
     from buttress.catalog import Catalog
     from buttress.config import BackupConfig, BackupTarget
 
@@ -528,7 +530,17 @@ class Backups:
             destinations=result.destinations_ok,
             failed_destinations=result.destinations_failed,
             manifest_sha256=hashlib.sha256(manifest.to_json()).hexdigest(),
-            detail={"timings": manifest.timings, "source": manifest.source, "trigger": trigger},
+            detail={
+                "timings": manifest.timings,
+                "source": manifest.source,
+                "trigger": trigger,
+                # a physical base backup's LSNs, WAL and times (retention, PITR restores)
+                **(
+                    {"physical": manifest.metadata["physical"]}
+                    if "physical" in manifest.metadata
+                    else {}
+                ),
+            },
         )
         if not recorded:
             why = self.get(backup_id).error
@@ -1080,6 +1092,42 @@ class Backups:
             )
         return out
 
+    def physical_target(self, name_or_id: str) -> str | None:
+        """The physical PostgreSQL target that ``name_or_id`` names, or whose backup it is
+        (None: neither). A restore of one goes to a point: :meth:`restore_to_point`."""
+        from buttress.backup.physical_restore import is_physical
+
+        for target in self.config.targets:
+            if target.name == name_or_id:
+                return target.name if is_physical(target) else None
+        try:
+            located = self._locate(name_or_id).target
+        except (NotFoundError, UsageError):
+            return None  # the ordinary restore says what is wrong with it
+        return located.name if is_physical(located) else None
+
+    def restore_to_point(
+        self,
+        target: str,
+        to: Path,
+        recovery: RecoveryTarget,
+        *,
+        restore_command: str,
+        backup_id: str | None = None,
+        port: int | None = None,
+        start: bool = True,
+        identity: Sequence[Path] = (),
+        from_destination: str | None = None,
+    ) -> PhysicalRestore:
+        """Restore physical target ``target`` into the new data directory ``to`` and recover
+        to ``recovery`` (:mod:`~buttress.backup.physical_restore`)."""
+        from buttress.backup.physical_restore import restore_to_point
+
+        return restore_to_point(
+            self, target, to, recovery, restore_command=restore_command, backup_id=backup_id,
+            port=port, start=start, identity=identity, from_destination=from_destination,
+        )  # fmt: skip
+
     def restore(
         self,
         backup_id: str,
@@ -1104,6 +1152,13 @@ class Backups:
 
         located = self._locate(backup_id)
         target = located.target
+        if getattr(target, "kind", None) == "physical":
+            raise UsageError(
+                f"backup {backup_id} is a physical base backup of {target.name}: it restores "
+                "into a new data directory, to a point: `buttress backup restore "
+                f"{target.name} --to DIR --immediate` (or --target-time...; --backup "
+                f"{backup_id} picks it)"
+            )
         if to is not None:
             check_place(target.source, to)
         if jobs is not None:

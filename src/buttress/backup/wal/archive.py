@@ -262,7 +262,7 @@ class WalArchive:
                     "target (give each its own target), or the cluster was re-created (start "
                     "a new target, or remove the old archive)"
                 )
-            elif header.magic != info.wal_magic or header.segment_size != info.segment_size:
+            if header.magic != info.wal_magic or header.segment_size != info.segment_size:
                 raise WalIdentityError(
                     f"{where}: WAL format {header.magic:#x} with {header.segment_size}-byte "
                     f"segments; the archive holds format {info.wal_magic:#x} with "

@@ -59,7 +59,7 @@ def push(
     PostgreSQL keeps the file and calls again.
     """
     if spool is not None:  # what buttress._entry does before the CLI is imported
-        from buttress.backup.wal.fastpush import spool_push
+        from buttress.backup.wal.fast import spool_push
 
         spool_push(target, path, spool, spool_max_mb)
         return
@@ -95,6 +95,14 @@ def fetch(
             "fetch starts in the background; nothing when another prefetch of TARGET runs).",
         ),
     ] = False,
+    spool: Annotated[
+        Path | None,
+        typer.Option(
+            "--spool",
+            help="wal.spool_dir, on the command line so that a segment already prefetched is "
+            "served before the CLI loads (a restore writes it into restore_command).",
+        ),
+    ] = None,
 ) -> None:
     """Restore one WAL file from TARGET's archive (PostgreSQL's `restore_command`).
 
@@ -115,6 +123,11 @@ def fetch(
             return
         if out is None:
             raise UsageError("wal fetch: give OUT, where to write the file (`%p`)")
+        if spool is not None and wal_target.wal is not None and wal_target.wal.spool_dir != spool:
+            raise UsageError(
+                f"wal fetch --spool {spool}: target {target}'s wal.spool_dir is "
+                f"{wal_target.wal.spool_dir}"
+            )
         if fetch_prefetched(wal_target, name, out):
             typer.echo(f"wal fetch: {name} from the prefetched copy in the spool", err=True)
         else:

@@ -55,7 +55,7 @@ def wanted(target: PostgresqlTargetConfig, config_file: Path | None) -> list[Set
     where = f" --config {shlex.quote(str(config_file.resolve()))}" if config_file else ""
     command = f"{buttress_command()}{where} wal push {target.name} %p"
     if wal is not None and wal.mode == "async" and wal.spool_dir is not None:
-        # the spool named on the command line: the push reads no configuration (fastpush)
+        # the spool on the command line: the push reads no configuration (wal/fast.py)
         spool = shlex.quote(str(wal.spool_dir.resolve()))
         command += f" --spool {spool} --spool-max-mb {wal.spool_max_mb}"
     return [

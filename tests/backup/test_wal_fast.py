@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from buttress.backup.wal.fastpush import parse
+from buttress.backup.wal.fast import FastCall, parse
 
 SEGMENT = "000000010000000000000001"
 
@@ -41,7 +41,19 @@ def test_a_push_naming_the_spool_takes_the_fast_path(
     args: list[str], expected: tuple[str, str, str, int]
 ) -> None:
     target, path, spool, max_mb = expected
-    assert parse(args) == (target, Path(path), Path(spool), max_mb)
+    call = parse(args)
+    assert isinstance(call, FastCall)
+    assert (call.command, call.target, call.paths) == ("push", target, (path,))
+    assert (call.spool, call.max_mb) == (Path(spool), max_mb)
+
+
+def test_a_fetch_naming_the_spool_keeps_the_global_options_for_its_prefetch() -> None:
+    call = parse(
+        ["--config", "/c.yaml", "wal", "fetch", "pg", "00000002.history", "p", "--spool", "/s"]
+    )
+    assert call == FastCall(
+        "fetch", "pg", ("00000002.history", "p"), Path("/s"), 4096, ("--config", "/c.yaml")
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,7 +61,8 @@ def test_a_push_naming_the_spool_takes_the_fast_path(
     [
         ["wal", "push", "pg", "p"],  # no spool: the configured push
         ["wal", "push", "pg", "p", "--spool", "/s", "--help"],
-        ["wal", "fetch", "pg", "x", "p", "--spool", "/s"],
+        ["wal", "fetch", "pg", "x", "--spool", "/s"],  # no OUT
+        ["wal", "pusher", "pg", "--spool", "/s"],
         ["wal", "push", "pg", "--spool", "/s"],  # no path
         ["wal", "push", "pg", "p", "extra", "--spool", "/s"],
         ["wal", "push", "../etc", "p", "--spool", "/s"],  # not a target name
