@@ -323,9 +323,8 @@ def buttress_archiver(root: Path, async_: bool, have: Have) -> Archiver:
 
     def setup(cluster: Cluster) -> str:
         catalog = stack.enter_context(_catalog_database())
-        wal: dict[str, str] = {"mode": mode, "archive_timeout": "10s"}
-        if async_:
-            wal["spool_dir"] = str(home / "spool")
+        # a spool in both modes: async pushes into it, a restore's fetch prefetches into it
+        wal = {"mode": mode, "archive_timeout": "10s", "spool_dir": str(home / "spool")}
         write_config(home, catalog, cluster.dsn(), **wal)
         subprocess.run([*cli, "db", "upgrade"], check=True, capture_output=True)
         _pg_dir(home / "data-dir")
