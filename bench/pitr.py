@@ -3,7 +3,7 @@ pgBackRest's, in one run, on private clusters (issue 21).
 
     apt-get install -y pgbackrest   # the peer (Debian); scripts/check.sh installs PostgreSQL
     .venv/bin/python bench/pitr.py               # everything (~20 minutes on 2 cores)
-    .venv/bin/python bench/pitr.py --quick       # everything, small (a smoke test, ~2 minutes)
+    .venv/bin/python bench/pitr.py --quick       # everything, small (a smoke test, ~3 minutes)
     .venv/bin/python bench/pitr.py --only archive,rpo
 
 Run as root (the clusters run as the ``postgres`` OS user, as in the tests: each is made by
