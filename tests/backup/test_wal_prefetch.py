@@ -65,3 +65,52 @@ def test_one_prefetch_at_a_time(tmp_path: Path) -> None:
             assert not second
     with prefetch_lock(spool) as again:
         assert again
+
+
+def test_a_following_prefetch_keeps_ahead_of_recovery_until_the_archive_ends(
+    tmp_path: Path,
+) -> None:
+    """One prefetch feeds a whole recovery: ``count`` ahead of what recovery took, to the
+    end of the archive; and it gives up when recovery takes nothing."""
+    import threading
+
+    from buttress.backup.wal.names import segment_name
+    from buttress.backup.wal.prefetch import prefetch
+
+    class Missing(Exception):
+        pass
+
+    archive = {segment_name(1, n): os.urandom(1024) for n in range(1, 31)}
+
+    def fetch(name: str, out: Path) -> None:
+        if name not in archive:
+            raise Missing(name)
+        out.write_bytes(archive[name])
+
+    spool = Spool(tmp_path / "spool", "db", 1 << 30)
+    spool.in_dir.mkdir(parents=True)
+    taken: list[str] = []
+
+    def recovery() -> None:
+        for n in range(2, 31):
+            name = segment_name(1, n)
+            out = tmp_path / "RECOVERYXLOG"
+            for _ in range(500):
+                if take(spool, name, out):
+                    break
+                threading.Event().wait(0.01)
+            assert out.read_bytes() == archive[name]
+            taken.append(name)
+
+    consumer = threading.Thread(target=recovery)
+    consumer.start()
+    got = prefetch(spool, fetch, segment_name(1, 1), 3, (Missing,), follow=5.0)
+    consumer.join()
+    assert got == [segment_name(1, n) for n in range(2, 31)]
+    assert taken == got
+    # nobody takes anything: it fetches `count` ahead, then gives up after `follow`
+    idle = Spool(tmp_path / "idle", "db", 1 << 30)
+    idle.in_dir.mkdir(parents=True)
+    assert prefetch(idle, fetch, segment_name(1, 1), 3, (Missing,), follow=0.3) == [
+        segment_name(1, n) for n in (2, 3, 4)
+    ]

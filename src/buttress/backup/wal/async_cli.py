@@ -147,6 +147,10 @@ def prefetch_after(ctx: typer.Context, target: PostgresqlTargetConfig, name: str
         typer.echo(f"warning: no prefetch after {name}: {exc}", err=True)
 
 
+PREFETCH_FOLLOW = 10.0
+"""Seconds a prefetch waits for recovery to take a segment before it exits."""
+
+
 def run_prefetch(ctx: typer.Context, target: PostgresqlTargetConfig, name: str) -> None:
     """``wal fetch --prefetch TARGET NAME`` (started by :func:`prefetch_after`): download the
     segments after ``name`` into the spool; nothing when another prefetch runs. Reads the
@@ -165,7 +169,13 @@ def run_prefetch(ctx: typer.Context, target: PostgresqlTargetConfig, name: str) 
             info = archive.info()
             size = info.segment_size if info is not None else DEFAULT_SEGMENT_SIZE
             got = prefetch(
-                spool, archive.fetch, name, target.wal.prefetch, (WalMissingError,), size
+                spool,
+                archive.fetch,
+                name,
+                target.wal.prefetch,
+                (WalMissingError,),
+                size,
+                follow=PREFETCH_FOLLOW,
             )
         except ButtressError as exc:
             typer.echo(f"prefetch after {name}: {exc}", err=True)

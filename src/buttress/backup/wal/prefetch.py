@@ -4,8 +4,9 @@ Recovery asks ``restore_command`` for one segment at a time and waits for each. 
 segment N, ``wal fetch`` starts (detached; at most one at a time per target, through the lock
 file ``in/.prefetch.lock``) ``buttress wal fetch --prefetch TARGET N``, which downloads the
 next ``prefetch`` segments of N's timeline into ``<spool_dir>/<target>/in/<name>-<sha256>``
-(each checked by the archive's fetch, then hashed), stopping at the first one the archive
-does not hold yet. A later fetch looks there first: a file whose content still has the
+(each checked by the archive's fetch, then hashed), and keeps ``prefetch`` ahead as recovery
+takes them, stopping at the first one the archive does not hold yet (or when recovery takes
+nothing for a while). A later fetch looks there first: a file whose content still has the
 SHA-256 its name says is moved into place (a damaged one is removed and fetched again), and
 prefetched segments older than the one asked for (a lower segment number: recovery went past
 them) are removed.
@@ -19,6 +20,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -101,6 +103,26 @@ def prefetch_lock(spool: Spool) -> Iterator[bool]:
         os.close(fd)
 
 
+def _fetch_one(
+    spool: Spool, fetch: Fetch, name: WalName, missing: tuple[type[Exception], ...]
+) -> bool:
+    """Download ``name`` into the spool as ``<name>-<sha256>``; False when the archive does
+    not hold it (yet)."""
+    tmp = spool.in_dir / f".{name.name}.{os.getpid()}.tmp"
+    try:
+        fetch(name.name, tmp)
+    except missing:
+        return False
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if not tmp.exists():
+        return False
+    sha = sha256_file(tmp)
+    tmp.replace(spool.in_dir / f"{name.name}-{sha}")
+    return True
+
+
 def prefetch(
     spool: Spool,
     fetch: Fetch,
@@ -108,38 +130,60 @@ def prefetch(
     count: int,
     missing: tuple[type[Exception], ...],
     segment_size: int = DEFAULT_SEGMENT_SIZE,
+    follow: float = 0.0,
 ) -> list[str]:
     """Download the ``count`` segments after ``after`` (same timeline) that are not
-    prefetched yet; stop at the first the archive does not hold. The names downloaded."""
+    prefetched yet; stop at the first the archive does not hold. The names downloaded.
+
+    With ``follow`` (seconds), keep going as recovery takes the prefetched segments (each
+    :func:`take` removes one): always ``count`` ahead of the oldest one still waiting, until
+    the archive lacks the next segment or nothing was taken for ``follow`` seconds. One
+    long-lived prefetch then feeds a whole recovery, instead of one process (and its start)
+    per ``count`` segments."""
     start = parse_name(after, segment_size)
     if not start.is_segment or count <= 0:
         return []
     for entry in spool.in_dir.iterdir():  # a killed prefetch's (the lock is ours)
-        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+        if entry.name.startswith(".") and ".tmp" in entry.name:
             entry.unlink(missing_ok=True)
-    have = {name.name for name, _, _ in _prefetched(spool)}
     got: list[str] = []
     name = start
-    for _ in range(count):
-        name = name.next(segment_size)
-        if name.name in have:
+    idle_since = time.monotonic()
+    waiting_before: set[str] | None = None
+    while True:
+        waiting = {
+            n.name
+            for n, _, _ in _prefetched(spool)
+            if n.is_segment and n.timeline == start.timeline and n.segno > start.segno
+        }
+        if waiting_before is not None and waiting != waiting_before:
+            idle_since = time.monotonic()
+        waiting_before = waiting
+        # recovery has asked up to the segment before the oldest still waiting
+        asked = (
+            min((parse_name(w, segment_size).segno for w in waiting), default=name.segno + 1) - 1
+        )
+        fetched_any = False
+        while name.segno < asked + count:
+            name = name.next(segment_size)
+            if name.name in waiting:
+                continue
+            if not _fetch_one(spool, fetch, name, missing):
+                with contextlib.suppress(OSError):
+                    fsync_dir(spool.in_dir)
+                return got
+            got.append(name.name)
+            fetched_any = True
+        with contextlib.suppress(OSError):
+            fsync_dir(spool.in_dir)
+        if follow <= 0:
+            return got
+        if fetched_any:
+            waiting_before = None
             continue
-        tmp = spool.in_dir / f".{name.name}.{os.getpid()}.tmp"
-        try:
-            fetch(name.name, tmp)
-        except missing:
-            break
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if not tmp.exists():
-            break
-        sha = sha256_file(tmp)
-        tmp.replace(spool.in_dir / f"{name.name}-{sha}")
-        got.append(name.name)
-    with contextlib.suppress(OSError):
-        fsync_dir(spool.in_dir)
-    return got
+        if time.monotonic() - idle_since > follow:
+            return got
+        time.sleep(0.02)
 
 
 def start_prefetch(spool: Spool, argv: Sequence[str]) -> bool:
