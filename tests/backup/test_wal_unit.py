@@ -54,18 +54,45 @@ def test_push_then_read_back(archive: WalArchive, tmp_path: Path) -> None:
     assert archive.push(path).already
 
 
+def _plant(archive: WalArchive, tmp_path: Path, name: str, tag: str, stored: bytes) -> None:
+    key = tmp_path / "repo" / layout.object_key("pg", parse_name(name), tag)
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_bytes(stored)
+
+
 def test_a_swapped_object_is_refused_on_read(archive: WalArchive, tmp_path: Path) -> None:
-    """Renaming segment 4's object to segment 5's name (checksum and all) is caught by the
-    page header: segment 5 must start at 5 x 16 MiB."""
+    """Segment 4's object copied under segment 5's name, tag and all: its tag is not
+    segment 5's (the MAC covers the name); without a manifest key, the page header catches
+    it (segment 5 must start at 5 x 16 MiB)."""
     four = archive.push(_write(tmp_path, 4))
-    repo = tmp_path / "repo"
-    source = repo / layout.object_key("pg", four.name, four.sha256)
-    five = parse_name(segment_name(1, 5))
-    forged = repo / layout.object_key("pg", five, four.sha256)
-    forged.parent.mkdir(parents=True, exist_ok=True)
-    forged.write_bytes(source.read_bytes())
+    tag = archive.tag(four.name.name, four.sha256)
+    source = tmp_path / "repo" / layout.object_key("pg", four.name, tag)
+    _plant(archive, tmp_path, segment_name(1, 5), tag, source.read_bytes())
+    with pytest.raises(CorruptBackupError, match="not authentic"):
+        archive.read(segment_name(1, 5))
+    unkeyed = WalArchive(
+        "pg", archive.destinations, replace(archive.settings, manifest_key=None),
+        archive.identities,
+    )  # fmt: skip
+    _plant(archive, tmp_path, segment_name(1, 6), four.sha256, source.read_bytes())
     with pytest.raises(CorruptBackupError, match="renamed or swapped"):
-        archive.read(five.name)
+        unkeyed.read(segment_name(1, 6))
+
+
+def test_a_forged_segment_is_refused(archive: WalArchive, tmp_path: Path, keys: Keys) -> None:
+    """Anyone can encrypt to the public recipient and name a file with its SHA-256: without
+    the manifest key they cannot make its tag, and fetch refuses it."""
+    import hashlib
+
+    import pyrage
+    import zstandard
+
+    archive.push(_write(tmp_path, 2))  # the archive exists, with its identity
+    forged = segment(7)  # a valid header for segment 7 of this cluster
+    stored = pyrage.encrypt(zstandard.ZstdCompressor().compress(forged), keys.recipients)
+    _plant(archive, tmp_path, segment_name(1, 7), hashlib.sha256(forged).hexdigest(), stored)
+    with pytest.raises(CorruptBackupError, match="not authentic"):
+        archive.read(segment_name(1, 7))
 
 
 def test_a_misnamed_push_is_refused(archive: WalArchive, tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """One target's WAL archive in its destinations: push a file, fetch it back, list, remove.
 
-A file is stored as one object, ``age(zstd(raw))``, under ``T/wal/<dir>/<name>-<sha256 of raw>``
-(:mod:`.layout`) in every destination of the target; ``push`` returns only once the target's
-``required`` count of destinations hold it (each write is atomic: a partial name, then a
-rename or a completed upload), so PostgreSQL never drops a segment that is not stored.
+A file is stored as one object, ``age(zstd(raw))``, under ``T/wal/<dir>/<name>-<tag>``
+(:mod:`.layout`; the tag is an HMAC of the target, the name and the raw content's SHA-256
+with the manifest key: :meth:`WalArchive.tag`) in every destination of the target; ``push``
+returns only once the target's ``required`` count of destinations hold it (each write is
+atomic: a partial name, then a rename or a completed upload), so PostgreSQL never drops a
+segment that is not stored.
 
 The archive's identity, ``T/wal/archive.json``, is written by the first segment pushed: the
 cluster's system identifier, its WAL format (page magic) and segment size, MAC'ed with the
@@ -64,6 +66,7 @@ class FetchResult:
     source: str  # the destination it was read from
     raw_size: int
     skipped: dict[str, str] = field(default_factory=dict)  # destinations passed over, why
+    authenticated: bool = True  # False: no manifest key to check the file's MAC with
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,17 @@ class WalArchive:
         self._info = info
         return info
 
+    def tag(self, name: str, sha256: str) -> str:
+        """What a file's key carries after its name: an HMAC-SHA256, with the repository's
+        manifest key, of the target, the name and the SHA-256 of the raw content, so that
+        nobody without the key can store a file (a forged segment, one moved from another
+        target or name) that a fetch would take; without a manifest key, the SHA-256 itself."""
+        key = self.settings.manifest_key
+        if key is None:
+            return sha256
+        message = f"buttress-wal\n{self.target}\n{name}\n{sha256}".encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+
     def _required(self) -> int:
         required = self.settings.required
         return len(self.destinations) if required is None else min(required, len(self.destinations))
@@ -288,6 +302,7 @@ class WalArchive:
                     f"{info.segment_size}-byte segments (another PostgreSQL major version?)"
                 )
         sha = hashlib.sha256(raw).hexdigest()
+        tag = self.tag(name.name, sha)
         have: list[str] = []
         missing: list[Destination] = []
         failed: dict[str, str] = {}
@@ -297,21 +312,21 @@ class WalArchive:
             except BackupError as exc:
                 failed[dest.name] = str(exc)
                 continue
-            if any(s == sha for s in found):
+            if tag in found:
                 have.append(dest.name)
                 continue
             if found:
                 raise WalConflictError(
                     f"{where} is already in target {self.target}'s archive in "
-                    f"{dest.describe()} with other content (SHA-256 {found[0][:12]}..., this "
-                    f"one {sha[:12]}...): not overwritten. Is another server archiving into "
-                    "this target, or was this cluster restored without a new timeline?"
+                    f"{dest.describe()} with other content (stored as {found[0][:12]}..., this "
+                    f"one would be {tag[:12]}...): not overwritten. Is another server archiving "
+                    "into this target, or was this cluster restored without a new timeline?"
                 )
             missing.append(dest)
         stored = b""
         if missing:
             stored = self._encode(raw, info)
-            key = layout.object_key(self.target, name, sha)
+            key = layout.object_key(self.target, name, tag)
             for dest in missing:
                 try:
                     dest.put(key, stored)
@@ -405,9 +420,9 @@ class WalArchive:
             except BackupError as exc:
                 problems[dest.name] = str(exc)
                 continue
-            for sha in shas:
+            for tag in shas:
                 seen = True
-                key = layout.object_key(self.target, wal_name, sha)
+                key = layout.object_key(self.target, wal_name, tag)
                 where = f"{key} in {dest.describe()}"
                 try:
                     stored = dest.get(key)
@@ -422,8 +437,16 @@ class WalArchive:
                 except (pyrage.DecryptError, zstandard.ZstdError, ValueError) as exc:
                     problems[dest.name] = f"{where}: cannot decrypt/decompress ({exc})"
                     continue
-                if hashlib.sha256(raw).hexdigest() != sha:
-                    problems[dest.name] = f"{where}: SHA-256 mismatch (the object was altered)"
+                digest = hashlib.sha256(raw).hexdigest()
+                if self.settings.manifest_key is None:
+                    authentic = True  # no key to check with (after a disaster): said below
+                else:
+                    authentic = hmac.compare_digest(self.tag(wal_name.name, digest), tag)
+                if not authentic:
+                    problems[dest.name] = (
+                        f"{where}: not authentic: its name's MAC does not match its content "
+                        "(altered, forged, or moved from another name or target)"
+                    )
                     continue
                 if wal_name.kind in ("segment", "partial"):
                     try:
@@ -438,7 +461,8 @@ class WalArchive:
                         )
                         continue
                 skipped = {k: v for k, v in problems.items() if k != dest.name}
-                return raw, FetchResult(wal_name, dest.name, len(raw), skipped)
+                keyed = self.settings.manifest_key is not None
+                return raw, FetchResult(wal_name, dest.name, len(raw), skipped, keyed)
         if not seen and not problems:
             raise WalMissingError(f"{wal_name.name} is not in target {self.target}'s WAL archive")
         if not seen:
@@ -463,7 +487,7 @@ class WalArchive:
     # -- listing -------------------------------------------------------------------------
 
     def listing(self) -> dict[str, list[tuple[WalName, str]]]:
-        """Every archived file in each destination: destination name -> (name, sha256)s,
+        """Every archived file in each destination: destination name -> (name, tag)s,
         sorted. A destination that cannot be listed raises (BackupError, named)."""
         out: dict[str, list[tuple[WalName, str]]] = {}
         self.info()
@@ -477,9 +501,10 @@ class WalArchive:
             out[dest.name] = sorted(found)
         return out
 
-    def remove(self, name: WalName, sha256: str) -> list[str]:
-        """Delete one archived file from every destination; the errors (one per destination)."""
-        key = layout.object_key(self.target, name, sha256)
+    def remove(self, name: WalName, tag: str) -> list[str]:
+        """Delete one archived file (``tag`` as :meth:`listing` gives it) from every
+        destination; the errors (one per destination)."""
+        key = layout.object_key(self.target, name, tag)
         errors = []
         for dest in self.destinations:
             try:

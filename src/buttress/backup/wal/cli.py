@@ -130,8 +130,11 @@ def fetch(
             )
         if fetch_prefetched(wal_target, name, out):
             typer.echo(f"wal fetch: {name} from the prefetched copy in the spool", err=True)
-        else:
-            wal.fetch(target, name, out)
+        elif not wal.fetch(target, name, out).authenticated:
+            typer.echo(
+                f"warning: {name} not authenticated: no manifest key (backup.manifest_key_file)",
+                err=True,
+            )
         prefetch_after(ctx, wal_target, name)
     except WalMissingError as exc:
         typer.echo(f"{exc}", err=True)

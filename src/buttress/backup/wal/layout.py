@@ -2,16 +2,18 @@
 
     T/wal/archive.json                                  # the archive's identity (written once):
                                                         # system identifier, version, segment size
-    T/wal/0000000100000000/000000010000000000000003-<sha256>   # a segment, age(zstd(raw))
-    T/wal/0000000100000000/000000010000000000000003.00000028.backup-<sha256>
-    T/wal/history/00000002.history-<sha256>
+    T/wal/0000000100000000/000000010000000000000003-<tag>   # a segment, age(zstd(raw))
+    T/wal/0000000100000000/000000010000000000000003.00000028.backup-<tag>
+    T/wal/history/00000002.history-<tag>
 
-``<sha256>`` is the SHA-256 of the raw file (what PostgreSQL handed over), as pgBackRest puts
-a checksum in its archive's names: a second push of a name finds the first one's checksum by
-listing, so the same content twice is a no-op and different content is refused, and a fetch
-checks what it decrypted against the name. Each file is one object (a segment is 16 MiB raw);
-``cat <key> | age -d -i key.txt | zstd -d > 000000010000000000000003`` reads it with stock
-tools. Backups of the target (``T/<backup id>/...``) sit beside ``T/wal/``.
+``<tag>`` (64 hex digits) is an HMAC-SHA256, with the repository's manifest key, of the target,
+the name and the SHA-256 of the raw file (what PostgreSQL handed over) — the SHA-256 itself
+where there is no manifest key. As pgBackRest puts a checksum in its archive's names, a second
+push of a name finds the first one's tag by listing, so the same content twice is a no-op and
+different content is refused; a fetch checks what it decrypted against the tag, so a file
+forged, altered or moved by someone without the key is refused. Each file is one object (a
+segment is 16 MiB raw); ``cat <key> | age -d -i key.txt | zstd -d > 000000010000000000000003``
+reads it with stock tools. Backups of the target (``T/<backup id>/...``) sit beside ``T/wal/``.
 """
 
 from __future__ import annotations
