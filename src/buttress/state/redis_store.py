@@ -527,7 +527,13 @@ class RedisStore(SharedStateStore):
             conn = self._aconnection(held)
             if conn is None:
                 client: Any = self.aclient()
-                return await client.execute_command(*command)
+                try:
+                    return await client.execute_command(*command)
+                except AttributeError as exc:
+                    # redis.asyncio's cluster client, when a timeout elsewhere disconnected the
+                    # node connection it was writing to ('NoneType' has no 'writelines'):
+                    # a lost connection, for the store's failure handling like any other
+                    raise redis.ConnectionError(f"connection lost mid-command ({exc})") from exc
             return await self._asend(conn, command, held)
         try:
             return await self._asend(conn, command, held)
