@@ -127,6 +127,9 @@ def test_each_empty_state_shows_yaml_that_fills_it(
     filling = {"resilience": "policies", "health": "checks", "backups": "targets"}
     for domain, filled in filling.items():
         page.click(f"nav a[data-page={domain}]")
+        # this domain's empty state, not the previous page's still shown (a loaded machine)
+        doc_name = "backup.md" if domain == "backups" else f"{domain}.md"
+        expect(page.locator("#page .empty .doc")).to_contain_text(doc_name)
         expect(page.locator("#page .empty pre.snippet")).to_be_visible()
         doc, section = (page.locator("#page .empty .doc").text_content() or "").split(" § ")
         heading = f"## {section}"
