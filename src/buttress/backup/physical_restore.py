@@ -30,6 +30,7 @@ from buttress.backup.wal.recovery import (
     RecoveryOutcome,
     RecoveryTarget,
     choose_base,
+    when_text,
     write_recovery,
 )
 from buttress.errors import ButtressError, NotFoundError, UsageError
@@ -123,10 +124,6 @@ def _empty(path: Path) -> None:
             child.unlink(missing_ok=True)
 
 
-def _when(t: dt.datetime) -> str:
-    return f"{t.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}+00"
-
-
 def _check_reachable(
     backups: Backups, target: BackupTarget, at: dt.datetime, bases: Sequence[BaseBackup]
 ) -> None:
@@ -141,8 +138,8 @@ def _check_reachable(
         if at > newest:
             raise UsageError(
                 f"target {target.name} archives no WAL (no `wal:`): a restore reaches the end of "
-                f"a base backup at most, the newest ended {_when(newest)}; "
-                f"{_when(at)} is after it"
+                f"a base backup at most, the newest ended {when_text(newest)}; "
+                f"{when_text(at)} is after it"
             )
         return
     wal = Wal(backups.config, backups.catalog)
@@ -154,11 +151,11 @@ def _check_reachable(
     window = status.window
     if window.newest is None or window.oldest is None:
         return
-    spans = "; ".join(f"{_when(s.start)} to {_when(s.end)}" for s in window.spans)
+    spans = "; ".join(f"{when_text(s.start)} to {when_text(s.end)}" for s in window.spans)
     if at > window.newest:
         raise UsageError(
-            f"{_when(at)} is after the newest archived WAL of target {target.name} (handed "
-            f"over {_when(window.newest)}): the recoverable window is {spans or 'empty'}"
+            f"{when_text(at)} is after the newest archived WAL of target {target.name} (handed "
+            f"over {when_text(window.newest)}): the recoverable window is {spans or 'empty'}"
         )
     if (
         window.spans
@@ -166,7 +163,7 @@ def _check_reachable(
         and at >= window.oldest
     ):
         raise UsageError(
-            f"{_when(at)} falls in a gap of target {target.name}'s archived WAL (segments are "
+            f"{when_text(at)} falls in a gap of target {target.name}'s archived WAL (segments are "
             f"missing: `buttress wal status {target.name}`); recoverable: {spans}"
         )
 

@@ -33,6 +33,7 @@ from buttress.backup.tables import BackupRun, WalSegment
 from buttress.backup.wal import postmaster
 from buttress.backup.wal.names import parse_lsn
 from buttress.backup.wal.recovery import RecoveryTarget
+from buttress.backup.wal.setup import connect
 from buttress.catalog.tables import utcnow
 from buttress.errors import UsageError
 from buttress.events import emit
@@ -69,17 +70,6 @@ class PitrTest:
             "reached": self.reached,
             "problems": self.problems,
         }
-
-
-def _connect(dsn: str, **overrides: Any) -> psycopg.Connection[tuple[Any, ...]]:
-    import psycopg
-
-    try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=10, **overrides)
-    except psycopg.Error as exc:
-        raise BackupError(
-            f"cannot connect to {mask_dsn(dsn)}: {redact(str(exc)).strip()}"
-        ) from None
 
 
 def _facts(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[str, list[str]]:
@@ -142,7 +132,7 @@ def pitr_test(
     point = f"buttress-pitr-test-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
     import psycopg
 
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         try:
             row = conn.execute("SELECT pg_create_restore_point(%s)::text", (point,)).fetchone()
             lsn_text = str(row[0]) if row else ""
@@ -187,7 +177,7 @@ def pitr_test(
                 f"{outcome.stopping if outcome else 'not started'}"
             )
         t = time.perf_counter()
-        with _connect(dsn, host="127.0.0.1", port=done.port) as restored:
+        with connect(dsn, host="127.0.0.1", port=done.port) as restored:
             got_sysid, got_databases = _facts(restored)
             row = restored.execute("SELECT pg_last_wal_replay_lsn()::text").fetchone()
         phases["checks"] = round(time.perf_counter() - t, 3)

@@ -44,6 +44,7 @@ from buttress.backup.binlog.store import read_file
 from buttress.backup.errors import BackupError, CorruptBackupError, RestoreError
 from buttress.backup.keys import load_identities
 from buttress.backup.sources.mariadb import MariadbSource, parse_dsn
+from buttress.backup.wal.recovery import when_text
 from buttress.errors import UsageError
 from buttress.secrets import mask_url, redact
 
@@ -77,12 +78,8 @@ class Window:
         if self.oldest is None:
             return "no dump with a recorded binlog position"
         if self.newest is None:
-            return f"from {_fmt(self.oldest)}, but no binlog is archived after it"
-        return f"{_fmt(self.oldest)} to {_fmt(self.newest)}"
-
-
-def _fmt(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+            return f"from {when_text(self.oldest)}, but no binlog is archived after it"
+        return f"{when_text(self.oldest)} to {when_text(self.newest)}"
 
 
 def _mariadb_target(backups: Backups, name: str) -> MariadbTargetConfig:
@@ -208,7 +205,7 @@ def restore_to_time(
             or not (window.oldest <= when <= window.newest)
         ):
             raise RestoreError(
-                f"target {name}: {_fmt(when)} is outside the recoverable window "
+                f"target {name}: {when_text(when)} is outside the recoverable window "
                 f"({window.describe()}); nothing was restored"
             )
         dump = [d for d in window.dumps if d.at <= when][-1]
@@ -243,7 +240,7 @@ def restore_to_time(
             raise
     return (
         f"{restored}, then binlogs {paths[0].name}:{dump.position} to {paths[-1].name} "
-        f"replayed up to {_fmt(when)} (backup {dump.backup_id} of {_fmt(dump.at)})"
+        f"replayed up to {when_text(when)} (backup {dump.backup_id} of {when_text(dump.at)})"
     )
 
 
@@ -269,7 +266,7 @@ def _files_after(
         if not after.name.follows(before.name):
             raise RestoreError(
                 f"target {name}: the binlog archive has a gap between {before.name.name} and "
-                f"{after.name.name}: {_fmt(when)} cannot be reached; nothing was restored"
+                f"{after.name.name}: {when_text(when)} cannot be reached; nothing was restored"
             )
     return mine
 

@@ -27,6 +27,7 @@ __all__ = [
     "choose_base",
     "fetch_command",
     "read_outcome",
+    "when_text",
     "window",
     "write_recovery",
 ]
@@ -174,13 +175,18 @@ class BaseBackup:
         )
 
 
+def when_text(t: dt.datetime) -> str:
+    """A time as messages show it: ``2026-12-02 14:35:00+00`` (what --target-time takes)."""
+    return f"{t.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}+00"
+
+
 def window(bases: Sequence[BaseBackup]) -> str:
     """The recoverable window as far as base backups tell it, for messages."""
     if not bases:
         return "empty (no base backup)"
     oldest = min(bases, key=lambda b: b.stop_time)
     return (
-        f"from {oldest.stop_time.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}+00 (the end of the "
+        f"from {when_text(oldest.stop_time)} (the end of the "
         f"oldest base backup, {oldest.id}; LSN {format_lsn(oldest.stop_lsn)}) to the newest "
         "archived WAL"
     )

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from buttress.config import PostgresqlTargetConfig
 
-__all__ = ["Setting", "apply", "buttress_command", "current", "wanted"]
+__all__ = ["Setting", "apply", "buttress_command", "connect", "current", "wanted"]
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,16 @@ def wanted(target: PostgresqlTargetConfig, config_file: Path | None) -> list[Set
     ]
 
 
-def _connect(dsn: str) -> psycopg.Connection[tuple[Any, ...]]:
+def connect(dsn: str, **overrides: Any) -> psycopg.Connection[tuple[Any, ...]]:
+    """An autocommit connection to ``dsn`` (``overrides``: libpq keywords that win over it);
+    BackupError naming the server, never its password, when it fails."""
     import psycopg
 
     try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=10, **overrides)
     except psycopg.Error as exc:
-        raise BackupError(
-            f"cannot connect to {mask_dsn(dsn)}: {redact(str(exc)).strip()}"
-        ) from None
+        said = redact(str(exc)).strip()
+        raise BackupError(f"cannot connect to {mask_dsn(dsn)}: {said}") from None
 
 
 def _normal(name: str, value: str, unit: str | None) -> str:
@@ -99,7 +100,7 @@ def _normal(name: str, value: str, unit: str | None) -> str:
 
 def current(dsn: str, settings: list[Setting]) -> list[Setting]:
     """``settings`` with the server's values read into ``now``."""
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         rows = conn.execute(
             "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)",
             ([s.name for s in settings],),
@@ -114,7 +115,7 @@ def apply(dsn: str, settings: list[Setting]) -> list[str]:
     import psycopg
     from psycopg import sql
 
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         try:
             for s in settings:
                 if s.ok:
