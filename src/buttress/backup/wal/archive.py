@@ -24,14 +24,14 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from buttress.backup.destinations import Destination
 from buttress.backup.errors import BackupError, CorruptBackupError
-from buttress.backup.keys import fingerprint, open_passphrase_key, passphrase_key
+from buttress.backup.keys import open_passphrase_key, passphrase_key
 from buttress.backup.pipeline import StorageOptions
 from buttress.backup.wal import layout
 from buttress.backup.wal.errors import (
@@ -247,9 +247,6 @@ class WalArchive:
         if not recipients:
             raise WalError(f"target {self.target}: no recipient and no passphrase to encrypt to")
         return recipients
-
-    def encryption_fingerprints(self) -> list[str]:
-        return [fingerprint(r) for r in self.settings.recipients]
 
     # -- push ----------------------------------------------------------------------------
 
@@ -512,11 +509,6 @@ class WalArchive:
             except BackupError as exc:
                 errors.append(str(exc))
         return errors
-
-    def with_settings(self, **changes: Any) -> WalArchive:
-        return WalArchive(
-            self.target, self.destinations, replace(self.settings, **changes), self.identities
-        )
 
 
 def write_atomically(out: Path, data: bytes) -> None:
