@@ -12,7 +12,6 @@ import redis
 from buttress.runbooks.failover.redis import RedisPair
 from tests.conftest import OwnRedis, wait_until
 
-
 # a full sync starts at once (Redis waits 5 s by default for more replicas to share it)
 FAST_SYNC = ("--repl-diskless-sync-delay", "0")
 

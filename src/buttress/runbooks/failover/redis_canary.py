@@ -148,9 +148,10 @@ class RedisCanary:
                 send: Callable[..., Any] = client.execute_command
                 try:
                     send("RPUSH", self.key, str(seq))
-                    if self.wait_replicas and int(
-                        send("WAIT", str(self.wait_replicas), wait_ms)
-                    ) < self.wait_replicas:
+                    if (
+                        self.wait_replicas
+                        and int(send("WAIT", str(self.wait_replicas), wait_ms)) < self.wait_replicas
+                    ):
                         raise redis.ResponseError("not replicated in time")
                 except redis.RedisError:
                     with self._lock:
