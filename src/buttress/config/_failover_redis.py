@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from buttress.config._base import Section
+from buttress.config._base import Section, Variant
 from buttress.config._types import PositiveDuration, SecretDsn
 
 __all__ = [
@@ -48,7 +48,11 @@ class RedisSentinelConfig(Section):
         return [_check_url(url) for url in value]
 
 
-class RedisRepointCommand(Section):
+class _RepointVariant(Variant):
+    variant_noun: ClassVar[str] = "repoint"
+
+
+class RedisRepointCommand(_RepointVariant):
     """Repoint clients by running a program (no shell); ``{host}``, ``{port}`` and ``{url}``
     in its arguments become the new primary's (``{url}`` carries its password: prefer the
     others)."""
@@ -58,7 +62,7 @@ class RedisRepointCommand(Section):
     timeout: PositiveDuration = Field(default=30.0, description="Longest run.")
 
 
-class RedisRepointHttp(Section):
+class RedisRepointHttp(_RepointVariant):
     """Repoint clients with an HTTP call; the JSON body is ``{"host", "port", "url"}`` of the
     new primary."""
 
@@ -71,7 +75,7 @@ class RedisRepointHttp(Section):
     timeout: PositiveDuration = Field(default=10.0, description="Longest wait for an answer.")
 
 
-class RedisRepointUrlFile(Section):
+class RedisRepointUrlFile(_RepointVariant):
     """Repoint clients by rewriting a file that holds the primary's URL (atomically: a new
     file renamed over the old, mode 0600, since the URL may carry a password)."""
 

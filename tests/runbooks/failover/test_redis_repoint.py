@@ -1,0 +1,56 @@
+"""Repointing clients: a URL file rewritten atomically, a command with the new address."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from buttress.config._failover_redis import RedisRepointCommand, RedisRepointUrlFile
+from buttress.runbooks.failover.errors import FailoverError
+from buttress.runbooks.failover.redis import RedisPair, plan_repoint, repoint
+
+PAIR = RedisPair("cache", "redis://:pw@10.0.0.1:6379/0", "redis://:pw@10.0.0.2:6380/0")
+
+
+def test_the_url_file_is_replaced(tmp_path: Path) -> None:
+    """The file holds the new primary's URL, readable by its owner only, no temporary left."""
+    target = tmp_path / "redis.url"
+    target.write_text("redis://:pw@10.0.0.1:6379/0\n")
+    pair = replace(PAIR, repoint=RedisRepointUrlFile(type="url_file", path=target))
+    done = repoint(pair)
+    assert target.read_text() == "redis://:pw@10.0.0.2:6380/0\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["redis.url"]
+    assert done.server == "redis://:***@10.0.0.2:6380/0"
+
+
+def test_a_command_gets_the_new_host_and_port(tmp_path: Path) -> None:
+    """{host} and {port} in the argv are the new primary's."""
+    out = tmp_path / "out"
+    argv = [sys.executable, "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"]
+    hook = RedisRepointCommand(type="command", argv=[*argv, str(out), "{host}:{port}"])
+    repoint(replace(PAIR, repoint=hook))
+    assert out.read_text() == "10.0.0.2:6380"
+
+
+def test_a_failing_command_is_an_error() -> None:
+    """A non-zero exit is a FailoverError with the status and the end of stderr."""
+    argv = [sys.executable, "-c", "import sys; sys.exit('no route')"]
+    hook = RedisRepointCommand(type="command", argv=argv)
+    with pytest.raises(FailoverError, match="exited 1: no route"):
+        repoint(replace(PAIR, repoint=hook))
+
+
+def test_a_missing_program_shows_in_the_plan() -> None:
+    """The dry run says the program is not found, and repoint fails saying so."""
+    hook = RedisRepointCommand(type="command", argv=["no-such-repointer-xyz"])
+    pair = replace(PAIR, repoint=hook)
+    plan = plan_repoint(pair)
+    assert not plan.ready
+    assert plan.probes[0].detail == "program not found"
+    with pytest.raises(FailoverError, match="no-such-repointer-xyz"):
+        repoint(pair)
