@@ -49,6 +49,7 @@ SERVICE_FIXTURES: dict[str, str] = {
     "redis_cluster": "redis",
     "own_redis": "redis",
     "redis_pair": "redis",  # a primary and its replica (tests/runbooks/failover)
+    "redis_sentinel": "redis",  # the same, watched by a redis-server --sentinel
     "s3_server": "s3",
     "browser": "browser",
     "full_disk": "root",

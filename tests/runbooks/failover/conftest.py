@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 import redis
 
 from buttress.runbooks.failover.redis import RedisPair
-from tests.conftest import OwnRedis, wait_until
+from tests.conftest import OwnRedis, free_port, wait_until
 
 # a full sync starts at once (Redis waits 5 s by default for more replicas to share it)
 FAST_SYNC = ("--repl-diskless-sync-delay", "0")
@@ -68,3 +70,59 @@ def redis_pair(tmp_path: Path) -> Iterator[RedisPairServers]:
     finally:
         replica.stop()
         primary.stop()
+
+
+@dataclass
+class SentinelServers:
+    """A pair watched by one Sentinel (``redis-server --sentinel``) as master ``cache``."""
+
+    servers: RedisPairServers
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def redis_sentinel(redis_pair: RedisPairServers, tmp_path: Path) -> Iterator[SentinelServers]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed; run scripts/check.sh")
+    port = free_port()
+    conf = tmp_path / "sentinel.conf"  # Sentinel rewrites it: a file of its own
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+        f"sentinel monitor cache 127.0.0.1 {redis_pair.primary.port} 1\n"
+        "sentinel down-after-milliseconds cache 5000\n"
+        "sentinel failover-timeout cache 20000\n"
+    )
+    proc = subprocess.Popen(
+        [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    sentinel = SentinelServers(redis_pair, port, proc)
+
+    def knows_the_replica() -> bool:
+        client = redis.Redis(port=port, socket_timeout=1, decode_responses=True)
+        try:
+            replicas = client.execute_command("SENTINEL", "REPLICAS", "cache")
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        for entry in replicas:
+            # redis-py parses the reply into a dict (raw: a flat list of names and values)
+            fields = (
+                entry if isinstance(entry, dict) else dict(zip(*[iter(entry)] * 2, strict=True))
+            )
+            if fields.get("flags") == "slave" and fields.get("master-link-status") == "ok":
+                return True
+        return False
+
+    try:
+        wait_until(knows_the_replica, "the sentinel to discover the replica", timeout=30)
+        yield sentinel
+    finally:
+        proc.kill()
+        proc.wait()
