@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,7 @@ def redis_sentinel(redis_pair: RedisPairServers, tmp_path: Path) -> Iterator[Sen
     def knows_the_replica() -> bool:
         client = redis.Redis(port=port, socket_timeout=1, decode_responses=True)
         try:
-            replicas = client.execute_command("SENTINEL", "REPLICAS", "cache")
+            replicas: list[Any] = client.sentinel_slaves("cache")
         except redis.RedisError:
             return False
         finally:

@@ -20,7 +20,7 @@ def test_failover_without_wait_measures_the_loss(redis_pair: RedisPairServers) -
     new, old = redis_pair.client(redis_pair.replica), redis_pair.client(redis_pair.primary)
     length = new.llen("canary:async")
     redis_pair.wait_link_up(redis_pair.primary)
-    new.execute_command("WAIT", "1", "5000")
+    new.wait(1, 5000)
     assert old.llen("canary:async") == length
 
 

@@ -101,7 +101,7 @@ def test_a_dead_primary_leaves_the_lag_unknown(redis_pair: RedisPairServers) -> 
     def down() -> bool:
         client = redis.Redis(port=redis_pair.replica.port, decode_responses=True)
         try:
-            return client.info("replication")["master_link_status"] == "down"
+            return bool(client.info("replication")["master_link_status"] == "down")
         finally:
             client.close()
 
