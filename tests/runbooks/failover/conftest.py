@@ -6,14 +6,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from buttress.runbooks.failover.redis import RedisPair
 from tests.conftest import OwnRedis, free_port, wait_until
+from tests.runbooks.failover.stall_proxy import StallProxy
 
 # a full sync starts at once (Redis waits 5 s by default for more replicas to share it)
 FAST_SYNC = ("--repl-diskless-sync-delay", "0")
@@ -47,6 +48,24 @@ class RedisPairServers:
 
         wait_until(up, f"redis replica on port {replica.port} to sync", timeout=30)
 
+    def wait_streaming(self, primary: OwnRedis, replica: OwnRedis) -> None:
+        """Until ``primary`` streams to ``replica``: after a full sync it holds the stream
+        back until the replica's first acknowledgement (up to a second later), even with
+        its link up and the replica listed online. A probe key written must arrive."""
+        writer, reader = self.client(primary), self.client(replica)
+        try:
+            writer.set("test:streaming", "1")
+            wait_until(
+                lambda: reader.get("test:streaming") == "1",
+                f"redis on port {primary.port} to stream to its replica",
+                timeout=30,
+            )
+            writer.delete("test:streaming")
+            wait_until(lambda: reader.get("test:streaming") is None, "the probe's deletion")
+        finally:
+            writer.close()
+            reader.close()
+
 
 def start_replica(workdir: Path, primary_port: int) -> OwnRedis:
     """A redis-server replicating from ``primary_port`` (synced when returned: no)."""
@@ -67,6 +86,7 @@ def redis_pair(tmp_path: Path) -> Iterator[RedisPairServers]:
     )
     try:
         servers.wait_link_up(replica)
+        servers.wait_streaming(primary, replica)
         yield servers
     finally:
         replica.stop()
@@ -127,3 +147,27 @@ def redis_sentinel(redis_pair: RedisPairServers, tmp_path: Path) -> Iterator[Sen
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def stalled(tmp_path: Path) -> Iterator[tuple[RedisPairServers, StallProxy]]:
+    """A pair whose replication link runs through a proxy, held once 2 MB more were written."""
+    (tmp_path / "primary").mkdir()
+    primary = OwnRedis(tmp_path / "primary", extra=FAST_SYNC)
+    primary.start()
+    proxy = StallProxy(primary.port)
+    replica = start_replica(tmp_path / "replica", proxy.port)
+    servers = RedisPairServers(primary, replica, RedisPair("cache", primary.url, replica.url))
+    try:
+        servers.wait_link_up(replica)
+        servers.wait_streaming(primary, replica)
+        proxy.held.set()
+        client = servers.client(primary)
+        client.set("big", "x" * 2_000_000)
+        client.close()
+        yield servers, proxy
+    finally:
+        proxy.held.clear()
+        replica.stop()
+        primary.stop()
+        proxy.close()

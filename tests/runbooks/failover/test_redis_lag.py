@@ -3,41 +3,16 @@ forced."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import redis
 
 from buttress.runbooks.failover.errors import FailoverError
-from buttress.runbooks.failover.redis import RedisPair, check_lag, promote, replication_status
-from tests.conftest import OwnRedis, wait_until
-from tests.runbooks.failover.conftest import FAST_SYNC, RedisPairServers, start_replica
+from buttress.runbooks.failover.redis import check_lag, promote, replication_status
+from tests.conftest import wait_until
+from tests.runbooks.failover.conftest import RedisPairServers
 from tests.runbooks.failover.stall_proxy import StallProxy
-
-
-@pytest.fixture
-def stalled(tmp_path: Path) -> Iterator[tuple[RedisPairServers, StallProxy]]:
-    """A pair whose replication link runs through a proxy, held once 2 MB more were written."""
-    (tmp_path / "primary").mkdir()
-    primary = OwnRedis(tmp_path / "primary", extra=FAST_SYNC)
-    primary.start()
-    proxy = StallProxy(primary.port)
-    replica = start_replica(tmp_path / "replica", proxy.port)
-    servers = RedisPairServers(primary, replica, RedisPair("cache", primary.url, replica.url))
-    try:
-        servers.wait_link_up(replica)
-        proxy.held.set()
-        client = servers.client(primary)
-        client.set("big", "x" * 2_000_000)
-        client.close()
-        yield servers, proxy
-    finally:
-        proxy.held.clear()
-        replica.stop()
-        primary.stop()
-        proxy.close()
 
 
 def test_lag_is_measured_in_bytes(stalled: tuple[RedisPairServers, StallProxy]) -> None:

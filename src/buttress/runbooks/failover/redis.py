@@ -4,6 +4,7 @@ A failover moves the primary role from ``pair.primary`` to ``pair.replica``::
 
     check_lag(pair)       # refused when the replica is too far behind, unless forced
     fence(pair)           # the old primary stops taking writes (CLIENT PAUSE WRITE)
+    catch_up(pair)        # the replica receives what it had not yet (offsets equal)
     promote(pair)         # REPLICAOF NO ONE on the replica
     wait_writable(pair.replica, 30.0)
     repoint(pair)         # clients learn the new primary
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_LAG_BYTES",
     "DEFAULT_MAX_LAG_SECONDS",
+    "CaughtUp",
     "Fenced",
     "LagCheck",
     "Plan",
@@ -58,8 +60,10 @@ __all__ = [
     "SentinelSpec",
     "Switchover",
     "Writable",
+    "catch_up",
     "check_lag",
     "fence",
+    "plan_catch_up",
     "plan_check_lag",
     "plan_fence",
     "plan_promote",
@@ -235,6 +239,17 @@ class Writable:
     server: str
     seconds: float
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    """The replica reached offset ``offset`` of the fenced primary in ``seconds`` (forced past
+    a timeout: ``lag_bytes`` were still missing)."""
+
+    server: str
+    offset: int | None
+    seconds: float
+    lag_bytes: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,6 +602,30 @@ def wait_writable(
         client.close()
 
 
+def catch_up(pair: RedisPair, timeout: float | None = None, force: bool = False) -> CaughtUp:
+    """After :func:`fence`, wait until the replica has every byte the old primary wrote
+    (their offsets equal), so a planned failover loses nothing even without WAIT.
+
+    Args:
+        timeout: longest wait (seconds; default the pair's ``sync_timeout``).
+        force: past the timeout, return what is still missing instead of raising.
+
+    Raises:
+        FailoverError: the offsets still differ after ``timeout`` (unless ``force``).
+    """
+    start = time.monotonic()
+    limit = pair.sync_timeout if timeout is None else timeout
+    try:
+        status = _wait_offsets_equal(pair, start, limit)
+    except FailoverError:
+        if not force:
+            raise
+        status = replication_status(pair)
+    return CaughtUp(
+        mask_url(pair.replica), status.replica_offset, time.monotonic() - start, status.lag_bytes
+    )
+
+
 # -- reattach and switchover -----------------------------------------------------------------
 
 
@@ -644,7 +683,9 @@ def switchover(pair: RedisPair) -> Switchover:
     paused = replace(back, fence="pause")
     fence(paused)
     try:
-        offset = _wait_offsets_equal(back, start)
+        # within the pause, or writes would resume on the old primary before the promotion
+        limit = min(pair.sync_timeout, max(pair.pause_seconds - 2 * pair.timeout, 0.5))
+        offset = _wait_offsets_equal(back, start, limit).replica_offset or 0
         promote(back)
     except BaseException:
         with _talk(back.primary, pair.timeout, "resume writes (CLIENT UNPAUSE)") as client:
@@ -657,15 +698,15 @@ def switchover(pair: RedisPair) -> Switchover:
     )
 
 
-def _wait_offsets_equal(pair: RedisPair, start: float) -> int:
+def _wait_offsets_equal(pair: RedisPair, start: float, limit: float) -> ReplicationStatus:
     while True:
         status = replication_status(pair)
         if status.lag_bytes == 0 and status.replica_offset is not None:
-            return status.replica_offset
-        if time.monotonic() - start > pair.sync_timeout:
+            return status
+        if time.monotonic() - start > limit:
             raise FailoverError(
-                f"redis pair {pair.name!r}: offsets still differ after {pair.sync_timeout:g} s "
-                f"({status.describe()})"
+                f"redis pair {pair.name!r}: the replica's offset still differs from the "
+                f"primary's after {limit:g} s ({status.describe()})"
             )
         time.sleep(_POLL)
 
@@ -878,6 +919,17 @@ def plan_wait_writable(url: str, deadline: float, *, timeout: float = DEFAULT_TI
         [f"SET {WRITABLE_KEY} on {mask_url(url)} until it succeeds, at most {deadline:g} s"],
         [url],
         timeout,
+    )
+
+
+def plan_catch_up(pair: RedisPair, timeout: float | None = None) -> Plan:
+    """What :func:`catch_up` would wait for."""
+    limit = pair.sync_timeout if timeout is None else timeout
+    return _plan(
+        "catch_up",
+        [f"wait until {mask_url(pair.replica)} has the primary's offset, at most {limit:g} s"],
+        [pair.primary, pair.replica],
+        pair.timeout,
     )
 
 

@@ -27,6 +27,7 @@ from redis.retry import Retry
 from buttress.runbooks.failover.errors import FailoverError
 from buttress.runbooks.failover.redis import (
     RedisPair,
+    catch_up,
     check_lag,
     fence,
     promote,
@@ -218,21 +219,26 @@ def drill(
     warmup_writes: int = 200,
     key: str = DEFAULT_KEY,
     deadline: float = 30.0,
+    wait_catch_up: bool = True,
 ) -> DrillResult:
-    """Fail ``pair`` over under a canary load and re-attach the old primary: fence, check
-    lag, promote, wait until writable, re-attach; then count the acknowledged writes the new
-    primary lacks.
+    """Fail ``pair`` over under a canary load and re-attach the old primary: fence, catch
+    up, check lag, promote, wait until writable, re-attach; then count the acknowledged
+    writes the new primary lacks.
 
     Args:
         wait_replicas: the canary's WAIT (0: asynchronous).
         warmup_writes: acknowledged writes before the fence.
         deadline: for the new primary to become writable, and for its first acknowledged
             canary write (seconds).
+        wait_catch_up: let the replica catch up after the fence (False: promote at once,
+            what was not yet replicated is lost).
     """
     canary = RedisCanary([pair.primary, pair.replica], key=key, wait_replicas=wait_replicas)
     with canary:
         canary.wait_for(warmup_writes, deadline, server=0)
         fenced = fence(pair)
+        if wait_catch_up:
+            catch_up(pair, timeout=min(deadline, pair.pause_seconds / 2), force=True)
         lag = check_lag(pair, force=True)
         promote(pair, force=True)
         wait_writable(pair.replica, deadline, timeout=pair.timeout)
