@@ -13,7 +13,11 @@ whichever server takes writes (``buttress.runbooks.failover.redis_canary``). Row
   ONE), wait until writable, re-attach the old primary;
 - ``no-catchup``: the same without the catch-up: promoted as soon as fenced;
 - ``crash``: the primary is killed (SIGKILL), then a forced promotion (its link is down, the
-  lag unknown) and wait until writable; nothing to re-attach.
+  lag unknown) and wait until writable; nothing to re-attach;
+- ``partition``: the replication link (through a proxy) is cut, the primary keeps taking
+  writes for 0.2 s (``PARTITION_SECONDS``: until it is found gone), then it is killed and
+  the replica promoted as in ``crash``: what asynchronous replication loses; with WAIT 1
+  no write is acknowledged while the link is cut. Its failover time includes the 0.2 s.
 
 Failover time: from the fence (or the kill) to the first write the new primary acknowledged
 (with WAIT 1: that a replica also has, so it includes the re-attach). Lost: acknowledged
@@ -23,12 +27,14 @@ writes the new primary does not have.
 from __future__ import annotations
 
 import argparse
+import selectors
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +44,60 @@ import redis
 
 from buttress.runbooks.failover.redis import RedisPair, promote, wait_writable
 from buttress.runbooks.failover.redis_canary import DrillResult, RedisCanary, drill
+
+
+class _HeldLink:
+    """A TCP proxy for the replication link that can be cut (a partition): while ``held``,
+    nothing passes."""
+
+    def __init__(self, target_port: int) -> None:
+        self.port = _free_port()
+        self.target_port = target_port
+        self.held = threading.Event()
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
+
+    def _run(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._listener, selectors.EVENT_READ)
+        peers: dict[socket.socket, socket.socket] = {}
+        while not self._stop.is_set():
+            for key, _ in sel.select(timeout=0.02):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if sock is self._listener:
+                    client, _ = self._listener.accept()
+                    upstream = socket.create_connection(("127.0.0.1", self.target_port))
+                    peers[client], peers[upstream] = upstream, client
+                    sel.register(client, selectors.EVENT_READ)
+                    sel.register(upstream, selectors.EVENT_READ)
+                    continue
+                if self.held.is_set() or sock not in peers:
+                    continue
+                other = peers[sock]
+                try:
+                    data = sock.recv(65536)
+                    if data:
+                        other.sendall(data)
+                except OSError:
+                    data = b""
+                if not data:
+                    for end in (sock, other):
+                        sel.unregister(end)
+                        peers.pop(end, None)
+                        end.close()
+            if self.held.is_set():
+                self._stop.wait(0.01)
+        for sock in peers:
+            sock.close()
+        sel.close()
 
 
 def _free_port() -> int:
@@ -71,10 +131,18 @@ def _start(workdir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
 
 
 @contextmanager
-def _pair() -> Iterator[tuple[RedisPair, subprocess.Popen[bytes]]]:
+def _pair(
+    link: list[_HeldLink] | None = None,
+) -> Iterator[tuple[RedisPair, subprocess.Popen[bytes]]]:
+    """Two servers, synced; with ``link``, the replication link runs through a proxy put
+    there."""
     with tempfile.TemporaryDirectory(prefix="bench-failover-redis-") as tmp:
         primary, pport = _start(Path(tmp) / "primary")
-        replica, rport = _start(Path(tmp) / "replica", "--replicaof", "127.0.0.1", str(pport))
+        source = pport
+        if link is not None:
+            link.append(_HeldLink(pport))
+            source = link[0].port
+        replica, rport = _start(Path(tmp) / "replica", "--replicaof", "127.0.0.1", str(source))
         try:
             client = redis.Redis(port=rport, decode_responses=True)
             deadline = time.monotonic() + 30
@@ -101,15 +169,23 @@ def _pair() -> Iterator[tuple[RedisPair, subprocess.Popen[bytes]]]:
             for proc in (replica, primary):
                 proc.kill()
                 proc.wait()
+            for proxy in link or ():
+                proxy.close()
 
 
 def _crash_drill(
-    pair: RedisPair, primary: subprocess.Popen[bytes], wait_replicas: int
+    pair: RedisPair,
+    primary: subprocess.Popen[bytes],
+    wait_replicas: int,
+    link: _HeldLink | None = None,
 ) -> DrillResult:
     canary = RedisCanary([pair.primary, pair.replica], wait_replicas=wait_replicas)
     with canary:
         canary.wait_for(200, 30, server=0)
         killed = time.monotonic()
+        if link is not None:  # partitioned first: the primary takes writes it cannot send
+            link.held.set()
+            time.sleep(PARTITION_SECONDS)
         primary.kill()
         primary.wait()
         promote(pair, force=True)
@@ -125,6 +201,9 @@ def _crash_drill(
     )  # fmt: skip
 
 
+PARTITION_SECONDS = 0.2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 drills per row")
@@ -132,18 +211,20 @@ def main() -> None:
     args = parser.parse_args()
     drills = args.drills or (2 if args.quick else 5)
     rows = []
-    for scenario in ("fence", "no-catchup", "crash"):
+    for scenario in ("fence", "no-catchup", "crash", "partition"):
         for wait_replicas in (0, 1):
             results = []
             for _ in range(drills):
-                with _pair() as (pair, primary):
-                    if scenario != "crash":
+                link: list[_HeldLink] | None = [] if scenario == "partition" else None
+                with _pair(link) as (pair, primary):
+                    if scenario in ("fence", "no-catchup"):
                         caught = scenario == "fence"
                         results.append(
                             drill(pair, wait_replicas=wait_replicas, wait_catch_up=caught)
                         )
                     else:
-                        results.append(_crash_drill(pair, primary, wait_replicas))
+                        held = link[0] if link else None
+                        results.append(_crash_drill(pair, primary, wait_replicas, held))
             rows.append((scenario, wait_replicas, results))
     print(f"Redis failover, {drills} drills per row (redis-server, 127.0.0.1, canary RPUSH)")
     print(f"{'scenario':<10} {'WAIT':<5} {'p50 s':>7} {'max s':>7} {'acked':>7} "
