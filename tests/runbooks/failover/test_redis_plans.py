@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from buttress.runbooks.failover import redis as steps
+from buttress.runbooks.failover import redis_plans as steps
 from tests.conftest import free_port
 from tests.runbooks.failover.conftest import RedisPairServers
 

@@ -11,7 +11,8 @@ import pytest
 
 from buttress.config._failover_redis import RedisRepointCommand, RedisRepointUrlFile
 from buttress.runbooks.failover.errors import FailoverError
-from buttress.runbooks.failover.redis import RedisPair, plan_repoint, repoint
+from buttress.runbooks.failover.redis import RedisPair, repoint
+from buttress.runbooks.failover.redis_plans import plan_repoint
 
 PAIR = RedisPair("cache", "redis://:pw@10.0.0.1:6379/0", "redis://:pw@10.0.0.2:6380/0")
 

@@ -7,11 +7,8 @@ from dataclasses import replace
 import pytest
 
 from buttress.runbooks.failover.errors import FailoverError
-from buttress.runbooks.failover.redis import (
-    SentinelSpec,
-    plan_sentinel_failover,
-    sentinel_failover,
-)
+from buttress.runbooks.failover.redis import SentinelSpec, sentinel_failover
+from buttress.runbooks.failover.redis_plans import plan_sentinel_failover
 from tests.conftest import free_port, wait_until
 from tests.runbooks.failover.conftest import SentinelServers
 
