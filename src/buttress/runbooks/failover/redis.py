@@ -160,7 +160,8 @@ class ReplicationStatus:
     """How far ``replica`` is behind ``primary``; ``None`` where it could not be read.
 
     ``lag_seconds`` is the seconds since the replica last acknowledged (the primary's view),
-    or, the primary unreachable, since the replica last heard from it.
+    or, the primary unreachable, since the replica last heard from it. ``replicates_primary``
+    is whether both share one replication history (``None``: one did not answer).
     """
 
     primary: str
@@ -174,6 +175,7 @@ class ReplicationStatus:
     lag_bytes: int | None
     lag_seconds: float | None
     error: str | None = None
+    replicates_primary: bool | None = None
 
     def describe(self) -> str:
         """One line: ``lag 120 bytes, 0 s (link up)``."""
@@ -408,6 +410,10 @@ def replication_status(pair: RedisPair) -> ReplicationStatus:
         lag_bytes=lag_bytes,
         lag_seconds=lag_seconds,
         error="; ".join(errors) or None,
+        # the same replication history: None when either did not answer
+        replicates_primary=None
+        if primary_info is None or replica_info is None
+        else same_history and is_replica,
     )
 
 
@@ -431,6 +437,11 @@ def _lag_problem(pair: RedisPair, status: ReplicationStatus) -> str | None:
         return f"the replica does not answer ({status.error})"
     if status.replica_role != "slave":
         return f"{status.replica} is not a replica (role {status.replica_role})"
+    if status.replicates_primary is False and status.link_up:
+        return (
+            f"{status.replica} replicates another primary than {status.primary} "
+            "(their replication ids differ)"
+        )
     if status.lag_bytes is None and not status.link_up:
         return (
             f"the replica's link to the primary is down and its lag is unknown "
