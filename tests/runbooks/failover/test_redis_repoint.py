@@ -1,15 +1,25 @@
-"""Repointing clients: a URL file rewritten atomically, a command with the new address."""
+"""Repointing clients: a URL file rewritten atomically, a command and an HTTP call with the
+new address."""
 
 from __future__ import annotations
 
+import json
 import stat
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from buttress.config._failover_redis import RedisRepointCommand, RedisRepointUrlFile
+from buttress.config._failover_redis import (
+    RedisRepointCommand,
+    RedisRepointHttp,
+    RedisRepointUrlFile,
+)
 from buttress.runbooks.failover.errors import FailoverError
 from buttress.runbooks.failover.redis import RedisPair, repoint
 from buttress.runbooks.failover.redis_plans import plan_repoint
@@ -54,4 +64,48 @@ def test_a_missing_program_shows_in_the_plan() -> None:
     assert not plan.ready
     assert plan.probes[0].detail == "program not found"
     with pytest.raises(FailoverError, match="no-such-repointer-xyz"):
+        repoint(pair)
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[bytes]] = []
+    status: ClassVar[int] = 204
+
+    def do_PUT(self) -> None:
+        length = int(self.headers["Content-Length"])
+        self.bodies.append(self.rfile.read(length))
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_hook() -> Iterator[tuple[str, type[_Recorder]]]:
+    handler = type("Handler", (_Recorder,), {"bodies": [], "status": 204})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/redis", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_an_http_hook_gets_the_new_primary(http_hook: tuple[str, type[_Recorder]]) -> None:
+    """The call carries the new primary's host, port and URL; a wrong status is an error."""
+    url, handler = http_hook
+    hook = RedisRepointHttp(type="http", url=url, method="PUT")
+    pair = replace(PAIR, repoint=hook)
+    assert repoint(pair).method == "http"
+    assert json.loads(handler.bodies[0]) == {
+        "host": "10.0.0.2",
+        "port": 6380,
+        "url": "redis://:pw@10.0.0.2:6380/0",
+    }
+    handler.status = 500
+    with pytest.raises(FailoverError, match="status 500"):
         repoint(pair)
