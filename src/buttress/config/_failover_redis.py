@@ -112,7 +112,9 @@ class RedisPairConfig(Section):
         "`none`.",
     )
     pause_seconds: PositiveDuration = Field(
-        default=30.0, description="How long a `pause` fence holds writes at most."
+        default=30.0,
+        description="How long a `pause` fence holds writes at most: the old primary must be "
+        "re-attached within it, or it takes writes again.",
     )
     connect_timeout: PositiveDuration = Field(
         default=2.0, description="To open a connection, and to wait for an answer."

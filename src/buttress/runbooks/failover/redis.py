@@ -490,8 +490,10 @@ def fence(pair: RedisPair, force: bool = False) -> Fenced:
     """Make the old primary stop taking writes, by the pair's ``fence`` method.
 
     ``pause``: CLIENT PAUSE WRITE for ``pause_seconds`` (reads still served; lifted by
-    :func:`reattach`); ``demote``: REPLICAOF the replica (writes fail with READONLY; what it
-    had not replicated is dropped); ``none``: nothing.
+    :func:`reattach`). The pause ends by itself after ``pause_seconds``: the runbook must
+    re-attach (or stop) the old primary within it, or it takes writes again beside the new
+    primary. ``demote``: REPLICAOF the replica (writes fail with READONLY at once and for
+    good; what it had not replicated is dropped); ``none``: nothing.
 
     Raises:
         FailoverError: the old primary does not answer (``force``: returned unreached, for a
@@ -629,7 +631,8 @@ def reattach(pair: RedisPair) -> Reattached:
     """
     start = time.monotonic()
     target = _endpoint(pair.replica)
-    with _talk(pair.primary, pair.timeout, "re-attach (REPLICAOF)") as client:
+    doing = "re-attach (REPLICAOF; a server that is down must be started first)"
+    with _talk(pair.primary, pair.timeout, doing) as client:
         _masterauth(client, pair.replica)
         _command(client, "REPLICAOF", target.host, str(target.port))
         _command(client, "CLIENT", "UNPAUSE")
