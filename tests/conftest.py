@@ -50,6 +50,7 @@ SERVICE_FIXTURES: dict[str, str] = {
     "own_redis": "redis",
     "redis_pair": "redis",  # a primary and its replica (tests/runbooks/failover)
     "redis_sentinel": "redis",  # the same, watched by a redis-server --sentinel
+    "proxied": "redis",  # the same, its replication link through a proxy that can hold it
     "stalled": "redis",  # the same, its replication link held (a stalled network)
     "s3_server": "s3",
     "browser": "browser",

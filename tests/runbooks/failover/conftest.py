@@ -150,8 +150,8 @@ def redis_sentinel(redis_pair: RedisPairServers, tmp_path: Path) -> Iterator[Sen
 
 
 @pytest.fixture
-def stalled(tmp_path: Path) -> Iterator[tuple[RedisPairServers, StallProxy]]:
-    """A pair whose replication link runs through a proxy, held once 2 MB more were written."""
+def proxied(tmp_path: Path) -> Iterator[tuple[RedisPairServers, StallProxy]]:
+    """A pair whose replication link runs through a proxy that can hold it (a partition)."""
     (tmp_path / "primary").mkdir()
     primary = OwnRedis(tmp_path / "primary", extra=FAST_SYNC)
     primary.start()
@@ -161,13 +161,22 @@ def stalled(tmp_path: Path) -> Iterator[tuple[RedisPairServers, StallProxy]]:
     try:
         servers.wait_link_up(replica)
         servers.wait_streaming(primary, replica)
-        proxy.held.set()
-        client = servers.client(primary)
-        client.set("big", "x" * 2_000_000)
-        client.close()
         yield servers, proxy
     finally:
         proxy.held.clear()
         replica.stop()
         primary.stop()
         proxy.close()
+
+
+@pytest.fixture
+def stalled(
+    proxied: tuple[RedisPairServers, StallProxy],
+) -> tuple[RedisPairServers, StallProxy]:
+    """The proxied pair, its link held once 2 MB more were written."""
+    servers, proxy = proxied
+    proxy.held.set()
+    client = servers.client(servers.primary)
+    client.set("big", "x" * 2_000_000)
+    client.close()
+    return servers, proxy

@@ -442,10 +442,18 @@ def _lag_problem(pair: RedisPair, status: ReplicationStatus) -> str | None:
             f"{status.replica} replicates another primary than {status.primary} "
             "(their replication ids differ)"
         )
-    if status.lag_bytes is None and not status.link_up:
+    if status.lag_bytes is None:
+        # a partition can leave the link up on the replica's side for repl-timeout (60 s)
+        why = (
+            "the replica's link to the primary is down"
+            if not status.link_up
+            else "the primary does not answer"
+            if not status.primary_reachable
+            else "the offsets cannot be compared"
+        )
         return (
-            f"the replica's link to the primary is down and its lag is unknown "
-            f"({status.describe()}); writes it has not received would be lost"
+            f"{why} and its lag is unknown ({status.describe()}); writes it has not "
+            "received would be lost"
         )
     if status.lag_bytes is not None and status.lag_bytes > pair.max_lag_bytes:
         return (
