@@ -177,6 +177,7 @@ def status(
     the oldest to the newest point a restore can reach), the WAL gaps after the oldest good
     base backup and the archive lag (as `GET /api/v1/backups/targets/TARGET/wal` answers)."""
     from buttress.backup.wal.service import Wal
+    from buttress.backup.wal.setup import server_drift
     from buttress.backup.wal.status import HistoryCache, describe, status_of, when
 
     st = state(ctx)
@@ -188,6 +189,10 @@ def status(
             raise typer.Exit(1)
         histories = HistoryCache(wal)
         found = [status_of(wal.target(n), catalog, histories=histories.reader(n)) for n in names]
+        for f in found:  # the server's archive_command against the target's wal: settings
+            drift = server_drift(wal.target(f.target))
+            if drift is not None:
+                f.problems.append(drift)
         if as_json:
             typer.echo(json.dumps([f.model_dump(mode="json") for f in found], indent=2))
             return
