@@ -76,7 +76,8 @@ class Node:
         """The first row of ``sql`` on a fresh connection (None when it returns none)."""
         with self.connect(timeout) as conn:
             try:
-                return conn.execute(sql, params).fetchone()
+                cur = conn.execute(sql, params)
+                return cur.fetchone() if cur.description else None
             except psycopg.Error as exc:
                 raise FailoverError(f"{self.name}: {_reason(exc)}") from exc
 
