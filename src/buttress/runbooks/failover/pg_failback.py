@@ -21,11 +21,11 @@ from buttress.runbooks.failover.postgres import (
     Repointed,
     Writable,
     _fence_read_only,
+    _unfence,
     check_lag,
     promote,
     repoint,
     swapped,
-    unfence,
     wait_writable,
 )
 
@@ -205,7 +205,7 @@ def switchover(pair: PostgresPairConfig, *, force: bool = False) -> Switched:
         if done and done[0]:
             break
         if time.monotonic() >= deadline:
-            unfence(current)
+            _unfence(current)
             raise FailoverError(
                 f"{target.name} did not replay up to {lsn} in {pair.promote_timeout:g} s; "
                 f"switchover abandoned, {current.name} takes writes again"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from buttress.config._failover_pg import (
+    PostgresNodeConfig,
     PostgresPairConfig,
     RepointCommandConfig,
     RepointDsnFileConfig,
@@ -51,6 +52,7 @@ __all__ = [
     "replication_status",
     "repoint",
     "swapped",
+    "unfence",
     "wait_writable",
 ]
 
@@ -337,8 +339,17 @@ def _fence_read_only(node: Node) -> int:
     return int(row[0]) if row else 0
 
 
-def unfence(node: Node) -> None:
-    """Undo a read-only fence (a no-op on a server that is not fenced)."""
+def unfence(pair: PostgresPairConfig) -> None:
+    """Undo :func:`fence` ``read_only`` on the primary (the rollback of a failover that
+    failed after the fence); a no-op on a server that is not fenced.
+
+    Raises:
+        FailoverError: the primary is unreachable.
+    """
+    _unfence(Node(pair.primary))
+
+
+def _unfence(node: Node) -> None:
     with node.connect() as conn:
         if conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",):
             conn.execute("ALTER SYSTEM RESET default_transaction_read_only")
@@ -374,7 +385,7 @@ def plan_fence(pair: PostgresPairConfig) -> Plan:
 def catch_up(pair: PostgresPairConfig, timeout: float) -> int:
     """After the fence: wait (up to ``timeout`` seconds) for the replica to replay all the
     WAL the fenced primary has (when it is still reachable), else what it received. Returns
-    the bytes still missing at the end (0: caught up)."""
+    the bytes still missing at the end (0: caught up; -1: the replica did not answer)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -410,7 +421,7 @@ def promote(pair: PostgresPairConfig, *, force: bool = False) -> Promoted:
         if not row or not row[0]:
             raise FailoverError(f"{node.name} did not finish promoting within {wait} s")
         standbys = conn.execute("SHOW synchronous_standby_names").fetchone()
-    unfence(node)
+    _unfence(node)
     names = str(standbys[0]) if standbys else ""
     return Promoted(node.name, _since(started), force, lag, names)
 
@@ -435,8 +446,6 @@ def wait_writable(dsn: str, timeout: float = 30.0) -> Writable:
     Raises:
         FailoverError: still not writable (the last reason shown) after ``timeout``.
     """
-    from buttress.config._failover_pg import PostgresNodeConfig
-
     node = Node(PostgresNodeConfig(dsn=dsn))
     started = time.monotonic()
     why = "not tried"
@@ -619,5 +628,5 @@ def _reachability(pair: PostgresPairConfig, *, primary_optional: bool) -> list[s
 
 def _program_problems(node: Node, argv: list[str]) -> list[str]:
     program = argv[0]
-    found = Path(program).exists() if "/" in program else bool(node.missing_program(program) == "")
+    found = Path(program).exists() if "/" in program else not node.missing_program(program)
     return [] if found else [f"{program} not found"]
