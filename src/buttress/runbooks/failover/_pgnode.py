@@ -17,7 +17,7 @@ from buttress.config._failover_pg import PostgresNodeConfig
 from buttress.runbooks.failover.errors import FailoverError
 from buttress.secrets import mask_dsn, redact
 
-__all__ = ["Node", "Ran"]
+__all__ = ["Node", "Plan", "Ran", "program_problems"]
 
 CONNECT_TIMEOUT = 5
 """Seconds a connection attempt may take before the server counts as unreachable."""
@@ -162,3 +162,22 @@ class Node:
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return redact(text) or type(exc).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a step would do (``actions``) and what stands in its way (``problems``)."""
+
+    step: str
+    actions: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def program_problems(node: Node, argv: list[str]) -> list[str]:
+    program = argv[0]
+    found = Path(program).exists() if "/" in program else not node.missing_program(program)
+    return [] if found else [f"{program} not found"]
