@@ -56,8 +56,10 @@ class Lag:
 
     ``bytes``: WAL the primary has that the replica has not replayed (measured against the
     primary when it is reachable, else what the replica received but has not replayed).
-    ``seconds``: the primary's ``replay_lag`` for it, else the age of the last replayed
-    transaction while something is left to replay (an estimate). ``state``/``sync_state``:
+    ``seconds``: 0 when nothing is left to replay, else the larger of the primary's
+    ``replay_lag`` (the last measured: it does not grow while replay is stuck) and the age of
+    the last transaction the replica replayed (an upper bound: after a long idle time a
+    burst of writes in flight can look old). ``state``/``sync_state``:
     from the primary's ``pg_stat_replication`` (None when it is unreachable).
     """
 
@@ -165,14 +167,19 @@ def replication_status(pair: PostgresPairConfig, *, timeout: float = 5.0) -> Lag
             _PRIMARY_SQL, (position, position), timeout
         )
     except FailoverError:
-        seconds = float(age or 0.0) if unreplayed > 0 else 0.0
+        seconds = _seconds(int(unreplayed), None, age)
         return Lag(int(unreplayed), seconds, None, None, True, False, paused, replica.name)
     behind = max(0, int(behind or 0))
-    if replay_lag is not None:
-        seconds = float(replay_lag)
-    else:
-        seconds = float(age or 0.0) if behind > 0 else 0.0
+    seconds = _seconds(behind, replay_lag, age)
     return Lag(behind, seconds, state, sync_state, True, True, paused, replica.name)
+
+
+def _seconds(behind: int, replay_lag: float | None, age: float | None) -> float:
+    # replay_lag is the last one measured: it stays put while replay is stuck (paused), so
+    # while WAL is left to replay the age of the last replayed commit bounds it from above
+    if behind <= 0:
+        return 0.0
+    return max(float(replay_lag or 0.0), float(age or 0.0))
 
 
 def _lag_text(lag: Lag) -> str:
