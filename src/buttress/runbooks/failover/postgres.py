@@ -48,6 +48,8 @@ __all__ = [
 
 POLL = 0.05
 """Seconds between two looks while waiting (promotion, writability, catch-up)."""
+PROBE_TIMEOUT = 2.0
+"""Seconds :func:`failover` gives a connection to a primary that may be down (libpq's least)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,17 +203,24 @@ def check_lag(
     max_seconds: float | None = None,
     *,
     force: bool = False,
+    timeout: float = 5.0,
 ) -> Lag:
     """The replica's lag, refused when over the limits (default: the pair's) unless forced.
 
     Also refused: a replica that is not a standby, and (``synchronous: true`` in the pair) a
     standby the primary does not replicate to synchronously.
 
+    Args:
+        max_bytes: the limit in bytes (default: the pair's max_lag_bytes).
+        max_seconds: the limit in seconds (default: the pair's max_lag_seconds).
+        force: measure only, refuse nothing but a replica that is not a standby.
+        timeout: seconds each connection attempt may take (the primary may be down).
+
     Raises:
         FailoverError: the lag (shown in the message) is over a limit, the replica is not a
             standby or not synchronous as expected, or it is unreachable.
     """
-    lag = replication_status(pair)
+    lag = replication_status(pair, timeout=timeout)
     if not lag.replica_is_standby:
         raise _not_a_replica(lag.replica)
     if force:
@@ -374,17 +383,21 @@ def catch_up(pair: PostgresPairConfig, timeout: float) -> int:
         time.sleep(POLL)
 
 
-def promote(pair: PostgresPairConfig, *, force: bool = False) -> Promoted:
+def promote(pair: PostgresPairConfig, *, force: bool = False, timeout: float = 5.0) -> Promoted:
     """Promote the replica (``pg_promote(wait => true)``), after checking it is a standby and
     (unless forced) that its lag is within the pair's limits. A read-only fence left on it
     (an earlier switchover) is removed.
+
+    Args:
+        force: promote however far behind it is (what it lacks is lost).
+        timeout: seconds each connection attempt of the lag check may take.
 
     Raises:
         FailoverError: unreachable; not a replica; lag over the limits (unless forced);
             promotion not finished in the pair's promote_timeout.
     """
     node = Node(pair.replica)
-    lag = check_lag(pair, force=force)
+    lag = check_lag(pair, force=force, timeout=timeout)
     started = time.monotonic()
     wait = max(1, round(pair.promote_timeout))
     with node.connect() as conn:
@@ -450,10 +463,12 @@ def failover(pair: PostgresPairConfig, *, force: bool = False) -> FailedOver:
     Raises:
         FailoverError: from the step that refused or failed (nothing after it ran).
     """
-    lag = check_lag(pair, force=force)
+    lag = check_lag(pair, force=force, timeout=PROBE_TIMEOUT)
     fenced = fence(pair, force=force)
     missing = catch_up(pair, pair.max_lag_seconds)
-    promoted = promote(pair, force=True)  # checked before the fence; what it lacks is lost
+    promoted = promote(
+        pair, force=True, timeout=PROBE_TIMEOUT
+    )  # checked before the fence; what it lacks is lost
     writable = wait_writable(pair.replica.dsn, pair.promote_timeout)
     repointed = repoint(pair, pair.replica.dsn)
     seconds = _since(fenced.started_at)
