@@ -1,4 +1,5 @@
-"""A Redis primary and its replica, private redis-server processes on ports of their own."""
+"""The private servers of the failover tests: PostgreSQL clusters (``pg_clusters``), and a
+Redis primary with its replica, redis-server processes on ports of their own."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import pytest
 import redis
 
 from buttress.runbooks.failover.redis import RedisPair
+from tests.backup.pg_cluster import pg_clusters
 from tests.conftest import OwnRedis, free_port, wait_until
 from tests.runbooks.failover.stall_proxy import StallProxy
+
+__all__ = ["pg_clusters"]
 
 # a full sync starts at once (Redis waits 5 s by default for more replicas to share it)
 FAST_SYNC = ("--repl-diskless-sync-delay", "0")
