@@ -202,6 +202,16 @@ class RedisCanary:
                 return write.at
         return None
 
+    def failover_time(self, since: float, new_primary: str) -> float | None:
+        """Seconds from ``since`` (the fence, monotonic) to the first write ``new_primary``
+        acknowledged (the PostgreSQL :class:`~.canary.Canary`'s name and shape)."""
+        first = self.first_ack(self.urls.index(new_primary), since)
+        return None if first is None else first - since
+
+    def data_loss(self, url: str) -> list[int]:
+        """The same as :meth:`lost` (the PostgreSQL canary's name)."""
+        return self.lost(url)
+
     def lost(self, url: str) -> list[int]:
         """The acknowledged numbers the server at ``url`` does not have."""
         client = self._client(url)
@@ -244,12 +254,12 @@ def drill(
         wait_writable(pair.replica, deadline, timeout=pair.timeout)
         reattach(pair)
         canary.wait_for(1, deadline, server=1)
-        first = canary.first_ack(1, fenced.at)
-    lost = canary.lost(pair.replica)
+    seconds = canary.failover_time(fenced.at, pair.replica)
+    lost = canary.data_loss(pair.replica)
     return DrillResult(
         wait_replicas=wait_replicas,
         acknowledged=len(canary.acknowledged),
         lost=len(lost),
-        failover_seconds=None if first is None else first - fenced.at,
+        failover_seconds=seconds,
         lag_bytes=lag.status.lag_bytes,
     )
