@@ -115,7 +115,7 @@ class Engine:
         self.recorder = recorder
         self.actor = actor
         self.policies = policies
-        self._sleep = sleep or _clock.sleep
+        self.sleep = sleep or _clock.sleep
 
     # -- public ------------------------------------------------------------------------
 
@@ -337,7 +337,7 @@ class Engine:
             exclude_none=True, exclude={"enabled", "budget_ratio", "budget_min_per_second"}
         )
         return Retry(
-            name=f"runbook.step.{step.name}", retry_on=StepError, sleep=self._sleep, **settings
+            name=f"runbook.step.{step.name}", retry_on=StepError, sleep=self.sleep, **settings
         )
 
     def _attempt(self, state: _Run, path: str, step: StepConfig) -> StepResult:
@@ -379,12 +379,12 @@ class Engine:
     def _wait(self, state: _Run, path: str, spec: WaitStep, timeout: float | None) -> StepResult:
         if spec.seconds is not None:
             if timeout is not None and timeout < spec.seconds:
-                self._sleep(timeout)
+                self.sleep(timeout)
                 raise StepError(
                     f"timed out after {timeout:g}s (the wait is {spec.seconds:g}s)",
                     status="timed_out",
                 )
-            self._sleep(spec.seconds)
+            self.sleep(spec.seconds)
             return StepResult({"waited": spec.seconds})
         from buttress.runbooks import _probes
 
