@@ -38,7 +38,7 @@ def test_a_write_without_write_true_is_refused_by_the_server(
     - name: meant
       sql: {{dsn: "{pg_database}", statement: "INSERT INTO t VALUES (2)", write: true,
             expect: {{rows: 1}}}}
-    """
+    """  # noqa: S608  # the test's own DSN in YAML, not a query
     eng, rec = engine(config(tmp_path, runbook_yaml(steps)))
     assert eng.run("rb", {}, run_id="r") == "succeeded"
     assert "read-only transaction" in (rec.steps["0"].error or "")
@@ -48,7 +48,8 @@ def test_a_write_without_write_true_is_refused_by_the_server(
 
 def test_a_wrong_row_count_fails(tmp_path: Path, pg_database: str) -> None:
     """`expect: {rows: 2}` on a one-row result fails, saying both counts."""
-    steps = f"- name: ask\n  sql: {{dsn: '{pg_database}', statement: 'SELECT 1', expect: {{rows: 2}}}}\n"
+    sql = f"{{dsn: '{pg_database}', statement: 'SELECT 1', expect: {{rows: 2}}}}"
+    steps = f"- name: ask\n  sql: {sql}\n"
     eng, rec = engine(config(tmp_path, runbook_yaml(steps)))
     assert eng.run("rb", {}, run_id="r") == "failed"
     assert rec.steps["0"].error == "1 row(s), expected 2"
@@ -56,7 +57,8 @@ def test_a_wrong_row_count_fails(tmp_path: Path, pg_database: str) -> None:
 
 def test_a_statement_past_the_timeout_is_cancelled(tmp_path: Path, pg_database: str) -> None:
     """pg_sleep(30) in a step with a 1s timeout is cancelled by the server: timed_out."""
-    steps = f"- name: slow\n  timeout: 1s\n  sql: {{dsn: '{pg_database}', statement: 'SELECT pg_sleep(30)'}}\n"
+    sql = f"{{dsn: '{pg_database}', statement: 'SELECT pg_sleep(30)'}}"
+    steps = f"- name: slow\n  timeout: 1s\n  sql: {sql}\n"
     eng, rec = engine(config(tmp_path, runbook_yaml(steps)))
     assert eng.run("rb", {}, run_id="r") == "failed"
     assert rec.steps["0"].status == "timed_out"
@@ -71,13 +73,14 @@ def test_mariadb_reads_and_refuses_writes_unless_asked(
     conn.cursor().execute("CREATE TABLE t (n int)")
     steps = f"""\
     - name: count
-      sql: {{dsn: "{mariadb_database}", statement: "SELECT COUNT(*) FROM t", expect: {{value: 0}}}}
+      sql: {{dsn: "{mariadb_database}", statement: "SELECT COUNT(*) FROM t",
+            expect: {{value: 0}}}}
     - name: sneaky
       on_failure: continue
       sql: {{dsn: "{mariadb_database}", statement: "INSERT INTO t VALUES (1)"}}
     - name: meant
       sql: {{dsn: "{mariadb_database}", statement: "INSERT INTO t VALUES (2)", write: true}}
-    """
+    """  # noqa: S608  # the test's own DSN in YAML, not a query
     eng, rec = engine(config(tmp_path, runbook_yaml(steps)))
     assert eng.run("rb", {}, run_id="r") == "succeeded"
     assert rec.steps["1"].status == "failed"
@@ -96,4 +99,5 @@ def test_a_dsn_password_is_masked_in_errors(tmp_path: Path) -> None:
     assert "pa55word-x" not in (rec.steps["0"].error or "")
     (planned,) = eng.plan("rb", {})
     assert "pa55word-x" not in planned.action + " ".join(planned.problems)
-    assert planned.problems and "does not connect" in planned.problems[0]
+    assert planned.problems
+    assert "does not connect" in planned.problems[0]
