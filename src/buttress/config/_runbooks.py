@@ -465,6 +465,12 @@ class RunbooksConfig(Section):
     definitions: list[RunbookConfig] = Field(default_factory=list)
     failover: FailoverConfig = Field(default_factory=FailoverConfig)
     _included: tuple[RunbookConfig, ...] = PrivateAttr(default=())  # set by the loader
+    _secrets: frozenset[str] = PrivateAttr(default=frozenset())  # set by the loader
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        r"""The secret values ``${VAR}``\ s brought into the runbooks (masked in runs)."""
+        return self._secrets
 
     @model_validator(mode="after")
     def _unique(self) -> RunbooksConfig:

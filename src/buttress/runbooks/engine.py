@@ -226,7 +226,7 @@ class Engine:
     def _masker(self, runbook: RunbookConfig) -> Masker:
         from buttress.runbooks import _plan
 
-        masker = Masker()
+        masker = Masker(self.config.runbooks.secrets)
         for step in _plan.every_step(runbook):
             spec = step.spec
             if isinstance(spec, CommandStep):
