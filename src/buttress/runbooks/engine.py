@@ -135,7 +135,8 @@ class Engine:
         failure rolls them back too.
 
         Raises:
-            RunbookError: the runbook, a parameter or ``start_at`` is wrong (nothing ran).
+            NotFoundError: no runbook has that name (nothing ran).
+            RunbookError: a parameter or ``start_at`` is wrong (nothing ran).
         """
         state = self._start(runbook, params, run_id, values)
         steps = state.runbook.steps
@@ -169,17 +170,20 @@ class Engine:
         steps), latest first, then the runbook's own; ``rolled_back`` or ``failed``.
 
         Raises:
-            RunbookError: the runbook, a parameter or a path is wrong (nothing ran).
+            NotFoundError: no runbook has that name (nothing ran).
+            RunbookError: a parameter or a path is wrong (nothing ran).
         """
         state = self._start(runbook, params, run_id, values)
-        steps = [
-            (str(self._index(state.runbook, p)), state.runbook.steps[self._index(state.runbook, p)])
-            for p in done
-        ]
+        indices = sorted({self._index(state.runbook, p) for p in done})
+        steps = [(str(i), state.runbook.steps[i]) for i in indices]
         final = self._roll_back(state, steps, None)
-        self.recorder.run_finished(
-            final, None if final == "rolled_back" else "a rollback step failed"
-        )
+        if final == "rolled_back":
+            error = None
+        elif not self._rollback_steps(state.runbook, steps, None):
+            error = "nothing to roll back: the done steps and the runbook have no rollback steps"
+        else:
+            error = "a rollback step failed"
+        self.recorder.run_finished(final, error)
         return final
 
     def plan(self, runbook: RunbookConfig | str, params: Mapping[str, Any]) -> list[PlannedStep]:
@@ -188,7 +192,8 @@ class Engine:
         URLs, DSNs that connect (and are closed, nothing executed), actions' own checks.
 
         Raises:
-            RunbookError: the runbook or a parameter is wrong.
+            NotFoundError: no runbook has that name.
+            RunbookError: a parameter is wrong.
         """
         from buttress.runbooks import _plan
 
@@ -249,16 +254,27 @@ class Engine:
             f"(its steps are 0..{len(runbook.steps) - 1}: {', '.join(names)})"
         )
 
+    @staticmethod
+    def _rollback_steps(
+        runbook: RunbookConfig,
+        done: list[tuple[str, StepConfig]],
+        failing: tuple[str, StepConfig] | None,
+    ) -> list[tuple[str, StepConfig]]:
+        """The rollback steps to run, in order: the failing step's own (``on_failure:
+        rollback``), each done step's own (latest first), then the runbook's."""
+        todo: list[tuple[str, StepConfig]] = []
+        for path, step in ([failing] if failing else []) + list(reversed(done)):
+            todo.extend((f"{path}.rollback.{j}", back) for j, back in enumerate(step.rollback))
+        todo.extend((f"rollback.{j}", back) for j, back in enumerate(runbook.rollback))
+        return todo
+
     def _roll_back(
         self,
         state: _Run,
         done: list[tuple[str, StepConfig]],
         failing: tuple[str, StepConfig] | None,
     ) -> RunStatus:
-        todo: list[tuple[str, StepConfig]] = []
-        for path, step in ([failing] if failing else []) + list(reversed(done)):
-            todo.extend((f"{path}.rollback.{j}", back) for j, back in enumerate(step.rollback))
-        todo.extend((f"rollback.{j}", back) for j, back in enumerate(state.runbook.rollback))
+        todo = self._rollback_steps(state.runbook, done, failing)
         if not todo:
             return "failed"
         ok = True
@@ -402,9 +418,8 @@ class Engine:
         values = {"approved": answer.approved, "actor": answer.actor, "defaulted": answer.defaulted}
         if not answer.approved:
             if answer.defaulted:
-                raise StepError(
-                    f"nobody answered within {limit:g}s; the default ({spec.default}) applies"
-                )
+                within = f" within {limit:g}s" if limit is not None else ""
+                raise StepError(f"nobody answered{within}; the default ({spec.default}) applies")
             raise StepError(
                 f"refused by {answer.actor}" + (f": {answer.comment}" if answer.comment else "")
             )
