@@ -94,7 +94,8 @@ class Engine:
         catalog: for actions that record (overrides, backups, audit); None: they say so.
         recorder: keeps the run's record and answers confirm steps.
         actor: who runs it (``token:alice``, ``cli:root``).
-        policies: the process's resilience registry, for ``breaker.force``.
+        policies: the process's resilience registry (or a function returning it), for
+            ``breaker.force``.
         sleep: how wait steps and retries wait (seconds); for tests.
 
     .. versionadded:: 0.2
@@ -107,14 +108,17 @@ class Engine:
         catalog: Catalog | None = None,
         recorder: Recorder,
         actor: str,
-        policies: Callable[[], PolicyRegistry] | None = None,
+        policies: PolicyRegistry | Callable[[], PolicyRegistry] | None = None,
         sleep: _clock.Sleep | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog
         self.recorder = recorder
         self.actor = actor
-        self.policies = policies
+        if policies is not None and not callable(policies):
+            registry = policies
+            policies = lambda: registry  # noqa: E731  # the actions ask for it when they need it
+        self.policies: Callable[[], PolicyRegistry] | None = policies
         self.sleep = sleep or _clock.sleep
 
     # -- public ------------------------------------------------------------------------
