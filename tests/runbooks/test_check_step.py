@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from buttress.runbooks._probes import within
 from tests.runbooks.conftest import Web
 from tests.runbooks.helpers import config, engine, issues, runbook_yaml
 
@@ -103,3 +104,35 @@ def test_a_malformed_tolerance_is_a_config_error(tmp_path: Path) -> None:
     )
     assert ":8:" in found[0]
     assert "[low, high]" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "expect", "holds"),
+    [
+        ("$.members[0].state", "streaming", True),
+        ("$['members'][*].state", "streaming", True),
+        ("$.members[-1].lag", 0, True),
+        ("$.members.*", None, True),
+        ("$.nothing", None, False),
+        ("$.members[*].state", "catchup", False),
+    ],
+)
+def test_json_paths(path: str, expect: object, holds: bool) -> None:
+    """The JSONPath subset: keys, quoted keys, indexes (negative too) and wildcards."""
+    document = {"members": [{"state": "streaming", "lag": 0}, {"state": "streaming", "lag": 0}]}
+    tolerance: dict[str, object] = {"type": "jsonpath", "path": path}
+    if expect is not None:
+        tolerance["expect"] = expect
+    assert within(document, tolerance) is holds
+
+
+def test_a_filter_path_is_refused_at_load(tmp_path: Path) -> None:
+    """A JSONPath filter (not in the subset) is a config error naming the path."""
+    found = issues(
+        tmp_path,
+        runbook_yaml(
+            "- name: c\n  check:\n    probe: {command: {argv: ['true']}}\n"
+            "    tolerance: {type: jsonpath, path: '$.a[?(@.b)]'}\n"
+        ),
+    )
+    assert "invalid JSON path" in found[0]

@@ -391,9 +391,9 @@ def within(value: Any, tolerance: Any) -> bool:
     if isinstance(tolerance, dict):
         if tolerance["type"] == "regex":
             return re.search(str(tolerance["pattern"]), str(value)) is not None
-        from jsonpath_ng import parse  # type: ignore[attr-defined]  # not re-exported
+        from buttress.config._jsonpath import find
 
-        found = [m.value for m in parse(str(tolerance["path"])).find(value)]
+        found = find(str(tolerance["path"]), value)
         if "expect" not in tolerance:
             return bool(found)
         expect = tolerance["expect"]
