@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from buttress.config._base import NAME_PATTERN, Section, raise_at
+from buttress.config._base import NAME_PATTERN, Section, format_path, raise_at
 from buttress.config._failover import FailoverConfig
 from buttress.config._resilience import RetryConfig
 from buttress.config._types import PositiveDuration, parse_duration
@@ -434,14 +434,20 @@ class RunbookConfig(Section):
 
     @model_validator(mode="after")
     def _unique_steps(self) -> RunbookConfig:
+        # unique across the whole runbook, rollback steps too: values are kept by step name
         errors: list[tuple[tuple[str | int, ...], str]] = []
-        for key in ("steps", "rollback"):
-            seen: dict[str, int] = {}
-            for i, step in enumerate(getattr(self, key)):
+        seen: dict[str, str] = {}
+
+        def walk(steps: list[StepConfig], at: tuple[str | int, ...]) -> None:
+            for i, step in enumerate(steps):
                 if step.name in seen:
-                    also = f"{key}[{seen[step.name]}]"
-                    errors.append(((key, i, "name"), f"duplicate step name {step.name!r} ({also})"))
-                seen.setdefault(step.name, i)
+                    message = f"duplicate step name {step.name!r} (also {seen[step.name]})"
+                    errors.append(((*at, i, "name"), message))
+                seen.setdefault(step.name, format_path((*at, i)))
+                walk(step.rollback, (*at, i, "rollback"))
+
+        walk(self.steps, ("steps",))
+        walk(self.rollback, ("rollback",))
         for name in self.params:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 errors.append((("params", name), "a parameter name is letters, digits and _"))
