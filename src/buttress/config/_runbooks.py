@@ -12,8 +12,9 @@ checked against that action's own parameters (:mod:`buttress.runbooks.actions`) 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -22,6 +23,9 @@ from buttress.config._failover import FailoverConfig
 from buttress.config._resilience import RetryConfig
 from buttress.config._types import PositiveDuration, parse_duration
 from buttress.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
     "STEP_KINDS",
@@ -55,6 +59,13 @@ def is_template(text: str) -> bool:
     return bool(_TEMPLATE_MARK.search(text))
 
 
+@functools.cache
+def _environment() -> SandboxedEnvironment:
+    from buttress.config._notifiers import template_environment
+
+    return template_environment()
+
+
 def _template_errors(
     value: Any, loc: tuple[str | int, ...]
 ) -> list[tuple[tuple[str | int, ...], str]]:
@@ -62,12 +73,11 @@ def _template_errors(
     found: list[tuple[tuple[str | int, ...], str]] = []
     if isinstance(value, str):
         if is_template(value):
+            environment = _environment()  # first: without Jinja2 it says what to install
             from jinja2 import TemplateSyntaxError
 
-            from buttress.config._notifiers import template_environment
-
             try:
-                template_environment().parse(value)
+                environment.parse(value)
             except TemplateSyntaxError as exc:
                 found.append(
                     (loc, f"template syntax error: {exc.message} (template line {exc.lineno})")
