@@ -14,15 +14,16 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PlainSerializer, PrivateAttr, field_validator, model_validator
 
 from buttress.config._base import NAME_PATTERN, Section, format_path, raise_at
 from buttress.config._failover import FailoverConfig
 from buttress.config._resilience import RetryConfig
-from buttress.config._types import PositiveDuration, parse_duration
+from buttress.config._types import PositiveDuration, SecretDsn, parse_duration
 from buttress.errors import NotFoundError
+from buttress.secrets import MASK
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -52,6 +53,19 @@ _TEMPLATE_MARK = re.compile(r"\{\{|\{%|\{#")
 Tolerance = Any
 """A Chaos Toolkit tolerance: an exact value (bool, number, string), ``[low, high]``, or
 ``{type: regex, pattern}`` / ``{type: jsonpath, path, expect}`` / ``{type: range, range}``."""
+
+
+_SECRET_KEY = re.compile(
+    r"(?i)(password|passwd|pwd|secret|token|api_?key|credential|authorization|cookie)"
+)
+
+
+def _mask_secret_keys(values: dict[str, str]) -> dict[str, str]:
+    return {k: MASK if _SECRET_KEY.search(k) and v else v for k, v in values.items()}
+
+
+SecretValues = Annotated[dict[str, str], PlainSerializer(_mask_secret_keys, when_used="json")]
+"""Environment variables or headers: shown (``config show``) with secret-named ones as ``***``."""
 
 
 def is_template(text: str) -> bool:
@@ -98,8 +112,8 @@ class CommandStep(Section):
     shell: bool = Field(default=False, description="true: run `script` with /bin/sh.")
     script: str | None = Field(default=None, description="The shell line, with `shell: true`.")
     cwd: str | None = Field(default=None, description="Working directory.")
-    env: dict[str, str] = Field(default_factory=dict, description="Merged over the environment.")
-    exit_codes: list[int] = Field(default_factory=lambda: [0], description="Accepted exit codes.")
+    env: SecretValues = Field(default_factory=dict, description="Merged over the environment.")
+    exit_codes: list[int] = Field(default=[0], description="Accepted exit codes.")
     max_output: int = Field(
         default=DEFAULT_MAX_OUTPUT, gt=0, description="Bytes of output kept (head and tail)."
     )
@@ -125,10 +139,10 @@ class HttpStep(Section):
     """Send one HTTP request and check its status (and optionally its body)."""
 
     method: str = Field(default="GET", description="HTTP method.")
-    url: str = Field(description="http(s) URL.")
-    headers: dict[str, str] = Field(default_factory=dict)
+    url: SecretDsn = Field(description="http(s) URL (a password in it is masked on display).")
+    headers: SecretValues = Field(default_factory=dict)
     body: str | None = None
-    status: list[int] = Field(default_factory=lambda: [200], description="Accepted statuses.")
+    status: list[int] = Field(default=[200], description="Accepted statuses.")
     json_: Any = Field(default=None, alias="json", description="The JSON body expected.")
     regex: str | None = Field(default=None, description="A pattern the body must match.")
 
@@ -146,7 +160,7 @@ class HttpStep(Section):
 class SqlStep(Section):
     """Run one statement against a DSN, or a backup target's DSN (``target:``)."""
 
-    dsn: str | None = Field(default=None, description="postgresql:// or mariadb:// DSN.")
+    dsn: SecretDsn | None = Field(default=None, description="postgresql:// or mariadb:// DSN.")
     target: str | None = Field(default=None, description="A backup target whose DSN is used.")
     statement: str = Field(description="The SQL statement.")
     write: bool = Field(default=False, description="false: the statement runs read-only.")
