@@ -151,6 +151,12 @@ class _RunbookFile(Section):
 
 
 _GLOB = re.compile(r"[*?\[]")
+BUILTIN_PREFIX = "builtin:"
+_LIBRARY = Path(__file__).resolve().parent.parent / "runbooks" / "library"
+
+
+def _library_matches(pattern: str) -> bool:
+    return any(True for _ in _LIBRARY.glob(pattern))
 
 
 def _include_runbooks(
@@ -173,12 +179,21 @@ def _include_runbooks(
     included: list[RunbookConfig] = []
     readers: list[_Place] = []
     seen: set[Path] = set()
-    for i, pattern in enumerate(section.files):
+    for i, written in enumerate(section.files):
+        # builtin:NAME (or a glob) names the runbooks buttress ships (buttress/runbooks/library)
+        builtin = written.startswith(BUILTIN_PREFIX)
+        pattern = written.removeprefix(BUILTIN_PREFIX) + (".yaml" if builtin else "")
+        where = _LIBRARY if builtin else base
+        if builtin and not _library_matches(pattern):
+            known = ", ".join(sorted(p.stem for p in _LIBRARY.glob("*.yaml")))
+            message = f"no built-in runbook file {pattern[:-5]!r}; the built-in ones are {known}"
+            reader.issues.append(reader.report(("runbooks", "files", i), message))
+            continue
         if _GLOB.search(pattern):
             # glob.glob, not Path.glob: a pattern may be absolute
-            matched = sorted(Path(p) for p in glob.glob(str(base / pattern)))  # noqa: PTH207
+            matched = sorted(Path(p) for p in glob.glob(str(where / pattern)))  # noqa: PTH207
         else:
-            matched = [base / pattern]
+            matched = [where / pattern]
         for path in matched:
             if path.resolve() in seen:
                 continue

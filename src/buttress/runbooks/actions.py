@@ -157,6 +157,7 @@ def _builtins() -> None:
     if not _LOADED:
         _LOADED = True
         from buttress.runbooks import _builtin_actions
+        from buttress.runbooks.failover.actions import FAILOVER_ACTIONS
 
-        for spec in _builtin_actions.BUILTIN:
+        for spec in (*_builtin_actions.BUILTIN, *FAILOVER_ACTIONS):
             _REGISTRY.setdefault(spec.name, spec)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from buttress.runbooks.actions import ActionContext, ActionSpec
 from buttress.runbooks.failover.errors import FailoverError
+from buttress.secrets import mask_dsn
 
 if TYPE_CHECKING:
     from buttress.config._failover_pg import PostgresPairConfig
@@ -44,6 +45,10 @@ class _Timed(_Pair):
     timeout: float | None = Field(
         default=None, gt=0, description="Seconds (default: the pair's own limit)."
     )
+
+
+class _TimedForced(_Timed, _Forced):
+    pass
 
 
 def _values(found: Any) -> dict[str, Any]:
@@ -88,10 +93,45 @@ def _pg_fence(ctx: ActionContext, params: _Forced) -> dict[str, Any]:
 
 
 def _pg_unfence(ctx: ActionContext, params: _Pair) -> dict[str, Any]:
+    from buttress.runbooks.failover._pgnode import Node
     from buttress.runbooks.failover.postgres import unfence
 
-    unfence(_pg(ctx, params))
+    pair = _pg(ctx, params)
+    replica = Node(pair.replica)
+    try:  # two primaries would take writes apart: never unfence once the replica is promoted
+        row = replica.query("SELECT pg_is_in_recovery()")
+    except FailoverError as exc:
+        raise FailoverError(
+            f"the primary stays fenced: cannot tell whether {replica.name} was promoted ({exc})"
+        ) from None
+    if not row or not row[0]:
+        raise FailoverError(
+            f"the primary stays fenced: {replica.name} is no longer a standby (it was promoted); "
+            "unfencing would make two primaries"
+        )
+    unfence(pair)
     return {"unfenced": True}
+
+
+def _pg_write_check(ctx: ActionContext, params: _Pair) -> dict[str, Any]:
+    import time
+
+    from buttress.runbooks.failover._pgnode import Node
+
+    node = Node(_pg(ctx, params).replica)
+    started = time.monotonic()
+    state = node.query("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+    if state is None or state[0] or state[1] == "on":
+        why = "still in recovery" if state and state[0] else "read-only"
+        raise FailoverError(f"{node.name} takes no writes: it is {why}")
+    # an xid assigned and its commit record written (and, with synchronous_commit, sent to
+    # a synchronous standby): a committed write that touches no table
+    row = node.query("SELECT pg_current_xact_id()::text")
+    return {
+        "server": node.name,
+        "xid": row[0] if row else None,
+        "seconds": time.monotonic() - started,
+    }
 
 
 def _pg_catch_up(ctx: ActionContext, params: _Timed) -> dict[str, Any]:
@@ -148,17 +188,26 @@ def _pg_plan_of(name: str) -> Any:
         if name in ("fence", "unfence"):
             what, problems = _pg_plan(postgres.plan_fence(pair))
             if name == "unfence":
-                what = f"on {pair.primary.dsn_shown}: undo the fence ({pair.fence})"
+                what = f"on {mask_dsn(pair.primary.dsn)}: undo the fence ({pair.fence})"
             return what, problems
         if name in ("promote", "catch_up", "writable"):
             what, problems = _pg_plan(postgres.plan_promote(pair, force=force))
             if name == "catch_up":
-                what = f"wait until {pair.replica.dsn_shown} replayed what it received"
+                what = f"wait until {mask_dsn(pair.replica.dsn)} replayed what it received"
             elif name == "writable":
-                what = f"wait until {pair.replica.dsn_shown} takes writes"
+                what = f"wait until {mask_dsn(pair.replica.dsn)} takes writes"
             return what, problems
         if name == "repoint":
             return _pg_plan(pg_repoint.plan_repoint(pair, pair.replica.dsn))
+        if name == "write_check":
+            from buttress.runbooks.failover._pgnode import Node
+
+            node, problems = Node(pair.replica), []
+            try:
+                node.query("SELECT 1")
+            except FailoverError as exc:
+                problems.append(str(exc))
+            return f"on {node.name}: a committed transaction (pg_current_xact_id())", problems
         if name == "failback":
             return _pg_plan(pg_failback.plan_failback(pair))
         return _pg_plan(pg_failback.plan_switchover(pair))
@@ -252,6 +301,7 @@ _PG: list[tuple[str, type[BaseModel], Any, str]] = [
     ("promote", _Forced, _pg_promote, "Promote the replica (pg_promote); refuses a non-replica."),
     ("writable", _Timed, _pg_writable, "Wait until the promoted server takes writes."),
     ("repoint", _Pair, _pg_repoint, "Send clients to the replica (command, HTTP or DSN file)."),
+    ("write_check", _Pair, _pg_write_check, "A committed write on the promoted server."),
     ("failback", _Pair, _pg_failback, "Rebuild the old primary as a standby (pg_rewind, clone)."),
     ("switchover", _Forced, _pg_switchover, "Planned switch back to the pair's primary."),
 ]
@@ -259,7 +309,7 @@ _PG: list[tuple[str, type[BaseModel], Any, str]] = [
 _REDIS: list[tuple[str, type[BaseModel], str]] = [
     ("lag", _Forced, "Check the replica's replication offset and link against the limits."),
     ("fence", _Forced, "Stop writes on the primary (CLIENT PAUSE WRITE or demote)."),
-    ("catch_up", _Timed, "Wait until the replica has the fenced primary's offset."),
+    ("catch_up", _TimedForced, "Wait until the replica has the fenced primary's offset."),
     ("promote", _Forced, "REPLICAOF NO ONE on the replica; refuses a non-replica."),
     ("writable", _Timed, "Wait until the promoted server takes writes."),
     ("repoint", _Pair, "Send clients to the replica (command, HTTP or URL file)."),

@@ -147,18 +147,20 @@ class Canary:
             conn.close()
 
     def data_loss(self, dsn: str) -> list[int]:
-        """The acknowledged sequence numbers missing from the table on ``dsn``.
+        """The acknowledged sequence numbers missing from the table on ``dsn`` (of those
+        acknowledged before it is read: the canary may still be writing).
 
         Raises:
             FailoverError: ``dsn`` cannot be read.
         """
+        acked = self.acks  # before the read: a canary still writing adds rows after it
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
                 rows = conn.execute(self._sql("SELECT seq FROM {}")).fetchall()
         except psycopg.Error as exc:
             raise FailoverError(f"canary: cannot read {mask_dsn(dsn)}: {exc}") from exc
         present = {int(r[0]) for r in rows}
-        return sorted(a.seq for a in self.acks if a.seq not in present)
+        return sorted(a.seq for a in acked if a.seq not in present)
 
     def failover_time(self, since: float, new_primary: str) -> float | None:
         """Seconds from ``since`` (``time.monotonic()``, the fence's start) to the first write

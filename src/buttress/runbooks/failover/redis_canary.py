@@ -213,13 +213,15 @@ class RedisCanary:
         return self.lost(url)
 
     def lost(self, url: str) -> list[int]:
-        """The acknowledged numbers the server at ``url`` does not have."""
+        """The acknowledged numbers the server at ``url`` does not have (those acknowledged
+        before it is read: a canary still writing does not count its newest writes lost)."""
+        acknowledged = list(self.acknowledged)
         client = self._client(url)
         try:
             present = {int(v) for v in client.lrange(self.key, 0, -1)}
         finally:
             client.close()
-        return [w.seq for w in self.acknowledged if w.seq not in present]
+        return [w.seq for w in acknowledged if w.seq not in present]
 
 
 def drill(
