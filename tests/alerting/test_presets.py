@@ -241,7 +241,7 @@ def test_max_age_targets_factor_and_runbook_are_tuned_per_preset() -> None:
     stale = {r["labels"]["target"]: r for r in alerts["BackupTooOld"]}
     assert stale["db"]["expr"].endswith("> 172800")  # 2 x 1d
     assert stale["manual"]["expr"].endswith("> 604800")
-    assert stale["db"]["annotations"]["runbook"] == "https://wiki/backups"
+    assert stale["db"]["annotations"]["runbook_url"] == "https://wiki/backups"
     assert "BackupVerifyFailed" not in alerts
     (restore,) = alerts["BackupRestoreTestFailed"]
     assert 'target=~"db|manual"' in restore["expr"]

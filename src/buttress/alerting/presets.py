@@ -14,6 +14,7 @@ gap between two runs of its ``schedule`` (:func:`expected_interval`), or its ``m
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -195,7 +196,7 @@ class PresetRule:
     def annotations_template(self) -> dict[str, str]:
         notes = {"summary": self.summary, "description": self.description}
         if self.runbook:
-            notes["runbook"] = self.runbook
+            notes["runbook_url"] = self.runbook
         return notes
 
     def expected(self, series_labels: Mapping[str, str]) -> dict[str, Any]:
@@ -928,10 +929,16 @@ _BUILDERS: dict[str, Callable[[_Group, ButtressConfig], None]] = {
 
 def group_rules(config: ButtressConfig, group: str) -> tuple[list[PresetRule], int]:
     """The rules of one preset ``group`` (enabled or not) and its tests' step in seconds."""
+    from buttress.alerting.links import runbook_url
+
     presets = config.alerting.presets
     g = _Group(group, presets, getattr(presets, group))
     _BUILDERS[group](g, config)
-    return g.rules, g.step
+    rules = [
+        dataclasses.replace(r, runbook=runbook_url(config, r.runbook)) if r.runbook else r
+        for r in g.rules
+    ]
+    return rules, g.step
 
 
 def rules_file(group: str, rules: Sequence[PresetRule]) -> str:
@@ -997,8 +1004,20 @@ def generate(config: ButtressConfig) -> list[GeneratedFile]:
 def check(config: ButtressConfig) -> list[tuple[tuple[str | int, ...], str]]:
     """What the models cannot see alone: the backup targets and degradation levels a preset
     names must exist in the same file (path from ``alerting.presets``, message)."""
+    from buttress.alerting.links import runbook_problem
+    from buttress.config._alert_presets import PresetAlertConfig
+
     presets = config.alerting.presets
     found: list[tuple[tuple[str | int, ...], str]] = []
+    for group in _BUILDERS:
+        section = getattr(presets, group)
+        if not section.enabled:
+            continue
+        for key, alert in section:
+            if isinstance(alert, PresetAlertConfig) and alert.runbook:
+                why = runbook_problem(config, alert.runbook)
+                if why is not None:
+                    found.append(((group, key, "runbook"), why))
     backups = presets.backups
     known = {t.name: t for t in config.backup.targets}
     if backups.enabled:

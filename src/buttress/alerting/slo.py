@@ -326,6 +326,10 @@ def alert_rule(p: SloPlan, tier: Tier) -> dict[str, Any]:
     return rule
 
 
+RUNBOOK_KEYS = ("runbook", "runbook_url")
+"""The ``links`` of an SLO that may name a buttress runbook instead of a URL."""
+
+
 def group_name(slo: SLOConfig) -> str:
     return f"slo-{slo.name}"
 
@@ -384,7 +388,17 @@ def rule_file_json(p: SloPlan) -> str:
 
 def plans(config: ButtressConfig) -> list[SloPlan]:
     """The plan of every SLO of ``config``, in config order."""
-    return [plan(slo, config.alerting.burn_tiers) for slo in config.alerting.slos]
+    from buttress.alerting.links import runbook_url
+
+    out = []
+    for slo in config.alerting.slos:
+        links = {
+            key: runbook_url(config, url) if key in RUNBOOK_KEYS else url
+            for key, url in slo.links.items()
+        }
+        linked = slo.model_copy(update={"links": links}) if links != slo.links else slo
+        out.append(plan(linked, config.alerting.burn_tiers))
+    return out
 
 
 def generate(config: ButtressConfig) -> list[GeneratedFile]:

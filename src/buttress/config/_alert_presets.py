@@ -109,7 +109,11 @@ class PresetAlertConfig(Section):
         default=300.0, alias="for", description="How long the condition holds before it fires."
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Added to the alert.")
-    runbook: str | None = Field(default=None, description="URL: the runbook annotation.")
+    runbook: str | None = Field(
+        default=None,
+        description="The runbook_url annotation: a URL, or the name of a buttress runbook "
+        "(linked at incidents.public_url).",
+    )
 
     @model_validator(mode="after")
     def _labels(self) -> PresetAlertConfig:

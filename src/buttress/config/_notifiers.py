@@ -50,7 +50,8 @@ def template_environment() -> SandboxedEnvironment:
         from jinja2.sandbox import SandboxedEnvironment
     except ImportError:
         raise ValueError(
-            "a webhook body template needs Jinja2: pip install 'buttress[incidents]'"
+            "templates (webhook bodies, runbook steps) need Jinja2: "
+            "pip install 'buttress[incidents]' or 'buttress[runbooks]'"
         ) from None
     env = SandboxedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True

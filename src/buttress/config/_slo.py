@@ -185,7 +185,9 @@ class SLOConfig(Section):
         default_factory=dict, description="Added to every rule and alert of this SLO."
     )
     links: dict[str, str] = Field(
-        default_factory=dict, description="e.g. runbook: URL, dashboard: URL (annotations)."
+        default_factory=dict,
+        description="Annotations <key>_url, e.g. runbook: URL or a buttress runbook's name, "
+        "dashboard: URL.",
     )
     min_events: float = Field(
         default=0.0,
