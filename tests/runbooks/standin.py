@@ -180,6 +180,7 @@ RUNBOOKS = Definitions(
             [Step("one", rollback=[Step("undo-one")]), Step("boom", "fail"), Step("three")],
             rollback=[Step("cleanup")],
         ),
+        Runbook("exclusive-ask", [Step("gate", "confirm")], exclusive=True),
         Runbook("ask", [Step("one"), Step("gate", "confirm"), Step("three")]),
         Runbook("ask-briefly", [Step("gate", "confirm", timeout=0.3, default=False)]),
         Runbook("admin-only", [Step("one")], role="admin"),

@@ -9,7 +9,6 @@ A run started here runs in a thread of this server and is answered at once (202,
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -239,18 +238,12 @@ def _client(request: Request) -> str:
 
 
 def _in_background(service: Runbooks, run_id: int) -> None:
-    threading.Thread(
-        target=service.execute, args=(run_id,), name=f"buttress-runbook-run-{run_id}", daemon=True
-    ).start()
+    service.execute_in_background(run_id)
 
 
 @router.get("", summary="The configured runbooks")
 def list_runbooks(request: Request, catalog: CatalogDep, _who: Viewer) -> list[RunbookRead]:
-    service = _service(request, catalog)
-    configured = getattr(service.config, "runbooks", None)
-    if configured is None:
-        return []
-    return [describe(r) for r in service.runbooks()]
+    return [describe(r) for r in _service(request, catalog).runbooks()]
 
 
 @router.get("/runs", summary="Runs, newest first")

@@ -425,6 +425,7 @@ class Runbooks:
         self._resolve = resolve
         self._definitions = definitions
         self._raw: dict[int, dict[str, Any]] = {}  # run id -> params with secrets, this process
+        self._threads: list[threading.Thread] = []
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -437,7 +438,9 @@ class Runbooks:
         return definitions
 
     def runbooks(self) -> list[Any]:
-        """The configured runbooks, in file order."""
+        """The configured runbooks, in file order (none without a ``runbooks:`` section)."""
+        if self._definitions is None and getattr(self.config, "runbooks", None) is None:
+            return []
         return list(self.definitions.definitions)
 
     def runbook(self, name: str) -> Any:
@@ -629,6 +632,25 @@ class Runbooks:
                 for key in keys:
                     claims.release(session=session, key=key, holder=_holder(run_id))
         return status
+
+    def execute_in_background(self, run_id: int) -> threading.Thread:
+        """:meth:`execute` in a daemon thread of its own (the server's runs); a run the
+        process stops with is shown as interrupted."""
+        thread = threading.Thread(
+            target=self.execute, args=(run_id,), name=f"buttress-runbook-run-{run_id}", daemon=True
+        )
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the background runs to end; whether they did."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        return True
 
     def _drive(
         self, recorder: CatalogRecorder, runbook: Any, params: dict[str, Any], view: RunView
