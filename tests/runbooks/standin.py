@@ -46,10 +46,10 @@ class Runbook:
 
 @dataclass
 class Definitions:
-    definitions: list[Runbook]
+    all: list[Runbook]
 
     def get(self, name: str) -> Runbook | None:
-        return next((r for r in self.definitions if r.name == name), None)
+        return next((r for r in self.all if r.name == name), None)
 
 
 def resolve(runbook: Runbook, given: Mapping[str, str]) -> dict[str, Any]:
@@ -76,7 +76,8 @@ class Planned:
     path: str
     name: str
     kind: str
-    detail: str
+    action: str
+    problems: list[str] = field(default_factory=list)
 
 
 class StandIn:

@@ -67,9 +67,8 @@ def _params(given: list[str] | None) -> dict[str, str]:
 def _runbook(service: Runbooks, name: str) -> Any:
     try:
         return service.runbook(name)
-    except NotFoundError:
-        known = ", ".join(r.name for r in service.runbooks()) or "none configured"
-        raise UsageError(f"no runbook {name!r} (runbooks: {known})") from None
+    except NotFoundError as exc:  # a name the user typed: bad input (exit 2)
+        raise UsageError(str(exc)) from None
 
 
 @app.command("list")

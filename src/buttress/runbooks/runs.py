@@ -78,7 +78,7 @@ class EngineLike(Protocol):
         *,
         run_id: str,
         start_at: str | None = None,
-        values: Mapping[str, Any] | None = None,
+        values: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> RunStatus: ...
 
     def rollback(
@@ -88,7 +88,7 @@ class EngineLike(Protocol):
         *,
         run_id: str,
         done: Sequence[str],
-        values: Mapping[str, Any],
+        values: Mapping[str, Mapping[str, Any]],
     ) -> RunStatus: ...
 
     def plan(self, runbook: Any, params: Mapping[str, Any]) -> Sequence[Any]: ...
@@ -389,10 +389,12 @@ class RunView:
 
 
 class Definitions(Protocol):
-    """What :class:`Runbooks` reads of the ``runbooks:`` configuration section."""
+    """What :class:`Runbooks` reads of the ``runbooks:`` configuration section
+    (:class:`~buttress.config.RunbooksConfig`): ``get`` raises NotFoundError (or answers
+    None) for a name nobody declared."""
 
     @property
-    def definitions(self) -> Sequence[Any]: ...
+    def all(self) -> Sequence[Any]: ...
 
     def get(self, name: str) -> Any: ...
 
@@ -441,7 +443,7 @@ class Runbooks:
         """The configured runbooks, in file order (none without a ``runbooks:`` section)."""
         if self._definitions is None and getattr(self.config, "runbooks", None) is None:
             return []
-        return list(self.definitions.definitions)
+        return list(self.definitions.all)
 
     def runbook(self, name: str) -> Any:
         """The runbook called ``name``; NotFoundError if none is configured."""
@@ -688,8 +690,8 @@ class Runbooks:
             recorder.step_started(
                 path, str(getattr(step, "name", path)), str(getattr(step, "kind", ""))
             )
-            problem = getattr(step, "problem", None) or getattr(step, "error", None)
-            detail = getattr(step, "detail", None) or getattr(step, "what", None) or str(step)
+            problem = "; ".join(getattr(step, "problems", None) or ())
+            detail = getattr(step, "action", None) or str(step)
             if problem:
                 problems.append(f"step {path}: {problem}")
             recorder.step_finished(
