@@ -26,6 +26,7 @@ def register_domain_checks() -> None:
     register_check("alerting.dashboards", _dashboards)
     register_check("incidents.status_page", _status_page)
     register_check("incidents.actions", _incident_actions)
+    register_check("runbooks", _runbooks)
 
 
 def _resilience(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
@@ -93,3 +94,11 @@ def _incident_actions(config: ButtressConfig, /, *, check_files: bool) -> list[P
     from buttress.incidents.actions_check import check_actions
 
     return [Problem(path, message) for path, message in check_actions(config)]
+
+
+def _runbooks(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
+    if not config.runbooks.all:
+        return []
+    from buttress.runbooks.config_check import check_runbooks
+
+    return [Problem(path, message) for path, message in check_runbooks(config)]

@@ -86,6 +86,7 @@ class _Doc:
     def __init__(self, schema: Schema) -> None:
         self.defs: dict[str, Schema] = schema.get("$defs", {})
         self.shown: set[str] = set()  # titles of the models documented so far
+        self.open: list[str] = []  # titles of the sections being written (a model inside itself)
 
     def resolve(self, prop: Schema) -> Schema:
         ref = prop.get("$ref")
@@ -105,7 +106,10 @@ class _Doc:
         return [self.resolve(o) for o in prop.get("oneOf", ())]
 
     def section(self, out: list[str], path: str, model: Schema) -> None:
-        self.shown.add(str(model.get("title")))
+        title = str(model.get("title"))
+        if title in self.open:  # a recursive model (a step's rollback steps): documented above
+            return
+        self.shown.add(title)
         out.append(f"## `{path}`\n\n{model.get('description', '')}\n\n")
         props: dict[str, Schema] = model.get("properties", {})
         if not props:
@@ -114,7 +118,9 @@ class _Doc:
             )
             return
         out.append(self.table(props, set(model.get("required", ()))))
+        self.open.append(title)
         self.subsections(out, path, props)
+        self.open.pop()
 
     def subsections(self, out: list[str], path: str, props: dict[str, Schema]) -> None:
         for name, prop in props.items():

@@ -8,25 +8,27 @@ problems are collected and raised together as one :class:`ConfigError`.
 from __future__ import annotations
 
 import difflib
+import glob
 import math
 import os
 import re
 import sys
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from buttress.config._backup import AnyBackupDestinationConfig, AnyBackupTargetConfig
-from buttress.config._base import Variant, format_path
+from buttress.config._base import Section, Variant, format_path
 from buttress.config._checks import ConfigCheck, problems_of
 from buttress.config._health import AnyHealthCheckConfig
 from buttress.config._interpolate import InterpolationError, UnsetVariableError, interpolate
 from buttress.config._root import ButtressConfig
+from buttress.config._runbooks import RunbookConfig
 from buttress.config._yaml import BoundedLoader, LimitError
 from buttress.errors import ConfigError, ConfigIssue
 
@@ -120,20 +122,122 @@ def load_text(
         reader.add_validation_errors(exc)
         raise ConfigError(_in_order(reader.issues)) from None
     config._filename = filename
-    config._report = reader.report
+    placed = _include_runbooks(config, reader, filename, env=os.environ if env is None else env)
+    if reader.issues:
+        raise ConfigError(_in_order(reader.issues))
+    config._report = placed
     for path, issue in reader.unresolved:
         destination = config.backup.destinations[int(path[2])]
         destination._unresolved = (*destination._unresolved, issue)
     for problem in problems_of(config, checks, check_files=check_files):
-        reader.issues.append(reader.report(problem.path, problem.message))
+        reader.issues.append(placed(problem.path, problem.message))
     if reader.issues:
         raise ConfigError(_in_order(reader.issues))
     return config
 
 
 def _in_order(issues: list[ConfigIssue]) -> list[ConfigIssue]:
-    """``issues`` as the file has them, top to bottom."""
-    return sorted(issues, key=lambda i: (i.line, i.column))
+    """``issues`` as the files have them: the main file first, each top to bottom."""
+    files = list(dict.fromkeys(i.file for i in issues))
+    return sorted(issues, key=lambda i: (files.index(i.file), i.line, i.column))
+
+
+class _RunbookFile(Section):
+    """An included runbook file written as a mapping: ``runbooks: [...]``."""
+
+    runbooks: list[RunbookConfig] = Field(default_factory=list)
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _include_runbooks(
+    config: ButtressConfig, reader: _Reader, filename: str, *, env: Mapping[str, str]
+) -> Callable[[Path_, str], ConfigIssue]:
+    """Read the files ``runbooks.files`` names (globs relative to the config file), each
+    through a reader of its own so its errors name it; problems go to ``reader.issues``.
+    Sets the section's included runbooks, and each runbook's ``file:line``.
+
+    Returns the configuration's reporter: a path ``("runbooks", "included", k, ...)`` (see
+    :meth:`RunbooksConfig.located`) is placed in the file of included runbook ``k``."""
+    section = config.runbooks
+    places: dict[str, str] = {}
+    for i, runbook in enumerate(section.definitions):
+        spot = reader.report(("runbooks", "definitions", i, "name"), "")
+        runbook._where = f"{spot.file}:{spot.line}"
+        places.setdefault(runbook.name, runbook._where)
+    base = Path(filename).parent if not filename.startswith("<") else Path()
+    included: list[RunbookConfig] = []
+    readers: list[_Place] = []
+    seen: set[Path] = set()
+    for i, pattern in enumerate(section.files):
+        if _GLOB.search(pattern):
+            # glob.glob, not Path.glob: a pattern may be absolute
+            matched = sorted(Path(p) for p in glob.glob(str(base / pattern)))  # noqa: PTH207
+        else:
+            matched = [base / pattern]
+        for path in matched:
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            for runbook, at in _read_runbook_file(path, reader, ("runbooks", "files", i), env):
+                spot = at.report((*at.prefix, "name"), "")
+                runbook._where = f"{spot.file}:{spot.line}"
+                if runbook.name in places:
+                    also = f"(also at {places[runbook.name]})"
+                    message = f"duplicate runbook name {runbook.name!r} {also}"
+                    reader.issues.append(at.report((*at.prefix, "name"), message))
+                    continue
+                places[runbook.name] = runbook._where
+                included.append(runbook)
+                readers.append(at)
+    section._included = tuple(included)
+
+    def report(path: Path_, message: str) -> ConfigIssue:
+        if path[:2] == ("runbooks", "included") and len(path) > 2 and isinstance(path[2], int):
+            file_report, prefix = readers[path[2]].report, readers[path[2]].prefix
+            return file_report((*prefix, *path[3:]), message)
+        return reader.report(path, message)
+
+    return report
+
+
+class _Place(NamedTuple):
+    """Where an included runbook is: its file's reporter and its path in that file."""
+
+    report: Callable[[Path_, str], ConfigIssue]
+    prefix: Path_
+
+
+def _read_runbook_file(
+    path: Path, main: _Reader, at: Path_, env: Mapping[str, str]
+) -> list[tuple[RunbookConfig, _Place]]:
+    """The runbooks of one included file, each with its place; its problems go to
+    ``main.issues``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        main.issues.append(main.report(at, f"cannot read runbook file {path}: {reason}"))
+        return []
+    reader = _Reader(str(path), env)
+    try:
+        data = reader.read(text, top=(list, dict))
+    except ConfigError:
+        main.issues.extend(reader.issues)
+        return []
+    root: Any = list[RunbookConfig] if isinstance(data, list) else _RunbookFile
+    reader.root_type = root
+    try:
+        parsed = TypeAdapter(root).validate_python(data)
+    except ValidationError as exc:
+        reader.add_validation_errors(exc)
+        main.issues.extend(reader.issues)
+        return []
+    main.issues.extend(reader.issues)
+    runbooks: list[RunbookConfig] = parsed if isinstance(parsed, list) else parsed.runbooks
+    prefix: Path_ = () if isinstance(data, list) else ("runbooks",)
+    return [(r, _Place(reader.report, (*prefix, i))) for i, r in enumerate(runbooks)]
 
 
 _INVALID: Any = type("_Invalid", (), {"__repr__": lambda self: "<invalid>"})()
@@ -142,9 +246,10 @@ runs on it and adds a second, misleading error."""
 
 
 class _Reader:
-    def __init__(self, filename: str, env: Mapping[str, str]) -> None:
+    def __init__(self, filename: str, env: Mapping[str, str], root: Any = ButtressConfig) -> None:
         self.filename = filename
         self.env = env
+        self.root_type = root  # the type the document is validated as (an included file's own)
         self.issues: list[ConfigIssue] = []
         self.root: yaml.Node | None = None
         # Each node is walked once and its value shared by every alias (as yaml.safe_load
@@ -163,7 +268,7 @@ class _Reader:
             )
         )
 
-    def read(self, text: str) -> Any:
+    def read(self, text: str, *, top: tuple[type, ...] = (dict,)) -> Any:
         loader = BoundedLoader(text)
         try:
             node = loader.get_single_node()
@@ -186,10 +291,9 @@ class _Reader:
             raise ConfigError(self.issues) from None
         finally:
             loader.dispose()
-        if not isinstance(data, dict):
-            self.issue(
-                (1, 1), (), f"the top level must be a mapping of sections, not {_kind(data)}"
-            )
+        if not isinstance(data, top):
+            what = "a mapping of sections" if top == (dict,) else "a list of runbooks"
+            self.issue((1, 1), (), f"the top level must be {what}, not {_kind(data)}")
             raise ConfigError(self.issues)
         return data
 
@@ -390,7 +494,7 @@ class _Reader:
         path: list[str | int] = []
         nodes: list[yaml.Node] = [] if self.root is None else [self.root]
         key_node: yaml.Node | None = None
-        tp: Any = ButtressConfig
+        tp: Any = self.root_type
         model: Any = None
         for part in loc:
             variants = _variants(tp)

@@ -20,6 +20,7 @@ from buttress.config._drills import DrillsConfig
 from buttress.config._health import HealthConfig
 from buttress.config._incidents import IncidentsConfig
 from buttress.config._resilience import ResilienceConfig
+from buttress.config._runbooks import RunbooksConfig
 from buttress.config._server import ServerConfig
 from buttress.config._state import StateConfig
 from buttress.errors import ConfigIssue
@@ -49,6 +50,7 @@ class ButtressConfig(Section):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     drills: DrillsConfig = Field(default_factory=DrillsConfig)
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
     _file: Path | None = PrivateAttr(default=None)  # set by load(): the file it was read from
     _filename: str = PrivateAttr(default="<config>")  # as errors name it
     _report: Reporter | None = PrivateAttr(default=None)  # set by load_text(): where a path is
