@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from buttress.errors import UsageError
-from buttress.runbooks.recorder import Recorder, RunStatus
+from buttress.runbooks.recorder import Recorder, RunStatus, StepStatus
 from buttress.runbooks.runs import EngineLike, Runbooks
 
 
@@ -101,7 +101,7 @@ class StandIn:
             )
             ok = answer.approved
             error = None if ok else f"refused by {answer.actor}"
-        status = "succeeded" if ok else "failed"
+        status: StepStatus = "succeeded" if ok else "failed"
         self.recorder.step_finished(
             path,
             status,
