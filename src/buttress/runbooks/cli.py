@@ -198,7 +198,8 @@ def run(
 ) -> None:
     """Run a runbook here, printing each step as it goes. A confirm step asks you at a
     terminal; otherwise (or if you answer from elsewhere) it waits for 'buttress runbook
-    confirm'. Exits 0 when the run succeeded, 1 when it failed or was rolled back."""
+    confirm'. Exits 0 when the run succeeded, 1 when it failed, was rolled back or
+    interrupted, 2 on bad input (unknown runbook or parameter)."""
     with _service(ctx) as service:
         _runbook(service, name)
         run_id = service.start(name, _params(param), state(ctx).actor(), dry_run=dry_run)
@@ -305,7 +306,8 @@ def resume(
     ] = False,
 ) -> None:
     """Continue a failed or interrupted run from the step it stopped at (a new run, with the
-    values of the steps that had succeeded). Secret parameters are given again with --param."""
+    values of the steps that had succeeded). Parameters named like secrets (password, token,
+    key...) are not stored: give them again with --param."""
     with _service(ctx) as service:
         new = service.resume(run_id, state(ctx).actor(), params=_params(param))
         typer.echo(f"run {new} resumes run {run_id}", err=True)
