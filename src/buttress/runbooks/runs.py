@@ -20,13 +20,12 @@ answer counts). Every start, confirmation, resume and rollback is audited
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import select, update
@@ -35,9 +34,19 @@ from sqlalchemy.orm import Session
 from buttress.catalog import audit, claims
 from buttress.catalog.tables import utcnow
 from buttress.errors import ButtressError, ConflictError, NotFoundError, UsageError
-from buttress.runbooks.recorder import Confirmation, Recorder, RunStatus, StepStatus
+from buttress.runbooks._recording import (
+    MAX_OUTPUT,
+    POLL,
+    Asker,
+    CatalogRecorder,
+    StepEvent,
+    answer,
+    audit_confirm,
+    jsonable,
+)
+from buttress.runbooks.recorder import Recorder, RunStatus
 from buttress.runbooks.tables import RunbookRun, RunbookStep
-from buttress.secrets import MASK, redact
+from buttress.secrets import MASK
 
 if TYPE_CHECKING:
     from buttress.catalog import Catalog
@@ -45,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_OUTPUT",
     "POLL",
+    "Asker",
     "CatalogRecorder",
     "EngineFactory",
     "EngineLike",
@@ -57,11 +67,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("buttress.runbooks")
-
-MAX_OUTPUT = 64 * 1024
-"""Characters of a step's output kept in the catalog (the end is kept: errors come last)."""
-POLL = 0.25
-"""Seconds between looks at the catalog while a confirm step waits for its answer."""
 
 Mode = Literal["run", "resume", "rollback"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "rolled_back", "interrupted"})
@@ -124,17 +129,6 @@ def _holder(run_id: int) -> str:
     return f"run {run_id}"
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def _bounded(text: str) -> str:
-    text = redact(text)
-    if len(text) <= MAX_OUTPUT:
-        return text
-    return f"[... {len(text) - MAX_OUTPUT} characters cut ...]\n" + text[-MAX_OUTPUT:]
-
-
 def _secret_params(runbook: Any) -> set[str]:
     """Names of the runbook's parameters whose values are never stored: declared secret, or
     named like a secret."""
@@ -146,230 +140,6 @@ def _secret_params(runbook: Any) -> set[str]:
         if declared or _SECRET_NAME.search(str(name)):
             names.add(str(name))
     return names
-
-
-@dataclass(frozen=True, slots=True)
-class StepEvent:
-    """What :class:`CatalogRecorder` tells its listener (the CLI's live progress)."""
-
-    kind: Literal["started", "finished", "waiting", "answered", "run_finished"]
-    path: str
-    name: str = ""
-    step_kind: str = ""
-    status: str = ""
-    error: str | None = None
-    prompt: str = ""
-    answer: Confirmation | None = None
-
-
-Asker = Callable[[str, str, str], bool | None]
-"""``(path, name, prompt) -> approved``, or None to leave the answer to others (the CLI asks
-at a terminal)."""
-
-
-@dataclass
-class CatalogRecorder:
-    """The record of run ``run_id`` as catalog rows; see the module docstring.
-
-    Args:
-        catalog: where the rows are.
-        run_id: the run (its row exists).
-        actor: who runs it (the actor of an interactive answer).
-        listener: told of every step event (the CLI prints them), from the run's thread.
-        ask: asks a person directly (a terminal) before waiting for an answer from elsewhere.
-        poll: seconds between looks at the catalog while a confirm step waits.
-        sleep: waits ``seconds`` (tests pass a faster or event-driven one).
-    """
-
-    catalog: Catalog
-    run_id: int
-    actor: str
-    listener: Callable[[StepEvent], None] | None = None
-    ask: Asker | None = None
-    poll: float = POLL
-    stop: threading.Event = field(default_factory=threading.Event)
-    _seq: int = 0
-    _names: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    def _tell(self, event: StepEvent) -> None:
-        if self.listener is not None:
-            self.listener(event)
-
-    def _step(self, session: Session, path: str) -> RunbookStep | None:
-        query = select(RunbookStep).where(
-            RunbookStep.run_id == self.run_id, RunbookStep.path == path
-        )
-        return session.scalars(query).first()
-
-    def step_started(self, path: str, name: str, kind: str) -> None:
-        now = utcnow()
-        with self.catalog.begin() as session:
-            row = self._step(session, path)
-            if row is None:
-                if not self._seq:
-                    found = session.scalars(
-                        select(RunbookStep.seq)
-                        .where(RunbookStep.run_id == self.run_id)
-                        .order_by(RunbookStep.seq.desc())
-                    ).first()
-                    self._seq = found or 0
-                self._seq += 1
-                session.add(
-                    RunbookStep(
-                        run_id=self.run_id,
-                        seq=self._seq,
-                        path=path,
-                        name=name,
-                        kind=kind,
-                        status="running",
-                        started_at=now,
-                        attempts=0,
-                        output="",
-                        values={},
-                        carried=False,
-                        comment="",
-                        defaulted=False,
-                    )
-                )
-            else:  # another attempt of the same step
-                row.status = "running"
-                row.finished_at = None
-        self._names[path] = (name, kind)
-        self._tell(StepEvent("started", path, name, kind))
-
-    def step_finished(
-        self,
-        path: str,
-        status: StepStatus,
-        *,
-        output: str,
-        values: Mapping[str, Any],
-        error: str | None,
-        attempts: int,
-    ) -> None:
-        with self.catalog.begin() as session:
-            row = self._step(session, path)
-            if row is None:
-                raise ButtressError(f"run {self.run_id}: step {path} finished but never started")
-            row.status = status
-            row.finished_at = utcnow()
-            row.output = _bounded(output)
-            row.values = _jsonable(dict(values))
-            row.error = None if error is None else redact(error)
-            row.attempts = attempts
-        name, kind = self._names.get(path, ("", ""))
-        self._tell(StepEvent("finished", path, name, kind, status=status, error=error))
-
-    def confirm(
-        self, path: str, prompt: str, *, timeout: float | None, default: bool | None
-    ) -> Confirmation:
-        now = utcnow()
-        deadline = None if timeout is None else now + dt.timedelta(seconds=timeout)
-        with self.catalog.begin() as session:
-            row = self._step(session, path)
-            if row is None:
-                raise ButtressError(f"run {self.run_id}: confirm step {path} never started")
-            row.prompt = prompt
-            row.confirm_deadline = deadline
-            name = row.name
-        self._tell(StepEvent("waiting", path, name, "confirm", prompt=prompt))
-        if self.ask is not None:
-            asked = self.ask(path, name, prompt)
-            if asked is not None:
-                self._answer(path, asked, self.actor, "", defaulted=False)
-        while True:
-            found = self._read_answer(path)
-            if found is not None:
-                break
-            if deadline is not None and utcnow() >= deadline:
-                self._answer(path, bool(default), "default", "", defaulted=True)
-                continue  # read back whichever answer won
-            self.stop.wait(self.poll)
-        self._tell(StepEvent("answered", path, name, "confirm", answer=found))
-        return found
-
-    def _answer(
-        self, path: str, approved: bool, actor: str, comment: str, *, defaulted: bool
-    ) -> None:
-        with self.catalog.begin() as session:
-            if answer(
-                session,
-                self.run_id,
-                path,
-                approved=approved,
-                actor=actor,
-                comment=comment,
-                defaulted=defaulted,
-            ):
-                _audit_confirm(session, self.run_id, path, approved, actor, defaulted)
-
-    def _read_answer(self, path: str) -> Confirmation | None:
-        with self.catalog.begin() as session:
-            row = self._step(session, path)
-            if row is None or row.approved is None:
-                return None
-            return Confirmation(
-                row.approved, row.confirmed_by or "", defaulted=row.defaulted, comment=row.comment
-            )
-
-    def run_finished(self, status: RunStatus, error: str | None) -> None:
-        with self.catalog.begin() as session:
-            session.execute(
-                update(RunbookRun)
-                .where(RunbookRun.id == self.run_id)
-                .values(
-                    status=status,
-                    finished_at=utcnow(),
-                    error=None if error is None else redact(error)[:10_000],
-                )
-            )
-        self._tell(StepEvent("run_finished", "", status=status, error=error))
-
-
-def answer(
-    session: Session,
-    run_id: int,
-    path: str,
-    *,
-    approved: bool,
-    actor: str,
-    comment: str = "",
-    defaulted: bool = False,
-) -> bool:
-    """Answer the waiting confirm step ``path`` of ``run_id``, unless someone already did
-    (then False): one conditional update, so exactly one answer counts."""
-    result = session.execute(
-        update(RunbookStep)
-        .where(
-            RunbookStep.run_id == run_id,
-            RunbookStep.path == path,
-            RunbookStep.prompt.is_not(None),
-            RunbookStep.approved.is_(None),
-        )
-        .values(
-            approved=approved,
-            confirmed_by=actor[:200],
-            confirmed_at=utcnow(),
-            comment=comment[:10_000],
-            defaulted=defaulted,
-        )
-        .returning(RunbookStep.id)
-        .execution_options(synchronize_session=False)
-    )
-    return result.first() is not None
-
-
-def _audit_confirm(
-    session: Session, run_id: int, path: str, approved: bool, actor: str, defaulted: bool
-) -> None:
-    audit.record(
-        session=session,
-        actor=actor,
-        action="runbook.confirm",
-        outcome="success",
-        target=f"run={run_id},step={path}",
-        detail={"approved": approved, "defaulted": defaulted},
-    )
 
 
 @dataclass(frozen=True)
@@ -501,7 +271,7 @@ class Runbooks:
         client: str,
     ) -> int:
         secret = _secret_params(runbook)
-        shown = {k: (MASK if k in secret else _jsonable(v)) for k, v in resolved.items()}
+        shown = {k: (MASK if k in secret else jsonable(v)) for k, v in resolved.items()}
         action = "runbook.start" if mode == "run" else f"runbook.{mode}"
         exclusive = bool(getattr(runbook, "exclusive", False)) and not dry_run
         try:
@@ -827,7 +597,7 @@ class Runbooks:
                 session, run_id, target.path, approved=approved, actor=actor, comment=comment
             ):
                 raise ConflictError(f"run {run_id}: step {target.path} was answered meanwhile")
-            _audit_confirm(session, run_id, target.path, approved, actor, False)
+            audit_confirm(session, run_id, target.path, approved, actor, False)
         return self.get(run_id).steps[view.steps.index(target)]
 
     def resume(
