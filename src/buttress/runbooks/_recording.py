@@ -46,10 +46,15 @@ def jsonable(value: Any) -> Any:
 
 
 def _bounded(text: str) -> str:
-    text = redact(text)
-    if len(text) <= MAX_OUTPUT:
-        return text
-    return f"[... {len(text) - MAX_OUTPUT} characters cut ...]\n" + text[-MAX_OUTPUT:]
+    """The end of ``text``, at most :data:`MAX_OUTPUT` characters, secrets masked. Cut
+    before masking (masking is slow on long unbroken text), and from a whitespace on, so that
+    no piece of a secret the cut split is left unmasked."""
+    if len(text) > MAX_OUTPUT:
+        tail = text[-MAX_OUTPUT:]
+        start = next((i for i, c in enumerate(tail) if c.isspace()), len(tail))
+        tail = tail[start:]
+        return f"[... {len(text) - len(tail)} characters cut ...]" + redact(tail)
+    return redact(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +164,7 @@ class CatalogRecorder:
             row.finished_at = utcnow()
             row.output = _bounded(output)
             row.values = jsonable(dict(values))
-            row.error = None if error is None else redact(error)
+            row.error = None if error is None else redact(error[-10_000:])
             row.attempts = attempts
         name, kind = self._names.get(path, ("", ""))
         self._tell(StepEvent("finished", path, name, kind, status=status, error=error))
@@ -224,7 +229,7 @@ class CatalogRecorder:
                 .values(
                     status=status,
                     finished_at=utcnow(),
-                    error=None if error is None else redact(error)[:10_000],
+                    error=None if error is None else redact(error[:10_000]),
                 )
             )
         self._tell(StepEvent("run_finished", "", status=status, error=error))
