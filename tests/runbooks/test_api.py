@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import wait_until
+from tests.runbooks.api_support import api, runbooks_api
 from tests.server.conftest import Api
+
+__all__ = ["api", "runbooks_api"]  # fixtures
 
 URL = "/api/v1/runbooks"
 

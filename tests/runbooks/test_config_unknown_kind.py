@@ -46,3 +46,12 @@ def test_an_unknown_key_of_an_action_is_placed_at_its_line(tmp_path: Path) -> No
     )
     assert ":8:" in found[0]
     assert "did you mean 'level'" in found[0]
+
+
+def test_an_unknown_action_name_suggests_the_close_one(tmp_path: Path) -> None:
+    """`backup.rn` is reported at its line with "did you mean 'backup.run'"."""
+    found = issues(
+        tmp_path, runbook_yaml("- name: one\n  action: {name: backup.rn, with: {target: x}}\n")
+    )
+    assert ":6:26 " in found[0]
+    assert "unknown action 'backup.rn' (did you mean 'backup.run'?)" in found[0]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from buttress.config import load
 from tests.runbooks.helpers import config, engine, runbook_yaml
 
 
@@ -50,3 +51,15 @@ def test_a_step_env_secret_and_a_dsn_password_are_masked(tmp_path: Path) -> None
     eng, rec = engine(config(tmp_path, runbook_yaml(steps)))
     assert eng.run("rb", {}, run_id="r") == "succeeded"
     assert rec.steps["0"].output == "*** postgresql://app:***@db/app\n"
+
+
+def test_a_secret_from_a_config_variable_is_masked(tmp_path: Path) -> None:
+    """A `${VAR}` with a secret name substituted into a step is masked in what it prints,
+    though the variable is not in the process's environment."""
+    steps = "- name: leak\n  command: {argv: [echo, 'token ${OPS_API_TOKEN}']}\n"
+    path = tmp_path / "buttress.yaml"
+    path.write_text(runbook_yaml(steps))
+    cfg = load(path, env={"OPS_API_TOKEN": "zq-very-private"})
+    eng, rec = engine(cfg)
+    assert eng.run("rb", {}, run_id="r") == "succeeded"
+    assert rec.steps["0"].output == "token ***\n"

@@ -47,6 +47,8 @@ DEFAULT_FILE = "buttress.yaml"
 
 Path_ = tuple[str | int, ...]
 _SECRET_WORDS = ("password", "secret", "token", "key", "url", "dsn")
+_VAR_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_SECRET_VAR = re.compile(r"(?i)(password|passwd|pwd|secret|token|api_?key|credential)")
 _MERGE = "tag:yaml.org,2002:merge"
 _NAME_CHARS = 60  # longest key or name echoed in an error, before an ellipsis
 _UNIONS: tuple[Any, ...] = (AnyHealthCheckConfig, AnyBackupTargetConfig, AnyBackupDestinationConfig)
@@ -161,6 +163,7 @@ def _include_runbooks(
     Returns the configuration's reporter: a path ``("runbooks", "included", k, ...)`` (see
     :meth:`RunbooksConfig.located`) is placed in the file of included runbook ``k``."""
     section = config.runbooks
+    secrets = reader.secrets_under(("runbooks",))
     places: dict[str, str] = {}
     for i, runbook in enumerate(section.definitions):
         spot = reader.report(("runbooks", "definitions", i, "name"), "")
@@ -180,7 +183,8 @@ def _include_runbooks(
             if path.resolve() in seen:
                 continue
             seen.add(path.resolve())
-            for runbook, at in _read_runbook_file(path, reader, ("runbooks", "files", i), env):
+            read = _read_runbook_file(path, reader, ("runbooks", "files", i), env, secrets)
+            for runbook, at in read:
                 spot = at.report((*at.prefix, "name"), "")
                 runbook._where = f"{spot.file}:{spot.line}"
                 if runbook.name in places:
@@ -192,6 +196,7 @@ def _include_runbooks(
                 included.append(runbook)
                 readers.append(at)
     section._included = tuple(included)
+    section._secrets = frozenset(secrets)
 
     def report(path: Path_, message: str) -> ConfigIssue:
         if path[:2] == ("runbooks", "included") and len(path) > 2 and isinstance(path[2], int):
@@ -210,10 +215,10 @@ class _Place(NamedTuple):
 
 
 def _read_runbook_file(
-    path: Path, main: _Reader, at: Path_, env: Mapping[str, str]
+    path: Path, main: _Reader, at: Path_, env: Mapping[str, str], secrets: set[str]
 ) -> list[tuple[RunbookConfig, _Place]]:
     """The runbooks of one included file, each with its place; its problems go to
-    ``main.issues``."""
+    ``main.issues``, its secret ``${VAR}`` values to ``secrets``."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -228,6 +233,7 @@ def _read_runbook_file(
         return []
     root: Any = list[RunbookConfig] if isinstance(data, list) else _RunbookFile
     reader.root_type = root
+    secrets.update(reader.secrets_under(()))
     try:
         parsed = TypeAdapter(root).validate_python(data)
     except ValidationError as exc:
@@ -405,6 +411,33 @@ class _Reader:
         return ConfigIssue(
             self.filename, where[0], where[1], format_path(shown), _shorten_words(message)
         )
+
+    def secrets_under(self, path: Path_) -> set[str]:
+        """The values at or under ``path`` that came from a ``${VAR}`` and are secrets: the
+        variable's name says so (``${DB_PASSWORD}``) or the key's does (``password:``)."""
+        _, nodes, _, _ = self._locate(path)
+        if len(nodes) != len(path) + 1:
+            return set()
+        found: set[str] = set()
+
+        def walk(node: yaml.Node, at: Path_) -> None:
+            if isinstance(node, yaml.MappingNode):
+                for key, child in node.value:
+                    walk(child, (*at, str(key.value)))
+            elif isinstance(node, yaml.SequenceNode):
+                for i, child in enumerate(node.value):
+                    walk(child, (*at, i))
+            elif id(node) in self.hidden:
+                value = self.built.get(id(node))
+                key = at[-1] if at else ""
+                if isinstance(value, str) and isinstance(key, str) and _SECRET_VAR.search(key):
+                    found.add(value)  # a secret key (an env `API_TOKEN:`): its whole value
+                for name in _VAR_NAME.findall(str(node.value)):
+                    if _SECRET_VAR.search(name) and self.env.get(name):
+                        found.add(self.env[name])  # a secret variable: its own value
+
+        walk(nodes[-1], path)
+        return found
 
     def _hidden_under(self, node: yaml.Node) -> list[yaml.Node]:
         """The scalars at or under ``node`` whose value came from the environment."""

@@ -215,11 +215,11 @@ def _check_tolerance(value: Any) -> Any:
         if kind == "jsonpath":
             if "path" not in value:
                 raise ValueError("a jsonpath tolerance needs `path`")
-            from jsonpath_ng import parse  # type: ignore[attr-defined]  # not re-exported
+            from buttress.config._jsonpath import parse
 
             try:
                 parse(str(value["path"]))
-            except Exception as exc:  # noqa: BLE001  # jsonpath_ng raises bare Exceptions
+            except ValueError as exc:
                 raise ValueError(f"invalid JSON path {value['path']!r}: {exc}") from None
         if kind == "range":
             _check_tolerance(value.get("range"))
@@ -465,6 +465,12 @@ class RunbooksConfig(Section):
     definitions: list[RunbookConfig] = Field(default_factory=list)
     failover: FailoverConfig = Field(default_factory=FailoverConfig)
     _included: tuple[RunbookConfig, ...] = PrivateAttr(default=())  # set by the loader
+    _secrets: frozenset[str] = PrivateAttr(default=frozenset())  # set by the loader
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        r"""The secret values ``${VAR}``\ s brought into the runbooks (masked in runs)."""
+        return self._secrets
 
     @model_validator(mode="after")
     def _unique(self) -> RunbooksConfig:

@@ -94,7 +94,8 @@ class Engine:
         catalog: for actions that record (overrides, backups, audit); None: they say so.
         recorder: keeps the run's record and answers confirm steps.
         actor: who runs it (``token:alice``, ``cli:root``).
-        policies: the process's resilience registry, for ``breaker.force``.
+        policies: the process's resilience registry (or a function returning it), for
+            ``breaker.force``.
         sleep: how wait steps and retries wait (seconds); for tests.
 
     .. versionadded:: 0.2
@@ -107,15 +108,18 @@ class Engine:
         catalog: Catalog | None = None,
         recorder: Recorder,
         actor: str,
-        policies: Callable[[], PolicyRegistry] | None = None,
+        policies: PolicyRegistry | Callable[[], PolicyRegistry] | None = None,
         sleep: _clock.Sleep | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog
         self.recorder = recorder
         self.actor = actor
-        self.policies = policies
-        self._sleep = sleep or _clock.sleep
+        if policies is not None and not callable(policies):
+            registry = policies
+            policies = lambda: registry  # noqa: E731  # the actions ask for it when they need it
+        self.policies: Callable[[], PolicyRegistry] | None = policies
+        self.sleep = sleep or _clock.sleep
 
     # -- public ------------------------------------------------------------------------
 
@@ -135,7 +139,8 @@ class Engine:
         failure rolls them back too.
 
         Raises:
-            RunbookError: the runbook, a parameter or ``start_at`` is wrong (nothing ran).
+            NotFoundError: no runbook has that name (nothing ran).
+            RunbookError: a parameter or ``start_at`` is wrong (nothing ran).
         """
         state = self._start(runbook, params, run_id, values)
         steps = state.runbook.steps
@@ -169,17 +174,20 @@ class Engine:
         steps), latest first, then the runbook's own; ``rolled_back`` or ``failed``.
 
         Raises:
-            RunbookError: the runbook, a parameter or a path is wrong (nothing ran).
+            NotFoundError: no runbook has that name (nothing ran).
+            RunbookError: a parameter or a path is wrong (nothing ran).
         """
         state = self._start(runbook, params, run_id, values)
-        steps = [
-            (str(self._index(state.runbook, p)), state.runbook.steps[self._index(state.runbook, p)])
-            for p in done
-        ]
+        indices = sorted({self._index(state.runbook, p) for p in done})
+        steps = [(str(i), state.runbook.steps[i]) for i in indices]
         final = self._roll_back(state, steps, None)
-        self.recorder.run_finished(
-            final, None if final == "rolled_back" else "a rollback step failed"
-        )
+        if final == "rolled_back":
+            error = None
+        elif not self._rollback_steps(state.runbook, steps, None):
+            error = "nothing to roll back: the done steps and the runbook have no rollback steps"
+        else:
+            error = "a rollback step failed"
+        self.recorder.run_finished(final, error)
         return final
 
     def plan(self, runbook: RunbookConfig | str, params: Mapping[str, Any]) -> list[PlannedStep]:
@@ -188,7 +196,8 @@ class Engine:
         URLs, DSNs that connect (and are closed, nothing executed), actions' own checks.
 
         Raises:
-            RunbookError: the runbook or a parameter is wrong.
+            NotFoundError: no runbook has that name.
+            RunbookError: a parameter is wrong.
         """
         from buttress.runbooks import _plan
 
@@ -226,7 +235,7 @@ class Engine:
     def _masker(self, runbook: RunbookConfig) -> Masker:
         from buttress.runbooks import _plan
 
-        masker = Masker()
+        masker = Masker(self.config.runbooks.secrets)
         for step in _plan.every_step(runbook):
             spec = step.spec
             if isinstance(spec, CommandStep):
@@ -249,16 +258,27 @@ class Engine:
             f"(its steps are 0..{len(runbook.steps) - 1}: {', '.join(names)})"
         )
 
+    @staticmethod
+    def _rollback_steps(
+        runbook: RunbookConfig,
+        done: list[tuple[str, StepConfig]],
+        failing: tuple[str, StepConfig] | None,
+    ) -> list[tuple[str, StepConfig]]:
+        """The rollback steps to run, in order: the failing step's own (``on_failure:
+        rollback``), each done step's own (latest first), then the runbook's."""
+        todo: list[tuple[str, StepConfig]] = []
+        for path, step in ([failing] if failing else []) + list(reversed(done)):
+            todo.extend((f"{path}.rollback.{j}", back) for j, back in enumerate(step.rollback))
+        todo.extend((f"rollback.{j}", back) for j, back in enumerate(runbook.rollback))
+        return todo
+
     def _roll_back(
         self,
         state: _Run,
         done: list[tuple[str, StepConfig]],
         failing: tuple[str, StepConfig] | None,
     ) -> RunStatus:
-        todo: list[tuple[str, StepConfig]] = []
-        for path, step in ([failing] if failing else []) + list(reversed(done)):
-            todo.extend((f"{path}.rollback.{j}", back) for j, back in enumerate(step.rollback))
-        todo.extend((f"rollback.{j}", back) for j, back in enumerate(state.runbook.rollback))
+        todo = self._rollback_steps(state.runbook, done, failing)
         if not todo:
             return "failed"
         ok = True
@@ -337,7 +357,7 @@ class Engine:
             exclude_none=True, exclude={"enabled", "budget_ratio", "budget_min_per_second"}
         )
         return Retry(
-            name=f"runbook.step.{step.name}", retry_on=StepError, sleep=self._sleep, **settings
+            name=f"runbook.step.{step.name}", retry_on=StepError, sleep=self.sleep, **settings
         )
 
     def _attempt(self, state: _Run, path: str, step: StepConfig) -> StepResult:
@@ -379,12 +399,12 @@ class Engine:
     def _wait(self, state: _Run, path: str, spec: WaitStep, timeout: float | None) -> StepResult:
         if spec.seconds is not None:
             if timeout is not None and timeout < spec.seconds:
-                self._sleep(timeout)
+                self.sleep(timeout)
                 raise StepError(
                     f"timed out after {timeout:g}s (the wait is {spec.seconds:g}s)",
                     status="timed_out",
                 )
-            self._sleep(spec.seconds)
+            self.sleep(spec.seconds)
             return StepResult({"waited": spec.seconds})
         from buttress.runbooks import _probes
 
@@ -402,9 +422,8 @@ class Engine:
         values = {"approved": answer.approved, "actor": answer.actor, "defaulted": answer.defaulted}
         if not answer.approved:
             if answer.defaulted:
-                raise StepError(
-                    f"nobody answered within {limit:g}s; the default ({spec.default}) applies"
-                )
+                within = f" within {limit:g}s" if limit is not None else ""
+                raise StepError(f"nobody answered{within}; the default ({spec.default}) applies")
             raise StepError(
                 f"refused by {answer.actor}" + (f": {answer.comment}" if answer.comment else "")
             )
