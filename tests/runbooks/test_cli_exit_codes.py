@@ -38,7 +38,9 @@ def test_a_dry_run_shows_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     here = site(tmp_path)
     done = here.run("run", "nap", "--dry-run", "--param", "seconds=5")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("planned") == 3
+    assert "step 0 first (command): echo hello" in done.stdout
+    assert "step 1 sleep (command): sleep 5" in done.stdout
+    assert "dry run 1: succeeded" in done.stdout
     (run,) = json.loads(here.run("runs", "--json").stdout)
     assert run["dry_run"]
     assert run["status"] == "succeeded"

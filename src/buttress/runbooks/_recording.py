@@ -69,6 +69,7 @@ class StepEvent:
     error: str | None = None
     prompt: str = ""
     answer: Confirmation | None = None
+    output: str = ""
 
 
 Asker = Callable[[str, str, str], bool | None]
@@ -167,7 +168,9 @@ class CatalogRecorder:
             row.error = None if error is None else redact(error[-10_000:])
             row.attempts = attempts
         name, kind = self._names.get(path, ("", ""))
-        self._tell(StepEvent("finished", path, name, kind, status=status, error=error))
+        self._tell(
+            StepEvent("finished", path, name, kind, status=status, error=error, output=output)
+        )
 
     def confirm(
         self, path: str, prompt: str, *, timeout: float | None, default: bool | None

@@ -128,19 +128,27 @@ def show(
     )
 
 
-def _printer(run_id: int) -> Any:
+def _printer(run_id: int, *, dry_run: bool = False) -> Any:
     from rich.console import Console
 
-    console = Console(stderr=False, highlight=False)
-    marks = {"succeeded": "[green]ok[/]", "skipped": "[dim]planned[/]"}
+    console = Console(highlight=False, soft_wrap=True)
+    marks = {"succeeded": "[green]ok[/]"}
 
     def listen(event: StepEvent) -> None:
-        if event.kind == "started":
+        if dry_run and event.kind == "finished":  # the plan: what each step would run
+            problems = f"  [red]problem: {event.error}[/]" if event.error else ""
+            console.print(
+                f"step {event.path} {event.name} ({event.step_kind}): {event.output}{problems}",
+                markup=True,
+            )
+        elif dry_run and event.kind == "started":
+            return
+        elif event.kind == "started":
             console.print(f"[bold]step {event.path}[/] {event.name} ({event.step_kind}) ...")
         elif event.kind == "finished":
             mark = marks.get(event.status, f"[red]{event.status}[/]")
             error = f": {event.error}" if event.error else ""
-            console.print(f"  {mark} step {event.path} {event.name}{error}", markup=True)
+            console.print(f"  {mark} step {event.path} {event.name}{error}")
         elif event.kind == "waiting" and not sys.stdin.isatty():
             console.print(
                 f"  waiting for a confirmation of step {event.path} ({event.name}): "
@@ -152,9 +160,9 @@ def _printer(run_id: int) -> Any:
             how = " (the default, nobody answered in time)" if event.answer.defaulted else ""
             console.print(f"  {said} by {event.answer.actor}{how}")
         elif event.kind == "run_finished":
-            console.print(
-                f"run {run_id}: {event.status}" + (f": {event.error}" if event.error else "")
-            )
+            what = "dry run" if dry_run else "run"
+            error = f": {event.error}" if event.error else ""
+            console.print(f"{what} {run_id}: {event.status}{error}")
 
     return listen
 
@@ -171,9 +179,10 @@ def _asker(yes: bool) -> Any:
     return ask
 
 
-def _execute(service: Runbooks, run_id: int, yes: bool) -> None:
-    typer.echo(f"run {run_id} started", err=True)
-    status = service.execute(run_id, listener=_printer(run_id), ask=_asker(yes))
+def _execute(service: Runbooks, run_id: int, yes: bool, *, dry_run: bool = False) -> None:
+    typer.echo(f"{'dry run' if dry_run else 'run'} {run_id} started", err=True)
+    listener = _printer(run_id, dry_run=dry_run)
+    status = service.execute(run_id, listener=listener, ask=_asker(yes))
     if status != "succeeded":
         raise typer.Exit(1)
 
@@ -203,7 +212,7 @@ def run(
     with _service(ctx) as service:
         _runbook(service, name)
         run_id = service.start(name, _params(param), state(ctx).actor(), dry_run=dry_run)
-        _execute(service, run_id, yes)
+        _execute(service, run_id, yes, dry_run=dry_run)
 
 
 def _run_row(run: Any) -> tuple[str, ...]:
