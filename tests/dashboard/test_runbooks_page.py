@@ -79,3 +79,18 @@ def test_a_viewer_sees_no_run_button(page: Page, runbooks_server: Served, tmp_pa
     page.click("nav a[data-page=runbooks]")
     expect(page.locator("section.runbook[data-runbook=ask]")).to_be_visible()
     expect(page.locator("section.runbook button")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_a_failed_run_is_resumed_from_the_page(page: Page, runbooks_server: Served) -> None:
+    """A failed run offers Resume; the new run names the one it continues."""
+    served = runbooks_server
+    assert served.admin_token is not None
+    sign_in(page, served, served.admin_token)
+    page.click("nav a[data-page=runbooks]")
+    page.locator("section.runbook[data-runbook=broken] button.run").click()
+    expect(page.locator("#run-status")).to_have_text("failed")
+    page.click("#run-follow button[data-action=resume]")
+    expect(page.locator("#page h2")).to_contain_text("Run 2")
+    expect(page.locator("#page")).to_contain_text("resume by")
+    expect(page.locator("#page")).to_contain_text("continues run 1")

@@ -2,8 +2,8 @@
 // using their helpers ($, text, api, row, scrolling, query, ago, flash, noteLine, later, ROLE,
 // incidentSend, field, labelled). The list of runbooks, each with a form of its parameters and
 // Run / Dry run buttons (for a token with the runbook's role), and the recent runs; one run
-// (#/runbooks?run=ID) with its steps, refreshed while it runs, and Approve / Refuse on a
-// confirm step that waits.
+// (#/runbooks?run=ID) with its steps, refreshed while it runs, Approve / Refuse on a confirm
+// step that waits, and Resume / Roll back for a run that failed or was interrupted.
 "use strict";
 
 const RB_RANK = { viewer: 0, operator: 1, admin: 2 };
@@ -97,6 +97,7 @@ async function runbookRun(main, id) {
   main.append(status);
   main.append(text("p", `${r.mode} by ${r.actor}, started ${ago(r.started_at)}` + (r.resumed_from ? `, continues run ${r.resumed_from}` : ""), "muted"));
   if (r.error) main.append(text("p", r.error, "error"));
+  if (!r.dry_run && ["failed", "interrupted"].includes(r.status) && canOperate()) main.append(followBox(r));
   const table = document.createElement("table");
   table.id = "run-steps";
   table.append(row(["Step", "Name", "Kind", "Status", "Answer", "Output"], "th"));
@@ -134,6 +135,28 @@ function confirmBox(r, s) {
       route();
     });
     box.append(button, " ");
+  }
+  box.append(error);
+  return box;
+}
+
+// resume a failed or interrupted run from the step it stopped at, or roll back what it did
+function followBox(r) {
+  const box = document.createElement("div");
+  box.className = "actions";
+  box.id = "run-follow";
+  const error = text("p", "", "error");
+  for (const [label, action] of [["Resume", "resume"], ["Roll back", "rollback"]]) {
+    const button = text("button", label);
+    button.type = "button";
+    button.dataset.action = action;
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const res = await incidentSend("POST", `/runbooks/runs/${r.id}/${action}`, {});
+      if (!res.ok) { error.textContent = res.message; button.disabled = false; return; }
+      location.hash = rbHash(res.body.id);
+    });
+    box.append(button);
   }
   box.append(error);
   return box;
