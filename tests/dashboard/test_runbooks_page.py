@@ -94,3 +94,15 @@ def test_a_failed_run_is_resumed_from_the_page(page: Page, runbooks_server: Serv
     expect(page.locator("#page h2")).to_contain_text("Run 2")
     expect(page.locator("#page")).to_contain_text("resume by")
     expect(page.locator("#page")).to_contain_text("continues run 1")
+
+
+@pytest.mark.browser
+def test_a_link_to_one_runbook_shows_it_alone(page: Page, runbooks_server: Served) -> None:
+    """#/runbooks?name=NAME (what an alert's runbook_url points at) shows that runbook only."""
+    served = runbooks_server
+    assert served.admin_token is not None
+    sign_in(page, served, served.admin_token)
+    expect(page.locator("#status-version")).to_be_visible()
+    page.goto(served.url + "#/runbooks?name=broken")
+    expect(page.locator("section.runbook")).to_have_count(1)
+    expect(page.locator("section.runbook[data-runbook=broken]")).to_contain_text("1 step")

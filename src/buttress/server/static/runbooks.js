@@ -16,11 +16,15 @@ async function showRunbooks(main) {
   main.append(noteLine("runbooks-note"));
   const q = query();
   if (q.get("run")) await runbookRun(main, q.get("run"));
-  else await runbookList(main);
+  else await runbookList(main, q.get("name"));
 }
 
-async function runbookList(main) {
-  const [books, runs] = await Promise.all([api("/runbooks"), api("/runbooks/runs?limit=25")]);
+// every runbook, or only `name` (an alert's runbook_url links to #/runbooks?name=NAME)
+async function runbookList(main, name) {
+  const only = name ? `&runbook=${encodeURIComponent(name)}` : "";
+  const [all, runs] = await Promise.all([api("/runbooks"), api(`/runbooks/runs?limit=25${only}`)]);
+  const books = name ? all.filter((b) => b.name === name) : all;
+  if (name && !books.length) main.append(text("p", `No runbook named ${name}.`, "error"));
   if (!books.length) {
     main.append(text("p", "No runbooks yet. Runbooks declared under runbooks: in buttress.yaml appear here (docs/runbooks.md).", "empty"));
   }
@@ -52,7 +56,8 @@ function runbookBox(b) {
   box.className = "inc-panel runbook";
   box.dataset.runbook = b.name;
   const head = text("h3", b.name);
-  head.append(text("span", ` role ${b.role}${b.exclusive ? ", exclusive" : ""}, ${b.steps.length} steps`, "muted"));
+  const steps = `${b.steps.length} step${b.steps.length === 1 ? "" : "s"}`;
+  head.append(text("span", ` role ${b.role}${b.exclusive ? ", exclusive" : ""}, ${steps}`, "muted"));
   box.append(head);
   if (b.description) box.append(text("p", b.description));
   box.append(text("p", b.steps.map((s, i) => `${i}. ${s.name} (${s.kind})`).join("  "), "small"));
