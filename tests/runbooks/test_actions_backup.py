@@ -43,6 +43,12 @@ def test_run_then_verify_with_a_restore_test(tmp_path: Path) -> None:
     catalog.upgrade()
     recorder = MemoryRecorder()
     eng = Engine(cfg, catalog=catalog, recorder=recorder, actor="token:ops")
+    planned = eng.plan("rb", {})
+    assert [p.problems for p in planned] == [[], []]
+    assert planned[1].action == (
+        "backup.verify: verify <steps.backup.backup_id> with a restore test"
+    )
+    assert Backups(cfg.backup, catalog).runs("site") == []  # the dry run backed nothing up
     assert eng.run("rb", {}, run_id="r") == "succeeded", recorder.steps
     backup_id = recorder.steps["0"].values["backup_id"]
     assert recorder.steps["1"].values == {"backup_id": backup_id, "ok": True}

@@ -51,3 +51,15 @@ def test_two_steps_of_one_name(tmp_path: Path) -> None:
     found = issues(tmp_path, main)
     assert ":6:" in found[0]
     assert "duplicate step name 's'" in found[0]
+
+
+def test_a_rollback_step_named_like_a_step(tmp_path: Path) -> None:
+    """A rollback step may not reuse a step's name (later templates read values by name)."""
+    main = (
+        "runbooks:\n  definitions:\n    - name: r\n      steps:\n"
+        "        - name: s\n          wait: {seconds: 1}\n          rollback:\n"
+        "            - {name: s, wait: {seconds: 2}}\n"
+    )
+    found = issues(tmp_path, main)
+    assert ":8:" in found[0]
+    assert "duplicate step name 's' (also steps[0])" in found[0]

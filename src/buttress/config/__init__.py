@@ -121,6 +121,7 @@ from buttress.config._resilience import (
     TimeoutSpec,
 )
 from buttress.config._root import ButtressConfig
+from buttress.config._runbooks import ParamConfig, RunbookConfig, RunbooksConfig, StepConfig
 from buttress.config._schema import json_schema
 from buttress.config._server import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
 from buttress.config._state import StateConfig, StateTls, StateTlsConfig, StoreFailureMode
@@ -188,6 +189,7 @@ __all__ = [
     "Matcher",
     "MongodbTargetConfig",
     "PagerdutyReceiverConfig",
+    "ParamConfig",
     "PathTargetConfig",
     "PolicyConfig",
     "PolicySpec",
@@ -204,6 +206,8 @@ __all__ = [
     "RetryConfig",
     "RetrySpec",
     "RouteConfig",
+    "RunbookConfig",
+    "RunbooksConfig",
     "S3CheckConfig",
     "S3DestinationConfig",
     "SecretDsn",
@@ -215,6 +219,7 @@ __all__ = [
     "StateConfig",
     "StateTls",
     "StateTlsConfig",
+    "StepConfig",
     "StoreFailureMode",
     "TcpCheckConfig",
     "TimeIntervalConfig",

@@ -12,16 +12,21 @@ checked against that action's own parameters (:mod:`buttress.runbooks.actions`) 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PlainSerializer, PrivateAttr, field_validator, model_validator
 
-from buttress.config._base import NAME_PATTERN, Section, raise_at
+from buttress.config._base import NAME_PATTERN, Section, format_path, raise_at
 from buttress.config._failover import FailoverConfig
 from buttress.config._resilience import RetryConfig
-from buttress.config._types import PositiveDuration, parse_duration
+from buttress.config._types import PositiveDuration, SecretDsn, parse_duration
 from buttress.errors import NotFoundError
+from buttress.secrets import MASK
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
     "STEP_KINDS",
@@ -50,9 +55,29 @@ Tolerance = Any
 ``{type: regex, pattern}`` / ``{type: jsonpath, path, expect}`` / ``{type: range, range}``."""
 
 
+_SECRET_KEY = re.compile(
+    r"(?i)(password|passwd|pwd|secret|token|api_?key|credential|authorization|cookie)"
+)
+
+
+def _mask_secret_keys(values: dict[str, str]) -> dict[str, str]:
+    return {k: MASK if _SECRET_KEY.search(k) and v else v for k, v in values.items()}
+
+
+SecretValues = Annotated[dict[str, str], PlainSerializer(_mask_secret_keys, when_used="json")]
+"""Environment variables or headers: shown (``config show``) with secret-named ones as ``***``."""
+
+
 def is_template(text: str) -> bool:
     """True when ``text`` holds Jinja2 markup (else it is used as written)."""
     return bool(_TEMPLATE_MARK.search(text))
+
+
+@functools.cache
+def _environment() -> SandboxedEnvironment:
+    from buttress.config._notifiers import template_environment
+
+    return template_environment()
 
 
 def _template_errors(
@@ -62,12 +87,11 @@ def _template_errors(
     found: list[tuple[tuple[str | int, ...], str]] = []
     if isinstance(value, str):
         if is_template(value):
+            environment = _environment()  # first: without Jinja2 it says what to install
             from jinja2 import TemplateSyntaxError
 
-            from buttress.config._notifiers import template_environment
-
             try:
-                template_environment().parse(value)
+                environment.parse(value)
             except TemplateSyntaxError as exc:
                 found.append(
                     (loc, f"template syntax error: {exc.message} (template line {exc.lineno})")
@@ -88,8 +112,8 @@ class CommandStep(Section):
     shell: bool = Field(default=False, description="true: run `script` with /bin/sh.")
     script: str | None = Field(default=None, description="The shell line, with `shell: true`.")
     cwd: str | None = Field(default=None, description="Working directory.")
-    env: dict[str, str] = Field(default_factory=dict, description="Merged over the environment.")
-    exit_codes: list[int] = Field(default_factory=lambda: [0], description="Accepted exit codes.")
+    env: SecretValues = Field(default_factory=dict, description="Merged over the environment.")
+    exit_codes: list[int] = Field(default=[0], description="Accepted exit codes.")
     max_output: int = Field(
         default=DEFAULT_MAX_OUTPUT, gt=0, description="Bytes of output kept (head and tail)."
     )
@@ -115,10 +139,10 @@ class HttpStep(Section):
     """Send one HTTP request and check its status (and optionally its body)."""
 
     method: str = Field(default="GET", description="HTTP method.")
-    url: str = Field(description="http(s) URL.")
-    headers: dict[str, str] = Field(default_factory=dict)
+    url: SecretDsn = Field(description="http(s) URL (a password in it is masked on display).")
+    headers: SecretValues = Field(default_factory=dict)
     body: str | None = None
-    status: list[int] = Field(default_factory=lambda: [200], description="Accepted statuses.")
+    status: list[int] = Field(default=[200], description="Accepted statuses.")
     json_: Any = Field(default=None, alias="json", description="The JSON body expected.")
     regex: str | None = Field(default=None, description="A pattern the body must match.")
 
@@ -136,7 +160,7 @@ class HttpStep(Section):
 class SqlStep(Section):
     """Run one statement against a DSN, or a backup target's DSN (``target:``)."""
 
-    dsn: str | None = Field(default=None, description="postgresql:// or mariadb:// DSN.")
+    dsn: SecretDsn | None = Field(default=None, description="postgresql:// or mariadb:// DSN.")
     target: str | None = Field(default=None, description="A backup target whose DSN is used.")
     statement: str = Field(description="The SQL statement.")
     write: bool = Field(default=False, description="false: the statement runs read-only.")
@@ -434,14 +458,20 @@ class RunbookConfig(Section):
 
     @model_validator(mode="after")
     def _unique_steps(self) -> RunbookConfig:
+        # unique across the whole runbook, rollback steps too: values are kept by step name
         errors: list[tuple[tuple[str | int, ...], str]] = []
-        for key in ("steps", "rollback"):
-            seen: dict[str, int] = {}
-            for i, step in enumerate(getattr(self, key)):
+        seen: dict[str, str] = {}
+
+        def walk(steps: list[StepConfig], at: tuple[str | int, ...]) -> None:
+            for i, step in enumerate(steps):
                 if step.name in seen:
-                    also = f"{key}[{seen[step.name]}]"
-                    errors.append(((key, i, "name"), f"duplicate step name {step.name!r} ({also})"))
-                seen.setdefault(step.name, i)
+                    message = f"duplicate step name {step.name!r} (also {seen[step.name]})"
+                    errors.append(((*at, i, "name"), message))
+                seen.setdefault(step.name, format_path((*at, i)))
+                walk(step.rollback, (*at, i, "rollback"))
+
+        walk(self.steps, ("steps",))
+        walk(self.rollback, ("rollback",))
         for name in self.params:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 errors.append((("params", name), "a parameter name is letters, digits and _"))

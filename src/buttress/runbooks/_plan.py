@@ -90,6 +90,9 @@ def plan_step(
     except RunbookError as exc:
         action, detail = f"(cannot render: {exc})", {}
         problems.append(str(exc))
+    except Exception as exc:  # noqa: BLE001  # a dry run reports every step, whatever fails
+        action, detail = "(cannot plan)", {}
+        problems.append(f"{type(exc).__name__}: {exc}")
     return PlannedStep(
         path=path, name=step.name, kind=step.kind, action=masker(action),
         problems=[masker(p) for p in problems], when=step.when,
@@ -207,7 +210,12 @@ def _action(
 
     action = get_action(spec.name)
     given = renderer.deep(spec.with_)
-    params = validate_params(action, {k: str(v) if _later(v) else v for k, v in given.items()})
+    try:
+        params = validate_params(action, given)
+    except RunbookError:
+        if any(_later(v) for v in given.values()):  # judged when the earlier steps have run
+            return f"{spec.name} with {given} (checked at run time)", {"action": spec.name}
+        raise
     description, found = action.plan(_probes.context(engine, run_id="dry-run"), params)
     problems.extend(found)
     return f"{spec.name}: {description}", {"action": spec.name, "with": given}
