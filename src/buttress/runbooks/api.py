@@ -22,14 +22,14 @@ from buttress.platform.schemas import JsonObject
 from buttress.runbooks.runs import Runbooks, RunView, engine_factory
 
 __all__ = [
-    "ConfirmBody",
-    "ParamRead",
-    "RunDetail",
-    "RunRead",
-    "RunStart",
-    "RunStarted",
+    "RunbookConfirm",
+    "RunbookParamRead",
     "RunbookRead",
-    "StepRead",
+    "RunbookRunDetail",
+    "RunbookRunRead",
+    "RunbookRunStart",
+    "RunbookRunStarted",
+    "RunbookStepRead",
     "describe",
     "router",
     "run_detail",
@@ -41,16 +41,18 @@ Name = Annotated[str, Path(min_length=1, max_length=200)]
 RunNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-class ParamRead(BaseModel):
+class RunbookParamRead(BaseModel):
     """One parameter a runbook takes."""
 
     name: str
     type: str
-    default: Any = None
+    default: str | int | float | bool | None = Field(
+        default=None, description="None: the parameter must be given (or a secret's default)."
+    )
     description: str = ""
 
 
-class PlannedStepRead(BaseModel):
+class RunbookStepDeclared(BaseModel):
     """One step of a runbook, as declared."""
 
     name: str
@@ -64,12 +66,12 @@ class RunbookRead(BaseModel):
     description: str
     role: str = Field(description="The role a caller needs to run it and answer its steps.")
     exclusive: bool = Field(description="One run at a time, across replicas.")
-    params: list[ParamRead]
-    steps: list[PlannedStepRead]
-    rollback: list[PlannedStepRead]
+    params: list[RunbookParamRead]
+    steps: list[RunbookStepDeclared]
+    rollback: list[RunbookStepDeclared]
 
 
-class RunRead(BaseModel):
+class RunbookRunRead(BaseModel):
     """One run of a runbook."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -87,7 +89,7 @@ class RunRead(BaseModel):
     resumed_from: int | None = Field(description="The run this one resumes or rolls back.")
 
 
-class StepRead(BaseModel):
+class RunbookStepRead(BaseModel):
     """One step of a run."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -113,13 +115,13 @@ class StepRead(BaseModel):
     defaulted: bool = Field(description="Nobody answered in time: the default applied.")
 
 
-class RunDetail(RunRead):
+class RunbookRunDetail(RunbookRunRead):
     """A run with its steps, in the order they started."""
 
-    steps: list[StepRead]
+    steps: list[RunbookStepRead]
 
 
-class RunStart(BaseModel):
+class RunbookRunStart(BaseModel):
     """Start a run: the parameters as text (as on the command line)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -130,7 +132,7 @@ class RunStart(BaseModel):
     dry_run: bool = False
 
 
-class RunFollow(BaseModel):
+class RunbookRunFollow(BaseModel):
     """Resume or roll back a run: secret parameters again (they are not stored)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -140,14 +142,14 @@ class RunFollow(BaseModel):
     ] = Field(default_factory=dict)
 
 
-class RunStarted(BaseModel):
+class RunbookRunStarted(BaseModel):
     """A run started in the server; follow it at ``url``."""
 
     id: int
     url: str
 
 
-class ConfirmBody(BaseModel):
+class RunbookConfirm(BaseModel):
     """An answer to a run's waiting confirm step."""
 
     model_config = ConfigDict(extra="forbid")
@@ -163,11 +165,18 @@ def _text(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _step_read(step: Any, index: int) -> PlannedStepRead:
-    return PlannedStepRead(
+def _step_read(step: Any, index: int) -> RunbookStepDeclared:
+    return RunbookStepDeclared(
         name=str(getattr(step, "name", None) or index),
         kind=_text(getattr(step, "kind", None) or getattr(step, "type", "")),
     )
+
+
+def _default(spec: Any) -> str | int | float | bool | None:
+    value = getattr(spec, "default", None)
+    if getattr(spec, "secret", False) or value is None:
+        return None
+    return value if isinstance(value, str | int | float | bool) else str(value)
 
 
 def describe(runbook: Any) -> RunbookRead:
@@ -180,10 +189,10 @@ def describe(runbook: Any) -> RunbookRead:
         role=_text(getattr(runbook, "role", "operator")),
         exclusive=bool(getattr(runbook, "exclusive", False)),
         params=[
-            ParamRead(
+            RunbookParamRead(
                 name=str(name),
                 type=_text(getattr(spec, "type", "string")),
-                default=None if getattr(spec, "secret", False) else getattr(spec, "default", None),
+                default=_default(spec),
                 description=getattr(spec, "description", "") or "",
             )
             for name, spec in items
@@ -193,14 +202,14 @@ def describe(runbook: Any) -> RunbookRead:
     )
 
 
-def run_detail(view: RunView) -> RunDetail:
+def run_detail(view: RunView) -> RunbookRunDetail:
     """A run with its steps, as the API shows it."""
     waiting = view.waiting
-    return RunDetail(
-        **RunRead.model_validate(view.run).model_dump(),
+    return RunbookRunDetail(
+        **RunbookRunRead.model_validate(view.run).model_dump(),
         steps=[
-            StepRead(
-                **{k: getattr(s, k) for k in StepRead.model_fields if k != "waiting"},
+            RunbookStepRead(
+                **{k: getattr(s, k) for k in RunbookStepRead.model_fields if k != "waiting"},
                 waiting=s is waiting,
             )
             for s in view.steps
@@ -253,13 +262,15 @@ def list_runs(
     _who: Viewer,
     runbook: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[RunRead]:
+) -> list[RunbookRunRead]:
     rows = _service(request, catalog).runs(runbook, limit=limit)
-    return [RunRead.model_validate(r) for r in rows]
+    return [RunbookRunRead.model_validate(r) for r in rows]
 
 
 @router.get("/runs/{run_id}", summary="One run with its steps (poll it to follow the run)")
-def show_run(run_id: RunNumber, request: Request, catalog: CatalogDep, _who: Viewer) -> RunDetail:
+def show_run(
+    run_id: RunNumber, request: Request, catalog: CatalogDep, _who: Viewer
+) -> RunbookRunDetail:
     return run_detail(_service(request, catalog).get(run_id))
 
 
@@ -269,8 +280,8 @@ def show_run(run_id: RunNumber, request: Request, catalog: CatalogDep, _who: Vie
     responses=errors({409: "No confirm step waits (or it was answered meanwhile)."}),
 )
 def confirm_step(
-    run_id: RunNumber, body: ConfirmBody, request: Request, catalog: CatalogDep, who: Viewer
-) -> RunDetail:
+    run_id: RunNumber, body: RunbookConfirm, request: Request, catalog: CatalogDep, who: Viewer
+) -> RunbookRunDetail:
     service = _service(request, catalog)
     view = service.get(run_id)
     _check_role(service, view.run.runbook, who)
@@ -287,8 +298,8 @@ def confirm_step(
 
 
 def _follow(
-    request: Request, catalog: Any, who: Principal, run_id: int, mode: str, body: RunFollow
-) -> RunStarted:
+    request: Request, catalog: Any, who: Principal, run_id: int, mode: str, body: RunbookRunFollow
+) -> RunbookRunStarted:
     service = _service(request, catalog)
     view = service.get(run_id)
     _check_role(service, view.run.runbook, who)
@@ -296,7 +307,7 @@ def _follow(
     new = act(run_id, _actor(who), params=body.params, client=_client(request))
     _in_background(service, new)
     request.state.audit_target = f"run={new},of={run_id}"
-    return RunStarted(id=new, url=f"{router.prefix}/runs/{new}")
+    return RunbookRunStarted(id=new, url=f"{router.prefix}/runs/{new}")
 
 
 @router.post(
@@ -310,9 +321,9 @@ def resume_run(
     request: Request,
     catalog: CatalogDep,
     who: Viewer,
-    body: RunFollow | None = None,
-) -> RunStarted:
-    return _follow(request, catalog, who, run_id, "resume", body or RunFollow())
+    body: RunbookRunFollow | None = None,
+) -> RunbookRunStarted:
+    return _follow(request, catalog, who, run_id, "resume", body or RunbookRunFollow())
 
 
 @router.post(
@@ -326,9 +337,9 @@ def rollback_run(
     request: Request,
     catalog: CatalogDep,
     who: Viewer,
-    body: RunFollow | None = None,
-) -> RunStarted:
-    return _follow(request, catalog, who, run_id, "rollback", body or RunFollow())
+    body: RunbookRunFollow | None = None,
+) -> RunbookRunStarted:
+    return _follow(request, catalog, who, run_id, "rollback", body or RunbookRunFollow())
 
 
 @router.get("/{name}", summary="One runbook: its parameters and steps")
@@ -343,8 +354,8 @@ def show_runbook(name: Name, request: Request, catalog: CatalogDep, _who: Viewer
     responses=errors({409: "The runbook is exclusive and another run of it is running."}),
 )
 def start_run(
-    name: Name, body: RunStart, request: Request, catalog: CatalogDep, who: Viewer
-) -> RunStarted:
+    name: Name, body: RunbookRunStart, request: Request, catalog: CatalogDep, who: Viewer
+) -> RunbookRunStarted:
     service = _service(request, catalog)
     _check_role(service, name, who)
     run_id = service.start(
@@ -352,4 +363,4 @@ def start_run(
     )
     _in_background(service, run_id)
     request.state.audit_target = f"runbook={name},run={run_id}"
-    return RunStarted(id=run_id, url=f"{router.prefix}/runs/{run_id}")
+    return RunbookRunStarted(id=run_id, url=f"{router.prefix}/runs/{run_id}")

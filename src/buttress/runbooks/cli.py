@@ -235,13 +235,15 @@ def runs(
     as_json: JsonOption = False,
 ) -> None:
     """Runs, newest first. A run whose process was killed shows as interrupted."""
-    from buttress.runbooks.api import RunRead
+    from buttress.runbooks.api import RunbookRunRead
 
     with _service(ctx) as service:
         rows = service.runs(name, limit=limit)
     if as_json:
         typer.echo(
-            json.dumps([RunRead.model_validate(r).model_dump(mode="json") for r in rows], indent=2)
+            json.dumps(
+                [RunbookRunRead.model_validate(r).model_dump(mode="json") for r in rows], indent=2
+            )
         )
         return
     print_table(
