@@ -1,9 +1,14 @@
-"""The catalog recorder bounds a step's output and masks secrets in it."""
+"""The catalog recorder bounds a step's output and masks secrets in it, and stops a run that
+lost its claim."""
 
 from __future__ import annotations
 
+import pytest
+
 from buttress.catalog import Catalog
+from buttress.errors import ButtressError
 from buttress.runbooks.runs import MAX_OUTPUT, CatalogRecorder
+from buttress.runbooks.tables import RunbookRun
 from tests.runbooks.standin import service
 
 
@@ -28,3 +33,17 @@ def test_long_output_keeps_its_end_and_secrets_are_masked(catalog: Catalog) -> N
     assert len(step.output) < MAX_OUTPUT + 100
     assert "hunter2" not in (step.error or "")
     assert step.attempts == 3
+
+
+def test_a_run_that_lost_its_claim_stops_before_its_next_step(catalog: Catalog) -> None:
+    """Once the claim is lost the recorder refuses the next step, and a run already judged
+    interrupted is not turned into another status by its end."""
+    runs = service(catalog)
+    run_id = runs.start("simple", {}, "cli:alice")
+    recorder = CatalogRecorder(catalog, run_id, "cli:alice", lost=lambda: True)
+    with pytest.raises(ButtressError, match="lost its claim"):
+        recorder.step_started("0", "one", "command")
+    with catalog.begin() as session:
+        session.get_one(RunbookRun, run_id).status = "interrupted"
+    recorder.run_finished("succeeded", None)
+    assert runs.get(run_id).run.status == "interrupted"

@@ -98,6 +98,9 @@ class CatalogRecorder:
     ask: Asker | None = None
     poll: float = POLL
     stop: threading.Event = field(default_factory=threading.Event)
+    lost: Callable[[], bool] = field(default=lambda: False)
+    """Whether the run lost its claim (its lease ran out and it was judged interrupted): the
+    run then stops before its next step, rather than go on beside a resumed one."""
     _seq: int = 0
     _names: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -111,7 +114,15 @@ class CatalogRecorder:
         )
         return session.scalars(query).first()
 
+    def _check_claim(self, path: str) -> None:
+        if self.lost():
+            raise ButtressError(
+                f"run {self.run_id} lost its claim (its lease ran out: the catalog was "
+                f"unreachable or the process stalled) and stopped before step {path}"
+            )
+
     def step_started(self, path: str, name: str, kind: str) -> None:
+        self._check_claim(path)
         now = utcnow()
         with self.catalog.begin() as session:
             row = self._step(session, path)
@@ -193,6 +204,7 @@ class CatalogRecorder:
             found = self._read_answer(path)
             if found is not None:
                 break
+            self._check_claim(path)
             if deadline is not None and utcnow() >= deadline:
                 self._answer(path, bool(default), "default", "", defaulted=True)
                 continue  # read back whichever answer won
@@ -226,9 +238,9 @@ class CatalogRecorder:
 
     def run_finished(self, status: RunStatus, error: str | None) -> None:
         with self.catalog.begin() as session:
-            session.execute(
+            session.execute(  # a run already judged interrupted stays so
                 update(RunbookRun)
-                .where(RunbookRun.id == self.run_id)
+                .where(RunbookRun.id == self.run_id, RunbookRun.status == "running")
                 .values(
                     status=status,
                     finished_at=utcnow(),

@@ -384,13 +384,19 @@ class Runbooks:
             raise ConflictError(f"run {run_id} is {run.status}: it cannot be executed again")
         resolved = dict(params or self._raw.pop(run_id, None) or run.params)
         runbook = self.runbook(run.runbook)
-        recorder = CatalogRecorder(
-            self.catalog, run_id, run.actor, listener=listener, ask=ask, poll=poll
-        )
         keys = [run_key(run_id)]
         if getattr(runbook, "exclusive", False) and not run.dry_run:
             keys.append(exclusive_key(run.runbook))
         beats = [claims.Heartbeat(self.catalog, key, _holder(run_id)).start() for key in keys]
+        recorder = CatalogRecorder(
+            self.catalog,
+            run_id,
+            run.actor,
+            listener=listener,
+            ask=ask,
+            poll=poll,
+            lost=lambda: any(beat.lost.is_set() for beat in beats),
+        )
         try:
             status = self._drive(recorder, runbook, resolved, view)
         except Exception as exc:  # the engine's own failure ends the run, recorded
