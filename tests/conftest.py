@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,10 @@ SERVICE_FIXTURES: dict[str, str] = {
     "redis_url": "redis",
     "redis_cluster": "redis",
     "own_redis": "redis",
+    "redis_pair": "redis",  # a primary and its replica (tests/runbooks/failover)
+    "redis_sentinel": "redis",  # the same, watched by a redis-server --sentinel
+    "proxied": "redis",  # the same, its replication link through a proxy that can hold it
+    "stalled": "redis",  # the same, its replication link held (a stalled network)
     "s3_server": "s3",
     "browser": "browser",
     "full_disk": "root",
@@ -391,10 +395,11 @@ def mariadb_database(mariadb_server: dict[str, Any]) -> Iterator[str]:
 class OwnRedis:
     """A redis-server on a port of its own, which the test may stop, slow down and restart."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra: Sequence[str] = ()) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.workdir = workdir
+        self.extra = tuple(extra)  # more redis-server arguments (``--replicaof h p``)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -416,6 +421,7 @@ class OwnRedis:
                 str(self.workdir),
                 "--enable-debug-command",
                 "local",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -59,3 +59,16 @@ def test_keys_cannot_escape(destination: Destination, key: str) -> None:
     """A key that would leave the repository is refused."""
     with pytest.raises(BackupError, match="invalid object key"):
         destination.put(key, b"x")
+
+
+def test_many_objects_are_deleted_together(destination: Destination) -> None:
+    """delete_many removes every key given (more than one S3 request's 1,000), leaves the
+    others, and takes keys that are not there."""
+    keys = [f"app/1/obj.{i:06d}" for i in range(1203)]
+    for key in keys:
+        destination.put(key, b"x")
+    destination.put("app/2/keep", b"y")
+    destination.delete_many([*keys[:1200], "app/1/never-written"])
+    assert destination.keys("app/") == [*keys[1200:], "app/2/keep"]
+    destination.delete_many([])
+    assert len(destination.keys("")) == 4

@@ -271,3 +271,20 @@ def test_s3_timeouts_must_be_finite_and_positive(
         " read_timeout: 10, object_deadline: 1m}\n"
     )
     assert main(["config", "check"]) == 0
+
+
+def test_a_delete_the_store_refuses_in_part_names_the_key(
+    s3_server: S3Server, proxy: FaultyProxy
+) -> None:
+    """DeleteObjects answered with AccessDenied for some keys: a BackupError naming the first
+    refused key and how many more; the refused objects are still there, the rest are gone."""
+    s3 = _s3(s3_server, s3_server.new_bucket(), endpoint=proxy.endpoint)
+    keys = [f"app/1/obj.{i}" for i in range(5)] + ["app/1/locked.a", "app/1/locked.b"]
+    for key in keys:
+        s3.put(key, b"x")
+    proxy.refuse_deletes = "locked"
+    with pytest.raises(BackupError) as caught:
+        s3.delete_many(keys)
+    message = str(caught.value)
+    assert "cannot delete app/1/locked.a: AccessDenied Access Denied (and 1 more)" in message
+    assert s3.keys("app/") == ["app/1/locked.a", "app/1/locked.b"]

@@ -36,6 +36,7 @@ from buttress.backup.wal.pusher import pusher_lock
 from buttress.backup.wal.recovery import fetch_command
 from buttress.backup.wal.service import Wal
 from buttress.backup.wal.spool import Spool, queue_depth, sha256_file
+from buttress.backup.wal.status import status_of
 from buttress.catalog import Catalog, catalog_url
 from buttress.cli import main
 from buttress.config import load
@@ -183,11 +184,17 @@ def test_async_archiving_under_pgbench_is_pushed_without_gaps(setup: Setup) -> N
             pushers = app.state.wal_pushers
             assert isinstance(pushers, PusherThreads)
             assert pushers.status()[TARGET].files == 0
-        status = Wal(config.backup, catalog).status(TARGET)
+        target = Wal(config.backup, catalog).target(TARGET)
+        status = status_of(target, catalog)
     finally:
         catalog.dispose()
     rows = setup.segments()
-    assert (status.mode, status.last, status.files) == ("async", last, len(rows))
+    newest = status.newest.name if status.newest else None
+    assert (status.mode, newest, status.segments + status.history_files) == (
+        "async",
+        last,
+        len(rows),
+    )
     names = [name for name, _, _ in rows]
     assert names[-1] == last
     assert {mode for _, mode, _ in rows} == {"async"}

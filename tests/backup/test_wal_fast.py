@@ -111,3 +111,29 @@ def test_the_fast_push_spools_and_reports_errors_like_the_cli(tmp_path: Path) ->
     )
     assert missing.returncode == 1
     assert "cannot read" in missing.stderr
+
+
+def test_the_fast_fetch_answers_126_when_it_cannot_write_and_keeps_the_prefetched_copy(
+    tmp_path: Path,
+) -> None:
+    """A prefetched file that cannot be put in place is exit 126 (recovery stops: not "no such
+    file", which would end it early), and the prefetched copy is still there for the retry."""
+    import hashlib
+
+    name = "00000002.history"
+    body = b"1\t0/3000000\tno recovery target specified\n"
+    inbox = tmp_path / "spool" / "pg" / "in"
+    inbox.mkdir(parents=True)
+    held = inbox / f"{name}-{hashlib.sha256(body).hexdigest()}"
+    held.write_bytes(body)
+    spool = str(tmp_path / "spool")
+    nowhere = tmp_path / "absent-dir" / name
+    failed = _push("wal", "fetch", "pg", name, str(nowhere), "--spool", spool)
+    assert failed.returncode == 126, failed.stderr
+    assert "error: wal fetch of target pg" in failed.stderr
+    assert held.read_bytes() == body
+    out = tmp_path / name
+    done = _push("wal", "fetch", "pg", name, str(out), "--spool", spool)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == body
+    assert not held.exists()

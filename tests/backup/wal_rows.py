@@ -70,6 +70,8 @@ def add_backup(
         "timeline": 1,
         "start_wal": segment_name(1, start),
         "stop_wal": segment_name(1, stop),
+        "start_lsn": f"0/{start << 24:X}",  # 16 MiB segments: segment n starts at n << 24
+        "stop_lsn": f"0/{(stop << 24) + 0x100:X}",
         "stop_time": minutes(minute).isoformat(),
     }
     with catalog.begin() as session:

@@ -101,3 +101,14 @@ def test_a_dsn_password_is_masked_in_errors(tmp_path: Path) -> None:
     assert "pa55word-x" not in planned.action + " ".join(planned.problems)
     assert planned.problems
     assert "does not connect" in planned.problems[0]
+
+
+def test_a_mariadb_statement_past_the_timeout_is_stopped(
+    tmp_path: Path, mariadb_database: str
+) -> None:
+    """SLEEP(30) in a MariaDB step with a 1s timeout is stopped by the server: timed_out."""
+    sql = f"{{dsn: '{mariadb_database}', statement: 'SELECT SLEEP(30)'}}"
+    steps = f"- name: slow\n  timeout: 1s\n  sql: {sql}\n"
+    eng, rec = engine(config(tmp_path, runbook_yaml(steps)))
+    assert eng.run("rb", {}, run_id="r") == "failed"
+    assert rec.steps["0"].status == "timed_out", rec.steps["0"].error

@@ -6,7 +6,7 @@ pushers of the targets with ``binlog:`` (one per target across replicas), the ba
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +64,9 @@ class BackupComponent(Component):
         metrics = BackupMetrics(ctx.registry, config, catalog, state.get("wal_histories"))
         # the targets' schedules, as jobs of the runner (run once across replicas, by the leader)
         runner = ctx.require(JOB_RUNNER, JobRunner)
-        scheduler = BackupScheduler(config, lambda: Backups(config, catalog), runner)
+        scheduler = BackupScheduler(
+            config, lambda: Backups(config, catalog), runner, pitr_command=_pitr_command(ctx)
+        )
         if "wal_histories" in state:
             from buttress.backup.wal.metrics import watch_on
 
@@ -128,3 +130,29 @@ async def _backup_error(_request: Request, exc: BackupError) -> JSONResponse:
 
 
 COMPONENT = BackupComponent()
+
+
+def _pitr_command(ctx: ServerContext) -> Callable[[str], str] | None:
+    """The ``restore_command`` a scheduled PITR test of a target fetches its WAL with: this
+    interpreter's ``buttress wal fetch`` with the control plane's configuration file and data
+    directory (the manifest key's); None when the configuration was not read from a file."""
+    file = ctx.config.file
+    if file is None:
+        return None
+    import sys
+    from pathlib import Path
+
+    from buttress.backup.wal.recovery import fetch_command
+
+    # the CLI sets manifest_key_file to <data dir>/manifest.key when the file names none: the
+    # key's folder is then the data directory; a key the file names, `wal fetch` reads too
+    key = ctx.config.backup.manifest_key_file
+    data_dir: Path | None = key.parent if key is not None else None
+
+    def command(target: str) -> str:
+        found = next(t for t in ctx.config.backup.targets if t.name == target)
+        wal = getattr(found, "wal", None)
+        spool = wal.spool_dir if wal is not None and wal.prefetch > 0 else None
+        return fetch_command(sys.executable, file, target, data_dir, spool)
+
+    return command

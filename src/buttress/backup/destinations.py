@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -56,6 +56,11 @@ class Destination(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object at ``key`` (no error when it is not there)."""
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Remove the objects at ``keys``, in that order as far as the storage allows (S3
+        removes up to 1,000 per request); no error for a key that is not there. Raises
+        :class:`BackupError` naming a key it could not remove (earlier ones may be gone)."""
 
     def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when it is not there."""
@@ -175,6 +180,10 @@ class LocalDestination:
         """Nothing to abort: a killed run's ``.partial-`` files are objects :meth:`keys`
         lists, which prune removes with the run they belong to."""
         return []
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.delete(key)
 
     def delete(self, key: str) -> None:
         path = self.path_of(key)

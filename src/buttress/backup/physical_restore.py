@@ -202,6 +202,8 @@ def restore_to_point(
     bases = _bases(backups, target_name)
     if backup_id is not None and backup_id not in {b.id for b in bases}:
         bases += _uncatalogued(backups, target_name, backup_id)
+    elif not bases:  # a catalog lost with the server: the repository still says what it holds
+        bases = _in_repository(backups, target)
     base = choose_base(bases, recovery, backup_id)
     if recovery.at is not None and backup_id is None:
         _check_reachable(backups, target, recovery.at, bases)
@@ -281,6 +283,28 @@ def restore_to_point(
     return PhysicalRestore(
         base.id, target_name, to, recovery, port, True, outcome, server.log, configured
     )
+
+
+def _in_repository(backups: Backups, target: BackupTarget) -> list[BaseBackup]:
+    """The base backups of ``target`` its destinations hold, each read from its manifest
+    (authenticated with the manifest key), for a catalog that knows none: the catalog lost
+    with the server, a new control plane. A backup whose manifest cannot be authenticated or
+    read is left out, and said (``backups.notes``)."""
+    from buttress.backup.prune import backup_ids
+
+    ids: set[str] = set()
+    for destination in backups.destinations(target, reading=True):
+        try:
+            ids |= backup_ids(destination, target.name)
+        except BackupError as exc:
+            backups.notes.append(f"{destination.name}: cannot list backups: {exc}")
+    found = []
+    for backup_id in sorted(ids):
+        try:
+            found += _uncatalogued(backups, target.name, backup_id)
+        except (BackupError, UsageError) as exc:  # not physical, or not authentic
+            backups.notes.append(f"backup {backup_id} left out: {exc}")
+    return found
 
 
 def _uncatalogued(backups: Backups, target: str, backup_id: str) -> list[BaseBackup]:

@@ -237,8 +237,7 @@ def remove_wal(
         BackupError: the destination refused or could not be reached.
     """
     doomed = sorted((name, key) for key, name in keys if name.name in removed)
-    for _, key in doomed:
-        destination.delete(key)
+    destination.delete_many([key for _, key in doomed])
     return len(doomed)
 
 
@@ -252,10 +251,11 @@ def remove_backup(destination: Destination, target: str, backup_id: str) -> int:
     """
     keys = destination.keys(f"{target}/{backup_id}/")
     manifest = manifest_key(target, backup_id)
-    ordered = [k for k in keys if k == manifest] + [k for k in keys if k != manifest]
-    for key in ordered:
-        destination.delete(key)
-    return len(ordered)
+    rest = [k for k in keys if k != manifest]
+    if len(rest) < len(keys):
+        destination.delete(manifest)  # alone and first: the rest is no backup without it
+    destination.delete_many(rest)
+    return len(keys)
 
 
 def remove_everywhere(

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -49,6 +49,7 @@ log = logging.getLogger("buttress.backup")
 
 _MIN_PART = 5 << 20  # S3's smallest part (but the last)
 DEFAULT_OBJECT_DEADLINE = 45.0
+DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 _MAX_BACKOFF = 20.0  # botocore's standard retry mode waits at most this long between attempts
 
 
@@ -406,6 +407,32 @@ class S3Destination:
             self.client().delete_object(Bucket=self.settings.bucket, Key=self.full_key(key))
         except Exception as exc:  # noqa: BLE001
             raise self.error(exc, f"deleting {key}") from None
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """DeleteObjects, 1,000 keys a request, in order; a store without it (some
+        S3-compatible ones answer NotImplemented) gets one DeleteObject per key."""
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            objects = [{"Key": self.full_key(key)} for key in batch]
+            try:
+                answer = self.client().delete_objects(
+                    Bucket=self.settings.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+            except Exception as exc:  # noqa: BLE001
+                if error_code(exc) in ("NotImplemented", "MethodNotAllowed"):
+                    for key in keys[start:]:
+                        self.delete(key)
+                    return
+                raise self.error(exc, f"deleting {len(batch)} objects from {batch[0]}") from None
+            failed = answer.get("Errors") or []
+            if failed:
+                first = failed[0]
+                key = str(first.get("Key", ""))[len(self.root()) :]
+                raise BackupError(
+                    f"destination {self.describe()}: cannot delete {key}: "
+                    f"{first.get('Code', '?')} {first.get('Message', '')}".rstrip()
+                    + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+                )
 
     def abort_unfinished(self, keep: Callable[[str], bool]) -> list[str]:
         """Abort the multipart uploads under this destination whose key ``keep`` does not claim

@@ -1,6 +1,10 @@
 """The backup jobs that ``buttress serve`` runs, on the control plane's job runner
 (:mod:`buttress.jobs`): each target's ``schedule`` (a backup) and ``restore_test_schedule`` (a
-restore test of its newest good backup), as cron expressions in UTC.
+restore test of its newest good backup), as cron expressions in UTC. The restore test of a
+physical PostgreSQL target that archives WAL is a PITR test (:mod:`buttress.backup.pitr_test`:
+the newest base backup restored to a restore point made now, through the archived WAL) when
+the scheduler is given the ``restore_command`` to fetch with; else it restores the base
+backup alone (``verify --restore-test``).
 
 The runner keeps each job's next due time in the catalog and starts it on the elected leader
 only, so with several replicas a backup runs once, not once per replica. A job still running
@@ -47,13 +51,27 @@ class BackupScheduler:
         config: the ``backup:`` section.
         backups: builds the service each job runs through (a fresh one per job).
         runner: the control plane's job runner.
+        pitr_command: the ``restore_command`` that fetches a target's archived WAL (given
+            the target's name); with it, the scheduled restore test of a physical target
+            with ``wal:`` is a PITR test.
     """
 
     def __init__(
-        self, config: BackupConfig, backups: Callable[[], Backups], runner: JobRunner
+        self,
+        config: BackupConfig,
+        backups: Callable[[], Backups],
+        runner: JobRunner,
+        *,
+        pitr_command: Callable[[str], str] | None = None,
     ) -> None:
         self.backups = backups
         self.runner = runner
+        self.pitr_command = pitr_command
+        self.pitr_targets = {
+            t.name
+            for t in config.targets
+            if getattr(t, "kind", None) == "physical" and getattr(t, "wal", None) is not None
+        }
         self.slots = threading.BoundedSemaphore(config.max_parallel)
         self.keys: dict[str, tuple[str, str]] = {}  # job key -> (target, kind)
         runner.handler(BACKUP_HANDLER, self._backup)
@@ -94,6 +112,9 @@ class BackupScheduler:
 
     def _restore_test(self, ctx: JobContext) -> None:
         target = str(ctx.payload["target"])
+        if self.pitr_command is not None and target in self.pitr_targets:
+            self._pitr_test(target, self.pitr_command(target))
+            return
         with self.slots:
             backups = self.backups()
             good = [r for r in backups.runs(target, limit=20) if r.status == "succeeded"]
@@ -118,3 +139,26 @@ class BackupScheduler:
         )
         if not ok:
             raise ButtressError(f"restore test of backup {good[0].id}: {problems}")
+
+    def _pitr_test(self, target: str, restore_command: str) -> None:
+        from buttress.backup.pitr_test import pitr_test
+
+        with self.slots:
+            log.info("scheduled restore test of %s: a PITR test through the archive", target)
+            try:
+                result = pitr_test(self.backups(), target, restore_command)
+            except ButtressError as exc:
+                log.error("scheduled PITR test of %s could not run: %s", target, exc)
+                raise
+        problems = "; ".join(result.problems)
+        log.log(
+            logging.INFO if result.ok else logging.ERROR,
+            "scheduled PITR test of %s (base backup %s, restore point %s): %s in %.1fs",
+            target,
+            result.backup_id,
+            result.point,
+            "ok" if result.ok else problems,
+            result.seconds,
+        )
+        if not result.ok:
+            raise ButtressError(f"PITR test of base backup {result.backup_id}: {problems}")

@@ -62,6 +62,11 @@ class ButtressConfig(Section):
     __hash__ = Section.__hash__
 
     @property
+    def file(self) -> Path | None:
+        """The file this configuration was read from (None: built in, or read from text)."""
+        return self._file
+
+    @property
     def base_dir(self) -> Path | None:
         """The directory of the file this configuration was read from (None: built in)."""
         return self._file.parent if self._file is not None else None

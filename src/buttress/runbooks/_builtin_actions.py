@@ -316,6 +316,7 @@ def _health(ctx: ActionContext, p: HealthWaitParams) -> dict[str, Any]:
     async def once() -> list[Any]:
         return list(await asyncio.gather(*(run_check(c) for c in checks)))
 
+    deadline = p.deadline if ctx.timeout is None else min(p.deadline, ctx.timeout)
     start = time.monotonic()
     while True:
         results = asyncio.run(once())
@@ -331,8 +332,8 @@ def _health(ctx: ActionContext, p: HealthWaitParams) -> dict[str, Any]:
             if got is not None and got >= (p.score or 0):
                 return {"score": got, "waited": time.monotonic() - start}
             last = f"score {got}"
-        if time.monotonic() - start + p.every > p.deadline:
-            raise StepError(f"not reached within {p.deadline:g}s ({last})", status="timed_out")
+        if time.monotonic() - start + p.every > deadline:
+            raise StepError(f"not reached within {deadline:g}s ({last})", status="timed_out")
         time.sleep(p.every)
 
 

@@ -35,6 +35,9 @@ __all__ = ["attempt", "connect_only", "context", "dsn_of", "wait_until", "within
 DEFAULT_TIMEOUT = 30.0  # seconds an http or sql step may take when it sets no timeout
 MAX_BODY = 64 * 1024  # characters of an HTTP body kept for templates and the record
 MAX_ROWS = 100  # rows of a result kept for templates and the record
+# a driver's error that means the time ran out: PostgreSQL's statement_timeout, MariaDB's
+# max_statement_time (1969), PyMySQL's read timeout, a connect timeout
+_TIMED_OUT = re.compile(r"(?i)timeout|timed out|max_statement_time|\(1969,")
 
 
 def context(engine: Engine, *, run_id: str, timeout: float | None = None) -> ActionContext:
@@ -206,6 +209,14 @@ def connect_only(dsn: str, timeout: float = 3.0) -> str | None:
     return None
 
 
+class _ConnectError(Exception):
+    """The connection failed (not the statement): its message is about the DSN."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -229,14 +240,17 @@ def _sql(
             rows, count = _mariadb(dsn, statement, write=spec.write, timeout=timeout)
     except (RunbookError, StepError):
         raise
+    except _ConnectError as exc:  # the driver may quote pieces of the DSN: redact_echo
+        first = str(exc.cause).strip() or type(exc.cause).__name__
+        raise StepError(
+            masker(f"{mask_url(dsn)} does not connect: {redact_echo(first, dsn)}")
+        ) from None
     except Exception as exc:  # noqa: BLE001  # the driver's error is the step's failure
         message = str(exc).strip() or type(exc).__name__
-        status = (
-            "timed_out" if "timeout" in message.lower() or "cancel" in message.lower() else "failed"
-        )
-        raise StepError(
-            masker(redact_echo(f"{type(exc).__name__}: {message}", dsn)), status=status
-        ) from None
+        status = "timed_out" if _TIMED_OUT.search(message) else "failed"
+        # the statement's error (the masker knows the DSN's password); not redact_echo, which
+        # hides every quoted fragment, there the server's own message
+        raise StepError(masker(f"{type(exc).__name__}: {message}"), status=status) from None
     result = [[_plain(v) for v in row] for row in rows[:MAX_ROWS]]
     value = result[0][0] if result and result[0] else None
     shown: dict[str, Any] = masker.deep({"rows": count, "value": value, "result": result})
@@ -248,7 +262,11 @@ def _postgresql(
 ) -> tuple[list[tuple[Any, ...]], int]:
     import psycopg
 
-    with psycopg.connect(dsn, connect_timeout=max(1, math.ceil(timeout))) as conn:
+    try:
+        connection = psycopg.connect(dsn, connect_timeout=max(1, math.ceil(timeout)))
+    except psycopg.Error as exc:
+        raise _ConnectError(exc) from None
+    with connection as conn:
         conn.read_only = not write
         with conn.cursor() as cur:
             cur.execute(
@@ -271,13 +289,19 @@ def _mariadb(
 
     from buttress.platform.dsn import parse_mariadb_dsn
 
-    conn = pymysql.connect(
-        **parse_mariadb_dsn(dsn), connect_timeout=timeout, read_timeout=timeout,
-        write_timeout=timeout, autocommit=False,
-    )  # fmt: skip
+    try:
+        conn = pymysql.connect(
+            **parse_mariadb_dsn(dsn), connect_timeout=timeout, read_timeout=timeout,
+            write_timeout=timeout, autocommit=False,
+        )  # fmt: skip
+    except pymysql.MySQLError as exc:
+        raise _ConnectError(exc) from None
     try:
         with conn.cursor() as cur:
-            cur.execute("SET SESSION max_statement_time = %s", (timeout,))
+            try:  # MariaDB's own; MySQL has none (its read_timeout still bounds the call)
+                cur.execute("SET SESSION max_statement_time = %s", (timeout,))
+            except pymysql.MySQLError:
+                conn.rollback()
             cur.execute("START TRANSACTION" if write else "START TRANSACTION READ ONLY")
             count = cur.execute(statement)
             rows = list(cur.fetchall()) if cur.description is not None else []

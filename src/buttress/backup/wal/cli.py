@@ -177,7 +177,8 @@ def status(
     the oldest to the newest point a restore can reach), the WAL gaps after the oldest good
     base backup and the archive lag (as `GET /api/v1/backups/targets/TARGET/wal` answers)."""
     from buttress.backup.wal.service import Wal
-    from buttress.backup.wal.status import HistoryCache, describe, status_of
+    from buttress.backup.wal.setup import server_drift
+    from buttress.backup.wal.status import HistoryCache, describe, status_of, when
 
     st = state(ctx)
     with st.catalog() as catalog:
@@ -188,23 +189,28 @@ def status(
             raise typer.Exit(1)
         histories = HistoryCache(wal)
         found = [status_of(wal.target(n), catalog, histories=histories.reader(n)) for n in names]
+        for f in found:  # the server's archive_command against the target's wal: settings
+            drift = server_drift(wal.target(f.target))
+            if drift is not None:
+                f.problems.append(drift)
         if as_json:
             typer.echo(json.dumps([f.model_dump(mode="json") for f in found], indent=2))
             return
-        rows = []
-        for name in names:
-            s = wal.status(name)
-            rows.append(
-                [
-                    s.target,
-                    s.mode,
-                    str(s.files),
-                    s.first or "-",
-                    s.last or "-",
-                    s.last_ready_at.isoformat(timespec="seconds") if s.last_ready_at else "-",
-                ]
-            )
-    print_table(["target", "mode", "files", "first segment", "last segment", "last handed"], rows)
+        rows = [
+            [
+                f.target,
+                f.mode,
+                str(f.segments),
+                str(f.history_files),
+                f.oldest.name if f.oldest else "-",
+                f.newest.name if f.newest else "-",
+                when(f.newest.ready_at if f.newest else None),
+            ]
+            for f in found
+        ]
+    print_table(
+        ["target", "mode", "segments", "histories", "oldest", "newest", "newest handed"], rows
+    )
     for f in found:
         for line in describe(f):
             typer.echo(line)

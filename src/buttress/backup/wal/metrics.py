@@ -117,6 +117,7 @@ class WalWatch:
         }
         self._gaps: set[tuple[str, str, str]] = set()
         self._stalled: set[str] = set()
+        self._drift: dict[str, str | None] = {}
 
     def observe(self, found: Sequence[WalStatusRead]) -> list[DomainEvent]:
         """The events these statuses call for (each also emitted on the bus)."""
@@ -145,6 +146,23 @@ class WalWatch:
             self.observe(statuses(config, catalog, histories))
         except ButtressError as exc:
             log.warning("WAL status check failed: %s", exc)
+        self.check_servers(config)
+
+    def check_servers(self, config: BackupConfig) -> dict[str, str | None]:
+        """Each WAL target's server settings against its ``wal:`` (:func:`server_drift`): a
+        disagreement is logged as a warning when it appears or changes, and when it is
+        fixed; what was found, by target."""
+        from buttress.backup.wal.setup import server_drift
+
+        for target in _wal_targets(config):
+            drift = server_drift(target)
+            before = self._drift.get(target.name)
+            if drift is not None and drift != before:
+                log.warning("WAL archiving of target %s: %s", target.name, drift)
+            elif drift is None and before is not None:
+                log.info("WAL archiving of target %s: the server agrees again", target.name)
+            self._drift[target.name] = drift
+        return dict(self._drift)
 
 
 WATCH_HANDLER = "backup.wal_watch"

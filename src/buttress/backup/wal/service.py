@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import func, select
 
 from buttress.backup.keys import load_identities
 from buttress.backup.pipeline import StorageOptions
@@ -23,23 +20,7 @@ if TYPE_CHECKING:
     from buttress.catalog import Catalog
     from buttress.config import BackupConfig, PostgresqlTargetConfig
 
-__all__ = ["Wal", "WalStatus"]
-
-
-@dataclass(frozen=True)
-class WalStatus:
-    """What the catalog knows of one target's archive."""
-
-    target: str
-    mode: str
-    files: int
-    segments: int
-    raw_bytes: int
-    stored_bytes: int
-    first: str | None
-    last: str | None
-    last_ready_at: dt.datetime | None
-    last_archived_at: dt.datetime | None
+__all__ = ["Wal"]
 
 
 class Wal:
@@ -156,41 +137,3 @@ class Wal:
 
     def fetch(self, name: str, wal_file: str, out: Path) -> FetchResult:
         return self.archive(name, reading=True).fetch(wal_file, out)
-
-    def status(self, name: str) -> WalStatus:
-        target = self.target(name)
-        if self.catalog is None:
-            raise UsageError("wal status reads the catalog; none is configured")
-        with self.catalog.begin() as session:
-            base = select(WalSegment).where(WalSegment.target == name)
-            files, raw, stored = session.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(WalSegment.raw_size), 0),
-                    func.coalesce(func.sum(WalSegment.stored_size), 0),
-                ).where(WalSegment.target == name)
-            ).one()
-            segments = session.scalar(
-                select(func.count()).where(WalSegment.target == name, WalSegment.kind == "segment")
-            )
-            order = (WalSegment.timeline, WalSegment.segno)
-            first = session.scalars(
-                base.where(WalSegment.kind == "segment").order_by(*order).limit(1)
-            ).first()
-            last = session.scalars(
-                base.where(WalSegment.kind == "segment")
-                .order_by(WalSegment.timeline.desc(), WalSegment.segno.desc())
-                .limit(1)
-            ).first()
-            return WalStatus(
-                target=name,
-                mode=target.wal.mode if target.wal else "sync",
-                files=int(files),
-                segments=int(segments or 0),
-                raw_bytes=int(raw),
-                stored_bytes=int(stored),
-                first=first.name if first else None,
-                last=last.name if last else None,
-                last_ready_at=last.ready_at if last else None,
-                last_archived_at=last.archived_at if last else None,
-            )

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
 
     from buttress.config import PostgresqlTargetConfig
 
-__all__ = ["Setting", "apply", "buttress_command", "connect", "current", "wanted"]
+__all__ = [
+    "Setting",
+    "apply",
+    "archive_drift",
+    "buttress_command",
+    "connect",
+    "current",
+    "server_drift",
+    "wanted",
+]
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ def connect(dsn: str, **overrides: Any) -> psycopg.Connection[tuple[Any, ...]]:
     import psycopg
 
     try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=10, **overrides)
+        return psycopg.connect(dsn, **{"autocommit": True, "connect_timeout": 10, **overrides})
     except psycopg.Error as exc:
         said = redact(str(exc)).strip()
         raise BackupError(f"cannot connect to {mask_dsn(dsn)}: {said}") from None
@@ -138,3 +147,70 @@ def apply(dsn: str, settings: list[Setting]) -> list[str]:
     pending = [r[0] for r in rows]
     restart = {s.name for s in settings if s.restart and not s.ok}
     return sorted(set(pending) | restart)
+
+
+def archive_drift(target: PostgresqlTargetConfig, archive_command: str) -> str | None:
+    """What is wrong between the server's ``archive_command`` and ``target``'s ``wal:``
+    settings, or None when they agree. The command carries the spool (``--spool DIR``) so
+    that an asynchronous push reads no configuration; a configuration changed afterwards
+    (async to sync, another spool_dir) leaves segments spooled where no pusher looks."""
+    fix = f"run `buttress backup postgres-setup {target.name} --apply`"
+    try:
+        words = shlex.split(archive_command)
+    except ValueError:
+        words = archive_command.split()
+    pushes = any(
+        words[i : i + 3] == ["wal", "push", target.name] for i in range(max(len(words) - 2, 0))
+    )
+    if not pushes:
+        return (
+            f"the server's archive_command does not run `wal push {target.name}`: its WAL is "
+            f"not archived into target {target.name} ({fix})"
+        )
+    spool = words[words.index("--spool") + 1] if "--spool" in words[:-1] else None
+    wal = target.wal
+    if wal is None:
+        return None
+    wanted_spool = wal.spool_dir if wal.mode == "async" else None
+    if spool is None:
+        if wanted_spool is None:
+            return None
+        return (
+            f"wal.mode is async but the server's archive_command pushes synchronously (no "
+            f"--spool): each segment waits for the upload ({fix})"
+        )
+    if wanted_spool is None:
+        return (
+            f"the server's archive_command spools into {spool} but target {target.name}'s "
+            f"wal.mode is {wal.mode}: no pusher uploads what is spooled there, and that WAL "
+            f"is not archived ({fix})"
+        )
+    if Path(spool).resolve() != wanted_spool.resolve():
+        return (
+            f"the server's archive_command spools into {spool} but the pusher drains "
+            f"wal.spool_dir {wanted_spool}: what is spooled there is never uploaded ({fix})"
+        )
+    return None
+
+
+def server_drift(target: PostgresqlTargetConfig, *, connect_timeout: int = 3) -> str | None:
+    """:func:`archive_drift` against the running server's ``archive_command``; None too when
+    the server cannot be asked (unreachable is reported by the backups themselves)."""
+    try:
+        with connect(target.dsn, connect_timeout=connect_timeout) as conn:
+            rows = conn.execute(
+                "SELECT name, setting FROM pg_settings"
+                " WHERE name IN ('archive_mode', 'archive_command')"
+            ).fetchall()
+    except BackupError:
+        return None
+    found = {str(name): str(value) for name, value in rows}
+    if found.get("archive_mode") == "off":
+        return (
+            f"the server's archive_mode is off: no WAL is archived into target {target.name} "
+            f"(run `buttress backup postgres-setup {target.name} --apply` and restart it)"
+        )
+    command = found.get("archive_command")
+    if command is None or command == "<insufficient privilege>":
+        return None  # not readable by this role (pg_read_all_settings grants it)
+    return archive_drift(target, command)

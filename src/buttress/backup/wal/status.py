@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from buttress.catalog import Catalog
     from buttress.config import PostgresqlTargetConfig
 
-__all__ = ["HistoryCache", "HistoryReader", "describe", "queue_depth", "status_of"]
+__all__ = ["HistoryCache", "HistoryReader", "describe", "queue_depth", "status_of", "when"]
 
 HistoryReader = Callable[[str, str], str]
 """``(name, sha256) -> content`` of an archived timeline history file."""
@@ -242,7 +242,8 @@ def status_of(
     )
 
 
-def _when(t: dt.datetime | None) -> str:
+def when(t: dt.datetime | None) -> str:
+    """A time as ``wal status`` shows it (``-`` for none)."""
     return t.isoformat(timespec="seconds") if t is not None else "-"
 
 
@@ -251,9 +252,9 @@ def describe(s: WalStatusRead) -> list[str]:
     w = s.window
     if w.oldest is not None and w.newest is not None:
         hours = w.seconds / 3600
-        lines = [f"{s.target}: recoverable {_when(w.oldest)} -> {_when(w.newest)} ({hours:.1f} h)"]
+        lines = [f"{s.target}: recoverable {when(w.oldest)} -> {when(w.newest)} ({hours:.1f} h)"]
         for a, b in zip(w.spans, w.spans[1:], strict=False):
-            lines.append(f"{s.target}: not recoverable {_when(a.end)} -> {_when(b.start)}")
+            lines.append(f"{s.target}: not recoverable {when(a.end)} -> {when(b.start)}")
     elif s.segments:
         lines = [f"{s.target}: nothing recoverable: no good base backup whose WAL is whole"]
     else:
