@@ -29,6 +29,7 @@ COMPONENTS: tuple[Listed, ...] = (
     Listed("buttress.backup.component", commands=("backup", "wal", "binlog")),
     Listed("buttress.alerting.component", commands=("alerts", "slo")),
     Listed("buttress.incidents.component", commands=("incident", "oncall")),
+    Listed("buttress.runbooks.component", commands=("runbook",)),
 )
 
 

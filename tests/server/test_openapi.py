@@ -121,4 +121,7 @@ def test_every_answer_is_typed_in_the_document(api: Api) -> None:
         "LevelRead.limits",
         "RunDescribed.metadata",
         "RunDetail.source",
+        "RunbookRunDetail.params",  # a runbook's own parameters, by their names
+        "RunbookRunRead.params",
+        "RunbookStepRead.values",  # what each step produced: its kind decides the keys
     }

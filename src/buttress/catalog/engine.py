@@ -22,7 +22,7 @@ __all__ = ["Catalog", "catalog_url"]
 SQLITE_FILE = "catalog.db"
 
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 """The newest migration (tests/catalog check it is Alembic's head)."""
 
 

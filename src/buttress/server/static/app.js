@@ -630,6 +630,7 @@ async function route() {
     else if (page === "health") await showHealth(view);
     else if (page === "resilience") await showResilience(view);
     else if (page === "incidents") await showIncidents(view); // incidents.js
+    else if (page === "runbooks") await showRunbooks(view); // runbooks.js
     else if (EMPTY[page]) {
       view.append(text("h1", EMPTY[page][0]));
       view.append(empty(page));

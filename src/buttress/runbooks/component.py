@@ -1,0 +1,43 @@
+"""The runbooks domain as a component: the ``runbooks`` section, its tables
+(``runbook_runs``, ``runbook_steps``), ``buttress runbook``; in the control plane
+``/api/v1/runbooks`` (runs started there run in a thread of the server) and the dashboard's
+"Runbooks" page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from buttress.platform.component import (
+    CliCommand,
+    CliGroup,
+    Component,
+    Contribution,
+    ServerContext,
+)
+
+__all__ = ["COMPONENT", "RunbooksComponent"]
+
+
+class RunbooksComponent(Component):
+    name = "runbooks"
+    section = "runbooks"
+    tables = "buttress.runbooks.tables"
+
+    def cli(self) -> Sequence[CliGroup | CliCommand]:
+        from buttress.runbooks.cli import app
+
+        return [CliGroup("runbook", app)]
+
+    def serve(self, ctx: ServerContext) -> Contribution:
+        from buttress.runbooks.api import router
+        from buttress.runbooks.runs import Runbooks, engine_factory
+
+        service = Runbooks(ctx.config, ctx.catalog, engine_factory(ctx.config, ctx.catalog))
+        return Contribution(
+            routers=[router],
+            state={"runbooks": service},
+            dashboard="/api/v1/runbooks",
+        )
+
+
+COMPONENT = RunbooksComponent()
