@@ -62,20 +62,10 @@ def _alert_presets(config: ButtressConfig, /, *, check_files: bool) -> list[Prob
 def _slos(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:
     if not config.alerting.slos:
         return []
-    from buttress.alerting.links import runbook_problem
-    from buttress.alerting.slo import RUNBOOK_KEYS
-    from buttress.alerting.slo_check import check_slos
+    from buttress.alerting.slo_check import check_slos, runbook_links
 
-    found = [
-        Problem(path, message)
-        for path, message in check_slos(config.alerting, check_files=check_files)
-    ]
-    for i, slo in enumerate(config.alerting.slos):
-        for key, value in slo.links.items():
-            why = runbook_problem(config, value) if key in RUNBOOK_KEYS else None
-            if why is not None:
-                found.append(Problem(("alerting", "slos", i, "links", key), why))
-    return found
+    found = check_slos(config.alerting, check_files=check_files) + runbook_links(config)
+    return [Problem(path, message) for path, message in found]
 
 
 def _dashboards(config: ButtressConfig, /, *, check_files: bool) -> list[Problem]:

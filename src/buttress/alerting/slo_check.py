@@ -20,13 +20,28 @@ from buttress.alerting import promql, tools
 from buttress.alerting.slo import alert_name, dump, plan
 
 if TYPE_CHECKING:
-    from buttress.config import AlertingConfig
+    from buttress.config import AlertingConfig, ButtressConfig
 
-__all__ = ["Path_", "check_slos", "promql_problems"]
+__all__ = ["Path_", "check_slos", "promql_problems", "runbook_links"]
 
 Path_ = tuple[str | int, ...]
 _SLOS: Path_ = ("alerting", "slos")
 _PARSE = re.compile(r'group "q(\d+)", rule \d+, "[^"]*": (.*)')
+
+
+def runbook_links(config: ButtressConfig) -> list[tuple[Path_, str]]:
+    """The SLOs' ``links.runbook`` that name a runbook no runbook has, or that need
+    ``incidents.public_url`` (:func:`buttress.alerting.links.runbook_problem`)."""
+    from buttress.alerting.links import runbook_problem
+    from buttress.alerting.slo import RUNBOOK_KEYS
+
+    found: list[tuple[Path_, str]] = []
+    for i, slo in enumerate(config.alerting.slos):
+        for key, value in slo.links.items():
+            why = runbook_problem(config, value) if key in RUNBOOK_KEYS else None
+            if why is not None:
+                found.append((("alerting", "slos", i, "links", key), why))
+    return found
 
 
 def check_slos(section: AlertingConfig, *, check_files: bool = False) -> list[tuple[Path_, str]]:
