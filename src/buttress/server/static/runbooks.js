@@ -113,13 +113,13 @@ async function runbookRun(main, id) {
     tr.dataset.step = s.path;
     tr.children[3].className = `status ${RB_STATUS_CLS[s.status] || ""}`;
     table.append(tr);
-    if (s.waiting) main.append(confirmBox(r, s));
+    if (s.waiting) main.append(rbConfirmBox(r, s));
   }
   main.append(scrolling(table));
   if (r.status === "running") later("runbooks", 1000);
 }
 
-function confirmBox(r, s) {
+function rbConfirmBox(r, s) {
   const box = document.createElement("section");
   box.className = "inc-panel";
   box.id = "confirm-box";
