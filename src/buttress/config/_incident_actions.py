@@ -35,7 +35,7 @@ __all__ = [
     "not_allowed",
 ]
 
-ActionType = Literal["degradation_level", "breaker", "backup", "restore_test", "webhook"]
+ActionType = Literal["degradation_level", "breaker", "backup", "restore_test", "webhook", "runbook"]
 ACTION_TYPES: tuple[ActionType, ...] = (
     "degradation_level",
     "breaker",
@@ -92,6 +92,21 @@ class RestoreTestActionConfig(ActionConfig):
     target: str = Field(min_length=1, description="A backup.targets name.")
 
 
+class RunbookActionConfig(ActionConfig):
+    """`type: runbook`: start a run of a runbook (in the background, as the incident: actor
+    `incident:INC-...`); its confirm steps wait for a person in the dashboard, the CLI or the
+    API. Parameter values are Jinja2 templates (sandboxed) of `incident` (ref, title,
+    severity, status, services, impact, labels, url)."""
+
+    type: Literal["runbook"]
+    runbook: str = Field(min_length=1, description="A runbook's name (runbooks:).")
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Its parameters, e.g. {pair: orders, reason: '{{ incident.ref }}'}.",
+    )
+    dry_run: bool = Field(default=False, description="true: a dry run (changes nothing).")
+
+
 class WebhookActionConfig(WebhookNotifierConfig):
     """`type: webhook`: an HTTP call, sent like the webhook notifier's (retry, breaker, timeout
     or a named `policy`; the URL and header values are secrets)."""
@@ -111,6 +126,7 @@ AnyActionConfig = Annotated[
     | BreakerActionConfig
     | BackupActionConfig
     | RestoreTestActionConfig
+    | RunbookActionConfig
     | WebhookActionConfig,
     Field(discriminator="type"),
 ]

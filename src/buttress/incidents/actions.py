@@ -33,10 +33,9 @@ from buttress.incidents.tables import Incident, IncidentActionRun, IncidentEvent
 
 if TYPE_CHECKING:
     from buttress.config import ButtressConfig
-    from buttress.platform.component import ServerContext
     from buttress.resilience.registry import PolicyRegistry
 
-__all__ = ["ActionResult", "Actions", "Decision", "Outcome", "decide", "runs_of", "server_registry"]
+__all__ = ["ActionResult", "Actions", "Decision", "Outcome", "decide", "runs_of"]
 
 log = logging.getLogger("buttress.incidents")
 
@@ -304,15 +303,3 @@ def runs_of(*, session: Session, incident: Incident) -> list[IncidentActionRun]:
     """The action runs of ``incident``, oldest first."""
     query = select(IncidentActionRun).where(IncidentActionRun.incident_id == incident.id)
     return list(session.scalars(query.order_by(IncidentActionRun.id)))
-
-
-def server_registry(ctx: ServerContext) -> PolicyRegistry:
-    """The control plane's resilience registry (the one its API forces), else (no policies
-    configured: nothing to force) one of the configuration's."""
-    from buttress.resilience.component import REGISTRY
-    from buttress.resilience.registry import PolicyRegistry, for_config
-
-    try:
-        return ctx.require(REGISTRY, PolicyRegistry)
-    except LookupError:
-        return for_config(ctx.config)

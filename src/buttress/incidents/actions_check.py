@@ -1,7 +1,8 @@
-"""The validation step's check of ``incidents.actions``: every level, backup target and
-resilience policy a rule names exists in its own section (``health.degradation``,
-``backup.targets``, ``resilience.policies``; whether a policy has a breaker, with the
-defaults merged, is known when its pipeline is built: the run records it)."""
+"""The validation step's check of ``incidents.actions``: every level, backup target,
+runbook (and its parameters) and resilience policy a rule names exists in its own section
+(``health.degradation``, ``backup.targets``, ``runbooks``, ``resilience.policies``; whether
+a policy has a breaker, with the defaults merged, is known when its pipeline is built: the
+run records it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from buttress.config._incident_actions import (
     BreakerActionConfig,
     DegradationActionConfig,
     RestoreTestActionConfig,
+    RunbookActionConfig,
 )
 
 __all__ = ["check_actions"]
@@ -46,6 +48,22 @@ def check_actions(config: ButtressConfig) -> Found:
                         _unknown("backup target", do.target, targets, "backup.targets"),
                     )
                 )
+        elif isinstance(do, RunbookActionConfig):
+            runbooks = {r.name: r for r in config.runbooks.all}
+            if do.runbook not in runbooks:
+                found.append(
+                    ((*at, "runbook"), _unknown("runbook", do.runbook, runbooks, "runbooks"))
+                )
+            else:
+                declared = runbooks[do.runbook].params
+                for key in do.params:
+                    if key not in declared:
+                        known = ", ".join(sorted(declared)) or "none"
+                        message = (
+                            f"runbook {do.runbook} has no parameter {key!r} "
+                            f"(its parameters: {known})"
+                        )
+                        found.append(((*at, "params", key), message))
         elif isinstance(do, BreakerActionConfig) and do.policy not in policies:
             message = _unknown("resilience policy", do.policy, policies, "resilience.policies")
             found.append(((*at, "policy"), message))

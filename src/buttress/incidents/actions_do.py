@@ -24,6 +24,7 @@ from buttress.config._incident_actions import (
     BreakerActionConfig,
     DegradationActionConfig,
     RestoreTestActionConfig,
+    RunbookActionConfig,
     WebhookActionConfig,
 )
 from buttress.config._notifiers import template_environment
@@ -80,6 +81,13 @@ class Facts:
         return {"incident": incident, "rule": rule.name, "status": self.status}
 
 
+def _execute(runs: Any, run_id: int) -> None:
+    try:
+        runs.execute(run_id)
+    except Exception:
+        log.exception("run %s of a runbook could not be executed", run_id)
+
+
 def _hold(seconds: float) -> str:
     if seconds % 3600 == 0:
         return f"{seconds / 3600:g}h"
@@ -119,6 +127,8 @@ class Doer:
             return f"back up target {do.target}"
         if isinstance(do, RestoreTestActionConfig):
             return f"restore-test the newest good backup of target {do.target}"
+        if isinstance(do, RunbookActionConfig):
+            return f"{'dry-run' if do.dry_run else 'run'} runbook {do.runbook}"
         return f"{do.method} {shown_url(do.url.get_secret_value().strip())}"
 
     def do(self, rule: ActionRule, facts: Facts) -> tuple[str, dict[str, Any]]:
@@ -137,6 +147,8 @@ class Doer:
                 return self._backup(do, facts)
             if isinstance(do, RestoreTestActionConfig):
                 return self._restore_test(do, facts)
+            if isinstance(do, RunbookActionConfig):
+                return self._runbook(rule, do, facts)
             return self._webhook(rule, do, facts)
         except ActionError:
             raise
@@ -257,6 +269,30 @@ class Doer:
                 target=f"backup_id={good.id}", detail={"restore_test": True},
             )  # fmt: skip
         return f"started a restore test of backup {good.id} of {do.target}", {"backup_id": good.id}
+
+    # -- runbook -----------------------------------------------------------------------
+
+    def _runbook(
+        self, rule: ActionRule, do: RunbookActionConfig, facts: Facts
+    ) -> tuple[str, dict[str, Any]]:
+        from buttress.runbooks.runs import Runbooks, engine_factory
+
+        context = facts.context(rule)
+        params = {}
+        for key, text in do.params.items():
+            try:
+                params[key] = template_environment().from_string(text).render(context)
+            except Exception as exc:  # noqa: BLE001  # a template error is a failed action
+                raise ActionError(
+                    f"parameter {key} of runbook {do.runbook}: {type(exc).__name__}: {exc}"
+                ) from None
+        runs = Runbooks(
+            self.config, self.catalog, engine_factory(self.config, self.catalog, self.policies)
+        )
+        run_id = runs.start(do.runbook, params, facts.actor, dry_run=do.dry_run)
+        self._start(f"buttress-runbook-run-{run_id}", lambda: _execute(runs, run_id))
+        verb = "dry run" if do.dry_run else "run"
+        return f"started {verb} {run_id} of runbook {do.runbook}", {"run_id": run_id}
 
     # -- webhook -----------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ class IncidentsComponent(Component):
         return gap_warnings(config.incidents.oncall, dt.datetime.now(dt.UTC))
 
     def serve(self, ctx: ServerContext) -> Contribution:
-        from buttress.incidents.actions import Actions, server_registry
+        from buttress.incidents.actions import Actions
         from buttress.incidents.actions_api import router as actions_router
         from buttress.incidents.api import router as incidents
         from buttress.incidents.escalation import SWEEP_HANDLER, Escalations
@@ -60,6 +60,7 @@ class IncidentsComponent(Component):
         from buttress.jobs import Every, Job
         from buttress.jobs.component import JOB_RUNNER
         from buttress.jobs.runner import JobRunner
+        from buttress.resilience.component import server_registry
 
         metrics = IncidentMetrics.create()
         page_routers, page_state = status_page(ctx)

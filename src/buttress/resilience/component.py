@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from buttress.platform.component import Component, Contribution, ServerContext
 
-__all__ = ["COMPONENT", "REGISTRY", "ResilienceComponent"]
+if TYPE_CHECKING:
+    from buttress.resilience.registry import PolicyRegistry
+
+__all__ = ["COMPONENT", "REGISTRY", "ResilienceComponent", "server_registry"]
 
 REGISTRY = "resilience.registry"
 """The key under which the control plane's :class:`~buttress.resilience.registry.PolicyRegistry`
@@ -60,3 +64,15 @@ class ResilienceComponent(Component):
 
 
 COMPONENT = ResilienceComponent()
+
+
+def server_registry(ctx: ServerContext) -> PolicyRegistry:
+    """The control plane's resilience registry (the one its API forces: what incident
+    actions and runbook steps act on), else (no policies configured: nothing to force) one
+    of the configuration's."""
+    from buttress.resilience.registry import PolicyRegistry, for_config
+
+    try:
+        return ctx.require(REGISTRY, PolicyRegistry)
+    except LookupError:
+        return for_config(ctx.config)

@@ -29,10 +29,14 @@ class RunbooksComponent(Component):
         return [CliGroup("runbook", app)]
 
     def serve(self, ctx: ServerContext) -> Contribution:
+        from buttress.resilience.component import server_registry
         from buttress.runbooks.api import router
         from buttress.runbooks.runs import Runbooks, engine_factory
 
-        service = Runbooks(ctx.config, ctx.catalog, engine_factory(ctx.config, ctx.catalog))
+        # breaker.force steps act on the breakers the control plane's own API forces
+        policies = lambda: server_registry(ctx)  # noqa: E731  # a late lookup
+        engine = engine_factory(ctx.config, ctx.catalog, policies)
+        service = Runbooks(ctx.config, ctx.catalog, engine)
         return Contribution(
             routers=[router],
             state={"runbooks": service},

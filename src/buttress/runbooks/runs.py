@@ -103,13 +103,19 @@ EngineFactory = Callable[[Recorder, str], EngineLike]
 """``(recorder, actor) -> engine`` for one run."""
 
 
-def engine_factory(config: Any, catalog: Catalog | None = None) -> EngineFactory:
-    """The factory of the real engine (:mod:`buttress.runbooks.engine`) over ``config``."""
+def engine_factory(
+    config: Any, catalog: Catalog | None = None, policies: Callable[[], Any] | None = None
+) -> EngineFactory:
+    """The factory of the real engine (:mod:`buttress.runbooks.engine`) over ``config``;
+    ``policies``: the resilience registry ``breaker.force`` steps act on (the control
+    plane's, in ``buttress serve``)."""
 
     def make(recorder: Recorder, actor: str) -> EngineLike:
         from buttress.runbooks.engine import Engine
 
-        engine: EngineLike = Engine(config, catalog=catalog, recorder=recorder, actor=actor)
+        engine: EngineLike = Engine(
+            config, catalog=catalog, recorder=recorder, actor=actor, policies=policies
+        )
         return engine
 
     return make
