@@ -74,6 +74,11 @@ def test_failover_then_failback_through_the_ready_runbooks(
         by_name = {s.name: s for s in recorder.steps.values()}
         assert by_name["lag"].values["bytes"] >= 0
         assert by_name["first-write"].values["xid"]
+        assert (
+            0
+            < by_name["first-write"].values.get("failover_seconds", -1)
+            < time.monotonic() - started
+        ), (by_name["first-write"].values, by_name["fence"].values)
 
         again = MemoryRecorder()
         refused = Engine(config, recorder=again, actor="test").run(

@@ -51,6 +51,14 @@ class _TimedForced(_Timed, _Forced):
     pass
 
 
+class _Since(_Pair):
+    since: float | None = Field(
+        default=None,
+        description="time.monotonic() of the fence (steps.fence.started_at): the failover "
+        "time is measured from it to this committed write.",
+    )
+
+
 def _values(found: Any) -> dict[str, Any]:
     if found is None:
         return {}
@@ -113,7 +121,7 @@ def _pg_unfence(ctx: ActionContext, params: _Pair) -> dict[str, Any]:
     return {"unfenced": True}
 
 
-def _pg_write_check(ctx: ActionContext, params: _Pair) -> dict[str, Any]:
+def _pg_write_check(ctx: ActionContext, params: _Since) -> dict[str, Any]:
     import time
 
     from buttress.runbooks.failover._pgnode import Node
@@ -127,11 +135,13 @@ def _pg_write_check(ctx: ActionContext, params: _Pair) -> dict[str, Any]:
     # an xid assigned and its commit record written (and, with synchronous_commit, sent to
     # a synchronous standby): a committed write that touches no table
     row = node.query("SELECT pg_current_xact_id()::text")
-    return {
-        "server": node.name,
-        "xid": row[0] if row else None,
-        "seconds": time.monotonic() - started,
-    }
+    now = time.monotonic()
+    found: dict[str, Any] = {"server": node.name, "xid": row[0] if row else None}
+    found["seconds"] = now - started
+    # the same process's clock only (a resumed run is another process: not measured)
+    if params.since is not None and 0 <= now - params.since < 86400:
+        found["failover_seconds"] = now - params.since
+    return found
 
 
 def _pg_catch_up(ctx: ActionContext, params: _Timed) -> dict[str, Any]:
@@ -301,7 +311,7 @@ _PG: list[tuple[str, type[BaseModel], Any, str]] = [
     ("promote", _Forced, _pg_promote, "Promote the replica (pg_promote); refuses a non-replica."),
     ("writable", _Timed, _pg_writable, "Wait until the promoted server takes writes."),
     ("repoint", _Pair, _pg_repoint, "Send clients to the replica (command, HTTP or DSN file)."),
-    ("write_check", _Pair, _pg_write_check, "A committed write on the promoted server."),
+    ("write_check", _Since, _pg_write_check, "A committed write on the promoted server."),
     ("failback", _Pair, _pg_failback, "Rebuild the old primary as a standby (pg_rewind, clone)."),
     ("switchover", _Forced, _pg_switchover, "Planned switch back to the pair's primary."),
 ]
