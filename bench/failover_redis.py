@@ -27,14 +27,11 @@ writes the new primary does not have.
 from __future__ import annotations
 
 import argparse
-import selectors
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,73 +42,17 @@ import redis
 from buttress.runbooks.failover.redis import RedisPair, promote, wait_writable
 from buttress.runbooks.failover.redis_canary import DrillResult, RedisCanary, drill
 
-
-class _HeldLink:
-    """A TCP proxy for the replication link that can be cut (a partition): while ``held``,
-    nothing passes."""
-
-    def __init__(self, target_port: int) -> None:
-        self.port = _free_port()
-        self.target_port = target_port
-        self.held = threading.Event()
-        self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._listener.close()
-
-    def _run(self) -> None:
-        sel = selectors.DefaultSelector()
-        sel.register(self._listener, selectors.EVENT_READ)
-        peers: dict[socket.socket, socket.socket] = {}
-        while not self._stop.is_set():
-            for key, _ in sel.select(timeout=0.02):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                if sock is self._listener:
-                    client, _ = self._listener.accept()
-                    upstream = socket.create_connection(("127.0.0.1", self.target_port))
-                    peers[client], peers[upstream] = upstream, client
-                    sel.register(client, selectors.EVENT_READ)
-                    sel.register(upstream, selectors.EVENT_READ)
-                    continue
-                if self.held.is_set() or sock not in peers:
-                    continue
-                other = peers[sock]
-                try:
-                    data = sock.recv(65536)
-                    if data:
-                        other.sendall(data)
-                except OSError:
-                    data = b""
-                if not data:
-                    for end in (sock, other):
-                        sel.unregister(end)
-                        peers.pop(end, None)
-                        end.close()
-            if self.held.is_set():
-                self._stop.wait(0.01)
-        for sock in peers:
-            sock.close()
-        sel.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the held replication link of tests/runbooks/failover
+from tests.conftest import free_port  # noqa: E402
+from tests.runbooks.failover.stall_proxy import StallProxy  # noqa: E402
 
 
 def _start(workdir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     binary = shutil.which("redis-server")
     if binary is None:
         sys.exit("redis-server is not installed (scripts/check.sh installs it)")
-    port = _free_port()
+    port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
@@ -132,7 +73,7 @@ def _start(workdir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
 
 @contextmanager
 def _pair(
-    link: list[_HeldLink] | None = None,
+    link: list[StallProxy] | None = None,
 ) -> Iterator[tuple[RedisPair, subprocess.Popen[bytes]]]:
     """Two servers, synced; with ``link``, the replication link runs through a proxy put
     there."""
@@ -140,7 +81,7 @@ def _pair(
         primary, pport = _start(Path(tmp) / "primary")
         source = pport
         if link is not None:
-            link.append(_HeldLink(pport))
+            link.append(StallProxy(pport))
             source = link[0].port
         replica, rport = _start(Path(tmp) / "replica", "--replicaof", "127.0.0.1", str(source))
         try:
@@ -177,7 +118,7 @@ def _crash_drill(
     pair: RedisPair,
     primary: subprocess.Popen[bytes],
     wait_replicas: int,
-    link: _HeldLink | None = None,
+    link: StallProxy | None = None,
 ) -> DrillResult:
     canary = RedisCanary([pair.primary, pair.replica], wait_replicas=wait_replicas)
     with canary:
@@ -215,7 +156,7 @@ def main() -> None:
         for wait_replicas in (0, 1):
             results = []
             for _ in range(drills):
-                link: list[_HeldLink] | None = [] if scenario == "partition" else None
+                link: list[StallProxy] | None = [] if scenario == "partition" else None
                 with _pair(link) as (pair, primary):
                     if scenario in ("fence", "no-catchup"):
                         caught = scenario == "fence"
