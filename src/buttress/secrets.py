@@ -23,7 +23,15 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-__all__ = ["MASK", "mask_dsn", "mask_url", "redact", "redact_echo", "redact_tokens"]
+__all__ = [
+    "MASK",
+    "is_secret_name",
+    "mask_dsn",
+    "mask_url",
+    "redact",
+    "redact_echo",
+    "redact_tokens",
+]
 
 MASK = "***"
 
@@ -49,6 +57,17 @@ _ISSPACE = " \t\n\r\v\f"  # C isspace() in the C locale, as libpq uses it
 
 def _secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
+
+
+# an environment variable or a parameter whose value is a secret: DB_PASS, API_TOKEN,
+# AWS_SECRET_ACCESS_KEY, ssh_key, GITHUB_AUTH... (not PWD and OLDPWD: the working directory)
+_SECRET_VARIABLE = re.compile(r"(?i)pass(?!age)|secret|token|key(?!board)|credential|auth(?!or)")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable or a parameter named ``name`` holds a secret (its value
+    is masked wherever it would be shown or stored)."""
+    return bool(_SECRET_VARIABLE.search(name))
 
 
 def mask_dsn(dsn: str) -> str:

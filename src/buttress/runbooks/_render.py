@@ -12,11 +12,10 @@ from urllib.parse import unquote, urlsplit
 from buttress.config._notifiers import template_environment
 from buttress.config._runbooks import is_template
 from buttress.runbooks.errors import RunbookError
-from buttress.secrets import MASK, redact
+from buttress.secrets import MASK, is_secret_name, redact
 
 __all__ = ["Later", "Masker", "Renderer", "truthy"]
 
-_SECRET_NAME = re.compile(r"(?i)(password|passwd|pwd|secret|token|api_?key|credential)")
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
 _FALSY = {"", "false", "no", "off", "0", "none", "null"}
 
@@ -133,7 +132,7 @@ class Masker:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
         for name, value in os.environ.items():
-            if _SECRET_NAME.search(name):
+            if is_secret_name(name):
                 self.add(value)
         for value in secrets:
             self.add(value)
@@ -146,7 +145,7 @@ class Masker:
     def add_env(self, env: Mapping[str, str]) -> None:
         """Mask the values of the secret-named variables of ``env``."""
         for name, value in env.items():
-            if _SECRET_NAME.search(name):
+            if is_secret_name(name):
                 self.add(value)
 
     def add_url(self, url: str) -> None:

@@ -42,6 +42,7 @@ from buttress.runbooks._render import Masker, Renderer
 from buttress.runbooks.errors import RunbookError, StepError
 from buttress.runbooks.params import resolve_params
 from buttress.runbooks.recorder import Recorder, RunStatus, StepStatus
+from buttress.secrets import is_secret_name
 
 if TYPE_CHECKING:
     from buttress.catalog import Catalog
@@ -230,7 +231,11 @@ class Engine:
         resolved = resolve_params(book, params)
         earlier = {k: dict(v) for k, v in (values or {}).items()}
         renderer = Renderer(resolved, earlier, run_id=run_id, actor=self.actor)
-        return _Run(book, resolved, run_id, earlier, renderer, self._masker(book))
+        masker = self._masker(book)
+        for name, value in resolved.items():  # a secret-named parameter's value, too
+            if is_secret_name(name) and value is not None:
+                masker.add(str(value))
+        return _Run(book, resolved, run_id, earlier, renderer, masker)
 
     def _masker(self, runbook: RunbookConfig) -> Masker:
         from buttress.runbooks import _plan

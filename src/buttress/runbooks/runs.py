@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from buttress.runbooks._recording import (
 )
 from buttress.runbooks.recorder import Recorder, RunStatus
 from buttress.runbooks.tables import RunbookRun, RunbookStep
-from buttress.secrets import MASK
+from buttress.secrets import MASK, is_secret_name
 
 if TYPE_CHECKING:
     from buttress.catalog import Catalog
@@ -70,7 +69,6 @@ log = logging.getLogger("buttress.runbooks")
 
 Mode = Literal["run", "resume", "rollback"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "rolled_back", "interrupted"})
-_SECRET_NAME = re.compile(r"(?i)pass|secret|token|key|credential|auth")
 
 
 class EngineLike(Protocol):
@@ -143,7 +141,7 @@ def _secret_params(runbook: Any) -> set[str]:
     items = params.items() if isinstance(params, Mapping) else ((p.name, p) for p in params)
     for name, spec in items:
         declared = getattr(spec, "secret", False) or getattr(spec, "type", None) == "secret"
-        if declared or _SECRET_NAME.search(str(name)):
+        if declared or is_secret_name(str(name)):
             names.add(str(name))
     return names
 
