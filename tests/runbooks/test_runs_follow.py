@@ -62,3 +62,19 @@ def test_resuming_needs_the_secret_parameters_again(catalog: Catalog) -> None:
     with pytest.raises(UsageError, match="password"):
         runs.resume(run_id, "cli:bob")
     assert runs.resume(run_id, "cli:bob", params={"password": "hunter2"})
+
+
+def test_a_run_is_resumed_or_rolled_back_once(catalog: Catalog) -> None:
+    """A second resume of the same run is refused naming the first (resume that one), and
+    so is a second rollback."""
+    runs = service(catalog)
+    run_id = runs.start("fails", {}, "cli:alice")
+    runs.execute(run_id)
+    first = runs.resume(run_id, "cli:bob")
+    runs.execute(first)
+    with pytest.raises(ConflictError, match=f"already resumed by run {first} \\(resume run"):
+        runs.resume(run_id, "cli:carol")
+    back = runs.rollback(run_id, "cli:bob")
+    runs.execute(back)
+    with pytest.raises(ConflictError, match=f"already rolled back by run {back}"):
+        runs.rollback(run_id, "cli:carol")

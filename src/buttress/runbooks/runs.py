@@ -655,6 +655,18 @@ class Runbooks:
                 )
             if mode == "rollback" and view.run.status == "rolled_back":
                 raise ConflictError(f"run {run_id} is already rolled back")
+            with self.catalog.begin() as session:  # a run is continued once, not twice
+                later = session.scalars(
+                    select(RunbookRun.id).where(
+                        RunbookRun.resumed_from == run_id, RunbookRun.mode == mode
+                    )
+                ).first()
+            if later is not None:
+                verb = "resumed" if mode == "resume" else "rolled back"
+                raise ConflictError(
+                    f"run {run_id} was already {verb} by run {later}"
+                    + (f" (resume run {later} instead)" if mode == "resume" else "")
+                )
             runbook = self.runbook(view.run.runbook)
             given = {k: v for k, v in view.run.params.items() if v != MASK}
             missing = sorted(k for k, v in view.run.params.items() if v == MASK)
