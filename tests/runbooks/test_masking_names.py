@@ -3,7 +3,6 @@ an environment variable such as DB_PASS; and what it does not: the working direc
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -35,4 +34,4 @@ def test_secret_names_are_masked_and_the_working_directory_is_not(
     (step,) = recorder.steps.values()
     assert "ParamSecret77" not in step.output + repr(step.values)
     assert "EnvPassValue99" not in step.output + repr(step.values)
-    assert f"param=*** env=*** here={os.getcwd()}" in step.output
+    assert f"param=*** env=*** here={Path.cwd()}" in step.output
