@@ -13,9 +13,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-__all__ = ["Bounded", "Finished", "run_process"]
+__all__ = ["Bounded", "Finished", "kill_running", "run_process"]
 
 _CHUNK = 65536
+_LIVE: set[int] = set()  # the process groups of the command steps running in this process
+_LIVE_LOCK = threading.Lock()
+
+
+def kill_running() -> int:
+    """Kill the process group of every command step running in this process (the CLI on
+    SIGTERM, the server when it stops): a step must not outlive the run that records it,
+    or a resume would run it a second time beside it. How many were killed."""
+    with _LIVE_LOCK:
+        groups = list(_LIVE)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    return len(groups)
+
+
 _READER_GRACE = 2.0  # seconds to wait for the output of a process that exited
 
 
@@ -82,6 +98,16 @@ def run_process(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    with _LIVE_LOCK:
+        _LIVE.add(proc.pid)  # its session's group id is its pid
+    try:
+        return _supervise(proc, timeout, max_output)
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc.pid)
+
+
+def _supervise(proc: subprocess.Popen[bytes], timeout: float | None, max_output: int) -> Finished:
     captured = Bounded(max_output)
     stdout = cast("io.BufferedReader", proc.stdout)  # stdout=PIPE, unbuffered: read1 works
 

@@ -179,9 +179,22 @@ def _asker(yes: bool) -> Any:
     return ask
 
 
+def _stopped(signum: int, _frame: object) -> None:
+    """SIGTERM/SIGHUP: the running step's processes end with this one (as on Ctrl-C), and the
+    run is left to show as interrupted (resumable)."""
+    from buttress.runbooks._command import kill_running
+
+    kill_running()
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _execute(service: Runbooks, run_id: int, yes: bool, *, dry_run: bool = False) -> None:
+    import signal
+
     typer.echo(f"{'dry run' if dry_run else 'run'} {run_id} started", err=True)
     listener = _printer(run_id, dry_run=dry_run)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stopped)
     status = service.execute(run_id, listener=listener, ask=_asker(yes))
     if status != "succeeded":
         raise typer.Exit(1)

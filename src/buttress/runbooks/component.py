@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from buttress.platform.component import (
     CliCommand,
@@ -14,6 +16,8 @@ from buttress.platform.component import (
     Contribution,
     ServerContext,
 )
+
+log = logging.getLogger("buttress.runbooks")
 
 __all__ = ["COMPONENT", "RunbooksComponent"]
 
@@ -37,8 +41,20 @@ class RunbooksComponent(Component):
         policies = lambda: server_registry(ctx)  # noqa: E731  # a late lookup
         engine = engine_factory(ctx.config, ctx.catalog, policies)
         service = Runbooks(ctx.config, ctx.catalog, engine)
+
+        @asynccontextmanager
+        async def lifespan() -> AsyncIterator[None]:
+            from buttress.runbooks._command import kill_running
+
+            try:
+                yield
+            finally:  # the server stops: no step process outlives the runs it belongs to
+                if killed := kill_running():
+                    log.warning("stopped %d running runbook step process(es)", killed)
+
         return Contribution(
             routers=[router],
+            lifespan=lifespan,
             state={"runbooks": service},
             dashboard="/api/v1/runbooks",
         )
