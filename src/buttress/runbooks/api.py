@@ -121,14 +121,24 @@ class RunbookRunDetail(RunbookRunRead):
     steps: list[RunbookStepRead]
 
 
+ParamValue = Annotated[str, Field(max_length=10_000)] | bool | int | float
+"""A parameter's value: text as on the command line (``--param k=v``), or a JSON boolean or
+number (what ``GET /runbooks`` shows as defaults); checked against the declared type."""
+
+
+def param_texts(given: Mapping[str, str | bool | int | float]) -> dict[str, str]:
+    """The parameters as the command line gives them (true/false, numbers as written)."""
+    return {
+        k: ("true" if v else "false") if isinstance(v, bool) else str(v) for k, v in given.items()
+    }
+
+
 class RunbookRunStart(BaseModel):
-    """Start a run: the parameters as text (as on the command line)."""
+    """Start a run: the parameters as text (as on the command line) or JSON scalars."""
 
     model_config = ConfigDict(extra="forbid")
 
-    params: dict[
-        Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=10_000)]
-    ] = Field(default_factory=dict)
+    params: dict[Annotated[str, Field(max_length=200)], ParamValue] = Field(default_factory=dict)
     dry_run: bool = False
 
 
@@ -137,9 +147,7 @@ class RunbookRunFollow(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    params: dict[
-        Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=10_000)]
-    ] = Field(default_factory=dict)
+    params: dict[Annotated[str, Field(max_length=200)], ParamValue] = Field(default_factory=dict)
 
 
 class RunbookRunStarted(BaseModel):
@@ -304,7 +312,7 @@ def _follow(
     view = service.get(run_id)
     _check_role(service, view.run.runbook, who)
     act = service.resume if mode == "resume" else service.rollback
-    new = act(run_id, _actor(who), params=body.params, client=_client(request))
+    new = act(run_id, _actor(who), params=param_texts(body.params), client=_client(request))
     _in_background(service, new)
     request.state.audit_target = f"run={new},of={run_id}"
     return RunbookRunStarted(id=new, url=f"{router.prefix}/runs/{new}")
@@ -359,7 +367,7 @@ def start_run(
     service = _service(request, catalog)
     _check_role(service, name, who)
     run_id = service.start(
-        name, body.params, _actor(who), dry_run=body.dry_run, client=_client(request)
+        name, param_texts(body.params), _actor(who), dry_run=body.dry_run, client=_client(request)
     )
     _in_background(service, run_id)
     request.state.audit_target = f"runbook={name},run={run_id}"
