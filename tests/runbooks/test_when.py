@@ -30,7 +30,10 @@ def test_a_false_condition_skips_and_a_true_one_runs(tmp_path: Path) -> None:
 
 def test_a_condition_that_cannot_be_evaluated_fails_the_step(tmp_path: Path) -> None:
     """A `when:` naming a step that has not run fails the step, saying why."""
-    steps = "- name: a\n  when: steps.later.ok\n  command: {argv: ['true']}\n"
+    steps = (
+        "- name: a\n  when: steps.later.ok\n  command: {argv: ['true']}\n"
+        "- name: later\n  command: {argv: ['true']}\n"
+    )
     eng, rec = engine(config(tmp_path, runbook_yaml(steps)))
     assert eng.run("rb", {}, run_id="r") == "failed"
     assert "when:" in (rec.steps["0"].error or "")

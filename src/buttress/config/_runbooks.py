@@ -80,6 +80,43 @@ def _environment() -> SandboxedEnvironment:
     return template_environment()
 
 
+def _templates(value: Any, loc: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every template string at or under ``value``, with its place."""
+    if isinstance(value, str):
+        return [(loc, value)] if is_template(value) else []
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_templates(item, (*loc, str(key))))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found.extend(_templates(item, (*loc, i)))
+    return found
+
+
+def _references(text: str) -> list[tuple[str, str]]:
+    """``(params|steps, name)`` of each ``params.NAME`` / ``steps.NAME`` (or
+    ``steps['NAME']``) a template reads; none when it does not parse (reported apart)."""
+    from jinja2 import TemplateSyntaxError, nodes
+
+    try:
+        tree = _environment().parse(text)
+    except TemplateSyntaxError:
+        return []
+    found: list[tuple[str, str]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        base = getattr(node, "node", None)
+        if not isinstance(base, nodes.Name) or base.name not in ("params", "steps"):
+            continue
+        if isinstance(node, nodes.Getattr):
+            found.append((base.name, str(node.attr)))
+        elif isinstance(node, nodes.Getitem):
+            key = node.arg
+            if isinstance(key, nodes.Const) and isinstance(key.value, str):
+                found.append((base.name, key.value))
+    return found
+
+
 def _template_errors(
     value: Any, loc: tuple[str | int, ...]
 ) -> list[tuple[tuple[str | int, ...], str]]:
@@ -90,8 +127,8 @@ def _template_errors(
             environment = _environment()  # first: without Jinja2 it says what to install
             from jinja2 import TemplateSyntaxError
 
-            try:
-                environment.parse(value)
+            try:  # compiled, not only parsed: an unknown filter or test is found here too
+                environment.compile(value)
             except TemplateSyntaxError as exc:
                 found.append(
                     (loc, f"template syntax error: {exc.message} (template line {exc.lineno})")
@@ -472,11 +509,43 @@ class RunbookConfig(Section):
 
         walk(self.steps, ("steps",))
         walk(self.rollback, ("rollback",))
+        errors.extend(self._unknown_references(set(seen)))
         for name in self.params:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 errors.append((("params", name), "a parameter name is letters, digits and _"))
         raise_at("runbook", errors)
         return self
+
+    def _unknown_references(self, steps: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """Templates that read a parameter the runbook does not declare, or a step it does
+        not have (caught at load, not when the run reaches them)."""
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+
+        def walk(items: list[StepConfig], at: tuple[str | int, ...]) -> None:
+            for i, step in enumerate(items):
+                spec = getattr(step, step.kind).model_dump(by_alias=True, exclude_defaults=True)
+                texts = _templates(spec, (*at, i, step.kind))
+                if step.when is not None:
+                    when = step.when if is_template(step.when) else "{{" + step.when + "}}"
+                    texts.append(((*at, i, "when"), when))
+                for loc, text in texts:
+                    for root, name in _references(text):
+                        known = self.params if root == "params" else steps
+                        if name not in known:
+                            what = "parameter" if root == "params" else "step"
+                            close = difflib.get_close_matches(name, list(known), n=1)
+                            hint = f" (did you mean {close[0]!r}?)" if close else ""
+                            listed = ", ".join(sorted(known)) or "none"
+                            message = (
+                                f"the template reads {root}.{name}: no {what} {name!r}{hint} "
+                                f"(the runbook's {what}s: {listed})"
+                            )
+                            errors.append((loc, message))
+                walk(step.rollback, (*at, i, "rollback"))
+
+        walk(self.steps, ("steps",))
+        walk(self.rollback, ("rollback",))
+        return errors
 
     @property
     def where(self) -> str:
