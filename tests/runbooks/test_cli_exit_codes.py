@@ -56,3 +56,20 @@ def test_list_and_show(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "param seconds: int (default 0)" in shown.stdout
     assert "sleep" in shown.stdout
+
+
+def test_show_lists_rollback_steps_and_choices(tmp_path: Path) -> None:
+    """A step's own rollback steps and the runbook's, by path; a choice's values."""
+    text = (
+        "runbooks:\n  definitions:\n    - name: undo\n"
+        "      params: {mode: {type: choice, choices: [fast, safe], default: fast}}\n"
+        "      steps:\n        - name: make\n          command: {argv: ['true']}\n"
+        "          rollback: [{name: unmake, command: {argv: ['true']}}]\n"
+        "      rollback: [{name: final, command: {argv: ['true']}}]\n"
+    )
+    shown = site(tmp_path, text).run("show", "undo")
+    assert shown.returncode == 0, shown.stderr
+    assert "param mode: choice of fast, safe (default fast)" in shown.stdout
+    for path, name in (("0", "make"), ("0.rollback.0", "unmake"), ("rollback.0", "final")):
+        cells = [[c.strip() for c in row.split("│")[1:3]] for row in shown.stdout.splitlines()]
+        assert [path, name] in cells, shown.stdout

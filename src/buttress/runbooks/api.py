@@ -50,6 +50,7 @@ class RunbookParamRead(BaseModel):
         default=None, description="None: the parameter must be given (or a secret's default)."
     )
     description: str = ""
+    choices: list[str] = Field(default_factory=list, description="A choice's allowed values.")
 
 
 class RunbookStepDeclared(BaseModel):
@@ -57,6 +58,9 @@ class RunbookStepDeclared(BaseModel):
 
     name: str
     kind: str
+    rollback: list[RunbookStepDeclared] = Field(
+        default_factory=list, description="The steps that undo it, run when a later one fails."
+    )
 
 
 class RunbookRead(BaseModel):
@@ -177,6 +181,7 @@ def _step_read(step: Any, index: int) -> RunbookStepDeclared:
     return RunbookStepDeclared(
         name=str(getattr(step, "name", None) or index),
         kind=_text(getattr(step, "kind", None) or getattr(step, "type", "")),
+        rollback=[_step_read(s, i) for i, s in enumerate(getattr(step, "rollback", ()) or ())],
     )
 
 
@@ -202,6 +207,7 @@ def describe(runbook: Any) -> RunbookRead:
                 type=_text(getattr(spec, "type", "string")),
                 default=_default(spec),
                 description=getattr(spec, "description", "") or "",
+                choices=[str(c) for c in getattr(spec, "choices", None) or ()],
             )
             for name, spec in items
         ],

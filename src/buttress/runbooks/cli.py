@@ -122,10 +122,19 @@ def show(
         typer.echo(data["description"])
     for param in data["params"]:
         default = "" if param["default"] is None else f" (default {param['default']})"
-        typer.echo(f"param {param['name']}: {param['type']}{default}")
-    print_table(
-        ("#", "step", "kind"), ((str(i), s["name"], s["kind"]) for i, s in enumerate(data["steps"]))
-    )
+        choices = f" of {', '.join(param['choices'])}" if param["choices"] else ""
+        typer.echo(f"param {param['name']}: {param['type']}{choices}{default}")
+    rows: list[tuple[str, str, str]] = []
+
+    def add(steps: list[dict[str, Any]], at: str) -> None:
+        for i, step in enumerate(steps):
+            path = f"{at}{i}"
+            rows.append((path, step["name"], step["kind"]))
+            add(step["rollback"], f"{path}.rollback.")
+
+    add(data["steps"], "")
+    add(data["rollback"], "rollback.")
+    print_table(("#", "step", "kind"), rows)
 
 
 def _printer(run_id: int, *, dry_run: bool = False) -> Any:
