@@ -647,7 +647,7 @@ def _restore_to_point(
     others: dict[str, Any],
 ) -> None:
     """``restore`` of a physical target: to a point, into a new data directory."""
-    from buttress.backup.wal.recovery import RecoveryTarget, fetch_command
+    from buttress.backup.wal.recovery import RecoveryTarget, fetch_command, prefetch_spool
     from buttress.errors import UsageError
 
     given = [name for name, value in others.items() if value not in (None, False)]
@@ -677,8 +677,7 @@ def _restore_to_point(
     config_file = st.config_file()
     if config_file is None:
         raise UsageError("a restore to a point needs the configuration file (--config)")
-    wal = getattr(backups.target(target), "wal", None)
-    spool = wal.spool_dir if wal is not None and wal.prefetch > 0 else None
+    spool = prefetch_spool(backups.target(target))
     command = fetch_command(sys.executable, Path(config_file), target, st.data_dir, spool)
     done = backups.restore_to_point(
         target,
@@ -932,7 +931,7 @@ def pitr_test_command(
     and databases, then remove it. Recorded as the base backup's restore test; exit 1 when
     it fails."""
     from buttress.backup.pitr_test import pitr_test
-    from buttress.backup.wal.recovery import fetch_command
+    from buttress.backup.wal.recovery import fetch_command, prefetch_spool
     from buttress.errors import UsageError
 
     st = state(ctx)
@@ -941,8 +940,7 @@ def pitr_test_command(
         raise UsageError("a PITR test needs the configuration file (--config)")
     with st.catalog() as catalog, _progress():
         backups = _backups(ctx, catalog)
-        wal = getattr(backups.target(target), "wal", None)
-        spool = wal.spool_dir if wal is not None and wal.prefetch > 0 else None
+        spool = prefetch_spool(backups.target(target))
         command = fetch_command(sys.executable, Path(config_file), target, st.data_dir, spool)
         try:
             result = pitr_test(

@@ -142,7 +142,7 @@ def _pitr_command(ctx: ServerContext) -> Callable[[str], str] | None:
     import sys
     from pathlib import Path
 
-    from buttress.backup.wal.recovery import fetch_command
+    from buttress.backup.wal.recovery import fetch_command, prefetch_spool
 
     # the CLI sets manifest_key_file to <data dir>/manifest.key when the file names none: the
     # key's folder is then the data directory; a key the file names, `wal fetch` reads too
@@ -151,8 +151,6 @@ def _pitr_command(ctx: ServerContext) -> Callable[[str], str] | None:
 
     def command(target: str) -> str:
         found = next(t for t in ctx.config.backup.targets if t.name == target)
-        wal = getattr(found, "wal", None)
-        spool = wal.spool_dir if wal is not None and wal.prefetch > 0 else None
-        return fetch_command(sys.executable, file, target, data_dir, spool)
+        return fetch_command(sys.executable, file, target, data_dir, prefetch_spool(found))
 
     return command

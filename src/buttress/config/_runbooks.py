@@ -122,23 +122,14 @@ def _template_errors(
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Every string at or under ``value`` that is a template and does not compile."""
     found: list[tuple[tuple[str | int, ...], str]] = []
-    if isinstance(value, str):
-        if is_template(value):
-            environment = _environment()  # first: without Jinja2 it says what to install
-            from jinja2 import TemplateSyntaxError
+    for at, text in _templates(value, loc):
+        environment = _environment()  # first: without Jinja2 it says what to install
+        from jinja2 import TemplateSyntaxError
 
-            try:  # compiled, not only parsed: an unknown filter or test is found here too
-                environment.compile(value)
-            except TemplateSyntaxError as exc:
-                found.append(
-                    (loc, f"template syntax error: {exc.message} (template line {exc.lineno})")
-                )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_template_errors(item, (*loc, str(key))))
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found.extend(_template_errors(item, (*loc, i)))
+        try:  # compiled, not only parsed: an unknown filter or test is found here too
+            environment.compile(text)
+        except TemplateSyntaxError as exc:
+            found.append((at, f"template syntax error: {exc.message} (template line {exc.lineno})"))
     return found
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "TargetKind",
     "choose_base",
     "fetch_command",
+    "prefetch_spool",
     "read_outcome",
     "when_text",
     "window",
@@ -235,6 +236,13 @@ def choose_base(
             f"nothing was restored; the recoverable window is {window(bases)}"
         )
     return max(fit, key=lambda b: (b.stop_lsn, b.stop_time))
+
+
+def prefetch_spool(target: object) -> Path | None:
+    """The spool a restore of ``target`` fetches through (its ``wal.spool_dir`` when
+    ``wal.prefetch`` is on), for :func:`fetch_command`; None otherwise."""
+    wal = getattr(target, "wal", None)
+    return wal.spool_dir if wal is not None and wal.prefetch > 0 else None
 
 
 def fetch_command(
